@@ -1,0 +1,11 @@
+"""cvb (CompressVLMBench): how vision-language models understand compressed images.
+
+The core knows the four protocols (Codec, VLM, Task, Metric) and how to find plugins
+that provide them; it never imports a concrete codec or model.
+"""
+
+__version__ = "0.1.0"
+
+from .hookspecs import hookimpl  # noqa: E402  (the one thing plugin modules need at import)
+
+__all__ = ["__version__", "hookimpl"]

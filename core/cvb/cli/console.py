@@ -1,0 +1,12 @@
+"""One rich console for the CLI (stderr stays free for errors)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+
+@lru_cache(maxsize=None)
+def console():
+    from rich.console import Console
+
+    return Console()

@@ -1,0 +1,80 @@
+"""``cvb list codecs|vlms|tasks|metrics``: what is registered and whether it runs here."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+_PLURAL = {"codecs": "codec", "vlms": "vlm", "tasks": "task", "metrics": "metric"}
+
+
+def describe(spec, owner: str) -> dict:
+    """The row `cvb list` prints for one spec (status checks are cheap by contract)."""
+    reason = spec.status()
+    row = {
+        "name": spec.name + (f":{spec.arg}" if spec.arg else ""),
+        "kind": spec.kind,
+        "summary": spec.summary,
+        "plugin": owner,
+        "usable": reason is None,
+        "status": "ok" if reason is None else reason,
+    }
+    if hasattr(spec, "levels"):
+        row["levels"] = list(spec.levels)
+    if hasattr(spec, "splits"):
+        row["splits"] = list(spec.splits)
+    if hasattr(spec, "higher_is_better"):
+        row["higher_is_better"] = spec.higher_is_better
+    if spec.options:
+        row["options"] = dict(spec.options)
+    return row
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(sorted(_PLURAL)))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(what: str, as_json: bool) -> None:
+    """List registered codecs, VLMs, tasks or metrics and whether each is usable here.
+
+    An unusable entry says why and how to fix it (a binary to install, a weights file
+    to place under the torch hub cache, a package to pip install).
+    """
+    from ..plugins import get_registry
+
+    reg = get_registry()
+    category = _PLURAL[what]
+    rows = [describe(s, reg.owner(category, s.name)) for s in reg.specs(category)]
+    conflicts = {n: o for (c, n), o in reg.conflicts().items() if c == category}
+    for name, owners in sorted(conflicts.items()):
+        rows.append({"name": name, "kind": "", "summary": "", "plugin": " + ".join(owners),
+                     "usable": False, "status": f"conflict: registered by {' and '.join(owners)}"})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    from .console import console
+
+    table = Table(title=f"cvb {what}")
+    cols = ["name", "kind"]
+    if category == "codec":
+        cols.append("levels")
+    if category == "task":
+        cols.append("splits")
+    cols += ["plugin", "status"]
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        cells = []
+        for col in cols:
+            v = r.get(col, "")
+            if isinstance(v, list):
+                v = ",".join(v)
+            if col == "status":
+                v = "[green]ok[/]" if r["usable"] else f"[yellow]{v}[/]"
+            cells.append(str(v))
+        table.add_row(*cells)
+    console().print(table)
+    if not rows:
+        console().print(f"no {what} registered; `cvb plugins` shows what is installed")

@@ -1,0 +1,60 @@
+"""Typed errors, so the CLI can turn each into a clear message and the right exit status."""
+
+from __future__ import annotations
+
+
+class CvbError(Exception):
+    """Base of every error cvb raises on purpose."""
+
+
+class UsageError(CvbError):
+    """The user asked for something that does not exist (exit status 2)."""
+
+
+class UnknownNameError(UsageError):
+    """A codec/VLM/task/metric name nobody registered; lists the known names."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        super().__init__(
+            f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known) or '(none)'}"
+        )
+
+
+class UnknownLevelError(UsageError):
+    def __init__(self, codec: str, level: str, hint: str):
+        self.codec, self.level = codec, level
+        super().__init__(f"codec {codec!r} has no level {level!r}; {hint}")
+
+
+class PluginConflictError(CvbError):
+    """Two plugins claimed the same name: neither wins silently."""
+
+    def __init__(self, kind: str, name: str, owners: list[str]):
+        self.kind, self.name, self.owners = kind, name, owners
+        super().__init__(
+            f"{kind} {name!r} is registered by more than one plugin: {' and '.join(owners)}; "
+            f"uninstall one of them or restrict loading with CVB_LOAD_PLUGINS"
+        )
+
+
+class UnavailableError(CvbError):
+    """A registered component that cannot run here (missing binary, weights, package)."""
+
+
+class CodecError(CvbError):
+    """A codec failed on one image; the run records it and goes on."""
+
+
+class ExternalToolError(CodecError):
+    """An external binary exited non-zero or timed out; carries its stderr."""
+
+    def __init__(self, argv: list[str], returncode: int | None, stderr: str, timeout: bool = False):
+        self.argv, self.returncode, self.stderr, self.timeout = argv, returncode, stderr, timeout
+        what = "timed out" if timeout else f"exited with status {returncode}"
+        tail = stderr.strip().splitlines()[-5:]
+        super().__init__(f"{argv[0]} {what}" + (": " + " | ".join(tail) if tail else ""))
+
+
+class ImageLoadError(CvbError):
+    """An image that cannot be read or decoded."""

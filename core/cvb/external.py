@@ -1,0 +1,79 @@
+"""Base class for codecs that run an external binary (x265, ffmpeg, HM, VTM, BPG, ...).
+
+Commands are argv lists (never a shell string), run in a private temporary directory with a
+timeout; a failure raises ``ExternalToolError`` carrying the binary's stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from .codec import BaseCodec
+from .errors import ExternalToolError, UnavailableError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+def find_binary(name: str, env_var: str | None = None) -> str | None:
+    """Path of a binary: ``$ENV_VAR`` if set, else the first on PATH."""
+    if env_var and os.environ.get(env_var):
+        path = os.environ[env_var]
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    return shutil.which(name)
+
+
+def binary_status(name: str, env_var: str | None = None, install_hint: str = "") -> str | None:
+    """For ``Spec.check``: None when the binary is found, else what to install or set."""
+    if find_binary(name, env_var):
+        return None
+    where = f" (or set {env_var}=/path/to/{name})" if env_var else ""
+    return f"binary {name} not found on PATH{where}" + (f"; {install_hint}" if install_hint else "")
+
+
+class ExternalCodec(BaseCodec):
+    """Subclasses set ``binaries`` and implement ``encode_files``/``decode_files``."""
+
+    binaries: dict[str, str | None] = {}  # binary name -> env var that may override its path
+    install_hint: str = ""
+    timeout_s: float = 300.0
+
+    def binary(self, name: str) -> str:
+        path = find_binary(name, self.binaries.get(name))
+        if path is None:
+            raise UnavailableError(binary_status(name, self.binaries.get(name), self.install_hint))
+        return path
+
+    def run_tool(self, argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in argv]
+        try:
+            proc = subprocess.run(
+                argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=self.timeout_s
+            )
+        except subprocess.TimeoutExpired as exc:
+            err = (exc.stderr or b"").decode("utf-8", "replace")
+            raise ExternalToolError(argv, None, err, timeout=True) from None
+        except OSError as exc:
+            raise ExternalToolError(argv, None, str(exc)) from None
+        if proc.returncode != 0:
+            raise ExternalToolError(argv, proc.returncode, proc.stderr.decode("utf-8", "replace"))
+        return proc
+
+    def encode(self, image: "Image.Image", level: str) -> bytes:
+        with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:
+            return self.encode_files(image, level, Path(tmp))
+
+    def decode(self, bits: bytes) -> "Image.Image":
+        with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:
+            return self.decode_files(bits, Path(tmp))
+
+    def encode_files(self, image: "Image.Image", level: str, tmp: Path) -> bytes:
+        raise NotImplementedError
+
+    def decode_files(self, bits: bytes, tmp: Path) -> "Image.Image":
+        raise NotImplementedError

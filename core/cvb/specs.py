@@ -1,0 +1,94 @@
+"""Descriptions that plugins register: light to create, loaded on first use.
+
+A plugin's hook hands cvb a *Spec* naming a factory by ``"module:attribute"``; the module (and
+torch, transformers, compressai behind it) is imported only when the component is created, so
+``cvb --help``, ``cvb plugins`` and ``cvb list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from .errors import UsageError
+
+#: A cheap availability check: returns None when usable, else the reason and the fix.
+StatusCheck = Callable[[], "str | None"]
+
+
+def resolve(factory: str | Callable[..., Any]) -> Callable[..., Any]:
+    if callable(factory):
+        return factory
+    module, _, attr = factory.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split(".") if attr else []:
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    factory: str | Callable[..., Any]
+    summary: str = ""
+    kind: str = ""
+    check: StatusCheck | None = field(default=None, compare=False)
+    #: accepts ``name:ARG`` (e.g. ``hf:Qwen/Qwen2.5-VL-3B-Instruct``, ``folder:/my/images``)
+    arg: str = ""  # what ARG means, for --help and `cvb list`; empty = no argument
+    #: option names the factory accepts as keyword arguments, with one-line help each
+    options: dict[str, str] = field(default_factory=dict, compare=False)
+
+    category: ClassVar[str] = "component"
+
+    def status(self) -> str | None:
+        """None if usable here, else why not (never raises)."""
+        if self.check is None:
+            return None
+        try:
+            return self.check()
+        except Exception as exc:  # a broken check must not break `cvb list`
+            return f"status check failed: {exc}"
+
+    def create(self, arg: str | None = None, **options: Any) -> Any:
+        if arg is not None and not self.arg:
+            raise UsageError(f"{self.category} {self.name!r} takes no ':ARG' (got {arg!r})")
+        factory = resolve(self.factory)
+        return factory(arg, **options) if arg is not None else factory(**options)
+
+
+@dataclass(frozen=True)
+class CodecSpec(Spec):
+    levels: tuple[str, ...] = ()  # default levels, lowest rate first
+    category: ClassVar[str] = "codec"
+
+
+@dataclass(frozen=True)
+class VLMSpec(Spec):
+    category: ClassVar[str] = "vlm"
+
+
+@dataclass(frozen=True)
+class TaskSpec(Spec):
+    splits: tuple[str, ...] = ()
+    category: ClassVar[str] = "task"
+
+
+@dataclass(frozen=True)
+class MetricSpec(Spec):
+    higher_is_better: bool = True
+    category: ClassVar[str] = "metric"
+
+
+CATEGORIES: dict[str, type[Spec]] = {
+    "codec": CodecSpec,
+    "vlm": VLMSpec,
+    "task": TaskSpec,
+    "metric": MetricSpec,
+}
+
+
+def split_ref(ref: str) -> tuple[str, str | None]:
+    """``"hf:Qwen/X"`` -> ``("hf", "Qwen/X")``; ``"jpeg"`` -> ``("jpeg", None)``."""
+    name, sep, arg = ref.partition(":")
+    return name.strip(), (arg if sep else None)

@@ -1,0 +1,135 @@
+"""Value types that cross the protocol boundaries.
+
+Images are PIL images in RGB mode everywhere; plugins convert to tensors themselves.
+Everything here is a plain picklable dataclass so it can travel to worker processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class CodecKind(str, Enum):
+    TRADITIONAL = "traditional"
+    LEARNED = "learned"
+    GENERATIVE = "generative"
+    REFERENCE = "reference"  # the uncompressed "none" codec
+
+
+class AnswerKind(str, Enum):
+    """How a question is answered, so a VLM can pick its prompt suffix or read logits."""
+
+    YESNO = "yesno"
+    CHOICE = "choice"  # multiple choice; Sample.options holds the option texts
+    OPEN = "open"  # short free text (VQA, OCR)
+    CAPTION = "caption"
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """Where a task's image comes from: a file path, or encoded bytes (e.g. from a parquet row).
+
+    ``key`` names the image inside its task, so samples that share an image share a key and the
+    runner compresses it once. The cache key is the content hash, not the key.
+    """
+
+    key: str
+    path: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+
+    def read_bytes(self) -> bytes:
+        if self.data is not None:
+            return self.data
+        if self.path is None:
+            raise ValueError(f"image {self.key!r} has neither a path nor data")
+        with open(self.path, "rb") as fh:
+            return fh.read()
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.read_bytes()).hexdigest()
+
+    def load(self) -> "Image.Image":
+        from .imageio import decode_image
+
+        return decode_image(self.read_bytes(), name=self.path or self.key)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One question about one image, with its ground truth (None where the task has none)."""
+
+    id: str
+    image: ImageSource
+    question: str
+    kind: AnswerKind
+    answer: Any = None  # str, list[str] (several references), or None
+    options: tuple[str, ...] = ()  # option texts for CHOICE, in letter order A, B, C...
+    category: str = ""
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a VLM is asked: one (possibly compressed) image and one question."""
+
+    image: "Image.Image"
+    prompt: str
+    kind: AnswerKind = AnswerKind.OPEN
+    options: tuple[str, ...] = ()
+    max_new_tokens: int = 32
+    sample_id: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A VLM's answer to one query; ``error`` set means this one sample failed."""
+
+    text: str
+    error: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskScore:
+    """A task's verdict on one cell: the headline number plus any breakdown."""
+
+    value: float
+    metric: str  # name of the headline number, e.g. "f1", "acc", "score/1000"
+    details: Mapping[str, float] = field(default_factory=dict)
+    higher_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """The outcome of one encode+decode: the real bitstream and what came back out of it."""
+
+    codec: str
+    level: str
+    bits: bytes = field(repr=False)
+    image: "Image.Image" = field(repr=False)
+    width: int
+    height: int
+    encode_s: float
+    decode_s: float
+
+    @property
+    def num_bytes(self) -> int:
+        return len(self.bits)
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the *original* image, from the real bitstream."""
+        return len(self.bits) * 8 / (self.width * self.height)
+
+
+def image_to_png(image: "Image.Image") -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything cvb needs on a fresh Debian/Ubuntu machine: Debian packages (when root),
+# a virtual environment in .venv with the pinned CPU torch, and cvb itself (editable).
+# Idempotent: a second run only checks. Usage: scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(ffmpeg)  # ffmpeg's libx265 backs the built-in `x265` codec
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install Debian packages: sudo apt-get install ${missing[*]} (codecs needing them will be listed as unusable)" >&2
+  fi
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+stamp=.venv/.cvb-setup-stamp
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python packages into .venv (CPU torch, about a minute)"
+  .venv/bin/pip install -q --upgrade pip
+  # torch first, by exact pin, so nothing can pull the CUDA build.
+  .venv/bin/pip install -q -c constraints.txt torch
+  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
+  echo "$want" > "$stamp"
+fi
