@@ -1,0 +1,69 @@
+"""Option parsing shared by `cvb compress` and `cvb run`: names, levels, image inputs."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..errors import UsageError
+from ..imageio import IMAGE_SUFFIXES
+
+
+def split_csv(values: Iterable[str] | str | None) -> list[str]:
+    """``("jpeg,webp", "avif")`` -> ``["jpeg", "webp", "avif"]`` (order kept, no duplicates)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        for item in v.split(","):
+            item = item.strip()
+            if item and item not in out:
+                out.append(item)
+    return out
+
+
+def parse_levels(values: Sequence[str], codecs: Sequence[str]) -> dict[str, list[str]]:
+    """``--levels jpeg=1,5,10 --levels webp=10`` or, with a single codec, ``--levels 1,5,10``."""
+    out: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if sep:
+            if name.strip() not in codecs:
+                raise UsageError(f"--levels {value!r} names codec {name.strip()!r}, "
+                                 f"which is not among --codec {', '.join(codecs)}")
+            out[name.strip()] = split_csv(rest)
+        elif len(codecs) == 1:
+            out[codecs[0]] = split_csv(value)
+        else:
+            raise UsageError(f"--levels {value!r} is ambiguous with several codecs; "
+                             f"write --levels CODEC=L1,L2 (codecs: {', '.join(codecs)})")
+    return out
+
+
+def codec_levels(codec, requested: list[str] | None) -> list[str]:
+    """Validated levels (lowest rate first): the requested ones, else the codec's defaults."""
+    from ..codec import sort_levels
+
+    return sort_levels(codec, requested or list(codec.default_levels))
+
+
+def collect_images(inputs: Sequence[str]) -> list[Path]:
+    """Files, folders (recursive) and globs -> sorted image paths; an input matching nothing is an error."""
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            matches = [q for q in sorted(p.rglob("*")) if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
+        elif p.is_file():
+            matches = [p]
+        else:
+            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(item), recursive=True))
+                       if Path(m).is_file()]
+        if not matches:
+            raise UsageError(f"no images found at {item!r}")
+        found.extend(m for m in matches if m not in found)
+    return found

@@ -1,0 +1,50 @@
+"""Shared fixtures. Sections below are owned by the area named in their header."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+# ---- core: registries built from in-process plugins ------------------------------------------
+def make_plugin(name: str, **hooks) -> types.ModuleType:
+    """A plugin module whose hooks are the given functions (``register_codecs=fn`` ...)."""
+    from cvb import hookimpl
+
+    mod = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        fn.__name__ = hook
+        setattr(mod, hook, hookimpl(fn))
+    return mod
+
+
+@pytest.fixture
+def registry_of(monkeypatch):
+    """Build a Registry from plugin modules and make it the process-wide one for the CLI."""
+    from cvb import plugins
+
+    def build(*mods: types.ModuleType, with_entry_points: bool = False):
+        reg = plugins.Registry()
+        if with_entry_points:
+            reg.load_entry_points()
+        for mod in mods:
+            reg.add_plugin(mod, plugins.PluginInfo(name=mod.__name__, distribution="tests",
+                                                   version="0", value=mod.__name__))
+        monkeypatch.setattr(plugins, "_REGISTRY", reg)
+        return reg
+
+    return build
+
+
+@pytest.fixture
+def fake_plugin():
+    """A plugin providing the `fake` codec of cvb.testing."""
+    from cvb.testing import fake_codec_spec
+
+    return make_plugin("fakes", register_codecs=lambda register: register(fake_codec_spec()))

@@ -1,0 +1,1 @@
+"""Example third-party cvb plugin (the worked example of CONTRIBUTING.md)."""
