@@ -1,0 +1,93 @@
+"""SSIM and MS-SSIM from piq, on RGB tensors in [0, 1] (per-channel, averaged over channels).
+
+SSIM keeps piq's default ``downsample=True`` (the reference Matlab code's average-pooling of
+large images by round(min(H, W) / 256)), which matches scikit-image and TensorFlow.
+
+MS-SSIM with the standard 5 scales and an 11-tap window needs a short side of at least
+(11 - 1) * 2**4 + 1 = 161 px. Smaller images use the largest number of scales that fits,
+with the first weights of (0.0448, 0.2856, 0.3001, 0.2363, 0.1333) renormalised to sum 1
+(so a 64 px image gets 3 scales). An image shorter than 11 px has no SSIM at all: an error.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from cvb.options import reject_unknown
+
+from .images import resolve_device, tensor_pair
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+KERNEL = 11
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim_scales(width: int, height: int, kernel: int = KERNEL,
+                   max_scales: int = len(MS_SSIM_WEIGHTS)) -> int:
+    """How many MS-SSIM scales an image of this size supports (0 = too small for SSIM)."""
+    short = min(width, height)
+    scales = 0
+    while scales < max_scales and short >= (kernel - 1) * 2 ** scales + 1:
+        scales += 1
+    return scales
+
+
+def _too_small(metric: str, size: tuple[int, int]) -> ValueError:
+    return ValueError(f"{metric} needs images at least {KERNEL}x{KERNEL} px, got {size[0]}x{size[1]}")
+
+
+class _PiqMetric:
+    name = ""
+    higher_is_better = True
+
+    def __init__(self, device: str = "cpu", **unknown: object):
+        reject_unknown(self.name, unknown, ("device",))
+        self.device = resolve_device(device)
+        self.version = f"piq-{metadata.version('piq')}"
+
+    @staticmethod
+    def _piq():
+        from cvb.compat import ensure_torchvision
+
+        ensure_torchvision()
+        import piq
+
+        return piq
+
+
+class SSIM(_PiqMetric):
+    """Structural similarity (Wang et al. 2004), 1 = identical."""
+
+    name = "ssim"
+
+    def measure(self, reference: "Image.Image", distorted: "Image.Image") -> float:
+        if min(reference.size) < KERNEL:
+            raise _too_small(self.name, reference.size)
+        piq = self._piq()
+        import torch
+
+        x, y = tensor_pair(reference, distorted, self.device)
+        with torch.no_grad():
+            return float(piq.ssim(y, x, data_range=1.0, kernel_size=KERNEL, downsample=True))
+
+
+class MSSSIM(_PiqMetric):
+    """Multi-scale SSIM (Wang et al. 2003), 1 = identical; fewer scales on small images."""
+
+    name = "ms-ssim"
+
+    def measure(self, reference: "Image.Image", distorted: "Image.Image") -> float:
+        scales = ms_ssim_scales(*reference.size)
+        if scales == 0:
+            raise _too_small(self.name, reference.size)
+        piq = self._piq()
+        import torch
+
+        x, y = tensor_pair(reference, distorted, self.device)
+        weights = torch.tensor(MS_SSIM_WEIGHTS[:scales], dtype=x.dtype, device=x.device)
+        with torch.no_grad():
+            return float(piq.multi_scale_ssim(y, x, data_range=1.0, kernel_size=KERNEL,
+                                              scale_weights=weights))
