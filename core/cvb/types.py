@@ -49,8 +49,13 @@ class ImageSource:
             return self.data
         if self.path is None:
             raise ValueError(f"image {self.key!r} has neither a path nor data")
-        with open(self.path, "rb") as fh:
-            return fh.read()
+        try:
+            with open(self.path, "rb") as fh:
+                return fh.read()
+        except OSError as exc:  # a listed-but-missing image is a failed unit, not a crash
+            from .errors import ImageLoadError
+
+            raise ImageLoadError(f"cannot read image {self.path}: {exc.strerror or exc}") from exc
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.read_bytes()).hexdigest()
