@@ -180,7 +180,7 @@ class Registry:
         """Instantiate ``name`` or ``name:ARG``; refuses up front when the status check fails."""
         name, arg = split_ref(ref)
         spec = self.spec(category, name)
-        if check:
+        if check and (spec.check_sees_arg or (arg is None and not options)):
             reason = spec.status()
             if reason:
                 raise UnavailableError(f"{category} {name!r} is not usable here: {reason}")

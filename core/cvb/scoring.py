@@ -150,6 +150,8 @@ _LETTERS = string.ascii_uppercase
 
 _CHOICE_PATTERNS = (
     re.compile(r"(?i:\banswer\s*(?:is\s*)?:?)\s*[\(\[\*]*([A-Z])(?![A-Za-z])"),
+    # a lowercase letter only when nothing but closing punctuation follows ("answer: b.")
+    re.compile(r"(?i:\banswer\s*(?:is\s*)?:?\s*[\(\[\*]*([a-z])[\)\]\.\*]*\s*$)"),
     re.compile(r"(?i:\b(?:option|choice)\s*)[\(\[]?([A-Z])(?![A-Za-z])"),
     re.compile(r"\*\*\(?([A-Z])\)?\*\*"),
 )
@@ -186,8 +188,8 @@ def extract_choice(text: Any, options: Sequence[str] | int) -> str | None:
     # 2. "the answer is B", "Answer: (B)", "option B", "**B**" (capital letter required)
     for pat in _CHOICE_PATTERNS:
         m = pat.search(raw)
-        if m and m.group(1) in valid:
-            return m.group(1)
+        if m and m.group(1).upper() in valid:
+            return m.group(1).upper()
     # 3. VLMEvalKit can_infer_option: exactly one standalone capital option letter
     mod = raw
     for c in ".()[],:;!*#{}":

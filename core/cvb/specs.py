@@ -38,6 +38,10 @@ class Spec:
     arg: str = ""  # what ARG means, for --help and `cvb list`; empty = no argument
     #: option names the factory accepts as keyword arguments, with one-line help each
     options: dict[str, str] = field(default_factory=dict, compare=False)
+    #: False when ``check`` cannot see what an ARG or option names (e.g. a task's local data
+    #: path): a component created with an ARG or options is then not refused up front by
+    #: ``Registry.create``; its own loading error speaks instead.
+    check_sees_arg: bool = field(default=True, compare=False)
 
     category: ClassVar[str] = "component"
 

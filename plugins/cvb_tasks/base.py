@@ -1,0 +1,200 @@
+"""What every hub benchmark shares: split/path arguments, deterministic subsets, image sources.
+
+A task reads its non-image columns first (cheap, memory-mapped), picks the rows a ``limit``
+asks for, and only then reads the encoded bytes of the images those rows use, one
+``ImageSource`` per distinct image so that repeated images share a key (and bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from cvb.errors import UsageError
+from cvb.types import ImageSource, Sample, TaskScore
+
+from . import hubdata
+
+if TYPE_CHECKING:
+    from .tables import DatasetTable, ParquetTable
+
+TRUE = {"1", "true", "yes", "on", "y"}
+FALSE = {"0", "false", "no", "off", "n", ""}
+
+
+def as_bool(value: Any, option: str) -> bool:
+    """Options arrive as strings from the command line (``circular=true``)."""
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if s in TRUE:
+        return True
+    if s in FALSE:
+        return False
+    raise UsageError(f"option {option}={value!r}: expected true or false")
+
+
+def spread(groups: Sequence[Sequence[int]], limit: int | None) -> list[int]:
+    """Row indices of a deterministic, evenly spread subset of whole groups.
+
+    Groups (an MME image's question pair, an MMBench question's rotations) are never split.
+    The subset takes groups at even strides through the dataset, so ``limit=100`` sees every
+    part of a dataset sorted by category, not only the first category. It holds at most
+    ``limit`` rows (at least one group), and the same ``limit`` always gives the same rows.
+    """
+    total = sum(len(g) for g in groups)
+    if limit is None or limit >= total:
+        return [i for g in groups for i in g]
+    if limit < 1:
+        raise UsageError(f"limit must be at least 1, got {limit}")
+    n = len(groups)
+
+    def pick(k: int) -> list[int]:
+        return [(j * n) // k for j in range(k)]
+
+    def size(k: int) -> int:
+        return sum(len(groups[j]) for j in pick(k))
+
+    k = max(1, min(n, (limit * n) // total))
+    while k > 1 and size(k) > limit:
+        k -= 1
+    while k < n and size(k + 1) <= limit:
+        k += 1
+    return [i for j in pick(k) for i in groups[j]]
+
+
+def image_source(key: str, cell: Any) -> ImageSource:
+    """An ``ImageSource`` from a hub image cell: ``{"bytes": b, "path": p}`` (or bytes, or a path)."""
+    if isinstance(cell, (bytes, bytearray)):
+        return ImageSource(key=key, data=bytes(cell))
+    if isinstance(cell, str):
+        return ImageSource(key=key, path=cell)
+    if isinstance(cell, Mapping):
+        if cell.get("bytes"):
+            return ImageSource(key=key, data=bytes(cell["bytes"]))
+        if cell.get("path") and os.path.exists(cell["path"]):
+            return ImageSource(key=key, path=cell["path"])
+    raise ValueError(f"image {key!r}: the dataset cell holds neither image bytes nor a readable path")
+
+
+def content_key(cell: Any) -> str:
+    """A key for an image that has no id column: a short hash of its encoded bytes."""
+    data = cell.get("bytes") if isinstance(cell, Mapping) else cell
+    if isinstance(data, (bytes, bytearray)):
+        return hashlib.sha256(data).hexdigest()[:16]
+    return str(cell.get("path")) if isinstance(cell, Mapping) else str(cell)
+
+
+class HubTask:
+    """Base of the benchmark tasks: subclasses set the dataset facts and implement the rest.
+
+    ``arg`` (from ``name:ARG``) is a split when it names one, else a local-copy path.
+    """
+
+    name = "hub"
+    version = "1"
+    dataset_id = ""
+    config: str | None = None
+    hub_split = "test"
+    splits: tuple[str, ...] = ()
+    default_split: str | None = None
+    image_column = "image"
+
+    def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None):
+        if arg is not None:
+            if arg in self.splits:
+                if split not in (None, arg):
+                    raise UsageError(f"{self.name}: split given twice ({arg!r} and split={split!r})")
+                split = arg
+            elif path is None and (not self.splits or _looks_like_path(arg)):
+                path = arg
+            else:
+                raise UsageError(f"{self.name}: unknown split {arg!r}; valid splits: {self._split_list()}"
+                                 + ("" if path is None else f" (path={path!r} is given too)")
+                                 + "; a local copy is given as a path (with a '/')")
+        if split is None:
+            split = self.default_split
+        if self.splits and split not in self.splits:
+            raise UsageError(f"{self.name}: unknown split {split!r}; valid splits: {self._split_list()}")
+        if not self.splits and split is not None:
+            raise UsageError(f"{self.name} has no splits (got split={split!r})")
+        self.split = split
+        self.path = path
+        self._table: "DatasetTable | ParquetTable | None" = None
+
+    def _split_list(self) -> str:
+        return ", ".join(self.splits) or "(none)"
+
+    # ---- data access -------------------------------------------------------------------
+    def table(self) -> "DatasetTable | ParquetTable":
+        if self._table is None:
+            self._table = hubdata.load_split(self.dataset_id, self.config, self.hub_split, self.path, self.name)
+            check_columns(self._table, self.required_columns(), self.name, self.path or self.dataset_id)
+        return self._table
+
+    def required_columns(self) -> tuple[str, ...]:
+        return (self.image_column,)
+
+    def meta_rows(self, image_columns: Iterable[str] | None = None) -> list[dict]:
+        """All rows without their image columns, as plain dicts (no image is read)."""
+        return self.table().rows(drop=(self.image_column,) if image_columns is None else image_columns)
+
+    def image_cells(self, indices: Sequence[int], table: "DatasetTable | ParquetTable | None" = None,
+                    column: str | None = None) -> list[Any]:
+        """The raw image cells (``{"bytes", "path"}`` dicts, or lists of them) of some rows."""
+        return (table or self.table()).cells(list(indices), column or self.image_column)
+
+    def shared_sources(self, rows: Sequence[Mapping], chosen: Sequence[int], key_of: Callable[[Mapping], str],
+                       first_image: bool = False) -> dict[str, ImageSource]:
+        """One ``ImageSource`` per image key, reading the image of only the first row per key.
+
+        POPE stores the same picture in all 18 rows that ask about it; reading it once keeps a
+        full run's memory to the distinct images. ``first_image``: the cell is a list of images
+        (SEED-Bench), take its first.
+        """
+        first: dict[str, int] = {}
+        for i in chosen:
+            first.setdefault(key_of(rows[i]), i)
+        cells = self.image_cells(list(first.values()))
+        out = {}
+        for key, cell in zip(first, cells):
+            if first_image:
+                if not cell:
+                    raise ValueError(f"{self.name}: image {key!r} has no picture")
+                cell = cell[0]
+            out[key] = image_source(key, cell)
+        return out
+
+    # ---- the Task protocol -------------------------------------------------------------
+    def samples(self, limit: int | None = None) -> list[Sample]:
+        raise NotImplementedError
+
+    def judge(self, sample: Sample, prediction: str) -> float | None:
+        raise NotImplementedError
+
+    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
+              reference: Mapping[str, str] | None = None) -> TaskScore:
+        raise NotImplementedError
+
+
+def check_columns(table, required: Iterable[str], task: str, where) -> None:
+    missing = [c for c in required if c not in table.column_names]
+    if missing:
+        raise UsageError(f"{task}: the data at {where} lacks columns {missing} (has {table.column_names}); "
+                         f"is it a copy of the benchmark's dataset?")
+
+
+def _looks_like_path(arg: str) -> bool:
+    return os.sep in arg or "/" in arg or arg.startswith((".", "~")) or Path(arg).expanduser().exists()
+
+
+def prediction_for(sample: Sample, predictions: Mapping[str, str]) -> str:
+    """A missing prediction (a failed query) is scored as an empty, wrong answer."""
+    value = predictions.get(sample.id)
+    return "" if value is None else str(value)
+
+
+def missing_count(samples: Sequence[Sample], predictions: Mapping[str, str]) -> float:
+    return float(sum(1 for s in samples if predictions.get(s.id) is None))

@@ -1,0 +1,63 @@
+"""COCO captions (2017 val, 5000 images x 5 references): CIDEr-D (headline, x100) and BLEU.
+
+Data: ``lmms-lab/COCO-Caption2017`` split ``val`` (``question_id`` = the image file name,
+``answer`` = the list of reference captions), prompted as lmms-eval's ``coco2017_cap_val``.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from cvb.types import AnswerKind, Sample, TaskScore
+
+from .base import HubTask, image_source, missing_count, prediction_for, spread
+from .captioneval import bleu, cider_d
+
+PROMPT = "Provide a one-sentence caption for the provided image."
+
+
+class CocoCaptionTask(HubTask):
+    name = "coco-caption"
+    version = "1"
+    dataset_id = "lmms-lab/COCO-Caption2017"
+    hub_split = "val"
+
+    def required_columns(self) -> tuple[str, ...]:
+        return ("question_id", "answer", "image")
+
+    def samples(self, limit: int | None = None) -> list[Sample]:
+        rows = self.meta_rows()
+        chosen = spread([[i] for i in range(len(rows))], limit)
+        cells = self.image_cells(chosen)
+        out = []
+        for i, cell in zip(chosen, cells):
+            r = rows[i]
+            key = str(r["question_id"])
+            out.append(Sample(
+                id=key,
+                image=image_source(key, cell),
+                question=PROMPT,
+                kind=AnswerKind.CAPTION,
+                answer=[str(a) for a in r["answer"]],
+                meta={"max_new_tokens": 64},
+            ))
+        return out
+
+    def judge(self, sample: Sample, prediction: str) -> None:
+        return None  # CIDEr's document frequencies come from the whole scored set
+
+    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
+              reference: Mapping[str, str] | None = None) -> TaskScore:
+        return caption_score(samples, predictions)
+
+
+def caption_score(samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
+    hyps = {s.id: prediction_for(s, predictions) for s in samples}
+    refs = {s.id: list(s.answer) for s in samples}
+    cider, _ = cider_d(hyps, refs)
+    bleus = bleu(hyps, refs)
+    details = {"cider": 100.0 * cider, "questions": float(len(samples)),
+               "missing": missing_count(samples, predictions)}
+    for k, b in enumerate(bleus, start=1):
+        details[f"bleu{k}"] = 100.0 * b
+    return TaskScore(value=details["cider"], metric="cider", details=details)

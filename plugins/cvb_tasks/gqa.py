@@ -1,0 +1,86 @@
+"""GQA testdev-balanced: short open answers, normalised exact-match accuracy.
+
+Data: ``lmms-lab/GQA`` in two configs, as lmms-eval loads it: ``testdev_balanced_instructions``
+(12,578 questions: ``id``, ``imageId``, ``question``, ``answer``, ...) and
+``testdev_balanced_images`` (398 images: ``id``, ``image``), both split ``testdev``. A local
+copy is a directory holding both configs in the hub layout (or as save_to_disk directories).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from cvb.errors import UsageError
+from cvb.scoring import gqa_match
+from cvb.types import AnswerKind, Sample, TaskScore
+
+from . import hubdata
+from .base import HubTask, check_columns, image_source, missing_count, prediction_for, spread
+
+INSTRUCTIONS = "testdev_balanced_instructions"
+IMAGES = "testdev_balanced_images"
+
+
+class GqaTask(HubTask):
+    name = "gqa"
+    version = "1"
+    dataset_id = "lmms-lab/GQA"
+    config = INSTRUCTIONS
+    hub_split = "testdev"
+
+    def required_columns(self) -> tuple[str, ...]:
+        return ("id", "imageId", "question", "answer")
+
+    def image_table(self):
+        if getattr(self, "_images", None) is None:
+            self._images = hubdata.load_split(self.dataset_id, IMAGES, self.hub_split, self.path, self.name)
+            check_columns(self._images, ("id", "image"), self.name, f"{self.path or self.dataset_id} ({IMAGES})")
+        return self._images
+
+    def samples(self, limit: int | None = None) -> list[Sample]:
+        rows = self.meta_rows(image_columns=())
+        chosen = spread([[i] for i in range(len(rows))], limit)
+        images = self.image_table()
+        row_of = {str(v): j for j, v in enumerate(images.column("id"))}
+        wanted = list(dict.fromkeys(str(rows[i]["imageId"]) for i in chosen))
+        absent = [w for w in wanted if w not in row_of]
+        if absent:
+            raise UsageError(f"gqa: {len(absent)} images missing from {IMAGES}, e.g. {absent[:3]}")
+        cells = self.image_cells([row_of[w] for w in wanted], table=images)
+        sources = {w: image_source(w, c) for w, c in zip(wanted, cells)}
+        out = []
+        for i in chosen:
+            r = rows[i]
+            out.append(Sample(
+                id=str(r["id"]),
+                image=sources[str(r["imageId"])],
+                question=str(r["question"]).strip(),
+                kind=AnswerKind.OPEN,
+                answer=str(r["answer"]).strip(),
+                category=_category(r),
+                meta={"max_new_tokens": 16},
+            ))
+        return out
+
+    def judge(self, sample: Sample, prediction: str) -> float:
+        return 1.0 if gqa_match(prediction, sample.answer) else 0.0
+
+    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
+              reference: Mapping[str, str] | None = None) -> TaskScore:
+        hits = [self.judge(s, prediction_for(s, predictions)) for s in samples]
+        acc = 100.0 * sum(hits) / len(hits) if hits else 0.0
+        details: dict[str, float] = {"acc": acc, "questions": float(len(samples)),
+                                     "missing": missing_count(samples, predictions)}
+        cats = sorted({s.category for s in samples if s.category})
+        for cat in cats:
+            sel = [h for h, s in zip(hits, samples) if s.category == cat]
+            details[f"acc/{cat}"] = 100.0 * sum(sel) / len(sel)
+        return TaskScore(value=acc, metric="acc", details=details)
+
+
+def _category(row: Mapping) -> str:
+    """GQA's structural type (query, verify, logical, choose, compare) when present."""
+    types = row.get("types")
+    if isinstance(types, Mapping) and types.get("structural"):
+        return str(types["structural"])
+    return ""
