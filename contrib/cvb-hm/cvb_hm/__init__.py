@@ -1,0 +1,1 @@
+"""cvb plugin: HEVC intra coding with the HM reference encoder and decoder."""
