@@ -5,5 +5,8 @@ Everything here works on plain data (lists of numbers, lists of cell dicts as re
 """
 
 from .bd import METHODS, BDResult, bd_metric, bd_rate
+from .correlation import correlate, metric_correlations
+from .gap import Gap, decompose, gap_rows
 
-__all__ = ["METHODS", "BDResult", "bd_metric", "bd_rate"]
+__all__ = ["METHODS", "BDResult", "bd_metric", "bd_rate", "correlate", "metric_correlations",
+           "Gap", "decompose", "gap_rows"]

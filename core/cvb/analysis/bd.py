@@ -141,17 +141,19 @@ def bd_metric(
     rate_test: Sequence[float],
     score_test: Sequence[float],
     method: str = "pchip",
+    labels: tuple[str, str] = ("anchor", "test"),
 ) -> BDResult:
     """Mean vertical distance (test minus anchor) between score-vs-log10(bpp) curves.
 
     The average is taken over the bpp range both curves cover, so the number is "score
     points gained at equal rate" (the paper's BD-POPE, BD-OCRBench, ...). Same value as
-    ``bjontegaard.bd_psnr`` with the same ``method``.
+    ``bjontegaard.bd_psnr`` with the same ``method``. ``labels`` name the two curves in a
+    reason (a report passes the codec names).
     """
     _check_method(method)
     try:
-        xa, ya = _curve(rate_anchor, score_anchor, "anchor", method)
-        xt, yt = _curve(rate_test, score_test, "test", method)
+        xa, ya = _curve(rate_anchor, score_anchor, labels[0], method)
+        xt, yt = _curve(rate_test, score_test, labels[1], method)
     except _Undefined as exc:
         return BDResult("bd-metric", math.nan, method, str(exc))
     got = _mean_difference(xa, ya, xt, yt, method)
@@ -170,8 +172,8 @@ def _by_score(x: np.ndarray, y: np.ndarray, label: str):
     d = np.diff(y)
     if not (np.all(d > 0) or np.all(d < 0)):
         raise _Undefined(
-            f"non-monotone score curve for BD-rate ({label}): the score must strictly rise "
-            f"(or strictly fall) with bpp, got {', '.join(_fmt(v) for v in y)}"
+            f"non-monotone score curve for BD-rate ({label}: "
+            f"{', '.join(_fmt(v) for v in y)} with rising bpp)"
         )
     if d[0] < 0:
         x, y = x[::-1], y[::-1]
@@ -184,6 +186,7 @@ def bd_rate(
     rate_test: Sequence[float],
     score_test: Sequence[float],
     method: str = "pchip",
+    labels: tuple[str, str] = ("anchor", "test"),
 ) -> BDResult:
     """Average bitrate difference at equal score, in percent (negative = test saves bits).
 
@@ -194,10 +197,10 @@ def bd_rate(
     """
     _check_method(method)
     try:
-        xa, ya = _curve(rate_anchor, score_anchor, "anchor", method)
-        xt, yt = _curve(rate_test, score_test, "test", method)
-        sa, la = _by_score(xa, ya, "anchor")
-        st, lt = _by_score(xt, yt, "test")
+        xa, ya = _curve(rate_anchor, score_anchor, labels[0], method)
+        xt, yt = _curve(rate_test, score_test, labels[1], method)
+        sa, la = _by_score(xa, ya, labels[0])
+        st, lt = _by_score(xt, yt, labels[1])
     except _Undefined as exc:
         return BDResult("bd-rate", math.nan, method, str(exc))
     got = _mean_difference(sa, la, st, lt, method)

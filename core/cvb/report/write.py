@@ -1,0 +1,38 @@
+"""Write every format of a report into one folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .build import json_safe
+from .html import html_report
+from .plots import write_plots
+from .tables import cells_csv, markdown_report
+
+
+def report_json(report: dict) -> str:
+    return json.dumps(json_safe(report), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def write_report(report: dict, out: Path, plots: bool = True) -> list[Path]:
+    """``report.md``, ``cells.csv``, ``report.json``, PNG plots and ``report.html`` in ``out``.
+
+    Returns the paths written. Plots are optional because matplotlib is the slow part.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    images = write_plots(report, out) if plots else {}
+    rel = {k: [p.name for p in v] for k, v in images.items()}
+    files = {
+        "report.md": markdown_report(report, rel),
+        "cells.csv": cells_csv(report),
+        "report.json": report_json(report),
+        "report.html": html_report(report, images),
+    }
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written + [p for v in images.values() for p in v]

@@ -1,0 +1,83 @@
+"""Gap decomposition on hand-worked numbers."""
+
+import math
+
+import pytest
+
+from cvb.analysis.gap import adapter_gains, decompose, gap_rows, parse_adapted
+from cvb.errors import UsageError
+
+
+def test_paper_pope_jpeg_split():
+    # The paper's POPE/JPEG case: total 36.29 of which 29.48 is generalization (81 %).
+    g = decompose(clean=86.2, compressed=49.91, adapted=79.39)
+    assert g.total == pytest.approx(36.29)
+    assert g.information == pytest.approx(6.81)
+    assert g.generalization == pytest.approx(29.48)
+    assert g.generalization_share == pytest.approx(29.48 / 36.29)
+    assert g.information + g.generalization == pytest.approx(g.total)
+
+
+def test_lower_is_better_is_still_score_lost():
+    g = decompose(clean=10.0, compressed=25.0, adapted=12.0, higher_is_better=False)
+    assert (g.total, g.information, g.generalization) == (15.0, 2.0, 13.0)
+
+
+def test_zero_total_gap_share_is_nan():
+    assert math.isnan(decompose(5, 5, 6).generalization_share)
+
+
+def test_parse_adapted():
+    assert parse_adapted(["qwen=qwen-cve", " a = b "]) == {"qwen": "qwen-cve", "a": "b"}
+    for bad in ["qwen", "=x", "x=", "q=q"]:
+        with pytest.raises(UsageError):
+            parse_adapted([bad])
+    with pytest.raises(UsageError, match="two adapted"):
+        parse_adapted(["a=b", "a=c"])
+
+
+def _cell(vlm, codec, level, bpp, score, task="pope"):
+    return {"task": task, "vlm": vlm, "codec": codec, "level": level, "bpp": bpp, "score": score,
+            "metrics": {}, "score_metric": "f1", "higher_is_better": True, "details": {},
+            "n": 10, "n_failed": 0}
+
+
+CELLS = [
+    _cell("base", "none", "-", 24.0, 80.0),
+    _cell("base", "jpeg", "10", 0.4, 60.0),
+    _cell("base", "jpeg", "5", 0.2, 50.0),     # unsorted on purpose
+    _cell("base", "webp", "20", 0.3, 70.0),   # no adapted counterpart
+    _cell("ad", "none", "-", 24.0, 79.0),
+    _cell("ad", "jpeg", "5", 0.2, 65.0),
+    _cell("ad", "jpeg", "10", 0.4, 72.0),
+]
+
+
+def test_gap_rows_from_cells():
+    rows = gap_rows(CELLS, {"base": "ad"})
+    by = {(r["codec"], r["level"]): r for r in rows}
+    assert set(by) == {("jpeg", "5"), ("jpeg", "10"), ("webp", "20")}
+    r = by[("jpeg", "5")]
+    assert (r["clean"], r["compressed"], r["adapted"]) == (80.0, 50.0, 65.0)
+    assert (r["total"], r["information"], r["generalization"]) == (30.0, 15.0, 15.0)
+    assert r["reason"] is None
+    r = by[("jpeg", "10")]
+    assert (r["total"], r["information"], r["generalization"]) == (20.0, 8.0, 12.0)
+    w = by[("webp", "20")]
+    assert math.isnan(w["adapted"]) and "no cell for adapted VLM ad at webp 20" == w["reason"]
+    # the adapted VLM itself gets no rows, and an unrelated mapping gives none
+    assert all(r["vlm"] == "base" for r in rows)
+    assert gap_rows(CELLS, {"other": "ad"}) == []
+
+
+def test_gap_rows_without_reference():
+    rows = gap_rows([c for c in CELLS if c["codec"] != "none"], {"base": "ad"})
+    assert rows and all(r["reason"] == "no uncompressed cell for base on pope" for r in rows)
+
+
+def test_adapter_gain_is_bd_metric_of_adapted_over_base():
+    rows = adapter_gains(CELLS, {"base": "ad"})
+    assert [r["codec"] for r in rows] == ["jpeg"]  # webp has no adapted curve
+    # two points each: PCHIP is the straight line, so the mean difference is the mean of the
+    # endpoint differences: ((65-50) + (72-60)) / 2 = 13.5
+    assert rows[0]["bd_metric"]["value"] == pytest.approx(13.5)
