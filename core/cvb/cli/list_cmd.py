@@ -64,7 +64,8 @@ def list_cmd(what: str, as_json: bool) -> None:
         cols.append("splits")
     cols += ["plugin", "status"]
     for col in cols:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=col in ("name", "kind", "plugin"))
+    notes = []  # long fix-it sentences go below the table, full width
     for r in rows:
         cells = []
         for col in cols:
@@ -72,9 +73,15 @@ def list_cmd(what: str, as_json: bool) -> None:
             if isinstance(v, list):
                 v = ",".join(v)
             if col == "status":
-                v = "[green]ok[/]" if r["usable"] else f"[yellow]{v}[/]"
+                if r["usable"]:
+                    v = "[green]ok[/]"
+                else:
+                    notes.append((r["name"], r["status"]))
+                    v = f"[yellow]unusable [{len(notes)}][/]"
             cells.append(str(v))
         table.add_row(*cells)
     console().print(table)
+    for i, (name, reason) in enumerate(notes, 1):
+        console().print(f"[yellow][{i}][/] [bold]{name}[/]: {reason}", highlight=False)
     if not rows:
         console().print(f"no {what} registered; `cvb plugins` shows what is installed")

@@ -1,0 +1,150 @@
+"""What `cvb run` itself costs, with the codec and the model taken out.
+
+Work: the test fakes (``tests/plugins/cvb-fakes``): the toy task over N 64x64 images with Q
+yes/no questions each (so N*Q samples; POPE asks 18 per image), the counting fake codec at two
+levels plus the uncompressed reference (3 cells), the scripted VLM (batch 16), no image metric.
+Each measurement runs in a fresh process, so peak RSS is its own. Prints, per size:
+
+  first     wall time of the first run (in-process CLI call, imports excluded)
+  codec     encode+decode time summed from the store (the codec's own work)
+  vlm       time inside VLM.answer(), summed from the store (the model's own work)
+  overhead  first - codec - vlm, per prediction and per sample (target < 1 ms per sample)
+  rerun     wall time of the same command again, and its share of the first (target < 5%)
+  calls     codec calls vs distinct images x levels (must be equal)
+  rss       peak resident memory of the first run (target: flat from 10k to 100k samples)
+
+    .venv/bin/python benchmarks/bench_run.py [--sizes 10000,100000] [--questions 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKES = ROOT / "tests" / "plugins" / "cvb-fakes"
+LEVELS = ("1", "4")
+
+
+def child(args: argparse.Namespace) -> None:
+    """One `cvb run` in this process; prints its figures as JSON."""
+    sys.path.insert(0, str(FAKES))
+    import cvb.plugins
+    from cvb.cli.main import cli
+    from cvb_fakes import CALLS, build_registry
+
+    cvb.plugins._REGISTRY = build_registry()
+    spent = _instrument()
+    argv = ["run", "--task", f"toy:{args.images}", "--vlm", "scripted", "--codec", "fake",
+            "--levels", ",".join(LEVELS), "--metric", "none", "-o", f"task.questions={args.questions}",
+            "-b", "16", "--store", args.store, "--cache-dir", args.cache, "-q", "--json"]
+    devnull = open(os.devnull, "w")
+    stdout, sys.stdout = sys.stdout, devnull
+    t0, c0 = time.perf_counter(), time.process_time()
+    try:
+        cli.main(argv, standalone_mode=False)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    sys.stdout = stdout
+    conn = sqlite3.connect(args.store)
+    codec_s = conn.execute("SELECT COALESCE(SUM(encode_s + decode_s), 0) FROM compressed "
+                           "WHERE run_id = (SELECT MAX(id) FROM runs)").fetchone()[0]
+    vlm_s, preds = conn.execute("SELECT COALESCE(SUM(latency_s), 0), COUNT(*) FROM predictions "
+                                "WHERE run_id = (SELECT MAX(id) FROM runs)").fetchone()
+    total_preds = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    print(json.dumps({"wall": wall, "cpu": cpu, "codec_cpu": spent["codec"], "vlm_cpu": spent["vlm"],
+                      "codec_s": codec_s, "vlm_s": vlm_s, "new_predictions": preds,
+                      "predictions": total_preds, "codec_calls": CALLS["encode"], "exit": code,
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _instrument() -> dict[str, float]:
+    """Count the CPU time spent inside the fake codec and the scripted VLM (the machine is
+    shared, so CPU time is the steadier measure of what cvb itself adds)."""
+    from cvb_fakes.components import CountingCodec, TextureVLM
+
+    spent = {"codec": 0.0, "vlm": 0.0}
+
+    def timed(cls, name, bucket):
+        inner = getattr(cls, name)
+
+        def wrapper(*a, **kw):
+            c = time.process_time()
+            try:
+                return inner(*a, **kw)
+            finally:
+                spent[bucket] += time.process_time() - c
+        setattr(cls, name, wrapper)
+
+    timed(CountingCodec, "encode", "codec")
+    timed(CountingCodec, "decode", "codec")
+    timed(TextureVLM, "answer", "vlm")
+    return spent
+
+
+def run_child(images: Path, questions: int, store: Path, cache: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", "--images", str(images), "--questions",
+                          str(questions), "--store", str(store), "--cache", str(cache)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,100000", help="samples per run, comma-separated")
+    parser.add_argument("--questions", type=int, default=20, help="questions per image")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--images", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    sys.path.insert(0, str(FAKES))
+    from cvb_fakes import make_images
+
+    print(f"cvb run overhead: toy task, fake codec levels {','.join(LEVELS)} + none, scripted VLM, "
+          f"{args.questions} questions per 64x64 image")
+    print("wall = elapsed seconds; cpu = this process's CPU seconds (steadier on a shared machine)")
+    print(f"{'samples':>8} {'preds':>7} {'first':>13} {'codec':>11} {'vlm':>11} {'overhead/sample':>17} "
+          f"{'ovh/pred cpu':>12} {'rerun':>11} {'rerun %':>13} {'calls':>6} {'imgs*lv':>7} {'rss MB':>7}")
+    for n in [int(x) for x in args.sizes.split(",")]:
+        tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
+        try:
+            n_images = n // args.questions
+            images = make_images(tmp / "imgs", n_images, size=64)
+            store, cache = tmp / "r.sqlite", tmp / "cache"
+            first = run_child(images, args.questions, store, cache)
+            rerun = run_child(images, args.questions, store, cache)
+            samples = n_images * args.questions
+            assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)
+            assert first["predictions"] == rerun["predictions"] == samples * (1 + len(LEVELS))
+            ovh_wall = first["wall"] - first["codec_s"] - first["vlm_s"]
+            ovh_cpu = first["cpu"] - first["codec_cpu"] - first["vlm_cpu"]
+            preds = first["new_predictions"]
+            print(f"{samples:>8} {preds:>7} {first['wall']:>5.1f}w/{first['cpu']:>5.1f}c "
+                  f"{first['codec_s']:>4.1f}w/{first['codec_cpu']:>4.1f}c {first['vlm_s']:>4.1f}w/{first['vlm_cpu']:>4.1f}c "
+                  f"{ovh_wall / samples * 1e3:>6.3f}w/{ovh_cpu / samples * 1e3:>5.3f}c ms "
+                  f"{ovh_cpu / preds * 1e3:>9.3f}ms {rerun['wall']:>4.2f}w/{rerun['cpu']:>4.2f}c "
+                  f"{100 * rerun['wall'] / first['wall']:>5.1f}w/{100 * rerun['cpu'] / first['cpu']:>4.1f}c "
+                  f"{first['codec_calls']:>6} {n_images * len(LEVELS):>7} {first['rss_mb']:>7.0f}")
+            assert rerun["codec_calls"] == 0 and rerun["new_predictions"] == 0
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

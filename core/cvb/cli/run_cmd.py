@@ -1,0 +1,184 @@
+"""``cvb run`` (the benchmark matrix) and ``cvb export`` (tables of its results store).
+
+Light at import: the runner, the store and every plugin load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from ..run.store import DEFAULT_STORE, EXPORTS
+
+EXIT_FAILURES = 1
+EXIT_INTERRUPTED = 130
+
+
+def register(cli: click.Group) -> None:
+    """Add ``run`` and ``export`` (and ``report`` where it is installed) to the ``cvb`` group."""
+    cli.add_command(run_cmd)
+    cli.add_command(export_cmd)
+    try:
+        from .report_cmd import report_cmd
+    except ImportError:
+        return
+    cli.add_command(report_cmd)
+
+
+def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
+    raise KeyboardInterrupt
+
+
+@click.command("run")
+@click.option("--codec", "-c", "codecs", multiple=True,
+              help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
+                   "reference `none` is always part of the matrix.")
+@click.option("--levels", "-l", "levels", multiple=True,
+              help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
+                   "with a single codec.")
+@click.option("--vlm", "vlms", multiple=True, required=True,
+              help="VLMs, comma-separated or repeated (`cvb list vlms`), e.g. hf:Qwen/Qwen2.5-VL-3B-Instruct.")
+@click.option("--task", "-t", "tasks", multiple=True, required=True,
+              help="Tasks, comma-separated or repeated (`cvb list tasks`).")
+@click.option("--metric", "-m", "metrics", multiple=True,
+              help="Image-quality metrics of each compressed image (default: psnr,ms-ssim where "
+                   "installed; `none` for no metric).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples of each task.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_STORE, show_default=True, help="SQLite results store (created if missing).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
+              help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Codec worker processes.")
+@click.option("--batch-size", "-b", type=click.IntRange(min=1),
+              help="Queries per VLM call (default: each VLM's own).")
+@click.option("--device", help="Torch device for components that take one (cpu, cuda, cuda:1, auto).")
+@click.option("--mode", type=click.Choice(["generate", "logits"]),
+              help="Answer yes/no and multiple choice by generating text or from one forward "
+                   "pass's logits, for VLMs that offer both.")
+@click.option("--option", "-o", "options", multiple=True, metavar="CATEGORY.KEY=VALUE",
+              help="Option for every vlm/codec/task/metric of the run, e.g. -o vlm.max_new_tokens=16.")
+@click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
+@click.pass_context
+def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, store_path, cache_dir,
+            jobs, batch_size, device, mode, options, retry_failed, quiet, as_json) -> None:
+    """Run the matrix codec x level x VLM x task, plus the uncompressed reference cell.
+
+    Every finished unit (a compressed image, its metrics, a batch of answers) is committed to
+    the store at once: a killed run resumes where it stopped when rerun, and rerunning a
+    finished matrix only reads the store. Failures (an unreadable image, a codec error, a model
+    error on one sample) are stored with their error and the rest goes on.
+
+    Exit status: 0 all done, 1 something failed (listed), 2 bad usage, 130 interrupted.
+
+    \b
+    Examples:
+      cvb run --codec jpeg,webp --vlm hf:HuggingFaceTB/SmolVLM-256M-Instruct --task sample
+      cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
+    """
+    from rich.console import Console
+
+    from ..plugins import get_registry
+    from ..run import provenance, summary
+    from ..run.image_cache import ImageCache, default_cache_dir
+    from ..run.plan import RunRequest, build_plan
+    from ..run.progress import Progress
+    from ..run.runner import MAX_LISTED_FAILURES, Runner
+    from ..run.store import Store
+    from .console import console
+
+    out = Console(stderr=True) if as_json else console()
+    registry = get_registry()
+    request = RunRequest(vlms=vlms, tasks=tasks, codecs=codecs, levels=levels,
+                         metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
+                         mode=mode, options=options)
+    plan = build_plan(request, registry)
+    for note in plan.notes:
+        out.print(f"[yellow]note:[/] {note}")
+    cache = ImageCache(cache_dir or default_cache_dir())
+    settings = {**plan.describe(), "limit": limit, "batch_size": batch_size, "device": device,
+                "mode": mode, "jobs": jobs, "retry_failed": retry_failed, "store": str(store_path),
+                "cache_dir": str(cache.root)}
+    store = Store(store_path)
+    runner, run_id, status = None, None, "error"
+    try:
+        run_id = store.begin_run(provenance.collect(registry, sys.argv, settings))
+        try:
+            previous = signal.signal(signal.SIGTERM, _interrupt)
+        except ValueError:  # not the main thread (embedded use): no handler
+            previous = None
+        try:
+            with Progress(out, enabled=not quiet) as progress:
+                runner = Runner(plan, store, cache, registry, run_id, jobs=jobs, batch_size=batch_size,
+                                retry_failed=retry_failed, progress=progress)
+                result = runner.run()
+        except KeyboardInterrupt:
+            status = "interrupted"
+            store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})
+            click.echo(f"interrupted: finished work is saved in {store_path}; "
+                       f"rerun the same command to resume", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        failures = result["failures"]
+        status = "failures" if failures else "ok"
+        cells = summary.plan_cells(store, plan)
+        counts = summary.failure_counts(failures)
+        store.finish_run(run_id, status, {"work": result["work"], "failures": counts})
+    finally:
+        if status == "error" and run_id is not None:
+            try:
+                store.finish_run(run_id, status)
+            except Exception:  # noqa: BLE001 - the original error is the one to show
+                pass
+        store.close()
+
+    if as_json:
+        report = {"store": str(store_path), "run_id": run_id, "status": status, "matrix": plan.describe(),
+                  "work": result["work"], "cells": cells, "n_failures": len(failures),
+                  "failure_counts": counts, "failures": failures[:MAX_LISTED_FAILURES],
+                  "notes": plan.notes}
+        click.echo(json.dumps(summary.clean(report), indent=2))
+    else:
+        summary.print_cells(out, cells, [m.name for m in plan.metrics])
+        work = result["work"]
+        out.print(f"store {store_path} (run {run_id}): {work['compressed']} compressed, "
+                  f"{work['metrics']} metric values, {work['predictions']} predictions, "
+                  f"{work['cells_scored']} cells scored; models loaded: "
+                  f"{', '.join(work['models_loaded']) or 'none'}")
+    if failures:
+        summary.print_failures(out, failures)
+        ctx.exit(EXIT_FAILURES)
+
+
+@click.command("export")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=DEFAULT_STORE, show_default=True, help="Results store written by `cvb run`.")
+@click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
+              help="Which table.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of stdout.")
+def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None) -> None:
+    """Write one table of a results store as CSV or JSON lines.
+
+    `cells` rows are those `cvb report` reads (in CSV, each metric is a `metric.NAME` column
+    and details are JSON); JSON columns (run options, codec params) are decoded in JSONL.
+    """
+    from ..run.export import write_rows
+    from ..run.store import Store
+
+    with Store(store_path, create=False) as store:
+        rows = store.export_rows(what)
+        if output is None:
+            write_rows(rows, fmt, sys.stdout)
+            return
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            write_rows(rows, fmt, fh)

@@ -1,0 +1,247 @@
+"""The compression stage's unit of work: one image x one codec (every level it still needs).
+
+A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
+writes the bitstream and the decoded image to the cache, and measures the missing metrics
+against the original while both are in memory. Units run in this process (``-j 1``) or in a
+process pool whose workers build the plugin registry once, in an initializer. Workers only
+compute and write cache files; the parent is the store's single writer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from ..errors import CodecError, CvbError, UnavailableError
+from ..types import ImageSource
+from .image_cache import ImageCache
+
+
+@dataclass(frozen=True)
+class LevelWork:
+    level: str
+    key: str
+    compress: bool  # False: only metrics are missing (the cache is read, or redone if gone)
+    metrics: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    content_hash: str
+    source: ImageSource
+    codec: str
+    levels: tuple[LevelWork, ...]
+
+
+@dataclass
+class LevelOutcome:
+    key: str
+    level: str
+    compressed: bool = False  # a new compressed row to store
+    codec_calls: int = 0
+    num_bytes: int | None = None
+    bpp: float | None = None
+    encode_s: float | None = None
+    decode_s: float | None = None
+    error: str | None = None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    metric_errors: dict[str, str] = field(default_factory=dict)
+
+    def take(self, info: dict[str, Any], new_row: bool) -> None:
+        if new_row:
+            self.compressed = True
+            self.num_bytes, self.bpp = info["num_bytes"], info["bpp"]
+            self.encode_s, self.decode_s = info["encode_s"], info["decode_s"]
+
+
+@dataclass
+class JobOutcome:
+    job: ImageJob
+    width: int | None = None
+    height: int | None = None
+    image_error: str | None = None
+    levels: list[LevelOutcome] = field(default_factory=list)
+
+
+class Workshop:
+    """Codec and metric instances of one process (created once each) plus the cache."""
+
+    def __init__(self, make: Callable[[str, str], Any], cache: ImageCache):
+        self._make = make  # (category, name) -> instance
+        self._instances: dict[tuple[str, str], Any] = {}
+        self.cache = cache
+
+    def get(self, category: str, name: str) -> Any:
+        if (category, name) not in self._instances:
+            self._instances[(category, name)] = self._make(category, name)
+        return self._instances[(category, name)]
+
+    def run(self, job: ImageJob) -> JobOutcome:
+        out = JobOutcome(job)
+        try:
+            original = job.source.load()
+        except (CvbError, OSError, ValueError) as exc:
+            out.image_error = str(exc)
+            return out
+        out.width, out.height = original.size
+        codec = self.get("codec", job.codec)
+        for work in job.levels:
+            res, decoded = self._compress(codec, original, work)
+            out.levels.append(res)
+            if decoded is None:
+                continue
+            for name in work.metrics:
+                try:
+                    res.metrics[name] = float(self.get("metric", name).measure(original, decoded))
+                except UnavailableError:
+                    raise  # missing weights: every unit would fail the same way
+                except Exception as exc:  # noqa: BLE001 - one metric failing on one image
+                    res.metrics[name] = None
+                    res.metric_errors[name] = f"{type(exc).__name__}: {exc}"
+        return out
+
+    def _compress(self, codec, original, work: LevelWork) -> tuple[LevelOutcome, Any]:
+        """One level: from the cache when a whole entry is there (no codec call), else encoded
+        and decoded now. Returns the outcome and the decoded image (None if not needed/failed)."""
+        from ..codec import compress
+
+        res = LevelOutcome(work.key, work.level)
+        info = self.cache.info(work.key)
+        if info is not None:
+            res.take(info, work.compress)
+            decoded = self.cache.image(work.key) if work.metrics else None
+            if decoded is not None or not work.metrics:
+                return res, decoded
+        try:
+            res.codec_calls += 1
+            c = compress(codec, original, work.level)
+        except CodecError as exc:
+            res.error, res.compressed = str(exc), work.compress
+            return res, None
+        info = measurements(c)
+        self.cache.put(work.key, c.bits, c.image, info)
+        res.take(info, work.compress)
+        return res, c.image
+
+
+def measurements(c) -> dict[str, Any]:
+    """What the store and the cache keep about one ``Compressed``."""
+    return {"num_bytes": c.num_bytes, "bpp": c.bpp, "encode_s": c.encode_s, "decode_s": c.decode_s}
+
+
+# ---- the process pool -------------------------------------------------------------------------
+_WORKSHOP: Workshop | None = None
+
+
+def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, cache_root: str) -> None:
+    """Build this worker's registry once: the parent's, inherited (fork), or the same plugin
+    modules registered again (spawn)."""
+    import signal
+
+    from .. import plugins as plugin_mod
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if plugin_mod._REGISTRY is None:
+        from ..specs import resolve
+
+        reg = plugin_mod.Registry()
+        for name, dist, version, value in plugins:
+            reg.add_plugin(resolve(value), plugin_mod.PluginInfo(name, dist, version, value))
+        plugin_mod._REGISTRY = reg
+    registry = plugin_mod._REGISTRY
+    global _WORKSHOP
+    _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, name, **options.get((cat, name), {})),
+                         ImageCache(cache_root))
+
+
+def _run_in_worker(job: ImageJob) -> JobOutcome:
+    assert _WORKSHOP is not None
+    return _WORKSHOP.run(job)
+
+
+def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, registry,
+             options: dict) -> Iterator[JobOutcome]:
+    """Outcomes as units finish (in completion order with a pool)."""
+    if n_workers <= 1:
+        for job in jobs:
+            yield workshop.run(job)
+        return
+    yield from _pool(list(jobs), workshop.cache, n_workers, registry, options)
+
+
+def _pool(jobs: list[ImageJob], cache: ImageCache, n_workers: int, registry, options: dict) -> Iterator[JobOutcome]:
+    """A process pool, at most 2 units in flight per worker (memory stays flat). A worker that
+    dies (a codec crashing the interpreter) breaks the pool: the units in flight then run again
+    one at a time, so only the one that crashes alone is recorded as failed."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    plugins = [(i.name, i.distribution, i.version, i.value) for i in registry.plugins.values()
+               if i.error is None]
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+
+    def new_pool(n: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(plugins, options, str(cache.root)))
+
+    queue = list(reversed(jobs))
+    while queue:
+        pool, running, suspects, clean = new_pool(n_workers), {}, [], False
+        try:
+            while (queue or running) and not suspects:
+                while queue and len(running) < 2 * n_workers:
+                    job = queue.pop()
+                    running[pool.submit(_run_in_worker, job)] = job
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    job = running.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except BrokenProcessPool:
+                        suspects.append(job)
+                        continue
+                    yield outcome
+            suspects += running.values()
+            clean = not suspects
+        finally:  # an exception (Ctrl-C) or a dead worker: stop at once, do not wait
+            if clean:
+                pool.shutdown(wait=True)
+            else:
+                _stop(pool)
+        for job in suspects:  # in flight when a worker died: alone, the culprit shows
+            yield from _alone(job, new_pool)
+
+
+def _alone(job: ImageJob, new_pool) -> Iterator[JobOutcome]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    pool = new_pool(1)
+    clean = False
+    try:
+        try:
+            outcome = pool.submit(_run_in_worker, job).result()
+            clean = True
+        except BrokenProcessPool:
+            outcome = JobOutcome(job, levels=[
+                LevelOutcome(w.key, w.level, compressed=w.compress,
+                             error=f"codec {job.codec}: the worker process died on this image")
+                for w in job.levels])
+        yield outcome
+    finally:
+        if clean:
+            pool.shutdown(wait=True)
+        else:
+            _stop(pool)
+
+
+def _stop(pool) -> None:
+    """Stop at once (Ctrl-C must not wait for a slow codec): cancel, then end the workers."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout=5)
+

@@ -1,0 +1,294 @@
+"""The matrix of a run, resolved and validated before any work starts.
+
+Unknown names and levels fail here (exit status 2), so a typo never costs an hour of
+compression. Tasks are asked for their samples once; each distinct image is read once to hash
+its content (the cache key is the content, not the name). VLMs are only *looked up* here: the
+model is created later, and only if some cell of it has work to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from ..cli.options import codec_levels, parse_levels, split_csv
+from ..errors import UnavailableError, UnknownNameError, UsageError
+from ..prompts import build_prompt
+from ..specs import split_ref
+from ..types import ImageSource, Query, Sample
+from .image_cache import cache_key, params_json
+
+NONE = "none"  # the uncompressed reference codec of every matrix
+NONE_LEVEL = "-"
+NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
+DEFAULT_METRICS = ("psnr", "ms-ssim")
+#: options that change how a model runs, not what it answers: left out of a VLM's label
+EXECUTION_OPTIONS = ("batch_size", "device")
+OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
+
+
+@dataclass
+class RunRequest:
+    """What the user asked for, as the command line gives it (lists may hold comma lists)."""
+
+    vlms: Sequence[str]
+    tasks: Sequence[str]
+    codecs: Sequence[str] = ()
+    levels: Sequence[str] = ()
+    metrics: Sequence[str] | None = None  # None: DEFAULT_METRICS, skipping any not installed
+    limit: int | None = None
+    batch_size: int | None = None
+    device: str | None = None
+    mode: str | None = None
+    options: Sequence[str] = ()  # "vlm.KEY=VALUE", "codec.KEY=VALUE", "task.KEY=VALUE", "metric.KEY=VALUE"
+
+
+def coerce(value: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, (int, float, bool)) else value
+
+
+def parse_options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {c: {} for c in OPTION_CATEGORIES}
+    for raw in values:
+        target, sep, value = raw.partition("=")
+        category, dot, key = target.strip().partition(".")
+        if not sep or not dot or not key or category not in OPTION_CATEGORIES:
+            raise UsageError(f"-o {raw!r}: write CATEGORY.KEY=VALUE with CATEGORY one of "
+                             f"{', '.join(OPTION_CATEGORIES)} (e.g. -o vlm.max_new_tokens=16)")
+        out[category][key.strip()] = coerce(value.strip())
+    return out
+
+
+def label_of(ref: str, options: Mapping[str, Any]) -> str:
+    """How a VLM or task is named in the store: its reference, plus the options that change
+    its answers or samples (``hf:Qwen/X[mode=logits]``), so different settings never mix."""
+    shown = {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
+    if not shown:
+        return ref
+    return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
+
+
+def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any:
+    """``registry.create`` with a bad option turned into a usage error naming the good ones."""
+    try:
+        return registry.create(category, ref, **options)
+    except TypeError as exc:
+        if "keyword argument" not in str(exc):
+            raise
+        spec = registry.spec(category, split_ref(ref)[0])
+        known = ", ".join(sorted(spec.options)) or "(none)"
+        raise UsageError(f"{category} {ref!r} does not accept option(s) {', '.join(sorted(options))}; "
+                         f"its options: {known}") from None
+
+
+def query_for(sample: Sample, image: Any) -> Query:
+    """The question a VLM is asked about ``image`` for ``sample``."""
+    max_new = sample.meta.get("max_new_tokens") if sample.meta else None
+    extra = {"max_new_tokens": int(max_new)} if isinstance(max_new, int) else {}
+    return Query(image=image, prompt=sample.question, kind=sample.kind, options=tuple(sample.options),
+                 sample_id=sample.id, **extra)
+
+
+def prompt_sha(sample: Sample) -> str:
+    """Fingerprint of what the model is asked (prompt text with suffix, answer kind, length)."""
+    q = query_for(sample, None)
+    text = f"{q.kind.value}\n{q.max_new_tokens}\n{build_prompt(q)}"
+    return sys.intern(hashlib.sha1(text.encode()).hexdigest()[:16])  # questions repeat: share
+
+
+@dataclass
+class CodecPlan:
+    name: str
+    levels: list[str]
+    codec: Any = None  # None for the reference
+    options: dict[str, Any] = field(default_factory=dict)
+    version: str = ""
+    params: str = "{}"
+    kind: str = "reference"
+
+    @property
+    def is_reference(self) -> bool:
+        return self.codec is None
+
+    def key(self, content_hash: str, level: str) -> str:
+        """Compressed-image key; the original's content hash for the reference."""
+        if self.is_reference:
+            return content_hash
+        return cache_key(content_hash, self.name, self.version, level, self.params)
+
+    def rate_rank(self, level: str) -> float | None:
+        return None if self.is_reference else float(self.codec.rate_rank(level))
+
+
+@dataclass
+class VLMPlan:
+    ref: str
+    label: str
+    options: dict[str, Any]
+
+
+@dataclass
+class MetricPlan:
+    name: str
+    options: dict[str, Any]
+    higher_is_better: bool
+
+
+@dataclass
+class TaskImage:
+    source: ImageSource
+    content_hash: str | None  # None: the bytes could not be read
+    num_bytes: int | None
+    error: str | None
+
+
+@dataclass
+class TaskPlan:
+    ref: str
+    label: str
+    task: Any
+    version: str
+    samples: list[Sample]
+    images: dict[str, TaskImage]  # by ImageSource.key
+    prompt_shas: list[str]
+    order: array  # sample indices with each image's samples together (image reuse)
+    ids_hash: str
+    index: dict[str, int]  # sample id -> position in samples
+
+
+@dataclass
+class Plan:
+    codecs: list[CodecPlan]  # the reference first
+    vlms: list[VLMPlan]
+    tasks: list[TaskPlan]
+    metrics: list[MetricPlan]
+    notes: list[str] = field(default_factory=list)  # things the user should know (skipped defaults)
+
+    def cells(self) -> list[tuple[CodecPlan, str]]:
+        return [(c, lv) for c in self.codecs for lv in c.levels]
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved matrix, as recorded in the store's ``runs.options``."""
+        return {
+            "codecs": {c.name: {"levels": c.levels, "version": c.version, "params": json.loads(c.params),
+                                "kind": c.kind} for c in self.codecs},
+            "vlms": [{"ref": v.ref, "label": v.label, "options": v.options} for v in self.vlms],
+            "tasks": [{"ref": t.ref, "label": t.label, "version": t.version, "samples": len(t.samples),
+                       "images": len(t.images)} for t in self.tasks],
+            "metrics": [m.name for m in self.metrics],
+        }
+
+
+def _option_for(spec, name: str, value: Any) -> dict[str, Any]:
+    return {name: value} if value is not None and name in spec.options else {}
+
+
+def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> list[CodecPlan]:
+    names = [n for n in split_csv(req.codecs) if n != NONE]
+    requested = parse_levels(req.levels, names) if req.levels else {}
+    plans = [CodecPlan(NONE, [NONE_LEVEL])]
+    for name in names:
+        try:
+            spec = registry.spec("codec", name)
+        except UnknownNameError as exc:
+            raise UnknownNameError("codec", name, exc.known + [NONE]) from None
+        options = {**opts["codec"], **_option_for(spec, "device", req.device)}
+        codec = create(registry, "codec", name, options)
+        levels = codec_levels(codec, requested.get(name))
+        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items() if k != "device"}}
+        kind = getattr(codec.kind, "value", codec.kind)
+        plans.append(CodecPlan(name, levels, codec, options, str(codec.version),
+                               params_json(cache_params), str(kind)))
+    return plans
+
+
+def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes: list[str]) -> list[MetricPlan]:
+    explicit = req.metrics is not None
+    names = split_csv(req.metrics) if explicit else list(DEFAULT_METRICS)
+    if names == [NONE]:
+        return []
+    plans = []
+    for name in names:
+        try:
+            spec = registry.spec("metric", name)
+            reason = spec.status()
+            if reason:
+                raise UnavailableError(f"metric {name!r} is not usable here: {reason}")
+        except (UnknownNameError, UnavailableError) as exc:
+            if explicit:
+                raise
+            notes.append(f"default metric {name} skipped: {exc}")
+            continue
+        options = {**opts["metric"], **_option_for(spec, "device", req.device)}
+        plans.append(MetricPlan(name, options, bool(getattr(spec, "higher_is_better", True))))
+    return plans
+
+
+def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes: list[str]) -> list[VLMPlan]:
+    plans = []
+    for ref in split_csv(req.vlms):
+        spec = registry.spec("vlm", split_ref(ref)[0])
+        reason = spec.status()
+        if reason:
+            raise UnavailableError(f"vlm {ref!r} is not usable here: {reason}")
+        options = {**opts["vlm"]}
+        for name, value in (("mode", req.mode), ("device", req.device), ("batch_size", req.batch_size)):
+            if value is not None and name in spec.options:
+                options[name] = value
+            elif value is not None and name == "mode":
+                notes.append(f"vlm {ref} has no answer modes; --mode {value} ignored for it")
+        plans.append(VLMPlan(ref, label_of(ref, options), options))
+    return plans
+
+
+def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -> TaskPlan:
+    task = create(registry, "task", ref, options)
+    samples = list(task.samples(limit=limit))
+    ids = [s.id for s in samples]
+    index = {sid: i for i, sid in enumerate(ids)}
+    if len(index) != len(ids):
+        dup = next(sid for i, sid in enumerate(ids) if index[sid] != i)
+        raise UsageError(f"task {ref!r} yields sample id {dup!r} more than once; sample ids must be unique")
+    images: dict[str, TaskImage] = {}
+    first: dict[str, int] = {}
+    for s in samples:
+        if s.image.key in images:
+            continue
+        first[s.image.key] = len(first)
+        try:
+            data = s.image.read_bytes()
+            images[s.image.key] = TaskImage(s.image, hashlib.sha256(data).hexdigest(), len(data), None)
+        except (OSError, ValueError) as exc:
+            images[s.image.key] = TaskImage(s.image, None, None,
+                                            f"cannot read image {s.image.path or s.image.key}: {exc}")
+    order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
+    return TaskPlan(ref, label_of(ref, options), task, str(getattr(task, "version", "")), samples,
+                    images, [prompt_sha(s) for s in samples], order,
+                    hashlib.sha1("\n".join(ids).encode()).hexdigest(), index)
+
+
+def build_plan(req: RunRequest, registry) -> Plan:
+    """Validate every name, level and option, and read the tasks' samples."""
+    opts = parse_options(req.options)
+    notes: list[str] = []
+    codecs = _plan_codecs(req, registry, opts)
+    metrics = _plan_metrics(req, registry, opts, notes)
+    vlms = _plan_vlms(req, registry, opts, notes)
+    if not vlms:
+        raise UsageError("no VLM given; pass --vlm NAME (`cvb list vlms`)")
+    task_refs = split_csv(req.tasks)
+    if not task_refs:
+        raise UsageError("no task given; pass --task NAME (`cvb list tasks`)")
+    for ref in task_refs:  # names first, so a typo fails before any task reads its data
+        registry.spec("task", split_ref(ref)[0])
+    tasks = [_plan_task(ref, registry, opts["task"], req.limit) for ref in task_refs]
+    return Plan(codecs, vlms, tasks, metrics, notes)

@@ -1,0 +1,438 @@
+"""Running a planned matrix: compress, measure, infer, score, each finished unit committed.
+
+Stages, in order:
+
+1. **compress** (+ metrics): one unit per distinct image x codec, only for keys the store lacks
+   (the image cache and the ``compressed`` table are content-addressed, so an image is
+   compressed once per key across samples, VLMs, tasks and runs).
+2. **inference**, one VLM at a time over all its cells, so each model loads once; a VLM whose
+   cells are all answered is never even constructed. Answers are committed per batch.
+3. **scoring**: each cell's score from the task's own rule, recomputed only when its inputs
+   changed (a fingerprint of its predictions, samples and rate numbers).
+
+Any unit that fails (unreadable image, codec error, a model error on one sample) is stored with
+its error and the run goes on; the summary lists failures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from array import array
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ..errors import CvbError
+from ..types import Answer
+from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from .image_cache import CacheError, ImageCache
+from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
+from .progress import Progress
+from .store import Store, StoreError
+from .vlm_session import VLMSession
+
+_FLUSH_UNITS = 32  # compression outcomes per transaction at most...
+_FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
+_IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image) are asked
+MAX_LISTED_FAILURES = 200
+
+
+@dataclass
+class Work:
+    """What this run did (a rerun of a finished matrix does none of it)."""
+
+    codec_calls: int = 0
+    compressed: int = 0
+    metrics: int = 0
+    predictions: int = 0
+    models_loaded: list[str] = field(default_factory=list)
+    cells_scored: int = 0
+
+
+@dataclass
+class _Item:
+    task: TaskPlan
+    codec: CodecPlan
+    level: str
+    index: int  # into task.samples
+    key: str | None
+
+
+class Runner:
+    def __init__(self, plan: Plan, store: Store, cache: ImageCache, registry, run_id: int, *,
+                 jobs: int = 1, batch_size: int | None = None, retry_failed: bool = False,
+                 progress: Progress | None = None):
+        self.plan, self.store, self.cache, self.registry = plan, store, cache, registry
+        self.run_id, self.jobs, self.batch_size, self.retry = run_id, jobs, batch_size, retry_failed
+        self.progress = progress or Progress(enabled=False)
+        self.work = Work()
+        self._decode_errors: dict[str, str] = {}  # content hash -> why it cannot be decoded
+        self._images: OrderedDict[str, Any] = OrderedDict()
+        self._metric_names = tuple(m.name for m in plan.metrics)
+
+    def run(self) -> dict[str, Any]:
+        self._record_images()
+        self._compress_stage()
+        for vlm in self.plan.vlms:
+            self._inference_stage(vlm)
+        return self._score_stage()
+
+    # ---- images ------------------------------------------------------------------------------
+    def _record_images(self) -> None:
+        for t in self.plan.tasks:
+            known = self.store.images(t.label)
+            new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in t.images.items()
+                   if k not in known or known[k][0] != im.content_hash]
+            if new:
+                self.store.add_images(t.label, new)
+        if not self.retry:
+            hashes = sorted({im.content_hash for t in self.plan.tasks for im in t.images.values()
+                             if im.content_hash})
+            self._decode_errors = self.store.decode_errors(hashes)
+
+    def _image_error(self, t: TaskPlan, image_key: str) -> str | None:
+        im = t.images[image_key]
+        return im.error or self._decode_errors.get(im.content_hash or "")
+
+    # ---- stage 1: compression and image metrics ---------------------------------------------
+    def _compress_jobs(self) -> tuple[list[ImageJob], int, int]:
+        codecs = [c for c in self.plan.codecs if not c.is_reference]
+        sources: dict[str, Any] = {}
+        for t in self.plan.tasks:
+            for im in t.images.values():
+                if im.content_hash and im.content_hash not in self._decode_errors:
+                    sources.setdefault(im.content_hash, im.source)
+        jobs, n_compress, n_metrics = [], 0, 0
+        hashes = list(sources)
+        for i in range(0, len(hashes), 100):
+            chunk = hashes[i:i + 100]
+            keys = {(h, c.name, lv): c.key(h, lv) for h in chunk for c in codecs for lv in c.levels}
+            status = self.store.compressed(list(keys.values()))
+            metric_status = self.store.metric_status(list(keys.values())) if self._metric_names else {}
+            for h in chunk:
+                for c in codecs:
+                    work = []
+                    for lv in c.levels:
+                        key = keys[(h, c.name, lv)]
+                        compress = key not in status or (status[key] is not None and self.retry)
+                        if not compress and status[key] is not None:
+                            continue  # failed before; --retry-failed tries again
+                        have = metric_status.get(key, {})
+                        metrics = tuple(m for m in self._metric_names
+                                        if m not in have or (have[m] is not None and self.retry))
+                        if compress or metrics:
+                            work.append(LevelWork(lv, key, compress, metrics))
+                            n_compress += compress
+                            n_metrics += len(metrics)
+                    if work:
+                        jobs.append(ImageJob(h, sources[h], c.name, tuple(work)))
+        return jobs, n_compress, n_metrics
+
+    def _make_local(self, category: str, name: str) -> Any:
+        if category == "codec":
+            return next(c.codec for c in self.plan.codecs if c.name == name)
+        metric = next(m for m in self.plan.metrics if m.name == name)
+        return create(self.registry, "metric", name, metric.options)
+
+    def _worker_options(self) -> dict:
+        opts: dict = {("codec", c.name): c.options for c in self.plan.codecs if not c.is_reference}
+        opts.update({("metric", m.name): m.options for m in self.plan.metrics})
+        return opts
+
+    def _compress_stage(self) -> None:
+        jobs, n_compress, n_metrics = self._compress_jobs()
+        if not jobs:
+            return
+        bar_c = self.progress.bar("compress", n_compress)
+        bar_m = self.progress.bar("metrics", n_metrics) if n_metrics else None
+        codec_of = {c.name: c for c in self.plan.codecs}
+        pending: list[JobOutcome] = []
+        last = time.monotonic()
+        workshop = Workshop(self._make_local, self.cache)
+        try:
+            for outcome in run_jobs(jobs, workshop, self.jobs, self.registry, self._worker_options()):
+                pending.append(outcome)
+                works = outcome.job.levels
+                bar_c.advance(sum(w.compress for w in works))
+                if bar_m:
+                    bar_m.advance(sum(len(w.metrics) for w in works))
+                if len(pending) >= _FLUSH_UNITS or time.monotonic() - last > _FLUSH_SECONDS:
+                    self._save_outcomes(pending, codec_of)
+                    pending, last = [], time.monotonic()
+        except StoreError:
+            raise
+        except BaseException:  # Ctrl-C or a fatal error: what finished is kept
+            self._save_outcomes(pending, codec_of)
+            raise
+        self._save_outcomes(pending, codec_of)
+
+    def _save_outcomes(self, outcomes: list[JobOutcome], codec_of: dict[str, CodecPlan]) -> None:
+        if not outcomes:
+            return
+        compressed, metrics, images = [], [], []
+        for out in outcomes:
+            h, c = out.job.content_hash, codec_of[out.job.codec]
+            if out.image_error is not None:
+                images.append((h, None, None, out.image_error))
+                self._decode_errors[h] = out.image_error
+                continue
+            images.append((h, out.width, out.height, None))
+            for work, lo in zip(out.job.levels, out.levels):
+                self.work.codec_calls += lo.codec_calls
+                if lo.compressed:
+                    self.work.compressed += lo.error is None
+                    compressed.append((lo.key, h, c.name, c.version, lo.level, c.params, lo.num_bytes,
+                                       lo.bpp, out.width, out.height, lo.encode_s, lo.decode_s, lo.error))
+                if lo.error is not None and not lo.compressed:  # the cache was gone, redo failed
+                    metrics += [(lo.key, m, None, f"cannot redo the compressed image: {lo.error}")
+                                for m in work.metrics]
+                for m, value in lo.metrics.items():
+                    self.work.metrics += 1
+                    metrics.append((lo.key, m, value, lo.metric_errors.get(m)))
+        self.store.save_compression_results(compressed, metrics, images, self.run_id)
+
+    # ---- stage 2: inference -----------------------------------------------------------------
+    def _cell_keys(self, t: TaskPlan, c: CodecPlan, level: str) -> dict[str, str | None]:
+        """image key -> compressed key (None where the image is unreadable)."""
+        return {k: (c.key(im.content_hash, level) if im.content_hash else None) for k, im in t.images.items()}
+
+    def _current(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str,
+                 with_text: bool = False) -> Iterator[tuple[int, str | None, str | None]]:
+        """(sample index, error, text) of the stored answers that are current: for one of this
+        run's samples, given for the same image, prompt and task version. Streamed, so a cell
+        of 100k answers never sits in memory as rows."""
+        keys = self._cell_keys(t, c, level)
+        for row in self.store.iter_predictions(t.label, vlm.label, c.name, level, with_text):
+            i = t.index.get(row[0])
+            if i is None:
+                continue
+            if row[1] == keys[t.samples[i].image.key] and row[2] == t.version and row[3] == t.prompt_shas[i]:
+                yield i, row[4], row[5] if with_text else None
+
+    def _pending(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str) -> array:
+        """Indices of the samples of one cell still to ask, each image's samples together."""
+        done = {i for i, error, _ in self._current(t, vlm, c, level)
+                if error is None or not self.retry}
+        return array("l", (i for i in t.order if i not in done))
+
+    def _inference_stage(self, vlm: VLMPlan) -> None:
+        todo = []
+        for t in self.plan.tasks:
+            for c, level in self.plan.cells():
+                pending = self._pending(t, vlm, c, level)
+                if pending:
+                    todo.append((t, c, level, pending))
+        total = sum(len(p) for *_, p in todo)
+        if not total:
+            return  # every answer is stored: the model is never created
+        session = VLMSession(vlm, self.registry, self.batch_size, self.work.models_loaded)
+        bar = self.progress.bar(f"infer {vlm.label}", total)
+        batch: list[_Item] = []
+        failed: list[tuple] = []
+        try:
+            for t, c, level, pending in todo:
+                keys = self._cell_keys(t, c, level)
+                status = {} if c.is_reference else self.store.compressed(
+                    sorted({keys[t.samples[i].image.key] for i in pending} - {None}))
+                for i in pending:
+                    s = t.samples[i]
+                    key = keys[s.image.key]
+                    error = self._image_error(t, s.image.key)
+                    if error is None and not c.is_reference:
+                        if key not in status:
+                            error = f"codec {c.name} level {level}: not compressed"
+                        elif status[key] is not None:
+                            error = f"codec: {status[key]}"
+                    if error is not None:
+                        failed.append(self._row(t, i, vlm, "", c, level, key, Answer("", error=error)))
+                        if len(failed) >= 256:
+                            self._save_predictions(failed, bar)
+                            failed = []
+                        continue
+                    batch.append(_Item(t, c, level, i, key))
+                    if len(batch) >= session.batch_size:
+                        self._infer(session, vlm, batch, bar)
+                        batch = []
+            if batch:
+                self._infer(session, vlm, batch, bar)
+        except StoreError:
+            raise
+        except BaseException:  # Ctrl-C or a fatal error: what finished is kept
+            self._save_predictions(failed, bar)
+            raise
+        finally:
+            session.close()
+        self._save_predictions(failed, bar)
+
+    def _load(self, item: _Item):
+        """The image the VLM sees for ``item``: the original, or the cached decoded image
+        (recompressed if the cache entry is gone). Raises CvbError when it cannot be had."""
+        key = item.key
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        source = item.task.samples[item.index].image
+        if item.codec.is_reference:
+            try:
+                image = source.load()
+            except (CvbError, OSError, ValueError) as exc:
+                self._decode_errors[key] = str(exc)
+                self.store.set_image_info([(key, None, None, str(exc))])
+                raise CvbError(str(exc)) from None
+        else:
+            image = self.cache.image(key)
+            if image is None:
+                from ..codec import compress
+
+                self.work.codec_calls += 1
+                comp = compress(item.codec.codec, source.load(), item.level)
+                self.cache.put(key, comp.bits, comp.image, measurements(comp))
+                image = comp.image
+        self._images[key] = image
+        if len(self._images) > _IMAGE_LRU:
+            self._images.popitem(last=False)
+        return image
+
+    def _infer(self, session: VLMSession, vlm: VLMPlan, batch: list[_Item], bar) -> None:
+        rows, ready, queries = [], [], []
+        for item in batch:
+            try:
+                image = self._load(item)
+            except CacheError:
+                raise
+            except CvbError as exc:
+                rows.append(self._row(item.task, item.index, vlm, "", item.codec, item.level, item.key,
+                                      Answer("", error=str(exc))))
+                continue
+            ready.append(item)
+            queries.append(query_for(item.task.samples[item.index], image))
+        if queries:
+            t0 = time.perf_counter()
+            answers = session.answer(queries)
+            latency = (time.perf_counter() - t0) / len(queries)
+            for item, ans in zip(ready, answers):
+                rows.append(self._row(item.task, item.index, vlm, session.version, item.codec,
+                                      item.level, item.key, ans, latency))
+        self._save_predictions(rows, bar)
+
+    def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str, c: CodecPlan, level: str,
+             key: str | None, ans: Answer, latency: float | None = None) -> tuple:
+        s = t.samples[i]
+        text, error, judge, parsed = ans.text, ans.error, None, None
+        if error is None:
+            try:
+                j = t.task.judge(s, text)
+                judge = None if j is None else float(j)
+                parse = getattr(t.task, "parse", None)
+                if parse is not None:
+                    p = parse(s, text)
+                    parsed = None if p is None else str(p)
+            except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
+                error = f"judge failed: {type(exc).__name__}: {exc}"
+        return (t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
+                t.prompt_shas[i], text, parsed, judge, error, latency)
+
+    def _save_predictions(self, rows: list[tuple], bar) -> None:
+        if rows:
+            self.store.save_predictions(rows, self.run_id)
+            self.work.predictions += len(rows)
+            bar.advance(len(rows))
+
+    # ---- stage 3: scoring -------------------------------------------------------------------
+    def _answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
+                 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """Usable answers by sample id, and (sample id, error) of the samples without one."""
+        answers: dict[str, str] = {}
+        failed: list[tuple[str, str]] = []
+        for i, error, text in self._current(t, vlm, c, level, with_text=True):
+            if error is None:  # short answers (yes, no, A) repeat: one string object each
+                answers[t.samples[i].id] = sys.intern(text) if text and len(text) <= 32 else text or ""
+            else:
+                failed.append((t.samples[i].id, error))
+        if len(answers) + len(failed) < len(t.samples):  # some never answered (a run cut short)
+            have = set(answers).union(sid for sid, _ in failed)
+            failed += [(s.id, "no prediction stored (run interrupted?)") for s in t.samples if s.id not in have]
+        return answers, failed
+
+    def _score_stage(self) -> dict[str, Any]:
+        failures: dict[tuple, dict[str, Any]] = {}
+        ref = self.plan.codecs[0]
+        for t in self.plan.tasks:
+            for key, im in t.images.items():
+                if self._image_error(t, key):
+                    failures[("image", t.label, key)] = {"stage": "image", "task": t.label, "vlm": None,
+                                                         "codec": None, "level": None, "item": key,
+                                                         "error": self._image_error(t, key)}
+            rates = {(c.name, lv): self._rate(t, c, lv, failures) for c, lv in self.plan.cells()}
+            for vlm in self.plan.vlms:
+                ref_stamp = self.store.cell_stamp(t.label, vlm.label, ref.name, ref.levels[0])
+                ref_answers = None
+                for c, level in self.plan.cells():
+                    bpp, metrics = rates[(c.name, level)]
+                    stamp = ref_stamp if c.is_reference else self.store.cell_stamp(t.label, vlm.label, c.name, level)
+                    fingerprint = hashlib.sha1(json.dumps(
+                        [t.version, t.ids_hash, stamp, ref_stamp, bpp, metrics, c.version, c.params],
+                        default=str).encode()).hexdigest()
+                    stored_fp, stored_error = self.store.cell_state(t.label, vlm.label, c.name, level)
+                    if stored_fp == fingerprint and stored_error:
+                        failures[("score", t.label, vlm.label, c.name, level)] = {
+                            "stage": "score", "task": t.label, "vlm": vlm.label, "codec": c.name,
+                            "level": level, "item": None, "error": stored_error}
+                    if stored_fp == fingerprint and not stamp[2]:
+                        continue  # inputs unchanged and nothing failed: the stored cell stands
+                    answers, failed = self._answers(t, vlm, c, level)
+                    for sid, err in failed:
+                        failures[("predict", t.label, vlm.label, c.name, level, sid)] = {
+                            "stage": "predict", "task": t.label, "vlm": vlm.label, "codec": c.name,
+                            "level": level, "item": sid, "error": err}
+                    if stored_fp == fingerprint:
+                        continue
+                    if ref_answers is None:
+                        ref_answers = answers if c.is_reference else self._answers(t, vlm, ref, ref.levels[0])[0]
+                    cell = self._score_cell(t, vlm, c, level, answers, len(failed), ref_answers, bpp, metrics)
+                    if cell.get("error"):
+                        failures[("score", t.label, vlm.label, c.name, level)] = {
+                            "stage": "score", "task": t.label, "vlm": vlm.label, "codec": c.name,
+                            "level": level, "item": None, "error": cell["error"]}
+                    self.store.save_cell(cell, fingerprint, self.run_id)
+                    self.work.cells_scored += 1
+        return {"work": self.work.__dict__, "failures": list(failures.values())}
+
+    def _rate(self, t: TaskPlan, c: CodecPlan, level: str, failures: dict) -> tuple[float | None, dict]:
+        """Mean bpp and metrics over the cell's distinct images; collects their failures."""
+        if c.is_reference:
+            return NONE_BPP, {}
+        keys = sorted({k for k in self._cell_keys(t, c, level).values() if k})
+        for key, err in self.store.compressed(keys).items():
+            if err is not None:
+                failures[("compress", key)] = {"stage": "compress", "task": t.label, "vlm": None,
+                                               "codec": c.name, "level": level, "item": key, "error": err}
+        if self._metric_names:
+            for key, errs in self.store.metric_status(keys).items():
+                for m, err in errs.items():
+                    if err is not None and m in self._metric_names:
+                        failures[("metric", key, m)] = {"stage": "metric", "task": t.label, "vlm": None,
+                                                        "codec": c.name, "level": level,
+                                                        "item": f"{m} {key}", "error": err}
+        return self.store.mean_bpp(keys), self.store.mean_metrics(keys, self._metric_names)
+
+    def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, answers: dict[str, str],
+                    n_failed: int, reference: dict[str, str], bpp, metrics) -> dict[str, Any]:
+        cell: dict[str, Any] = {
+            "task": t.label, "vlm": vlm.label, "codec": c.name, "level": level, "task_version": t.version,
+            "codec_kind": c.kind, "rate_rank": c.rate_rank(level), "n": len(t.samples),
+            "n_failed": n_failed, "bpp": bpp, "metrics": metrics, "error": None,
+        }
+        try:
+            ts = t.task.score(t.samples, answers, reference=reference)
+            value = float(ts.value)
+            cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
+                        higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
+        except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
+            cell.update(score=None, score_metric=None, higher_is_better=None, details={},
+                        error=f"score failed: {type(exc).__name__}: {exc}")
+        return cell

@@ -1,0 +1,452 @@
+"""The SQLite results store of ``cvb run``: one file, WAL mode, one transaction per unit batch.
+
+Why SQLite: one portable file that ``cvb report`` and any SQL tool can read, safe with several
+processes (WAL + ``busy_timeout``), and transactions that make a kill at any moment lose at most
+the uncommitted batch. Identity columns are UNIQUE, so a rerun, a resumed run or two concurrent
+runs can never store a unit twice. The schema is ``schema.sql`` beside this file; its version
+is in the ``meta`` table, and a store written by a newer cvb is refused without being touched.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+from ..errors import CvbError
+
+DEFAULT_STORE = "cvb-results.sqlite"
+SCHEMA_VERSION = 1
+APPLICATION = "cvb-results"
+BUSY_TIMEOUT_MS = 60_000
+_CHUNK = 500  # keys per ``IN (...)`` query, far below SQLite's variable limit
+
+#: what ``cvb export --what`` accepts -> the table behind it
+EXPORTS = ("predictions", "cells", "compressed", "metrics", "images", "runs", "failures")
+
+
+class StoreError(CvbError):
+    """The results store cannot be opened or written (exit status 1; stored work is kept)."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _json_load(text: str | None, default: Any) -> Any:
+    return default if text is None else json.loads(text)
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+class Store:
+    """One results file. ``create=False`` opens an existing store only (``cvb export``/``report``)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        if fresh and not create:
+            raise StoreError(f"no results store at {self.path}; `cvb run ... --store {self.path}` makes one")
+        if fresh:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder of results store {self.path}: {exc}") from None
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                        isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open results store {self.path}: {exc}") from None
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            version = self._existing_version()  # reads only: a refused file stays untouched
+            if create:
+                self._set_wal()
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                if version is None:
+                    self._create_schema()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    # ---- opening ---------------------------------------------------------------------------
+    def _existing_version(self) -> int | None:
+        """Schema version of an existing store, None for an empty file; refuses anything else."""
+        try:
+            tables = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a cvb results store ({exc})") from None
+        if not tables:
+            return None
+        row = None
+        if "meta" in tables:
+            meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+            if meta.get("application") == APPLICATION:
+                row = meta.get("schema_version")
+        if row is None:
+            raise StoreError(f"{self.path} is an SQLite file but not a cvb results store; "
+                             f"pass another --store")
+        version = int(row)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"results store {self.path} has schema version {version}, newer than this cvb "
+                f"understands ({SCHEMA_VERSION}); upgrade cvb or pass another --store. "
+                f"The file was not changed.")
+        if version < SCHEMA_VERSION:  # no older schema exists yet; a migration goes here
+            raise StoreError(f"results store {self.path} has schema version {version}, which this "
+                             f"cvb cannot migrate to {SCHEMA_VERSION}; pass another --store")
+        return version
+
+    def _set_wal(self) -> None:
+        for attempt in range(50):  # switching modes needs a moment alone with the file
+            try:
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise self._error(exc) from None
+                time.sleep(0.05 * (attempt + 1))
+        raise StoreError(f"results store {self.path} stayed locked while opening it")
+
+    def _create_schema(self) -> None:
+        schema = (Path(__file__).with_name("schema.sql")).read_text(encoding="utf-8")
+        meta = (f"INSERT OR IGNORE INTO meta VALUES ('application', '{APPLICATION}');\n"
+                f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');\n"
+                f"INSERT OR IGNORE INTO meta VALUES ('created_at', '{now_iso()}');\n")
+        try:
+            self.conn.executescript("BEGIN IMMEDIATE;\n" + schema + "\n" + meta + "COMMIT;\n")
+        except sqlite3.Error as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise self._error(exc) from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ---- transactions ----------------------------------------------------------------------
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        msg = str(exc)
+        if "readonly" in msg or "read-only" in msg:
+            return StoreError(f"results store {self.path} is read-only ({msg}); make it writable "
+                              f"or pass another --store. Nothing stored was lost.")
+        if "full" in msg:
+            return StoreError(f"results store {self.path}: disk full ({msg}); free space and rerun: "
+                              f"every unit committed so far is kept and the run resumes there.")
+        if "locked" in msg or "busy" in msg:
+            return StoreError(f"results store {self.path} stayed locked by another process for "
+                              f"{BUSY_TIMEOUT_MS // 1000} s ({msg}); rerun to resume.")
+        return StoreError(f"results store {self.path}: {msg}")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: all of it is stored, or (on any error) none of it."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield self.conn
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
+            raise
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _read_in(self, sql: str, keys: Sequence[str], prefix: Sequence[Any] = ()) -> Iterator[tuple]:
+        """Rows of ``sql`` (holding one ``{in}``) for ``keys`` in chunks."""
+        for part in _chunks(list(keys)):
+            yield from self._read(sql.format(in_=",".join("?" * len(part))), [*prefix, *part])
+
+    # ---- runs ------------------------------------------------------------------------------
+    def begin_run(self, provenance: Mapping[str, Any]) -> int:
+        p = provenance
+        with self.write() as c:
+            cur = c.execute(
+                "INSERT INTO runs (started_at, status, cvb_version, git_commit, host, python, platform,"
+                " argv, options, plugins, prompts) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), p["cvb_version"], p.get("git_commit"), p.get("host"), p.get("python"),
+                 p.get("platform"), json.dumps(p.get("argv", [])), json.dumps(p.get("options", {})),
+                 json.dumps(p.get("plugins", [])), json.dumps(p.get("prompts", {}))))
+            return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any] | None = None) -> None:
+        with self.write() as c:
+            c.execute("UPDATE runs SET finished_at=?, status=?, summary=? WHERE id=?",
+                      (now_iso(), status, json.dumps(summary, default=str) if summary else None, run_id))
+
+    # ---- images ----------------------------------------------------------------------------
+    def images(self, task: str) -> dict[str, tuple[str | None, str | None]]:
+        """image key -> (content hash, error) for one task."""
+        return {k: (h, e) for k, h, e in self._read(
+            "SELECT image_key, content_hash, error FROM images WHERE task=?", (task,))}
+
+    def add_images(self, task: str, rows: Iterable[tuple[str, str | None, int | None, str | None]]) -> None:
+        """(image key, content hash, bytes, error); a row whose hash is unchanged is left alone
+        (it keeps the decode error or size found by an earlier run)."""
+        with self.write() as c:
+            c.executemany(
+                "INSERT INTO images (task, image_key, content_hash, num_bytes, error) VALUES (?,?,?,?,?)"
+                " ON CONFLICT (task, image_key) DO UPDATE SET content_hash=excluded.content_hash,"
+                " num_bytes=excluded.num_bytes, error=excluded.error, width=NULL, height=NULL"
+                " WHERE images.content_hash IS NOT excluded.content_hash",
+                [(task, *r) for r in rows])
+
+    def decode_errors(self, hashes: Sequence[str]) -> dict[str, str]:
+        """content hash -> why the image could not be decoded, for the hashes that failed."""
+        return {h: e for h, e in self._read_in(
+            "SELECT DISTINCT content_hash, error FROM images WHERE error IS NOT NULL"
+            " AND content_hash IN ({in_})", hashes)}
+
+    # ---- compressed images and their metrics ------------------------------------------------
+    def compressed(self, keys: Sequence[str]) -> dict[str, str | None]:
+        """compressed key -> error (None: usable) for the keys that have a row."""
+        return dict(self._read_in("SELECT key, error FROM compressed WHERE key IN ({in_})", keys))
+
+    def metric_status(self, keys: Sequence[str]) -> dict[str, dict[str, str | None]]:
+        """compressed key -> {metric: error} for the metrics stored for it."""
+        out: dict[str, dict[str, str | None]] = {}
+        for key, metric, error in self._read_in(
+                "SELECT key, metric, error FROM metrics WHERE key IN ({in_})", keys):
+            out.setdefault(key, {})[metric] = error
+        return out
+
+    def save_compression_results(self, compressed: Sequence[tuple], metrics: Sequence[tuple],
+                                 images: Sequence[tuple], run_id: int) -> None:
+        """One transaction for a batch of finished compression units.
+
+        ``compressed``: (key, content_hash, codec, version, level, params, bytes, bpp, w, h,
+        encode_s, decode_s, error); ``metrics``: (key, metric, value, error); ``images``:
+        (content_hash, width, height, error). A stored success is never replaced; a stored
+        error is (that is how ``--retry-failed`` mends it).
+        """
+        ns = time.time_ns()
+        with self.write() as c:
+            c.executemany(
+                "INSERT INTO compressed (key, content_hash, codec, codec_version, level, params, num_bytes,"
+                " bpp, width, height, encode_s, decode_s, error, run_id, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO UPDATE SET"
+                " num_bytes=excluded.num_bytes, bpp=excluded.bpp, width=excluded.width,"
+                " height=excluded.height, encode_s=excluded.encode_s, decode_s=excluded.decode_s,"
+                " error=excluded.error, run_id=excluded.run_id, updated_ns=excluded.updated_ns"
+                " WHERE compressed.error IS NOT NULL",
+                [(*r, run_id, ns) for r in compressed])
+            c.executemany(
+                "INSERT INTO metrics (key, metric, value, error, run_id, updated_ns) VALUES (?,?,?,?,?,?)"
+                " ON CONFLICT (key, metric) DO UPDATE SET value=excluded.value, error=excluded.error,"
+                " run_id=excluded.run_id, updated_ns=excluded.updated_ns WHERE metrics.error IS NOT NULL",
+                [(*r, run_id, ns) for r in metrics])
+            self._set_image_info(c, images)
+
+    def set_image_info(self, images: Sequence[tuple]) -> None:
+        """(content_hash, width, height, error) found when an image was decoded (or failed to)."""
+        with self.write() as c:
+            self._set_image_info(c, images)
+
+    @staticmethod
+    def _set_image_info(c: sqlite3.Connection, images: Sequence[tuple]) -> None:
+        c.executemany("UPDATE images SET width=?, height=?, error=? WHERE content_hash=?",
+                      [(w, h, e, ch) for ch, w, h, e in images])
+
+    def mean_bpp(self, keys: Sequence[str]) -> float | None:
+        total, n = 0.0, 0
+        for s, k in self._read_in(
+                "SELECT SUM(bpp), COUNT(bpp) FROM compressed WHERE error IS NULL AND key IN ({in_})", keys):
+            total, n = total + (s or 0.0), n + k
+        return total / n if n else None
+
+    def mean_metrics(self, keys: Sequence[str], names: Sequence[str]) -> dict[str, float]:
+        sums: dict[str, list[float]] = {}
+        for metric, s, k in self._read_in(
+                "SELECT metric, SUM(value), COUNT(value) FROM metrics WHERE value IS NOT NULL"
+                " AND key IN ({in_}) GROUP BY metric", keys):
+            acc = sums.setdefault(metric, [0.0, 0])
+            acc[0] += s
+            acc[1] += k
+        return {m: sums[m][0] / sums[m][1] for m in names if m in sums and sums[m][1]}
+
+    # ---- predictions -----------------------------------------------------------------------
+    def iter_predictions(self, task: str, vlm: str, codec: str, level: str,
+                         with_text: bool = False) -> Iterator[tuple]:
+        """(sample_id, key, task_version, prompt_sha, error[, text]) of one cell, streamed."""
+        cols = "sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else "")
+        try:
+            yield from self.conn.execute(
+                f"SELECT {cols} FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
+                (task, vlm, codec, level))
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def predictions(self, task: str, vlm: str, codec: str, level: str,
+                    with_text: bool = False) -> dict[str, tuple]:
+        """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
+        return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
+
+    def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
+        """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
+        parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
+        was given for other inputs (another image, prompt or task version)."""
+        if not rows:
+            return
+        ns = time.time_ns()
+        with self.write() as c:
+            c.executemany(
+                "INSERT INTO predictions (task, task_version, sample_id, vlm, vlm_version, codec, level,"
+                " key, prompt_sha, text, parsed, judge, error, latency_s, run_id, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (task, vlm, codec, level, sample_id) DO UPDATE SET"
+                " task_version=excluded.task_version, vlm_version=excluded.vlm_version, key=excluded.key,"
+                " prompt_sha=excluded.prompt_sha, text=excluded.text, parsed=excluded.parsed,"
+                " judge=excluded.judge, error=excluded.error, latency_s=excluded.latency_s,"
+                " run_id=excluded.run_id, updated_ns=excluded.updated_ns"
+                " WHERE predictions.error IS NOT NULL OR predictions.key IS NOT excluded.key"
+                " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
+                " OR predictions.task_version IS NOT excluded.task_version",
+                [(*r, run_id, ns) for r in rows])
+
+    def cell_stamp(self, task: str, vlm: str, codec: str, level: str) -> tuple:
+        """Changes whenever any prediction of the cell is written: (count, last write, errors)."""
+        return tuple(self._read(
+            "SELECT COUNT(*), COALESCE(MAX(updated_ns), 0), COALESCE(SUM(error IS NOT NULL), 0)"
+            " FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
+            (task, vlm, codec, level))[0])
+
+    # ---- cells -----------------------------------------------------------------------------
+    def cell_state(self, task: str, vlm: str, codec: str, level: str) -> tuple[str | None, str | None]:
+        """(fingerprint, error) of a stored cell; (None, None) when it was never scored."""
+        rows = self._read("SELECT fingerprint, error FROM cells WHERE task=? AND vlm=? AND codec=? AND level=?",
+                          (task, vlm, codec, level))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+    def save_cell(self, cell: Mapping[str, Any], fingerprint: str, run_id: int) -> None:
+        c = cell
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO cells (task, vlm, codec, level, task_version, codec_kind, rate_rank,"
+                " n, n_failed, score, score_metric, higher_is_better, details, bpp, metrics, error,"
+                " fingerprint, run_id, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (c["task"], c["vlm"], c["codec"], c["level"], c["task_version"], c.get("codec_kind"),
+                 c.get("rate_rank"), c["n"], c["n_failed"], _finite(c.get("score")), c.get("score_metric"),
+                 None if c.get("higher_is_better") is None else int(bool(c["higher_is_better"])),
+                 json.dumps(c.get("details") or {}), _finite(c.get("bpp")),
+                 json.dumps(c.get("metrics") or {}), c.get("error"), fingerprint, run_id, now_iso()))
+
+    def cells(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:
+        """Scored cells, codec ``none`` first, then each codec's levels lowest rate first.
+
+        Keys: task, vlm, codec, level, bpp (mean), metrics {name: mean}, score, score_metric,
+        higher_is_better, details {..}, n, n_failed, and error (why the cell has no score, else
+        None). ``cvb report`` reads these.
+        """
+        where, params = [], []
+        for col, value in (("task", task), ("vlm", vlm)):
+            if value is not None:
+                where.append(f"{col}=?")
+                params.append(value)
+        sql = ("SELECT task, vlm, codec, level, bpp, metrics, score, score_metric, higher_is_better,"
+               " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
+        out = []
+        for (t, v, codec, level, bpp, metrics, score, metric, hib, details, n, n_failed, error) in self._read(sql, params):
+            out.append({
+                "task": t, "vlm": v, "codec": codec, "level": level, "bpp": bpp,
+                "metrics": _json_load(metrics, {}), "score": score, "score_metric": metric,
+                "higher_is_better": None if hib is None else bool(hib),
+                "details": _json_load(details, {}), "n": n, "n_failed": n_failed, "error": error,
+            })
+        return out
+
+    # ---- failures and export ---------------------------------------------------------------
+    def failures(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:
+        """Every stored failure: {stage, task, vlm, codec, level, item, error}.
+
+        Stages: ``image`` (unreadable), ``compress``, ``metric``, ``predict``, ``score``.
+        """
+        out: list[dict[str, Any]] = []
+        t_filter = " AND task=?" if task is not None else ""
+        t_params = [task] if task is not None else []
+        for t, key, err in self._read(
+                "SELECT task, image_key, error FROM images WHERE error IS NOT NULL" + t_filter
+                + " ORDER BY task, image_key", t_params):
+            out.append({"stage": "image", "task": t, "vlm": None, "codec": None, "level": None,
+                        "item": key, "error": err})
+        hash_filter = (" AND content_hash IN (SELECT content_hash FROM images WHERE task=?)"
+                       if task is not None else "")
+        for key, codec, level, ch, err in self._read(
+                "SELECT key, codec, level, content_hash, error FROM compressed WHERE error IS NOT NULL"
+                + hash_filter + " ORDER BY codec, level, key", t_params):
+            out.append({"stage": "compress", "task": task, "vlm": None, "codec": codec, "level": level,
+                        "item": ch, "error": err})
+        for key, metric, codec, level, err in self._read(
+                "SELECT m.key, m.metric, c.codec, c.level, m.error FROM metrics m JOIN compressed c"
+                " ON c.key = m.key WHERE m.error IS NOT NULL"
+                + hash_filter.replace("content_hash", "c.content_hash") + " ORDER BY c.codec, c.level",
+                t_params):
+            out.append({"stage": "metric", "task": task, "vlm": None, "codec": codec, "level": level,
+                        "item": f"{metric} {key}", "error": err})
+        pv_filter = t_filter + (" AND vlm=?" if vlm is not None else "")
+        pv_params = t_params + ([vlm] if vlm is not None else [])
+        for t, v, codec, level, sid, err in self._read(
+                "SELECT task, vlm, codec, level, sample_id, error FROM predictions WHERE error IS NOT NULL"
+                + pv_filter + " ORDER BY task, vlm, codec, level, sample_id", pv_params):
+            out.append({"stage": "predict", "task": t, "vlm": v, "codec": codec, "level": level,
+                        "item": sid, "error": err})
+        for t, v, codec, level, err in self._read(
+                "SELECT task, vlm, codec, level, error FROM cells WHERE error IS NOT NULL"
+                + pv_filter + " ORDER BY task, vlm, codec, level", pv_params):
+            out.append({"stage": "score", "task": t, "vlm": v, "codec": codec, "level": level,
+                        "item": None, "error": err})
+        return out
+
+    def export_rows(self, what: str) -> Iterator[dict[str, Any]]:
+        """Rows of one table as dicts, streamed (JSON columns decoded); ``cells`` as ``cells()``."""
+        if what not in EXPORTS:
+            raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
+        if what == "cells":
+            yield from self.cells()
+            return
+        if what == "failures":
+            yield from self.failures()
+            return
+        json_cols = {"runs": ("argv", "options", "plugins", "prompts", "summary"),
+                     "compressed": ("params",)}.get(what, ())
+        order = {"predictions": "task, vlm, codec, level, sample_id", "compressed": "codec, level, key",
+                 "metrics": "key, metric", "images": "task, image_key", "runs": "id"}[what]
+        try:
+            cur = self.conn.execute(f"SELECT * FROM {what} ORDER BY {order}")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            item = dict(zip(names, row))
+            for col in json_cols:
+                item[col] = _json_load(item[col], None)
+            yield item

@@ -1,0 +1,74 @@
+"""One VLM for the inference stage: built on first use, asked a batch at a time, and a bad
+sample isolated by asking the failed batch again one query at a time."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..errors import CvbError, UnavailableError
+from ..types import Answer, Query
+from .plan import VLMPlan, create
+
+
+class VLMSession:
+    """One VLM, created on first use and asked a batch at a time.
+
+    A batch that raises (or returns the wrong number of answers) is retried one query at a
+    time, so one bad sample fails alone. A model that has never answered and fails every query
+    of its first batch is broken, not unlucky (weights that do not load, no GPU memory): that
+    stops the run, as does ``UnavailableError``, instead of failing every sample one by one.
+    """
+
+    def __init__(self, plan: VLMPlan, registry, batch_size: int | None, loaded: list[str] | None = None):
+        self.plan, self._registry, self._batch_size = plan, registry, batch_size
+        self._loaded = loaded if loaded is not None else []  # labels of the models built
+        self._model = None
+        self._answered = False
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            try:
+                self._model = create(self._registry, "vlm", self.plan.ref, self.plan.options)
+            except CvbError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a factory bug or a failed load: name it
+                raise CvbError(f"cannot create vlm {self.plan.label}: {type(exc).__name__}: {exc}") from exc
+            self._loaded.append(self.plan.label)
+        return self._model
+
+    @property
+    def batch_size(self) -> int:
+        return max(1, int(self._batch_size or getattr(self.model, "batch_size", 1) or 1))
+
+    @property
+    def version(self) -> str:
+        return str(getattr(self.model, "version", ""))
+
+    def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        answers = self._answer(queries)
+        if any(a.error is None for a in answers):
+            self._answered = True
+        elif not self._answered and len(answers) > 1 and all(a.meta.get("raised") for a in answers):
+            raise CvbError(f"vlm {self.plan.label} failed on every query of its first batch: "
+                           f"{answers[0].error}")
+        return answers
+
+    def _answer(self, queries: Sequence[Query]) -> list[Answer]:
+        try:
+            answers = list(self.model.answer(list(queries)))
+            if len(answers) != len(queries):
+                raise RuntimeError(f"{len(answers)} answers to {len(queries)} queries")
+            return answers
+        except (KeyboardInterrupt, UnavailableError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the sample that broke the batch
+            if len(queries) > 1:
+                return [self._answer([q])[0] for q in queries]
+            error = str(exc) if isinstance(exc, CvbError) else f"{type(exc).__name__}: {exc}"
+            return [Answer(text="", error=error, meta={"raised": True})]
+
+    def close(self) -> None:
+        if self._model is not None and hasattr(self._model, "close"):
+            self._model.close()
+        self._model = None

@@ -1,0 +1,196 @@
+"""The fake components. Compression really changes the answers: the VLM judges texture from
+pixel spread, and the fake codec's coarse levels turn smooth images near a quantisation
+boundary into two-tone ones, so low levels score worse than high ones."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from cvb.errors import CodecError
+from cvb.testing import FakeCodec, ScriptedVLM
+from cvb.types import AnswerKind, ImageSource, Query, Sample, TaskScore
+
+CALLS = {"encode": 0, "create": 0, "load": 0}
+POISON = (255, 0, 255)  # a top-left pixel of this colour makes the fake codec fail
+CRASH = (0, 255, 255)  # ... and this one kills the worker process running it (like a segfault)
+SMOOTH_STD = 12.0
+
+
+def _log(event: str) -> None:
+    path = os.environ.get("CVB_FAKES_LOG")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:  # O_APPEND: whole lines across processes
+            fh.write(event + "\n")
+
+
+def log_events(path: str | os.PathLike, prefix: str = "") -> list[str]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [ln for ln in lines if ln.startswith(prefix)]
+
+
+def _env_delay(name: str) -> float:
+    return float(os.environ.get(name, "0") or 0)
+
+
+class CountingCodec(FakeCodec):
+    """cvb.testing.FakeCodec that counts encodes, fails on a poison pixel, and sleeps
+    ``$CVB_FAKES_ENCODE_DELAY`` seconds per encode (to kill a run mid-compression)."""
+
+    def encode(self, image, level):
+        CALLS["encode"] += 1
+        _log(f"encode {level}")
+        delay = _env_delay("CVB_FAKES_ENCODE_DELAY")
+        if delay:
+            time.sleep(delay)
+        if image.getpixel((0, 0)) == POISON:
+            raise ValueError("poison pixel: this codec cannot encode magenta")
+        if image.getpixel((0, 0)) == CRASH:
+            import multiprocessing
+
+            if multiprocessing.parent_process() is not None:  # never the test process itself
+                os._exit(3)
+            raise ValueError("crash pixel: would have crashed a worker")
+        return super().encode(image, level)
+
+
+def texture_answer(query: Query) -> str:
+    import numpy as np
+
+    std = float(np.asarray(query.image, dtype=np.float32).std())
+    smooth = std < SMOOTH_STD
+    asks_smooth = "smooth" in query.prompt
+    return "Yes" if smooth == asks_smooth else "No"
+
+
+class TextureVLM(ScriptedVLM):
+    """ScriptedVLM answering from pixels; can be slow (``delay``, or ``$CVB_FAKES_DELAY`` so the
+    label stays the same), fail one sample, or raise on a batch."""
+
+    def __init__(self, batch_size: int = 4, delay: float = 0.0, fail_on: str = "", raise_on: str = "",
+                 mode: str = "generate", device: str = "cpu"):
+        fail = (lambda q: fail_on in q.sample_id) if fail_on else None
+        super().__init__(script=texture_answer, name="scripted", batch_size=int(batch_size), fail_on=fail)
+        self.version = f"1/{mode}"
+        self.delay, self.raise_on = float(delay) or _env_delay("CVB_FAKES_DELAY"), raise_on
+        CALLS["create"] += 1
+        _log("create scripted")
+
+    def answer(self, queries: Sequence[Query]):
+        if not self._loaded:
+            CALLS["load"] += 1
+            _log("load scripted")
+        if self.delay:
+            time.sleep(self.delay)
+        if self.raise_on and any(self.raise_on in q.sample_id for q in queries):
+            self._loaded = True
+            raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
+        return super().answer(queries)
+
+
+class ToyTask:
+    """``toy:DIR``: for each ``img*_smooth.png`` / ``img*_textured.png``, ``questions`` yes/no
+    questions alternating 'Is the image smooth?' and 'Is the image textured?' (sample ids
+    ``STEM-qJ``, all first questions, then all second ones...). Score: accuracy in percent."""
+
+    name = "toy"
+    version = "1"
+
+    def __init__(self, folder: str, questions: int = 2, broken_score: bool = False):
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            from cvb.errors import UsageError
+
+            raise UsageError(f"toy task: no folder {folder}")
+        self.questions = int(questions)
+        self.broken_score = broken_score in (True, "true", "1")
+
+    def samples(self, limit: int | None = None) -> list[Sample]:
+        out = []
+        sources = [ImageSource(key=p.name, path=str(p)) for p in sorted(self.folder.glob("img*.png"))]
+        for j in range(self.questions):
+            word = ("smooth", "textured")[j % 2]
+            for source in sources:
+                stem = source.key[:-4]
+                truth = stem.rsplit("_", 1)[-1]
+                out.append(Sample(id=f"{stem}-q{j}", image=source,
+                                  question=f"Is the image {word}?", kind=AnswerKind.YESNO,
+                                  answer="yes" if truth == word else "no", category=word))
+                if limit and len(out) == limit:
+                    return out
+        return out
+
+    def judge(self, sample: Sample, prediction: str) -> float:
+        return float(prediction.strip().lower().startswith(sample.answer))
+
+    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
+              reference: Mapping[str, str] | None = None) -> TaskScore:
+        if self.broken_score:
+            raise ZeroDivisionError("the scoring rule has a bug")
+        ok = [self.judge(s, predictions[s.id]) if s.id in predictions else 0.0 for s in samples]
+        details = {"acc": 100.0 * sum(ok) / max(len(ok), 1), "missing": float(len(samples) - len(predictions))}
+        if reference:
+            same = [predictions.get(s.id) == reference[s.id] for s in samples if s.id in reference]
+            details["agreement"] = 100.0 * sum(same) / max(len(same), 1)
+        return TaskScore(value=details["acc"], metric="acc", details=details)
+
+
+class MSE:
+    name = "mse"
+    higher_is_better = False
+
+    def measure(self, reference, distorted) -> float:
+        import numpy as np
+
+        a = np.asarray(reference, dtype=np.float64)
+        b = np.asarray(distorted, dtype=np.float64)
+        return float(((a - b) ** 2).mean())
+
+
+def make_images(folder: str | os.PathLike, n: int, size: int = 32, seed: int = 0,
+                poison: Sequence[int] = (), corrupt: Sequence[int] = (), crash: Sequence[int] = ()) -> Path:
+    """``n`` PNGs: even ones smooth (noise +-4 around a grey level), odd ones textured.
+
+    Grey levels near 128 make smooth images two-tone at coarse fake-codec levels (wrong answers).
+    ``poison``: indices whose top-left pixel is magenta (the fake codec fails on them);
+    ``corrupt``: indices written as bytes that are no image at all; ``crash``: indices whose
+    top-left pixel is cyan (the fake codec kills the worker process encoding them).
+    """
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        smooth = i % 2 == 0
+        base = 116 + (i * 7) % 24 if smooth else 60 + (i * 13) % 120
+        spread = 4 if smooth else 60
+        arr = np.clip(base + rng.integers(-spread, spread + 1, size=(size, size, 3)), 0, 255).astype(np.uint8)
+        if i in poison:
+            arr[0, 0] = POISON
+        if i in crash:
+            arr[0, 0] = CRASH
+        path = folder / f"img{i:04d}_{'smooth' if smooth else 'textured'}.png"
+        if i in corrupt:
+            path.write_bytes(b"this is not a png" * 8)
+        else:
+            Image.fromarray(arr, "RGB").save(path)
+    return folder
+
+
+def build_registry():
+    """A registry holding only this plugin (tests install it as ``cvb.plugins._REGISTRY``)."""
+    from cvb.plugins import PluginInfo, Registry
+
+    from . import plugin
+
+    reg = Registry()
+    reg.add_plugin(plugin, PluginInfo(name="fakes", distribution="cvb-fakes", version="0.1.0",
+                                      value="cvb_fakes.plugin"))
+    return reg

@@ -1,0 +1,33 @@
+"""Entry point of the test plugin (light: factories are named, not imported)."""
+
+from cvb import hookimpl
+from cvb.specs import CodecSpec, MetricSpec, TaskSpec, VLMSpec
+
+
+@hookimpl
+def register_codecs(register):
+    register(CodecSpec(name="fake", factory="cvb_fakes.components:CountingCodec", kind="traditional",
+                       levels=("1", "2", "4", "6"), summary="counting fake codec (fails on a magenta pixel)"))
+
+
+@hookimpl
+def register_vlms(register):
+    register(VLMSpec(name="scripted", factory="cvb_fakes.components:TextureVLM", kind="fake",
+                     summary="answers 'is it smooth?' from the pixels",
+                     options={"batch_size": "queries per call", "delay": "seconds slept per call",
+                              "fail_on": "sample-id substring answered with an error",
+                              "raise_on": "sample-id substring that makes answer() raise",
+                              "mode": "generate or logits (only recorded)", "device": "ignored"}))
+
+
+@hookimpl
+def register_tasks(register):
+    register(TaskSpec(name="toy", factory="cvb_fakes.components:ToyTask", arg="folder of img*_smooth|textured.png",
+                      summary="two yes/no questions per image", options={"questions": "questions per image (default 2)",
+                                               "broken_score": "true: score() raises"}))
+
+
+@hookimpl
+def register_metrics(register):
+    register(MetricSpec(name="mse", factory="cvb_fakes.components:MSE", higher_is_better=False,
+                        summary="mean squared error over RGB"))

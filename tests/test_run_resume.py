@@ -1,0 +1,126 @@
+"""Real processes: ``kill -9`` in the middle of a run, then a rerun, loses and duplicates
+nothing; two runs at once on one store leave it whole."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
+
+from cvb_fakes import make_images  # noqa: E402
+from cvb_fakes.harness import cli, count, counts, spawn, use_fakes  # noqa: E402
+
+N_IMAGES, LEVELS = 10, ("1", "4")
+N_SAMPLES = 2 * N_IMAGES
+N_PREDICTIONS = N_SAMPLES * (1 + len(LEVELS))
+
+
+def run_args(images: Path, store: Path, cache: Path) -> list[str]:
+    return ["run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "fake",
+            "--levels", ",".join(LEVELS), "--metric", "mse", "--store", str(store),
+            "--cache-dir", str(cache), "-b", "2", "-q", "--json"]
+
+
+def comparable(cells: list[dict]) -> list[tuple]:
+    return [(c["task"], c["codec"], c["level"], c["n"], c["n_failed"], c["score"], c["bpp"],
+             c["metrics"], c["details"]) for c in cells]
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    """Images, and the cells of an uninterrupted run (in-process, its own store and cache)."""
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", N_IMAGES)
+    result = cli(run_args(images, tmp_path / "reference.sqlite", tmp_path / "reference-cache"))
+    assert result.exit_code == 0, result.output
+    return images, comparable(json.loads(result.stdout)["cells"])
+
+
+def wait_until(proc, store: Path, sql: str, at_least: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"run ended before it could be killed: {proc.communicate()}"
+        try:
+            if count(store, sql) >= at_least:
+                return
+        except Exception:  # noqa: BLE001 - the store is still being created
+            pass
+        time.sleep(0.02)
+    raise AssertionError("run made no progress")
+
+
+def assert_complete(store: Path) -> None:
+    c = counts(store)
+    assert (c["compressed"], c["metrics"], c["predictions"], c["cells"]) == (
+        N_IMAGES * len(LEVELS), N_IMAGES * len(LEVELS), N_PREDICTIONS, 1 + len(LEVELS))
+    distinct = count(store, "SELECT COUNT(*) FROM (SELECT DISTINCT task, vlm, codec, level, sample_id "
+                            "FROM predictions)")
+    assert distinct == N_PREDICTIONS
+    assert count(store, "SELECT COUNT(*) FROM predictions WHERE error IS NOT NULL") == 0
+
+
+@pytest.mark.parametrize("stage, env, progress_sql, at_least", [
+    ("compress", {"CVB_FAKES_ENCODE_DELAY": "0.05"}, "SELECT COUNT(*) FROM compressed", 2),
+    ("infer", {"CVB_FAKES_DELAY": "0.05"}, "SELECT COUNT(*) FROM predictions", 10),
+])
+def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setup, stage, env,
+                                                                   progress_sql, at_least):
+    images, expected = setup
+    store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
+    proc = spawn(run_args(images, store, cache), **env)
+    wait_until(proc, store, progress_sql, at_least)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    at_kill = counts(store)
+    assert at_kill["predictions"] < N_PREDICTIONS  # it really died mid-run
+    if stage == "compress":
+        assert at_kill["compressed"] < N_IMAGES * len(LEVELS)
+
+    rerun = spawn(run_args(images, store, cache))
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["work"]["predictions"] == N_PREDICTIONS - at_kill["predictions"]  # none redone
+    assert_complete(store)
+    assert comparable(summary["cells"]) == expected
+    for png in cache.rglob("*.png"):  # whatever the kill interrupted, no half file is an entry
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.with_suffix(".bits").is_file()
+
+
+def test_two_runs_at_once_on_one_store(tmp_path, setup):
+    images, expected = setup
+    store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
+    env = {"CVB_FAKES_DELAY": "0.02", "CVB_FAKES_ENCODE_DELAY": "0.01"}
+    procs = [spawn(run_args(images, store, cache), **env) for _ in range(2)]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
+    assert_complete(store)
+    assert count(store, "SELECT COUNT(*) FROM runs WHERE status = 'ok'") == 2
+    for out, _ in results:
+        assert comparable(json.loads(out)["cells"]) == expected
+
+
+def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
+    images, expected = setup
+    store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
+    proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.05")
+    wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted: finished work is saved" in err
+    saved = count(store, "SELECT COUNT(*) FROM predictions")
+    assert 6 <= saved < N_PREDICTIONS
+    assert count(store, "SELECT COUNT(*) FROM runs WHERE status = 'interrupted'") == 1
+    rerun = spawn(run_args(images, store, cache))
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert json.loads(out)["work"]["predictions"] == N_PREDICTIONS - saved
+    assert_complete(store)

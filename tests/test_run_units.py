@@ -1,0 +1,143 @@
+"""Pieces of ``cvb run`` on their own: cache keys and files, option parsing, labels, the
+worker initializer's registry, batch fallback."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
+
+from cvb_fakes import CALLS, build_registry, make_images  # noqa: E402
+from cvb_fakes.harness import use_fakes  # noqa: E402
+
+from cvb.errors import UsageError  # noqa: E402
+from cvb.run import compress_units  # noqa: E402
+from cvb.run.compress_units import ImageJob, LevelWork  # noqa: E402
+from cvb.run.image_cache import ImageCache, cache_key, params_json  # noqa: E402
+from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, parse_options  # noqa: E402
+from cvb.run.vlm_session import VLMSession  # noqa: E402
+from cvb.types import Answer, AnswerKind, ImageSource, Query  # noqa: E402
+
+
+def test_cache_key_changes_with_every_part():
+    base = ("h" * 64, "jpeg", "1", "5", params_json({"subsampling": 2}))
+    keys = {cache_key(*base)}
+    for i, other in enumerate(["g" * 64, "webp", "2", "6", params_json({"subsampling": 0})]):
+        keys.add(cache_key(*base[:i], other, *base[i + 1:]))
+    assert len(keys) == 6
+    assert params_json({"b": 1, "a": 2}) == params_json({"a": 2, "b": 1})  # order-free
+
+
+def test_cache_entry_is_whole_or_absent(tmp_path):
+    from PIL import Image
+
+    cache = ImageCache(tmp_path)
+    key = "ab" + "0" * 62
+    assert not cache.has(key) and cache.image(key) is None and cache.info(key) is None
+    image = Image.new("RGB", (8, 4), (10, 20, 30))
+    cache.put(key, b"bits", image, {"num_bytes": 4, "bpp": 1.0, "encode_s": 0.0, "decode_s": 0.0})
+    assert cache.has(key) and cache.bits(key) == b"bits" and cache.info(key)["bpp"] == 1.0
+    assert cache.image(key).getpixel((0, 0)) == (10, 20, 30)
+    assert sorted(p.name for p in (tmp_path / "ab").iterdir()) == [f"{key}{s}" for s in (".bits", ".json", ".png")]
+    (tmp_path / "ab" / f"{key}.png").write_bytes(b"\x89PNG truncated")  # damaged by hand
+    assert cache.image(key) is None  # read as missing: the runner redoes it
+
+
+def test_options_and_labels():
+    assert [coerce(v) for v in ("3", "0.5", "true", "cuda:0", "[1]")] == [3, 0.5, True, "cuda:0", "[1]"]
+    opts = parse_options(["vlm.max_new_tokens=16", "codec.quality_mode=fast", "task.split=val"])
+    assert opts["vlm"] == {"max_new_tokens": 16} and opts["task"] == {"split": "val"}
+    with pytest.raises(UsageError, match="CATEGORY.KEY=VALUE"):
+        parse_options(["max_new_tokens=16"])
+    assert label_of("hf:Qwen/X", {"mode": "logits", "batch_size": 8, "device": "cuda"}) == "hf:Qwen/X[mode=logits]"
+    assert label_of("pope", {}) == "pope"
+
+
+def test_plan_validates_and_groups_samples_by_image(tmp_path, monkeypatch):
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", 3)
+    import cvb.plugins
+
+    plan = build_plan(RunRequest(vlms=["scripted"], tasks=[f"toy:{images}"], codecs=["fake,none"],
+                                 levels=["6,2"], metrics=["mse"]), cvb.plugins.get_registry())
+    assert [(c.name, c.levels) for c in plan.codecs] == [("none", ["-"]), ("fake", ["2", "6"])]
+    t = plan.tasks[0]
+    assert len(t.samples) == 6 and len(t.images) == 3
+    keys = [t.samples[i].image.key for i in t.order]
+    assert keys == sorted(keys)  # each image's questions together
+    assert all(im.content_hash and im.num_bytes for im in t.images.values())
+    assert plan.codecs[0].key("h", "-") == "h" and plan.codecs[1].key("h", "2") != plan.codecs[1].key("h", "6")
+
+
+def test_worker_initializer_rebuilds_the_parents_registry(tmp_path, monkeypatch):
+    """What a spawned worker does: register the parent's plugin modules, then run a unit."""
+    import cvb.plugins
+
+    monkeypatch.setattr(cvb.plugins, "_REGISTRY", None)
+    monkeypatch.setattr(compress_units, "_WORKSHOP", None)
+    monkeypatch.setattr("signal.signal", lambda *a: None)
+    parent = build_registry()
+    plugins = [(i.name, i.distribution, i.version, i.value) for i in parent.plugins.values()]
+    compress_units._init_worker(plugins, {("metric", "mse"): {}}, str(tmp_path / "cache"))
+    assert cvb.plugins._REGISTRY is not None and "fake" in cvb.plugins._REGISTRY.names("codec")
+    path = make_images(tmp_path / "imgs", 1) / "img0000_smooth.png"
+    job = ImageJob("h", ImageSource(key="a", path=str(path)), "fake",
+                   (LevelWork("2", "k" * 64, True, ("mse",)),))
+    out = compress_units._run_in_worker(job)
+    assert out.image_error is None and out.levels[0].compressed and out.levels[0].metrics["mse"] > 0
+    assert ImageCache(tmp_path / "cache").has("k" * 64)
+
+
+class _FlakyModel:
+    name, version, batch_size = "flaky", "1", 4
+
+    def __init__(self):
+        self.calls = []
+
+    def answer(self, queries):
+        self.calls.append(len(queries))
+        if any(q.sample_id == "bad" for q in queries):
+            raise RuntimeError("out of memory")
+        return [Answer(text=q.sample_id) for q in queries]
+
+
+def test_a_batch_that_raises_is_retried_one_by_one():
+    session = VLMSession(VLMPlan("flaky", "flaky", {}), None, None)
+    session._model = model = _FlakyModel()
+    queries = [Query(image=None, prompt="?", kind=AnswerKind.YESNO, sample_id=s) for s in ("a", "bad", "c")]
+    answers = session.answer(queries)
+    assert [a.text for a in answers] == ["a", "", "c"]
+    assert answers[1].error == "RuntimeError: out of memory" and answers[0].error is None
+    assert model.calls == [3, 1, 1, 1]
+
+
+def test_no_codec_means_only_the_reference_cell(tmp_path, monkeypatch):
+    from cvb_fakes.harness import cli
+
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", 2)
+    result = cli(["run", "--task", f"toy:{images}", "--vlm", "scripted", "--store", str(tmp_path / "r.sqlite"),
+                  "--cache-dir", str(tmp_path / "c"), "-q", "--metric", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"codec": "none"' in result.stdout and '"codec": "fake"' not in result.stdout
+    assert CALLS["encode"] == 0 and not (tmp_path / "c").exists()
+
+
+class _BrokenModel:
+    name, version, batch_size = "broken", "1", 4
+
+    def answer(self, queries):
+        raise OSError("weights file is truncated")
+
+
+def test_a_model_that_never_answers_stops_the_run():
+    from cvb.errors import CvbError
+
+    session = VLMSession(VLMPlan("broken", "broken", {}), None, None)
+    session._model = _BrokenModel()
+    queries = [Query(image=None, prompt="?", sample_id=s) for s in ("a", "b")]
+    with pytest.raises(CvbError, match="failed on every query of its first batch: OSError: weights"):
+        session.answer(queries)
