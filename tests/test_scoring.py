@@ -158,3 +158,27 @@ def test_mme_groups_are_the_official_split():
     with pytest.raises(ValueError, match="unknown MME category"):
         mme_scores([{"image": "x", "category": "ocr", "correct": True}])
     assert not math.isnan(mme_scores([])["total"])
+
+
+def test_prompt_suffix_follows_kind_unless_the_task_overrides():
+    from cvb.prompts import build_prompt
+    from cvb.types import AnswerKind, Query
+
+    q = Query(image=None, prompt="What is written?", kind=AnswerKind.OPEN)
+    assert build_prompt(q).endswith("single word or phrase.")
+    bare = Query(image=None, prompt="What is written?", kind=AnswerKind.OPEN, suffix="")
+    assert build_prompt(bare) == "What is written?"
+    choice = Query(image=None, prompt="Colour?", kind=AnswerKind.CHOICE, options=("red", "blue"))
+    assert build_prompt(choice).splitlines()[1:3] == ["A. red", "B. blue"]
+
+
+def test_runner_passes_the_tasks_prompt_suffix():
+    from cvb.prompts import build_prompt
+    from cvb.run.plan import query_for
+    from cvb.types import AnswerKind, ImageSource, Sample
+
+    s = Sample(id="1", image=ImageSource(key="k", data=b""), question="Read the sign.",
+               kind=AnswerKind.OPEN, meta={"prompt_suffix": ""})
+    assert build_prompt(query_for(s, None)) == "Read the sign."
+    s2 = Sample(id="2", image=ImageSource(key="k", data=b""), question="Read the sign.", kind=AnswerKind.OPEN)
+    assert build_prompt(query_for(s2, None)) != "Read the sign."

@@ -21,7 +21,9 @@ def decode_image(data: bytes, name: str = "<bytes>") -> "Image.Image":
         with Image.open(io.BytesIO(data)) as im:
             im.load()
             return im.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except UnidentifiedImageError:  # its message holds a BytesIO repr: say it plainly
+        raise ImageLoadError(f"cannot read image {name}: not a recognised image format") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise ImageLoadError(f"cannot read image {name}: {exc}") from exc
 
 

@@ -28,6 +28,6 @@ def build_prompt(query: Query, suffix: bool = True) -> str:
     parts = [query.prompt.strip()]
     if query.kind == AnswerKind.CHOICE and query.options:
         parts += [f"{letter}. {text}" for letter, text in zip(option_letters(len(query.options)), query.options)]
-    if suffix and SUFFIX.get(query.kind):
-        parts.append(SUFFIX[query.kind])
+    if suffix:
+        parts.append(SUFFIX.get(query.kind, "") if query.suffix is None else query.suffix)
     return "\n".join(p for p in parts if p)

@@ -90,6 +90,9 @@ class Query:
     options: tuple[str, ...] = ()
     max_new_tokens: int = 32
     sample_id: str = ""
+    #: instruction after the question; None = the community default for ``kind``
+    #: (cvb.prompts.SUFFIX), "" = none (OCRBench asks the bare question)
+    suffix: str | None = None
 
 
 @dataclass(frozen=True)

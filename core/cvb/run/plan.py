@@ -94,6 +94,8 @@ def query_for(sample: Sample, image: Any) -> Query:
     """The question a VLM is asked about ``image`` for ``sample``."""
     max_new = sample.meta.get("max_new_tokens") if sample.meta else None
     extra = {"max_new_tokens": int(max_new)} if isinstance(max_new, int) else {}
+    if sample.meta and isinstance(sample.meta.get("prompt_suffix"), str):
+        extra["suffix"] = sample.meta["prompt_suffix"]
     return Query(image=image, prompt=sample.question, kind=sample.kind, options=tuple(sample.options),
                  sample_id=sample.id, **extra)
 
