@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# two pytest workers on two cores: one torch/BLAS thread each, or they oversubscribe badly
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MKL_NUM_THREADS=${MKL_NUM_THREADS:-1}
 exec .venv/bin/python -m pytest -n 2 "$@"
