@@ -20,22 +20,6 @@ from . import hubdata
 if TYPE_CHECKING:
     from .tables import DatasetTable, ParquetTable
 
-TRUE = {"1", "true", "yes", "on", "y"}
-FALSE = {"0", "false", "no", "off", "n", ""}
-
-
-def as_bool(value: Any, option: str) -> bool:
-    """Options arrive as strings from the command line (``circular=true``)."""
-    if isinstance(value, bool):
-        return value
-    s = str(value).strip().lower()
-    if s in TRUE:
-        return True
-    if s in FALSE:
-        return False
-    raise UsageError(f"option {option}={value!r}: expected true or false")
-
-
 def spread(groups: Sequence[Sequence[int]], limit: int | None) -> list[int]:
     """Row indices of a deterministic, evenly spread subset of whole groups.
 

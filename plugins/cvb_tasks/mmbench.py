@@ -12,7 +12,9 @@ from typing import Mapping, Sequence
 
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, as_bool, image_source, spread
+from cvb.options import as_bool
+
+from .base import HubTask, image_source, spread
 from .choice import choice_score, judge_choice, rotations
 
 CIRCULAR_OFFSET = 1_000_000
@@ -32,7 +34,7 @@ class MmbenchTask(HubTask):
     def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None,
                  circular: bool | str = False):
         super().__init__(arg, path=path, split=split)
-        self.circular = as_bool(circular, "circular")
+        self.circular = as_bool(self.name, "circular", circular)
 
     def required_columns(self) -> tuple[str, ...]:
         return ("index", "question", "answer", "A", "B", "image")
