@@ -48,3 +48,23 @@ def fake_plugin():
     from cvb.testing import fake_codec_spec
 
     return make_plugin("fakes", register_codecs=lambda register: register(fake_codec_spec()))
+
+
+# ---- hf VLM plugin: tiny random checkpoints of real architectures (owner: cvb_hf) ---------------
+@pytest.fixture(scope="session")
+def tiny_vlm_dirs(tmp_path_factory):
+    """``{"qwen2_5_vl" | "idefics3" | "llava" | "janus": Path}``: tiny random checkpoints written with
+    ``save_pretrained``, loadable through ``hf:PATH`` like real ones (see tests/tiny_vlms.py).
+    Each is built the first time a test asks for it."""
+    import tiny_vlms
+
+    root = tmp_path_factory.mktemp("tiny_vlms")
+
+    class Dirs(dict):
+        def __missing__(self, arch: str) -> Path:
+            path = tiny_vlms.BUILDERS[arch](root / arch)
+            self[arch] = path
+            return path
+
+    return Dirs()
+# ---- end hf VLM plugin ------------------------------------------------------------------------

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from cvb.types import AnswerKind, Sample, TaskScore
-
 from cvb.options import as_bool
+from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, image_source, spread
 from .choice import choice_score, judge_choice, rotations
