@@ -214,6 +214,13 @@ def test_status_is_ok_once_files_are_placed(registry, torch_home):
 
 
 def _no_download(monkeypatch):
+    # Import torchvision (and with it compressai's zoo) first: modules that do
+    # `from torch.hub import load_state_dict_from_url` at import time would otherwise keep
+    # the refusing stand-in for the rest of the process and break later tests (lpips).
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    import compressai.zoo  # noqa: F401
     import torch.hub
 
     def refuse(url, *args, **kwargs):
