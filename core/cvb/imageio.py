@@ -19,8 +19,8 @@ def decode_image(data: bytes, name: str = "<bytes>") -> "Image.Image":
 
     try:
         with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return im.convert("RGB")
+            im.load()  # pixels are in memory now: the image outlives the closed file
+            return im if im.mode == "RGB" else im.convert("RGB")  # convert() would copy
     except UnidentifiedImageError:  # its message holds a BytesIO repr: say it plainly
         raise ImageLoadError(f"cannot read image {name}: not a recognised image format") from None
     except (OSError, ValueError, SyntaxError) as exc:

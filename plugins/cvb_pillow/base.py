@@ -45,6 +45,6 @@ class PillowCodec(BaseCodec):
         try:
             with Image.open(io.BytesIO(bits), formats=[self.format]) as im:
                 im.load()
-                return im.convert("RGB")
+                return im if im.mode == "RGB" else im.convert("RGB")  # convert() would copy
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise CodecError(f"{self.name}: cannot decode bitstream: {exc}") from exc
