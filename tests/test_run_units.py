@@ -17,7 +17,7 @@ from cvb.errors import UsageError  # noqa: E402
 from cvb.run import compress_units  # noqa: E402
 from cvb.run.compress_units import ImageJob, LevelWork  # noqa: E402
 from cvb.run.image_cache import ImageCache, cache_key, params_json  # noqa: E402
-from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, parse_options  # noqa: E402
+from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, options_for, parse_options  # noqa: E402
 from cvb.run.vlm_session import VLMSession  # noqa: E402
 from cvb.types import Answer, AnswerKind, ImageSource, Query  # noqa: E402
 
@@ -54,6 +54,39 @@ def test_options_and_labels():
         parse_options(["max_new_tokens=16"])
     assert label_of("hf:Qwen/X", {"mode": "logits", "batch_size": 8, "device": "cuda"}) == "hf:Qwen/X[mode=logits]"
     assert label_of("pope", {}) == "pope"
+    named = parse_options(["vlm.max_new_tokens=16", "qwen2.5-vl-3b.max_new_tokens=8"])
+    assert options_for(named, "vlm", "qwen2.5-vl-3b") == {"max_new_tokens": 8}
+    assert options_for(named, "vlm", "hf:Other/Model") == {"max_new_tokens": 16}
+
+
+def test_named_options_reach_only_their_component(tmp_path, monkeypatch):
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", 1)
+    import cvb.plugins
+
+    registry = cvb.plugins.get_registry()
+    plan = build_plan(RunRequest(vlms=["scripted"], tasks=[f"toy:{images}"], codecs=["fake"], levels=["2"],
+                                 metrics=["mse"], options=["scripted.raise_on=zzz"]), registry)
+    assert plan.vlms[0].options == {"raise_on": "zzz"}
+    with pytest.raises(UsageError, match="names no component of this run"):
+        build_plan(RunRequest(vlms=["scripted"], tasks=[f"toy:{images}"], codecs=["fake"], levels=["2"],
+                              metrics=["mse"], options=["jpeg.quality=3"]), registry)
+
+
+def test_listed_but_missing_image_is_a_failed_image_not_a_crash(tmp_path, monkeypatch):
+    from cvb.run.plan import _plan_task
+    from cvb.types import AnswerKind, ImageSource, Sample
+
+    class OneMissing:
+        name, version = "missing", "1"
+
+        def samples(self, limit=None):
+            return [Sample("s1", ImageSource("gone", path=str(tmp_path / "gone.png")), "q?", AnswerKind.YESNO, "yes")]
+
+    registry = type("R", (), {"create": lambda self, c, ref, **o: OneMissing(), "spec": None})()
+    plan = _plan_task("missing", registry, {}, None)
+    assert plan.images["gone"].content_hash is None
+    assert "cannot read image" in plan.images["gone"].error and "gone.png" in plan.images["gone"].error
 
 
 def test_plan_validates_and_groups_samples_by_image(tmp_path, monkeypatch):

@@ -60,8 +60,10 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--mode", type=click.Choice(["generate", "logits"]),
               help="Answer yes/no and multiple choice by generating text or from one forward "
                    "pass's logits, for VLMs that offer both.")
-@click.option("--option", "-o", "options", multiple=True, metavar="CATEGORY.KEY=VALUE",
-              help="Option for every vlm/codec/task/metric of the run, e.g. -o vlm.max_new_tokens=16.")
+@click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+              help="Component option. TARGET is a category (vlm, codec, task, metric: all of them) "
+                   "or one component's name, e.g. -o vlm.max_new_tokens=16, "
+                   "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true.")
 @click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..cli.options import codec_levels, parse_levels, split_csv
-from ..errors import UnavailableError, UnknownNameError, UsageError
+from ..errors import ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..prompts import build_prompt
 from ..specs import split_ref
 from ..types import ImageSource, Query, Sample
@@ -57,15 +57,30 @@ def coerce(value: str) -> Any:
 
 
 def parse_options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``-o CATEGORY.KEY=VALUE`` (every component of that category) or ``-o NAME.KEY=VALUE``
+    (only the component called NAME, e.g. ``-o mmbench.circular=true``), by target."""
     out: dict[str, dict[str, Any]] = {c: {} for c in OPTION_CATEGORIES}
     for raw in values:
         target, sep, value = raw.partition("=")
-        category, dot, key = target.strip().partition(".")
-        if not sep or not dot or not key or category not in OPTION_CATEGORIES:
+        name, dot, key = target.strip().rpartition(".") if "." in target else ("", "", "")
+        if not sep or not dot or not name or not key:
             raise UsageError(f"-o {raw!r}: write CATEGORY.KEY=VALUE with CATEGORY one of "
-                             f"{', '.join(OPTION_CATEGORIES)} (e.g. -o vlm.max_new_tokens=16)")
-        out[category][key.strip()] = coerce(value.strip())
+                             f"{', '.join(OPTION_CATEGORIES)}, or NAME.KEY=VALUE for one component "
+                             f"(e.g. -o vlm.max_new_tokens=16, -o mmbench.circular=true)")
+        out.setdefault(name.strip(), {})[key.strip()] = coerce(value.strip())
     return out
+
+
+def options_for(opts: Mapping[str, Mapping[str, Any]], category: str, ref: str) -> dict[str, Any]:
+    """A component's options: its category's, overridden by those naming it."""
+    return {**opts[category], **opts.get(split_ref(ref)[0], {})}
+
+
+def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
+    unknown = sorted(set(opts) - set(OPTION_CATEGORIES) - names)
+    if unknown:
+        raise UsageError(f"-o {unknown[0]}.KEY=VALUE names no component of this run; targets: "
+                         f"{', '.join(OPTION_CATEGORIES + tuple(sorted(names)))}")
 
 
 def label_of(ref: str, options: Mapping[str, Any]) -> str:
@@ -203,7 +218,7 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
             spec = registry.spec("codec", name)
         except UnknownNameError as exc:
             raise UnknownNameError("codec", name, exc.known + [NONE]) from None
-        options = {**opts["codec"], **_option_for(spec, "device", req.device)}
+        options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))
         cache_params = {**dict(codec.params()), **{k: v for k, v in options.items() if k != "device"}}
@@ -230,7 +245,7 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
                 raise
             notes.append(f"default metric {name} skipped: {exc}")
             continue
-        options = {**opts["metric"], **_option_for(spec, "device", req.device)}
+        options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
         plans.append(MetricPlan(name, options, bool(getattr(spec, "higher_is_better", True))))
     return plans
 
@@ -242,7 +257,7 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
         reason = spec.status()
         if reason:
             raise UnavailableError(f"vlm {ref!r} is not usable here: {reason}")
-        options = {**opts["vlm"]}
+        options = options_for(opts, "vlm", ref)
         for name, value in (("mode", req.mode), ("device", req.device), ("batch_size", req.batch_size)):
             if value is not None and name in spec.options:
                 options[name] = value
@@ -269,6 +284,8 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
         try:
             data = s.image.read_bytes()
             images[s.image.key] = TaskImage(s.image, hashlib.sha256(data).hexdigest(), len(data), None)
+        except ImageLoadError as exc:
+            images[s.image.key] = TaskImage(s.image, None, None, str(exc))
         except (OSError, ValueError) as exc:
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
@@ -292,5 +309,7 @@ def build_plan(req: RunRequest, registry) -> Plan:
         raise UsageError("no task given; pass --task NAME (`cvb list tasks`)")
     for ref in task_refs:  # names first, so a typo fails before any task reads its data
         registry.spec("task", split_ref(ref)[0])
-    tasks = [_plan_task(ref, registry, opts["task"], req.limit) for ref in task_refs]
+    refs = [c.name for c in codecs] + [m.name for m in metrics] + split_csv(req.vlms) + task_refs
+    _check_option_targets(opts, {split_ref(r)[0] for r in refs})
+    tasks = [_plan_task(ref, registry, options_for(opts, "task", ref), req.limit) for ref in task_refs]
     return Plan(codecs, vlms, tasks, metrics, notes)
