@@ -70,4 +70,4 @@ def ensure_torchvision() -> None:
     for mod in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[mod]
     _define_ops()
-    import torchvision  # noqa: F401,F811
+    import torchvision  # noqa: F401,F811  (now with the ops defined)

@@ -1,9 +1,8 @@
 """The rate-distortion bench behind `cvb compress`: codecs x levels over images.
 
 Work is cut into units of (image, codec): the image is read once and every level of that
-codec is run on it, so a worker process amortises decoding the original. With ``jobs == 1``
-everything runs in this process (no pool overhead); with ``jobs > 1`` a process pool whose
-workers build the plugin registry once each.
+codec is run on it. With ``jobs == 1`` everything runs in this process (no pool overhead);
+with ``jobs > 1`` in the process pool `cvb run` uses for its compression stage.
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-
-from .errors import CvbError
+from typing import Any, Iterator, Sequence
 
 
 @dataclass
@@ -41,84 +38,47 @@ class Unit:
     metrics: tuple[str, ...]
 
 
-class _Worker:
-    """Per-process cache of codec and metric instances (models load once per process)."""
+def _job(unit: Unit):
+    from .run.compress_units import ImageJob, LevelWork
+    from .types import ImageSource
 
-    def __init__(self) -> None:
-        self.codecs: dict[str, Any] = {}
-        self.metrics: dict[str, Any] = {}
-
-    def codec(self, name: str):
-        if name not in self.codecs:
-            from .plugins import get_registry
-
-            self.codecs[name] = get_registry().create("codec", name)
-        return self.codecs[name]
-
-    def metric(self, name: str):
-        if name not in self.metrics:
-            from .plugins import get_registry
-
-            self.metrics[name] = get_registry().create("metric", name)
-        return self.metrics[name]
-
-    def run(self, unit: Unit) -> list[RDRow]:
-        from .codec import compress
-        from .imageio import load_image
-
-        label = Path(unit.image).name
-        try:
-            original = load_image(unit.image)
-        except CvbError as exc:
-            return [RDRow(label, unit.codec, lv, error=str(exc)) for lv in unit.levels]
-        codec = self.codec(unit.codec)
-        rows = []
-        for level in unit.levels:
-            row = RDRow(label, unit.codec, level, width=original.width, height=original.height)
-            try:
-                out = compress(codec, original, level)
-                row.num_bytes, row.bpp = out.num_bytes, out.bpp
-                row.encode_s, row.decode_s = out.encode_s, out.decode_s
-                for m in unit.metrics:
-                    row.metrics[m] = float(self.metric(m).measure(original, out.image))
-            except CvbError as exc:
-                row.error = str(exc)
-            rows.append(row)
-        return rows
+    return ImageJob("", ImageSource(key=unit.image, path=unit.image), unit.codec,
+                    tuple(LevelWork(lv, str(i), True, unit.metrics) for i, lv in enumerate(unit.levels)))
 
 
-_WORKER: _Worker | None = None
+def _rows(outcome) -> list[RDRow]:
+    """A compression unit's outcome as bench rows (one per level)."""
+    job = outcome.job
+    label = Path(job.source.path).name
+    if outcome.image_error is not None:
+        return [RDRow(label, job.codec, w.level, error=outcome.image_error) for w in job.levels]
+    rows = []
+    for res in outcome.levels:
+        row = RDRow(label, job.codec, res.level, outcome.width, outcome.height, error=res.error)
+        if res.error is None:
+            row.num_bytes, row.bpp = res.num_bytes, res.bpp
+            row.encode_s, row.decode_s = res.encode_s, res.decode_s
+            row.metrics = {m: v for m, v in res.metrics.items() if v is not None}
+            if res.metric_errors:
+                row.error = "; ".join(f"{m}: {e}" for m, e in res.metric_errors.items())
+        rows.append(row)
+    return rows
 
 
-def _run_in_worker(unit: Unit) -> list[RDRow]:
-    global _WORKER
-    if _WORKER is None:
-        _WORKER = _Worker()
-    return _WORKER.run(unit)
+def run_units(units: Sequence[Unit], jobs: int = 1) -> Iterator[list[RDRow]]:
+    """Yield each unit's rows as it finishes (completion order with jobs > 1).
 
+    The same engine as `cvb run`'s compression stage (cvb.run.compress_units), without a
+    cache: codecs and metrics are created once per process, a crashing codec fails only its
+    own image.
+    """
+    from .plugins import get_registry
+    from .run.compress_units import Workshop, run_jobs
 
-def run_units(units: Sequence[Unit], jobs: int = 1,
-              on_done: Callable[[list[RDRow]], None] | None = None) -> Iterator[list[RDRow]]:
-    """Yield each unit's rows as it finishes (completion order with jobs > 1)."""
-    if jobs <= 1:
-        worker = _Worker()
-        for unit in units:
-            yield worker.run(unit)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # fork is cheap and inherits the loaded registry; spawn elsewhere (macOS/Windows default)
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_run_in_worker, u) for u in units]
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    registry = get_registry()
+    workshop = Workshop(lambda category, name: registry.create(category, name), None)
+    for outcome in run_jobs((_job(u) for u in units), workshop, jobs, registry, {}):
+        yield _rows(outcome)
 
 
 def summarize(rows: Sequence[RDRow]) -> list[dict[str, Any]]:

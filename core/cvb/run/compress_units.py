@@ -1,8 +1,8 @@
 """The compression stage's unit of work: one image x one codec (every level it still needs).
 
 A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
-writes the bitstream and the decoded image to the cache, and measures the missing metrics
-against the original while both are in memory. Units run in this process (``-j 1``) or in a
+writes the bitstream and the decoded image to the cache (when there is one: `cvb compress`
+runs without), and measures the missing metrics against the original while both are in memory. Units run in this process (``-j 1``) or in a
 process pool whose workers build the plugin registry once, in an initializer. Workers only
 compute and write cache files; the parent is the store's single writer.
 """
@@ -66,7 +66,7 @@ class JobOutcome:
 class Workshop:
     """Codec and metric instances of one process (created once each) plus the cache."""
 
-    def __init__(self, make: Callable[[str, str], Any], cache: ImageCache):
+    def __init__(self, make: Callable[[str, str], Any], cache: ImageCache | None):
         self._make = make  # (category, name) -> instance
         self._instances: dict[tuple[str, str], Any] = {}
         self.cache = cache
@@ -106,7 +106,7 @@ class Workshop:
         from ..codec import compress
 
         res = LevelOutcome(work.key, work.level)
-        info = self.cache.info(work.key)
+        info = self.cache.info(work.key) if self.cache is not None else None
         if info is not None:
             res.take(info, work.compress)
             decoded = self.cache.image(work.key) if work.metrics else None
@@ -119,7 +119,8 @@ class Workshop:
             res.error, res.compressed = str(exc), work.compress
             return res, None
         info = measurements(c)
-        self.cache.put(work.key, c.bits, c.image, info)
+        if self.cache is not None:
+            self.cache.put(work.key, c.bits, c.image, info)
         res.take(info, work.compress)
         return res, c.image
 
@@ -131,9 +132,12 @@ def measurements(c) -> dict[str, Any]:
 
 # ---- the process pool -------------------------------------------------------------------------
 _WORKSHOP: Workshop | None = None
+#: queued units per worker: enough that a worker never waits for the parent, few enough that
+#: memory stays flat whatever the number of images
+IN_FLIGHT_PER_WORKER = 4
 
 
-def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, cache_root: str) -> None:
+def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, cache_root: str | None) -> None:
     """Build this worker's registry once: the parent's, inherited (fork), or the same plugin
     modules registered again (spawn)."""
     import signal
@@ -151,7 +155,7 @@ def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, ca
     registry = plugin_mod._REGISTRY
     global _WORKSHOP
     _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, name, **options.get((cat, name), {})),
-                         ImageCache(cache_root))
+                         ImageCache(cache_root) if cache_root is not None else None)
 
 
 def _run_in_worker(job: ImageJob) -> JobOutcome:
@@ -169,8 +173,9 @@ def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, regis
     yield from _pool(list(jobs), workshop.cache, n_workers, registry, options)
 
 
-def _pool(jobs: list[ImageJob], cache: ImageCache, n_workers: int, registry, options: dict) -> Iterator[JobOutcome]:
-    """A process pool, at most 2 units in flight per worker (memory stays flat). A worker that
+def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, registry,
+          options: dict) -> Iterator[JobOutcome]:
+    """A process pool, a few units in flight per worker (memory stays flat). A worker that
     dies (a codec crashing the interpreter) breaks the pool: the units in flight then run again
     one at a time, so only the one that crashes alone is recorded as failed."""
     import multiprocessing as mp
@@ -183,14 +188,14 @@ def _pool(jobs: list[ImageJob], cache: ImageCache, n_workers: int, registry, opt
 
     def new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(plugins, options, str(cache.root)))
+                                   initargs=(plugins, options, str(cache.root) if cache else None))
 
     queue = list(reversed(jobs))
     while queue:
         pool, running, suspects, clean = new_pool(n_workers), {}, [], False
         try:
             while (queue or running) and not suspects:
-                while queue and len(running) < 2 * n_workers:
+                while queue and len(running) < IN_FLIGHT_PER_WORKER * n_workers:
                     job = queue.pop()
                     running[pool.submit(_run_in_worker, job)] = job
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
