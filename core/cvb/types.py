@@ -32,7 +32,7 @@ class AnswerKind(str, Enum):
     CAPTION = "caption"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 100k-sample task holds 100k of these
 class ImageSource:
     """Where a task's image comes from: a file path, or encoded bytes (e.g. from a parquet row).
 
@@ -66,7 +66,7 @@ class ImageSource:
         return decode_image(self.read_bytes(), name=self.path or self.key)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One question about one image, with its ground truth (None where the task has none)."""
 
