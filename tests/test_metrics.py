@@ -166,6 +166,22 @@ def test_ssim_agrees_with_skimage_on_a_small_image():
     assert SSIM().measure(ref, dis) == pytest.approx(expected, abs=2e-3)
 
 
+def test_ssim_agrees_with_skimage_on_a_large_image():
+    """512 px: where Matlab-style pooling (round(512/256) = 2) would give a far higher number,
+    the default stays at full resolution like scikit-image; downsample=true pools."""
+    from skimage.metrics import structural_similarity
+
+    ref = photo(512)
+    dis = add_noise(ref, 10.0)
+    expected = structural_similarity(np.asarray(ref), np.asarray(dis), channel_axis=2,
+                                     data_range=255, gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False)
+    assert SSIM().measure(ref, dis) == pytest.approx(expected, abs=2e-3)
+    pooled = SSIM(downsample="true")
+    assert pooled.measure(ref, dis) > expected + 0.02
+    assert pooled.version != SSIM().version
+
+
 @pytest.mark.parametrize("short,expected", [(10, 0), (11, 1), (20, 1), (21, 2), (64, 3),
                                             (160, 4), (161, 5), (4000, 5)])
 def test_ms_ssim_scale_rule(short, expected):
@@ -329,6 +345,8 @@ def test_bad_options_are_usage_errors():
         PSNR(cap_db="0")
     with pytest.raises(UsageError, match="cap_db"):
         PSNR(cap_db="lots")
+    with pytest.raises(UsageError, match="downsample"):
+        SSIM(downsample="maybe")
 
 
 def test_dists_loads_offline_and_grows_with_noise(with_weights):

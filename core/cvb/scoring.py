@@ -310,9 +310,11 @@ def mme_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     the total is their sum. Only categories present in the records are summed, so a ``--limit``
     subset gives a partial sum (its ``categories`` say which).
 
-    An image with one question left (a broken pair) still counts for acc+ if that one is right,
-    as the official script does; lmms-eval asserts pairs instead. Category names are matched
-    case-sensitively as MME spells them ("OCR"); an unknown category is an error.
+    An image with one question left (a broken pair, e.g. its other question's record was
+    dropped) counts for acc+ if that one is right; the official ``calculation.py`` and
+    lmms-eval both assert complete pairs instead (the tasks keep pairs whole, so this only
+    matters to callers with partial records). Category names are matched case-sensitively as
+    MME spells them ("OCR"); an unknown category is an error.
     """
     group_of = {c: g for g, cats in MME_GROUPS.items() for c in cats}
     by_cat: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))

@@ -19,8 +19,10 @@ def register_metrics(register):
     ))
     register(MetricSpec(
         name="ssim", factory="cvb_metrics.ssim:SSIM", kind="structural", higher_is_better=True,
-        summary="SSIM (piq, RGB, 11-tap Gaussian, Matlab-style downsampling); 1 = identical",
-        check=piq_status, options={"device": _DEVICE},
+        summary="SSIM (piq, RGB, 11-tap Gaussian, full resolution); 1 = identical",
+        check=piq_status, options={"device": _DEVICE,
+                                   "downsample": "true: pool large images first as Wang's Matlab "
+                                                 "ssim.m does (default false, as scikit-image)"},
     ))
     register(MetricSpec(
         name="ms-ssim", factory="cvb_metrics.ssim:MSSSIM", kind="structural",

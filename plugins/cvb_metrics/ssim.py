@@ -1,7 +1,10 @@
 """SSIM and MS-SSIM from piq, on RGB tensors in [0, 1] (per-channel, averaged over channels).
 
-SSIM keeps piq's default ``downsample=True`` (the reference Matlab code's average-pooling of
-large images by round(min(H, W) / 256)), which matches scikit-image and TensorFlow.
+SSIM is computed at full resolution (piq ``downsample=False``), as scikit-image, TensorFlow,
+pytorch_msssim and CompressAI's evaluation do, and as the first scale of MS-SSIM is. Wang's
+reference Matlab ``ssim.m`` instead average-pools images by round(min(H, W) / 256) first, which
+changes the number a lot on large images (a 512 px photo with noise: 0.64 vs 0.86); the option
+``downsample=true`` selects that convention.
 
 MS-SSIM with the standard 5 scales and an 11-tap window needs a short side of at least
 (11 - 1) * 2**4 + 1 = 161 px. Smaller images use the largest number of scales that fits,
@@ -14,7 +17,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import TYPE_CHECKING
 
-from cvb.options import reject_unknown
+from cvb.options import as_bool, reject_unknown
 
 from .images import resolve_device, tensor_pair
 
@@ -63,6 +66,13 @@ class SSIM(_PiqMetric):
 
     name = "ssim"
 
+    def __init__(self, device: str = "cpu", downsample: bool | str = False, **unknown: object):
+        reject_unknown(self.name, unknown, ("device", "downsample"))
+        super().__init__(device)
+        self.downsample = as_bool(self.name, "downsample", downsample)
+        if self.downsample:  # another number: never mixed with full-resolution values
+            self.version += "-downsample"
+
     def measure(self, reference: "Image.Image", distorted: "Image.Image") -> float:
         if min(reference.size) < KERNEL:
             raise _too_small(self.name, reference.size)
@@ -71,7 +81,7 @@ class SSIM(_PiqMetric):
 
         x, y = tensor_pair(reference, distorted, self.device)
         with torch.no_grad():
-            return float(piq.ssim(y, x, data_range=1.0, kernel_size=KERNEL, downsample=True))
+            return float(piq.ssim(y, x, data_range=1.0, kernel_size=KERNEL, downsample=self.downsample))
 
 
 class MSSSIM(_PiqMetric):
