@@ -34,6 +34,10 @@ def test_parse_adapted():
             parse_adapted([bad])
     with pytest.raises(UsageError, match="two adapted"):
         parse_adapted(["a=b", "a=c"])
+    # store labels carry options in brackets: split at the = outside them
+    assert parse_adapted(["hf:X[mode=logits]=hf:/ckpt/cve[mode=logits,name=a]"]) == \
+        {"hf:X[mode=logits]": "hf:/ckpt/cve[mode=logits,name=a]"}
+    assert parse_adapted(["scripted=scripted[mode=logits]"]) == {"scripted": "scripted[mode=logits]"}
 
 
 def _cell(vlm, codec, level, bpp, score, task="pope"):

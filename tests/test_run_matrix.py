@@ -63,7 +63,8 @@ def test_rerun_of_a_finished_matrix_only_reads(env):
     conn.close()
     use_fakes(env["mp"])  # a fresh registry and counters, as a new process has
     out = run_json(env, "--codec", "fake", "--levels", "1,4")
-    assert CALLS == {"encode": 0, "create": 0, "load": 0}  # no codec call, the VLM never built
+    # no codec call; the VLM is built (cheap) to read its version, but never loaded
+    assert CALLS == {"encode": 0, "create": 1, "load": 0}
     assert out["work"] == {"codec_calls": 0, "compressed": 0, "metrics": 0, "predictions": 0,
                            "models_loaded": [], "cells_scored": 0}
     after = counts(env["store"])
@@ -91,6 +92,21 @@ def test_a_new_store_reuses_the_image_cache_without_calling_the_codec(env):
     first = sqlite3.connect(env["store"]).execute("SELECT key, num_bytes, bpp FROM compressed ORDER BY key")
     second = sqlite3.connect(env["tmp"] / "other.sqlite").execute("SELECT key, num_bytes, bpp FROM compressed ORDER BY key")
     assert first.fetchall() == second.fetchall()
+
+
+def test_new_weights_under_the_same_name_make_stored_answers_stale(env):
+    run_json(env, "--codec", "fake", "--levels", "4")
+    env["mp"].setenv("CVB_FAKES_VLM_VERSION", "2")  # e.g. a retrained checkpoint in the same folder
+    use_fakes(env["mp"])
+    out = run_json(env, "--codec", "fake", "--levels", "4")
+    assert out["work"]["predictions"] == 2 * 2 * N_IMAGES and CALLS["load"] == 1
+    assert out["work"]["cells_scored"] == 2
+    conn = sqlite3.connect(env["store"])
+    assert conn.execute("SELECT DISTINCT vlm_version FROM predictions").fetchall() == [("2/generate",)]
+    assert counts(env["store"])["predictions"] == 2 * 2 * N_IMAGES  # replaced in place, not added
+    use_fakes(env["mp"])
+    again = run_json(env, "--codec", "fake", "--levels", "4")
+    assert again["work"]["predictions"] == 0 and CALLS["load"] == 0
 
 
 def test_images_shared_by_two_tasks_are_compressed_once(env):
@@ -177,7 +193,7 @@ def test_retry_failed_redoes_only_failures(env, tmp_path):
     assert out["work"]["predictions"] == 4 and CALLS["encode"] == 1
     use_fakes(env["mp"])
     out = run_json({**env, "base": base}, "--codec", "fake", "--levels", "4", "--retry-failed")
-    assert out["work"]["predictions"] == 0 and CALLS["create"] == 0
+    assert out["work"]["predictions"] == 0 and CALLS["load"] == 0
 
 
 def test_unknown_codec_exits_2_and_lists_names(env):
@@ -249,3 +265,17 @@ def test_export_csv_and_jsonl(env):
     assert len(preds) == 3 * 2 * N_IMAGES and {"sample_id", "text", "judge", "key"} <= set(preds[0])
     res = cli(["export", "--store", str(env["tmp"] / "none.sqlite"), "--what", "runs"])
     assert res.exit_code == 1 and "no results store" in res.stderr
+
+
+def test_each_cell_is_scored_with_the_reference_cells_answers(env):
+    out = run_json(env, "--codec", "fake", "--levels", "1,8")
+    cells = {(c["codec"], c["level"]): c for c in out["cells"]}
+    conn = sqlite3.connect(env["store"])
+    answers = {}
+    for codec, level, sid, text in conn.execute("SELECT codec, level, sample_id, text FROM predictions"):
+        answers.setdefault((codec, level), {})[sid] = text
+    ref = answers[("none", "-")]
+    for key, cell in cells.items():
+        same = sum(answers[key][sid] == ref[sid] for sid in ref)
+        assert cell["details"]["agreement"] == 100.0 * same / len(ref)
+    assert cells[("fake", "1")]["details"]["agreement"] < 100.0  # the check is not vacuous

@@ -123,11 +123,22 @@ def test_cells_have_exactly_the_keys_report_reads_in_rate_order(store):
                          "bpp": 24.0 if codec == "none" else rank / 10}, "fp", run)
     cells = store.cells()
     assert [(c["codec"], c["level"]) for c in cells] == [("none", "-"), ("jpeg", "2"), ("jpeg", "10")]
-    assert set(cells[0]) == {"task", "vlm", "codec", "level", "bpp", "metrics", "score", "score_metric",
-                             "higher_is_better", "details", "n", "n_failed", "error"}
+    assert set(cells[0]) == {"task", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
+                             "score_metric", "higher_is_better", "details", "n", "n_failed", "error"}
     assert cells[1]["metrics"] == {"psnr": 30.0} and cells[1]["details"] == {"acc": 50.0}
     assert cells[1]["higher_is_better"] is True and cells[1]["bpp"] == pytest.approx(0.2)
     assert store.cells(task="other") == [] and len(store.cells(task="t", vlm="v")) == 3
+
+
+def test_cells_without_bpp_keep_their_rate_order_in_a_curve(store):
+    from cvb.analysis.curves import codec_curves
+
+    run = store.begin_run(PROVENANCE)
+    for level, rank in (("2", 2.0), ("10", 10.0)):  # every image failed: no bpp, no score
+        store.save_cell({"task": "t", "vlm": "v", "codec": "jpeg", "level": level, "rate_rank": rank,
+                         "task_version": "1", "n": 4, "n_failed": 4, "bpp": None, "score": None},
+                        "fp", run)
+    assert codec_curves(store.cells())["jpeg"].levels == ["2", "10"]  # not "10" < "2" as text
 
 
 def test_failures_lists_every_stage(store):

@@ -56,11 +56,25 @@ def decompose(clean: float, compressed: float, adapted: float, higher_is_better:
     return Gap(float(clean), float(compressed), float(adapted), higher_is_better)
 
 
+def _split_pair(pair: str) -> tuple[str, str, str]:
+    """``str.partition("=")`` at the first ``=`` outside brackets: VLM labels carry their
+    options in brackets (``hf:Qwen/X[mode=logits]``)."""
+    depth = 0
+    for i, ch in enumerate(pair):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        elif ch == "=" and depth == 0:
+            return pair[:i], "=", pair[i + 1:]
+    return pair, "", ""
+
+
 def parse_adapted(pairs: Iterable[str]) -> dict[str, str]:
     """``["V=V2", ...]`` -> ``{"V": "V2"}``: V2 is V adapted to compressed images."""
     out: dict[str, str] = {}
     for pair in pairs:
-        base, sep, adapted = pair.partition("=")
+        base, sep, adapted = _split_pair(pair)
         base, adapted = base.strip(), adapted.strip()
         if not sep or not base or not adapted:
             raise UsageError(f"--adapted takes VLM=ADAPTED_VLM, got {pair!r}")

@@ -6,7 +6,8 @@ Stages, in order:
    (the image cache and the ``compressed`` table are content-addressed, so an image is
    compressed once per key across samples, VLMs, tasks and runs).
 2. **inference**, one VLM at a time over all its cells, so each model loads once; a VLM whose
-   cells are all answered is never even constructed. Answers are committed per batch.
+   cells are all answered (by the same model ``version``) is built, which is cheap, but never
+   loaded. Answers are committed per batch.
 3. **scoring**: each cell's score from the task's own rule, recomputed only when its inputs
    changed (a fingerprint of its predictions, samples and rate numbers).
 
@@ -73,6 +74,9 @@ class Runner:
         self._decode_errors: dict[str, str] = {}  # content hash -> why it cannot be decoded
         self._images: OrderedDict[str, Any] = OrderedDict()
         self._metric_names = tuple(m.name for m in plan.metrics)
+        #: VLM label -> its ``version`` (part of an answer's identity); None: it could not be
+        #: built, so stored answers are taken as they are (and new ones fail on the build error)
+        self._vlm_versions: dict[str, str | None] = {}
 
     def run(self) -> dict[str, Any]:
         self._record_images()
@@ -203,13 +207,17 @@ class Runner:
     def _current(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str,
                  with_text: bool = False) -> Iterator[tuple[int, str | None, str | None]]:
         """(sample index, error, text) of the stored answers that are current: for one of this
-        run's samples, given for the same image, prompt and task version. Streamed, so a cell
-        of 100k answers never sits in memory as rows."""
+        run's samples, given for the same image, prompt and task version by the same model
+        version (new weights under the same name are a new model). Streamed, so a cell of 100k
+        answers never sits in memory as rows."""
         keys = self._cell_keys(t, c, level)
-        for row in self.store.iter_predictions(t.label, vlm.label, c.name, level, with_text):
+        version = self._vlm_versions.get(vlm.label)
+        for row in self.store.iter_predictions(t.label, vlm.label, c.name, level, with_text, True):
             i = t.index.get(row[0])
             if i is None:
                 continue
+            if version is not None and row[-1] != version and not (row[-1] is None and row[4]):
+                continue  # another model's answer (a failure before any model stays a failure)
             if row[1] == keys[t.samples[i].image.key] and row[2] == t.version and row[3] == t.prompt_shas[i]:
                 yield i, row[4], row[5] if with_text else None
 
@@ -220,6 +228,14 @@ class Runner:
         return array("l", (i for i in t.order if i not in done))
 
     def _inference_stage(self, vlm: VLMPlan) -> None:
+        session = VLMSession(vlm, self.registry, self.batch_size, self.work.models_loaded)
+        try:
+            self._vlm_versions[vlm.label] = session.identify()
+            self._infer_pending(session, vlm)
+        finally:
+            session.close()
+
+    def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
         todo = []
         for t in self.plan.tasks:
             for c, level in self.plan.cells():
@@ -228,8 +244,7 @@ class Runner:
                     todo.append((t, c, level, pending))
         total = sum(len(p) for *_, p in todo)
         if not total:
-            return  # every answer is stored: the model is never created
-        session = VLMSession(vlm, self.registry, self.batch_size, self.work.models_loaded)
+            return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
         batch: list[_Item] = []
         failed: list[tuple] = []
@@ -248,7 +263,8 @@ class Runner:
                         elif status[key] is not None:
                             error = f"codec: {status[key]}"
                     if error is not None:
-                        failed.append(self._row(t, i, vlm, "", c, level, key, Answer("", error=error)))
+                        failed.append(self._row(t, i, vlm, self._vlm_versions[vlm.label], c, level, key,
+                                                Answer("", error=error)))
                         if len(failed) >= 256:
                             self._save_predictions(failed, bar)
                             failed = []
@@ -264,8 +280,6 @@ class Runner:
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
             self._save_predictions(failed, bar)
             raise
-        finally:
-            session.close()
         self._save_predictions(failed, bar)
 
     def _load(self, item: _Item):
@@ -305,8 +319,8 @@ class Runner:
             except CacheError:
                 raise
             except CvbError as exc:
-                rows.append(self._row(item.task, item.index, vlm, "", item.codec, item.level, item.key,
-                                      Answer("", error=str(exc))))
+                rows.append(self._row(item.task, item.index, vlm, self._vlm_versions[vlm.label],
+                                      item.codec, item.level, item.key, Answer("", error=str(exc))))
                 continue
             ready.append(item)
             queries.append(query_for(item.task.samples[item.index], image))
@@ -319,7 +333,7 @@ class Runner:
                                       item.level, item.key, ans, latency))
         self._save_predictions(rows, bar)
 
-    def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str, c: CodecPlan, level: str,
+    def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str | None, c: CodecPlan, level: str,
              key: str | None, ans: Answer, latency: float | None = None) -> tuple:
         s = t.samples[i]
         text, error, judge, parsed = ans.text, ans.error, None, None

@@ -71,8 +71,9 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 
 -- One answer of one VLM to one sample in one cell. The identity (task, vlm, codec, level,
--- sample_id) is UNIQUE; task_version, key (the compressed image) and prompt_sha say what the
--- answer was given for: when they change, the answer is stale and is redone in place.
+-- sample_id) is UNIQUE; task_version, key (the compressed image), prompt_sha and vlm_version
+-- (the model's weights and settings) say what the answer was given for: when they change, the
+-- answer is stale and is redone in place.
 CREATE TABLE IF NOT EXISTS predictions (
     id           INTEGER PRIMARY KEY,
     task         TEXT NOT NULL,

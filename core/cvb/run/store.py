@@ -295,9 +295,11 @@ class Store:
 
     # ---- predictions -----------------------------------------------------------------------
     def iter_predictions(self, task: str, vlm: str, codec: str, level: str,
-                         with_text: bool = False) -> Iterator[tuple]:
-        """(sample_id, key, task_version, prompt_sha, error[, text]) of one cell, streamed."""
-        cols = "sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else "")
+                         with_text: bool = False, with_version: bool = False) -> Iterator[tuple]:
+        """(sample_id, key, task_version, prompt_sha, error[, text][, vlm_version]) of one cell,
+        streamed."""
+        cols = ("sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else "")
+                + (", vlm_version" if with_version else ""))
         try:
             yield from self.conn.execute(
                 f"SELECT {cols} FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
@@ -313,7 +315,7 @@ class Store:
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
         parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
-        was given for other inputs (another image, prompt or task version)."""
+        was given for other inputs (another image, prompt, task version or model version)."""
         if not rows:
             return
         ns = time.time_ns()
@@ -329,7 +331,8 @@ class Store:
                 " run_id=excluded.run_id, updated_ns=excluded.updated_ns"
                 " WHERE predictions.error IS NOT NULL OR predictions.key IS NOT excluded.key"
                 " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
-                " OR predictions.task_version IS NOT excluded.task_version",
+                " OR predictions.task_version IS NOT excluded.task_version"
+                " OR predictions.vlm_version IS NOT excluded.vlm_version",
                 [(*r, run_id, ns) for r in rows])
 
     def cell_stamp(self, task: str, vlm: str, codec: str, level: str) -> tuple:
@@ -362,22 +365,24 @@ class Store:
     def cells(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:
         """Scored cells, codec ``none`` first, then each codec's levels lowest rate first.
 
-        Keys: task, vlm, codec, level, bpp (mean), metrics {name: mean}, score, score_metric,
-        higher_is_better, details {..}, n, n_failed, and error (why the cell has no score, else
-        None). ``cvb report`` reads these.
+        Keys: task, vlm, codec, level, rate_rank (grows with the level's bitrate; orders cells
+        with no bpp), bpp (mean), metrics {name: mean}, score, score_metric, higher_is_better,
+        details {..}, n, n_failed, and error (why the cell has no score, else None).
+        ``cvb report`` reads these.
         """
         where, params = [], []
         for col, value in (("task", task), ("vlm", vlm)):
             if value is not None:
                 where.append(f"{col}=?")
                 params.append(value)
-        sql = ("SELECT task, vlm, codec, level, bpp, metrics, score, score_metric, higher_is_better,"
+        sql = ("SELECT task, vlm, codec, level, rate_rank, bpp, metrics, score, score_metric, higher_is_better,"
                " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
         out = []
-        for (t, v, codec, level, bpp, metrics, score, metric, hib, details, n, n_failed, error) in self._read(sql, params):
+        for (t, v, codec, level, rank, bpp, metrics, score, metric, hib, details, n, n_failed,
+             error) in self._read(sql, params):
             out.append({
-                "task": t, "vlm": v, "codec": codec, "level": level, "bpp": bpp,
+                "task": t, "vlm": v, "codec": codec, "level": level, "rate_rank": rank, "bpp": bpp,
                 "metrics": _json_load(metrics, {}), "score": score, "score_metric": metric,
                 "higher_is_better": None if hib is None else bool(hib),
                 "details": _json_load(details, {}), "n": n, "n_failed": n_failed, "error": error,

@@ -1,4 +1,5 @@
-"""One VLM for the inference stage: built on first use, asked a batch at a time, and a bad
+"""One VLM for the inference stage: built at its start (cheap; its ``version`` says which
+stored answers are its own), loaded by its first answer, asked a batch at a time, and a bad
 sample isolated by asking the failed batch again one query at a time."""
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ class VLMSession:
 
     def __init__(self, plan: VLMPlan, registry, batch_size: int | None, loaded: list[str] | None = None):
         self.plan, self._registry, self._batch_size = plan, registry, batch_size
-        self._loaded = loaded if loaded is not None else []  # labels of the models built
+        self._loaded = loaded if loaded is not None else []  # labels of the models asked (loaded)
         self._model = None
+        self._asked = False
         self._answered = False
 
     @property
@@ -34,8 +36,17 @@ class VLMSession:
                 raise
             except Exception as exc:  # noqa: BLE001 - a factory bug or a failed load: name it
                 raise CvbError(f"cannot create vlm {self.plan.label}: {type(exc).__name__}: {exc}") from exc
-            self._loaded.append(self.plan.label)
         return self._model
+
+    def identify(self) -> str | None:
+        """The model's ``version`` (part of each answer's identity), building the model object
+        (cheap by the VLM protocol: weights load on the first answer). None when it has no
+        version or cannot be built here (a missing API key on a rerun that asks nothing):
+        then stored answers are taken as they are, and asking anything raises the build error."""
+        try:
+            return self.version or None
+        except CvbError:
+            return None
 
     @property
     def batch_size(self) -> int:
@@ -46,6 +57,9 @@ class VLMSession:
         return str(getattr(self.model, "version", ""))
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        if not self._asked:  # weights load on the first answer: that is a model loaded
+            self._asked = True
+            self._loaded.append(self.plan.label)
         answers = self._answer(queries)
         if any(a.error is None for a in answers):
             self._answered = True

@@ -70,13 +70,14 @@ def texture_answer(query: Query) -> str:
 
 class TextureVLM(ScriptedVLM):
     """ScriptedVLM answering from pixels; can be slow (``delay``, or ``$CVB_FAKES_DELAY`` so the
-    label stays the same), fail one sample, or raise on a batch."""
+    label stays the same), fail one sample, or raise on a batch. ``$CVB_FAKES_VLM_VERSION``
+    stands for new weights under the same name (a retrained local checkpoint)."""
 
     def __init__(self, batch_size: int = 4, delay: float = 0.0, fail_on: str = "", raise_on: str = "",
                  mode: str = "generate", device: str = "cpu"):
         fail = (lambda q: fail_on in q.sample_id) if fail_on else None
         super().__init__(script=texture_answer, name="scripted", batch_size=int(batch_size), fail_on=fail)
-        self.version = f"1/{mode}"
+        self.version = f"{os.environ.get('CVB_FAKES_VLM_VERSION', '1')}/{mode}"
         self.delay, self.raise_on = float(delay) or _env_delay("CVB_FAKES_DELAY"), raise_on
         CALLS["create"] += 1
         _log("create scripted")
