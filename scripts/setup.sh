@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+PY=${PYTHON:-python3}
 APT_PACKAGES=(ffmpeg)  # ffmpeg's libx265 backs the built-in `x265` codec
+# Debian's own python3 cannot create a venv (no ensurepip) until python3-venv is installed
+[ -x .venv/bin/python ] || "$PY" -c "import ensurepip" >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -19,15 +22,17 @@ if ((${#missing[@]})); then
   fi
 fi
 
-PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
+# a venv left half-made (no pip, e.g. by a run before python3-venv was there) is made again
+if ! .venv/bin/python -m pip --version >/dev/null 2>&1; then
+  "$PY" -m venv --clear .venv
+fi
 stamp=.venv/.cvb-setup-stamp
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv (CPU torch, about a minute)"
-  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q --upgrade pip
   # torch first, by exact pin, so nothing can pull the CUDA build.
-  .venv/bin/pip install -q -c constraints.txt torch
-  .venv/bin/pip install -q -c constraints.txt -e ".[test]"
+  .venv/bin/python -m pip install -q -c constraints.txt torch
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp"
 fi

@@ -303,3 +303,24 @@ def test_plugin_and_status_checks_import_nothing_heavy():
                          env={**os.environ, "TORCH_HOME": "/nonexistent"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
+
+
+def test_bits_decode_in_a_fresh_process_from_the_bytes_alone(shared, crop, tmp_path):
+    """The bitstream is self-contained: another interpreter, given only the file and the codec's
+    name and options, reproduces the decoded image exactly (autoregressive model included)."""
+    codec = shared("mbt2018")
+    bits = codec.encode(crop, "2")
+    (tmp_path / "img.bin").write_bytes(bits)
+    np.save(tmp_path / "expected.npy", np.asarray(codec.decode(bits)))
+    probe = (
+        "import sys, numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        "from cvb.plugins import get_registry\n"
+        "c = get_registry().create('codec', 'mbt2018', check=False, pretrained=False)\n"
+        "out = np.asarray(c.decode(open(sys.argv[1] + '/img.bin', 'rb').read()))\n"
+        "print(out.shape, bool(np.array_equal(out, np.load(sys.argv[1] + '/expected.npy'))))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split()[-1] == "True" and f"({crop.height}, {crop.width}, 3)" in res.stdout

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cvb.cli import cli
 from cvb.specs import MetricSpec
-from cvb.testing import fake_codec_spec
+from cvb.testing import FakeCodec, fake_codec_spec
 
 from conftest import make_plugin
 
@@ -64,8 +64,6 @@ def test_rates_and_fidelity_rise_with_level(reg, images):
 
 
 def test_bpp_is_from_the_bitstream(reg, images):
-    from cvb.testing import FakeCodec
-
     res = run("-c", "fake", "-l", "3", "-i", str(images / "img0.png"), "-m", "none", "--json", "-q")
     bpp = json.loads(res.output)["summary"][0]["bpp"]
     img = Image.open(images / "img0.png").convert("RGB")
@@ -111,3 +109,78 @@ def test_table_output(reg, images):
     res = run("-c", "fake", "-l", "2", "-i", str(images), "-m", "mse", "-q", "--per-image")
     assert res.exit_code == 0
     assert "rate-distortion" in res.output and "img1.png" in res.output
+
+
+def test_empty_level_list_is_a_usage_error(reg, images):
+    res = CliRunner().invoke(cli, ["compress", "-c", "fake", "-l", "fake=", "-i", str(images)])
+    assert res.exit_code == 2 and "gives no level" in res.output
+
+
+class CoarseFake(FakeCodec):
+    """The fake codec with one option, so option plumbing is observable in the bits."""
+
+    def __init__(self, coarse: object = False):
+        from cvb.options import as_bool
+
+        self.coarse = as_bool("fake", "coarse", coarse)
+
+    def encode(self, image, level):
+        return super().encode(image, str(int(self.parse_level(level)) - 1) if self.coarse else level)
+
+
+@pytest.fixture
+def reg_with_option(registry_of):
+    from cvb.specs import CodecSpec
+
+    return registry_of(make_plugin("fakes", register_codecs=lambda register: register(
+        CodecSpec(name="fake", factory=CoarseFake, levels=("2", "4"), options={"coarse": "one level down"}))))
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_codec_options_reach_every_worker(reg_with_option, images, jobs):
+    def bpp(*extra):
+        res = run("-c", "fake", "-l", "4", "-i", str(images), "-m", "none", "--json", "-q", "-j", jobs, *extra)
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)["summary"][0]["bpp"]
+
+    assert bpp("-O", "fake.coarse=true") < bpp() == bpp("-O", "codec.coarse=false")
+    res = CliRunner().invoke(cli, ["compress", "-c", "fake", "-i", str(images), "-O", "fake.nope=1"])
+    assert res.exit_code == 2 and "coarse" in res.output  # names the options it does accept
+    res = CliRunner().invoke(cli, ["compress", "-c", "fake", "-i", str(images), "-O", "webp.method=1"])
+    assert res.exit_code == 2 and "names no codec" in res.output
+
+
+def test_json_reads_with_compressais_plot_script(registry_of, images, tmp_path):
+    """What -o writes is what `python -m compressai.utils.plot -f rd/*.json` reads."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    from compressai.utils.plot.__main__ import parse_json_file
+
+    class PSNR:
+        name, higher_is_better = "psnr", True
+
+        def measure(self, reference, distorted):
+            mse = MSE().measure(reference, distorted)
+            return float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+
+    registry_of(make_plugin("fakes", register_codecs=lambda register: register(fake_codec_spec()),
+                            register_metrics=lambda register: register(MetricSpec(name="psnr", factory=PSNR))))
+    out = tmp_path / "rd"
+    res = run("-c", "fake", "-l", "2,4,6", "-i", str(images), "-m", "psnr", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    curve = parse_json_file(out / "fake.json", "psnr")
+    assert curve["name"] == "fake" and len(curve["xs"]) == len(curve["ys"]) == 3
+    assert curve["xs"] == sorted(curve["xs"]) and curve["ys"] == sorted(curve["ys"])
+
+
+def test_same_file_name_in_two_folders_stays_two_images(reg, images, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / "set" / sub).mkdir(parents=True)
+        (tmp_path / "set" / sub / "img.png").write_bytes((images / f"img{'ab'.index(sub)}.png").read_bytes())
+    out = tmp_path / "rd"
+    res = run("-c", "fake", "-l", "3", "-i", str(tmp_path / "set"), "-m", "none", "-o", str(out), "-q")
+    assert res.exit_code == 0, res.output
+    rows = json.loads((out / "fake.json").read_text())["per_image"]
+    assert sorted(r["image"] for r in rows) == ["a/img.png", "b/img.png"]
+    assert rows[0]["bpp"] != rows[1]["bpp"]  # really the two different images

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+
+from cvb.sample_images import sample_photo_paths
 
 from conftest import ROOT, VENV_BIN
 
@@ -18,9 +21,11 @@ EXAMPLE = ROOT / "tests" / "plugins" / "cvb-example"
 def example_site(tmp_path_factory):
     """pip-install the example package into a private directory (no network, no deps)."""
     target = tmp_path_factory.mktemp("site")
+    source = tmp_path_factory.mktemp("src") / EXAMPLE.name  # pip builds in the source tree:
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))  # not ours
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(EXAMPLE)],
+         "--no-index", "--target", str(target), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     return target
@@ -60,3 +65,43 @@ def test_installed_codec_really_compresses(example_site):
     bpps = [s["bpp"] for s in summary]
     assert [s["level"] for s in summary] == ["2", "4", "6", "8"]
     assert bpps == sorted(bpps) and bpps[0] < bpps[-1]
+
+
+def fake_distribution(site, dist: str, module: str, source: str) -> None:
+    """An installed distribution as pip leaves it: a module plus its .dist-info entry points."""
+    (site / f"{module}.py").write_text(source)
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[cvb]\n{module} = {module}\n")
+
+
+def test_broken_misspelt_and_conflicting_installed_plugins(tmp_path):
+    """Real entry points: one plugin fails to import, one misspells its hook, one claims `jpeg`
+    (a built-in's name). Each is reported; everything else keeps working."""
+    head = "from cvb import hookimpl\nfrom cvb.specs import CodecSpec\n@hookimpl\n"
+    fake_distribution(tmp_path, "cvb-broken", "cvb_broken", "raise RuntimeError('kaput at import')\n")
+    fake_distribution(tmp_path, "cvb-typo", "cvb_typo", head + "def register_codec(register):\n    pass\n")
+    fake_distribution(tmp_path, "cvb-rival", "cvb_rival", head + (
+        "def register_codecs(register):\n"
+        "    register(CodecSpec(name='jpeg', factory='cvb.testing:FakeCodec', levels=('1',)))\n"))
+
+    res = cvb(tmp_path, "plugins", "--json")
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    plugins = {p["name"]: p for p in data["plugins"]}
+    assert "kaput at import" in plugins["cvb_broken"]["error"]
+    assert plugins["cvb_broken"]["distribution"] == "cvb-broken"
+    assert "register_codec" in plugins["cvb_typo"]["error"]
+    assert plugins["pillow"]["status"] == "ok" and "webp" in plugins["pillow"]["provides"]["codec"]
+    assert {"category": "codec", "name": "jpeg", "plugins": ["cvb_rival", "pillow"]} in data["conflicts"]
+
+    rows = [r for r in json.loads(cvb(tmp_path, "list", "codecs", "--json").stdout) if r["name"] == "jpeg"]
+    assert len(rows) == 1 and not rows[0]["usable"]
+
+    res = cvb(tmp_path, "compress", "-c", "jpeg", "-q")
+    assert res.returncode == 1 and "cvb_rival (cvb-rival) and pillow (cvb)" in res.stderr
+    res = cvb(tmp_path, "compress", "-c", "webp", "-l", "50", "-m", "none", "--json", "-q",
+              "-i", str(sample_photo_paths()["chelsea"]))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["summary"][0]["bpp"] > 0

@@ -134,3 +134,31 @@ def test_cli_list_shows_unusable_reason(registry_of):
     res = CliRunner().invoke(cli, ["list", "codecs"])
     assert res.exit_code == 0
     assert "binary x265 not found" in res.output
+
+
+def test_conflicting_name_is_listed_once_as_unusable(registry_of):
+    registry_of(codec_plugin("one"), codec_plugin("two"))
+    rows = json.loads(CliRunner().invoke(cli, ["list", "codecs", "--json"]).output)
+    fake = [r for r in rows if r["name"] == "fake"]
+    assert len(fake) == 1 and not fake[0]["usable"]
+    assert "one" in fake[0]["status"] and "two" in fake[0]["status"]
+    data = json.loads(CliRunner().invoke(cli, ["plugins", "--json"]).output)
+    assert {p["name"]: p["provides"] for p in data["plugins"]} == {"one": {"codec": ["fake"]},
+                                                                   "two": {"codec": ["fake"]}}
+    assert data["conflicts"] == [{"category": "codec", "name": "fake", "plugins": ["one", "two"]}]
+
+
+def test_misspelt_hook_is_reported(registry_of):
+    reg = registry_of(make_plugin("typo", register_codec=lambda register: None), codec_plugin("good"))
+    assert "register_codec" in reg.plugins["typo"].error
+    assert "register_codecs" in reg.plugins["typo"].error  # names the right spelling
+    assert reg.plugins["good"].error is None and reg.names("codec") == ["fake"]
+
+
+def test_fake_codec_refuses_a_level_it_does_not_have():
+    from PIL import Image
+
+    from cvb.errors import UnknownLevelError
+
+    with pytest.raises(UnknownLevelError, match="1..8"):
+        FakeCodec().encode(Image.new("RGB", (4, 4)), "9")

@@ -54,6 +54,18 @@ def test_matrix_has_the_reference_and_every_level_and_compresses_each_image_once
     assert counts(env["store"])["predictions"] == 4 * 2 * N_IMAGES
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_metric_options_that_change_values_are_stored_apart(env, jobs):
+    plain = run_json(env, "--codec", "fake", "--levels", "4", "-j", jobs)
+    scaled = run_json(env, "--codec", "fake", "--levels", "4", "-j", jobs, "-o", "mse.scale=2")
+    a = next(c for c in plain["cells"] if c["codec"] == "fake")["metrics"]["mse"]
+    b = next(c for c in scaled["cells"] if c["codec"] == "fake")["metrics"]["mse[scale=2]"]
+    assert b == pytest.approx(2 * a) and a > 0
+    conn = sqlite3.connect(env["store"])
+    names = {r[0] for r in conn.execute("SELECT DISTINCT metric FROM metrics")}
+    assert names == {"mse", "mse[scale=2]"}
+
+
 def test_rerun_of_a_finished_matrix_only_reads(env):
     run_json(env, "--codec", "fake", "--levels", "1,4")
     conn = sqlite3.connect(env["store"])
@@ -214,6 +226,7 @@ def test_unknown_codec_exits_2_and_lists_names(env):
 def test_bad_usage_exits_2(env, args, message):
     result = cli([*env["base"], *args])
     assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not env["store"].exists()  # refused while planning: nothing compressed or stored
 
 
 def test_newer_schema_is_refused_and_the_store_is_untouched(env):

@@ -113,9 +113,12 @@ class Registry:
         except Exception as exc:
             info.error = f"invalid plugin: {exc}"
             return
-        info.hooks = sorted(
-            h.name for h in self.pm.get_hookcallers(obj) or [] if h.name in hookspecs.HOOKS
-        )
+        callers = self.pm.get_hookcallers(obj) or []
+        info.hooks = sorted(h.name for h in callers if h.name in hookspecs.HOOKS)
+        unknown = sorted(h.name for h in callers if h.name not in hookspecs.HOOKS)
+        if unknown:  # a misspelt hook would otherwise make the plugin silently provide nothing
+            info.error = (f"unknown hook(s) {', '.join(unknown)}; cvb's hooks: "
+                          f"{', '.join(hookspecs.HOOKS)}")
         for hook, category in _CATEGORY_OF_HOOK.items():
             for impl in getattr(self.pm.hook, hook).get_hookimpls():
                 if impl.plugin_name != info.name:
@@ -136,8 +139,9 @@ class Registry:
             if spec.name in table and table[spec.name][1] != info.name:
                 owners = self._conflicts.setdefault((category, spec.name), [table[spec.name][1]])
                 owners.append(info.name)
-                return
-            table[spec.name] = (spec, info.name)
+            else:
+                table[spec.name] = (spec, info.name)
+            # every claimant lists the name it claims; `cvb plugins` shows the conflict beside
             info.provides.setdefault(category, []).append(spec.name)
 
         return register
@@ -156,7 +160,9 @@ class Registry:
         return sorted(set(self._specs[category]) | {n for c, n in self._conflicts if c == category})
 
     def specs(self, category: str) -> list[Spec]:
-        return [self._specs[category][n][0] for n in sorted(self._specs[category])]
+        """The usable specs: a name two plugins claim is left out (see ``conflicts``)."""
+        return [self._specs[category][n][0] for n in sorted(self._specs[category])
+                if (category, n) not in self._conflicts]
 
     def owner(self, category: str, name: str) -> str:
         return self._specs[category][name][1]

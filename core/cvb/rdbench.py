@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 
 @dataclass
@@ -36,20 +36,33 @@ class Unit:
     codec: str  # registry name
     levels: tuple[str, ...]
     metrics: tuple[str, ...]
+    label: str = ""  # how rows name the image; default: the file name
+
+
+def image_labels(paths: Sequence[Path]) -> list[str]:
+    """File names, or paths below the common folder when two files share a name
+    (``a/001.png``, ``b/001.png``), so per-image rows never mix two images."""
+    names = [p.name for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    import os
+
+    root = os.path.commonpath([str(p.resolve().parent) for p in paths])
+    return [os.path.relpath(p.resolve(), root) for p in paths]
 
 
 def _job(unit: Unit):
     from .run.compress_units import ImageJob, LevelWork
     from .types import ImageSource
 
-    return ImageJob("", ImageSource(key=unit.image, path=unit.image), unit.codec,
+    return ImageJob("", ImageSource(key=unit.label or Path(unit.image).name, path=unit.image), unit.codec,
                     tuple(LevelWork(lv, str(i), True, unit.metrics) for i, lv in enumerate(unit.levels)))
 
 
 def _rows(outcome) -> list[RDRow]:
     """A compression unit's outcome as bench rows (one per level)."""
     job = outcome.job
-    label = Path(job.source.path).name
+    label = job.source.key
     if outcome.image_error is not None:
         return [RDRow(label, job.codec, w.level, error=outcome.image_error) for w in job.levels]
     rows = []
@@ -65,19 +78,22 @@ def _rows(outcome) -> list[RDRow]:
     return rows
 
 
-def run_units(units: Sequence[Unit], jobs: int = 1) -> Iterator[list[RDRow]]:
+def run_units(units: Sequence[Unit], jobs: int = 1,
+              options: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> Iterator[list[RDRow]]:
     """Yield each unit's rows as it finishes (completion order with jobs > 1).
 
     The same engine as `cvb run`'s compression stage (cvb.run.compress_units), without a
     cache: codecs and metrics are created once per process, a crashing codec fails only its
-    own image.
+    own image. ``options``: ``{(category, name): {key: value}}`` for the components created.
     """
     from .plugins import get_registry
     from .run.compress_units import Workshop, run_jobs
 
     registry = get_registry()
-    workshop = Workshop(lambda category, name: registry.create(category, name), None)
-    for outcome in run_jobs((_job(u) for u in units), workshop, jobs, registry, {}):
+    opts = {key: dict(value) for key, value in (options or {}).items()}
+    workshop = Workshop(lambda category, name: registry.create(category, name, **opts.get((category, name), {})),
+                        None)
+    for outcome in run_jobs((_job(u) for u in units), workshop, jobs, registry, opts):
         yield _rows(outcome)
 
 

@@ -31,7 +31,7 @@ class FakeCodec(BaseCodec):
     def encode(self, image: "Image.Image", level: str) -> bytes:
         import numpy as np
 
-        step = 2 ** (8 - int(level))
+        step = 2 ** (8 - int(self.parse_level(level)))  # like a real codec: refuse bad levels
         arr = np.asarray(image.convert("RGB"), dtype=np.uint8)
         q = (arr // step).astype(np.uint8)
         header = struct.pack(">HHB", arr.shape[1], arr.shape[0], int(level))

@@ -30,10 +30,13 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one CompressAI-style JSON per codec (results: bpp, psnr-rgb, ms-ssim-rgb, "
                    "encoding_time, decoding_time) plus per-image rows.")
+@click.option("--option", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+              help="Codec or metric option; TARGET is codec, metric (all of them) or one name, "
+                   "e.g. -O jpeg.subsampling=4:4:4, -O bmshj2018-factorized.pretrained=false.")
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, per_image, as_json, quiet) -> None:
+def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_image, as_json, quiet) -> None:
     """Rate-distortion bench: every codec x level over a set of images.
 
     Reports, per image and as means per codec and level: bits per pixel measured from the
@@ -45,9 +48,11 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, per_image, as_j
       cvb compress                                  # built-in codecs on the sample photos
       cvb compress -c jpeg -l 5,10,20,40 -i photos/ -j 2 -o rd/
       cvb compress -c bmshj2018-factorized -i kodak/ # needs pre-placed CompressAI weights
+      cvb compress -c jpeg -O jpeg.subsampling=4:4:4 -O jpeg.optimize=true
     """
     from ..plugins import get_registry
-    from ..rdbench import Unit, compressai_json, run_units, summarize
+    from ..rdbench import Unit, compressai_json, image_labels, run_units, summarize
+    from ..run.plan import create, options_for, parse_options
     from ..sample_images import sample_photo_paths
     from .console import console
 
@@ -55,12 +60,26 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, per_image, as_j
     codec_names = split_csv(codecs)
     metric_names = [] if split_csv(metrics) == ["none"] else split_csv(metrics)
     requested = parse_levels(levels, codec_names)
+    for raw in options:  # parse_options speaks of cvb run's -o and its VLMs and tasks
+        target = raw.partition("=")[0]
+        if "=" not in raw or not target.strip().rpartition(".")[0] or not target.rpartition(".")[2].strip():
+            raise UsageError(f"-O {raw!r}: write CODEC.KEY=VALUE, METRIC.KEY=VALUE, codec.KEY=VALUE "
+                             f"or metric.KEY=VALUE (e.g. -O jpeg.subsampling=4:4:4)")
+    opts = parse_options(options)
+    targets = {"codec", "metric", *codec_names, *metric_names}
+    stray = sorted(t for t, kv in opts.items() if kv and t not in targets)
+    if stray:
+        raise UsageError(f"-O {stray[0]}.KEY=VALUE names no codec or metric of this bench; "
+                         f"targets: {', '.join(['codec', 'metric', *codec_names, *metric_names])}")
+    chosen: dict[tuple[str, str], dict] = {}  # (category, name) -> options, for every process
     plan: list[tuple[str, list[str]]] = []
-    for name in codec_names:  # fail up front on unknown/unusable codecs, levels and metrics
-        codec = reg.create("codec", name)
+    for name in codec_names:  # fail up front on unknown/unusable codecs, levels, metrics, options
+        chosen[("codec", name)] = options_for(opts, "codec", name)
+        codec = create(reg, "codec", name, chosen[("codec", name)])
         plan.append((name, codec_levels(codec, requested.get(name))))
     for m in metric_names:
-        reg.create("metric", m)
+        chosen[("metric", m)] = options_for(opts, "metric", m)
+        create(reg, "metric", m, chosen[("metric", m)])
 
     if images:
         paths = collect_images(images)
@@ -69,7 +88,9 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, per_image, as_j
         if not paths:
             raise UsageError("no sample photos found (install scikit-image); pass --images")
 
-    units = [Unit(str(p), name, tuple(lvls), tuple(metric_names)) for p in paths for name, lvls in plan]
+    labels = image_labels(paths)
+    units = [Unit(str(p), name, tuple(lvls), tuple(metric_names), label)
+             for p, label in zip(paths, labels) for name, lvls in plan]
     rows = []
     progress = None
     if not quiet:
@@ -83,7 +104,7 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, per_image, as_j
         if progress:
             progress.start()
             bar = progress.add_task("compress", total=total, rate="")
-        for unit_rows in run_units(units, jobs=jobs):
+        for unit_rows in run_units(units, jobs=jobs, options=chosen):
             rows.extend(unit_rows)
             if progress:
                 progress.update(bar, advance=len(unit_rows),

@@ -35,12 +35,15 @@ def parse_levels(values: Sequence[str], codecs: Sequence[str]) -> dict[str, list
             if name.strip() not in codecs:
                 raise UsageError(f"--levels {value!r} names codec {name.strip()!r}, "
                                  f"which is not among --codec {', '.join(codecs)}")
-            out[name.strip()] = split_csv(rest)
+            codec, levels = name.strip(), split_csv(rest)
         elif len(codecs) == 1:
-            out[codecs[0]] = split_csv(value)
+            codec, levels = codecs[0], split_csv(value)
         else:
             raise UsageError(f"--levels {value!r} is ambiguous with several codecs; "
                              f"write --levels CODEC=L1,L2 (codecs: {', '.join(codecs)})")
+        if not levels:  # `-l jpeg=` must not silently fall back to the defaults
+            raise UsageError(f"--levels {value!r} gives no level for codec {codec!r}")
+        out[codec] = levels
     return out
 
 

@@ -174,21 +174,25 @@ def markdown_report(report: dict, images: dict[tuple[str, str], list[str]] | Non
 
 def rich_tables(report: dict) -> Iterable:
     """rich renderables for the terminal, section by section."""
+    from rich.markup import escape
     from rich.rule import Rule
     from rich.table import Table as RichTable
     from rich.text import Text
 
     for s in report["sections"]:
-        yield Rule(section_title(s))
+        yield Rule(escape(section_title(s)))
         ref = s["reference"]
         yield Text(f"uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
                    + (f"; {s['n_failed']} failed units" if s["n_failed"] else ""))
         for t in section_tables(s, report["metrics"], report["interp"]):
-            rt = RichTable(title=t.title, caption=t.note or None, title_justify="left")
+            # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
+            rt = RichTable(title=escape(t.title), caption=escape(t.note) if t.note else None,
+                           title_justify="left")
             for i, h in enumerate(t.header):
-                rt.add_column(h, justify="left" if i < 2 else "right", overflow="fold")
+                rt.add_column(escape(h), justify="left" if i < 2 else "right", overflow="fold")
             for row in t.rows:
-                rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else c for c in row])
+                rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
+                             for c in row])
             yield rt
 
 

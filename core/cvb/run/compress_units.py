@@ -154,7 +154,9 @@ def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, ca
         plugin_mod._REGISTRY = reg
     registry = plugin_mod._REGISTRY
     global _WORKSHOP
-    _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, name, **options.get((cat, name), {})),
+    from .plan import ref_of
+
+    _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})),
                          ImageCache(cache_root) if cache_root is not None else None)
 
 

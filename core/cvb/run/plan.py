@@ -84,12 +84,18 @@ def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
 
 
 def label_of(ref: str, options: Mapping[str, Any]) -> str:
-    """How a VLM or task is named in the store: its reference, plus the options that change
-    its answers or samples (``hf:Qwen/X[mode=logits]``), so different settings never mix."""
+    """How a VLM, task or metric is named in the store: its reference, plus the options that
+    change its answers, samples or values (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``),
+    so different settings never mix."""
     shown = {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
     if not shown:
         return ref
     return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
+
+
+def ref_of(label: str) -> str:
+    """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
+    return label.split("[", 1)[0]
 
 
 def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any:
@@ -151,13 +157,17 @@ class VLMPlan:
     ref: str
     label: str
     options: dict[str, Any]
+    #: built while planning (cheap: weights load on the first answer) so a bad alias or option
+    #: fails before any compression; None when building needs what a rerun may lack (a key)
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass
 class MetricPlan:
-    name: str
+    name: str  # the label values are stored under: the metric plus value-changing options
     options: dict[str, Any]
     higher_is_better: bool
+    ref: str = ""  # the registered name (``name`` without options)
 
 
 @dataclass
@@ -246,7 +256,8 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
             notes.append(f"default metric {name} skipped: {exc}")
             continue
         options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
-        plans.append(MetricPlan(name, options, bool(getattr(spec, "higher_is_better", True))))
+        plans.append(MetricPlan(label_of(name, options), options,
+                                bool(getattr(spec, "higher_is_better", True)), name))
     return plans
 
 
@@ -263,7 +274,13 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
                 options[name] = value
             elif value is not None and name == "mode":
                 notes.append(f"vlm {ref} has no answer modes; --mode {value} ignored for it")
-        plans.append(VLMPlan(ref, label_of(ref, options), options))
+        try:
+            model = create(registry, "vlm", ref, options)
+        except UsageError:
+            raise  # an unknown alias, a bad option value: exit 2 now, not after compression
+        except Exception:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
+            model = None
+        plans.append(VLMPlan(ref, label_of(ref, options), options, model))
     return plans
 
 
@@ -309,7 +326,7 @@ def build_plan(req: RunRequest, registry) -> Plan:
         raise UsageError("no task given; pass --task NAME (`cvb list tasks`)")
     for ref in task_refs:  # names first, so a typo fails before any task reads its data
         registry.spec("task", split_ref(ref)[0])
-    refs = [c.name for c in codecs] + [m.name for m in metrics] + split_csv(req.vlms) + task_refs
+    refs = [c.name for c in codecs] + [m.ref for m in metrics] + split_csv(req.vlms) + task_refs
     _check_option_targets(opts, {split_ref(r)[0] for r in refs})
     tasks = [_plan_task(ref, registry, options_for(opts, "task", ref), req.limit) for ref in task_refs]
     return Plan(codecs, vlms, tasks, metrics, notes)

@@ -140,7 +140,7 @@ class Runner:
         if category == "codec":
             return next(c.codec for c in self.plan.codecs if c.name == name)
         metric = next(m for m in self.plan.metrics if m.name == name)
-        return create(self.registry, "metric", name, metric.options)
+        return create(self.registry, "metric", metric.ref or name, metric.options)
 
     def _worker_options(self) -> dict:
         opts: dict = {("codec", c.name): c.options for c in self.plan.codecs if not c.is_reference}

@@ -44,6 +44,7 @@ def _num(x: float | None, spec: str) -> str:
 
 
 def print_cells(console, cells: Sequence[dict[str, Any]], metric_names: Sequence[str]) -> None:
+    from rich.markup import escape  # labels like hf:X[mode=logits] are text, not markup
     from rich.table import Table
 
     score_metrics = {c["score_metric"] for c in cells if c.get("score_metric")}
@@ -51,12 +52,12 @@ def print_cells(console, cells: Sequence[dict[str, Any]], metric_names: Sequence
     # a column that would repeat one value on every row goes into the title instead
     shared = {k: cells[0][k] for k in ("task", "vlm") if cells and len({c[k] for c in cells}) == 1}
     title = "cvb run" + "".join(f", {k} {v}" for k, v in shared.items()) + " (delta = score - uncompressed)"
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for col in ("task", "vlm"):
         if col not in shared:
-            table.add_column(col, overflow="fold", min_width=8)
+            table.add_column(escape(col), overflow="fold", min_width=8)
     for col in ("codec", "level", "bpp", *metric_names, one_metric or "score", "delta", "n", "fail"):
-        table.add_column(col, justify="left" if col in ("codec", "level") else "right")
+        table.add_column(escape(col), justify="left" if col in ("codec", "level") else "right")
     for c in cells:
         delta = c.get("delta")
         shown = "" if c["codec"] == NONE else _num(delta, "+.2f")
@@ -68,7 +69,8 @@ def print_cells(console, cells: Sequence[dict[str, Any]], metric_names: Sequence
             score = "[red]error[/]"
         elif not one_metric and c.get("score_metric"):
             score += f" {c['score_metric']}"
-        table.add_row(*[c[k] for k in ("task", "vlm") if k not in shared], c["codec"], c["level"],
+        table.add_row(*[escape(c[k]) for k in ("task", "vlm") if k not in shared], escape(c["codec"]),
+                      escape(c["level"]),
                       _num(c["bpp"], ".3f"),
                       *[_num(c["metrics"].get(m), ".4g") for m in metric_names], score, shown,
                       str(c["n"]), str(c["n_failed"]) if c["n_failed"] else "")

@@ -23,7 +23,7 @@ class VLMSession:
     def __init__(self, plan: VLMPlan, registry, batch_size: int | None, loaded: list[str] | None = None):
         self.plan, self._registry, self._batch_size = plan, registry, batch_size
         self._loaded = loaded if loaded is not None else []  # labels of the models asked (loaded)
-        self._model = None
+        self._model = plan.model
         self._asked = False
         self._answered = False
 

@@ -145,12 +145,15 @@ class MSE:
     name = "mse"
     higher_is_better = False
 
+    def __init__(self, scale: float = 1.0):  # an option that changes the values
+        self.scale = float(scale)
+
     def measure(self, reference, distorted) -> float:
         import numpy as np
 
         a = np.asarray(reference, dtype=np.float64)
         b = np.asarray(distorted, dtype=np.float64)
-        return float(((a - b) ** 2).mean())
+        return self.scale * float(((a - b) ** 2).mean())
 
 
 def make_images(folder: str | os.PathLike, n: int, size: int = 32, seed: int = 0,

@@ -30,4 +30,4 @@ def register_tasks(register):
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(name="mse", factory="cvb_fakes.components:MSE", higher_is_better=False,
-                        summary="mean squared error over RGB"))
+                        summary="mean squared error over RGB", options={"scale": "multiply the value"}))
