@@ -277,7 +277,7 @@ def test_export_csv_and_jsonl(env):
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 3 * 2 * N_IMAGES and {"sample_id", "text", "judge", "key"} <= set(preds[0])
     res = cli(["export", "--store", str(env["tmp"] / "none.sqlite"), "--what", "runs"])
-    assert res.exit_code == 1 and "no results store" in res.stderr
+    assert res.exit_code == 2 and "no results store" in res.stderr
 
 
 def test_each_cell_is_scored_with_the_reference_cells_answers(env):

@@ -174,3 +174,8 @@ def test_a_model_that_never_answers_stops_the_run():
     queries = [Query(image=None, prompt="?", sample_id=s) for s in ("a", "b")]
     with pytest.raises(CvbError, match="failed on every query of its first batch: OSError: weights"):
         session.answer(queries)
+
+
+def test_speed_only_options_stay_out_of_labels():
+    assert label_of("reference", {"threads": 0}) == "reference"
+    assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5}) == "openai:gpt-4o[timeout=5]"

@@ -15,9 +15,7 @@ INTERPOLATIONS = ("pchip", "akima", "cubic")
 
 def load_cells(store_path: Path, task: str | None = None) -> list[dict]:
     """Cells from the SQLite results store written by ``cvb run`` (imported only here)."""
-    if not store_path.exists():
-        raise UsageError(f"no results store at {store_path}; run `cvb run ... --store {store_path}` first")
-    from ..run.store import Store
+    from ..run.store import Store  # a missing store is a usage error (exit 2) there
 
     store = Store(store_path, create=False)
     try:

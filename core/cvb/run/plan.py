@@ -27,7 +27,7 @@ NONE_LEVEL = "-"
 NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
 DEFAULT_METRICS = ("psnr", "ms-ssim")
 #: options that change how a model runs, not what it answers: left out of a VLM's label
-EXECUTION_OPTIONS = ("batch_size", "device")
+EXECUTION_OPTIONS = ("batch_size", "device", "threads", "concurrency")
 OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
 
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from ..errors import CvbError
+from ..errors import CvbError, UsageError
 
 DEFAULT_STORE = "cvb-results.sqlite"
 SCHEMA_VERSION = 1
@@ -32,6 +32,10 @@ EXPORTS = ("predictions", "cells", "compressed", "metrics", "images", "runs", "f
 
 class StoreError(CvbError):
     """The results store cannot be opened or written (exit status 1; stored work is kept)."""
+
+
+class MissingStoreError(StoreError, UsageError):
+    """`cvb export`/`report` pointed at a store that does not exist: bad input (exit 2)."""
 
 
 def now_iso() -> str:
@@ -58,7 +62,7 @@ class Store:
         self.path = Path(path)
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if fresh and not create:
-            raise StoreError(f"no results store at {self.path}; `cvb run ... --store {self.path}` makes one")
+            raise MissingStoreError(f"no results store at {self.path}; `cvb run ... --store {self.path}` makes one")
         if fresh:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
