@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from cvb.errors import UsageError
+
 from test_tasks_common import image_cell, make_task, write_dataset
 
 
@@ -113,3 +115,15 @@ def test_task_scores_cider_x100(coco_dir):
     assert score.details["bleu1"] == pytest.approx(87.5)
     assert task.judge(samples[0], "x") is None
     assert task.score(samples, HYPS) == score
+
+
+def test_ids_file_keeps_a_subset(coco_dir, tmp_path):
+    ids = tmp_path / "karpathy_test.txt"
+    ids.write_text("# Karpathy-style subset\n2.jpg\n\n999.jpg\n")
+    task = make_task("coco-caption", str(coco_dir), ids=str(ids))
+    assert [s.id for s in task.samples()] == ["2.jpg"]
+    (tmp_path / "none.txt").write_text("nope.jpg\n")
+    with pytest.raises(UsageError, match="none of the 1 ids"):
+        make_task("coco-caption", str(coco_dir), ids=str(tmp_path / "none.txt")).samples()
+    with pytest.raises(UsageError, match="cannot read ids file"):
+        make_task("coco-caption", str(coco_dir), ids=str(tmp_path / "absent.txt"))

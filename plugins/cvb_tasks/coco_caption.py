@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from cvb.errors import UsageError
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, image_source, missing_count, prediction_for, spread
@@ -22,12 +23,22 @@ class CocoCaptionTask(HubTask):
     dataset_id = "lmms-lab/COCO-Caption2017"
     hub_split = "val"
 
+    def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None,
+                 ids: str | None = None):
+        super().__init__(arg, path=path, split=split)
+        self.ids = read_ids(ids, self.name) if ids else None
+
     def required_columns(self) -> tuple[str, ...]:
         return ("question_id", "answer", "image")
 
     def samples(self, limit: int | None = None) -> list[Sample]:
         rows = self.meta_rows()
-        chosen = spread([[i] for i in range(len(rows))], limit)
+        keep = range(len(rows))
+        if self.ids is not None:  # e.g. the Karpathy test split's file names
+            keep = [i for i in keep if str(rows[i]["question_id"]) in self.ids]
+            if not keep:
+                raise UsageError(f"{self.name}: none of the {len(self.ids)} ids is in the data")
+        chosen = spread([[i] for i in keep], limit)
         cells = self.image_cells(chosen)
         out = []
         for i, cell in zip(chosen, cells):
@@ -61,3 +72,15 @@ def caption_score(samples: Sequence[Sample], predictions: Mapping[str, str]) -> 
     for k, b in enumerate(bleus, start=1):
         details[f"bleu{k}"] = 100.0 * b
     return TaskScore(value=details["cider"], metric="cider", details=details)
+
+
+def read_ids(path: str, task: str) -> set[str]:
+    """Image ids (COCO file names, ``question_id``), one per line; blank lines and # comments skipped."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            ids = {line.strip() for line in fh if line.strip() and not line.lstrip().startswith("#")}
+    except OSError as exc:
+        raise UsageError(f"{task}: cannot read ids file {path}: {exc.strerror or exc}") from None
+    if not ids:
+        raise UsageError(f"{task}: ids file {path} lists no ids")
+    return ids

@@ -35,7 +35,9 @@ _TASKS = (
      "GQA testdev-balanced, 12578 short-answer questions; normalised exact-match accuracy x100",
      (), {}),
     ("coco-caption", "lmms-lab/COCO-Caption2017", "cvb_tasks.coco_caption:CocoCaptionTask",
-     "COCO 2017 val captions, 5000 images x 5 references; CIDEr-D x100 (+BLEU-1..4)", (), {}),
+     "COCO 2017 val captions, 5000 images x 5 references; CIDEr-D x100 (+BLEU-1..4)", (),
+     {"ids": "file of image ids (COCO file names) to keep, one per line, e.g. the Karpathy test "
+             "split over a local copy of lmms-lab/COCO-Caption (2014 val)"}),
 )
 
 
