@@ -68,12 +68,12 @@ def _register_builtin_commands() -> None:
     cli.add_command(plugins_cmd)
     cli.add_command(list_cmd)
     cli.add_command(compress_cmd)
-    try:  # commands of the benchmark runner (absent in a partial install)
-        from .run_cmd import register as register_run
+    from .report_cmd import report_cmd
+    from .run_cmd import export_cmd, run_cmd
 
-        register_run(cli)
-    except ImportError:
-        pass
+    cli.add_command(run_cmd)
+    cli.add_command(export_cmd)
+    cli.add_command(report_cmd)
 
 
 _register_builtin_commands()

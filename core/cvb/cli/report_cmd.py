@@ -42,10 +42,8 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
 
 
 def default_store() -> Path:
-    try:
-        from ..run.store import DEFAULT_STORE  # the run command's default, if it declares one
-    except ImportError:
-        return Path("cvb-results.sqlite")
+    from ..run.store import DEFAULT_STORE  # the run command's default
+
     return Path(DEFAULT_STORE)
 
 

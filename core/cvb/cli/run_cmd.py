@@ -12,21 +12,11 @@ from pathlib import Path
 
 import click
 
+from ..jsonsafe import json_safe
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
 EXIT_INTERRUPTED = 130
-
-
-def register(cli: click.Group) -> None:
-    """Add ``run`` and ``export`` (and ``report`` where it is installed) to the ``cvb`` group."""
-    cli.add_command(run_cmd)
-    cli.add_command(export_cmd)
-    try:
-        from .report_cmd import report_cmd
-    except ImportError:
-        return
-    cli.add_command(report_cmd)
 
 
 def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
@@ -147,7 +137,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                   "work": result["work"], "cells": cells, "n_failures": len(failures),
                   "failure_counts": counts, "failures": failures[:MAX_LISTED_FAILURES],
                   "notes": plan.notes}
-        click.echo(json.dumps(summary.clean(report), indent=2))
+        click.echo(json.dumps(json_safe(report), indent=2))
     else:
         summary.print_cells(out, cells, [m.name for m in plan.metrics])
         work = result["work"]

@@ -4,7 +4,8 @@
 ``write_report`` puts every format in a folder.
 """
 
-from .build import build_report, json_safe
+from ..jsonsafe import json_safe
+from .build import build_report
 from .write import write_report
 
 __all__ = ["build_report", "json_safe", "write_report"]

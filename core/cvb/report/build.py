@@ -6,7 +6,6 @@ keeps the formats from disagreeing.
 
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 from ..analysis.bd import METHODS, bd_metric, bd_rate
@@ -124,13 +123,3 @@ def build_report(
         "adapted": adapted, "metrics": metrics, "sections": sections,
     }
 
-
-def json_safe(value):
-    """NaN/inf -> None recursively, so the JSON is standard (no bare NaN tokens)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value

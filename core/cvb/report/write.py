@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .build import json_safe
+from ..jsonsafe import json_safe
 from .html import html_report
 from .plots import write_plots
 from .tables import cells_csv, markdown_report

@@ -7,7 +7,7 @@ import itertools
 import json
 from typing import Any, Iterable, TextIO
 
-from .summary import clean
+from ..jsonsafe import json_safe
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
     n = 0
     if fmt == "jsonl":
         for row in rows:
-            out.write(json.dumps(clean(row), default=str) + "\n")
+            out.write(json.dumps(json_safe(row), default=str) + "\n")
             n += 1
         return n
     rows = iter(rows)

@@ -24,17 +24,6 @@ def plan_cells(store: Store, plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def clean(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become null (strict JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [clean(v) for v in value]
-    return value
-
-
 def _num(x: float | None, spec: str) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
