@@ -93,6 +93,11 @@ class Query:
     #: instruction after the question; None = the community default for ``kind``
     #: (cvb.prompts.SUFFIX), "" = none (OCRBench asks the bare question)
     suffix: str | None = None
+    #: the codec and level ``image`` was compressed with (the runner fills them): ``"none"``
+    #: and None for the uncompressed reference; both None when unknown (a query built by hand).
+    #: A VLM may condition on them (the adapter's conditional encoder does); most ignore them.
+    codec: str | None = None
+    level: str | None = None
 
 
 @dataclass(frozen=True)
