@@ -81,6 +81,7 @@ class Outcome:
     peak_memory_mb: float | None = None
     val_before: dict[str, float] = field(default_factory=dict)
     val_after: dict[str, float] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)  # wall time of each step run here
 
 
 # ---- the teacher ------------------------------------------------------------------------------
@@ -256,6 +257,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     step = start
+    step_seconds: list[float] = []
+    last = time.perf_counter()
     try:
         while step < total:
             epoch, pos = divmod(step, spe)
@@ -275,6 +278,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                now = time.perf_counter()
+                step_seconds.append(now - last)
+                last = now
                 images_seen += len(items) * world
                 value = float(loss.detach())
                 running = value if running is None else 0.9 * running + 0.1 * value
@@ -331,7 +337,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     vlm.close()
     done = step - start
     return Outcome(manifest, start, done, seconds, images_seen / seconds if seconds > 0 and done else 0.0,
-                   peak, val_before, val_after)
+                   peak, val_before, val_after, step_seconds)
 
 
 def _mean(values: dict[str, float]) -> float | None:
