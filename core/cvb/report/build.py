@@ -14,7 +14,7 @@ from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
 )
-from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows
+from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
 from ..errors import UsageError
 
 REPORT_VERSION = 1
@@ -116,6 +116,8 @@ def build_report(
             "correlation": metric_correlations(group, metrics),
             "gap": [g for g in gaps if g["task"] == task and g["vlm"] == vlm],
             "adapter_bd": [g for g in gains if g["task"] == task and g["vlm"] == vlm],
+            "gap_summary": gap_summary([g for g in gaps if g["task"] == task and g["vlm"] == vlm],
+                                       [g for g in gains if g["task"] == task and g["vlm"] == vlm]),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     return {

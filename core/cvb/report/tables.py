@@ -124,13 +124,23 @@ def gap_table(section: dict) -> Table | None:
 
 
 def adapter_table(section: dict) -> Table | None:
-    if not section["adapter_bd"]:
+    """Per codec: the gaps averaged over its levels, the generalization share, the BD gain."""
+    summary = section.get("gap_summary") or []
+    if not section["adapter_bd"] and not summary:
         return None
-    adapted = section["adapter_bd"][0]["adapted_vlm"]
-    rows = [[g["codec"], _bd_cell(g["bd_metric"])] for g in section["adapter_bd"]]
-    return Table(f"{section_title(section)}: adapter gain of {adapted} (BD-{section['score_metric']})",
-                 ["codec", f"BD-{section['score_metric']}"], rows,
-                 "the adapted VLM's curve against the base VLM's, same codec; positive = better")
+    adapted = (summary or section["adapter_bd"])[0]["adapted_vlm"]
+    bd = {g["codec"]: g["bd_metric"] for g in section["adapter_bd"]}
+    rows = []
+    for s in summary:
+        share = s["generalization_share"]
+        rows.append([s["codec"], f"{s['levels_used']}/{s['levels']}", fmt(s["total"]), fmt(s["information"]),
+                     fmt(s["generalization"]), "n/a" if not math.isfinite(share) else f"{share:.0%}",
+                     _bd_cell(bd[s["codec"]]) if s["codec"] in bd else "-"])
+    return Table(f"{section_title(section)}: adapter {adapted}, per codec",
+                 ["codec", "levels", "mean total gap", "mean information gap", "mean generalization gap",
+                  "generalization share", f"adapter gain (BD-{section['score_metric']})"], rows,
+                 "gaps averaged over the levels with all three scores; share = summed generalization / "
+                 "summed total gap; gain = the adapted curve against the base curve, positive = better")
 
 
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
