@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -70,20 +68,11 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
+    """The folder made if needed, then cvb's atomic write, fsynced (checkpoints, weights)."""
+    from cvb.atomic import write_atomic as write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write(path, data, durable=True)
 
 
 def save_weights(folder: Path, tensors: dict[str, "torch.Tensor"], metadata: dict[str, str]) -> str:

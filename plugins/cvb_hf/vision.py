@@ -24,14 +24,22 @@ if TYPE_CHECKING:
 TOWER_ATTRIBUTES = ("visual", "vision_tower", "vision_model", "vision_encoder")
 
 
-def find_vision_tower(model) -> "torch.nn.Module":
+def _find(model, attributes: Sequence[str]) -> "torch.nn.Module | None":
+    """The first ``attributes`` module on the model's inner ``.model``, else on the model."""
     import torch
 
     for holder in (getattr(model, "model", None), model):
-        for attr in TOWER_ATTRIBUTES:
+        for attr in attributes:
             module = getattr(holder, attr, None) if holder is not None else None
             if isinstance(module, torch.nn.Module):
                 return module
+    return None
+
+
+def find_vision_tower(model) -> "torch.nn.Module":
+    tower = _find(model, TOWER_ATTRIBUTES)
+    if tower is not None:
+        return tower
     raise UnavailableError(
         f"{type(model).__name__} keeps its vision tower under none of {', '.join(TOWER_ATTRIBUTES)}")
 
@@ -67,14 +75,7 @@ PROJECTOR_ATTRIBUTES = ("multi_modal_projector", "connector", "aligner")
 
 def find_projector(model) -> "torch.nn.Module | None":
     """The module that maps the tower's output to the LLM's width, where it is not in the tower."""
-    import torch
-
-    for holder in (getattr(model, "model", None), model):
-        for attr in PROJECTOR_ATTRIBUTES:
-            module = getattr(holder, attr, None) if holder is not None else None
-            if isinstance(module, torch.nn.Module):
-                return module
-    return None
+    return _find(model, PROJECTOR_ATTRIBUTES)
 
 
 def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any, dtype: Any) -> list["torch.Tensor"]:
