@@ -334,6 +334,11 @@ class Choice(Rules):
 
 
 class SeedBench(Choice):
+    def prepare(self, sample, doc):
+        # VLMEvalKit's SEEDBench_IMG.tsv holds the hub's choice_a..choice_d as columns A-D
+        letters = {c.upper(): doc[f"choice_{c}"] for c in "abcd" if f"choice_{c}" in doc}
+        return super().prepare(sample, {**doc, **letters})
+
     def score(self, samples, predictions):
         # multiple_choice.py mcq_vanilla_eval + report_acc: mean hit per question
         letters = self._extract([(_prediction(s, predictions), _doc(s)) for s in samples])
