@@ -259,9 +259,8 @@ def ocrbench_match(pred: Any, answers: str | Sequence[str], category: str | None
     Text: both lowercased, stripped, newlines read as spaces. Handwritten math (``category``
     "HME100k", the row's ``dataset``, or the question type "Handwritten Mathematical Expression
     Recognition"): all whitespace removed and the comparison stays case-sensitive (LaTeX
-    ``\\Sigma`` is not ``\\sigma``), as in OCRBench's own script and VLMEvalKit. lmms-eval
-    lowercases the prediction first but not the answer, so its HME check can never match an
-    answer with a capital letter; cvb does not copy that slip.
+    ``\\Sigma`` is not ``\\sigma``), as in OCRBench's own script, VLMEvalKit and lmms-eval 0.7.3.
+    Unlike lmms-eval, full-width characters are not folded here (``protocol=lmms-eval`` does).
     """
     if pred is None:
         return False
