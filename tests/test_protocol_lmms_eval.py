@@ -40,6 +40,25 @@ def verdicts(task, samples, preds):
     return [task.judge(s, preds.get(s.id, "")) for s in samples]
 
 
+PIECES = ["Yes", "yes", "YES", "No", "no", "Y", "n", "y", "A", "B", "C", "D", "E", "a", "b", "c", "(B)", "B.",
+          "C)", ":D", "A:", "(A).", "The answer is", "answer is", "I choose", "none", "None", "Nope", "\n\n", "\n",
+          " ", "  ", ".", ",", "!", "?", "STOP", "ＳＴＯＰ", "４０９７", "4097", "\\Sigma", "x", "red", "blue", "left",
+          "right", "cat", "dog", "table", "ASSISTANT:", "option", "I think", "Cannot determine", "t-shirt",
+          "yes.", "1", "2", "go", "wait", "stop", "Hello\nWorld", "$12.50", "a + b", "　", "There are", "is"]
+
+
+def random_predictions(n: int, seed: int) -> list[str]:
+    """Held-out style predictions: 1-4 tricky pieces joined by random separators."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        k = rng.randint(0, 4)
+        out.append("".join(rng.choice(["", " ", "\n", ". ", ", "]) + rng.choice(PIECES) for _ in range(k)))
+    return out
+
+
 # ---- POPE ------------------------------------------------------------------------------------
 POPE_PREDS = ["Yes", "Yes.", "no\n\nThere is no dog.", "Y", "no", " yes ", "", "NO", "There is a dog, yes.",
               "Nope", None, "yes", "No.", "no", "maybe", "yes"]
@@ -63,15 +82,22 @@ def test_pope(tmp_path):
     assert [s.meta["prompt"] for s in samples] == [u.pope_doc_to_text(d, kwargs) for d in docs]
     assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} == {(128, ("\n\n",))}
 
-    results = [u.pope_process_results(d, [(p or "").strip()]) for d, p in zip(docs, POPE_PREDS)]
-    assert verdicts(task, samples, preds) == [r["pope_accuracy"]["score"] for r in results]
-    ours = task.score(samples, preds)
-    for metric in ("accuracy", "precision", "recall", "f1_score", "yes_ratio"):
-        want = getattr(u, f"pope_aggregate_{metric}")([r[f"pope_{metric}"] for r in results])
-        assert ours.details[f"pope_{metric}"] == want, metric
-        for cat in ("random", "popular", "adversarial"):  # pope_full's subtasks
-            sub = [r[f"pope_{metric}"] for r, d in zip(results, docs) if d["category"] == cat]
-            assert ours.details[f"pope_{metric}/{cat}"] == getattr(u, f"pope_aggregate_{metric}")(sub)
+    def compare(pred_list):
+        preds = {s.id: p for s, p in zip(samples, pred_list) if p is not None}
+        results = [u.pope_process_results(d, [(p or "").strip()]) for d, p in zip(docs, pred_list)]
+        assert verdicts(task, samples, preds) == [r["pope_accuracy"]["score"] for r in results]
+        ours = task.score(samples, preds)
+        for metric in ("accuracy", "precision", "recall", "f1_score", "yes_ratio"):
+            want = getattr(u, f"pope_aggregate_{metric}")([r[f"pope_{metric}"] for r in results])
+            assert ours.details[f"pope_{metric}"] == want, metric
+            for cat in ("random", "popular", "adversarial"):  # pope_full's subtasks
+                sub = [r[f"pope_{metric}"] for r, d in zip(results, docs) if d["category"] == cat]
+                assert ours.details[f"pope_{metric}/{cat}"] == getattr(u, f"pope_aggregate_{metric}")(sub)
+        return ours
+
+    ours = compare(POPE_PREDS)
+    for seed in range(30):
+        compare(random_predictions(len(samples), seed))
     assert ours.metric == "pope_f1_score" and ours.value == ours.details["pope_f1_score"]
     # the quirks the issue lists: "Yes." and "Y" are wrong for lmms-eval, yes-ratio is the truth's
     assert verdicts(task, samples[:4], preds) == [1.0, 0.0, 0.0, 0.0] and ours.details["pope_yes_ratio"] == 0.5
@@ -101,12 +127,19 @@ def test_mme(tmp_path):
     assert [s.meta["prompt"] for s in samples] == [u.mme_doc_to_text(d, kwargs) for d in rows]
     assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)}
 
-    results = [u.mme_process_results(d, [p.strip()]) for d, p in zip(rows, MME_PREDS)]
-    assert verdicts(task, samples, preds) == [next(iter(r.values()))["score"] for r in results]
-    ours = task.score(samples, preds)
-    for key in ("mme_perception_score", "mme_cognition_score"):
-        want = u.mme_aggregate_results([r[key] for r in results if key in r])
-        assert ours.details[key] == want, key
+    def compare(pred_list):
+        preds = {s.id: p for s, p in zip(samples, pred_list)}
+        results = [u.mme_process_results(d, [p.strip()]) for d, p in zip(rows, pred_list)]
+        assert verdicts(task, samples, preds) == [next(iter(r.values()))["score"] for r in results]
+        ours = task.score(samples, preds)
+        for key in ("mme_perception_score", "mme_cognition_score"):
+            want = u.mme_aggregate_results([r[key] for r in results if key in r])
+            assert ours.details[key] == want, key
+        return ours
+
+    for seed in range(30):
+        compare(random_predictions(len(samples), seed))
+    ours = compare(MME_PREDS)
     assert ours.value == ours.details["mme_perception_score"] + ours.details["mme_cognition_score"]
     # first-4-characters rule: "Nope" (truth yes) and "None of them" (truth no) read "no"; the
     # refusal "Cannot determine" (truth yes) is "other"
@@ -134,13 +167,18 @@ def test_seedbench(tmp_path):
     assert [s.meta["prompt"] for s in samples] == [u.seed_doc_to_text(d) for d in rows]
     assert {s.meta["stop"] for s in samples} == {generation(yaml)[1]} == {("ASSISTANT:",)}
 
-    results = [u.seed_process_result(d, [p.strip()]) for d, p in zip(rows, SEED_PREDS)]
-    want_verdicts = [1.0 if r["seed_image"]["pred"].lower().strip() == r["seed_image"]["answer"].lower().strip()
-                     else 0.0 for r in results]
-    assert verdicts(task, samples, preds) == want_verdicts
-    ours = task.score(samples, preds)
-    assert ours.value == ours.details["seed_image"] == u.seed_aggregation_result([r["seed_image"] for r in results])
-    assert ours.details["seed_all"] == u.seed_aggregation_result([r["seed_all"] for r in results])
+    def compare(pred_list):
+        preds = {s.id: p for s, p in zip(samples, pred_list)}
+        results = [u.seed_process_result(d, [p.strip()]) for d, p in zip(rows, pred_list)]
+        want = [u.seed_aggregation_result([r["seed_image"]]) for r in results]  # one-row aggregation = verdict
+        assert verdicts(task, samples, preds) == want
+        ours = task.score(samples, preds)
+        assert ours.value == ours.details["seed_image"] == u.seed_aggregation_result([r["seed_image"] for r in results])
+        assert ours.details["seed_all"] == u.seed_aggregation_result([r["seed_all"] for r in results])
+
+    compare(SEED_PREDS)
+    for seed in range(30):
+        compare(random_predictions(len(samples), seed))
     # "b" (truth B) right: case-insensitive; "B. blue" (truth C) and "The answer is C" (truth D):
     # only the first character counts
     assert verdicts(task, samples[1:4], preds) == [1.0, 0.0, 0.0]
@@ -209,22 +247,28 @@ def test_mmbench(tmp_path):
     assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} == {(1024, ("ASSISTANT:",))}
     assert any(s.options == ("None", "left", "right") for s in samples)  # "None" is an option
 
-    results = [u.mmbench_process_results(dict(by_id[s.id]), [preds[s.id]])["gpt_eval_score"] for s in samples]
-    overall, cat_acc, l2_acc = u.mmbench_evaluator.eval_result(results, eval_method="static")
-    ours = task.score(samples, preds)
-    assert ours.value == u.mmbench_aggregate_dev_results_static(results, None) == overall * 100
-    assert ours.metric == "gpt_eval_score" and ours.details["questions"] == 5
-    for cat, acc in cat_acc.items():
-        assert ours.details[f"category_acc/{cat}"] == acc
-    for cat, acc in l2_acc.items():
-        assert ours.details[f"l2-category_acc/{cat}"] == acc
-    # per-row verdicts: the static evaluator on the row as a one-row group
-    for s in samples:
-        one = u.mmbench_evaluator.eval_sub_data(
-            __import__("pandas").DataFrame([u.mmbench_process_results(dict(by_id[s.id]), [preds[s.id]])["gpt_eval_score"]]),
-            {by_id[s.id]["index"]: by_id[s.id]["answer"]}, static_only=True)
-        assert task.judge(s, preds[s.id]) == float(one), s.id
-    assert overall == 0.2  # only question 0 survives CircularEval
+    import pandas as pd
+
+    def compare(preds):
+        results = [u.mmbench_process_results(dict(by_id[s.id]), [preds[s.id].strip()])["gpt_eval_score"]
+                   for s in samples]
+        overall, cat_acc, l2_acc = u.mmbench_evaluator.eval_result(results, eval_method="static")
+        ours = task.score(samples, preds)
+        assert ours.value == u.mmbench_aggregate_dev_results_static(results, None) == overall * 100
+        assert ours.metric == "gpt_eval_score" and ours.details["questions"] == 5
+        for cat, acc in cat_acc.items():
+            assert ours.details[f"category_acc/{cat}"] == acc
+        for cat, acc in l2_acc.items():
+            assert ours.details[f"l2-category_acc/{cat}"] == acc
+        # per-row verdicts: the static evaluator on the row as a one-row group
+        for s, r in zip(samples, results):
+            one = u.mmbench_evaluator.eval_sub_data(pd.DataFrame([r]), {r["index"]: r["answer"]}, static_only=True)
+            assert task.judge(s, preds[s.id]) == float(one), (s.id, preds[s.id])
+        return overall
+
+    assert compare(preds) == 0.2  # only question 0 survives CircularEval
+    for seed in range(15):
+        compare(dict(zip([s.id for s in samples], random_predictions(len(samples), seed))))
 
 
 # ---- OCRBench --------------------------------------------------------------------------------
@@ -256,15 +300,21 @@ def test_ocrbench(tmp_path):
     assert [s.meta["prompt"] for s in samples] == [u.ocrbench_doc_to_text(d, kwargs) for d in rows]
     assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)}
 
-    results = [u.ocrbench_process_results(d, [r[3].strip()]) for d, r in zip(rows, OCR_ROWS)]
-    assert verdicts(task, samples, preds) == [float(r["ocrbench_accuracy"]["score"]) for r in results]
-    for k in u.OCRBench_score:  # lmms-eval keeps the counts in a module-level dict
-        u.OCRBench_score[k] = 0
-    want = u.ocrbench_aggregate_accuracy([r["ocrbench_accuracy"] for r in results], None)
-    ours = task.score(samples, preds)
-    assert ours.value == want and ours.details["hits"] == want * 1000
-    for k, v in u.OCRBench_score.items():
-        assert ours.details[f"hits/{k}"] == v
+    def compare(pred_list):
+        preds = {s.id: p for s, p in zip(samples, pred_list)}
+        results = [u.ocrbench_process_results(d, [p.strip()]) for d, p in zip(rows, pred_list)]
+        assert verdicts(task, samples, preds) == [float(r["ocrbench_accuracy"]["score"]) for r in results]
+        for k in u.OCRBench_score:  # lmms-eval keeps the counts in a module-level dict
+            u.OCRBench_score[k] = 0
+        want = u.ocrbench_aggregate_accuracy([r["ocrbench_accuracy"] for r in results], None)
+        ours = task.score(samples, preds)
+        assert ours.value == want and ours.details["hits"] == want * 1000
+        for k, v in u.OCRBench_score.items():
+            assert ours.details[f"hits/{k}"] == v
+
+    compare([r[3] for r in OCR_ROWS])
+    for seed in range(30):
+        compare(random_predictions(len(samples), seed))
     # full-width folded; HME case-sensitive with spaces removed; empty answer always inside
     assert verdicts(task, samples, preds)[:5] == [1.0, 1.0, 1.0, 0.0, 1.0] and verdicts(task, samples, preds)[7] == 1.0
 
@@ -291,12 +341,17 @@ def test_gqa(tmp_path):
 
     metric = yaml["metric_list"][0]
     em = exact_match_hf_evaluate()
-    scores = [em(references=[d["answer"]], predictions=[p.strip()], ignore_case=metric["ignore_case"],
-                 ignore_punctuation=metric["ignore_punctuation"])["exact_match"] for d, (_, p) in zip(inst, GQA_ROWS)]
-    assert verdicts(task, samples, preds) == scores
-    ours = task.score(samples, preds)
-    assert ours.value == sum(scores) / len(scores)  # aggregation "mean": api/metrics.py:23-24
-    assert scores[:4] == [1.0, 1.0, 1.0, 0.0]
+    def compare(pred_list):
+        preds = {s.id: p for s, p in zip(samples, pred_list)}
+        scores = [em(references=[d["answer"]], predictions=[p.strip()], ignore_case=metric["ignore_case"],
+                     ignore_punctuation=metric["ignore_punctuation"])["exact_match"] for d, p in zip(inst, pred_list)]
+        assert verdicts(task, samples, preds) == scores
+        assert task.score(samples, preds).value == sum(scores) / len(scores)  # "mean": api/metrics.py:23-24
+        return scores
+
+    assert compare([p for _, p in GQA_ROWS])[:4] == [1.0, 1.0, 1.0, 0.0]
+    for seed in range(30):
+        compare(random_predictions(len(samples), seed))
 
 
 # ---- COCO captions ---------------------------------------------------------------------------
