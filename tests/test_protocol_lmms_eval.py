@@ -228,12 +228,15 @@ def mmbench_prediction(row) -> str:
     return table[q][k]
 
 
-def test_mmbench(tmp_path):
-    rows = mmbench_rows()
+def mmbench_copy(root, rows):
     types = {"index": "i", "question": "s", "hint": "s", "answer": "s", "A": "s", "B": "s", "C": "s", "D": "s",
              "category": "s", "image": "img", "source": "s", "L2-category": "s", "comment": "s", "split": "s"}
-    path = local_copy(tmp_path / "MMBench", rows, types, "dev", config="en")
-    task = make_task("mmbench", str(path), protocol="lmms-eval")
+    return local_copy(root, rows, types, "dev", config="en")
+
+
+def test_mmbench(tmp_path):
+    rows = mmbench_rows()
+    task = make_task("mmbench", str(mmbench_copy(tmp_path / "MMBench", rows)), protocol="lmms-eval")
     samples = task.samples()
     assert sorted(int(s.id) for s in samples) == sorted(r["index"] for r in rows)  # every row, copies too
     by_id = {str(r["index"]): r for r in rows}

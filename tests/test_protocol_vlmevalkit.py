@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from cvb.errors import UsageError
-from test_protocol_lmms_eval import local_copy, mmbench_rows
+from test_protocol_lmms_eval import local_copy, mmbench_copy, mmbench_rows
 from test_tasks_common import image_cell, make_task
 
 
@@ -80,10 +80,7 @@ def test_mcq_prompt_can_infer_and_the_ten_character_rule(tmp_path):
 
 def test_mmbench_circular_from_the_data(tmp_path):
     rows = mmbench_rows()
-    types = {"index": "i", "question": "s", "hint": "s", "answer": "s", "A": "s", "B": "s", "C": "s", "D": "s",
-             "category": "s", "image": "img", "source": "s", "L2-category": "s", "comment": "s", "split": "s"}
-    path = local_copy(tmp_path / "MMBench", rows, types, "dev", config="en")
-    task = make_task("mmbench", str(path), protocol="vlmevalkit")
+    task = make_task("mmbench", str(mmbench_copy(tmp_path / "MMBench", rows)), protocol="vlmevalkit")
     samples = task.samples()
     by_id = {str(r["index"]): r for r in rows}
     one = next(s for s in samples if s.id == "1")

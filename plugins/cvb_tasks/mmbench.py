@@ -3,7 +3,9 @@
 Data: ``lmms-lab/MMBench`` config ``en`` split ``dev``. The hub copy (like VLMEvalKit's TSV)
 also holds MMBench's own rotated copies of each question at ``index + k * 1_000_000``; cvb keeps
 only the originals (index < 1e6) and, with ``circular=true``, builds the rotations itself, so
-the same code serves copies that have them and copies that do not.
+the same code serves copies that have them and copies that do not. The peer protocols
+(``protocol=lmms-eval`` / ``vlmevalkit``) keep every row and evaluate circularly from the copies,
+as those toolkits do.
 """
 
 from __future__ import annotations

@@ -16,24 +16,20 @@ Shared facts:
 
 from __future__ import annotations
 
-import math
 import string
 from collections import defaultdict
-from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from cvb.types import Sample, TaskScore
 
 from ..base import missing_count
+from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
 NAME = "lmms-eval 0.7.3"
 DEFAULT_UNTIL = ("\n\n",)  # api/task.py:133, 186-187
 WRAPPER_MAX_NEW_TOKENS = 1024  # models/simple/llava_hf.py:353-354, models/simple/openai.py:66-67
 SINGLE_WORD = "\nAnswer the question using a single word or phrase."
 
-
-def _with(sample: Sample, **meta: Any) -> Sample:
-    return replace(sample, meta={**sample.meta, **meta})
 
 
 def _result(sample: Sample, predictions: Mapping[str, str]) -> str:
@@ -42,9 +38,6 @@ def _result(sample: Sample, predictions: Mapping[str, str]) -> str:
     value = predictions.get(sample.id)
     return "" if value is None else str(value).strip()
 
-
-def _doc(sample: Sample) -> Mapping[str, Any]:
-    return sample.meta.get("doc", {})
 
 
 class Rules:
@@ -236,10 +229,6 @@ class SeedBench(Rules):
 # MMBench (mmbench_en_dev_static): tasks/mmbench/_default_template_mmbench_en_yaml,
 # tasks/mmbench/en_utils.py, tasks/mmbench/mmbench_evals.py, tasks/_task_utils/mcq_extract.py
 # ---------------------------------------------------------------------------------------------
-def _isna(value: Any) -> bool:
-    """``pandas.isna`` on one cell: None or a float NaN."""
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
 
 def mmbench_options_prompt(doc: Mapping[str, Any]) -> str:
     """mmbench_evals.py:20-28 (``create_options_prompt``, sys_prompt from mmbench.yaml)."""
@@ -285,16 +274,10 @@ def mmbench_can_infer_option(answer: str) -> str | bool:
     return False
 
 
-def mmbench_can_infer_text(answer: str, choices: Mapping[str, Any]) -> str | bool:
-    """mmbench_evals.py:107-119: exactly one option text inside the lowercased answer."""
-    answer = answer.lower()
-    cands = [k for k, v in choices.items() if str(v).lower() in answer]
-    return cands[0] if len(cands) == 1 else False
-
 
 def mmbench_prefetch(prediction: str, doc: Mapping[str, Any]) -> str | bool:
     """mmbench_evals.py:121-127 (``can_infer``/``prefetch_answer``)."""
-    return mmbench_can_infer_option(prediction) or mmbench_can_infer_text(prediction, mmbench_choices(doc))
+    return mmbench_can_infer_option(prediction) or can_infer_text(prediction, mmbench_choices(doc))
 
 
 _MCQ_PHRASES = ("the answer is", "answer is", "the correct answer is", "correct answer is",

@@ -16,37 +16,27 @@ Qwen2-VL wrapper (vlmeval/vlm/qwen2_vl/model.py), and no stop strings.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 from collections import defaultdict
-from dataclasses import replace
 from typing import Any, Callable, Mapping, Sequence
 
 from cvb.types import Sample, TaskScore
 
 from ..base import missing_count
+from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
 NAME = "vlmevalkit"
 MAX_NEW_TOKENS = 2048
 VQA_SUFFIX = "\nAnswer the question using a single word or phrase."  # vlmeval/dataset/image_vqa.py
 
 
-def _with(sample: Sample, **meta: Any) -> Sample:
-    return replace(sample, meta={**sample.meta, **meta})
-
-
-def _doc(sample: Sample) -> Mapping[str, Any]:
-    return sample.meta.get("doc", {})
 
 
 def _prediction(sample: Sample, predictions: Mapping[str, str]) -> str:
     value = predictions.get(sample.id)
     return "" if value is None else str(value)  # VLMEvalKit: [str(x) for x in data['prediction']]
 
-
-def _isna(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 # ---- the judge -------------------------------------------------------------------------------
@@ -259,12 +249,6 @@ def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | bool:
         return "Z"
     return False
 
-
-def can_infer_text(answer: str, choices: Mapping[str, Any]) -> str | bool:
-    """matching_util.py ``can_infer_text``: exactly one option text inside the answer."""
-    answer = answer.lower()
-    cands = [k for k, v in choices.items() if str(v).lower() in answer]
-    return cands[0] if len(cands) == 1 else False
 
 
 def can_infer(answer: str, choices: Mapping[str, Any]) -> str | bool:
