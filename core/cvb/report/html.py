@@ -10,6 +10,7 @@ import base64
 from html import escape
 from pathlib import Path
 
+from .provenance import provenance_lines
 from .tables import Reason, Table, fmt, section_tables, section_title
 
 CSS = """
@@ -70,5 +71,9 @@ def html_report(report: dict, images: dict[tuple[str, str], list[Path]] | None =
                          f"<figcaption>{escape(png.name)}</figcaption></figure>")
         for t in section_tables(s, report["metrics"], report["interp"]):
             parts.append(html_table(t))
+    lines = provenance_lines(report.get("provenance"))
+    if lines:
+        parts.append('<h2 id="provenance">Provenance</h2><ul class="prov">'
+                     + "".join(f"<li><code>{escape(x)}</code></li>" for x in lines) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)

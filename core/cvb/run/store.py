@@ -316,6 +316,12 @@ class Store:
         """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
         return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
 
+    def sample_verdicts(self, task: str, vlm: str, codec: str, level: str) -> dict[str, tuple]:
+        """sample id -> (text, judge, error) of one cell: what ``cvb report``'s statistics read."""
+        return {sid: (text, judge, error) for sid, text, judge, error in self._read(
+            "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
+            " AND level=?", (task, vlm, codec, level))}
+
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
         parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
@@ -392,6 +398,21 @@ class Store:
                 "details": _json_load(details, {}), "n": n, "n_failed": n_failed, "error": error,
             })
         return out
+
+    def component_versions(self) -> dict[str, dict[str, list]]:
+        """What made the stored numbers: ``{"vlms": {label: [versions]}, "tasks": {label:
+        [versions]}, "codecs": {name: [{"version", "params"}]}}`` (``cvb report``'s provenance)."""
+        vlms: dict[str, list] = {}
+        for v, ver in self._read("SELECT DISTINCT vlm, vlm_version FROM predictions ORDER BY vlm, vlm_version"):
+            vlms.setdefault(v, []).append(ver)
+        tasks: dict[str, list] = {}
+        for t, ver in self._read("SELECT DISTINCT task, task_version FROM cells ORDER BY task, task_version"):
+            tasks.setdefault(t, []).append(ver)
+        codecs: dict[str, list] = {}
+        for c, ver, params in self._read(
+                "SELECT DISTINCT codec, codec_version, params FROM compressed ORDER BY codec, codec_version"):
+            codecs.setdefault(c, []).append({"version": ver, "params": _json_load(params, {})})
+        return {"vlms": vlms, "tasks": tasks, "codecs": codecs}
 
     # ---- failures and export ---------------------------------------------------------------
     def failures(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:
