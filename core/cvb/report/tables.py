@@ -299,8 +299,7 @@ def rich_table(t: Table):
     from rich.text import Text
 
     # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
-    rt = RichTable(title=escape(t.title), caption=escape(t.note) if t.note else None,
-                   title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD,
+    rt = RichTable(title=escape(t.title), title_justify="left", box=box.SIMPLE_HEAD,
                    pad_edge=False, collapse_padding=True)
     reason_cols = {i for r in t.rows for i, c in enumerate(r) if isinstance(c, Reason)}
     for i, h in enumerate(t.header):
@@ -310,7 +309,11 @@ def rich_table(t: Table):
     for row in t.rows:
         rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
                      for c in row])
-    return rt
+    if not t.note:
+        return rt
+    from rich.console import Group
+
+    return Group(rt, Text(t.note, style="dim"), Text(""))  # the note uses the full width
 
 
 def rich_tables(report: dict, width: int = 80) -> Iterable:

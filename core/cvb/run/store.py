@@ -81,6 +81,8 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if version is None:
                     self._create_schema()
+            if version is not None or create:
+                self._create_views(strict=create)
         except BaseException:
             self.conn.close()
             raise
@@ -135,6 +137,15 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise self._error(exc) from None
+
+    def _create_views(self, strict: bool = True) -> None:
+        """The flat SQL views (``views.sql``); a read-only open of a read-only file goes on without."""
+        views = (Path(__file__).with_name("views.sql")).read_text(encoding="utf-8")
+        try:
+            self.conn.executescript(views)
+        except sqlite3.Error as exc:
+            if strict:
+                raise self._error(exc) from None
 
     def close(self) -> None:
         self.conn.close()
@@ -455,6 +466,17 @@ class Store:
             out.append({"stage": "score", "task": t, "vlm": v, "codec": codec, "level": level,
                         "item": None, "error": err})
         return out
+
+    def export_columns(self, what: str) -> list[str]:
+        """The column names of ``export_rows(what)``, known even when the table is empty."""
+        if what == "cells":
+            return ["task", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
+                    "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
+        if what == "failures":
+            return ["stage", "task", "vlm", "codec", "level", "item", "error"]
+        if what not in EXPORTS:
+            raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
+        return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
 
     def export_rows(self, what: str) -> Iterator[dict[str, Any]]:
         """Rows of one table as dicts, streamed (JSON columns decoded); ``cells`` as ``cells()``."""
