@@ -184,8 +184,13 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     written = write_report(r, tmp_path)
     names = sorted(p.name for p in written)
     for f in ("report.md", "cells.csv", "report.json", "report.html", "score_pope_qwen.png",
-              "score_pope_cve.png", "score_gqa_qwen.png", "metrics_pope.png", "metrics_gqa.png"):
+              "score_pope_cve.png", "score_gqa_qwen.png", "metrics_pope.png", "metrics_gqa.png",
+              "score_pope.png", "score_pope_qwen.svg", "score_pope_qwen.pdf", "score_pope.pdf"):
         assert f in names and (tmp_path / f).stat().st_size > 0
+    assert "score_gqa.png" not in names  # one VLM: no per-task figure of every VLM
+    assert (tmp_path / "score_pope_qwen.pdf").read_bytes().startswith(b"%PDF")
+    svg = (tmp_path / "score_pope_qwen.svg").read_text()
+    assert "<svg" in svg and "cve, adapted" in svg  # the adapted curve is overlaid, text editable
     pngs = [p for p in written if p.suffix == ".png"]
     for p in pngs:
         with Image.open(p) as im:
@@ -203,7 +208,9 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     assert "no overlap in bpp: [0.19, 0.3] vs [2, 3]" in html
     assert "gap decomposition with cve" in html
     md = (tmp_path / "report.md").read_text()
-    assert "![score_pope_qwen.png](score_pope_qwen.png)" in md
+    caption = ("pope, qwen: f1 against bits per pixel (log scale), one curve per codec, points "
+               "labelled with the codec level")
+    assert f"]({'score_pope_qwen.png'})" in md and caption in md and caption in html
 
 
 def test_empty_report_renders():

@@ -244,12 +244,14 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_report(report: dict, images: dict[tuple[str, str], list[str]] | None = None) -> str:
-    """The whole report as Markdown; ``images`` maps (task, vlm) to relative PNG paths."""
+def markdown_report(report: dict, images: dict | None = None) -> str:
+    """The whole report as Markdown; ``images`` maps (task, vlm) to (relative PNG path, caption)."""
+    from .html import section_figures
+
     out = ["# cvb report", "",
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]
-    for s in report["sections"]:
+    for i, s in enumerate(report["sections"]):
         out += [f"## {section_title(s)}", ""]
         ref = s["reference"]
         out.append(f"Uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
@@ -257,8 +259,8 @@ def markdown_report(report: dict, images: dict[tuple[str, str], list[str]] | Non
         out.append("")
         for t in section_tables(s, report["metrics"], report["interp"]):
             out += [markdown_table(t)]
-        for path in (images or {}).get((s["task"], s["vlm"]), []):
-            out += [f"![{path}]({path})", ""]
+        for path, caption in section_figures(images, s, report["sections"][:i]):
+            out += [f"![{_md_escape(caption)}]({path})", "", f"*{_md_escape(caption)}*", ""]
     lines = provenance_lines(report.get("provenance"))
     if lines:
         out += ["## Provenance", ""] + [f"- `{_md_escape(x)}`" for x in lines] + [""]
