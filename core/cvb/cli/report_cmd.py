@@ -111,6 +111,10 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         prov = store_provenance(store, cells, sys.argv)
     report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
                           provenance=prov)
+    if not quiet:
+        for section in report["sections"]:
+            for w in section["warnings"]:
+                note(f"warning: {section['task']} x {section['vlm']}: {w}")
     _print(report, fmt)
     if out_dir is not None:
         from ..report.write import write_report

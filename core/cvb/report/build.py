@@ -163,6 +163,7 @@ def build_report(
             "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
             "bd": _bd_rows(group, section_anchor, interp, reps),
             "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
+            "warnings": list(st.warnings) if st else [],
             "correlation": metric_correlations(group, metrics),
             "gap": [g for g in gaps if g["task"] == task and g["vlm"] == vlm],
             "adapter_bd": adapter_rows,

@@ -73,6 +73,10 @@ def _confidence(section: dict) -> str:
     return f"{round(100 * section.get('confidence', 0.95))}%"
 
 
+#: scores measured against the uncompressed cell itself: its own row is no measurement
+RELATIVE_SCORES = {"consistency"}
+#: extra columns of a score's graded details: {score metric: {detail key: column heading}}
+GRADED_DETAILS = {"consistency": {"consistency_word_f1": "word F1"}}
 TEST_NAMES = {"mcnemar": "McNemar (exact)", "paired bootstrap": "paired bootstrap"}
 
 
@@ -97,6 +101,8 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
     header.append("delta")
     if has_p:
         header.append("p")
+    graded = [k for k in GRADED_DETAILS.get(sm, ()) if any(k in c["details"] for c in cells)]
+    header += [GRADED_DETAILS[sm][k] for k in graded]
     header += list(metrics)
     if show_n:
         header.append("n")
@@ -111,12 +117,16 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
             delta += "*"
         if c.get("error") and not math.isfinite(c["score"]):
             score, delta = Reason(c["error"]), ""
+        relative = reference and sm in RELATIVE_SCORES  # measured against itself: always 100
+        if relative:
+            score, delta = "(ref.)", ""
         row = [c["codec"], c["level"], fmt(c["bpp"], decimals=3), score]
         if has_ci:
-            row.append(fmt_ci(c.get("ci"), score_dec))
+            row.append("" if relative else fmt_ci(c.get("ci"), score_dec))
         row.append(delta)
         if has_p:
             row.append("" if reference else fmt_p(c.get("p")))
+        row += ["" if reference else fmt(c["details"].get(k), decimals=2) for k in graded]
         row += [fmt(c["metrics"].get(m), decimals=metric_dec[m]) if not reference else "" for m in metrics]
         if show_n:
             row.append(str(c["n"]))
@@ -137,6 +147,11 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
     if tests:
         notes.append(f"p: {' / '.join(tests)} against the uncompressed cell on the same samples; "
                      f"* p < 0.05")
+    if sm in RELATIVE_SCORES:
+        notes.append(f"{sm} compares each answer with the answer on the uncompressed image")
+    if graded:
+        notes.append("word F1: graded agreement of free-text answers with the uncompressed ones")
+    notes += [f"warning: {w}" for w in section.get("warnings") or []]
     unc = section.get("uncertainty") or {}
     if unc.get("reason"):
         notes.append(f"no intervals: {unc['reason']}")
@@ -224,7 +239,9 @@ def adapter_table(section: dict) -> Table | None:
 
 
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
-    tables = [cells_table(section, metrics), bd_table(section, interp), correlation_table(section)]
+    tables = [cells_table(section, metrics), bd_table(section, interp)]
+    if section["correlation"]:  # no image metric measured: no correlation to show
+        tables.append(correlation_table(section))
     return tables + [t for t in (gap_table(section), adapter_table(section)) if t is not None]
 
 
@@ -301,8 +318,7 @@ def rich_table(t: Table):
     from rich.text import Text
 
     # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
-    rt = RichTable(title=escape(t.title), title_justify="left", box=box.SIMPLE_HEAD,
-                   pad_edge=False, collapse_padding=True)
+    rt = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     reason_cols = {i for r in t.rows for i, c in enumerate(r) if isinstance(c, Reason)}
     for i, h in enumerate(t.header):
         text_col = i < 2 or i in reason_cols
@@ -311,11 +327,13 @@ def rich_table(t: Table):
     for row in t.rows:
         rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
                      for c in row])
-    if not t.note:
-        return rt
     from rich.console import Group
 
-    return Group(rt, Text(t.note, style="dim"), Text(""))  # the note uses the full width
+    # title and note as text of their own, so they use the full width, not the table's
+    parts = [Text(t.title, style="bold"), rt]
+    if t.note:
+        parts += [Text(t.note, style="dim")]
+    return Group(*parts, Text(""))
 
 
 def rich_tables(report: dict, width: int = 80) -> Iterable:

@@ -38,6 +38,7 @@ class SectionStats:
     replicates: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     reason: str | None = None  # why there are no intervals
     resamples: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. cells whose answers are mostly empty
 
 
 @dataclass
@@ -139,6 +140,16 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
     stored = {k: store.sample_verdicts(task_label, vlm, *k) for k in keys}
+    mostly_empty = []
+    for k, rows in stored.items():
+        answered = [text for text, _judge, error in rows.values() if error is None]
+        empty = sum(1 for text in answered if not (text or "").strip())
+        if answered and empty > len(answered) / 2:
+            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
+    if mostly_empty:
+        out.warnings.append(f"most answers are empty in {len(mostly_empty)} cell(s) "
+                            f"({', '.join(mostly_empty)}): the model may not answer this prompt, "
+                            f"and scores then compare empty strings")
     ref_key = next((k for k in keys if k[0] == "none"), None)
     made = loader.get(task_label)
     if isinstance(made, str):
