@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from . import complete
 from .output import check_output_path
 from .options import codec_levels, collect_images, parse_levels, split_csv
 
@@ -18,6 +19,7 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 
 @click.command("compress")
 @click.option("--codec", "-c", "codecs", multiple=True, default=[DEFAULT_CODECS], show_default=True,
+              shell_complete=complete.names("codec"),
               help="Codec names, comma-separated or repeated (`cvb list codecs`).")
 @click.option("--levels", "-l", "levels", multiple=True,
               help="Levels to run instead of the defaults: CODEC=L1,L2 (or L1,L2 with one codec).")
@@ -25,6 +27,7 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
               help="Image files, folders or globs. Default: the sample photos shipped with "
                    "scikit-image, scikit-learn and matplotlib.")
 @click.option("--metric", "-m", "metrics", multiple=True, default=["psnr,ms-ssim"], show_default=True,
+              shell_complete=complete.names("metric", True),
               help="Image-quality metrics (`cvb list metrics`); 'none' for codec timing only.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes.")

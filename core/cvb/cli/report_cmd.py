@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from . import complete
 
 FORMATS = ("table", "markdown", "csv", "json")
 INTERPOLATIONS = ("pchip", "akima", "cubic")
@@ -46,7 +47,7 @@ def default_store() -> Path:
               help="Results store written by `cvb run` (default: cvb-results.sqlite, as for `cvb run`).")
 @click.option("--task", "-t", default=None, help="Only this task.")
 @click.option("--vlm", default=None, help="Only this VLM (adapted VLMs named by --adapted are kept).")
-@click.option("--anchor", default=None,
+@click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=click.Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from ..jsonsafe import json_safe
+from . import complete
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -31,17 +32,17 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 
 
 @click.command("run")
-@click.option("--codec", "-c", "codecs", multiple=True,
+@click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
 @click.option("--levels", "-l", "levels", multiple=True,
               help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
                    "with a single codec.")
-@click.option("--vlm", "vlms", multiple=True, required=True,
+@click.option("--vlm", "vlms", multiple=True, required=True, shell_complete=complete.names("vlm"),
               help="VLMs, comma-separated or repeated (`cvb list vlms`), e.g. hf:Qwen/Qwen2.5-VL-3B-Instruct.")
-@click.option("--task", "-t", "tasks", multiple=True, required=True,
+@click.option("--task", "-t", "tasks", multiple=True, required=True, shell_complete=complete.names("task"),
               help="Tasks, comma-separated or repeated (`cvb list tasks`).")
-@click.option("--metric", "-m", "metrics", multiple=True,
+@click.option("--metric", "-m", "metrics", multiple=True, shell_complete=complete.names("metric", True),
               help="Image-quality metrics of each compressed image (default: psnr,ms-ssim where "
                    "installed; `none` for no metric).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples of each task.")
