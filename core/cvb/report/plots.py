@@ -106,9 +106,12 @@ def _score_curves(ax, section: dict, colors: dict[str, int], adapted: bool = Fal
         hi = [p[2]["ci"][1] - p[1] if p[2].get("ci") and p[2]["ci"][1] is not None else 0 for p in pts]
         has_ci = any(lo) or any(hi)
         name = f"{codec} ({section['vlm']}, adapted)" if adapted else codec
-        ax.errorbar(x, y, yerr=[lo, hi] if has_ci else None, label=name, linewidth=1.6,
-                    markersize=5, capsize=2.5 if has_ci else 0, elinewidth=0.9,
-                    linestyle="--" if adapted else "-", mfc="white" if adapted else None, **_style(i))
+        bars = ax.errorbar(x, y, yerr=[lo, hi] if has_ci else None, label=name, linewidth=1.6,
+                           markersize=5, capsize=2.5 if has_ci else 0, elinewidth=0.9,
+                           linestyle="--" if adapted else "-", mfc="white" if adapted else None,
+                           **_style(i))
+        for part in (*bars[1], *bars[2]):  # the bars lighter than the curve they belong to
+            part.set_alpha(0.55)
         if labels:
             for xv, yv, c in pts:
                 ax.annotate(str(c["level"]), (xv, yv), textcoords="offset points", xytext=(4, 4),
