@@ -62,7 +62,8 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE",
               help="Component option. TARGET is a category (vlm, codec, task, metric: all of them) "
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
-                   "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true.")
+                   "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
+                   "-o task.protocol=lmms-eval (score as lmms-eval 0.7.3; see docs/scoring-protocols.md).")
 @click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
