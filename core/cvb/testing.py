@@ -3,6 +3,10 @@
 ``FakeCodec`` quantises pixels with a step that shrinks as the level rises and zlib-compresses
 the result, so both bpp and fidelity really grow with the level. ``ScriptedVLM`` answers from a
 function of the query, so a test knows exactly what each answer should be.
+
+The conformance kit is here too, for a plugin's own tests:
+``check_codec("mycodec").raise_for_failures()`` (also ``check_vlm``, ``check_task``,
+``check_metric``; see docs/conformance.md).
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ import zlib
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .codec import BaseCodec
+from .conformance import CheckFailed, Report, check_codec, check_metric, check_task, check_vlm
 from .specs import CodecSpec, VLMSpec
 from .types import Answer, AnswerKind, CodecKind, Query
 
 if TYPE_CHECKING:
     from PIL import Image
+
+__all__ = ["FakeCodec", "ScriptedVLM", "default_script", "fake_codec_spec", "scripted_vlm_spec",
+           "check_codec", "check_vlm", "check_task", "check_metric", "Report", "CheckFailed"]
 
 
 class FakeCodec(BaseCodec):
