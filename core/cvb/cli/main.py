@@ -77,6 +77,9 @@ def _register_builtin_commands() -> None:
     from .check_cmd import check_cmd
 
     cli.add_command(check_cmd)
+    from .new_plugin_cmd import new_plugin_cmd
+
+    cli.add_command(new_plugin_cmd)
 
 
 _register_builtin_commands()
