@@ -84,14 +84,14 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
     with report.rule("score() is a pure function of the predictions") as r:
         kept_samples, kept_right = copy.deepcopy(samples), dict(right)
         one = t.score(samples, right, reference=dict(right))
+        assert right == kept_right and [_key(s) for s in samples] == [_key(s) for s in kept_samples], \
+            "score() changed its inputs"
         assert isinstance(one, TaskScore), f"score returned {type(one).__name__}, not cvb.types.TaskScore"
         assert isinstance(one.value, (int, float)) and not math.isnan(one.value), f"score value {one.value!r}"
         assert isinstance(one.metric, str) and one.metric, "TaskScore.metric must name the headline number"
         two = t.score(list(samples), dict(reversed(list(right.items()))), reference=dict(right))
         assert (one.value, dict(one.details)) == (two.value, dict(two.details)), \
             f"scoring the same predictions twice gave {one.value} and {two.value}"
-        assert right == kept_right and [_key(s) for s in samples] == [_key(s) for s in kept_samples], \
-            "score() changed its inputs"
         r.detail = f"{one.metric} = {one.value:g} on the ground truth"
     with report.rule("score() tells right answers from wrong ones") as r:
         good = t.score(samples, right, reference=dict(right))
