@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import CvbError, UsageError
 from .inputs import load_images, odd_size_image, photos
 from .results import INFO, Report
-from .subjects import Subject, subject
+from .subjects import Subject, start
 
 #: (rule name, width, height); "large" may be skipped with a reason (``skip={"large": ...}``)
 ODD_SIZES = (("size 1x1", 1, 1), ("size 17x9 (odd width and height)", 17, 9),
@@ -39,11 +39,8 @@ def check_codec(codec: Any, *, levels: Sequence[str] | None = None, images: Sequ
     the reason. Returns a ``Report``; ``report.raise_for_failures()`` suits a pytest test.
     """
     skip = dict(skip or {})
-    report = Report("codec", codec if isinstance(codec, str) else str(getattr(codec, "name", codec)))
-    with report.rule("create") as r:
-        subj = subject("codec", codec, options, registry)
-        r.detail = repr(subj.obj)
-    if report.failures:
+    report, subj = start("codec", codec, options, registry)
+    if subj is None:
         return report
     c = subj.obj
     _attributes(report, c)

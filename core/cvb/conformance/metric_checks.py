@@ -12,16 +12,13 @@ from typing import Any, Mapping
 
 from .inputs import odd_size_image, photos
 from .results import Report
-from .subjects import subject
+from .subjects import start
 
 
 def check_metric(metric: Any, *, options: Mapping[str, Any] | None = None, registry=None) -> Report:
     """Run every metric rule on ``metric`` (a registered name such as ``"psnr"``, or an object)."""
-    report = Report("metric", metric if isinstance(metric, str) else str(getattr(metric, "name", metric)))
-    with report.rule("create") as r:
-        subj = subject("metric", metric, options, registry)
-        r.detail = type(subj.obj).__name__
-    if report.failures:
+    report, subj = start("metric", metric, options, registry)
+    if subj is None:
         return report
     m = subj.obj
     with report.rule("name and higher_is_better") as r:

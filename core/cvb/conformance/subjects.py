@@ -42,3 +42,20 @@ def subject(category: str, component: Any, options: Mapping[str, Any] | None = N
     except Exception as exc:  # noqa: BLE001 - a lambda, a local class, an open handle
         data, error = None, f"{type(exc).__name__}: {exc}"
     return Subject(category, component, None, {}, data, error)
+
+
+def start(category: str, component: Any, options: Mapping[str, Any] | None, registry):
+    """A new report whose first rule, ``create``, makes the component: ``(report, subject)``,
+    the subject None when creating it failed (the report then says why)."""
+    import time
+
+    from .results import Report
+
+    label = component if isinstance(component, str) else str(getattr(component, "name", component))
+    report = Report(category, label)
+    subj = None
+    t0 = time.perf_counter()
+    with report.rule("create") as r:
+        subj = subject(category, component, options, registry)
+        r.detail = f"{type(subj.obj).__name__} ready in {time.perf_counter() - t0:.2f} s"
+    return report, (None if report.failures else subj)

@@ -17,7 +17,7 @@ import math
 from typing import Any, Mapping
 
 from .results import Report
-from .subjects import subject
+from .subjects import start
 
 DEFAULT_SAMPLES = 24
 
@@ -28,11 +28,8 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
     ``"pope:/data/POPE"``, or an object) over its first ``limit`` samples."""
     from ..types import AnswerKind, Sample, TaskScore
 
-    report = Report("task", task if isinstance(task, str) else str(getattr(task, "name", task)))
-    with report.rule("create") as r:
-        subj = subject("task", task, options, registry)
-        r.detail = type(subj.obj).__name__
-    if report.failures:
+    report, subj = start("task", task, options, registry)
+    if subj is None:
         return report
     t = subj.obj
     with report.rule("name and version") as r:

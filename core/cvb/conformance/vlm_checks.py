@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from .inputs import photos
 from .results import INFO, Report
-from .subjects import subject
+from .subjects import start
 
 MAX_NEW_TOKENS = 8
 
@@ -22,12 +22,8 @@ MAX_NEW_TOKENS = 8
 def check_vlm(vlm: Any, *, options: Mapping[str, Any] | None = None, registry=None) -> Report:
     """Run every VLM rule on ``vlm``: a registered reference (``"hf:/path/to/ckpt"``) or an
     object. Returns a ``Report``; ``report.raise_for_failures()`` suits a pytest test."""
-    report = Report("vlm", vlm if isinstance(vlm, str) else str(getattr(vlm, "name", vlm)))
-    t0 = time.perf_counter()
-    with report.rule("create") as r:
-        subj = subject("vlm", vlm, options, registry)
-        r.detail = f"{type(subj.obj).__name__} created in {time.perf_counter() - t0:.2f} s"
-    if report.failures:
+    report, subj = start("vlm", vlm, options, registry)
+    if subj is None:
         return report
     m = subj.obj
     with report.rule("name, version and batch_size") as r:
