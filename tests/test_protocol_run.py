@@ -52,6 +52,7 @@ def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs
             "--cache-dir", str(tmp_path / "cache"), "--metric", "none", "-q", "--json"]
     first = json.loads(cvb(*base, "-o", "task.protocol=lmms-eval"))
     assert first["work"]["predictions"] == N
+    assert first["matrix"]["tasks"][0]["scoring"] == "lmms-eval 0.7.3"  # recorded in runs.options too
     task = f"pope:{data}"
     (cell,) = [c for c in first["cells"] if c["task"] == f"{task}[protocol=lmms-eval]"]
 

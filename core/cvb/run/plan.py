@@ -232,7 +232,8 @@ class Plan:
                                 "kind": c.kind} for c in self.codecs},
             "vlms": [{"ref": v.ref, "label": v.label, "options": v.options} for v in self.vlms],
             "tasks": [{"ref": t.ref, "label": t.label, "version": t.version, "samples": len(t.samples),
-                       "images": len(t.images)} for t in self.tasks],
+                       "images": len(t.images), **({"scoring": t.scoring} if t.scoring else {})}
+                      for t in self.tasks],
             "metrics": [m.name for m in self.metrics],
         }
 
