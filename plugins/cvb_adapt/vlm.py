@@ -33,8 +33,9 @@ OPTIONS = {
     **{k: v for k, v in HF_OPTIONS.items() if k not in ("min_pixels", "max_pixels", "revision")},
     "base": "load the base model from here instead of the id/path the adapter recorded (its vision "
             "weights must match the recorded fingerprint)",
-    "condition_map": "unseen codecs or cells to treat as trained ones: SRC:DST or SRC/LEVEL:DST/LEVEL, "
-                     "comma-separated (e.g. x265:jpeg,none:jpeg/6); 'none' is the uncompressed reference",
+    "condition_map": "unseen codecs or cells to treat as trained ones: SRC:DST, SRC:DST/LEVEL or "
+                     "SRC/LEVEL:DST[/LEVEL], comma-separated (e.g. x265:jpeg,none:jpeg/6); 'none' is the "
+                     "uncompressed reference",
     "unseen_level": "a trained codec at an untrained level: nearest (trained level nearest in rate, "
                     "default) or unconditional",
     "unseen_codec": "an untrained, unmapped codec (and the reference): unconditional (default) or error",
