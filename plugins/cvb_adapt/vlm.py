@@ -106,7 +106,8 @@ class AdaptedVLM(HFVLM):
         from cvb_adapt.data import fit
 
         classes = [self._class(q) for q in queries]
-        sized = [dataclasses.replace(q, image=fit(q.image, self.resolution)) for q in queries]
+        sized = [q if q.image is None else dataclasses.replace(q, image=fit(q.image, self.resolution))
+                 for q in queries]
         enc = super().encode(sized, prompts)
         if self.conditioner is not None:
             self.conditioner.set(classes, image_token_counts(self.model, enc))
