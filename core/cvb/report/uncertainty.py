@@ -102,6 +102,37 @@ class TaskLoader:
         return task, samples
 
 
+def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]]) -> str | None:
+    """A warning naming the cells where more than half of the answers are empty, or None.
+
+    ``stored``: ``{(codec, level): {sample id: (text, judge, error)}}`` (``Store.sample_verdicts``).
+    """
+    mostly_empty = []
+    for k, rows in stored.items():
+        answered = [text for text, _judge, error in rows.values() if error is None]
+        empty = sum(1 for text in answered if not (text or "").strip())
+        if answered and empty > len(answered) / 2:
+            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
+    if not mostly_empty:
+        return None
+    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
+            f"the model may not answer this prompt, and scores then compare empty strings")
+
+
+def cell_warnings(store, cells: Sequence[Mapping]) -> list[str]:
+    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty."""
+    from ..analysis.curves import group_cells
+
+    out = []
+    for (task, vlm), group in group_cells(cells).items():
+        stored = {(c["codec"], str(c["level"])): store.sample_verdicts(task, vlm, c["codec"], str(c["level"]))
+                  for c in group}
+        warning = empty_answers_warning(stored)
+        if warning:
+            out.append(f"{task} x {vlm}: {warning}")
+    return out
+
+
 def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
     """The task's 0/1 verdict per sample (a failed sample is judged as an empty answer), or None."""
     out = np.empty(len(samples))
@@ -140,16 +171,9 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
     stored = {k: store.sample_verdicts(task_label, vlm, *k) for k in keys}
-    mostly_empty = []
-    for k, rows in stored.items():
-        answered = [text for text, _judge, error in rows.values() if error is None]
-        empty = sum(1 for text in answered if not (text or "").strip())
-        if answered and empty > len(answered) / 2:
-            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
-    if mostly_empty:
-        out.warnings.append(f"most answers are empty in {len(mostly_empty)} cell(s) "
-                            f"({', '.join(mostly_empty)}): the model may not answer this prompt, "
-                            f"and scores then compare empty strings")
+    warning = empty_answers_warning(stored)
+    if warning:
+        out.warnings.append(warning)
     ref_key = next((k for k in keys if k[0] == "none"), None)
     made = loader.get(task_label)
     if isinstance(made, str):
