@@ -212,3 +212,29 @@ def test_export_and_output_paths(stats_store, tmp_path):
     with sqlite3.connect(store) as con:
         rows = con.execute("SELECT name, value FROM cell_values WHERE kind='detail' LIMIT 3").fetchall()
     assert rows and all(isinstance(v, (int, float)) for _, v in rows)
+
+
+def test_intervals_of_a_limited_run_and_of_a_store_whose_task_is_gone(stats_store, tmp_path):
+    """--limit: the report rebuilds the same subset; a task whose data is gone: no interval,
+    the reason, and McNemar's test from the verdicts the run stored."""
+    import shutil
+
+    _, env, a, _, _ = stats_store
+    folder = tmp_path / "copy"
+    shutil.copytree(a, folder)
+    store = tmp_path / "l.sqlite"
+    with FakeServer(_answer) as server:
+        cvb("run", "-c", "jpeg", "-l", "1,90", "--vlm", "openai:tiny-vl", "-t", f"folder:{folder}",
+            "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}", "--limit", "12",
+            "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), env=env)
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "50", env=env).stdout)["sections"]
+    assert sec["uncertainty"]["reason"] is None and all(c["n"] == 12 and c["ci"] for c in sec["cells"])
+    tested = {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in sec["cells"] if c["codec"] != "none"}
+    shutil.rmtree(folder)
+    (gone,) = json.loads(cvb("report", "--store", str(store), "--json", env=env).stdout)["sections"]
+    assert "cannot be rebuilt here" in gone["uncertainty"]["reason"]
+    assert all(c["ci"] is None for c in gone["cells"])
+    assert {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in gone["cells"] if c["codec"] != "none"} == tested
+    table = cvb("report", "--store", str(store), env=env).stdout
+    assert "no intervals: task" in " ".join(table.split())
