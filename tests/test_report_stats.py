@@ -238,3 +238,27 @@ def test_intervals_of_a_limited_run_and_of_a_store_whose_task_is_gone(stats_stor
     assert {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in gone["cells"] if c["codec"] != "none"} == tested
     table = cvb("report", "--store", str(store), env=env).stdout
     assert "no intervals: task" in " ".join(table.split())
+
+
+def test_pope_f1_under_a_peer_protocol_gets_bootstrap_intervals(tmp_path):
+    """A scoring protocol is part of the cell's label but not of the stored answers' label: the
+    report reads the answers where the run stored them and rescores with the protocol's rule."""
+    from test_protocol_run import pope_copy
+
+    data = pope_copy(tmp_path / "POPE")
+    env = {**os.environ, "CVB_TEST_KEY": KEY}
+    env.pop("CVB_LOAD_PLUGINS", None)
+    store = tmp_path / "p.sqlite"
+    with FakeServer(_answer) as server:
+        cvb("run", "-c", "jpeg", "-l", "1,50", "--vlm", "openai:tiny-vl", "-t", f"pope:{data}",
+            "-o", "task.protocol=lmms-eval", "-o", f"vlm.base_url={server.url}",
+            "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), env=env)
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "100",
+                            env=env).stdout)["sections"]
+    assert sec["task"].endswith("[protocol=lmms-eval]") and "f1" in sec["score_metric"]
+    assert sec["uncertainty"]["reason"] is None
+    for c in sec["cells"]:
+        assert c["ci_method"] == "bootstrap" and c["ci"][0] <= c["score"] <= c["ci"][1]
+        if c["codec"] != "none":
+            assert c["test"] == "paired bootstrap" and 0 < c["p"] <= 1
