@@ -99,18 +99,6 @@ class TaskLoader:
         samples = self._samples[(label, n)]
         return samples if isinstance(samples, str) else (task, samples)
 
-    def answers_label(self, label: str) -> str:
-        """The label the task's predictions are stored under: ``label`` without the options
-        that only choose a scoring rule (``protocol``, ``judge``), which share the answers."""
-        from ..run.plan import SCORING_OPTIONS, label_of
-
-        if self._sources is None:
-            self._sources = task_sources(self.store)
-        if label not in self._sources:
-            return label
-        ref, options = self._sources[label]
-        return label_of(ref, {k: v for k, v in options.items() if k not in SCORING_OPTIONS})
-
     def _make(self, label: str) -> Any:
         from ..run.plan import create
 
@@ -142,14 +130,14 @@ def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]])
             f"the model may not answer this prompt, and scores then compare empty strings")
 
 
-def cell_warnings(store, cells: Sequence[Mapping], answers_labels: Mapping[str, str]) -> list[str]:
-    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty;
-    ``answers_labels``: task label -> the label its predictions are stored under."""
+def cell_warnings(store, cells: Sequence[Mapping]) -> list[str]:
+    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty."""
     from ..analysis.curves import group_cells
+    from ..run.plan import answers_label
 
     out = []
     for (task, vlm), group in group_cells(cells).items():
-        stored_as = answers_labels.get(task, task)
+        stored_as = answers_label(task)
         stored = {(c["codec"], str(c["level"])): store.sample_verdicts(stored_as, vlm, c["codec"], str(c["level"]))
                   for c in group}
         warning = empty_answers_warning(stored)
@@ -195,8 +183,10 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
-    answers_label = loader.answers_label(task_label)
-    stored = {k: store.sample_verdicts(answers_label, vlm, *k) for k in keys}
+    from ..run.plan import answers_label
+
+    # answers are stored under the label without scoring options (protocol, judge)
+    stored = {k: store.sample_verdicts(answers_label(task_label), vlm, *k) for k in keys}
     warning = empty_answers_warning(stored)
     if warning:
         out.warnings.append(warning)

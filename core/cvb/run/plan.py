@@ -99,6 +99,16 @@ def label_of(ref: str, options: Mapping[str, Any]) -> str:
 SCORING_OPTIONS = ("protocol", "judge")
 
 
+def answers_label(label: str) -> str:
+    """The label a task's predictions are stored under: ``label`` without its SCORING_OPTIONS
+    (``pope[judge=x,protocol=vlmevalkit,split=all]`` -> ``pope[split=all]``)."""
+    ref, sep, rest = label.rpartition("[")
+    if not sep or not rest.endswith("]"):
+        return label
+    kept = [part for part in rest[:-1].split(",") if part.partition("=")[0] not in SCORING_OPTIONS]
+    return ref + ("[" + ",".join(kept) + "]" if kept else "")
+
+
 def ref_of(label: str) -> str:
     """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
     return label.split("[", 1)[0]
@@ -232,7 +242,8 @@ class Plan:
                                 "kind": c.kind} for c in self.codecs},
             "vlms": [{"ref": v.ref, "label": v.label, "options": v.options} for v in self.vlms],
             "tasks": [{"ref": t.ref, "label": t.label, "version": t.version, "samples": len(t.samples),
-                       "images": len(t.images)} for t in self.tasks],
+                       "images": len(t.images), **({"scoring": t.scoring} if t.scoring else {})}
+                      for t in self.tasks],
             "metrics": [m.name for m in self.metrics],
         }
 
@@ -329,11 +340,11 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
     order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
-    answers_options = {k: v for k, v in options.items() if k not in SCORING_OPTIONS}
-    return TaskPlan(ref, label_of(ref, options), task, str(getattr(task, "version", "")), samples,
+    label = label_of(ref, options)
+    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), samples,
                     images, [prompt_sha(s) for s in samples], order,
                     hashlib.sha1("\n".join(ids).encode()).hexdigest(), index,
-                    label_of(ref, answers_options), str(getattr(task, "scoring", "") or ""))
+                    answers_label(label), str(getattr(task, "scoring", "") or ""))
 
 
 def build_plan(req: RunRequest, registry) -> Plan:
