@@ -127,8 +127,9 @@ def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any
                          f"its options: {known}") from None
 
 
-def query_for(sample: Sample, image: Any) -> Query:
-    """The question a VLM is asked about ``image`` for ``sample``.
+def query_for(sample: Sample, image: Any, codec: str | None = None, level: str | None = None) -> Query:
+    """The question a VLM is asked about ``image`` for ``sample`` (compressed by ``codec`` at
+    ``level``; ``"none"`` for the uncompressed reference, whose level is None).
 
     A task's scoring protocol speaks through the sample's meta: ``prompt`` (the complete text,
     sent verbatim), ``max_new_tokens``, ``stop`` (stop strings); older hints ``prompt_suffix``."""
@@ -143,7 +144,7 @@ def query_for(sample: Sample, image: Any) -> Query:
     if isinstance(meta.get("prompt"), str):
         prompt, extra["verbatim"] = meta["prompt"], True
     return Query(image=image, prompt=prompt, kind=sample.kind, options=tuple(sample.options),
-                 sample_id=sample.id, **extra)
+                 sample_id=sample.id, codec=codec, level=None if codec == NONE else level, **extra)
 
 
 def prompt_sha(sample: Sample) -> str:
@@ -365,3 +366,12 @@ def build_plan(req: RunRequest, registry) -> Plan:
     _check_option_targets(opts, {split_ref(r)[0] for r in refs})
     tasks = [_plan_task(ref, registry, options_for(opts, "task", ref), req.limit) for ref in task_refs]
     return Plan(codecs, vlms, tasks, metrics, notes)
+
+
+def codec_plans(codecs: Sequence[str], levels: Sequence[str], registry, options: Sequence[str] = (),
+                device: str | None = None) -> list[CodecPlan]:
+    """The codecs of ``-c``/``-l``/``-o codec.KEY=VALUE`` resolved as ``cvb run`` resolves them
+    (the reference first), for other commands that compress through the same cache keys
+    (``cvb adapt``'s training data)."""
+    req = RunRequest(vlms=(), tasks=(), codecs=codecs, levels=levels, device=device, options=options)
+    return _plan_codecs(req, registry, parse_options(options))
