@@ -17,6 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from ..cli.options import codec_levels, parse_levels, split_csv
 from ..errors import ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import split_ref
 from ..types import ImageSource, Query, Sample
@@ -314,6 +315,7 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
 
 def build_plan(req: RunRequest, registry) -> Plan:
     """Validate every name, level and option, and read the tasks' samples."""
+    max_image_pixels()  # a bad $CVB_MAX_IMAGE_PIXELS is a usage error now, not a failure per image
     opts = parse_options(req.options)
     notes: list[str] = []
     codecs = _plan_codecs(req, registry, opts)
