@@ -15,6 +15,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from .. import plugin_returns
 from ..cli.options import codec_levels, parse_levels, split_csv
 from ..errors import ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..imageio import max_image_pixels
@@ -287,7 +288,7 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
 
 def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -> TaskPlan:
     task = create(registry, "task", ref, options)
-    samples = list(task.samples(limit=limit))
+    samples = plugin_returns.samples(ref, list(task.samples(limit=limit)))
     ids = [s.id for s in samples]
     index = {sid: i for i, sid in enumerate(ids)}
     if len(index) != len(ids):
