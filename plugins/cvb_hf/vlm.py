@@ -62,6 +62,12 @@ class HFVLM:
         reject_unknown(owner, unknown, OPTIONS)
         self.model_ref = model
         self.source, self.is_local = resolve_model(model)
+        if not self.is_local:  # a file-system look-up: a model that cannot load is refused now
+            from .status import missing_offline
+
+            reason = missing_offline(self.source, revision or None)
+            if reason:
+                raise UnavailableError(f"{owner}: {reason}")
         self.name = name or owner
         self.mode = as_choice(owner, "mode", mode, MODES)
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)

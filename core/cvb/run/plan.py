@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import plugin_returns
 from ..cli.options import codec_levels, parse_levels, split_csv
-from ..errors import ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import split_ref
@@ -28,7 +28,8 @@ NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
 NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
 DEFAULT_METRICS = ("psnr", "ms-ssim")
-#: options that change how a model runs, not what it answers: left out of a VLM's label
+#: options that change how any component runs, not its results: left out of labels and cache
+#: keys (a spec adds its own in ``Spec.execution_options``)
 EXECUTION_OPTIONS = ("batch_size", "device", "threads", "concurrency")
 OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
 
@@ -85,11 +86,17 @@ def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
                          f"{', '.join(OPTION_CATEGORIES + tuple(sorted(names)))}")
 
 
-def label_of(ref: str, options: Mapping[str, Any]) -> str:
+def result_options(options: Mapping[str, Any], execution: Sequence[str] = ()) -> dict[str, Any]:
+    """The options that can change a component's results: all but the execution options
+    (``EXECUTION_OPTIONS`` and the spec's own ``execution_options``)."""
+    return {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS and k not in execution}
+
+
+def label_of(ref: str, options: Mapping[str, Any], execution: Sequence[str] = ()) -> str:
     """How a VLM, task or metric is named in the store: its reference, plus the options that
     change its answers, samples or values (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``),
-    so different settings never mix."""
-    shown = {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
+    so different settings never mix; ``execution`` names the spec's options that do not."""
+    shown = result_options(options, execution)
     if not shown:
         return ref
     return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
@@ -162,6 +169,9 @@ class VLMPlan:
     #: built while planning (cheap: weights load on the first answer) so a bad alias or option
     #: fails before any compression; None when building needs what a rerun may lack (a key)
     model: Any = field(default=None, repr=False, compare=False)
+    #: why it could not be built here (no API key, a hub model not cached while offline): the
+    #: runner refuses before any work if this VLM has anything left to answer
+    build_error: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -233,7 +243,10 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
         options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))
-        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items() if k != "device"}}
+        # a codec's options key its cache unless they cannot change the bitstream (device, the
+        # spec's execution options such as a timeout); threads may, for some encoders
+        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items()
+                                                   if k != "device" and k not in spec.execution_options}}
         kind = getattr(codec.kind, "value", codec.kind)
         plans.append(CodecPlan(name, levels, codec, options, str(codec.version),
                                params_json(cache_params), str(kind)))
@@ -258,7 +271,7 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
             notes.append(f"default metric {name} skipped: {exc}")
             continue
         options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
-        plans.append(MetricPlan(label_of(name, options), options,
+        plans.append(MetricPlan(label_of(name, options, spec.execution_options), options,
                                 bool(getattr(spec, "higher_is_better", True)), name))
     return plans
 
@@ -276,13 +289,14 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
                 options[name] = value
             elif value is not None and name == "mode":
                 notes.append(f"vlm {ref} has no answer modes; --mode {value} ignored for it")
+        model, error = None, None
         try:
             model = create(registry, "vlm", ref, options)
         except UsageError:
             raise  # an unknown alias, a bad option value: exit 2 now, not after compression
-        except Exception:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
-            model = None
-        plans.append(VLMPlan(ref, label_of(ref, options), options, model))
+        except Exception as exc:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
+            error = str(exc) if isinstance(exc, CvbError) else f"{type(exc).__name__}: {exc}"
+        plans.append(VLMPlan(ref, label_of(ref, options, spec.execution_options), options, model, error))
     return plans
 
 
@@ -309,7 +323,8 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
     order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
-    return TaskPlan(ref, label_of(ref, options), task, str(getattr(task, "version", "")), samples,
+    spec = registry.spec("task", split_ref(ref)[0])
+    return TaskPlan(ref, label_of(ref, options, spec.execution_options), task, str(getattr(task, "version", "")), samples,
                     images, [prompt_sha(s) for s in samples], order,
                     hashlib.sha1("\n".join(ids).encode()).hexdigest(), index)
 
