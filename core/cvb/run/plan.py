@@ -9,6 +9,7 @@ model is created later, and only if some cell of it has work to do.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import sys
 from array import array
@@ -16,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .. import plugin_returns
-from ..cli.options import codec_levels, parse_levels, split_csv
+from ..cli.options import codec_levels, metric_names, parse_levels, split_csv
 from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
-from ..specs import split_ref
+from ..specs import resolve, split_ref
 from ..types import ImageSource, Query, Sample
 from .image_cache import cache_key, params_json
 
@@ -107,17 +108,46 @@ def ref_of(label: str) -> str:
     return label.split("[", 1)[0]
 
 
+def check_options(registry, category: str, ref: str, options: Mapping[str, Any]) -> None:
+    """Refuse options the component's factory does not take (usage error naming the ones it
+    has), from the factory's signature, without creating anything."""
+    name, arg = split_ref(ref)
+    spec = registry.spec(category, name)
+    try:
+        signature = inspect.signature(resolve(spec.factory))
+    except (TypeError, ValueError, ImportError, AttributeError):
+        return  # no signature to read (or no module): creating it will say what is wrong
+    args = (arg,) if arg is not None else ()
+    try:
+        signature.bind(*args)
+    except TypeError:
+        return  # e.g. a missing ARG: Spec.create and the factory say it best
+    bad = []
+    for key in options:
+        try:
+            signature.bind(*args, **{key: options[key]})
+        except TypeError:
+            bad.append(key)
+    if bad:
+        known = ", ".join(sorted(spec.options)) or "(none)"
+        listed = [k for k in bad if k in spec.options]
+        note = (f" (its plugin lists {', '.join(listed)} but its factory does not take "
+                f"{'it' if len(listed) == 1 else 'them'}: a bug in the plugin)") if listed else ""
+        raise UsageError(f"{category} {ref!r} does not accept option(s) {', '.join(sorted(bad))}; "
+                         f"its options: {known}{note}")
+
+
 def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any:
-    """``registry.create`` with a bad option turned into a usage error naming the good ones."""
+    """``registry.create``, with options the factory does not take refused as a usage error
+    naming the good ones, and any other failure of the plugin's factory a ``CvbError`` naming
+    the component (not a traceback)."""
+    check_options(registry, category, ref, options)
     try:
         return registry.create(category, ref, **options)
-    except TypeError as exc:
-        if "keyword argument" not in str(exc):
-            raise
-        spec = registry.spec(category, split_ref(ref)[0])
-        known = ", ".join(sorted(spec.options)) or "(none)"
-        raise UsageError(f"{category} {ref!r} does not accept option(s) {', '.join(sorted(options))}; "
-                         f"its options: {known}") from None
+    except CvbError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's factory failing: name it
+        raise CvbError(f"cannot create {category} {ref!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def query_for(sample: Sample, image: Any) -> Query:
@@ -255,9 +285,7 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
 
 def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes: list[str]) -> list[MetricPlan]:
     explicit = req.metrics is not None
-    names = split_csv(req.metrics) if explicit else list(DEFAULT_METRICS)
-    if names == [NONE]:
-        return []
+    names = metric_names(req.metrics) if explicit else list(DEFAULT_METRICS)
     plans = []
     for name in names:
         try:
@@ -271,6 +299,7 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
             notes.append(f"default metric {name} skipped: {exc}")
             continue
         options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
+        check_options(registry, "metric", name, options)  # metrics are created in the workers
         plans.append(MetricPlan(label_of(name, options, spec.execution_options), options,
                                 bool(getattr(spec, "higher_is_better", True)), name))
     return plans
