@@ -77,3 +77,14 @@ def missing_offline(model_id: str, revision: str | None = None) -> str | None:
 def model_status(model_id: str) -> str | None:
     """Check of an alias spec: packages, and the weights when the hub is switched off."""
     return packages_status() or missing_offline(model_id)
+
+
+def model_notice(model_id: str) -> str | None:
+    """What ``cvb list vlms`` says of a usable alias whose weights are not downloaded yet."""
+    from .aliases import DOWNLOAD_GB
+
+    if cached_commit(model_id) is not None:
+        return None
+    size = DOWNLOAD_GB.get(model_id)
+    amount = f"about {size:g} GB" if size else "its weights"
+    return f"not in the local cache ({hub_cache_dir()}): downloads {amount} on first use"
