@@ -74,6 +74,12 @@ def _register_builtin_commands() -> None:
     cli.add_command(run_cmd)
     cli.add_command(export_cmd)
     cli.add_command(report_cmd)
+    from .check_cmd import check_cmd
+
+    cli.add_command(check_cmd)
+    from .new_plugin_cmd import new_plugin_cmd
+
+    cli.add_command(new_plugin_cmd)
 
 
 _register_builtin_commands()
