@@ -139,7 +139,10 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
-    stored = {k: store.sample_verdicts(task_label, vlm, *k) for k in keys}
+    from ..run.plan import answers_label
+
+    # answers are stored under the label without scoring options (protocol, judge)
+    stored = {k: store.sample_verdicts(answers_label(task_label), vlm, *k) for k in keys}
     mostly_empty = []
     for k, rows in stored.items():
         answered = [text for text, _judge, error in rows.values() if error is None]

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..atomic import write_atomic
 from ..errors import CvbError
 
 if TYPE_CHECKING:
@@ -98,17 +97,7 @@ class ImageCache:
             if path.parent not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(path, data)
         except OSError as exc:
             raise CacheError(f"cannot write the image cache at {self.root}: {exc}; {_write_advice(exc)} "
                              f"(finished work is kept in the store)") from None

@@ -337,7 +337,7 @@ class Runner:
                                       item.codec, item.level, item.key, Answer("", error=str(exc))))
                 continue
             ready.append(item)
-            queries.append(query_for(item.task.samples[item.index], image))
+            queries.append(query_for(item.task.samples[item.index], image, item.codec.name, item.level))
         if queries:
             t0 = time.perf_counter()
             answers = session.answer(queries)
