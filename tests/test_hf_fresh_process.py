@@ -18,7 +18,7 @@ import pytest
 
 from conftest import ROOT, VENV_BIN
 
-ARCHS = ("llava", "idefics3", "janus", "qwen2_5_vl", "paligemma")
+ARCHS = ("llava", "idefics3", "janus", "qwen2_5_vl", "paligemma", "internvl")
 
 
 def _cvb_run(tmp_path: Path, vlms: str, mode: str) -> dict:
