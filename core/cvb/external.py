@@ -29,6 +29,16 @@ def find_binary(name: str, env_var: str | None = None) -> str | None:
     return shutil.which(name)
 
 
+def find_first_binary(names: Sequence[str], env_var: str | None = None) -> str | None:
+    """``$ENV_VAR`` if set (and executable), else the first of ``names`` on PATH (for tools
+    whose builds name their binaries differently, e.g. HM's TAppEncoder/TAppEncoderStatic)."""
+    for name in names:
+        path = find_binary(name, env_var)
+        if path:
+            return path
+    return None
+
+
 def env_path_problem(env_var: str) -> str | None:
     """Why ``$ENV_VAR`` does not name a usable binary (None when it does, or is unset)."""
     path = os.environ.get(env_var)
@@ -59,7 +69,20 @@ def binary_status(name: str, env_var: str | None = None, install_hint: str = "")
     return f"binary {name} not found on PATH{where}{hint}"
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def tools_status(tools: Sequence[tuple[Sequence[str], str | None]], what: str, install_hint: str) -> str | None:
+    """For ``Spec.check`` of a codec needing several binaries, each ``(names, env_var)``:
+    None when all are found, else one line naming each problem, e.g. ``VTM binaries not
+    usable: CVB_VTM_ENCODER=/x does not exist; DecoderApp not found on PATH; <hint>``."""
+    problems = []
+    for names, env in tools:
+        if find_first_binary(names, env) is None:
+            problems.append((env_path_problem(env) if env else None) or f"{names[0]} not found on PATH")
+    if not problems:
+        return None
+    return f"{what} not usable: {'; '.join(problems)}; {install_hint}"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL the process group ``proc`` leads (started with ``start_new_session``)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -92,18 +115,18 @@ class ExternalCodec(BaseCodec):
         try:
             out, err = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            kill_group(proc)
             try:
                 _, err = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipe
                 err = b""
             raise ExternalToolError(argv, None, (err or b"").decode("utf-8", "replace"), timeout=True) from None
         except BaseException:  # Ctrl-C, a worker being stopped: leave nothing running
-            _kill_group(proc)
+            kill_group(proc)
             proc.wait()
             raise
         if proc.returncode != 0:
-            _kill_group(proc)  # a child it left behind must not outlive the failed unit
+            kill_group(proc)  # a child it left behind must not outlive the failed unit
             raise ExternalToolError(argv, proc.returncode, err.decode("utf-8", "replace"))
         return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
