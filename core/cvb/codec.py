@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .errors import CodecError, UnknownLevelError
+from .errors import CodecError, UnknownLevelError, UsageError
 from .types import CodecKind, Compressed
 
 if TYPE_CHECKING:
@@ -69,6 +69,26 @@ class BaseCodec:
     def params(self) -> Mapping[str, object]:
         return {}
 
+    def level_code(self, level: str) -> int:
+        """One byte naming ``level`` inside a bitstream (for codecs whose decoder must know it):
+        the integer level itself, or its index in ``valid_levels``."""
+        code = self.valid_levels.index(level) if self.valid_levels is not None else int(level)
+        if not 0 <= code <= 255:
+            raise CodecError(f"{self.name}: level {level} does not fit a one-byte level code")
+        return code
+
+    def level_of_code(self, code: int) -> str:
+        """The level a ``level_code`` byte names (a damaged byte: ``CodecError``)."""
+        if self.valid_levels is not None:
+            if code >= len(self.valid_levels):
+                raise CodecError(f"{self.name}: bitstream names level index {code}, the codec has "
+                                 f"{len(self.valid_levels)} levels")
+            return self.valid_levels[code]
+        try:
+            return self.parse_level(str(code))
+        except UsageError as exc:
+            raise CodecError(f"{self.name}: bitstream names level {code}: {exc}") from None
+
     def encode(self, image: "Image.Image", level: str) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -87,21 +107,19 @@ def sort_levels(codec: "Codec", levels: Sequence[str]) -> list[str]:
 
 def compress(codec: "Codec", image: "Image.Image", level: str) -> Compressed:
     """Encode and decode one RGB image, timing both; errors become ``CodecError``."""
+    from . import plugin_returns
+
     image = image.convert("RGB") if image.mode != "RGB" else image
     w, h = image.size
     try:
         t0 = time.perf_counter()
-        bits = codec.encode(image, level)
+        bits = plugin_returns.bitstream(codec.name, level, codec.encode(image, level))
         t1 = time.perf_counter()
         out = codec.decode(bits)
         t2 = time.perf_counter()
+        out = plugin_returns.decoded_image(codec.name, level, out, (w, h))
     except CodecError:
         raise
     except Exception as exc:
         raise CodecError(f"{codec.name} level {level}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(bits, (bytes, bytearray)) or not bits:
-        raise CodecError(f"{codec.name} level {level}: encode returned no bitstream")
-    out = out.convert("RGB") if out.mode != "RGB" else out
-    if out.size != (w, h):
-        raise CodecError(f"{codec.name} level {level}: decoded size {out.size} != original {(w, h)}")
-    return Compressed(codec.name, level, bytes(bits), out, w, h, t1 - t0, t2 - t1)
+    return Compressed(codec.name, level, bits, out, w, h, t1 - t0, t2 - t1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,6 +27,16 @@ def find_binary(name: str, env_var: str | None = None) -> str | None:
         path = os.environ[env_var]
         return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
     return shutil.which(name)
+
+
+def find_first_binary(names: Sequence[str], env_var: str | None = None) -> str | None:
+    """``$ENV_VAR`` if set (and executable), else the first of ``names`` on PATH (for tools
+    whose builds name their binaries differently, e.g. HM's TAppEncoder/TAppEncoderStatic)."""
+    for name in names:
+        path = find_binary(name, env_var)
+        if path:
+            return path
+    return None
 
 
 def env_path_problem(env_var: str) -> str | None:
@@ -58,6 +69,27 @@ def binary_status(name: str, env_var: str | None = None, install_hint: str = "")
     return f"binary {name} not found on PATH{where}{hint}"
 
 
+def tools_status(tools: Sequence[tuple[Sequence[str], str | None]], what: str, install_hint: str) -> str | None:
+    """For ``Spec.check`` of a codec needing several binaries, each ``(names, env_var)``:
+    None when all are found, else one line naming each problem, e.g. ``VTM binaries not
+    usable: CVB_VTM_ENCODER=/x does not exist; DecoderApp not found on PATH; <hint>``."""
+    problems = []
+    for names, env in tools:
+        if find_first_binary(names, env) is None:
+            problems.append((env_path_problem(env) if env else None) or f"{names[0]} not found on PATH")
+    if not problems:
+        return None
+    return f"{what} not usable: {'; '.join(problems)}; {install_hint}"
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group ``proc`` leads (started with ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+
+
 class ExternalCodec(BaseCodec):
     """Subclasses set ``binaries`` and implement ``encode_files``/``decode_files``."""
 
@@ -72,19 +104,31 @@ class ExternalCodec(BaseCodec):
         return path
 
     def run_tool(self, argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
+        """Run one command to completion. It runs in a process group of its own, so that on a
+        timeout (or Ctrl-C) the whole group is killed: a wrapper script's children included."""
         argv = [str(a) for a in argv]
         try:
-            proc = subprocess.run(
-                argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=self.timeout_s
-            )
-        except subprocess.TimeoutExpired as exc:
-            err = (exc.stderr or b"").decode("utf-8", "replace")
-            raise ExternalToolError(argv, None, err, timeout=True) from None
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise ExternalToolError(argv, None, str(exc)) from None
+        try:
+            out, err = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            try:
+                _, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipe
+                err = b""
+            raise ExternalToolError(argv, None, (err or b"").decode("utf-8", "replace"), timeout=True) from None
+        except BaseException:  # Ctrl-C, a worker being stopped: leave nothing running
+            kill_group(proc)
+            proc.wait()
+            raise
         if proc.returncode != 0:
-            raise ExternalToolError(argv, proc.returncode, proc.stderr.decode("utf-8", "replace"))
-        return proc
+            kill_group(proc)  # a child it left behind must not outlive the failed unit
+            raise ExternalToolError(argv, proc.returncode, err.decode("utf-8", "replace"))
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
     def encode(self, image: "Image.Image", level: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:
