@@ -11,6 +11,17 @@ from ..errors import UsageError
 from ..imageio import IMAGE_SUFFIXES
 
 
+def metric_names(values: Iterable[str] | str | None) -> list[str]:
+    """``--metric`` values as a list of names; ``none`` alone means no metric at all."""
+    names = split_csv(values)
+    if "none" in names:
+        if len(names) > 1:
+            raise UsageError(f"--metric none turns image-quality metrics off; it cannot be combined with "
+                             f"other metrics (got {','.join(names)}): give --metric none, or only metrics")
+        return []
+    return names
+
+
 def split_csv(values: Iterable[str] | str | None) -> list[str]:
     """``("jpeg,webp", "avif")`` -> ``["jpeg", "webp", "avif"]`` (order kept, no duplicates)."""
     if values is None:

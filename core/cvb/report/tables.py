@@ -282,8 +282,12 @@ def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table
 
 # ---- renderings -----------------------------------------------------------------------------
 
+_MD_SPECIAL = "\\<>&|"  # backslash-escaped: labels are text, never HTML nor a broken table row
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def markdown_table(table: Table) -> str:
@@ -304,7 +308,7 @@ def markdown_report(report: dict, images: dict | None = None) -> str:
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]
     for i, s in enumerate(report["sections"]):
-        out += [f"## {section_title(s)}", ""]
+        out += [f"## {_md_escape(section_title(s))}", ""]
         ref = s["reference"]
         out.append(f"Uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
                    + (f"; {s['n_failed']} failed units" if s["n_failed"] else "") + ".")

@@ -99,5 +99,16 @@ class ImageCache:
                 self._made.add(path.parent)
             write_atomic(path, data)
         except OSError as exc:
-            raise CacheError(f"cannot write the image cache at {self.root}: {exc}; free space or pass "
-                           f"--cache-dir (finished work is kept in the store)") from None
+            raise CacheError(f"cannot write the image cache at {self.root}: {exc}; {_write_advice(exc)} "
+                             f"(finished work is kept in the store)") from None
+
+
+def _write_advice(exc: OSError) -> str:
+    """What to do about a failed cache write, by its cause."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full: free space or pass --cache-dir on another disk"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "no permission to write there: pass --cache-dir with a folder you can write"
+    return "pass --cache-dir with another folder"

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..errors import CvbError
+from ..errors import CvbError, UnavailableError
 from ..types import Answer
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
 from .image_cache import CacheError, ImageCache
@@ -79,11 +79,24 @@ class Runner:
         self._vlm_versions: dict[str, str | None] = {}
 
     def run(self) -> dict[str, Any]:
+        self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._compress_stage()
         for vlm in self.plan.vlms:
             self._inference_stage(vlm)
         return self._score_stage()
+
+    def _refuse_vlms_that_cannot_answer(self) -> None:
+        """Before any work: a VLM that could not be built here (no API key, a hub model not in
+        the cache while offline) stops the run if it has anything to answer; a rerun whose
+        answers are all stored does not need it."""
+        for vlm in self.plan.vlms:
+            if vlm.model is not None or vlm.build_error is None:
+                continue
+            todo = sum(len(self._pending(t, vlm, c, lv)) for t in self.plan.tasks for c, lv in self.plan.cells())
+            if todo:
+                raise UnavailableError(f"vlm {vlm.label} cannot answer here: {vlm.build_error} "
+                                       f"({todo} questions to ask; nothing was run)")
 
     # ---- images ------------------------------------------------------------------------------
     def _record_images(self) -> None:
