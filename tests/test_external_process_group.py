@@ -17,7 +17,7 @@ from conftest import VENV_BIN
 WRAPPER = """#!/bin/sh
 # stands in for ffmpeg: answers -version, else starts a child that would run for minutes and waits
 case "$*" in *-version*) echo "ffmpeg version 0.0-wrapper"; exit 0;; esac
-sleep 300 &
+sleep 300 >/dev/null 2>&1 &  # not holding our pipes: only a group kill ends it
 echo $! >> "$CVB_TEST_PIDS"
 wait
 """
@@ -94,3 +94,24 @@ def test_run_tool_kills_the_group_on_timeout(tmp_path, wrapper, monkeypatch):
     assert _pids(pids) and _all_dead(_pids(pids))
     ok = codec.run_tool([script, "-version"], cwd=tmp_path)
     assert ok.returncode == 0 and b"0.0-wrapper" in ok.stdout
+
+
+def test_a_research_worker_that_times_out_is_killed_with_its_children(tmp_path, wrapper, monkeypatch):
+    """``cvb.research``: the long-lived worker process is killed as a group too."""
+    from cvb.errors import CodecError
+    from cvb.research import ResearchCodec
+
+    script, pids = wrapper  # stands in for the research environment's python: never replies
+    monkeypatch.setenv("CVB_TEST_PIDS", str(pids))
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "ckpt").mkdir()
+
+    class Slow(ResearchCodec):
+        name = "slow"
+        default_levels = ("1",)
+        level_min, level_max = 1, 1
+
+    codec = Slow(repo=tmp_path / "repo", python=str(script), checkpoints=tmp_path / "ckpt", timeout=0.5)
+    with pytest.raises(CodecError, match="died or timed out starting the worker"):
+        codec._worker()
+    assert _pids(pids) and _all_dead(_pids(pids))

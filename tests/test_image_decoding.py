@@ -173,12 +173,28 @@ def test_cvb_compress_reads_gifs_and_survives_a_bomb(tmp_path):
     Image.new("RGB", (48, 32), (20, 120, 200)).save(folder / "good.png")
     Image.new("RGB", (48, 32), (200, 120, 20)).save(folder / "anim.gif")
     (folder / "bomb.png").write_bytes(bomb_png())
+    fifo = hasattr(os, "mkfifo")
+    if fifo:
+        os.mkfifo(folder / "pipe.png")  # listed, then failed with its reason: never silently skipped
     out = subprocess.run([str(VENV_BIN / "cvb"), "compress", "-i", str(folder), "-c", "jpeg", "-l", "50",
                           "-m", "psnr", "--json"], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 1, out.stderr[-2000:]  # a failed image: exit status 1, the rest done
     result = json.loads(out.stdout)
-    assert result["images"] == 3
-    assert [f["image"] for f in result["failures"]] == ["bomb.png"]
-    assert "30000x30000" in result["failures"][0]["error"]
+    assert result["images"] == 3 + fifo
+    errors = {f["image"]: f["error"] for f in result["failures"]}
+    assert sorted(errors) == ["bomb.png"] + (["pipe.png"] if fifo else [])
+    assert "30000x30000" in errors["bomb.png"]
+    assert not fifo or "it is a FIFO" in errors["pipe.png"]
     assert result["summary"][0]["n"] == 2  # good.png and anim.gif
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_folder_task_lists_a_fifo_in_every_mode_so_it_fails_visibly(tmp_path):
+    from cvb_local.image_listing import list_images
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    os.mkfifo(tmp_path / "b.png")
+    for spec in (str(tmp_path), str(tmp_path / "*.png"), str(tmp_path / "b.png")):
+        names = [name for name, _ in list_images(spec)[1]]
+        assert "b.png" in names, spec
