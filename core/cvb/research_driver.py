@@ -27,8 +27,9 @@ user's environment with the checkout on ``sys.path``, and may define any of
 
 ``spec["settings"]`` carries the codec's options for the hooks (e.g. sampling steps). A hook may
 ``import research_driver`` to reuse ``compressai_encode``, ``compressai_decode``, ``load_weights``,
-``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to`` and ``write_stream``/``read_stream``
-(for a model that writes its own bitstream file).
+``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to``, ``write_stream``/``read_stream``
+(for a model that writes its own bitstream file) and ``ldm_instantiate``/``condition_encode``
+(DiffEIC, RDEIC).
 """
 
 from __future__ import annotations
@@ -185,6 +186,39 @@ def read_stream(src: str, read):
     with open(tmp, "wb") as fh:
         fh.write(data)
     return width, height, read(tmp)
+
+
+# ---- the ldm/ControlNet-era diffusion codecs (DiffEIC, RDEIC) share these entry points ----------
+def ldm_instantiate(spec: dict):
+    """The repository's model from its OmegaConf config (``spec["settings"]["config"]``), with
+    xformers disabled on CPU, as their inference scripts do."""
+    import os
+
+    from omegaconf import OmegaConf
+    from utils.common import instantiate_from_config
+
+    if spec.get("device", "cpu") == "cpu":
+        from ldm.xformers_state import disable_xformers
+
+        disable_xformers()
+    return instantiate_from_config(OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"])))
+
+
+def condition_encode(model, spec: dict, src: str, dst: str) -> None:
+    """Pad with the repository's ``utils.image.pad``; its ``apply_condition_compress(control,
+    path, h, w)`` entropy-codes the latent and writes the bitstream file (``write_stream``)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from utils.image import pad
+
+    with Image.open(src) as im:
+        img = np.array(im.convert("RGB"))
+    control = torch.tensor(pad(img, scale=int(spec.get("pad", 64)))[None] / 255.0, dtype=torch.float32,
+                           device=model.device).clamp_(0, 1).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        write_stream(dst, img.shape[1], img.shape[0],
+                     lambda path: model.apply_condition_compress(control, path, control.shape[2], control.shape[3]))
 
 
 def load_hooks(path: str):

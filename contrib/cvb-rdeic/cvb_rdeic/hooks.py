@@ -6,42 +6,21 @@ full checkpoint per level (strict); ``apply_condition_compress`` writes the real
 guide hint), the relay start ``q_sample(c_latent)`` and the DDPM relay sampler, seeded.
 """
 
-import os
-
 import research_driver
 
 
 def build(spec, level):
     import torch
-    from omegaconf import OmegaConf
-    from utils.common import instantiate_from_config, load_state_dict
+    from utils.common import load_state_dict
 
-    device = spec.get("device", "cpu")
-    if device == "cpu":
-        from ldm.xformers_state import disable_xformers
-
-        disable_xformers()
-    model = instantiate_from_config(OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"])))
+    model = research_driver.ldm_instantiate(spec)
     load_state_dict(model, torch.load(spec["checkpoints"][level], map_location="cpu"), strict=True)
     model.preprocess_model.update(force=True)
     model.freeze()
-    return model.to(device)
+    return model.to(spec.get("device", "cpu"))
 
 
-def encode(model, spec, src, dst):
-    import numpy as np
-    import torch
-    from PIL import Image
-    from utils.image import pad
-
-    with Image.open(src) as im:
-        img = np.array(im.convert("RGB"))
-    control = torch.tensor(pad(img, scale=int(spec.get("pad", 64)))[None] / 255.0, dtype=torch.float32,
-                           device=model.device).clamp_(0, 1).permute(0, 3, 1, 2).contiguous()
-    with torch.no_grad():
-        research_driver.write_stream(
-            dst, img.shape[1], img.shape[0],
-            lambda path: model.apply_condition_compress(control, path, control.shape[2], control.shape[3]))
+encode = research_driver.condition_encode  # pad to 64, apply_condition_compress writes the file
 
 
 def decode(model, spec, src, dst):
