@@ -74,6 +74,9 @@ def _register_builtin_commands() -> None:
     cli.add_command(run_cmd)
     cli.add_command(export_cmd)
     cli.add_command(report_cmd)
+    from .cache_cmd import cache_cmd
+
+    cli.add_command(cache_cmd)
 
 
 _register_builtin_commands()

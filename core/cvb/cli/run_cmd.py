@@ -91,6 +91,10 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                          metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
                          mode=mode, options=options)
     plan = build_plan(request, registry)
+    from ..threads import jobs_note
+
+    if jobs_note(jobs):
+        plan.notes.append(jobs_note(jobs))
     for note in plan.notes:
         out.print(f"[yellow]note:[/] {note}")
     cache = ImageCache(cache_dir or default_cache_dir())
