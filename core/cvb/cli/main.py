@@ -58,6 +58,9 @@ def cli() -> None:
     Plugins (entry-point group "cvb") add codecs, VLMs, tasks, metrics and commands;
     `cvb plugins` shows what is installed.
     """
+    from ..threads import share_cores
+
+    share_cores()  # before any command imports torch
 
 
 def _register_builtin_commands() -> None:

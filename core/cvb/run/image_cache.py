@@ -16,8 +16,9 @@ VLM needs the image (nothing more to write; the file is the bitstream's size); a
 (learned, generative, slow) keeps raw pixels (no PNG encoding or decoding: a copy each way).
 The measurements mean a new results store sharing the cache never calls the encoder again.
 
-Files are written to a temporary name and ``os.replace``d into place: a process killed at any
-moment leaves a whole entry or none. A damaged entry reads as missing and is redone. Reading an
+A file is written in place in one go, and its header says how long it must be: a writer
+killed at any moment leaves a whole entry, or a short file that reads as missing and is redone
+(as any damaged entry is). Reading an
 entry's image marks it used (its modification time), and :meth:`ImageCache.prune` evicts the
 least recently used entries down to a size cap (``cvb cache prune``; ``cvb run`` applies
 ``$CVB_CACHE_MAX_SIZE``, default ``DEFAULT_MAX_SIZE``, after a run that wrote entries).
@@ -29,7 +30,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,26 +137,25 @@ class ImageCache:
         self._write(self._path(key), parts)
 
     def _write(self, path: Path, parts: list[bytes]) -> None:
+        """Written in place, in one go: a writer killed half-way leaves a file shorter than its
+        header says, which reads as missing (see ``_read``), so no temporary file and rename
+        are needed (they cost more than a JPEG encode on a busy disk)."""
+        data = b"".join(parts)
         try:
             if path.parent not in self._made:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._made.add(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             try:
-                with os.fdopen(fd, "wb") as fh:
-                    for part in parts:
-                        fh.write(part)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise CacheError(f"cannot write the image cache at {self.root}: {exc}; free space, fix "
                              f"its permissions or pass --cache-dir (finished work is kept in the store)") from None
-        self.written += sum(len(p) for p in parts)
+        self.written += len(data)
 
     # ---- reading -----------------------------------------------------------------------------
     def _read(self, key: str, whole: bool) -> tuple[dict[str, Any], bytes] | None:
