@@ -9,6 +9,8 @@ PY=${PYTHON:-python3}
 APT_PACKAGES=(ffmpeg)  # ffmpeg's libx265 backs the built-in `x265` codec
 # Debian's own python3 cannot create a venv (no ensurepip) until python3-venv is installed
 [ -x .venv/bin/python ] || "$PY" -c "import ensurepip" >/dev/null 2>&1 || APT_PACKAGES+=(python3-venv)
+# Java runs pycocoevalcap's PTB tokenizer and METEOR (COCO captions under protocol=lmms-eval)
+command -v java >/dev/null 2>&1 || APT_PACKAGES+=(default-jre-headless)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -34,5 +36,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch first, by exact pin, so nothing can pull the CUDA build.
   .venv/bin/python -m pip install -q -c constraints.txt torch
   .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray]"
+  # lmms-eval's task code is the tests' oracle for protocol=lmms-eval; its own dependencies
+  # (torch builds, accelerate, ...) are not needed for that, only the test extra's light ones
+  .venv/bin/python -m pip install -q --no-deps "lmms-eval==0.7.3"
   echo "$want" > "$stamp"
 fi

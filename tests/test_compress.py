@@ -89,7 +89,7 @@ def test_unknown_codec_and_level_exit_2(reg, images):
 
 def test_compressai_json_shape(reg, images, tmp_path):
     out = tmp_path / "rd"
-    res = run("-c", "fake", "-l", "2,6", "-i", str(images), "-m", "mse", "-o", str(out), "-q")
+    res = run("-c", "fake", "-l", "2,6", "-i", str(images), "-m", "mse", "--out", str(out), "-q")
     assert res.exit_code == 0, res.output
     data = json.loads((out / "fake.json").read_text())
     assert data["name"] == "fake"
@@ -151,7 +151,7 @@ def test_codec_options_reach_every_worker(reg_with_option, images, jobs):
 
 
 def test_json_reads_with_compressais_plot_script(registry_of, images, tmp_path):
-    """What -o writes is what `python -m compressai.utils.plot -f rd/*.json` reads."""
+    """What --out writes is what `python -m compressai.utils.plot -f rd/*.json` reads."""
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()
@@ -167,7 +167,7 @@ def test_json_reads_with_compressais_plot_script(registry_of, images, tmp_path):
     registry_of(make_plugin("fakes", register_codecs=lambda register: register(fake_codec_spec()),
                             register_metrics=lambda register: register(MetricSpec(name="psnr", factory=PSNR))))
     out = tmp_path / "rd"
-    res = run("-c", "fake", "-l", "2,4,6", "-i", str(images), "-m", "psnr", "-o", str(out), "-q")
+    res = run("-c", "fake", "-l", "2,4,6", "-i", str(images), "-m", "psnr", "--out", str(out), "-q")
     assert res.exit_code == 0, res.output
     curve = parse_json_file(out / "fake.json", "psnr")
     assert curve["name"] == "fake" and len(curve["xs"]) == len(curve["ys"]) == 3
@@ -179,7 +179,7 @@ def test_same_file_name_in_two_folders_stays_two_images(reg, images, tmp_path):
         (tmp_path / "set" / sub).mkdir(parents=True)
         (tmp_path / "set" / sub / "img.png").write_bytes((images / f"img{'ab'.index(sub)}.png").read_bytes())
     out = tmp_path / "rd"
-    res = run("-c", "fake", "-l", "3", "-i", str(tmp_path / "set"), "-m", "none", "-o", str(out), "-q")
+    res = run("-c", "fake", "-l", "3", "-i", str(tmp_path / "set"), "-m", "none", "--out", str(out), "-q")
     assert res.exit_code == 0, res.output
     rows = json.loads((out / "fake.json").read_text())["per_image"]
     assert sorted(r["image"] for r in rows) == ["a/img.png", "b/img.png"]

@@ -457,3 +457,22 @@ def test_version_tracks_the_local_weights(tiny_vlm_dirs, tmp_path):
     os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 10**9))
     assert _vlm(folder).version != before
     assert ";mode=logits" in _vlm(folder, mode="logits").version
+
+
+def test_stop_strings_end_generation_and_are_cut(tiny_vlm_dirs):
+    """A protocol's stop strings (lmms-eval's ``until``): the answer ends before the first one,
+    in a batch that shares them (stopping criteria) and in one that does not (post-cut only)."""
+    vlm = _vlm(tiny_vlm_dirs["qwen2_5_vl"])
+    image = _image(64, 48, 5)
+    free = Query(image, "Describe the image.", AnswerKind.CAPTION, max_new_tokens=24)
+    [full] = _texts(vlm.answer([free]))
+    assert len(full) >= 6, full  # the tiny model says something to cut
+    stop = full[len(full) // 2: len(full) // 2 + 2]
+    want = full.split(stop)[0].strip()
+    stopped = Query(image, "Describe the image.", AnswerKind.CAPTION, max_new_tokens=24, stop=(stop, "\n\n"))
+    assert _texts(vlm.answer([stopped])) == [want]
+    assert _texts(vlm.answer([stopped, free])) == [want, full]
+    verbatim = Query(image, "Exactly this text.", AnswerKind.CHOICE, options=("a", "b"), verbatim=True)
+    from cvb.prompts import build_prompt
+
+    assert build_prompt(verbatim) == "Exactly this text."

@@ -346,3 +346,19 @@ def test_parse_retry_after_forms():
 def test_retryable_statuses():
     assert [s for s in (400, 401, 404, 408, 409, 422, 429, 500, 502, 503) if is_retryable(s)] == \
         [408, 409, 429, 500, 502, 503]
+
+
+def test_stop_strings_are_sent_and_cut_and_text_only_queries_send_no_image(key):
+    """A protocol's stop strings go out as the API's ``stop`` and are cut from the reply (servers
+    that ignore ``stop`` exist); a query without an image (a judge's) is text only."""
+    with FakeServer(lambda req, seen: (200, {}, reply("yes\n\nThere is a cat. ASSISTANT: no"))) as srv:
+        model = vlm(srv)
+        q = Query(image=noise_image(8, 8, 1), prompt="Is there a cat?\nAnswer briefly.", kind=AnswerKind.YESNO,
+                  stop=("\n\n", "ASSISTANT:"), verbatim=True, sample_id="s")
+        [ans] = model.answer([q])
+        [judge] = model.answer([Query(image=None, prompt="Match this answer.", verbatim=True)])
+    first, second = srv.requests[0]["json"], srv.requests[1]["json"]
+    assert first["stop"] == ["\n\n", "ASSISTANT:"] and ans.text == "yes"
+    assert req_text(first) == "Is there a cat?\nAnswer briefly."  # verbatim: nothing appended
+    assert "stop" not in second and second["messages"][0]["content"] == [{"type": "text", "text": "Match this answer."}]
+    assert judge.text == "yes\n\nThere is a cat. ASSISTANT: no"

@@ -87,12 +87,12 @@ def test_markdown_and_terminal_tables_hold_the_numbers():
     r = build_report(make_cells())
     md = markdown_report(r)
     expected = _bj(bjontegaard.bd_psnr, JPEG, ELIC)
-    assert f"{expected:+.4g}" in md
-    # one cell row, with delta vs clean computed here
+    assert f"{expected:+.2f}" in md
+    # one cell row, with delta vs clean computed here; fixed decimals per column
     row = next(line for line in md.splitlines() if line.startswith("| jpeg | 3 |"))
     cols = [c.strip() for c in row.strip("|").split("|")]
-    assert cols[2:5] == ["0.23", "66", f"{66.0 - CLEAN:+.4g}"]
-    assert cols[5] == "24" and cols[6] == f"{24.0 / 50:.4g}"
+    assert cols[2:5] == ["0.230", "66.00", f"{66.0 - CLEAN:+.2f}"]
+    assert cols[5] == "24.00" and cols[6] == f"{24.0 / 50:.4f}"
     assert "no overlap in bpp: [0.19, 0.3] vs [2, 3]" in md
     assert "Uncompressed f1: 86.2" in md and "Uncompressed f1: not run" in md
 
@@ -102,7 +102,7 @@ def test_markdown_and_terminal_tables_hold_the_numbers():
     for item in rich_tables(r):
         con.print(item)
     text = con.export_text()
-    assert f"{expected:+.4g}" in text and "pope x qwen" in text
+    assert f"{expected:+.2f}" in text and "pope x qwen" in text
     assert "webp needs >= 2 points" in text
 
 
@@ -171,9 +171,10 @@ def test_csv_has_every_cell_full_precision():
     assert len(rows) == len(cells)
     got = {(r["task"], r["codec"], r["level"]): r for r in rows}
     r = got[("pope", "elic", "2")]
-    assert float(r["bpp"]) == 0.18 and float(r["score"]) == 79.5 and float(r["psnr"]) == 28.4
-    assert got[("pope", "none", "-")]["psnr"] == ""  # missing metric: empty, not "nan"
-    assert json.loads(r["details"]) == {"acc": 0.795}
+    assert float(r["bpp"]) == 0.18 and float(r["score"]) == 79.5 and float(r["metric.psnr"]) == 28.4
+    assert got[("pope", "none", "-")]["metric.psnr"] == ""  # missing metric: empty, not "nan"
+    assert float(r["detail.acc"]) == 0.795  # details are flat columns, not a JSON blob
+    assert float(r["delta"]) == pytest.approx(79.5 - CLEAN)
 
 
 def test_write_report_files_plots_and_self_contained_html(tmp_path):
@@ -183,8 +184,13 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     written = write_report(r, tmp_path)
     names = sorted(p.name for p in written)
     for f in ("report.md", "cells.csv", "report.json", "report.html", "score_pope_qwen.png",
-              "score_pope_cve.png", "score_gqa_qwen.png", "metrics_pope.png", "metrics_gqa.png"):
+              "score_pope_cve.png", "score_gqa_qwen.png", "metrics_pope.png", "metrics_gqa.png",
+              "score_pope.png", "score_pope_qwen.svg", "score_pope_qwen.pdf", "score_pope.pdf"):
         assert f in names and (tmp_path / f).stat().st_size > 0
+    assert "score_gqa.png" not in names  # one VLM: no per-task figure of every VLM
+    assert (tmp_path / "score_pope_qwen.pdf").read_bytes().startswith(b"%PDF")
+    svg = (tmp_path / "score_pope_qwen.svg").read_text()
+    assert "<svg" in svg and "cve, adapted" in svg  # the adapted curve is overlaid, text editable
     pngs = [p for p in written if p.suffix == ".png"]
     for p in pngs:
         with Image.open(p) as im:
@@ -202,7 +208,9 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     assert "no overlap in bpp: [0.19, 0.3] vs [2, 3]" in html
     assert "gap decomposition with cve" in html
     md = (tmp_path / "report.md").read_text()
-    assert "![score_pope_qwen.png](score_pope_qwen.png)" in md
+    caption = ("pope, qwen: f1 against bits per pixel (log scale), one curve per codec, points "
+               "labelled with the codec level")
+    assert f"]({'score_pope_qwen.png'})" in md and caption in md and caption in html
 
 
 def test_empty_report_renders():
@@ -213,22 +221,21 @@ def test_empty_report_renders():
 
 # ---- the command ------------------------------------------------------------------------------
 
-@pytest.fixture
-def fake_store(monkeypatch, tmp_path):
-    """``cvb report`` reading make_cells() instead of a SQLite store."""
-    from cvb.cli import report_cmd
+def write_store(path, cells):
+    """The cells in a real SQLite store as ``cvb run`` writes it (no predictions: no intervals)."""
+    from cvb.run.store import Store
 
-    path = tmp_path / "results.sqlite"
-    path.write_bytes(b"")
-    real = report_cmd.load_cells
-
-    def load(store_path, task=None):
-        if store_path != path:
-            return real(store_path, task)
-        return [c for c in make_cells(adapted=True) if task in (None, c["task"])]
-
-    monkeypatch.setattr(report_cmd, "load_cells", load)
+    with Store(path) as store:
+        run_id = store.begin_run({"cvb_version": "test"})
+        for i, c in enumerate(cells):
+            store.save_cell({**c, "task_version": "1", "rate_rank": c["bpp"]}, f"fp{i}", run_id)
     return path
+
+
+@pytest.fixture
+def fake_store(tmp_path):
+    """A results store holding make_cells(adapted=True)."""
+    return write_store(tmp_path / "results.sqlite", make_cells(adapted=True))
 
 
 def invoke(*args):
@@ -243,17 +250,17 @@ def test_cli_json_and_filters(fake_store):
     res = invoke("--store", str(fake_store), "--format", "json", "--task", "pope", "--vlm", "qwen",
                  "--adapted", "qwen=cve", "--interp", "akima")
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
-    assert [(s["task"], s["vlm"]) for s in data["sections"]] == [("pope", "qwen"), ("pope", "cve")]
-    assert data["interp"] == "akima" and data["sections"][0]["gap"]
+    data = json.loads(res.stdout)
+    assert [(s["task"], s["vlm"]) for s in data["sections"]] == [("pope", "cve"), ("pope", "qwen")]
+    assert data["interp"] == "akima" and data["sections"][1]["gap"]
 
 
 def test_cli_table_csv_markdown_and_out(fake_store, tmp_path):
     res = invoke("--store", str(fake_store))
     assert res.exit_code == 0, res.output
-    assert "Bjontegaard deltas against jpeg" in res.output and "no overlap in bpp" in res.output
+    assert "Bjontegaard deltas against jpeg" in res.stdout and "no overlap in bpp" in res.stdout
     res = invoke("--store", str(fake_store), "--format", "csv")
-    assert res.exit_code == 0 and res.output.startswith("task,vlm,codec,level,bpp,score")
+    assert res.exit_code == 0 and res.stdout.startswith("task,vlm,codec,level,bpp,score")
     out = tmp_path / "rep"
     res = invoke("--store", str(fake_store), "--format", "markdown", "--out", str(out), "--no-plots")
     assert res.exit_code == 0, res.output
@@ -274,17 +281,10 @@ def test_cli_usage_errors_exit_2(fake_store, tmp_path):
 
 def test_report_from_a_real_store(tmp_path):
     """Round trip through the SQLite store ``cvb run`` writes (no monkeypatching)."""
-    from cvb.run.store import Store
-
-    path = tmp_path / "results.sqlite"
-    cells = make_cells(adapted=True)
-    with Store(path) as store:
-        run_id = store.begin_run({"cvb_version": "test"})
-        for i, c in enumerate(cells):
-            store.save_cell({**c, "task_version": "1", "rate_rank": c["bpp"]}, f"fp{i}", run_id)
+    path = write_store(tmp_path / "results.sqlite", make_cells(adapted=True))
     res = invoke("--store", str(path), "--format", "json", "--adapted", "qwen=cve")
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     pope = next(s for s in data["sections"] if (s["task"], s["vlm"]) == ("pope", "qwen"))
     assert pope["reference"]["score"] == CLEAN
     elic = next(r for r in pope["bd"] if r["codec"] == "elic")

@@ -273,7 +273,7 @@ def test_export_csv_and_jsonl(env):
     assert res.exit_code == 0 and len(rows) == 3 and rows[1]["codec"] == "fake"
     assert float(rows[1]["metric.mse"]) > float(rows[2]["metric.mse"])
     out = env["tmp"] / "preds.jsonl"
-    assert cli(["export", "--store", store, "--what", "predictions", "--format", "jsonl", "-o", str(out)]).exit_code == 0
+    assert cli(["export", "--store", store, "--what", "predictions", "--format", "jsonl", "--output", str(out)]).exit_code == 0
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 3 * 2 * N_IMAGES and {"sample_id", "text", "judge", "key"} <= set(preds[0])
     res = cli(["export", "--store", str(env["tmp"] / "none.sqlite"), "--what", "runs"])

@@ -38,6 +38,9 @@ def test_normalize_text_folds_case_width_and_spaces():
     ("A dog sits on the sofa.", None),                   # nothing to go on
     ("", None), (None, None), ("Ｙｅｓ", "yes"), ("Y", "yes"), ("n", "no"),
     ("Nope", None),                                      # not a yes/no word
+    ("Cannot determine", None),                          # rule 3: a refusal is no "no"
+    ("I cannot tell from this image.", None), ("It is unclear.", None), ("I'm not sure", None),
+    ("No, I cannot tell", "no"),                         # rule 1 still decides first
 ])
 def test_parse_yes_no(text, expected):
     assert parse_yes_no(text) == expected

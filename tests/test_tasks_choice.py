@@ -137,3 +137,19 @@ def test_mmbench_circular_limit_keeps_rotations_together(mmb_dir):
     task = make_task("mmbench", str(mmb_dir), circular=True)
     # groups of 4, 3, 2 samples; limit 4 -> one group (question 0), never part of one
     assert [s.id for s in task.samples(limit=4)] == ["0", "0@1", "0@2", "0@3"]
+
+
+def test_mmbench_option_none_is_an_option(tmp_path):
+    """An option whose text is literally "None" keeps itself and the options after it."""
+    import datasets
+
+    s = datasets.Value("string")
+    features = datasets.Features({"index": datasets.Value("int64"), "question": s, "hint": s, "answer": s,
+                                  "A": s, "B": s, "C": s, "D": s, "category": s, "image": datasets.Image()})
+    cols = {"index": [0], "question": ["How many dogs?"], "hint": [None], "answer": ["C"], "A": ["1"],
+            "B": ["None"], "C": ["2"], "D": [None], "category": ["counting"], "image": [image_cell("red")]}
+    path = write_dataset(cols, features, tmp_path / "MMBench", split="dev", config="en")
+    task = make_task("mmbench", str(path))
+    (sample,) = task.samples()
+    assert sample.options == ("1", "None", "2")
+    assert task.judge(sample, "C") == 1.0 and task.judge(sample, "None") == 0.0

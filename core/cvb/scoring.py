@@ -58,6 +58,12 @@ def words(s: Any) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 _NEGATIONS = {"not", "isn't", "aren't", "doesn't", "don't", "cannot", "can't", "there's no"}
+#: "cannot determine", "unable to tell", "not sure", "unclear"... (matched on ``words``' output)
+_REFUSAL = re.compile(
+    r"\b(?:cannot|can't|can not|could not|couldn't|unable to|impossible to|not possible to)"
+    r"(?: be)? (?:determine|determined|tell|told|say|said|answer|answered|know|known|judge|judged|"
+    r"confirm|confirmed|verify|verified|see if|see whether)\b"
+    r"|\b(?:not sure|unsure|unclear|uncertain|don't know|do not know|no way to (?:tell|know))\b")
 
 
 def parse_yes_no(text: Any) -> str | None:
@@ -70,9 +76,12 @@ def parse_yes_no(text: Any) -> str | None:
        (from Otter) effectively does, and what a model prompted for "a single word" returns.
     2. VLMEvalKit's ``YOrN_Extraction``: exactly one of the words ``yes``/``no`` occurs anywhere
        ("There is a dog, yes." -> yes); both or neither -> undecided so far.
-    3. LLaVA's POPE rule for sentences without yes/no: a negation word (``not``, ``isn't``,
+    3. a refusal or a statement of doubt ("Cannot determine.", "I'm not sure", "It is unclear")
+       is no answer: None. (It is not a "no": MME and POPE ask whether something is there, and
+       a model that cannot tell has not said it is absent.)
+    4. LLaVA's POPE rule for sentences without yes/no: a negation word (``not``, ``isn't``,
        ``no``...) means no ("There is not a dog in the image." -> no).
-    4. otherwise None. (LLaVA calls every such answer "yes"; lmms-eval's POPE requires the
+    5. otherwise None. (LLaVA calls every such answer "yes"; lmms-eval's POPE requires the
        prediction to equal "yes"/"no" exactly. Both bias the metric; cvb reports the answer as
        unparsed and :func:`pope_metrics` counts it as a wrong, non-"yes" prediction.)
     """
@@ -88,6 +97,8 @@ def parse_yes_no(text: Any) -> str | None:
     if has_yes != has_no:
         return "yes" if has_yes else "no"
     if has_yes and has_no:
+        return None
+    if _REFUSAL.search(" ".join(ws)):
         return None
     if any(w in _NEGATIONS for w in ws):
         return "no"
@@ -248,9 +259,8 @@ def ocrbench_match(pred: Any, answers: str | Sequence[str], category: str | None
     Text: both lowercased, stripped, newlines read as spaces. Handwritten math (``category``
     "HME100k", the row's ``dataset``, or the question type "Handwritten Mathematical Expression
     Recognition"): all whitespace removed and the comparison stays case-sensitive (LaTeX
-    ``\\Sigma`` is not ``\\sigma``), as in OCRBench's own script and VLMEvalKit. lmms-eval
-    lowercases the prediction first but not the answer, so its HME check can never match an
-    answer with a capital letter; cvb does not copy that slip.
+    ``\\Sigma`` is not ``\\sigma``), as in OCRBench's own script, VLMEvalKit and lmms-eval 0.7.3.
+    Unlike lmms-eval, full-width characters are not folded here (``protocol=lmms-eval`` does).
     """
     if pred is None:
         return False

@@ -42,6 +42,9 @@ class Spec:
     #: path): a component created with an ARG or options is then not refused up front by
     #: ``Registry.create``; its own loading error speaks instead.
     check_sees_arg: bool = field(default=True, compare=False)
+    #: a cheap note about a *usable* component that a user should know before running it
+    #: (e.g. "not in the local cache: downloads about 7.5 GB on first use"); None: nothing to say
+    notice: StatusCheck | None = field(default=None, compare=False)
 
     category: ClassVar[str] = "component"
 
@@ -53,6 +56,15 @@ class Spec:
             return self.check()
         except Exception as exc:  # a broken check must not break `cvb list`
             return f"status check failed: {exc}"
+
+    def note(self) -> str | None:
+        """The ``notice`` of a usable component, or None (never raises)."""
+        if self.notice is None:
+            return None
+        try:
+            return self.notice()
+        except Exception:  # noqa: BLE001 - a note is optional: a broken one says nothing
+            return None
 
     def create(self, arg: str | None = None, **options: Any) -> Any:
         if arg is not None and not self.arg:

@@ -93,6 +93,12 @@ class Query:
     #: instruction after the question; None = the community default for ``kind``
     #: (cvb.prompts.SUFFIX), "" = none (OCRBench asks the bare question)
     suffix: str | None = None
+    #: generation ends at the first of these strings, which is cut from the answer (a scoring
+    #: protocol's stop strings, lmms-eval's ``until``); VLM plugins that generate text honour it
+    stop: tuple[str, ...] = ()
+    #: ``prompt`` is the complete text, options and instruction included, as a scoring protocol
+    #: wrote it: ``cvb.prompts.build_prompt`` sends it as it is
+    verbatim: bool = False
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,18 @@ ALIASES: dict[str, tuple[str, str]] = {
     "janus-pro-7b": ("deepseek-community/Janus-Pro-7B", "Janus-Pro 7B (transformers-native checkpoint)"),
 }
 
+#: hub model id -> approximate download size in GB (the weight files of the repository, rounded;
+#: rounded), for `cvb list vlms` to say what a first use costs
+DOWNLOAD_GB: dict[str, float] = {
+    "Qwen/Qwen2.5-VL-3B-Instruct": 7.5, "Qwen/Qwen2.5-VL-7B-Instruct": 16.6,
+    "Qwen/Qwen2.5-VL-32B-Instruct": 67.0, "Qwen/Qwen2-VL-2B-Instruct": 4.4,
+    "OpenGVLab/InternVL3-1B-hf": 1.9, "OpenGVLab/InternVL3-2B-hf": 4.2,
+    "OpenGVLab/InternVL3-8B-hf": 15.9, "HuggingFaceTB/SmolVLM-256M-Instruct": 0.5,
+    "HuggingFaceTB/SmolVLM-500M-Instruct": 1.0, "llava-hf/llava-1.5-7b-hf": 14.1,
+    "llava-hf/llava-onevision-qwen2-0.5b-ov-hf": 1.8, "deepseek-community/Janus-Pro-1B": 4.1,
+    "deepseek-community/Janus-Pro-7B": 14.8,
+}
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _PATH_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
 

@@ -13,7 +13,7 @@ from cvb import hookimpl
 from cvb.specs import VLMSpec
 
 from .aliases import ALIASES, known_aliases
-from .status import hf_status, model_status
+from .status import hf_status, model_notice, model_status
 from .vlm import OPTIONS  # light: vlm.py imports torch/transformers only inside methods
 
 
@@ -42,5 +42,6 @@ def register_vlms(register) -> None:
             kind="transformers",
             summary=f"{description}: {model_id}",
             check=partial(model_status, model_id),
+            notice=partial(model_notice, model_id),
             options=dict(OPTIONS),
         ))

@@ -75,3 +75,14 @@ def model_status(model_id: str) -> str | None:
     if offline() and cached_commit(model_id) is None:
         return f"{model_id} is not in the local cache and HF_HUB_OFFLINE is set; {download_hint(model_id)}"
     return None
+
+
+def model_notice(model_id: str) -> str | None:
+    """What ``cvb list vlms`` says of a usable alias whose weights are not downloaded yet."""
+    from .aliases import DOWNLOAD_GB
+
+    if cached_commit(model_id) is not None:
+        return None
+    size = DOWNLOAD_GB.get(model_id)
+    amount = f"about {size:g} GB" if size else "its weights"
+    return f"not in the local cache ({hub_cache_dir()}): downloads {amount} on first use"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cvb.errors import UnavailableError, UsageError
 from cvb.options import as_choice, as_int, reject_unknown
-from cvb.prompts import build_prompt
+from cvb.prompts import build_prompt, cut_at_stop
 from cvb.types import Answer, Query
 
 from .aliases import resolve_model
@@ -292,12 +292,19 @@ class HFVLM:
 
         enc = self.encode(queries, [build_prompt(q) for q in queries])
         limits = [self._token_limit(q) for q in queries]
+        config, extra = self._generation_config(max(limits)), {}
+        stops = {q.stop for q in queries}
+        if len(stops) == 1 and queries[0].stop:  # stop early only when every query shares the stops
+            config.stop_strings = list(queries[0].stop)
+            extra["tokenizer"] = self.processor.tokenizer
         with torch.inference_mode():
-            out = self.model.generate(**enc, generation_config=self._generation_config(max(limits)))
+            out = self.model.generate(**enc, generation_config=config, **extra)
         new_tokens = out[:, enc["input_ids"].shape[1] :]
         tok = self.processor.tokenizer
-        return [Answer(text=tok.decode(row[:limit], skip_special_tokens=True).strip(), meta={"mode": "generate"})
-                for row, limit in zip(new_tokens, limits)]
+        # the stop strings are cut from the text as lmms-eval's wrappers do (cvb.prompts.cut_at_stop)
+        return [Answer(text=cut_at_stop(tok.decode(row[:limit], skip_special_tokens=True), q.stop).strip(),
+                       meta={"mode": "generate"})
+                for row, limit, q in zip(new_tokens, limits, queries)]
 
     def next_token_logprobs(self, queries: Sequence[Query]) -> "torch.Tensor":
         """Log-probabilities of the first answer token, one row per query (one forward pass)."""

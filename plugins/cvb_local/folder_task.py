@@ -22,7 +22,7 @@ from .answers import MAX_NEW_TOKENS, is_correct, percent, same_answer, word_f1
 from .image_listing import list_images, root_of
 from .questions import Question, read_questions
 
-DEFAULT_PROMPT = "Describe this image in one sentence."
+DEFAULT_PROMPT = "Describe this image briefly."
 
 
 class FolderTask:

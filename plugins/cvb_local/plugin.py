@@ -34,6 +34,6 @@ def register_tasks(register):
             "questions": "JSON-lines file: image (relative to the folder), question, optional "
                          "answer, options, kind (yesno/choice/open/caption), id, category",
             "prompt": "the caption question asked when there is no questions file "
-                      "(default: 'Describe this image in one sentence.')",
+                      "(default: 'Describe this image briefly.')",
         },
     ))

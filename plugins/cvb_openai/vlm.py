@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 from cvb.errors import UnavailableError, UsageError
 from cvb.options import as_choice, as_float, as_int, reject_unknown
-from cvb.prompts import build_prompt
+from cvb.prompts import build_prompt, cut_at_stop
 from cvb.types import Answer, Query, image_to_png
 
 from .client import ChatClient, RequestFailed
@@ -98,24 +98,29 @@ class OpenAIVLM:
         return f"OpenAIVLM({self.version!r}, concurrency={self.concurrency})"
 
     def payload(self, query: Query) -> dict[str, Any]:
-        image_url: dict[str, Any] = {"url": png_data_url(query.image)}
-        if self.image_detail:
-            image_url["detail"] = self.image_detail
-        return {
+        content: list[dict[str, Any]] = []
+        if query.image is not None:  # a text-only query (e.g. a judge's) sends no image
+            image_url: dict[str, Any] = {"url": png_data_url(query.image)}
+            if self.image_detail:
+                image_url["detail"] = self.image_detail
+            content.append({"type": "image_url", "image_url": image_url})
+        content.append({"type": "text", "text": build_prompt(query)})
+        body = {
             "model": self.model,
-            "messages": [{"role": "user", "content": [
-                {"type": "image_url", "image_url": image_url},
-                {"type": "text", "text": build_prompt(query)},
-            ]}],
+            "messages": [{"role": "user", "content": content}],
             "temperature": self.temperature,
             self.token_param: self.max_tokens or query.max_new_tokens,
         }
+        if query.stop:  # the API takes at most 4; the text is cut at every one below anyway
+            body["stop"] = list(query.stop[:4])
+        return body
 
     def _one(self, query: Query, abort: threading.Event) -> Answer:
         start = time.perf_counter()
         try:
             data, attempts = self.client.post("/chat/completions", self.payload(query), abort)
             text, meta = answer_text(data)
+            text = cut_at_stop(text, query.stop)
         except RequestFailed as exc:
             return Answer(text="", error=str(exc), meta={"attempts": exc.attempts})
         meta.update(attempts=attempts, latency_s=round(time.perf_counter() - start, 4))

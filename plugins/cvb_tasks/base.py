@@ -12,10 +12,18 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from dataclasses import replace
+
 from cvb.errors import UsageError
 from cvb.types import ImageSource, Sample, TaskScore
 
 from . import hubdata
+from .protocols import check_protocol, rules_for
+from .protocols import cvb as cvb_protocol
+
+#: the identity of cvb's own scoring rules (part of each cell's fingerprint: a change rescores
+#: stored predictions); 2: a refusal is no "no" for MME, an MMBench option "None" is an option
+CVB_SCORING = "cvb 2"
 
 if TYPE_CHECKING:
     from .tables import DatasetTable, ParquetTable
@@ -86,7 +94,11 @@ class HubTask:
     default_split: str | None = None
     image_column = "image"
 
-    def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None):
+    def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None,
+                 protocol: str = "cvb", judge: str | None = None):
+        self.protocol = check_protocol(self.name, protocol, judge)
+        #: the peer protocol's rules (prompts, budgets, stop strings, scoring); None: cvb's own
+        self.rules = rules_for(self.name, self.protocol, judge)
         if arg is not None:
             if arg in self.splits:
                 if split not in (None, arg):
@@ -152,14 +164,36 @@ class HubTask:
         return out
 
     # ---- the Task protocol -------------------------------------------------------------
+    @property
+    def scoring(self) -> str:
+        """Which rules score this task (part of a cell's fingerprint)."""
+        return CVB_SCORING if self.rules is None else self.rules.scoring
+
+    def ask(self, sample: Sample, doc: Mapping[str, Any]) -> Sample:
+        """``sample`` with its protocol's prompt, budget and stop strings in its meta; ``doc`` is
+        the dataset row (the peers build prompts from its raw fields)."""
+        if self.rules is None:
+            return replace(sample, meta={**sample.meta, **cvb_protocol.ask(self.name)})
+        return self.rules.prepare(sample, doc)
+
     def samples(self, limit: int | None = None) -> list[Sample]:
         raise NotImplementedError
 
     def judge(self, sample: Sample, prediction: str) -> float | None:
-        raise NotImplementedError
+        if self.rules is not None:
+            return self.rules.judge(sample, prediction)
+        return self.cvb_judge(sample, prediction)
 
     def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
               reference: Mapping[str, str] | None = None) -> TaskScore:
+        if self.rules is not None:
+            return self.rules.score(samples, predictions)
+        return self.cvb_score(samples, predictions)
+
+    def cvb_judge(self, sample: Sample, prediction: str) -> float | None:
+        raise NotImplementedError
+
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         raise NotImplementedError
 
 

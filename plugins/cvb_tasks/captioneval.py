@@ -127,3 +127,30 @@ def bleu(hyps: Mapping[str, str], refs: Mapping[str, Sequence[str]], n: int = 4)
             score *= math.exp(1 - 1 / ratio)
         scores.append(score)
     return scores
+
+
+def _lcs(a: Sequence[str], b: Sequence[str]) -> int:
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b, start=1):
+            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[-1]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge_l(hyps: Mapping[str, str], refs: Mapping[str, Sequence[str]], beta: float = 1.2) -> float:
+    """Corpus ROUGE-L as pycocoevalcap's ``Rouge``: per image the best LCS precision and recall
+    over the references, F with beta 1.2; the corpus score is the mean over images."""
+    scores = []
+    for i in sorted(hyps):
+        h = tokenize(hyps[i])
+        prec, rec = [], []
+        for r in refs[i]:
+            rt = tokenize(r)
+            lcs = _lcs(rt, h)
+            prec.append(lcs / float(len(h)) if h else 0.0)
+            rec.append(lcs / float(len(rt)) if rt else 0.0)
+        p, r_ = (max(prec), max(rec)) if prec else (0.0, 0.0)
+        scores.append(((1 + beta ** 2) * p * r_) / float(r_ + beta ** 2 * p) if p != 0 and r_ != 0 else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0

@@ -24,8 +24,8 @@ class CocoCaptionTask(HubTask):
     hub_split = "val"
 
     def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None,
-                 ids: str | None = None):
-        super().__init__(arg, path=path, split=split)
+                 ids: str | None = None, protocol: str = "cvb", judge: str | None = None):
+        super().__init__(arg, path=path, split=split, protocol=protocol, judge=judge)
         self.ids = read_ids(ids, self.name) if ids else None
 
     def required_columns(self) -> tuple[str, ...]:
@@ -44,21 +44,19 @@ class CocoCaptionTask(HubTask):
         for i, cell in zip(chosen, cells):
             r = rows[i]
             key = str(r["question_id"])
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=key,
                 image=image_source(key, cell),
                 question=PROMPT,
                 kind=AnswerKind.CAPTION,
                 answer=[str(a) for a in r["answer"]],
-                meta={"max_new_tokens": 64},
-            ))
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> None:
+    def cvb_judge(self, sample: Sample, prediction: str) -> None:
         return None  # CIDEr's document frequencies come from the whole scored set
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         return caption_score(samples, predictions)
 
 

@@ -51,23 +51,21 @@ class GqaTask(HubTask):
         out = []
         for i in chosen:
             r = rows[i]
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=str(r["id"]),
                 image=sources[str(r["imageId"])],
                 question=str(r["question"]).strip(),
                 kind=AnswerKind.OPEN,
                 answer=str(r["answer"]).strip(),
                 category=_category(r),
-                meta={"max_new_tokens": 16},
-            ))
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if gqa_match(prediction, sample.answer) else 0.0
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
-        hits = [self.judge(s, prediction_for(s, predictions)) for s in samples]
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
+        hits = [self.cvb_judge(s, prediction_for(s, predictions)) for s in samples]
         acc = 100.0 * sum(hits) / len(hits) if hits else 0.0
         details: dict[str, float] = {"acc": acc, "questions": float(len(samples)),
                                      "missing": missing_count(samples, predictions)}

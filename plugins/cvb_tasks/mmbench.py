@@ -3,13 +3,17 @@
 Data: ``lmms-lab/MMBench`` config ``en`` split ``dev``. The hub copy (like VLMEvalKit's TSV)
 also holds MMBench's own rotated copies of each question at ``index + k * 1_000_000``; cvb keeps
 only the originals (index < 1e6) and, with ``circular=true``, builds the rotations itself, so
-the same code serves copies that have them and copies that do not.
+the same code serves copies that have them and copies that do not. The peer protocols
+(``protocol=lmms-eval`` / ``vlmevalkit``) keep every row and evaluate circularly from the copies,
+as those toolkits do.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
+from cvb.errors import UsageError
 from cvb.options import as_bool
 from cvb.types import AnswerKind, Sample, TaskScore
 
@@ -20,7 +24,11 @@ CIRCULAR_OFFSET = 1_000_000
 
 
 def _present(value) -> bool:
-    return value is not None and str(value).strip() not in ("", "nan", "None")
+    """A cell that holds an option (or hint): not null, NaN, empty or "nan". The text "None" IS
+    an option (an MMBench answer can be literally "None"); it must not end the option list."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return str(value).strip() not in ("", "nan")
 
 
 class MmbenchTask(HubTask):
@@ -31,15 +39,21 @@ class MmbenchTask(HubTask):
     hub_split = "dev"
 
     def __init__(self, arg: str | None = None, *, path: str | None = None, split: str | None = None,
-                 circular: bool | str = False):
-        super().__init__(arg, path=path, split=split)
+                 circular: bool | str = False, protocol: str = "cvb", judge: str | None = None):
+        super().__init__(arg, path=path, split=split, protocol=protocol, judge=judge)
         self.circular = as_bool(self.name, "circular", circular)
+        if self.circular and self.rules is not None:
+            raise UsageError(f"mmbench: circular=true builds cvb's own rotations; protocol={self.protocol} "
+                             "evaluates circularly from the rotated copies in the data (index + k x 1e6) "
+                             "as that peer does: leave circular out")
 
     def required_columns(self) -> tuple[str, ...]:
         return ("index", "question", "answer", "A", "B", "image")
 
     def samples(self, limit: int | None = None) -> list[Sample]:
         rows = self.meta_rows()
+        if self.rules is not None:
+            return self._peer_samples(rows, limit)
         originals = []
         for i, r in enumerate(rows):
             try:
@@ -70,7 +84,7 @@ class MmbenchTask(HubTask):
                 question = f"{str(r['hint']).strip()}\n{question}"
             variants = rotations(options, answer) if self.circular else [(tuple(options), answer)]
             for k, (opts, ans) in enumerate(variants):
-                out.append(Sample(
+                out.append(self.ask(Sample(
                     id=idx if k == 0 else f"{idx}@{k}",
                     image=src,
                     question=question,
@@ -78,8 +92,32 @@ class MmbenchTask(HubTask):
                     answer=ans,
                     options=opts,
                     category=str(r.get("category") or ""),
-                    meta={"group": idx, "rotation": k, "max_new_tokens": 16},
-                ))
+                    meta={"group": idx, "rotation": k},
+                ), r))
+        return out
+
+    def _peer_samples(self, rows: list[dict], limit: int | None) -> list[Sample]:
+        """Every row as the data has it, its rotated copies (index + k x 1e6) included, kept
+        whole with their question: lmms-eval and VLMEvalKit evaluate circularly from these."""
+        by_question: dict[int, list[int]] = {}
+        for i, r in enumerate(rows):
+            by_question.setdefault(int(r["index"]) % CIRCULAR_OFFSET, []).append(i)
+        chosen = spread(list(by_question.values()), limit)
+        cells = self.image_cells(chosen)
+        out = []
+        for i, cell in zip(chosen, cells):
+            r = rows[i]
+            idx = int(r["index"])
+            out.append(self.ask(Sample(
+                id=str(idx),
+                image=image_source(f"mmbench-{idx}", cell),
+                question=str(r["question"]),
+                kind=AnswerKind.CHOICE,
+                answer=str(r["answer"]).strip().upper(),
+                options=tuple(self._options(r)),
+                category=str(r.get("category") or ""),
+                meta={"group": str(idx % CIRCULAR_OFFSET), "rotation": idx // CIRCULAR_OFFSET},
+            ), r))
         return out
 
     @staticmethod
@@ -92,9 +130,8 @@ class MmbenchTask(HubTask):
             opts.append(str(row[letter]).strip())
         return opts
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return judge_choice(sample, prediction)
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         return choice_score(samples, predictions, circular=self.circular)

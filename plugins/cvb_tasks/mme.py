@@ -42,24 +42,23 @@ class MmeTask(HubTask):
             question = str(r["question"]).strip()
             if question.endswith(MME_SUFFIX.strip()):
                 question = question[: -len(MME_SUFFIX.strip())].rstrip()
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=f"{key}#{nth}",
                 image=sources[key],
                 question=question,
                 kind=AnswerKind.YESNO,
                 answer=str(r["answer"]).strip().lower().rstrip("."),
                 category=str(r["category"]),
-                meta={"pair": key, "max_new_tokens": 16},
-            ))
+                meta={"pair": key},
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         records = [{"image": s.meta.get("pair", s.image.key), "category": s.category,
-                    "correct": self.judge(s, prediction_for(s, predictions)) == 1.0} for s in samples]
+                    "correct": self.cvb_judge(s, prediction_for(s, predictions)) == 1.0} for s in samples]
         result = mme_scores(records)
         details: dict[str, float] = {"perception": result["perception"], "cognition": result["cognition"],
                                      "missing": missing_count(samples, predictions),

@@ -38,29 +38,26 @@ class OcrBenchTask(HubTask):
             src = sources.get(key) or sources.setdefault(key, image_source(key, cell))
             answers = r["answer"]
             answers = [str(a) for a in answers] if isinstance(answers, (list, tuple)) else [str(answers)]
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=f"ocrbench-{i}",
                 image=src,
                 question=str(r["question"]).strip(),
                 kind=AnswerKind.OPEN,
                 answer=answers,
                 category=str(r["question_type"]),
-                # lmms-eval prompts with the bare question (no "single word" suffix): OCR answers
-                # can be whole lines or LaTeX; the runner should honour these two hints.
-                meta={"source": str(r["dataset"]), "prompt_suffix": "", "max_new_tokens": 128},
-            ))
+                meta={"source": str(r["dataset"])},
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if ocrbench_match(prediction, sample.answer, sample.meta.get("source")) else 0.0
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         right: Counter[str] = Counter()
         asked: Counter[str] = Counter()
         for s in samples:
             asked[s.category] += 1
-            right[s.category] += int(self.judge(s, prediction_for(s, predictions)))
+            right[s.category] += int(self.cvb_judge(s, prediction_for(s, predictions)))
         n = len(samples)
         total = sum(right.values())
         details: dict[str, float] = {"correct": float(total), "questions": float(n),

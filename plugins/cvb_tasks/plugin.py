@@ -10,6 +10,7 @@ from cvb import hookimpl
 from cvb.specs import TaskSpec
 
 from .hubdata import offline_reason
+from .protocols import JUDGE_HELP, PROTOCOL_HELP
 
 _PATH_OPTION = {"path": "local copy: a save_to_disk directory or the hub's parquet layout "
                         "(same as name:PATH); default $CVB_DATA_DIR/<dataset id> if present"}
@@ -56,6 +57,7 @@ def register_tasks(register):
             check=_status(dataset_id, name),
             check_sees_arg=False,  # the check cannot see a path given as name:PATH / path=
             arg="SPLIT|PATH" if splits else "PATH",
-            options={**_PATH_OPTION, **options},
+            options={**_PATH_OPTION, **options, "protocol": PROTOCOL_HELP,
+                     **({"judge": JUDGE_HELP} if name != "coco-caption" else {})},
             splits=splits,
         ))

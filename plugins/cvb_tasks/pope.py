@@ -35,22 +35,20 @@ class PopeTask(HubTask):
         out = []
         for i in chosen:
             r = rows[i]
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=f"{r['category']}-{r['question_id']}",
                 image=sources[_image_key(r)],
                 question=str(r["question"]).strip(),
                 kind=AnswerKind.YESNO,
                 answer=str(r["answer"]).strip().lower(),
                 category=str(r["category"]),
-                meta={"max_new_tokens": 16},
-            ))
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         return pope_score(samples, predictions)
 
 

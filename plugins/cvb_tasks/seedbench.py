@@ -51,7 +51,7 @@ class SeedBenchTask(HubTask):
                 category = SEED_IMAGE_TYPES.get(int(qtype), str(qtype))
             except (TypeError, ValueError):
                 category = str(qtype or "")
-            out.append(Sample(
+            out.append(self.ask(Sample(
                 id=str(r["question_id"]),
                 image=src,
                 question=str(r["question"]).strip(),
@@ -59,13 +59,11 @@ class SeedBenchTask(HubTask):
                 answer=str(r["answer"]).strip().upper(),
                 options=tuple(str(r[f"choice_{c}"]) for c in "abcd"),
                 category=category,
-                meta={"max_new_tokens": 16},
-            ))
+            ), r))
         return out
 
-    def judge(self, sample: Sample, prediction: str) -> float:
+    def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return judge_choice(sample, prediction)
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-              reference: Mapping[str, str] | None = None) -> TaskScore:
+    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         return choice_score(samples, predictions)

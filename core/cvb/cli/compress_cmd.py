@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from . import complete
+from .output import check_output_path
 from .options import codec_levels, collect_images, parse_levels, split_csv
 
 DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
@@ -17,6 +19,7 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 
 @click.command("compress")
 @click.option("--codec", "-c", "codecs", multiple=True, default=[DEFAULT_CODECS], show_default=True,
+              shell_complete=complete.names("codec"),
               help="Codec names, comma-separated or repeated (`cvb list codecs`).")
 @click.option("--levels", "-l", "levels", multiple=True,
               help="Levels to run instead of the defaults: CODEC=L1,L2 (or L1,L2 with one codec).")
@@ -24,18 +27,20 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
               help="Image files, folders or globs. Default: the sample photos shipped with "
                    "scikit-image, scikit-learn and matplotlib.")
 @click.option("--metric", "-m", "metrics", multiple=True, default=["psnr,ms-ssim"], show_default=True,
+              shell_complete=complete.names("metric", True),
               help="Image-quality metrics (`cvb list metrics`); 'none' for codec timing only.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes.")
-@click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one CompressAI-style JSON per codec (results: bpp, psnr-rgb, ms-ssim-rgb, "
                    "encoding_time, decoding_time) plus per-image rows.")
-@click.option("--option", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
-              help="Codec or metric option; TARGET is codec, metric (all of them) or one name, "
-                   "e.g. -O jpeg.subsampling=4:4:4, -O bmshj2018-factorized.pretrained=false.")
+@click.option("--option", "-o", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+              help="Codec or metric option (-o as in `cvb run`; -O is the same); TARGET is codec, "
+                   "metric (all of them) or one name, e.g. -o jpeg.subsampling=4:4:4, "
+                   "-o bmshj2018-factorized.pretrained=false.")
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_image, as_json, quiet) -> None:
     """Rate-distortion bench: every codec x level over a set of images.
 
@@ -46,16 +51,19 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     \b
     Examples:
       cvb compress                                  # built-in codecs on the sample photos
-      cvb compress -c jpeg -l 5,10,20,40 -i photos/ -j 2 -o rd/
+      cvb compress -c jpeg -l 5,10,20,40 -i photos/ -j 2 --out rd/
       cvb compress -c bmshj2018-factorized -i kodak/ # needs pre-placed CompressAI weights
-      cvb compress -c jpeg -O jpeg.subsampling=4:4:4 -O jpeg.optimize=true
+      cvb compress -c jpeg -o jpeg.subsampling=4:4:4 -o jpeg.optimize=true
     """
     from ..plugins import get_registry
     from ..rdbench import Unit, compressai_json, image_labels, run_units, summarize
     from ..run.plan import create, options_for, parse_options
+    from ..run.progress import Progress
     from ..sample_images import sample_photo_paths
     from .console import console
 
+    if out_dir:
+        check_output_path(out_dir, "--out")
     reg = get_registry()
     codec_names = split_csv(codecs)
     metric_names = [] if split_csv(metrics) == ["none"] else split_csv(metrics)
@@ -63,13 +71,16 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     for raw in options:  # parse_options speaks of cvb run's -o and its VLMs and tasks
         target = raw.partition("=")[0]
         if "=" not in raw or not target.strip().rpartition(".")[0] or not target.rpartition(".")[2].strip():
-            raise UsageError(f"-O {raw!r}: write CODEC.KEY=VALUE, METRIC.KEY=VALUE, codec.KEY=VALUE "
-                             f"or metric.KEY=VALUE (e.g. -O jpeg.subsampling=4:4:4)")
+            if "=" not in raw:
+                raise UsageError(f"-o {raw!r}: -o/--option takes CODEC.KEY=VALUE (e.g. -o "
+                                 f"jpeg.subsampling=4:4:4); to write results to a folder use --out {raw}")
+            raise UsageError(f"-o {raw!r}: write CODEC.KEY=VALUE, METRIC.KEY=VALUE, codec.KEY=VALUE "
+                             f"or metric.KEY=VALUE (e.g. -o jpeg.subsampling=4:4:4)")
     opts = parse_options(options)
     targets = {"codec", "metric", *codec_names, *metric_names}
     stray = sorted(t for t, kv in opts.items() if kv and t not in targets)
     if stray:
-        raise UsageError(f"-O {stray[0]}.KEY=VALUE names no codec or metric of this bench; "
+        raise UsageError(f"-o {stray[0]}.KEY=VALUE names no codec or metric of this bench; "
                          f"targets: {', '.join(['codec', 'metric', *codec_names, *metric_names])}")
     chosen: dict[tuple[str, str], dict] = {}  # (category, name) -> options, for every process
     plan: list[tuple[str, list[str]]] = []
@@ -96,26 +107,12 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     units = [Unit(str(p), name, tuple(lvls), tuple(metric_names), label)
              for p, label in zip(paths, labels) for name, lvls in plan]
     rows = []
-    progress = None
-    if not quiet:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn("compress"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            console=console(), transient=as_json)
     total = sum(len(u.levels) for u in units)
-    try:
-        if progress:
-            progress.start()
-            bar = progress.add_task("compress", total=total, rate="")
+    with Progress(enabled=not quiet) as progress:
+        bar = progress.bar("compress", total)
         for unit_rows in run_units(units, jobs=jobs, options=chosen):
             rows.extend(unit_rows)
-            if progress:
-                progress.update(bar, advance=len(unit_rows),
-                                rate=f"{progress.tasks[0].completed / max(progress.tasks[0].elapsed or 1e-9, 1e-9):.1f} img/s")
-    finally:
-        if progress:
-            progress.stop()
+            bar.advance(len(unit_rows))
 
     order = {(n, lv): i for i, (n, lvls) in enumerate(plan) for lv in lvls}
     summary = sorted(summarize(rows), key=lambda s: (order[(s["codec"], s["level"])]))
@@ -134,7 +131,7 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     else:
         _print_tables(summary, rows if per_image else [], metric_names, len(paths))
         if out_dir:
-            console().print(f"wrote {len(plan)} JSON file(s) to {out_dir}")
+            click.echo(f"wrote {len(plan)} JSON file(s) to {out_dir}", err=True)
     if failures:
         msg = f"{len(failures)} of {len(rows)} image x level units failed:"
         click.echo(msg, err=True)

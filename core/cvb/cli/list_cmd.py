@@ -20,6 +20,9 @@ def describe(spec, owner: str) -> dict:
         "usable": reason is None,
         "status": "ok" if reason is None else reason,
     }
+    note = spec.note() if reason is None and hasattr(spec, "note") else None
+    if note:
+        row["note"] = note
     if hasattr(spec, "levels"):
         row["levels"] = list(spec.levels)
     if hasattr(spec, "splits"):
@@ -73,7 +76,10 @@ def list_cmd(what: str, as_json: bool) -> None:
             if isinstance(v, list):
                 v = ",".join(v)
             if col == "status":
-                if r["usable"]:
+                if r["usable"] and r.get("note"):
+                    notes.append((r["name"], r["note"]))
+                    v = f"[green]ok[/], not cached [{len(notes)}]"
+                elif r["usable"]:
                     v = "[green]ok[/]"
                 else:
                     notes.append((r["name"], r["status"]))

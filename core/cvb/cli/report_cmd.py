@@ -8,26 +8,21 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from . import complete
 
 FORMATS = ("table", "markdown", "csv", "json")
 INTERPOLATIONS = ("pchip", "akima", "cubic")
+DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES (not imported: numpy stays unloaded)
+DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
 
 
-def load_cells(store_path: Path, task: str | None = None) -> list[dict]:
-    """Cells from the SQLite results store written by ``cvb run`` (imported only here)."""
-    from ..run.store import Store  # a missing store is a usage error (exit 2) there
-
-    store = Store(store_path, create=False)
-    try:
-        cells = [dict(c) for c in store.cells(task=task)]
-        if not cells and task:
-            tasks = sorted({c["task"] for c in store.cells()})
-            raise UsageError(f"no results for task {task!r} in {store_path}; "
-                             f"tasks present: {', '.join(tasks) or '(none)'}")
-    finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+def load_cells(store, task: str | None = None) -> list[dict]:
+    """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
+    cells = [dict(c) for c in store.cells(task=task)]
+    if not cells and task:
+        tasks = sorted({c["task"] for c in store.cells()})
+        raise UsageError(f"no results for task {task!r} in {store.path}; "
+                         f"tasks present: {', '.join(tasks) or '(none)'}")
     return cells
 
 
@@ -50,41 +45,77 @@ def default_store() -> Path:
 @click.command("report")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Results store written by `cvb run` (default: cvb-results.sqlite, as for `cvb run`).")
-@click.option("--task", default=None, help="Only this task.")
+@click.option("--task", "-t", default=None, help="Only this task.")
 @click.option("--vlm", default=None, help="Only this VLM (adapted VLMs named by --adapted are kept).")
-@click.option("--anchor", default=None,
+@click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=click.Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")
 @click.option("--adapted", "adapted_pairs", multiple=True, metavar="VLM=ADAPTED_VLM",
-              help="ADAPTED_VLM is VLM adapted to compressed images: adds the gap decomposition "
-                   "and the adapter's BD gain. Repeatable.")
+              help="ADAPTED_VLM is VLM adapted to compressed images: adds the gap decomposition, "
+                   "the adapter's BD gain, and the adapted curves in the plots. Repeatable.")
+@click.option("--resamples", type=click.IntRange(min=0), default=DEFAULT_RESAMPLES, show_default=True,
+              help="Bootstrap resamples for confidence intervals, paired tests and BD-metric "
+                   "intervals; 0: no resampling (McNemar tests only).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the resampling: the same seed gives the same intervals.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="What to print: rich tables, Markdown, the cells as CSV, or the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (same as --format json).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Also write report.md, cells.csv, report.json, PNG plots and a self-contained "
-                   "report.html into this folder.")
-@click.option("--no-plots", is_flag=True, help="With --out: skip the PNG plots (faster).")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, fmt, out_dir, no_plots) -> None:
-    """Score tables, BD-metric/BD-rate against an anchor codec, metric correlations and plots.
+              help="Also write report.md, cells.csv, report.json, plots (PNG, SVG, PDF) and a "
+                   "self-contained report.html into this folder.")
+@click.option("--no-plots", is_flag=True, help="With --out: skip the plots (faster).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
+def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, seed, fmt, as_json,
+               out_dir, no_plots, quiet) -> None:
+    """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
-    For each task x VLM: the score of every codec x level with its bpp and image metrics and
-    the uncompressed reference; BD-metric (mean score gained at equal rate) and BD-rate (mean
+    For each task x VLM: the score of every codec x level with its bpp, image metrics, 95%
+    confidence interval, change against the uncompressed cell and a paired test of that
+    change (McNemar for plain accuracies, a paired bootstrap otherwise; same samples);
+    BD-metric (mean score gained at equal rate, with a bootstrap interval) and BD-rate (mean
     bits saved at equal score) of every codec against the anchor, or why it is undefined;
-    Pearson and Spearman correlation of the score with each image metric.
+    Pearson and Spearman correlation of the score with each image metric; the provenance of
+    the numbers (cvb version, commands, models, codecs, tasks).
+
+    \b
+    Examples:
+      cvb report --store cvb-out/results.sqlite
+      cvb report --store r.sqlite --task pope --anchor jpeg --out report/
+      cvb report --store r.sqlite --adapted qwen=qwen-cve --out report/
     """
     from ..analysis.gap import parse_adapted
     from ..report.build import build_report
+    from ..report.provenance import store_provenance
+    from ..report.uncertainty import Options, report_stats
+    from ..run.store import Store  # a missing store is a usage error (exit 2) there
+    from .output import check_output_path, note
 
+    if as_json:
+        fmt = "json"
+    if out_dir is not None:
+        check_output_path(out_dir, "--out")
     adapted = parse_adapted(adapted_pairs)
     path = store_path or default_store()
-    cells = load_cells(path, task)
-    if not cells:
-        raise UsageError(f"the results store {path} holds no results yet")
-    if vlm is not None:
-        cells = select_vlm(cells, vlm, adapted)
-    report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted)
+    with Store(path, create=False) as store:
+        cells = load_cells(store, task)
+        if not cells:
+            raise UsageError(f"the results store {path} holds no results yet")
+        if vlm is not None:
+            cells = select_vlm(cells, vlm, adapted)
+        from ..plugins import get_registry
+
+        say = None if quiet else note
+        stats = report_stats(store, get_registry(), cells, Options(resamples, seed), progress=say)
+        prov = store_provenance(store, cells, sys.argv)
+    report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
+                          provenance=prov)
+    if not quiet:
+        for section in report["sections"]:
+            for w in section["warnings"]:
+                note(f"warning: {section['task']} x {section['vlm']}: {w}")
     _print(report, fmt)
     if out_dir is not None:
         from ..report.write import write_report
@@ -107,8 +138,15 @@ def _print(report: dict, fmt: str) -> None:
 
         sys.stdout.write(markdown_report(report))
     else:
+        from ..report.provenance import provenance_lines
         from ..report.tables import rich_tables
         from .console import console
 
-        for renderable in rich_tables(report):
-            console().print(renderable)
+        con = console()
+        for renderable in rich_tables(report, width=con.width):
+            con.print(renderable)
+        lines = provenance_lines(report.get("provenance"))
+        if lines:
+            con.rule("provenance")
+            for line in lines:
+                con.print(line, markup=False, highlight=False, overflow="fold")

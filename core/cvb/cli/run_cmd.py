@@ -13,10 +13,18 @@ from pathlib import Path
 import click
 
 from ..jsonsafe import json_safe
+from . import complete
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
 EXIT_INTERRUPTED = 130
+
+
+def _checked_store(path: Path) -> Path:
+    from .output import check_output_path
+
+    check_output_path(path, "--store")
+    return path
 
 
 def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
@@ -24,22 +32,23 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 
 
 @click.command("run")
-@click.option("--codec", "-c", "codecs", multiple=True,
+@click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
 @click.option("--levels", "-l", "levels", multiple=True,
               help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
                    "with a single codec.")
-@click.option("--vlm", "vlms", multiple=True, required=True,
+@click.option("--vlm", "vlms", multiple=True, required=True, shell_complete=complete.names("vlm"),
               help="VLMs, comma-separated or repeated (`cvb list vlms`), e.g. hf:Qwen/Qwen2.5-VL-3B-Instruct.")
-@click.option("--task", "-t", "tasks", multiple=True, required=True,
+@click.option("--task", "-t", "tasks", multiple=True, required=True, shell_complete=complete.names("task"),
               help="Tasks, comma-separated or repeated (`cvb list tasks`).")
-@click.option("--metric", "-m", "metrics", multiple=True,
+@click.option("--metric", "-m", "metrics", multiple=True, shell_complete=complete.names("metric", True),
               help="Image-quality metrics of each compressed image (default: psnr,ms-ssim where "
                    "installed; `none` for no metric).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples of each task.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True, help="SQLite results store (created if missing).")
+              default=DEFAULT_STORE, show_default=True, help="SQLite results store (created if missing).",
+              callback=lambda ctx, param, value: _checked_store(value))
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
@@ -53,7 +62,8 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE",
               help="Component option. TARGET is a category (vlm, codec, task, metric: all of them) "
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
-                   "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true.")
+                   "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
+                   "-o task.protocol=lmms-eval (score as lmms-eval 0.7.3; see docs/scoring-protocols.md).")
 @click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
@@ -85,7 +95,8 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
     from ..run.store import Store
     from .console import console
 
-    out = Console(stderr=True) if as_json else console()
+    err = Console(stderr=True)  # progress and notes: stdout holds only the result
+    out = err if as_json else console()
     registry = get_registry()
     request = RunRequest(vlms=vlms, tasks=tasks, codecs=codecs, levels=levels,
                          metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
@@ -96,7 +107,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
     if jobs_note(jobs):
         plan.notes.append(jobs_note(jobs))
     for note in plan.notes:
-        out.print(f"[yellow]note:[/] {note}")
+        err.print(f"[yellow]note:[/] {note}")
     cache = ImageCache(cache_dir or default_cache_dir())
     settings = {**plan.describe(), "limit": limit, "batch_size": batch_size, "device": device,
                 "mode": mode, "jobs": jobs, "retry_failed": retry_failed, "store": str(store_path),
@@ -110,7 +121,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         except ValueError:  # not the main thread (embedded use): no handler
             previous = None
         try:
-            with Progress(out, enabled=not quiet) as progress:
+            with Progress(err, enabled=not quiet) as progress:
                 runner = Runner(plan, store, cache, registry, run_id, jobs=jobs, batch_size=batch_size,
                                 retry_failed=retry_failed, progress=progress)
                 result = runner.run()
@@ -145,6 +156,8 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
     else:
         summary.print_cells(out, cells, [m.name for m in plan.metrics])
         work = result["work"]
+        err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
+                  markup=False, highlight=False)
         out.print(f"store {store_path} (run {run_id}): {work['compressed']} compressed, "
                   f"{work['metrics']} metric values, {work['predictions']} predictions, "
                   f"{work['cells_scored']} cells scored; models loaded: "
@@ -160,21 +173,27 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 @click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
               help="Which table.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of stdout.")
 def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None) -> None:
     """Write one table of a results store as CSV or JSON lines.
 
-    `cells` rows are those `cvb report` reads (in CSV, each metric is a `metric.NAME` column
-    and details are JSON); JSON columns (run options, codec params) are decoded in JSONL.
+    `cells` rows are those `cvb report` reads; in CSV each image metric is a `metric.NAME`
+    column and each score detail (F1, precision, per-category accuracy) a `detail.NAME` column,
+    as in the report's cells.csv; JSON columns (run options, codec params) are decoded in
+    JSONL. An empty table still writes its CSV header.
     """
     from ..run.export import write_rows
     from ..run.store import Store
+    from .output import check_output_path
 
+    if output is not None:
+        check_output_path(output, "--output")
     with Store(store_path, create=False) as store:
         rows = store.export_rows(what)
+        columns = store.export_columns(what)
         if output is None:
-            write_rows(rows, fmt, sys.stdout)
+            write_rows(rows, fmt, sys.stdout, columns)
             return
         with open(output, "w", encoding="utf-8", newline="") as fh:
-            write_rows(rows, fmt, fh)
+            write_rows(rows, fmt, fh, columns)

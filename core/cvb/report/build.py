@@ -6,10 +6,12 @@ keeps the formats from disagreeing.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 from ..analysis.bd import METHODS, bd_metric, bd_rate
 from ..analysis.correlation import metric_correlations
+from ..analysis.stats import ALPHA, CONFIDENCE, percentile_interval
 from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
@@ -29,7 +31,26 @@ def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
     return codecs[0] if codecs else None
 
 
-def _bd_rows(cells: Sequence[Mapping], anchor: str | None, method: str) -> list[dict]:
+def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence: float,
+                sign: float = 1.0) -> list | None:
+    """Percentile interval of the BD-metric over the bootstrap replicates of both curves' cells
+    (the same resamples for every cell, so each replicate is one consistent pair of curves)."""
+    if not replicates or not replicates[0] or not replicates[1]:
+        return None
+    keys_a = [(c["codec"], str(c["level"])) for c in base.cells]
+    keys_t = [(c["codec"], str(c["level"])) for c in curve.cells]
+    reps_a = [replicates[0].get(k) for k in keys_a]
+    reps_t = [replicates[1].get(k) for k in keys_t]
+    if any(r is None for r in reps_a + reps_t):
+        return None
+    values = [sign * bd_metric(base.bpp, [r[b] for r in reps_a], curve.bpp, [r[b] for r in reps_t],
+                               method).value for b in range(min(len(r) for r in reps_a + reps_t))]
+    lo, hi = percentile_interval(values, confidence)
+    return None if math.isnan(lo) else [lo, hi]
+
+
+def _bd_rows(cells: Sequence[Mapping], anchor: str | None, method: str,
+             replicates: Mapping | None = None, confidence: float = CONFIDENCE) -> list[dict]:
     curves = codec_curves(cells)
     if anchor is None:
         return []
@@ -46,15 +67,30 @@ def _bd_rows(cells: Sequence[Mapping], anchor: str | None, method: str) -> list[
         else:
             labels = (anchor, codec)
             metric = bd_metric(base.bpp, base.scores, curve.bpp, curve.scores, method, labels).as_dict()
+            if metric["value"] is not None:
+                metric["ci"] = bd_interval(base, curve, method, (replicates, replicates), confidence)
             rate = bd_rate(base.bpp, base.scores, curve.bpp, curve.scores, method, labels).as_dict()
         rows.append({"codec": codec, "anchor": anchor, "points": len(curve.cells),
                      "bd_metric": metric, "bd_rate": rate})
     return rows
 
 
-def _clean_cell(cell: Mapping, metrics: Sequence[str]) -> dict:
-    """A cell with numeric fields as floats (NaN for missing) and every metric key present."""
+def _clean_cell(cell: Mapping, metrics: Sequence[str], stats: Mapping | None = None,
+                clean: float = math.nan) -> dict:
+    """A cell with numeric fields as floats (NaN for missing) and every metric key present.
+
+    ``stats`` (from ``cvb.report.uncertainty``) adds ``ci`` and, for compressed cells, ``delta``
+    (score minus the uncompressed score), ``delta_ci``, ``test``, ``p`` and ``significant``.
+    """
     m = cell.get("metrics") or {}
+    info = dict((stats or {}).get((cell["codec"], str(cell.get("level"))), {}))
+    score = num(cell.get("score"))
+    extra: dict = {"ci": info.pop("ci", None), "ci_method": info.pop("ci_method", None)}
+    if cell["codec"] != "none":
+        p = info.pop("p", None)
+        extra.update(delta=score - clean, delta_ci=info.pop("delta_ci", None),
+                     test=info.pop("test", None), p=p,
+                     significant=None if p is None or math.isnan(p) else bool(p < ALPHA), **info)
     return {
         "task": cell["task"], "vlm": cell["vlm"], "codec": cell["codec"],
         "level": str(cell.get("level")), "bpp": num(cell.get("bpp")),
@@ -64,6 +100,7 @@ def _clean_cell(cell: Mapping, metrics: Sequence[str]) -> dict:
         "metrics": {k: num(m.get(k)) for k in metrics},
         "details": dict(cell.get("details") or {}),
         "error": cell.get("error") or None,
+        **extra,
     }
 
 
@@ -72,11 +109,15 @@ def build_report(
     anchor: str | None = None,
     interp: str = "pchip",
     adapted: Mapping[str, str] | None = None,
+    stats: Mapping | None = None,
+    provenance: Mapping | None = None,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
     ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
+    ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
+    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``).
     """
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
@@ -98,9 +139,17 @@ def build_report(
     gaps = gap_rows(cells, adapted)
     gains = adapter_gains(cells, adapted, interp)
     sections = []
+    stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
         codecs = list(codec_curves(group))
         ref = reference_cell(group)
+        st = stats.get((task, vlm))
+        cell_stats = st.cells if st else {}
+        reps = st.replicates if st else None
+        clean = num(ref.get("score")) if ref else math.nan
+        adapter_rows = [g for g in gains if g["task"] == task and g["vlm"] == vlm]
+        for g in adapter_rows:
+            _adapter_ci(g, group, cells, stats, interp)
         # the score's name and direction from a scored cell (an unscored one has neither)
         first = next((c for c in group if c.get("score_metric")), group[0])
         section_anchor = _resolve_anchor(anchor, codecs)
@@ -110,16 +159,38 @@ def build_report(
             "higher_is_better": higher_is_better(first),
             "anchor": section_anchor,
             "codecs": codecs,
-            "reference": _clean_cell(ref, metrics) if ref else None,
-            "cells": [_clean_cell(c, metrics) for c in sorted_cells(group)],
-            "bd": _bd_rows(group, section_anchor, interp),
+            "reference": _clean_cell(ref, metrics, cell_stats, clean) if ref else None,
+            "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
+            "bd": _bd_rows(group, section_anchor, interp, reps),
+            "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
+            "warnings": list(st.warnings) if st else [],
             "correlation": metric_correlations(group, metrics),
             "gap": [g for g in gaps if g["task"] == task and g["vlm"] == vlm],
-            "adapter_bd": [g for g in gains if g["task"] == task and g["vlm"] == vlm],
+            "adapter_bd": adapter_rows,
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     return {
         "cvb_report": REPORT_VERSION, "interp": interp, "anchor": anchor,
-        "adapted": adapted, "metrics": metrics, "sections": sections,
+        "adapted": adapted, "metrics": metrics, "confidence": CONFIDENCE,
+        "provenance": dict(provenance) if provenance else None, "sections": sections,
     }
+
+
+def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], stats: Mapping,
+                interp: str) -> None:
+    """The adapter gain's interval: both VLMs were resampled with the same draws of the task's
+    images, so replicate b of the base curve and of the adapted curve form one pair."""
+    bd = row.get("bd_metric") or {}
+    base_st = stats.get((row["task"], row["vlm"]))
+    ad_st = stats.get((row["task"], row.get("adapted_vlm")))
+    if bd.get("value") is None or not base_st or not ad_st:
+        return
+    base = codec_curves(group).get(row["codec"])
+    adapted = codec_curves([c for c in cells if c["task"] == row["task"]
+                            and c["vlm"] == row["adapted_vlm"]]).get(row["codec"])
+    if base is None or adapted is None:
+        return
+    sign = 1.0 if higher_is_better(base.cells[0]) else -1.0
+    bd["ci"] = bd_interval(base, adapted, interp, (base_st.replicates, ad_st.replicates),
+                           CONFIDENCE, sign)
 

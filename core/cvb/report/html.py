@@ -10,6 +10,7 @@ import base64
 from html import escape
 from pathlib import Path
 
+from .provenance import provenance_lines
 from .tables import Reason, Table, fmt, section_tables, section_title
 
 CSS = """
@@ -23,7 +24,7 @@ th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td.reason { color: #a33; text-align: left; max-width: 28em; }
 p.note { color: #666; font-size: 0.9em; margin-top: 0; }
-figure { margin: 1em 0; } img { max-width: 100%; border: 1px solid #eee; }
+figure { margin: 1em 0; } figcaption { color: #444; font-size: 0.9em; max-width: 60em; } img { max-width: 100%; border: 1px solid #eee; }
 nav ul { columns: 2; }
 """
 
@@ -46,7 +47,15 @@ def data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
 
 
-def html_report(report: dict, images: dict[tuple[str, str], list[Path]] | None = None) -> str:
+def section_figures(images: dict | None, section: dict, before: list[dict]) -> list:
+    """The figures of one section; the per-task figure of every VLM goes with the task's first."""
+    images = images or {}
+    first = not any(b["task"] == section["task"] for b in before)
+    return (images.get((section["task"], ""), []) if first else []) + \
+        images.get((section["task"], section["vlm"]), [])
+
+
+def html_report(report: dict, images: dict | None = None) -> str:
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
              "<title>cvb report</title>", f"<style>{CSS}</style></head><body>",
              "<h1>cvb report</h1>",
@@ -65,10 +74,15 @@ def html_report(report: dict, images: dict[tuple[str, str], list[Path]] | None =
         parts.append(f"<p>Uncompressed {escape(s['score_metric'])}: "
                      f"<b>{escape(fmt(ref['score']) if ref else 'not run')}</b>"
                      + (f"; {s['n_failed']} failed units" if s["n_failed"] else "") + ".</p>")
-        for png in (images or {}).get((s["task"], s["vlm"]), []):
-            parts.append(f'<figure><img alt="{escape(png.name)}" src="{data_uri(png)}">'
-                         f"<figcaption>{escape(png.name)}</figcaption></figure>")
+        for fig in section_figures(images, s, sections[:i]):
+            parts.append(f'<figure><img alt="{escape(fig.caption)}" src="{data_uri(fig.png)}">'
+                         f"<figcaption>{escape(fig.caption)} ({escape(fig.png.stem)}: PNG, SVG, PDF)"
+                         f"</figcaption></figure>")
         for t in section_tables(s, report["metrics"], report["interp"]):
             parts.append(html_table(t))
+    lines = provenance_lines(report.get("provenance"))
+    if lines:
+        parts.append('<h2 id="provenance">Provenance</h2><ul class="prov">'
+                     + "".join(f"<li><code>{escape(x)}</code></li>" for x in lines) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -1,16 +1,40 @@
-"""PNG plots of a report (matplotlib, Agg backend, imported only when plotting).
+"""Paper-ready plots of a report (matplotlib, Agg backend, imported only when plotting).
 
-* ``score_<task>_<vlm>.png``: task score vs bpp (log axis), one curve per codec, the clean
-  score as a dashed horizontal line.
-* ``metrics_<task>.png``: each image metric vs bpp, one curve per codec. Image metrics depend
-  on the images, not the VLM, so one figure per task (from its first VLM's cells).
+Every figure is written as PNG (for the HTML page), SVG and PDF (vector, for a paper), and has
+a caption that says what it shows:
+
+* ``score_<task>_<vlm>``: task score vs bpp (log axis), one curve per codec, each point labelled
+  with its level, error bars from the report's confidence intervals, the uncompressed score as
+  a dashed line with its interval as a band; with ``--adapted``, the adapted VLM's curves are
+  overlaid (same colour, dashed) on the base VLM's figure.
+* ``score_<task>``: the paper's figure: one panel per VLM, same axes, every codec.
+* ``metrics_<task>``: each image metric vs bpp, one curve per codec. Image metrics depend on
+  the images, not the VLM, so one figure per task (from its first VLM's cells).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
+
+FORMATS = ("png", "svg", "pdf")
+#: score metrics reported in percent (the tasks' own scales); others are shown unitless
+PERCENT_SCORES = {"acc", "f1", "precision", "recall", "consistency", "word_f1", "accuracy"}
+METRIC_UNITS = {"psnr": "dB", "psnr-rgb": "dB"}
+
+
+@dataclass
+class Figure:
+    """One plot: its PNG (the other formats lie beside it) and a caption."""
+
+    png: Path
+    caption: str
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.png.with_suffix("." + f) for f in FORMATS]
 
 
 def slug(text: str) -> str:
@@ -19,12 +43,26 @@ def slug(text: str) -> str:
     return s[:80] or "x"
 
 
+def score_label(metric: str) -> str:
+    if metric in PERCENT_SCORES:
+        return f"{metric} (%)"
+    if metric.startswith("score/"):
+        return f"score (points of {metric.split('/', 1)[1]})"
+    return metric
+
+
+def metric_label(metric: str) -> str:
+    unit = METRIC_UNITS.get(metric.split("[", 1)[0])
+    return f"{metric} ({unit})" if unit else metric
+
+
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update({"svg.fonttype": "none", "pdf.fonttype": 42})  # editable text in papers
     return plt
 
 
@@ -43,11 +81,10 @@ def _log_x(ax) -> None:
         ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _series(cells: list[dict], codec: str, key) -> tuple[list[float], list[float]]:
-    pts = [(c["bpp"], key(c)) for c in cells if c["codec"] == codec]
-    pts = [(b, v) for b, v in pts if math.isfinite(b) and b > 0 and math.isfinite(v)]
-    pts.sort()
-    return [p[0] for p in pts], [p[1] for p in pts]
+def _points(cells: list[dict], codec: str, key) -> list[tuple[float, float, dict]]:
+    pts = [(c["bpp"], key(c), c) for c in cells if c["codec"] == codec]
+    pts = [p for p in pts if math.isfinite(p[0]) and p[0] > 0 and math.isfinite(p[1])]
+    return sorted(pts, key=lambda p: p[0])
 
 
 def _style(i: int) -> dict:
@@ -55,36 +92,130 @@ def _style(i: int) -> dict:
     return {"marker": markers[i % len(markers)], "color": f"C{i % 10}"}
 
 
-def plot_score(section: dict, path: Path) -> Path:
+def _score_curves(ax, section: dict, colors: dict[str, int], adapted: bool = False,
+                  labels: bool = True) -> bool:
+    """One codec's curve per colour, error bars from the cells' intervals, levels as labels."""
+    plotted = False
+    for codec in section["codecs"]:
+        pts = _points(section["cells"], codec, lambda c: c["score"])
+        if not pts:
+            continue
+        i = colors.setdefault(codec, len(colors))
+        x, y = [p[0] for p in pts], [p[1] for p in pts]
+        lo = [p[1] - p[2]["ci"][0] if p[2].get("ci") and p[2]["ci"][0] is not None else 0 for p in pts]
+        hi = [p[2]["ci"][1] - p[1] if p[2].get("ci") and p[2]["ci"][1] is not None else 0 for p in pts]
+        has_ci = any(lo) or any(hi)
+        name = f"{codec} ({section['vlm']}, adapted)" if adapted else codec
+        bars = ax.errorbar(x, y, yerr=[lo, hi] if has_ci else None, label=name, linewidth=1.6,
+                           markersize=5, capsize=2.5 if has_ci else 0, elinewidth=0.9,
+                           linestyle="--" if adapted else "-", mfc="white" if adapted else None,
+                           **_style(i))
+        for part in (*bars[1], *bars[2]):  # the bars lighter than the curve they belong to
+            part.set_alpha(0.55)
+        if labels:
+            for xv, yv, c in pts:
+                ax.annotate(str(c["level"]), (xv, yv), textcoords="offset points", xytext=(4, 4),
+                            fontsize=7, color=_style(i)["color"])
+        plotted = True
+    return plotted
+
+
+def _reference_line(ax, section: dict, adapted: bool = False) -> None:
+    ref = section["reference"]
+    if not ref or not math.isfinite(ref["score"]):
+        return
+    style = {"color": "0.55" if adapted else "0.25", "linestyle": ":" if adapted else "--",
+             "linewidth": 1.2}
+    who = f"{section['vlm']} uncompressed" if adapted else "uncompressed"
+    ax.axhline(ref["score"], label=f"{who} ({ref['score']:.4g})", **style)
+    ci = ref.get("ci")
+    if ci and ci[0] is not None and ci[1] is not None:
+        ax.axhspan(ci[0], ci[1], color=style["color"], alpha=0.12, linewidth=0)
+
+
+def _save(fig, png: Path) -> None:
+    for f in FORMATS:
+        fig.savefig(png.with_suffix("." + f), format=f)
+
+
+def _ci_words(section: dict) -> str:
+    methods = sorted({c.get("ci_method") for c in section["cells"] if c.get("ci_method")})
+    if not methods:
+        return ""
+    conf = round(100 * section.get("confidence", 0.95))
+    return f" Error bars and the band: {conf}% confidence intervals ({' / '.join(methods)} over samples)."
+
+
+def plot_score(section: dict, path: Path, adapted_section: dict | None = None) -> Figure:
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
     try:
-        plotted = False
-        for i, codec in enumerate(section["codecs"]):
-            x, y = _series(section["cells"], codec, lambda c: c["score"])
-            if x:
-                ax.plot(x, y, label=codec, linewidth=1.6, markersize=5, **_style(i))
-                plotted = True
-        ref = section["reference"]
-        if ref and math.isfinite(ref["score"]):
-            ax.axhline(ref["score"], color="0.3", linestyle="--", linewidth=1.2,
-                       label=f"uncompressed ({ref['score']:.4g})")
+        colors: dict[str, int] = {}
+        plotted = _score_curves(ax, section, colors)
+        _reference_line(ax, section)
+        if adapted_section is not None:
+            plotted = _score_curves(ax, adapted_section, colors, adapted=True, labels=False) or plotted
+            _reference_line(ax, adapted_section, adapted=True)
         if plotted:
             _log_x(ax)
-        ax.set_xlabel("bits per pixel (log scale)")
-        ax.set_ylabel(section["score_metric"])
-        ax.set_title(f"{section['task']} x {section['vlm']}", fontsize=10)
+        ax.set_xlabel("bits per pixel (bpp, log scale)")
+        ax.set_ylabel(score_label(section["score_metric"]))
+        title = f"{section['task']}: {section['vlm']}"
+        if adapted_section is not None:
+            title += f" and {adapted_section['vlm']} (adapted)"
+        ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7, loc="lower right")
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        _save(fig, path)
     finally:
         plt.close(fig)
-    return path
+    caption = (f"{section['task']}, {section['vlm']}: {section['score_metric']} against bits per "
+               f"pixel (log scale), one curve per codec, points labelled with the codec level; "
+               f"dashed line: the score on uncompressed images.")
+    if adapted_section is not None:
+        caption += (f" Dashed curves with open markers: {adapted_section['vlm']}, the model adapted "
+                    f"to compressed images; dotted line: its uncompressed score.")
+    return Figure(path, caption + _ci_words(section))
 
 
-def plot_metrics(section: dict, metrics: list[str], path: Path) -> Path | None:
+def plot_task(sections: list[dict], path: Path) -> Figure:
+    """The paper's figure: every VLM of one task side by side, same score axis."""
+    plt = _pyplot()
+    cols = min(3, len(sections))
+    rows = math.ceil(len(sections) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.6 * rows), dpi=110, squeeze=False,
+                             sharex=True, sharey=True)
+    try:
+        colors: dict[str, int] = {}
+        for ax, s in zip(axes.flat, sections):
+            if _score_curves(ax, s, colors):
+                _log_x(ax)
+            _reference_line(ax, s)
+            ax.set_title(s["vlm"], fontsize=9)
+            ax.set_xlabel("bpp (log scale)")
+            ax.grid(True, which="both", alpha=0.3)
+        for ax in axes[:, 0]:
+            ax.set_ylabel(score_label(sections[0]["score_metric"]))
+        for ax in list(axes.flat)[len(sections):]:
+            ax.axis("off")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        if handles:
+            axes.flat[0].legend(fontsize=7, loc="lower right")
+        fig.suptitle(f"{sections[0]['task']}: {sections[0]['score_metric']} of every VLM", fontsize=11)
+        fig.tight_layout()
+        _save(fig, path)
+    finally:
+        plt.close(fig)
+    vlms = ", ".join(s["vlm"] for s in sections)
+    return Figure(path, f"{sections[0]['task']}: {sections[0]['score_metric']} against bits per pixel "
+                        f"for every VLM ({vlms}), one panel each on a shared score axis; one curve "
+                        f"per codec, points labelled with the level; dashed line: uncompressed."
+                        + _ci_words(sections[0]))
+
+
+def plot_metrics(section: dict, metrics: list[str], path: Path) -> Figure | None:
     """Grid of metric-vs-bpp panels; None when no cell has a metric."""
     present = [m for m in metrics
                if any(math.isfinite(c["metrics"].get(m, math.nan)) for c in section["cells"]
@@ -98,49 +229,66 @@ def plot_metrics(section: dict, metrics: list[str], path: Path) -> Path | None:
     try:
         for ax, m in zip(axes.flat, present):
             for i, codec in enumerate(section["codecs"]):
-                x, y = _series(section["cells"], codec, lambda c, m=m: c["metrics"].get(m, math.nan))
-                if x:
-                    ax.plot(x, y, label=codec, linewidth=1.4, markersize=4, **_style(i))
+                pts = _points(section["cells"], codec, lambda c, m=m: c["metrics"].get(m, math.nan))
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], label=codec, linewidth=1.4,
+                            markersize=4, **_style(i))
+                    for xv, yv, c in pts:
+                        ax.annotate(str(c["level"]), (xv, yv), textcoords="offset points",
+                                    xytext=(3, 3), fontsize=6, color=_style(i)["color"])
             _log_x(ax)
             ax.set_xlabel("bpp (log scale)")
-            ax.set_ylabel(m)
+            ax.set_ylabel(metric_label(m))
             ax.set_title(m, fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
         for ax in list(axes.flat)[len(present):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"image metrics: {section['task']}", fontsize=11)
+        fig.suptitle(f"image quality: {section['task']}", fontsize=11)
         fig.tight_layout()
-        fig.savefig(path, format="png")
+        _save(fig, path)
     finally:
         plt.close(fig)
-    return path
+    return Figure(path, f"{section['task']}: image quality of the compressed images against bits "
+                        f"per pixel ({', '.join(metric_label(m) for m in present)}), mean over the "
+                        f"task's images, one curve per codec, points labelled with the level.")
 
 
-def write_plots(report: dict, out: Path) -> dict[tuple[str, str], list[Path]]:
-    """Every plot of the report under ``out``; returns ``{(task, vlm): [png paths]}``."""
+def write_plots(report: dict, out: Path) -> dict[tuple[str, str], list[Figure]]:
+    """Every plot of the report under ``out``; returns ``{(task, vlm): [figures]}`` (the
+    per-task figure of every VLM is listed under ``(task, "")``)."""
     out.mkdir(parents=True, exist_ok=True)
-    made: dict[tuple[str, str], list[Path]] = {}
+    made: dict[tuple[str, str], list[Figure]] = {}
     metric_done: set[str] = set()
     used: set[str] = set()
+    adapted = report.get("adapted") or {}
+    by_key = {(s["task"], s["vlm"]): s for s in report["sections"]}
 
     def unique(name: str) -> str:  # two names may slug alike
         base, k = name, 2
         while name in used:
-            name = f"{base[:-4]}-{k}.png"
+            name = f"{base}-{k}"
             k += 1
         used.add(name)
         return name
 
+    tasks: dict[str, list[dict]] = {}
     for s in report["sections"]:
-        paths = [plot_score(s, out / unique(f"score_{slug(s['task'])}_{slug(s['vlm'])}.png"))]
+        tasks.setdefault(s["task"], []).append(s)
+        partner = by_key.get((s["task"], adapted.get(s["vlm"], "")))
+        name = unique(f"score_{slug(s['task'])}_{slug(s['vlm'])}")
+        figs = [plot_score(s, out / f"{name}.png", partner)]
         if s["task"] not in metric_done:
             metric_done.add(s["task"])
-            p = plot_metrics(s, report["metrics"], out / unique(f"metrics_{slug(s['task'])}.png"))
-            if p is not None:
-                paths.append(p)
-        made[(s["task"], s["vlm"])] = paths
+            fig = plot_metrics(s, report["metrics"], out / f"{unique('metrics_' + slug(s['task']))}.png")
+            if fig is not None:
+                figs.append(fig)
+        made[(s["task"], s["vlm"])] = figs
+    for task, sections in tasks.items():
+        if len(sections) > 1:
+            name = unique(f"score_{slug(task)}")
+            made[(task, "")] = [plot_task(sections, out / f"{name}.png")]
     return made
 
 
-__all__ = ["plot_score", "plot_metrics", "write_plots", "slug"]
+__all__ = ["Figure", "plot_metrics", "plot_score", "plot_task", "slug", "write_plots"]

@@ -6,11 +6,12 @@ the HTML renderer only lay them out, so a number reads the same in every format.
 
 from __future__ import annotations
 
-import csv
 import io
 import math
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
+
+from .provenance import provenance_lines
 
 LOW_OVERLAP = 0.75  # the bjontegaard package's warning threshold
 
@@ -27,48 +28,140 @@ class Table:
     note: str = ""
 
 
-def fmt(value, signed: bool = False) -> str:
-    """Four significant digits, one decimal from 1000 up (MME sums), ``n/a`` for missing."""
+def fmt(value, signed: bool = False, decimals: int | None = None) -> str:
+    """A number with ``decimals`` places (None: four significant digits, one decimal from 1000
+    up), ``n/a`` for missing."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     v = float(value)
     sign = "+" if signed else ""
+    if decimals is not None:
+        return f"{v:{sign}.{decimals}f}"
     if abs(v) >= 1000:
         return f"{v:{sign}.1f}"
     return f"{v:{sign}.4g}"
 
 
+def decimals_for(values: Iterable) -> int:
+    """One number of decimals for a whole column, from its largest magnitude: 4 below 1
+    (SSIM, fractions), 2 below 1000 (%, dB, F1), 1 from 1000 up (MME sums)."""
+    finite = [abs(float(v)) for v in values
+              if v is not None and isinstance(v, (int, float)) and math.isfinite(v)]
+    top = max(finite, default=0.0)
+    return 4 if top < 1 else 2 if top < 1000 else 1
+
+
 def fmt_p(value) -> str:
     if value is None or not math.isfinite(value):
         return "n/a"
-    return f"{value:.2g}"
+    if value < 0.001:
+        return "<0.001"
+    return f"{value:.3f}"
+
+
+def fmt_ci(ci, decimals: int, signed: bool = False) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"{fmt(ci[0], signed, decimals)}..{fmt(ci[1], signed, decimals)}"
 
 
 def section_title(section: dict) -> str:
     return f"{section['task']} x {section['vlm']}"
 
 
+def _confidence(section: dict) -> str:
+    return f"{round(100 * section.get('confidence', 0.95))}%"
+
+
+#: scores measured against the uncompressed cell itself: its own row is no measurement
+RELATIVE_SCORES = {"consistency"}
+#: extra columns of a score's graded details: {score metric: {detail key: column heading}}
+GRADED_DETAILS = {"consistency": {"consistency_word_f1": "word F1"}}
+TEST_NAMES = {"mcnemar": "McNemar (exact)", "paired bootstrap": "paired bootstrap"}
+
+
 def cells_table(section: dict, metrics: list[str]) -> Table:
+    """Scores of one task x VLM with interval, change against the uncompressed cell and test.
+
+    Every number column has one number of decimals; ``cvb run`` prints this same table.
+    """
     sm = section["score_metric"]
     ref = section["reference"]
-    clean = ref["score"] if ref else math.nan
-    header = ["codec", "level", "bpp", sm, "vs clean", *metrics, "n", "failed"]
+    cells = section["cells"]
+    has_ci = any(c.get("ci") for c in cells)
+    has_p = any(c.get("p") is not None for c in cells)
+    show_n = len({c["n"] for c in cells}) > 1
+    show_failed = any(c["n_failed"] for c in cells)
+    score_dec = decimals_for([c["score"] for c in cells] + [x for c in cells for x in (c.get("ci") or [])])
+    delta_dec = score_dec
+    metric_dec = {m: decimals_for(c["metrics"].get(m) for c in cells) for m in metrics}
+    header = ["codec", "level", "bpp", sm]
+    if has_ci:
+        header.append(f"{_confidence(section)} CI")
+    header.append("delta")
+    if has_p:
+        header.append("p")
+    graded = [k for k in GRADED_DETAILS.get(sm, ()) if any(k in c["details"] for c in cells)]
+    header += [GRADED_DETAILS[sm][k] for k in graded]
+    header += list(metrics)
+    if show_n:
+        header.append("n")
+    if show_failed:
+        header.append("failed")
     rows = []
-    for c in section["cells"]:
-        delta = "" if c["codec"] == "none" else fmt(c["score"] - clean, signed=True)
-        score = fmt(c["score"])
+    for c in cells:
+        reference = c["codec"] == "none"
+        score = fmt(c["score"], decimals=score_dec)
+        delta = "" if reference else fmt(c.get("delta", math.nan), True, delta_dec)
+        if not reference and c.get("significant"):
+            delta += "*"
         if c.get("error") and not math.isfinite(c["score"]):
             score, delta = Reason(c["error"]), ""
-        rows.append([c["codec"], c["level"], fmt(c["bpp"]), score, delta,
-                     *[fmt(c["metrics"].get(m)) for m in metrics], str(c["n"]), str(c["n_failed"])])
-    note = "" if ref else "no uncompressed (codec none) cell was run for this task x VLM"
-    return Table(f"{section_title(section)}: {sm} per codec and level", header, rows, note)
+        relative = reference and sm in RELATIVE_SCORES  # measured against itself: always 100
+        if relative:
+            score, delta = "(ref.)", ""
+        row = [c["codec"], c["level"], fmt(c["bpp"], decimals=3), score]
+        if has_ci:
+            row.append("" if relative else fmt_ci(c.get("ci"), score_dec))
+        row.append(delta)
+        if has_p:
+            row.append("" if reference else fmt_p(c.get("p")))
+        row += ["" if reference else fmt(c["details"].get(k), decimals=2) for k in graded]
+        row += [fmt(c["metrics"].get(m), decimals=metric_dec[m]) if not reference else "" for m in metrics]
+        if show_n:
+            row.append(str(c["n"]))
+        if show_failed:
+            row.append(str(c["n_failed"]))
+        rows.append(row)
+    notes = []
+    if not ref:
+        notes.append("no uncompressed (codec none) cell was run for this task x VLM")
+    else:
+        notes.append(f"delta = {sm} - uncompressed {sm}")
+    if not show_n and cells:
+        notes.append(f"n = {cells[0]['n']} samples per cell")
+    tests = sorted({TEST_NAMES.get(c.get("test"), c.get("test")) for c in cells if c.get("test")})
+    methods = sorted({c.get("ci_method") for c in cells if c.get("ci_method")})
+    if has_ci:
+        notes.append(f"CI: {' / '.join(methods)} over samples")
+    if tests:
+        notes.append(f"p: {' / '.join(tests)} against the uncompressed cell on the same samples; "
+                     f"* p < 0.05")
+    if sm in RELATIVE_SCORES:
+        notes.append(f"{sm} compares each answer with the answer on the uncompressed image")
+    if graded:
+        notes.append("word F1: graded agreement of free-text answers with the uncompressed ones")
+    notes += [f"warning: {w}" for w in section.get("warnings") or []]
+    unc = section.get("uncertainty") or {}
+    if unc.get("reason"):
+        notes.append(f"no intervals: {unc['reason']}")
+    return Table(f"{section_title(section)}: {sm} per codec and level", header, rows, "; ".join(notes))
 
 
 def _bd_cell(result: dict, percent: bool = False) -> str:
     if result["value"] is None:
         return Reason(result["reason"] or "undefined")
-    text = f"{result['value']:+.2f} %" if percent else fmt(result["value"], signed=True)
+    text = f"{result['value']:+.2f} %" if percent else fmt(result["value"], True, 2)
     if result.get("overlap") is not None and result["overlap"] < LOW_OVERLAP:
         text += f" (overlap {result['overlap']:.0%})"
     return text
@@ -76,13 +169,18 @@ def _bd_cell(result: dict, percent: bool = False) -> str:
 
 def bd_table(section: dict, interp: str) -> Table:
     sm = section["score_metric"]
-    header = ["codec", "anchor", "points", f"BD-{sm}", "BD-rate"]
-    rows = [[r["codec"], r["anchor"], str(r["points"]), _bd_cell(r["bd_metric"]),
-             _bd_cell(r["bd_rate"], percent=True)] for r in section["bd"]]
+    has_ci = any((r["bd_metric"] or {}).get("ci") for r in section["bd"])
+    header = ["codec", "anchor", "points", f"BD-{sm}"] + (["95% CI"] if has_ci else []) + ["BD-rate"]
+    rows = []
+    for r in section["bd"]:
+        row = [r["codec"], r["anchor"], str(r["points"]), _bd_cell(r["bd_metric"])]
+        if has_ci:
+            row.append(fmt_ci(r["bd_metric"].get("ci"), 2, signed=True))
+        rows.append(row + [_bd_cell(r["bd_rate"], percent=True)])
     better = "higher" if section["higher_is_better"] else "lower"
     note = (f"{interp} interpolation over log10(bpp); BD-{sm}: mean score difference at equal "
             f"rate ({better} {sm} is better); BD-rate: mean bitrate difference at equal score "
-            f"(negative saves bits)")
+            f"(negative saves bits)" + ("; CI: bootstrap of both curves over samples" if has_ci else ""))
     if not section["bd"]:
         note = "only one codec: nothing to compare with the anchor"
     return Table(f"{section_title(section)}: Bjontegaard deltas against {section['anchor']}",
@@ -106,35 +204,44 @@ def gap_table(section: dict) -> Table | None:
     if not section["gap"]:
         return None
     adapted = section["gap"][0]["adapted_vlm"]
-    header = ["codec", "level", "bpp", "clean", "compressed", "adapted", "total gap",
-              "information gap", "generalization gap", "generalization share"]
+    header = ["codec", "level", "bpp", "clean", "compr.", "adapted", "total", "info",
+              "general.", "share"]
+    dec = decimals_for(g[k] for g in section["gap"] for k in ("clean", "compressed", "adapted"))
     rows = []
     for g in section["gap"]:
         if g["reason"]:
-            rows.append([g["codec"], g["level"], fmt(g["bpp"]), fmt(g["clean"]),
-                         fmt(g["compressed"]), Reason(g["reason"]), "", "", "", ""])
+            rows.append([g["codec"], g["level"], fmt(g["bpp"], decimals=3), fmt(g["clean"], decimals=dec),
+                         fmt(g["compressed"], decimals=dec), Reason(g["reason"]), "", "", "", ""])
             continue
         share = g["generalization_share"]
-        rows.append([g["codec"], g["level"], fmt(g["bpp"]), fmt(g["clean"]), fmt(g["compressed"]),
-                     fmt(g["adapted"]), fmt(g["total"]), fmt(g["information"]),
-                     fmt(g["generalization"]), "n/a" if share is None or not math.isfinite(share)
-                     else f"{share:.0%}"])
+        rows.append([g["codec"], g["level"], fmt(g["bpp"], decimals=3),
+                     *[fmt(g[k], decimals=dec) for k in ("clean", "compressed", "adapted")],
+                     *[fmt(g[k], True, dec) for k in ("total", "information", "generalization")],
+                     "n/a" if share is None or not math.isfinite(share) else f"{share:.0%}"])
     return Table(f"{section_title(section)}: gap decomposition with {adapted}", header, rows,
-                 "total = information + generalization; positive = score lost to compression")
+                 "total gap = information gap (info) + generalization gap (general.); share = "
+                 "generalization / total; positive = score lost to compression")
 
 
 def adapter_table(section: dict) -> Table | None:
     if not section["adapter_bd"]:
         return None
     adapted = section["adapter_bd"][0]["adapted_vlm"]
-    rows = [[g["codec"], _bd_cell(g["bd_metric"])] for g in section["adapter_bd"]]
-    return Table(f"{section_title(section)}: adapter gain of {adapted} (BD-{section['score_metric']})",
-                 ["codec", f"BD-{section['score_metric']}"], rows,
-                 "the adapted VLM's curve against the base VLM's, same codec; positive = better")
+    sm = section["score_metric"]
+    has_ci = any(g["bd_metric"].get("ci") for g in section["adapter_bd"])
+    rows = [[g["codec"], _bd_cell(g["bd_metric"])]
+            + ([fmt_ci(g["bd_metric"].get("ci"), 2, signed=True)] if has_ci else [])
+            for g in section["adapter_bd"]]
+    return Table(f"{section_title(section)}: adapter gain of {adapted} (BD-{sm})",
+                 ["codec", f"BD-{sm}"] + (["95% CI"] if has_ci else []), rows,
+                 "the adapted VLM's curve against the base VLM's, same codec; positive = better"
+                 + ("; CI: bootstrap of both curves over the same samples" if has_ci else ""))
 
 
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
-    tables = [cells_table(section, metrics), bd_table(section, interp), correlation_table(section)]
+    tables = [cells_table(section, metrics), bd_table(section, interp)]
+    if section["correlation"]:  # no image metric measured: no correlation to show
+        tables.append(correlation_table(section))
     return tables + [t for t in (gap_table(section), adapter_table(section)) if t is not None]
 
 
@@ -154,12 +261,14 @@ def markdown_table(table: Table) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown_report(report: dict, images: dict[tuple[str, str], list[str]] | None = None) -> str:
-    """The whole report as Markdown; ``images`` maps (task, vlm) to relative PNG paths."""
+def markdown_report(report: dict, images: dict | None = None) -> str:
+    """The whole report as Markdown; ``images`` maps (task, vlm) to (relative PNG path, caption)."""
+    from .html import section_figures
+
     out = ["# cvb report", "",
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]
-    for s in report["sections"]:
+    for i, s in enumerate(report["sections"]):
         out += [f"## {section_title(s)}", ""]
         ref = s["reference"]
         out.append(f"Uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
@@ -167,16 +276,70 @@ def markdown_report(report: dict, images: dict[tuple[str, str], list[str]] | Non
         out.append("")
         for t in section_tables(s, report["metrics"], report["interp"]):
             out += [markdown_table(t)]
-        for path in (images or {}).get((s["task"], s["vlm"]), []):
-            out += [f"![{path}]({path})", ""]
+        for path, caption in section_figures(images, s, report["sections"][:i]):
+            out += [f"![{_md_escape(caption)}]({path})", "", f"*{_md_escape(caption)}*", ""]
+    lines = provenance_lines(report.get("provenance"))
+    if lines:
+        out += ["## Provenance", ""] + [f"- `{_md_escape(x)}`" for x in lines] + [""]
     return "\n".join(out)
 
 
-def rich_tables(report: dict) -> Iterable:
-    """rich renderables for the terminal, section by section."""
+def _width(table: Table, cols: Sequence[int]) -> int:
+    """Characters the columns ``cols`` need side by side, one space of padding each side."""
+    return sum(max([len(table.header[i])] + [len(r[i]) for r in table.rows if not isinstance(r[i], Reason)])
+               + 2 for i in cols)
+
+
+def fit_columns(table: Table, width: int, keep: int = 2) -> list[Table]:
+    """``table`` as one or more tables that each fit ``width`` characters: the first ``keep``
+    columns (the row's name) repeat in each part and the others are dealt out in order, so a
+    number is never split across lines. A reason (free text) column may still wrap."""
+    head = list(range(keep))
+    parts: list[list[int]] = [[]]
+    for i in range(keep, len(table.header)):
+        if parts[-1] and _width(table, head + parts[-1] + [i]) > width:
+            parts.append([])
+        parts[-1].append(i)
+    if len(parts) == 1:
+        return [table]
+    out = []
+    for n, cols in enumerate(parts, 1):
+        idx = head + cols
+        out.append(Table(f"{table.title} ({n}/{len(parts)})", [table.header[i] for i in idx],
+                         [[r[i] for i in idx] for r in table.rows], table.note if n == len(parts) else ""))
+    return out
+
+
+def rich_table(t: Table):
+    """One Table as a rich renderable: compact rules, numbers right-aligned and never wrapped."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
+    rt = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    reason_cols = {i for r in t.rows for i, c in enumerate(r) if isinstance(c, Reason)}
+    for i, h in enumerate(t.header):
+        text_col = i < 2 or i in reason_cols
+        rt.add_column(escape(h), justify="left" if text_col else "right",
+                      no_wrap=not text_col, overflow="fold")
+    for row in t.rows:
+        rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
+                     for c in row])
+    from rich.console import Group
+
+    # title and note as text of their own, so they use the full width, not the table's
+    parts = [Text(t.title, style="bold"), rt]
+    if t.note:
+        parts += [Text(t.note, style="dim")]
+    return Group(*parts, Text(""))
+
+
+def rich_tables(report: dict, width: int = 80) -> Iterable:
+    """rich renderables for a terminal ``width`` columns wide, section by section."""
     from rich.markup import escape
     from rich.rule import Rule
-    from rich.table import Table as RichTable
     from rich.text import Text
 
     for s in report["sections"]:
@@ -185,33 +348,22 @@ def rich_tables(report: dict) -> Iterable:
         yield Text(f"uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
                    + (f"; {s['n_failed']} failed units" if s["n_failed"] else ""))
         for t in section_tables(s, report["metrics"], report["interp"]):
-            # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
-            rt = RichTable(title=escape(t.title), caption=escape(t.note) if t.note else None,
-                           title_justify="left")
-            for i, h in enumerate(t.header):
-                rt.add_column(escape(h), justify="left" if i < 2 else "right", overflow="fold")
-            for row in t.rows:
-                rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
-                             for c in row])
-            yield rt
+            for part in fit_columns(t, width):
+                yield rich_table(part)
 
 
 CSV_FIXED = ["task", "vlm", "codec", "level", "bpp", "score", "score_metric", "higher_is_better",
-             "n", "n_failed", "error"]
+             "n", "n_failed", "error", "ci", "ci_method", "delta", "delta_ci", "test", "p",
+             "significant"]
 
 
 def cells_csv(report: dict) -> str:
-    """Every cell, full precision, one row each; metrics as columns, details as JSON."""
-    import json
+    """Every cell, full precision, one row each, in ``cvb export``'s column naming
+    (``metric.NAME``, ``detail.NAME``, ``ci_low``/``ci_high``); a header even with no cell."""
+    from ..run.export import write_rows
 
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    metrics = report["metrics"]
-    w.writerow(CSV_FIXED + metrics + ["details"])
-    for s in report["sections"]:
-        for c in s["cells"]:
-            vals = [c.get(k) for k in CSV_FIXED] + [c["metrics"].get(m) for m in metrics]
-            w.writerow(["" if isinstance(v, float) and not math.isfinite(v) else
-                        repr(v) if isinstance(v, float) else v for v in vals]
-                       + [json.dumps(c["details"], sort_keys=True, default=str)])
+    rows = [{k: c.get(k) for k in CSV_FIXED} | {"metrics": c["metrics"], "details": c["details"]}
+            for s in report["sections"] for c in s["cells"]]
+    write_rows(rows, "csv", buf, columns=CSV_FIXED)
     return buf.getvalue()

@@ -16,14 +16,14 @@ def report_json(report: dict) -> str:
 
 
 def write_report(report: dict, out: Path, plots: bool = True) -> list[Path]:
-    """``report.md``, ``cells.csv``, ``report.json``, PNG plots and ``report.html`` in ``out``.
+    """``report.md``, ``cells.csv``, ``report.json``, plots (PNG, SVG, PDF) and ``report.html``.
 
     Returns the paths written. Plots are optional because matplotlib is the slow part.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images = write_plots(report, out) if plots else {}
-    rel = {k: [p.name for p in v] for k, v in images.items()}
+    rel = {k: [(f.png.name, f.caption) for f in v] for k, v in images.items()}
     files = {
         "report.md": markdown_report(report, rel),
         "cells.csv": cells_csv(report),
@@ -35,4 +35,4 @@ def write_report(report: dict, out: Path, plots: bool = True) -> list[Path]:
         path = out / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
-    return written + [p for v in images.values() for p in v]
+    return written + [p for v in images.values() for f in v for p in f.files]

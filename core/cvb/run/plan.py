@@ -93,6 +93,12 @@ def label_of(ref: str, options: Mapping[str, Any]) -> str:
     return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
 
 
+#: task options that choose how answers are scored: left out of the label predictions are
+#: stored under, so changing only the scoring rule rescores stored answers without asking the
+#: model again (a protocol that also changes the prompt changes ``prompt_sha``, which re-asks)
+SCORING_OPTIONS = ("protocol", "judge")
+
+
 def ref_of(label: str) -> str:
     """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
     return label.split("[", 1)[0]
@@ -112,19 +118,31 @@ def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any
 
 
 def query_for(sample: Sample, image: Any) -> Query:
-    """The question a VLM is asked about ``image`` for ``sample``."""
-    max_new = sample.meta.get("max_new_tokens") if sample.meta else None
-    extra = {"max_new_tokens": int(max_new)} if isinstance(max_new, int) else {}
-    if sample.meta and isinstance(sample.meta.get("prompt_suffix"), str):
-        extra["suffix"] = sample.meta["prompt_suffix"]
-    return Query(image=image, prompt=sample.question, kind=sample.kind, options=tuple(sample.options),
+    """The question a VLM is asked about ``image`` for ``sample``.
+
+    A task's scoring protocol speaks through the sample's meta: ``prompt`` (the complete text,
+    sent verbatim), ``max_new_tokens``, ``stop`` (stop strings); older hints ``prompt_suffix``."""
+    meta = sample.meta or {}
+    max_new = meta.get("max_new_tokens")
+    extra: dict[str, Any] = {"max_new_tokens": int(max_new)} if isinstance(max_new, int) else {}
+    if isinstance(meta.get("prompt_suffix"), str):
+        extra["suffix"] = meta["prompt_suffix"]
+    if meta.get("stop"):
+        extra["stop"] = tuple(str(t) for t in meta["stop"])
+    prompt = sample.question
+    if isinstance(meta.get("prompt"), str):
+        prompt, extra["verbatim"] = meta["prompt"], True
+    return Query(image=image, prompt=prompt, kind=sample.kind, options=tuple(sample.options),
                  sample_id=sample.id, **extra)
 
 
 def prompt_sha(sample: Sample) -> str:
-    """Fingerprint of what the model is asked (prompt text with suffix, answer kind, length)."""
+    """Fingerprint of what the model is asked (prompt text with suffix, answer kind, length,
+    stop strings): the identity of a prediction besides the model and the image."""
     q = query_for(sample, None)
     text = f"{q.kind.value}\n{q.max_new_tokens}\n{build_prompt(q)}"
+    if q.stop:  # absent from older fingerprints, which stay valid
+        text += "\n" + json.dumps(list(q.stop))
     return sys.intern(hashlib.sha1(text.encode()).hexdigest()[:16])  # questions repeat: share
 
 
@@ -190,6 +208,10 @@ class TaskPlan:
     order: array  # sample indices with each image's samples together (image reuse)
     ids_hash: str
     index: dict[str, int]  # sample id -> position in samples
+    #: the label its predictions are stored under (``label`` without SCORING_OPTIONS)
+    answers_label: str = ""
+    #: the scoring rule's identity (``task.scoring``): part of each cell's fingerprint
+    scoring: str = ""
 
 
 @dataclass
@@ -307,9 +329,11 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
     order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
+    answers_options = {k: v for k, v in options.items() if k not in SCORING_OPTIONS}
     return TaskPlan(ref, label_of(ref, options), task, str(getattr(task, "version", "")), samples,
                     images, [prompt_sha(s) for s in samples], order,
-                    hashlib.sha1("\n".join(ids).encode()).hexdigest(), index)
+                    hashlib.sha1("\n".join(ids).encode()).hexdigest(), index,
+                    label_of(ref, answers_options), str(getattr(task, "scoring", "") or ""))
 
 
 def build_plan(req: RunRequest, registry) -> Plan:

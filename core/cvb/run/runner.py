@@ -264,7 +264,8 @@ class Runner:
         answers never sits in memory as rows."""
         keys = self._cell_keys(t, c, level)
         version = self._vlm_versions.get(vlm.label)
-        for row in self.store.iter_predictions(t.label, vlm.label, c.name, level, with_text, True):
+        for row in self.store.iter_predictions(t.answers_label or t.label, vlm.label, c.name, level,
+                                               with_text, True):
             i = t.index.get(row[0])
             if i is None:
                 continue
@@ -427,7 +428,7 @@ class Runner:
                     parsed = None if p is None else str(p)
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
-        return (t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
+        return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
                 t.prompt_shas[i], text, parsed, judge, error, latency)
 
     def _save_predictions(self, rows: list[tuple], bar) -> None:
@@ -463,13 +464,15 @@ class Runner:
                                                          "error": self._image_error(t, key)}
             rates = {(c.name, lv): self._rate(t, c, lv, failures) for c, lv in self.plan.cells()}
             for vlm in self.plan.vlms:
-                ref_stamp = self.store.cell_stamp(t.label, vlm.label, ref.name, ref.levels[0])
+                stored_as = t.answers_label or t.label  # predictions' label (no scoring options)
+                ref_stamp = self.store.cell_stamp(stored_as, vlm.label, ref.name, ref.levels[0])
                 ref_answers = None
                 for c, level in self.plan.cells():
                     bpp, metrics = rates[(c.name, level)]
-                    stamp = ref_stamp if c.is_reference else self.store.cell_stamp(t.label, vlm.label, c.name, level)
+                    stamp = ref_stamp if c.is_reference else self.store.cell_stamp(stored_as, vlm.label, c.name, level)
                     fingerprint = hashlib.sha1(json.dumps(
-                        [t.version, t.ids_hash, stamp, ref_stamp, bpp, metrics, c.version, c.params],
+                        [t.version, t.ids_hash, stamp, ref_stamp, bpp, metrics, c.version, c.params]
+                        + ([t.scoring] if t.scoring else []),
                         default=str).encode()).hexdigest()
                     stored_fp, stored_error = self.store.cell_state(t.label, vlm.label, c.name, level)
                     if stored_fp == fingerprint and stored_error:

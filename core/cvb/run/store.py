@@ -81,6 +81,8 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if version is None:
                     self._create_schema()
+            if version is not None or create:
+                self._create_views(strict=create)
         except BaseException:
             self.conn.close()
             raise
@@ -135,6 +137,15 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise self._error(exc) from None
+
+    def _create_views(self, strict: bool = True) -> None:
+        """The flat SQL views (``views.sql``); a read-only open of a read-only file goes on without."""
+        views = (Path(__file__).with_name("views.sql")).read_text(encoding="utf-8")
+        try:
+            self.conn.executescript(views)
+        except sqlite3.Error as exc:
+            if strict:
+                raise self._error(exc) from None
 
     def close(self) -> None:
         self.conn.close()
@@ -316,6 +327,12 @@ class Store:
         """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
         return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
 
+    def sample_verdicts(self, task: str, vlm: str, codec: str, level: str) -> dict[str, tuple]:
+        """sample id -> (text, judge, error) of one cell: what ``cvb report``'s statistics read."""
+        return {sid: (text, judge, error) for sid, text, judge, error in self._read(
+            "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
+            " AND level=?", (task, vlm, codec, level))}
+
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
         parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
@@ -393,6 +410,21 @@ class Store:
             })
         return out
 
+    def component_versions(self) -> dict[str, dict[str, list]]:
+        """What made the stored numbers: ``{"vlms": {label: [versions]}, "tasks": {label:
+        [versions]}, "codecs": {name: [{"version", "params"}]}}`` (``cvb report``'s provenance)."""
+        vlms: dict[str, list] = {}
+        for v, ver in self._read("SELECT DISTINCT vlm, vlm_version FROM predictions ORDER BY vlm, vlm_version"):
+            vlms.setdefault(v, []).append(ver)
+        tasks: dict[str, list] = {}
+        for t, ver in self._read("SELECT DISTINCT task, task_version FROM cells ORDER BY task, task_version"):
+            tasks.setdefault(t, []).append(ver)
+        codecs: dict[str, list] = {}
+        for c, ver, params in self._read(
+                "SELECT DISTINCT codec, codec_version, params FROM compressed ORDER BY codec, codec_version"):
+            codecs.setdefault(c, []).append({"version": ver, "params": _json_load(params, {})})
+        return {"vlms": vlms, "tasks": tasks, "codecs": codecs}
+
     # ---- failures and export ---------------------------------------------------------------
     def failures(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:
         """Every stored failure: {stage, task, vlm, codec, level, item, error}.
@@ -434,6 +466,17 @@ class Store:
             out.append({"stage": "score", "task": t, "vlm": v, "codec": codec, "level": level,
                         "item": None, "error": err})
         return out
+
+    def export_columns(self, what: str) -> list[str]:
+        """The column names of ``export_rows(what)``, known even when the table is empty."""
+        if what == "cells":
+            return ["task", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
+                    "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
+        if what == "failures":
+            return ["stage", "task", "vlm", "codec", "level", "item", "error"]
+        if what not in EXPORTS:
+            raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
+        return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
 
     def export_rows(self, what: str) -> Iterator[dict[str, Any]]:
         """Rows of one table as dicts, streamed (JSON columns decoded); ``cells`` as ``cells()``."""

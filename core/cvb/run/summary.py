@@ -3,7 +3,6 @@ table or JSON, and the list of what failed."""
 
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
 from .plan import NONE, Plan
@@ -24,46 +23,16 @@ def plan_cells(store: Store, plan: Plan) -> list[dict[str, Any]]:
     return out
 
 
-def _num(x: float | None, spec: str) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    if isinstance(x, float) and math.isinf(x):
-        return "inf"
-    return format(x, spec)
-
-
 def print_cells(console, cells: Sequence[dict[str, Any]], metric_names: Sequence[str]) -> None:
-    from rich.markup import escape  # labels like hf:X[mode=logits] are text, not markup
-    from rich.table import Table
+    """The run's cells as ``cvb report``'s score tables (same headings, same decimals), one
+    per task x VLM, each fitting the console's width."""
+    from ..report.build import build_report
+    from ..report.tables import cells_table, fit_columns, rich_table
 
-    score_metrics = {c["score_metric"] for c in cells if c.get("score_metric")}
-    one_metric = next(iter(score_metrics)) if len(score_metrics) == 1 else None
-    # a column that would repeat one value on every row goes into the title instead
-    shared = {k: cells[0][k] for k in ("task", "vlm") if cells and len({c[k] for c in cells}) == 1}
-    title = "cvb run" + "".join(f", {k} {v}" for k, v in shared.items()) + " (delta = score - uncompressed)"
-    table = Table(title=escape(title))
-    for col in ("task", "vlm"):
-        if col not in shared:
-            table.add_column(escape(col), overflow="fold", min_width=8)
-    for col in ("codec", "level", "bpp", *metric_names, one_metric or "score", "delta", "n", "fail"):
-        table.add_column(escape(col), justify="left" if col in ("codec", "level") else "right")
-    for c in cells:
-        delta = c.get("delta")
-        shown = "" if c["codec"] == NONE else _num(delta, "+.2f")
-        if delta and c["codec"] != NONE and c.get("higher_is_better") is not None:
-            if (delta < 0) == bool(c["higher_is_better"]):
-                shown = f"[red]{shown}[/]"
-        score = _num(c["score"], ".2f")
-        if c["score"] is None and c.get("error"):
-            score = "[red]error[/]"
-        elif not one_metric and c.get("score_metric"):
-            score += f" {c['score_metric']}"
-        table.add_row(*[escape(c[k]) for k in ("task", "vlm") if k not in shared], escape(c["codec"]),
-                      escape(c["level"]),
-                      _num(c["bpp"], ".3f"),
-                      *[_num(c["metrics"].get(m), ".4g") for m in metric_names], score, shown,
-                      str(c["n"]), str(c["n_failed"]) if c["n_failed"] else "")
-    console.print(table)
+    report = build_report(cells)
+    for section in report["sections"]:
+        for part in fit_columns(cells_table(section, list(metric_names)), console.width):
+            console.print(rich_table(part))
 
 
 def print_failures(console, failures: Sequence[dict[str, Any]], limit: int = 20) -> None:

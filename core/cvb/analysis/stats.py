@@ -1,0 +1,103 @@
+"""Uncertainty of benchmark scores: intervals and paired tests against the uncompressed cell.
+
+Pure functions over numbers (numpy, scipy); ``cvb.report.uncertainty`` feeds them the stored
+per-sample predictions. Which interval and which test each score gets, and why, is in
+``docs/analysis.md`` ("Uncertainty"):
+
+* a score that is a plain accuracy (a share of per-sample verdicts that are 0 or 1): the
+  **Wilson** score interval (scipy's ``binomtest(...).proportion_ci(method="wilson")``), and
+  the exact **McNemar** test of the discordant pairs against the uncompressed cell;
+* any other score (POPE F1, MME acc+acc+, CIDEr, consistency): a percentile **bootstrap** over
+  images (every question of a drawn image comes along), and a **paired bootstrap** test: the
+  compressed and uncompressed cells are rescored on the *same* resample;
+* BD-metrics: the same resamples give one curve per codec each time; the BD-metric of each
+  resample gives its percentile interval.
+
+Resampling uses ``numpy.random.default_rng(seed)`` with a fixed default seed, so a report is
+reproducible to the last digit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+import numpy as np
+
+CONFIDENCE = 0.95
+ALPHA = 1 - CONFIDENCE
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 20260401
+
+
+def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of the proportion ``k / n`` (fractions in [0, 1])."""
+    from scipy.stats import binomtest
+
+    if n <= 0:
+        return (math.nan, math.nan)
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return (float(ci.low), float(ci.high))
+
+
+def mcnemar(reference: Sequence[float], compressed: Sequence[float]) -> dict:
+    """Exact McNemar test of paired 0/1 verdicts (same samples, same order).
+
+    ``b``: right on the uncompressed image, wrong on the compressed one; ``c``: the reverse.
+    Under "compression changes nothing" each discordant pair is a fair coin, so the two-sided
+    p-value is the binomial test of ``b`` out of ``b + c`` at 1/2 (the exact form statsmodels'
+    ``mcnemar(exact=True)`` computes). No discordant pair gives p = 1.
+    """
+    from scipy.stats import binomtest
+
+    ref = np.asarray(reference, dtype=float)
+    cmp_ = np.asarray(compressed, dtype=float)
+    if ref.shape != cmp_.shape:
+        raise ValueError(f"{ref.size} reference verdicts for {cmp_.size} compressed ones")
+    b = int(np.sum((ref == 1) & (cmp_ == 0)))
+    c = int(np.sum((ref == 0) & (cmp_ == 1)))
+    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
+    return {"test": "mcnemar", "b": b, "c": c, "p": p}
+
+
+def cluster_resamples(groups: Sequence[Sequence[int]], n_resamples: int = DEFAULT_RESAMPLES,
+                      seed: int = DEFAULT_SEED) -> list[np.ndarray]:
+    """``n_resamples`` bootstrap draws of sample indices, drawing whole groups (images).
+
+    Questions about one image are not independent (POPE asks six about each), so the unit
+    drawn with replacement is the image and all its questions come along.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = [np.asarray(g, dtype=np.int64) for g in groups if len(g)]
+    if not arrays:
+        return []
+    draws = rng.integers(0, len(arrays), size=(n_resamples, len(arrays)))
+    return [np.concatenate([arrays[i] for i in row]) for row in draws]
+
+
+def percentile_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The central ``confidence`` share of the finite bootstrap values (NaN when none)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return (math.nan, math.nan)
+    lo, hi = np.percentile(v, [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2])
+    return (float(lo), float(hi))
+
+
+def bootstrap_p(deltas: Iterable[float]) -> float:
+    """Two-sided bootstrap p-value of "the paired difference is 0".
+
+    Twice the smaller share of resampled differences on either side of 0 (a difference of
+    exactly 0 counts on both sides), with the usual +1 correction ``(k + 1) / (R + 1)`` so a
+    finite number of resamples never claims p = 0; at most 1.
+    """
+    d = np.asarray([x for x in deltas if x is not None and math.isfinite(x)], dtype=float)
+    if d.size == 0:
+        return math.nan
+    low = (np.sum(d <= 0) + 1) / (d.size + 1)
+    high = (np.sum(d >= 0) + 1) / (d.size + 1)
+    return float(min(1.0, 2 * min(low, high)))
+
+
+__all__ = ["ALPHA", "CONFIDENCE", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p",
+           "cluster_resamples", "mcnemar", "percentile_interval", "wilson"]

@@ -1,0 +1,33 @@
+"""What every command shares about its output: notes on stderr, checks of output paths.
+
+Results go to stdout (so ``cvb report > report.txt`` and ``--json`` pipe cleanly); progress,
+notes and warnings go to stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+# TARGET.KEY=VALUE or KEY=VALUE: an option value given where a path was expected
+_KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*=.*")
+
+
+def note(message: str) -> None:
+    """A progress note or warning on stderr (never mixed into the result on stdout)."""
+    click.echo(message, err=True)
+
+
+def looks_like_option(path: Path | str) -> bool:
+    """``jpeg.quality=4`` or ``level=5``: more likely a mistyped option than a folder name."""
+    return bool(_KEY_VALUE.match(Path(path).name)) and not Path(path).exists()
+
+
+def check_output_path(path: Path | str, flag: str) -> None:
+    """Warn when an output path looks like KEY=VALUE (e.g. ``-o jpeg.quality=4`` given to a
+    flag that takes a folder): the command still runs, the user sees why a folder appeared."""
+    if looks_like_option(path):
+        note(f"warning: {flag} {path} looks like an option (KEY=VALUE), not a path; "
+             f"writing to a folder of that name. Options are -o/--option TARGET.KEY=VALUE.")

@@ -1,0 +1,251 @@
+"""Confidence intervals and paired tests of a store's cells, from the stored predictions.
+
+For each task x VLM the task is rebuilt from the run that wrote it (its registered name,
+options and ``--limit``, all recorded in the store's ``runs`` table), its samples are drawn
+with replacement by image (``cvb.analysis.stats.cluster_resamples``, a fixed seed), and every
+cell is rescored on each resample with the **task's own** ``score``: the interval of any score
+(F1, MME, CIDEr, consistency) is then the task's rule applied to resampled data, never an
+approximation of it. The same resamples serve every cell of the task, so a compressed cell and
+the uncompressed one are always compared on the same draw (a paired bootstrap), and a codec's
+curve of resampled scores gives the BD-metric's interval.
+
+A score that is a plain accuracy (``scale x mean`` of 0/1 ``judge`` verdicts, checked on the
+full set and on resamples) is resampled with numpy instead of calling ``score`` again, gets the
+Wilson interval and McNemar's test. When the task cannot be rebuilt (its data or plugin is
+gone) the cells get no interval, say why, and still get McNemar's test from the verdicts the
+run stored.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ..analysis import stats
+
+ACCURACY_SCALES = (100.0, 1.0, 1000.0)  # acc in %, a fraction, OCRBench's score/1000
+_CHECKS = 3  # resamples on which the accuracy shortcut must reproduce the task's own score
+
+
+@dataclass
+class SectionStats:
+    """What ``build_report`` needs from resampling one task x VLM."""
+
+    cells: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    replicates: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    reason: str | None = None  # why there are no intervals
+    resamples: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. cells whose answers are mostly empty
+
+
+@dataclass
+class Options:
+    resamples: int = stats.DEFAULT_RESAMPLES
+    seed: int = stats.DEFAULT_SEED
+    confidence: float = stats.CONFIDENCE
+
+
+def _label_options(label: str, ref: str) -> dict[str, Any]:
+    """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
+    from ..run.plan import coerce
+
+    if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
+        return {}
+    out = {}
+    for part in label[len(ref) + 1:-1].split(","):
+        key, _, value = part.partition("=")
+        out[key.strip()] = coerce(value.strip())
+    return out
+
+
+def task_sources(store) -> dict[str, tuple[str, dict[str, Any], int | None]]:
+    """task label -> (registered reference, options, --limit) from the newest run that ran it."""
+    out: dict[str, tuple[str, dict[str, Any], int | None]] = {}
+    for run in store.export_rows("runs"):  # oldest first: newer runs overwrite
+        opts = run.get("options") or {}
+        for t in opts.get("tasks") or []:
+            if isinstance(t, dict) and t.get("label") and t.get("ref"):
+                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]), opts.get("limit"))
+    return out
+
+
+class TaskLoader:
+    """Rebuilds each task once (a task's samples are shared by all its VLMs)."""
+
+    def __init__(self, store, registry):
+        self.store, self.registry = store, registry
+        self._sources: dict | None = None
+        self._made: dict[str, tuple[Any, list] | str] = {}
+
+    def get(self, label: str) -> tuple[Any, list] | str:
+        """(task, samples) or why it cannot be rebuilt."""
+        if label not in self._made:
+            self._made[label] = self._make(label)
+        return self._made[label]
+
+    def _make(self, label: str) -> tuple[Any, list] | str:
+        from ..run.plan import create
+
+        if self._sources is None:
+            self._sources = task_sources(self.store)
+        if label not in self._sources:
+            return f"no run in the store records how task {label!r} was built"
+        ref, options, limit = self._sources[label]
+        try:
+            task = create(self.registry, "task", ref, options)
+            samples = list(task.samples(limit=limit))
+        except Exception as exc:  # noqa: BLE001 - data moved, plugin gone: no interval, say why
+            return f"task {label!r} cannot be rebuilt here ({type(exc).__name__}: {exc})"
+        return task, samples
+
+
+def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
+    """The task's 0/1 verdict per sample (a failed sample is judged as an empty answer), or None."""
+    out = np.empty(len(samples))
+    for i, s in enumerate(samples):
+        try:
+            v = task.judge(s, answers.get(s.id) or "")
+        except Exception:  # noqa: BLE001 - a task that cannot judge gets the generic bootstrap
+            return None
+        if v is None or v not in (0, 1):
+            return None
+        out[i] = float(v)
+    return out
+
+
+def _accuracy_scale(score_of: Callable[[np.ndarray], float], verdicts: np.ndarray,
+                    checks: Sequence[np.ndarray]) -> float | None:
+    """The scale with score == scale * mean(verdicts) on the full set and on ``checks``, or None."""
+    full = score_of(np.arange(len(verdicts)))
+    mean = float(verdicts.mean()) if len(verdicts) else math.nan
+    for scale in ACCURACY_SCALES:
+        if not math.isclose(full, scale * mean, rel_tol=1e-9, abs_tol=1e-9):
+            continue
+        if all(math.isclose(score_of(idx), scale * float(verdicts[idx].mean()), rel_tol=1e-9, abs_tol=1e-9)
+               for idx in checks):
+            return scale
+    return None
+
+
+def _fixed(x: float) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
+                  opts: Options) -> SectionStats:
+    """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
+    out = SectionStats(resamples=opts.resamples)
+    keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
+    stored = {k: store.sample_verdicts(task_label, vlm, *k) for k in keys}
+    mostly_empty = []
+    for k, rows in stored.items():
+        answered = [text for text, _judge, error in rows.values() if error is None]
+        empty = sum(1 for text in answered if not (text or "").strip())
+        if answered and empty > len(answered) / 2:
+            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
+    if mostly_empty:
+        out.warnings.append(f"most answers are empty in {len(mostly_empty)} cell(s) "
+                            f"({', '.join(mostly_empty)}): the model may not answer this prompt, "
+                            f"and scores then compare empty strings")
+    ref_key = next((k for k in keys if k[0] == "none"), None)
+    made = loader.get(task_label)
+    if isinstance(made, str):
+        out.reason = made
+        _stored_mcnemar(out, stored, ref_key)
+        return out
+    if opts.resamples <= 0:
+        out.reason = "resampling switched off (--resamples 0)"
+        _stored_mcnemar(out, stored, ref_key)
+        return out
+    task, samples = made
+    ids = {s.id for s in samples}
+    for k, rows in stored.items():
+        stray = [sid for sid in rows if sid not in ids]
+        if stray:
+            out.reason = (f"the rebuilt task {task_label!r} lacks sample {stray[0]!r} of cell "
+                          f"{k[0]} {k[1]} (its data changed since the run)")
+            _stored_mcnemar(out, stored, ref_key)
+            return out
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        groups.setdefault(s.image.key, []).append(i)
+    draws = stats.cluster_resamples(list(groups.values()), opts.resamples, opts.seed)
+    answers = {k: {sid: text for sid, (text, _judge, error) in rows.items() if error is None}
+               for k, rows in stored.items()}
+    reference = answers.get(ref_key) if ref_key else None
+
+    verdicts: dict[tuple[str, str], np.ndarray | None] = {}
+    stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
+    for k in keys:
+        def score_of(idx, k=k) -> float:
+            return float(task.score([samples[i] for i in idx], answers[k], reference=reference).value)
+
+        again = score_of(np.arange(len(samples)))
+        if not math.isclose(again, stored_score[k], rel_tol=1e-6, abs_tol=1e-9):
+            out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {again:.6g}, "
+                          f"the store says {stored_score[k]:.6g} (its data or rule changed since the run)")
+            out.cells.clear()
+            out.replicates.clear()
+            _stored_mcnemar(out, stored, ref_key)
+            return out
+
+        v = _verdicts(task, samples, answers[k])
+        scale = _accuracy_scale(score_of, v, draws[:_CHECKS]) if v is not None and len(v) else None
+        if scale is not None:
+            reps = np.array([scale * v[idx].mean() for idx in draws])
+            k_right, n = int(v.sum()), len(v)
+            lo, hi = stats.wilson(k_right, n, opts.confidence)
+            info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
+        else:
+            reps = np.array([score_of(idx) for idx in draws])
+            lo, hi = stats.percentile_interval(reps, opts.confidence)
+            info = {"ci": [_fixed(lo), _fixed(hi)], "ci_method": "bootstrap"}
+        verdicts[k] = v
+        out.replicates[k] = reps
+        out.cells[k] = info
+    for k in keys:
+        info = out.cells[k]
+        if ref_key is None or k == ref_key:
+            continue
+        delta = out.replicates[k] - out.replicates[ref_key]
+        lo, hi = stats.percentile_interval(delta, opts.confidence)
+        info["delta_ci"] = [_fixed(lo), _fixed(hi)]
+        v, vr = verdicts[k], verdicts[ref_key]
+        if info["ci_method"] == "wilson" and v is not None and vr is not None:
+            info.update(stats.mcnemar(vr, v))
+        else:
+            info.update({"test": "paired bootstrap", "p": stats.bootstrap_p(delta)})
+    return out
+
+
+def _stored_mcnemar(out: SectionStats, stored: Mapping, ref_key) -> None:
+    """McNemar's test from the 0/1 verdicts the run stored (a failed sample counts as wrong)."""
+    if ref_key is None:
+        return
+    ref = stored[ref_key]
+    for k, rows in stored.items():
+        if k == ref_key:
+            continue
+        common = sorted(set(ref) & set(rows))
+        a = [ref[s][1] if ref[s][2] is None else 0.0 for s in common]
+        b = [rows[s][1] if rows[s][2] is None else 0.0 for s in common]
+        if common and all(x in (0, 1) for x in a + b):
+            out.cells.setdefault(k, {}).update(stats.mcnemar(a, b))
+
+
+def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None = None,
+                 progress: Callable[[str], None] | None = None) -> dict[tuple[str, str], SectionStats]:
+    """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``."""
+    from ..analysis.curves import group_cells
+
+    opts = opts or Options()
+    loader = TaskLoader(store, registry)
+    out = {}
+    for (task, vlm), group in group_cells(cells).items():
+        if progress:
+            progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
+        out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
+    return out

@@ -1,0 +1,446 @@
+"""``protocol=vlmevalkit``: VLMEvalKit's dataset prompts and its exact-matching evaluation.
+
+VLMEvalKit does not install offline (not on PyPI), so the rules below are ported from its
+source (open-compass/VLMEvalKit; each rule cites the file, and the commit where the file keeps
+changing). Without a judge, VLMEvalKit's ``exact_matching`` path is followed: an answer its
+extraction cannot read is wrong ("Unknown" / "Z"). With ``judge=VLM`` (any cvb VLM that answers
+text, e.g. ``openai:gpt-4o-mini``), those answers go to the judge with VLMEvalKit's own matching
+prompt, as VLMEvalKit's LLM judge; the judge's label is part of the task label, so judged and
+unjudged scores never mix.
+
+Prompts are VLMEvalKit's dataset defaults (many of its model wrappers replace them with
+model-specific prompts; cvb cannot know which model a VLMEvalKit run used). Generation budget:
+VLMEvalKit sets none per dataset; cvb uses 2048 new tokens, the default of VLMEvalKit's
+Qwen2-VL wrapper (vlmeval/vlm/qwen2_vl/model.py), and no stop strings.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import defaultdict
+from typing import Any, Callable, Mapping, Sequence
+
+from cvb.types import Sample, TaskScore
+
+from ..base import missing_count
+from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
+
+NAME = "vlmevalkit"
+MAX_NEW_TOKENS = 2048
+VQA_SUFFIX = "\nAnswer the question using a single word or phrase."  # vlmeval/dataset/image_vqa.py
+
+
+
+
+def _prediction(sample: Sample, predictions: Mapping[str, str]) -> str:
+    value = predictions.get(sample.id)
+    return "" if value is None else str(value)  # VLMEvalKit: [str(x) for x in data['prediction']]
+
+
+
+# ---- the judge -------------------------------------------------------------------------------
+class Judge:
+    """A cvb VLM asked text-only questions (VLMEvalKit's ``build_judge``); replies memoised."""
+
+    def __init__(self, ref: str):
+        self.ref = str(ref)
+        self._vlm = None
+        self._memo: dict[str, str] = {}
+
+    def ask(self, prompts: Sequence[str]) -> list[str]:
+        from cvb.types import Query
+
+        todo = [p for p in dict.fromkeys(prompts) if p not in self._memo]
+        if todo:
+            if self._vlm is None:
+                from cvb.plugins import get_registry
+
+                self._vlm = get_registry().create("vlm", self.ref)
+            answers = self._vlm.answer([Query(image=None, prompt=p, verbatim=True, max_new_tokens=16)
+                                        for p in todo])
+            for p, a in zip(todo, answers):
+                if a.error:
+                    raise RuntimeError(f"judge {self.ref} failed: {a.error}")
+                self._memo[p] = a.text
+        return [self._memo[p] for p in prompts]
+
+
+class Rules:
+    scoring = NAME
+
+    def __init__(self, judge: str | None = None):
+        self.judge_ref = str(judge) if judge not in (None, "") else None
+        self._judge = Judge(self.judge_ref) if self.judge_ref else None
+        if self.judge_ref:
+            self.scoring = f"{NAME} judge={self.judge_ref}"
+
+    @staticmethod
+    def _counts(samples, predictions) -> dict[str, float]:
+        return {"questions": float(len(samples)), "missing": missing_count(samples, predictions)}
+
+
+# ---- yes / no: vlmeval/dataset/image_yorn.py, vlmeval/dataset/utils/yorn.py -------------------
+def process_punctuation(in_text: str) -> str:
+    """vlmeval/smp/misc.py (``process_punctuation``, VQA's): punctuation deleted or turned into
+    spaces, periods not between digits deleted (``re.UNICODE`` is passed as the count, as there)."""
+    out = in_text
+    punct = [";", r"/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<", "@", "`",
+             ",", "?", "!"]
+    comma_strip = re.compile(r"(\d)(,)(\d)")
+    period_strip = re.compile(r"(?<!\d)\.(?!\d)")
+    for p in punct:
+        if (p + " " in in_text or " " + p in in_text) or (re.search(comma_strip, in_text) is not None):
+            out = out.replace(p, "")
+        else:
+            out = out.replace(p, " ")
+    return period_strip.sub("", out, re.UNICODE)
+
+
+def yorn_extraction(output: str) -> str:
+    """utils/yorn.py (``YOrN_Extraction``): exactly one of the words yes / no."""
+    words = process_punctuation(output.lower()).split()
+    if "yes" in words and "no" not in words:
+        return "Yes"
+    if "yes" not in words and "no" in words:
+        return "No"
+    return "Unknown"
+
+
+def yorn_match_prompt(question: str, prediction: str) -> str:
+    """utils/yorn.py (``YOrN_match_prompt``)."""
+    tmpl = (
+        "You are an AI assistant who will help me to match an answer with two options of a question. "
+        "The options are only Yes / No. "
+        "You are provided with a question and an answer, "
+        "and you need to find which option (Yes / No) is most similar to the answer. "
+        "If the meaning of all options are significantly different from the answer, output Unknown. "
+        "Your should output a single word among the following 3 choices: Yes, No, Unknown.\n"
+        "Example 1: \n"
+        "Question: Is the word in this image 'Hello'?\nAnswer: The word in this image is 'Hello'.\nYour output: Yes\n"
+        "Example 2: \n"
+        "Question: Is the word in this image 'Hello'?\n"
+        "Answer: The word in this image is not 'Hello'.\nYour output: No\n"
+        "Example 3: \n"
+        "Question: {}?\nAnswer: {}\nYour output: "
+    )
+    return tmpl.format(question, prediction)
+
+
+class YesNo(Rules):
+    def prepare(self, sample, doc):
+        # ImageBaseDataset.build_prompt: the dataset's question as it is
+        return _with(sample, prompt=str(doc["question"]), max_new_tokens=MAX_NEW_TOKENS,
+                     doc={"question": str(doc["question"])})
+
+    def extracted(self, samples, predictions) -> list[str]:
+        """image_yorn.py ``evaluate``: exact extraction, then the judge for the Unknowns."""
+        texts = [_prediction(s, predictions) for s in samples]
+        out = [yorn_extraction(t) for t in texts]
+        if self._judge is not None:
+            unknown = [i for i, e in enumerate(out) if e == "Unknown"]
+            prompts = [yorn_match_prompt(_doc(samples[i]).get("question", samples[i].question), texts[i])
+                       for i in unknown]
+            for i, reply in zip(unknown, self._judge.ask(prompts)):
+                out[i] = yorn_extraction(reply)  # YOrN_auxeval reads the judge with the same rule
+        return out
+
+    @staticmethod
+    def _truth(sample) -> str:
+        return "Yes" if str(sample.answer).strip().lower().rstrip(".") == "yes" else "No"
+
+    def judge(self, sample, prediction):
+        return 1.0 if yorn_extraction(str(prediction)) == self._truth(sample) else 0.0
+
+
+class Pope(YesNo):
+    def score(self, samples, predictions):
+        # utils/yorn.py POPE_rating: F1 / precision / recall with "Yes" as positive over every
+        # answer (Unknown is a negative), acc = mean score; all x100
+        ext = self.extracted(samples, predictions)
+        truth = [self._truth(s) for s in samples]
+
+        def rate(idx):
+            tp = sum(1 for i in idx if truth[i] == "Yes" and ext[i] == "Yes")
+            fp = sum(1 for i in idx if truth[i] != "Yes" and ext[i] == "Yes")
+            fn = sum(1 for i in idx if truth[i] == "Yes" and ext[i] != "Yes")
+            precision = tp / (tp + fp) if (tp + fp) != 0 else 0
+            recall = tp / (tp + fn) if (tp + fn) != 0 else 0
+            f1 = 2 * (precision * recall) / (precision + recall) if (precision + recall) != 0 else 0
+            acc = sum(1 for i in idx if truth[i] == ext[i]) / len(idx) if idx else 0.0
+            return {"Overall": f1 * 100, "acc": acc * 100, "precision": precision * 100, "recall": recall * 100}
+
+        details = {k: float(v) for k, v in rate(range(len(samples))).items()}
+        for cat in sorted({s.category for s in samples}):
+            if cat:
+                for k, v in rate([i for i, s in enumerate(samples) if s.category == cat]).items():
+                    details[f"{k}/{cat}"] = float(v)
+        details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details.update(self._counts(samples, predictions))
+        return TaskScore(value=details["Overall"], metric="Overall", details=details)
+
+
+class Mme(YesNo):
+    PERCEPTION = ("OCR", "artwork", "celebrity", "color", "count", "existence", "landmark", "position",
+                  "posters", "scene")
+    REASONING = ("code_reasoning", "commonsense_reasoning", "numerical_calculation", "text_translation")
+
+    def score(self, samples, predictions):
+        # utils/yorn.py MME_rating: per category acc (x100) + acc+ (both of an image's answers
+        # right, x100); perception and reasoning sums (over the categories present)
+        ext = self.extracted(samples, predictions)
+        stats: dict[str, dict[str, list[int]]] = defaultdict(dict)
+        for s, e in zip(samples, ext):
+            stats[s.category].setdefault(str(s.meta.get("pair", s.image.key)), []).append(int(e == self._truth(s)))
+        scores = {}
+        for cat, images in stats.items():
+            normal = [v for vals in images.values() for v in vals]
+            plus = [vals[0] * vals[1] if len(vals) == 2 else vals[0] for vals in images.values()]
+            scores[cat] = sum(normal) / len(normal) * 100 + sum(plus) / len(plus) * 100
+        details = {"perception": float(sum(scores[c] for c in self.PERCEPTION if c in scores)),
+                   "reasoning": float(sum(scores[c] for c in self.REASONING if c in scores))}
+        details.update({f"score/{c}": float(v) for c, v in scores.items()})
+        details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details.update(self._counts(samples, predictions))
+        # ImageYORNDataset.report_primary_metric: perception + reasoning
+        return TaskScore(value=details["perception"] + details["reasoning"], metric="Overall Score",
+                         details=details)
+
+
+# ---- multiple choice: vlmeval/dataset/image_mcq.py, vlmeval/utils/matching_util.py (commit
+# 18fc37a5), vlmeval/dataset/utils/multiple_choice.py (commit 028a6e77) --------------------------
+def mcq_prompt(doc: Mapping[str, Any], options: Mapping[str, Any]) -> str:
+    """image_mcq.py ImageMCQDataset.build_prompt."""
+    prompt = ""
+    hint = doc.get("hint")
+    if hint is not None and not _isna(hint):
+        prompt += f"Hint: {hint}\n"
+    prompt += f"Question: {doc['question']}\n"
+    if len(options):
+        prompt += "Options:\n"
+        for key, item in options.items():
+            prompt += f"{key}. {item}\n"
+        prompt += "Please select the correct answer from the options above. \n"
+    return prompt
+
+
+def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | bool:
+    """matching_util.py ``can_infer_option`` (VERBOSE unset, so no "A is an article" guard)."""
+    if "Failed to obtain answer via API" in answer:
+        return False
+    for err in ("Sorry, I can't help with images of people yet.", "I can't process this file.",
+                "I'm sorry, but without the image provided", "Cannot determine the answer"):
+        if err in answer:
+            return "Z"
+
+    def count_choice(splits, cands):
+        return sum(1 for c in cands if c in splits)
+
+    mod = answer
+    for c in ".()[],:;!*#{}":
+        mod = mod.replace(c, " ")
+    splits = [x.strip() for x in mod.split()]
+    count = count_choice(splits, choices)
+    if count == 1:
+        for ch in choices:
+            if ch in splits:
+                return ch
+    elif count == 0 and count_choice(splits, {"Z", ""}) == 1:
+        return "Z"
+    return False
+
+
+
+def can_infer(answer: str, choices: Mapping[str, Any]) -> str | bool:
+    answer = str(answer)
+    return can_infer_option(answer, choices) or can_infer_text(answer, choices)
+
+
+def judge_prompt(question: str, choices: Mapping[str, Any], prediction: str) -> str:
+    """multiple_choice.py ``build_prompt`` with ``build_option_str`` (utils/__init__)."""
+    option_str = "There are several options: \n"
+    for c, opt in choices.items():
+        option_str += f"{c}. {opt}\n"
+    tmpl = (
+        "You are an AI assistant who will help me to match "
+        "an answer with several options of a single-choice question. "
+        "You are provided with a question, several options, and an answer, "
+        "and you need to find which option is most similar to the answer. "
+        "If the meaning of all options are significantly different from the answer, output Z. "
+        "Your should output a single uppercase character in A, B, C, D (if they are valid options), and Z. \n"
+        "Example 1: \n"
+        "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
+        "Answer: a cute teddy bear\nYour output: A\n"
+        "Example 2: \n"
+        "Question: What is the main object in image?\nOptions: A. teddy bear B. rabbit C. cat D. dog\n"
+        "Answer: Spider\nYour output: Z\n"
+        "Example 3: \n"
+        "Question: {}?\nOptions: {}\nAnswer: {}\nYour output: "
+    )
+    return tmpl.format(question, option_str, prediction)
+
+
+class Choice(Rules):
+    circular = False
+
+    def prepare(self, sample, doc):
+        options = self.options_of(doc)
+        keep = {"question": str(doc["question"]), "answer": str(doc["answer"]), "options": options,
+                "index": doc.get("index"), "category": doc.get("category"), "l2": doc.get("L2-category")}
+        return _with(sample, prompt=mcq_prompt(doc, options), max_new_tokens=MAX_NEW_TOKENS, doc=keep)
+
+    @staticmethod
+    def options_of(doc) -> dict[str, Any]:
+        # image_mcq.py: every capital letter column that is present and not NaN
+        return {c: doc[c] for c in string.ascii_uppercase if c in doc and not _isna(doc[c])}
+
+    def _extract(self, items: list[tuple[str, Mapping[str, Any]]]) -> list[str]:
+        """multiple_choice.py ``extract_answer_from_item``: the stripped prediction; can_infer on
+        one under 10 characters; then the judge, or "Z" under exact matching."""
+        out: list[str | None] = []
+        ask: list[int] = []
+        for prediction, doc in items:
+            pred = prediction.strip()
+            ret = can_infer(pred, dict(doc["options"])) if len(pred) < 10 else None
+            out.append(ret or None)
+            if not ret:
+                ask.append(len(out) - 1)
+        if ask and self._judge is not None:
+            prompts = [judge_prompt(items[i][1]["question"], items[i][1]["options"], items[i][0].strip())
+                       for i in ask]
+            for i, reply in zip(ask, self._judge.ask(prompts)):
+                out[i] = can_infer(reply, dict(items[i][1]["options"])) or "Z"
+        return [o or "Z" for o in out]
+
+    def judge(self, sample, prediction):
+        doc = _doc(sample)
+        return 1.0 if self._extract([(str(prediction), doc)])[0] == doc["answer"] else 0.0
+
+
+class SeedBench(Choice):
+    def prepare(self, sample, doc):
+        # VLMEvalKit's SEEDBench_IMG.tsv holds the hub's choice_a..choice_d as columns A-D
+        letters = {c.upper(): doc[f"choice_{c}"] for c in "abcd" if f"choice_{c}" in doc}
+        return super().prepare(sample, {**doc, **letters})
+
+    def score(self, samples, predictions):
+        # multiple_choice.py mcq_vanilla_eval + report_acc: mean hit per question
+        letters = self._extract([(_prediction(s, predictions), _doc(s)) for s in samples])
+        hits = [int(ltr == _doc(s)["answer"]) for ltr, s in zip(letters, samples)]
+        overall = sum(hits) / len(hits) if hits else 0.0
+        details = {"Overall": float(overall), "unmatched": float(sum(ltr == "Z" for ltr in letters))}
+        by: dict[str, list[int]] = defaultdict(list)
+        for h, s in zip(hits, samples):
+            by[s.category].append(h)
+        for cat in sorted(by):
+            if cat:
+                details[f"Overall/{cat}"] = sum(by[cat]) / len(by[cat])
+        details.update(self._counts(samples, predictions))
+        return TaskScore(value=float(overall), metric="Overall", details=details)
+
+
+class Mmbench(Choice):
+    def score(self, samples, predictions):
+        # multiple_choice.py mcq_circular_eval: a question (index < 1e6) with every row of the
+        # same index % 1e6; prefetch_circular_group, then (judge only) eval_circular_group
+        groups: dict[int, list[Sample]] = defaultdict(list)
+        for s in sorted(samples, key=lambda s: int(_doc(s)["index"])):
+            groups[int(_doc(s)["index"]) % int(1e6)].append(s)
+        hits: list[tuple[Mapping[str, Any], int]] = []
+        for g, rows in groups.items():
+            main = [r for r in rows if int(_doc(r)["index"]) == g]
+            if not main:
+                continue
+            hits.append((_doc(main[0]), self._group_hit(rows, predictions)))
+        overall = sum(h for _, h in hits) / len(hits) if hits else 0.0
+        details: dict[str, float] = {"Overall": float(overall), "rows": float(len(samples))}
+        for key in ("category", "l2"):
+            by: dict[str, list[int]] = defaultdict(list)
+            for doc, h in hits:
+                by[str(doc.get(key))].append(h)
+            for cat in sorted(by):
+                details[f"{'l2-category' if key == 'l2' else key}/{cat}"] = sum(by[cat]) / len(by[cat])
+        details.update(self._counts(samples, predictions))
+        details["questions"] = float(len(hits))
+        return TaskScore(value=float(overall), metric="Overall", details=details)
+
+    def _group_hit(self, rows: Sequence[Sample], predictions) -> int:
+        gt = [_doc(r)["answer"] for r in rows]
+        pred: list[Any] = []
+        for r, g in zip(rows, gt):
+            pred.append(can_infer(_prediction(r, predictions), dict(_doc(r)["options"])))  # prefetch_answer
+            if pred[-1] and g != pred[-1]:
+                return 0
+        if all(p == g for p, g in zip(pred, gt)):
+            return 1
+        if self._judge is None:  # exact matching: "Failed in Prefetch"
+            return 0
+        todo = [i for i, p in enumerate(pred) if not p]
+        letters = self._extract([(_prediction(rows[i], predictions), _doc(rows[i])) for i in todo])
+        return int(all(ltr == gt[i] for i, ltr in zip(todo, letters)))
+
+
+# ---- OCRBench: vlmeval/dataset/image_vqa.py (class OCRBench) --------------------------------
+class OcrBench(Rules):
+    def prepare(self, sample, doc):
+        answers = doc["answer"]
+        answers = [str(a) for a in answers] if isinstance(answers, (list, tuple)) else [str(answers)]
+        return _with(sample, prompt=str(doc["question"]), max_new_tokens=MAX_NEW_TOKENS,
+                     doc={"answer": answers, "category": doc["question_type"]})
+
+    @staticmethod
+    def hit(prediction: str, doc) -> int:
+        # OCRBench.evaluate: HME by category (spaces and newlines removed, case kept), others
+        # lowercased, stripped, newlines as spaces; an answer inside the prediction
+        predict = str(prediction)
+        for answer in doc["answer"]:
+            if doc["category"] == "Handwritten Mathematical Expression Recognition":
+                a = answer.strip().replace("\n", " ").replace(" ", "")
+                p = predict.strip().replace("\n", " ").replace(" ", "")
+            else:
+                a = answer.lower().strip().replace("\n", " ")
+                p = predict.lower().strip().replace("\n", " ")
+            if a in p:
+                return 1
+        return 0
+
+    def judge(self, sample, prediction):
+        return float(self.hit(prediction, _doc(sample)))
+
+    def score(self, samples, predictions):
+        per: dict[str, int] = defaultdict(int)
+        for s in samples:
+            per[_doc(s)["category"]] += self.hit(_prediction(s, predictions), _doc(s))
+        final = sum(per.values())
+        details = {"Final Score": float(final), "Final Score Norm": final / 10}
+        details.update({f"hits/{k}": float(v) for k, v in sorted(per.items())})
+        details.update(self._counts(samples, predictions))
+        return TaskScore(value=float(final), metric="Final Score", details=details)
+
+
+# ---- GQA: vlmeval/dataset/image_vqa.py (ImageVQADataset), utils/vqa_eval.py -------------------
+class Gqa(Rules):
+    def prepare(self, sample, doc):
+        return _with(sample, prompt=f"{doc['question']}{VQA_SUFFIX}", max_new_tokens=MAX_NEW_TOKENS,
+                     doc={"answer": str(doc["answer"])})
+
+    @staticmethod
+    def hit(prediction: str, answer: str) -> float:
+        # process_line(method='accuracy'): stripped, lowercased, equal
+        return 1.0 if answer.strip().lower() == str(prediction).strip().lower() else 0.0
+
+    def judge(self, sample, prediction):
+        return self.hit(prediction, _doc(sample)["answer"])
+
+    def score(self, samples, predictions):
+        hits = [self.hit(_prediction(s, predictions), _doc(s)["answer"]) for s in samples]
+        overall = sum(hits) / len(hits) * 100 if hits else 0.0  # hit_calculate, then mean x100
+        details = {"Overall": float(overall)}
+        details.update(self._counts(samples, predictions))
+        return TaskScore(value=float(overall), metric="Overall", details=details)
+
+
+RULES: dict[str, Callable[[str | None], Rules]] = {
+    "pope": Pope, "mme": Mme, "seedbench": SeedBench, "mmbench": Mmbench, "ocrbench": OcrBench,
+    "gqa": Gqa,
+}

@@ -1,0 +1,122 @@
+"""Protocols through ``cvb run``: the peer's prompt, budget and stop strings reach the model, the
+score is the peer's aggregate of the stored answers, the protocol is part of the cell's identity,
+and a scoring-only change rescores stored answers without asking the model again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import VENV_BIN, make_plugin
+from lmms_eval_oracle import load
+from test_tasks_common import image_cell, write_dataset
+
+N = 6
+
+
+def pope_copy(root):
+    import datasets
+
+    s = datasets.Value("string")
+    features = datasets.Features({"id": s, "question_id": s, "question": s, "answer": s, "image_source": s,
+                                  "image": datasets.Image(), "category": s})
+    cols = {"id": [str(i) for i in range(N)], "question_id": [str(i) for i in range(N)],
+            "question": [f"Is there a thing {i} in the image?" for i in range(N)],
+            "answer": ["yes" if i % 2 == 0 else "no" for i in range(N)],
+            "image_source": [f"COCO_{i // 2}" for i in range(N)],
+            "image": [image_cell((60 * (i // 2), 90, 30)) for i in range(N)],
+            "category": ["random"] * N}
+    return write_dataset(cols, features, root, split="test")
+
+
+def cvb(*args: str, timeout: int = 300) -> str:
+    out = subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def rows(store, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(str(store))
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs):
+    data, store = pope_copy(tmp_path / "POPE"), tmp_path / "r.sqlite"
+    base = ["run", "--task", f"pope:{data}", "--vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), "--metric", "none", "-q", "--json"]
+    first = json.loads(cvb(*base, "-o", "task.protocol=lmms-eval"))
+    assert first["work"]["predictions"] == N
+    task = f"pope:{data}"
+    (cell,) = [c for c in first["cells"] if c["task"] == f"{task}[protocol=lmms-eval]"]
+
+    # the score is lmms-eval's own aggregate of what the model said (its stop strings cut)
+    texts = dict(rows(store, f"SELECT sample_id, text FROM predictions WHERE task='{task}'"))
+    assert len(texts) == N and not any("\n\n" in t for t in texts.values())
+    u = load("tasks.pope.utils")
+    docs = [{"question_id": str(i), "answer": "yes" if i % 2 == 0 else "no"} for i in range(N)]
+    results = [u.pope_process_results(d, [texts[f"random-{i}"].strip()])["pope_f1_score"] for i, d in enumerate(docs)]
+    assert cell["score_metric"] == "pope_f1_score" and cell["score"] == u.pope_aggregate_f1_score(results)
+    assert cell["details"]["pope_yes_ratio"] == u.pope_aggregate_yes_ratio(results)
+
+    # same settings again: nothing asked; cvb's protocol asks with its own budget: asked again,
+    # scored in a cell of its own beside the lmms-eval one
+    assert json.loads(cvb(*base, "-o", "task.protocol=lmms-eval"))["work"]["predictions"] == 0
+    again = json.loads(cvb(*base, "-o", "pope.protocol=cvb"))
+    assert again["work"]["predictions"] == N
+    cells = [json.loads(line) for line in cvb("export", "--store", str(store), "--format", "jsonl").splitlines()]
+    assert {(c["task"], c["score_metric"]) for c in cells} == {(f"{task}[protocol=lmms-eval]", "pope_f1_score"),
+                                                              (f"{task}[protocol=cvb]", "f1")}
+    report = cvb("report", "--store", str(store), "--format", "markdown")
+    assert "[protocol=lmms-eval]" in report and "[protocol=cvb]" in report
+
+
+def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
+    """vlmevalkit without and with a judge: a scoring-only change, so the answering model is not
+    asked again; the judge sees VLMEvalKit's matching prompt for the answers exact matching
+    cannot read, and the judge is in the cell's label."""
+    from click.testing import CliRunner
+
+    from cvb.cli.main import cli
+    from cvb.testing import scripted_vlm_spec
+    from cvb_tasks import plugin as tasks_plugin
+
+    asked: list[str] = []
+
+    def answer(query):
+        asked.append(query.sample_id)
+        return ["Yes", "It looks like one to me", "No", "hard to say", "Yes.", "no"][int(query.sample_id[-1])]
+
+    judged: list[str] = []
+
+    def judge(query):
+        assert query.image is None and "Yes / No" in query.prompt
+        judged.append(query.prompt)
+        return "Yes"
+
+    vlms = make_plugin("protocol_vlms", register_vlms=lambda register: (
+        register(scripted_vlm_spec("answerer", answer)), register(scripted_vlm_spec("judge", judge))))
+    registry_of(tasks_plugin, vlms)
+    data, store = pope_copy(tmp_path / "POPE"), tmp_path / "r.sqlite"
+    base = ["run", "--task", f"pope:{data}", "--vlm", "answerer", "--store", str(store), "--cache-dir",
+            str(tmp_path / "cache"), "--metric", "none", "-q", "--json", "-o", "task.protocol=vlmevalkit"]
+    first = CliRunner().invoke(cli, base, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert len(asked) == N and not judged
+    plain = json.loads(first.stdout)["cells"][0]
+    # exact matching: 1 TP, 2 and 4 are Unknown (negatives), 3 TN... by hand:
+    # truth yes,no,yes,no,yes,no; read Yes,Unknown,No,Unknown,Yes,No -> TP 2, FN 1, FP 0
+    assert plain["score"] == pytest.approx(100 * 2 * (1.0 * (2 / 3)) / (1 + 2 / 3))
+    second = CliRunner().invoke(cli, [*base, "-o", "task.judge=judge"], catch_exceptions=False)
+    assert second.exit_code == 0, second.output
+    assert len(asked) == N  # the answering model was not asked again
+    assert len(judged) == 2  # the two Unknowns
+    cell = json.loads(second.stdout)["cells"][0]
+    assert cell["task"] == f"pope:{data}[judge=judge,protocol=vlmevalkit]"
+    # the judge reads both Unknowns as Yes: truth no for 1 and 3 -> TP 2, FP 2, FN 1
+    assert cell["score"] == pytest.approx(100 * 2 * (0.5 * (2 / 3)) / (0.5 + 2 / 3))
