@@ -58,3 +58,19 @@ def test_readme_names_two_commands():
     assert "scripts/demo.sh" in readme and "scripts/test.sh" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
+
+
+def test_every_value_type_field_and_kind_documented():
+    """docs/protocols.md is the field-by-field reference of what crosses the protocol boundaries."""
+    import dataclasses
+
+    from cvb import specs, types
+
+    text = (DOCS / "protocols.md").read_text()
+    missing = []
+    for cls in (types.ImageSource, types.Sample, types.Query, types.Answer, types.TaskScore,
+                types.Compressed, specs.Spec, specs.CodecSpec, specs.TaskSpec, specs.MetricSpec):
+        missing += [f"{cls.__name__}.{f.name}" for f in dataclasses.fields(cls) if f"`{f.name}`" not in text]
+    for enum in (types.CodecKind, types.AnswerKind):
+        missing += [f"{enum.__name__}.{k.value}" for k in enum if f"`{k.value}`" not in text]
+    assert not missing, f"add to docs/protocols.md: {missing}"

@@ -44,7 +44,7 @@ def test_installed_plugin_in_plugins_and_list(example_site):
     plugins = {p["name"]: p for p in json.loads(res.stdout)["plugins"]}
     ex = plugins["example"]
     assert ex["distribution"] == "cvb-example" and ex["version"] == "0.3.1"
-    assert ex["status"] == "ok" and ex["provides"] == {"codec": ["palette"]}
+    assert ex["status"] == "ok" and ex["provides"] == {"codec": ["palette", "mjpeg", "tiny-factorized"]}
 
     res = cvb(example_site, "list", "codecs", "--json")
     rows = {r["name"]: r for r in json.loads(res.stdout)}
@@ -65,6 +65,30 @@ def test_installed_codec_really_compresses(example_site):
     bpps = [s["bpp"] for s in summary]
     assert [s["level"] for s in summary] == ["2", "4", "6", "8"]
     assert bpps == sorted(bpps) and bpps[0] < bpps[-1]
+
+
+@pytest.mark.parametrize("name,skips", [
+    ("palette", []),                                   # in-process (BaseCodec)
+    ("mjpeg", ["--skip", "large"]),                    # external binary (ExternalCodec)
+    ("tiny-factorized", ["-l", "1", "--skip", "rate", "--skip", "large"]),  # learned (LearnedCodec), random weights
+])
+def test_contributing_examples_pass_the_conformance_check(example_site, name, skips):
+    """The three worked examples of CONTRIBUTING.md, installed, pass `cvb check` as users run it."""
+    res = cvb(example_site, "check", "codec", name, "--json", *skips,
+              env_extra={"CVB_LOAD_PLUGINS": "cvb-example", "OMP_NUM_THREADS": "1"})
+    report = json.loads(res.stdout)
+    assert res.returncode == 0 and report["ok"], res.stdout + res.stderr
+    fresh = next(r for r in report["results"] if r["rule"] == "bitstream decodes in a fresh process")
+    assert fresh["status"] == "pass"
+
+
+def test_contributing_examples_match_the_package():
+    """CONTRIBUTING.md shows the example's real code, not a paraphrase of it."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    for module in ("codec.py", "external.py", "learned.py"):
+        body = (EXAMPLE / "cvb_example" / module).read_text()
+        code = body.split('"""', 2)[2].strip()  # past the module docstring
+        assert code in text, f"CONTRIBUTING.md's copy of cvb_example/{module} is out of date"
 
 
 def fake_distribution(site, dist: str, module: str, source: str) -> None:

@@ -117,6 +117,7 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     assert len(asked) == N  # the answering model was not asked again
     assert len(judged) == 2  # the two Unknowns
     cell = json.loads(second.stdout)["cells"][0]
-    assert cell["task"] == f"pope:{data}[judge=judge,protocol=vlmevalkit]"
+    assert cell["task"] == f"pope:{data}[judge=judge,protocol=vlmevalkit]" and cell["details"]["judged"] == 2
+    assert plain["details"]["judged"] == 0
     # the judge reads both Unknowns as Yes: truth no for 1 and 3 -> TP 2, FP 2, FN 1
     assert cell["score"] == pytest.approx(100 * 2 * (0.5 * (2 / 3)) / (0.5 + 2 / 3))

@@ -136,3 +136,34 @@ def test_protocol_not_covering_a_task_and_circular_with_a_peer(tmp_path):
         make_task("coco-caption", str(tmp_path), protocol="vlmevalkit")
     with pytest.raises(UsageError, match="leave circular out"):
         make_task("mmbench", str(tmp_path), protocol="lmms-eval", circular="true")
+
+
+def test_mcq_judge_reads_what_exact_matching_cannot(tmp_path, registry_of):
+    """With judge=VLM, an answer can_infer cannot read goes to the judge with VLMEvalKit's matching
+    prompt (text only), and the judge's reply is read with can_infer."""
+    from conftest import make_plugin
+    from cvb.testing import scripted_vlm_spec
+    from cvb_tasks import plugin as tasks_plugin
+
+    prompts = []
+
+    def judge(query):
+        assert query.image is None
+        prompts.append(query.prompt)
+        return "B" if "The answer is B" in query.prompt else "Z"
+
+    registry_of(tasks_plugin, make_plugin("judges", register_vlms=lambda register: register(
+        scripted_vlm_spec("judge", judge))))
+    rows = [{"answer": "B", "choice_a": "red", "choice_b": "blue", "choice_c": "green", "choice_d": "gray",
+             "data_id": f"i{i}.jpg", "data_type": "image", "question": f"Q{i}?", "question_id": str(i),
+             "image": [image_cell((i * 30, 2, 2))]} for i in range(3)]
+    path = local_copy(tmp_path / "SEED", rows, {"answer": "s", "choice_a": "s", "choice_b": "s", "choice_c": "s",
+                                                "choice_d": "s", "data_id": "s", "data_type": "s", "question": "s",
+                                                "question_id": "s", "image": "imgs"}, "test")
+    task = make_task("seedbench", str(path), protocol="vlmevalkit", judge="judge")
+    samples = task.samples()
+    preds = dict(zip([s.id for s in samples], ["B", "The answer is B", "I really cannot tell you"]))
+    score = task.score(samples, preds)
+    assert score.value == pytest.approx(2 / 3) and score.details["judged"] == 2
+    assert len(prompts) == 2 and "Options: There are several options: \nA. red\nB. blue" in prompts[0]
+    assert task.scoring == "vlmevalkit judge=judge"

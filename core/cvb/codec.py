@@ -22,6 +22,9 @@ class BaseCodec:
     """Levels are integers in ``[level_min, level_max]`` unless ``valid_levels`` lists them.
 
     ``higher_level_higher_rate`` says which way the rate grows (quality: True; QP: False).
+    ``deterministic``: the same image and level always give the same bytes (the conformance
+    kit checks it; set False for a codec that samples, e.g. a diffusion decoder's noise
+    living in the encoder).
     """
 
     name: str = ""
@@ -32,6 +35,7 @@ class BaseCodec:
     level_min: int | None = None
     level_max: int | None = None
     higher_level_higher_rate: bool = True
+    deterministic: bool = True
 
     def parse_level(self, level: str) -> str:
         level = str(level).strip()

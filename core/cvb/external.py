@@ -28,12 +28,34 @@ def find_binary(name: str, env_var: str | None = None) -> str | None:
     return shutil.which(name)
 
 
+def env_path_problem(env_var: str) -> str | None:
+    """Why ``$ENV_VAR`` does not name a usable binary (None when it does, or is unset)."""
+    path = os.environ.get(env_var)
+    if not path:
+        return None
+    if not os.path.exists(path):
+        return f"{env_var}={path} does not exist"
+    if not os.path.isfile(path):
+        return f"{env_var}={path} is not a file"
+    if not os.access(path, os.X_OK):
+        return f"{env_var}={path} is not executable (chmod +x {path})"
+    return None
+
+
 def binary_status(name: str, env_var: str | None = None, install_hint: str = "") -> str | None:
-    """For ``Spec.check``: None when the binary is found, else what to install or set."""
+    """For ``Spec.check``: None when the binary is found, else what is wrong and how to fix it.
+
+    When ``$ENV_VAR`` is set it alone counts, so the message says what is wrong with it
+    (missing, not a file, not executable) rather than that PATH lacks the binary.
+    """
+    hint = f"; {install_hint}" if install_hint else ""
+    if env_var and os.environ.get(env_var):
+        problem = env_path_problem(env_var)
+        return f"{problem}{hint}" if problem else None
     if find_binary(name, env_var):
         return None
     where = f" (or set {env_var}=/path/to/{name})" if env_var else ""
-    return f"binary {name} not found on PATH{where}" + (f"; {install_hint}" if install_hint else "")
+    return f"binary {name} not found on PATH{where}{hint}"
 
 
 class ExternalCodec(BaseCodec):

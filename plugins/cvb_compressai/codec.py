@@ -1,9 +1,10 @@
 """CompressAI models as cvb codecs, coded with CompressAI's own rANS entropy coder.
 
-``encode`` pads the image to a multiple of 64 (four downsamplings in the analysis transform
-and two more in the hyper-analysis), runs ``model.compress`` and packs its strings and
-latent shape into one bytestring (see ``bitstream``); ``decode`` unpacks, runs
-``model.decompress`` and crops back. Each (model, quality) loads once per codec instance.
+Built on cvb's public ``cvb.learned.LearnedCodec``: this module only says which model a
+level is (``build_model``: the zoo architecture with its pretrained or seeded random
+weights); the base pads the image to a multiple of 64, runs ``model.compress``, packs its
+strings and latent shape into one bytestring (``cvb.bitstream``) and crops back on decode.
+Each (model, quality) loads once per codec instance.
 
 Encoder and decoder must run the same arithmetic: decode on the device (and, for the
 autoregressive models, the machine type) that encoded, as with every learned codec.
@@ -11,37 +12,18 @@ autoregressive models, the machine type) that encoded, as with every learned cod
 
 from __future__ import annotations
 
-import re
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from cvb.codec import BaseCodec
-from cvb.errors import CodecError, UnavailableError, UsageError
+from cvb.errors import UnavailableError
+from cvb.learned import LearnedCodec, parse_device
 from cvb.options import as_bool, as_choice, as_int, reject_unknown
-from cvb.types import CodecKind
 
-from .bitstream import Packet, pack, unpack
 from .models import METRICS
 from .weights import WeightsFile, missing_message, zoo_weights
 
-if TYPE_CHECKING:
-    from PIL import Image
-
-PAD_MULTIPLE = 64
-_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|auto)$")
-
-
-def parse_device(owner: str, device: object) -> str:
-    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (cuda when torch sees a GPU, else cpu)."""
-    text = str(device).strip()
-    if not _DEVICE.match(text):
-        raise UsageError(f"{owner}: option device={device!r}; use cpu, cuda, cuda:N or auto")
-    if text == "auto":
-        import torch
-
-        text = "cuda" if torch.cuda.is_available() else "cpu"
-    return text
+__all__ = ["CompressAICodec", "parse_device", "import_compressai"]
 
 
 def import_compressai():
@@ -56,11 +38,10 @@ def import_compressai():
     return compressai
 
 
-class CompressAICodec(BaseCodec):
+class CompressAICodec(LearnedCodec):
     """A zoo model; subclasses set ``name`` (the zoo name), ``level_max`` and
     ``default_levels`` (the four lowest-rate qualities). Levels are zoo qualities."""
 
-    kind = CodecKind.LEARNED
     level_min = 1
     option_names: tuple[str, ...] = ("pretrained", "metric", "device", "seed")
 
@@ -77,7 +58,7 @@ class CompressAICodec(BaseCodec):
             raise UnavailableError("Python package compressai is not installed: pip install compressai") from None
         weights = "pretrained" if self.pretrained else f"random-seed{self.seed}"
         self.version = f"{lib}/{self.metric}/{weights}"
-        self._models: dict[int, Any] = {}
+        self._models: dict[str, Any] = {}
 
     def params(self) -> Mapping[str, object]:
         # the device type stays in the key: GPU and CPU arithmetic give slightly different bits
@@ -92,30 +73,23 @@ class CompressAICodec(BaseCodec):
         wf = zoo_weights(self.name, self.metric, quality)
         return WeightsFile(checkpoints / wf.path.name, wf.url) if checkpoints else wf
 
-    def prepare(self, levels) -> None:
-        """Load the models for ``levels`` now, so missing weights fail before a long run."""
-        for level in levels:
-            self.model(int(self.parse_level(level)))
+    def model(self, level) -> Any:
+        """The model of a quality (an int or a level string)."""
+        return super().model(self.parse_level(str(level)))
 
-    def model(self, quality: int):
-        if quality not in self._models:
-            self._models[quality] = self._load(quality)
-        return self._models[quality]
-
-    def _load(self, quality: int):
+    def build_model(self, level: str):
+        """The zoo architecture at quality ``level``: pretrained, or seeded random weights."""
         import_compressai()
         import torch
 
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise UnavailableError(f"{self.name}: device=cuda but torch sees no CUDA GPU")
+        quality = int(level)
         if self.pretrained:
-            net = self.build_pretrained(quality, self._read_state_dict(quality))
-        else:
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed * 1000 + quality)
-                net = self.build_random(quality)
-            net.update(force=True)  # CDF tables for the entropy coder
-        return net.eval().to(self.device)
+            return self.build_pretrained(quality, self._read_state_dict(quality))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed * 1000 + quality)
+            net = self.build_random(quality)
+        net.update(force=True)  # CDF tables for the entropy coder
+        return net
 
     def build_random(self, quality: int):
         from compressai.zoo import image_models
@@ -154,41 +128,6 @@ class CompressAICodec(BaseCodec):
                     obj = obj[key]
                     break
         return rename_keys(obj)
-
-    # ---- coding ------------------------------------------------------------------------------
-    def encode(self, image: "Image.Image", level: str) -> bytes:
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-
-        quality = int(self.parse_level(level))
-        net = self.model(quality)
-        image = image.convert("RGB") if image.mode != "RGB" else image
-        w, h = image.size
-        x = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)[None]
-        pad_h, pad_w = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
-        if pad_h or pad_w:  # replicate the edge: cheaper to code than a black border
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        with torch.no_grad():
-            out = net.compress(x.to(self.device))
-        return pack(Packet(quality, w, h, out["strings"], out["shape"]))
-
-    def decode(self, bits: bytes) -> "Image.Image":
-        import numpy as np
-        import torch
-        from PIL import Image
-
-        packet = unpack(bits)
-        try:
-            quality = int(self.parse_level(str(packet.quality)))
-        except Exception as exc:
-            raise CodecError(f"{self.name}: bitstream names quality {packet.quality}: {exc}") from exc
-        net = self.model(quality)
-        with torch.no_grad():
-            x_hat = net.decompress(packet.strings, packet.shape)["x_hat"]
-        x_hat = x_hat[0, :, : packet.height, : packet.width].clamp(0, 1)
-        arr = (x_hat.permute(1, 2, 0).cpu().numpy() * 255.0).round().astype(np.uint8)
-        return Image.fromarray(arr, "RGB")
 
 
 class Bmshj2018Factorized(CompressAICodec):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cvb.external import find_binary
+from cvb.external import env_path_problem, find_binary
 
 ENCODER_ENV, DECODER_ENV = "CVB_HM_ENCODER", "CVB_HM_DECODER"
 #: names HM's build gives its binaries (CMake: TAppEncoder; the old makefiles: ...Static)
@@ -23,8 +23,10 @@ def locate(names: tuple[str, ...], env_var: str) -> str | None:
 
 def hm_status() -> str | None:
     """For the spec's status check: cheap, only looks for the two binaries."""
-    missing = [names[0] for names, env in ((ENCODER_NAMES, ENCODER_ENV), (DECODER_NAMES, DECODER_ENV))
-               if locate(names, env) is None]
-    if not missing:
+    problems = []
+    for names, env in ((ENCODER_NAMES, ENCODER_ENV), (DECODER_NAMES, DECODER_ENV)):
+        if locate(names, env) is None:  # a set variable that names no binary says so
+            problems.append(env_path_problem(env) or f"{names[0]} not found on PATH")
+    if not problems:
         return None
-    return f"HM binaries not found: {', '.join(missing)}; {INSTALL_HINT}"
+    return f"HM binaries not usable: {'; '.join(problems)}; {INSTALL_HINT}"

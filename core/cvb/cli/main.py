@@ -80,6 +80,12 @@ def _register_builtin_commands() -> None:
     from .cache_cmd import cache_cmd
 
     cli.add_command(cache_cmd)
+    from .check_cmd import check_cmd
+
+    cli.add_command(check_cmd)
+    from .new_plugin_cmd import new_plugin_cmd
+
+    cli.add_command(new_plugin_cmd)
 
 
 _register_builtin_commands()

@@ -217,10 +217,11 @@ class SeedBench(Rules):
         return self._correct(sample, str(prediction).strip())
 
     def score(self, samples, predictions):
-        # utils.py:27-34 (seed_image: the image rows, all cvb keeps; seed_all: the same rows)
+        # utils.py:27-34 over the image rows (seed_image); cvb keeps no video rows, so lmms-eval's
+        # seed_video and seed_all (image + video) have no counterpart here
         total_correct = sum(int(self._correct(s, _result(s, predictions))) for s in samples)
         value = total_correct / len(samples) if samples else 0.0
-        details = {"seed_image": float(value), "seed_all": float(value), "correct": float(total_correct)}
+        details = {"seed_image": float(value), "correct": float(total_correct)}
         details.update(self._counts(samples, predictions))
         return TaskScore(value=float(value), metric="seed_image", details=details)
 

@@ -68,6 +68,7 @@ class Judge:
 
 class Rules:
     scoring = NAME
+    judged = 0  # answers the judge was asked about in the last score() (details["judged"])
 
     def __init__(self, judge: str | None = None):
         self.judge_ref = str(judge) if judge not in (None, "") else None
@@ -137,12 +138,14 @@ class YesNo(Rules):
         """image_yorn.py ``evaluate``: exact extraction, then the judge for the Unknowns."""
         texts = [_prediction(s, predictions) for s in samples]
         out = [yorn_extraction(t) for t in texts]
+        self.judged = 0
         if self._judge is not None:
             unknown = [i for i, e in enumerate(out) if e == "Unknown"]
             prompts = [yorn_match_prompt(_doc(samples[i]).get("question", samples[i].question), texts[i])
                        for i in unknown]
             for i, reply in zip(unknown, self._judge.ask(prompts)):
                 out[i] = yorn_extraction(reply)  # YOrN_auxeval reads the judge with the same rule
+            self.judged = len(unknown)
         return out
 
     @staticmethod
@@ -176,6 +179,7 @@ class Pope(YesNo):
                 for k, v in rate([i for i, s in enumerate(samples) if s.category == cat]).items():
                     details[f"{k}/{cat}"] = float(v)
         details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details["judged"] = float(self.judged)
         details.update(self._counts(samples, predictions))
         return TaskScore(value=details["Overall"], metric="Overall", details=details)
 
@@ -201,6 +205,7 @@ class Mme(YesNo):
                    "reasoning": float(sum(scores[c] for c in self.REASONING if c in scores))}
         details.update({f"score/{c}": float(v) for c, v in scores.items()})
         details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details["judged"] = float(self.judged)
         details.update(self._counts(samples, predictions))
         # ImageYORNDataset.report_primary_metric: perception + reasoning
         return TaskScore(value=details["perception"] + details["reasoning"], metric="Overall Score",
@@ -310,6 +315,7 @@ class Choice(Rules):
                        for i in ask]
             for i, reply in zip(ask, self._judge.ask(prompts)):
                 out[i] = can_infer(reply, dict(items[i][1]["options"])) or "Z"
+            self.judged += len(ask)
         return [o or "Z" for o in out]
 
     def judge(self, sample, prediction):
@@ -325,10 +331,12 @@ class SeedBench(Choice):
 
     def score(self, samples, predictions):
         # multiple_choice.py mcq_vanilla_eval + report_acc: mean hit per question
+        self.judged = 0
         letters = self._extract([(_prediction(s, predictions), _doc(s)) for s in samples])
         hits = [int(ltr == _doc(s)["answer"]) for ltr, s in zip(letters, samples)]
         overall = sum(hits) / len(hits) if hits else 0.0
-        details = {"Overall": float(overall), "unmatched": float(sum(ltr == "Z" for ltr in letters))}
+        details = {"Overall": float(overall), "unmatched": float(sum(ltr == "Z" for ltr in letters)),
+                   "judged": float(self.judged)}
         by: dict[str, list[int]] = defaultdict(list)
         for h, s in zip(hits, samples):
             by[s.category].append(h)
@@ -343,6 +351,7 @@ class Mmbench(Choice):
     def score(self, samples, predictions):
         # multiple_choice.py mcq_circular_eval: a question (index < 1e6) with every row of the
         # same index % 1e6; prefetch_circular_group, then (judge only) eval_circular_group
+        self.judged = 0
         groups: dict[int, list[Sample]] = defaultdict(list)
         for s in sorted(samples, key=lambda s: int(_doc(s)["index"])):
             groups[int(_doc(s)["index"]) % int(1e6)].append(s)
@@ -353,7 +362,8 @@ class Mmbench(Choice):
                 continue
             hits.append((_doc(main[0]), self._group_hit(rows, predictions)))
         overall = sum(h for _, h in hits) / len(hits) if hits else 0.0
-        details: dict[str, float] = {"Overall": float(overall), "rows": float(len(samples))}
+        details: dict[str, float] = {"Overall": float(overall), "rows": float(len(samples)),
+                                     "judged": float(self.judged)}
         for key in ("category", "l2"):
             by: dict[str, list[int]] = defaultdict(list)
             for doc, h in hits:

@@ -1,8 +1,8 @@
-"""One bytestring from what ``model.compress`` returns, and back.
+"""One bytestring from what a CompressAI-style ``model.compress`` returns, and back.
 
-``compress`` gives ``{"strings": [[bytes], ...], "shape": ...}`` where shape is a
+Used by ``cvb.learned.LearnedCodec`` (and so by every learned codec built on it). ``compress`` gives ``{"strings": [[bytes], ...], "shape": ...}`` where shape is a
 ``torch.Size`` or, for latent-codec models such as ELIC, a nested dict/list of them. The
-file is a 1-byte magic, the quality, the original width and height, then that tree in a
+file is a 1-byte magic, the level code (one byte: the quality, or the level's index), the original width and height, then that tree in a
 compact tagged form (unsigned LEB128 varints for lengths and sizes). The overhead is a few
 dozen bytes per image and is counted in the bpp like every other header.
 """
@@ -36,7 +36,7 @@ class _Reader:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
-            raise CodecError("compressai bitstream is truncated")
+            raise CodecError("learned-codec bitstream is truncated")
         chunk = self.data[self.pos : self.pos + n]
         self.pos += n
         return chunk
@@ -55,7 +55,7 @@ def _dump(obj: Any, out: bytearray) -> None:
     if isinstance(obj, (bytes, bytearray)):
         out += _BYTES + _varint(len(obj)) + bytes(obj)
     elif isinstance(obj, bool):
-        raise TypeError("booleans are not part of compressai bitstreams")
+        raise TypeError("booleans are not part of learned-codec bitstreams")
     elif isinstance(obj, int):
         out += _INT + _varint(obj)
     elif isinstance(obj, dict):
@@ -73,7 +73,7 @@ def _dump(obj: Any, out: bytearray) -> None:
         for item in obj:
             _dump(item, out)
     else:
-        raise TypeError(f"cannot serialise {type(obj).__name__} in a compressai bitstream")
+        raise TypeError(f"cannot serialise {type(obj).__name__} in a learned-codec bitstream")
 
 
 def _load(reader: _Reader) -> Any:
@@ -91,11 +91,13 @@ def _load(reader: _Reader) -> Any:
     if tag in (_LIST, _TUPLE):
         items = [_load(reader) for _ in range(reader.varint())]
         return items if tag == _LIST else tuple(items)
-    raise CodecError(f"compressai bitstream: unknown tag {tag!r}")
+    raise CodecError(f"learned-codec bitstream: unknown tag {tag!r}")
 
 
 @dataclass(frozen=True)
 class Packet:
+    """``quality``: the level code, 0..255 (see ``LearnedCodec.level_code``)."""
+
     quality: int
     width: int
     height: int
@@ -104,6 +106,8 @@ class Packet:
 
 
 def pack(packet: Packet) -> bytes:
+    if not 0 <= packet.quality <= 255:
+        raise CodecError(f"level code {packet.quality} does not fit the one-byte header (0..255)")
     out = bytearray([MAGIC, packet.quality])
     out += _varint(packet.width) + _varint(packet.height)
     _dump(packet.strings, out)
@@ -113,7 +117,7 @@ def pack(packet: Packet) -> bytes:
 
 def unpack(data: bytes) -> Packet:
     if len(data) < 4 or data[0] != MAGIC:
-        raise CodecError("not a cvb compressai bitstream (bad magic byte)")
+        raise CodecError("not a cvb learned-codec bitstream (bad magic byte)")
     reader = _Reader(data)
     reader.take(1)
     quality = reader.take(1)[0]
@@ -121,5 +125,5 @@ def unpack(data: bytes) -> Packet:
     strings = _load(reader)
     shape = _load(reader)
     if reader.pos != len(data):
-        raise CodecError(f"compressai bitstream has {len(data) - reader.pos} trailing bytes")
+        raise CodecError(f"learned-codec bitstream has {len(data) - reader.pos} trailing bytes")
     return Packet(quality, width, height, strings, shape)

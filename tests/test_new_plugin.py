@@ -1,0 +1,55 @@
+"""`cvb new-plugin` writes a package that installs, passes `cvb check` and its own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from conftest import VENV_BIN
+
+
+def cvb(*args, site=None, cwd=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env.pop("CVB_LOAD_PLUGINS", None)
+    if site:
+        env["PYTHONPATH"] = str(site)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("category", ["codec", "vlm", "task", "metric"])
+def test_template_installs_passes_check_and_its_own_tests(tmp_path, category):
+    name = f"my-{category}"
+    res = cvb("new-plugin", category, name, "--dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    root = tmp_path / f"cvb-{name}"
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    assert meta["project"]["entry-points"]["cvb"] == {name: f"cvb_my_{category}.plugin"}
+    assert f"cvb check {category} {name}" in (root / "README.md").read_text()
+
+    site = tmp_path / "site"  # a real pip install of the package (no network, no deps)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--no-index", "--target", str(site), str(root)], check=True, capture_output=True, timeout=300)
+    listed = cvb("list", f"{category}s", "--json", site=site)
+    assert f'"name": "{name}"' in listed.stdout, listed.stdout
+    checked = cvb("check", category, name, site=site)
+    assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout + checked.stderr
+
+    tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                           cwd=root, capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1"))
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout[-2000:]
+
+
+def test_bad_names_and_existing_folders_are_refused(tmp_path):
+    res = cvb("new-plugin", "codec", "My_Codec", "--dir", str(tmp_path))
+    assert res.returncode == 2 and "lower-case letters" in res.stderr
+    assert cvb("new-plugin", "codec", "ok", "--dir", str(tmp_path)).returncode == 0
+    res = cvb("new-plugin", "codec", "ok", "--dir", str(tmp_path))
+    assert res.returncode == 2 and "already exists" in res.stderr
+    res = cvb("new-plugin", "model", "x", "--dir", str(tmp_path))
+    assert res.returncode == 2
