@@ -163,18 +163,34 @@ def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, ca
         sys.path[:0] = [p for p in path if p not in sys.path]
     limit_threads(threads)
     if plugin_mod._REGISTRY is None:
-        from ..specs import resolve
-
-        reg = plugin_mod.Registry()
-        for name, dist, version, value in plugins:
-            reg.add_plugin(resolve(value), plugin_mod.PluginInfo(name, dist, version, value))
-        plugin_mod._REGISTRY = reg
-    registry = plugin_mod._REGISTRY
+        plugin_mod._REGISTRY = registry_from(plugins)
     global _WORKSHOP
+    _WORKSHOP = worker_registry_workshop(plugin_mod._REGISTRY, options,
+                                         ImageCache(cache_root) if cache_root is not None else None)
+
+
+def plugin_list(registry) -> list[tuple[str, str, str, str]]:
+    """The registry's working plugins as (name, distribution, version, module): what another
+    process needs to build the same registry."""
+    return [(i.name, i.distribution, i.version, i.value) for i in registry.plugins.values() if i.error is None]
+
+
+def registry_from(plugins: Sequence[tuple[str, str, str, str]]):
+    """A registry of the given plugin modules (in a worker process or a Ray worker)."""
+    from .. import plugins as plugin_mod
+    from ..specs import resolve
+
+    reg = plugin_mod.Registry()
+    for name, dist, version, value in plugins:
+        reg.add_plugin(resolve(value), plugin_mod.PluginInfo(name, dist, version, value))
+    return reg
+
+
+def worker_registry_workshop(registry, options: dict, cache) -> Workshop:
+    """A workshop creating codecs and metrics (by label, with the run's options) from ``registry``."""
     from .plan import ref_of
 
-    _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})),
-                         ImageCache(cache_root) if cache_root is not None else None)
+    return Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})), cache)
 
 
 def die_with_parent(parent: int | None) -> None:
@@ -254,8 +270,7 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
 
     from ..threads import per_worker
 
-    plugins = [(i.name, i.distribution, i.version, i.value) for i in registry.plugins.values()
-               if i.error is None]
+    plugins = plugin_list(registry)
     ctx = _context()
 
     def new_pool(n: int) -> ProcessPoolExecutor:

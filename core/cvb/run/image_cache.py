@@ -120,14 +120,14 @@ class ImageCache:
         return self._path(key).is_file()
 
     # ---- writing -----------------------------------------------------------------------------
-    def put(self, key: str, bits: bytes, image: "Image.Image", info: Mapping[str, Any], *,
+    def put(self, key: str, bits: bytes, image: "Image.Image | None", info: Mapping[str, Any], *,
             keep_pixels: bool = True) -> None:
         """Store the bitstream, its measurements and (``keep_pixels``) the decoded image's raw
         RGB as one file; an OS error (disk full) is fatal."""
         header = dict(info)
         header["bits"] = len(bits)
         parts = [b"", bytes(bits)]
-        if keep_pixels:
+        if keep_pixels and image is not None:
             rgb = image if image.mode == "RGB" else image.convert("RGB")
             header["pixels"] = list(rgb.size)
             parts.append(rgb.tobytes())

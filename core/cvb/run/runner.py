@@ -40,7 +40,8 @@ from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError
-from .vlm_session import VLMSession
+from .ray_executor import RaySettings
+from .vlm_session import LocalInference, VLMSession
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
@@ -73,8 +74,9 @@ class _Item:
 class Runner:
     def __init__(self, plan: Plan, store: Store, cache: ImageCache, registry, run_id: int, *,
                  jobs: int = 1, batch_size: int | None = None, retry_failed: bool = False,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, executor: str = "local", ray: RaySettings | None = None):
         self.plan, self.store, self.cache, self.registry = plan, store, cache, registry
+        self.executor, self.ray = executor, ray or RaySettings()
         self.run_id, self.jobs, self.batch_size, self.retry = run_id, jobs, batch_size, retry_failed
         self.progress = progress or Progress(enabled=False)
         self.work = Work()
@@ -95,6 +97,10 @@ class Runner:
 
     def run(self) -> dict[str, Any]:
         self._record_images()
+        if self.executor == "ray":
+            from .ray_executor import connect
+
+            connect(self.ray)  # here, on the main thread, before the compression feed needs it
         self._start_compression()
         try:
             for vlm in self.plan.vlms:
@@ -185,6 +191,12 @@ class Runner:
         self._waiting = {w.key for job in jobs for w in job.levels if w.compress}
         workshop = Workshop(self._make_local, self.cache)
         options = self._worker_options()
+        if self.executor == "ray":
+            from .ray_executor import ray_jobs
+
+            self._feed = CompressionFeed(jobs, lambda todo, stop: ray_jobs(
+                todo, workshop, self.cache, self.registry, options, self.ray, stop))
+            return
         self._feed = CompressionFeed(jobs, lambda todo, stop: run_jobs(
             todo, workshop, self.jobs, self.registry, options, stop))
 
@@ -288,6 +300,13 @@ class Runner:
         finally:
             session.close()
 
+    def _inference_executor(self, session: VLMSession, vlm: VLMPlan):
+        if self.executor == "ray":
+            from .ray_executor import RayInference
+
+            return RayInference(vlm, self.registry, self.batch_size, self.ray, self.work.models_loaded)
+        return LocalInference(session)
+
     def _work_order(self, todo: list[tuple[TaskPlan, CodecPlan, str, array]]
                     ) -> Iterator[tuple[TaskPlan, CodecPlan, str, int, str | None, object]]:
         """(task, codec, level, sample index, compressed key, compression status) of every
@@ -331,6 +350,7 @@ class Runner:
         if not total:
             return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
+        executor = self._inference_executor(session, vlm)
         batch: list[_Item] = []
         failed: list[tuple] = []
         try:
@@ -351,15 +371,19 @@ class Runner:
                     continue
                 batch.append(_Item(t, c, level, i, key))
                 if len(batch) >= session.batch_size:
-                    self._infer(session, vlm, batch, bar)
+                    self._infer(executor, vlm, batch, bar)
                     batch = []
             if batch:
-                self._infer(session, vlm, batch, bar)
+                self._infer(executor, vlm, batch, bar)
+            while executor.pending():
+                self._collect(executor, vlm, bar, block=True)
         except StoreError:
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
             self._save_predictions(failed, bar)
             raise
+        finally:
+            executor.close()
         self._save_predictions(failed, bar)
 
     def _load(self, item: _Item):
@@ -392,7 +416,8 @@ class Runner:
             self._images.popitem(last=False)
         return image
 
-    def _infer(self, session: VLMSession, vlm: VLMPlan, batch: list[_Item], bar) -> None:
+    def _infer(self, executor, vlm: VLMPlan, batch: list[_Item], bar) -> None:
+        """Hand a batch to the executor (its images loaded here), then store what it answered."""
         rows, ready, queries = [], [], []
         for item in batch:
             try:
@@ -405,13 +430,20 @@ class Runner:
                 continue
             ready.append(item)
             queries.append(query_for(item.task.samples[item.index], image))
+        self._save_predictions(rows, bar)
         if queries:
-            t0 = time.perf_counter()
-            answers = session.answer(queries)
-            latency = (time.perf_counter() - t0) / len(queries)
+            executor.submit(ready, queries)
+        self._collect(executor, vlm, bar, block=False)
+        while executor.busy():
+            self._collect(executor, vlm, bar, block=True)
+
+    def _collect(self, executor, vlm: VLMPlan, bar, block: bool) -> None:
+        rows = []
+        version = self._vlm_versions[vlm.label]
+        for ready, answers, latency in executor.collect(block):
             for item, ans in zip(ready, answers):
-                rows.append(self._row(item.task, item.index, vlm, session.version, item.codec,
-                                      item.level, item.key, ans, latency))
+                rows.append(self._row(item.task, item.index, vlm, version, item.codec, item.level,
+                                      item.key, ans, latency))
         self._save_predictions(rows, bar)
 
     def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str | None, c: CodecPlan, level: str,
