@@ -385,3 +385,19 @@ def test_coco_caption(tmp_path):
         want = u.coco_aggregation_result([r[f"coco_{metric}"] for r in results], metric, None)
         assert ours.details[f"coco_{metric}"] == want, metric
     assert ours.value == ours.details["coco_CIDEr"] and ours.metric == "coco_CIDEr"
+
+
+def test_coco_without_pycocoevalcap_falls_back_to_the_pure_python_port(monkeypatch):
+    """No pycocoevalcap or no Java: BLEU, ROUGE-L and CIDEr from cvb's port (flagged), no METEOR;
+    on text that is already tokenised the port's ROUGE-L equals pycocoevalcap's Rouge."""
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    from cvb_tasks.protocols import coco_metrics
+
+    refs = {"a": ["a man riding a horse on a beach", "a person rides a horse"], "b": ["two cats on a couch"]}
+    hyps = {"a": "a man rides a horse", "b": "cats sleeping on the couch"}
+    monkeypatch.setattr(coco_metrics, "_pycocoevalcap_available", lambda: False)
+    scores, exact = coco_metrics.coco_scores(hyps, refs)
+    assert not exact and set(scores) == {"Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"}
+    want, _ = Rouge().compute_score(refs, {k: [v] for k, v in hyps.items()})
+    assert scores["ROUGE_L"] == pytest.approx(want, abs=1e-15)

@@ -52,6 +52,7 @@ def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs
             "--cache-dir", str(tmp_path / "cache"), "--metric", "none", "-q", "--json"]
     first = json.loads(cvb(*base, "-o", "task.protocol=lmms-eval"))
     assert first["work"]["predictions"] == N
+    assert first["matrix"]["tasks"][0]["scoring"] == "lmms-eval 0.7.3"  # recorded in runs.options too
     task = f"pope:{data}"
     (cell,) = [c for c in first["cells"] if c["task"] == f"{task}[protocol=lmms-eval]"]
 
@@ -72,8 +73,9 @@ def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs
     cells = [json.loads(line) for line in cvb("export", "--store", str(store), "--format", "jsonl").splitlines()]
     assert {(c["task"], c["score_metric"]) for c in cells} == {(f"{task}[protocol=lmms-eval]", "pope_f1_score"),
                                                               (f"{task}[protocol=cvb]", "f1")}
-    report = cvb("report", "--store", str(store), "--format", "markdown")
-    assert "[protocol=lmms-eval]" in report and "[protocol=cvb]" in report
+    sections = json.loads(cvb("report", "--store", str(store), "--format", "json", "--resamples", "20"))["sections"]
+    assert {(s["task"], s["score_metric"]) for s in sections} == {(f"{task}[protocol=lmms-eval]", "pope_f1_score"),
+                                                                  (f"{task}[protocol=cvb]", "f1")}
 
 
 def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
@@ -121,3 +123,11 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     assert plain["details"]["judged"] == 0
     # the judge reads both Unknowns as Yes: truth no for 1 and 3 -> TP 2, FP 2, FN 1
     assert cell["score"] == pytest.approx(100 * 2 * (0.5 * (2 / 3)) / (0.5 + 2 / 3))
+    # the report's statistics rescore each protocol's cell from the stored answers (stored
+    # under the label without protocol and judge): a real interval, not one of empty answers
+    report = CliRunner().invoke(cli, ["report", "--store", str(store), "--format", "json", "--resamples", "200"],
+                                catch_exceptions=False)
+    assert report.exit_code == 0, report.output
+    for section in json.loads(report.stdout)["sections"]:
+        low, high = section["reference"]["ci"]
+        assert low <= section["reference"]["score"] <= high and high > 0, section["task"]

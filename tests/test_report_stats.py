@@ -101,11 +101,11 @@ def stats_store(tmp_path_factory):
     env.pop("CVB_LOAD_PLUGINS", None)
     store = tmp / "s.sqlite"
     with FakeServer(_answer) as server:
-        cvb("run", "-c", "jpeg,webp", "-l", "jpeg=1,20,90", "-l", "webp=1,30,90", "--vlm", "openai:tiny-vl",
+        run = cvb("run", "-c", "jpeg,webp", "-l", "jpeg=1,20,90", "-l", "webp=1,30,90", "--vlm", "openai:tiny-vl",
             "-t", f"folder:{a},folder:{b}", "-o", "folder.questions=q.jsonl", "-o",
             f"vlm.base_url={server.url}", "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none",
             "--store", str(store), "--cache-dir", str(tmp / "cache"), env=env)
-    return store, env, a, b
+    return store, env, a, b, run
 
 
 def _sections(store, env, *extra):
@@ -114,7 +114,7 @@ def _sections(store, env, *extra):
 
 
 def test_accuracy_cells_get_wilson_and_mcnemar(stats_store):
-    store, env, a, _ = stats_store
+    store, env, a, _, _ = stats_store
     sections, res = _sections(store, env)
     s = sections["answered"]
     assert s["score_metric"] == "acc"
@@ -144,7 +144,9 @@ def test_accuracy_cells_get_wilson_and_mcnemar(stats_store):
 
 
 def test_aggregate_scores_get_a_paired_bootstrap_and_empty_answers_a_warning(stats_store):
-    store, env, _, _ = stats_store
+    store, env, _, _, run = stats_store
+    assert "open[questions=q.jsonl] x openai:tiny-vl" in run.stderr and "most answers are empty" in run.stderr
+    assert "answered[questions=q.jsonl] x openai" not in run.stderr.split("most answers")[0].splitlines()[-1]
     sections, res = _sections(store, env)
     s = sections["open"]
     assert s["score_metric"] == "consistency"
@@ -160,7 +162,7 @@ def test_aggregate_scores_get_a_paired_bootstrap_and_empty_answers_a_warning(sta
 
 
 def test_terminal_report_fits_80_columns_with_provenance(stats_store):
-    store, env, _, _ = stats_store
+    store, env, _, _, _ = stats_store
     res = cvb("report", "--store", str(store), "--resamples", "100", env=env)
     lines = res.stdout.splitlines()
     assert max(len(x) for x in lines) <= 80
@@ -171,7 +173,7 @@ def test_terminal_report_fits_80_columns_with_provenance(stats_store):
 
 
 def test_run_table_uses_the_report_headings_and_progress_goes_to_stderr(stats_store, tmp_path):
-    _, env, a, _ = stats_store
+    _, env, a, _, _ = stats_store
     store = tmp_path / "r.sqlite"
     with FakeServer(_answer) as server:
         res = cvb("run", "-c", "jpeg", "-l", "1,20,90", "--vlm", "openai:tiny-vl", "-t", f"folder:{a}",
@@ -191,7 +193,7 @@ def test_run_table_uses_the_report_headings_and_progress_goes_to_stderr(stats_st
 
 
 def test_export_and_output_paths(stats_store, tmp_path):
-    store, env, _, _ = stats_store
+    store, env, _, _, _ = stats_store
     empty = cvb("export", "--store", str(store), "--what", "failures", env=env).stdout
     assert empty == "stage,task,vlm,codec,level,item,error\n"  # a header, never a 0-byte file
     cells = list(csv.DictReader(io.StringIO(cvb("export", "--store", str(store), env=env).stdout)))
@@ -210,3 +212,53 @@ def test_export_and_output_paths(stats_store, tmp_path):
     with sqlite3.connect(store) as con:
         rows = con.execute("SELECT name, value FROM cell_values WHERE kind='detail' LIMIT 3").fetchall()
     assert rows and all(isinstance(v, (int, float)) for _, v in rows)
+
+
+def test_intervals_of_a_limited_run_and_of_a_store_whose_task_is_gone(stats_store, tmp_path):
+    """--limit: the report rebuilds the same subset; a task whose data is gone: no interval,
+    the reason, and McNemar's test from the verdicts the run stored."""
+    import shutil
+
+    _, env, a, _, _ = stats_store
+    folder = tmp_path / "copy"
+    shutil.copytree(a, folder)
+    store = tmp_path / "l.sqlite"
+    with FakeServer(_answer) as server:
+        cvb("run", "-c", "jpeg", "-l", "1,90", "--vlm", "openai:tiny-vl", "-t", f"folder:{folder}",
+            "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}", "--limit", "12",
+            "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), env=env)
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "50", env=env).stdout)["sections"]
+    assert sec["uncertainty"]["reason"] is None and all(c["n"] == 12 and c["ci"] for c in sec["cells"])
+    tested = {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in sec["cells"] if c["codec"] != "none"}
+    shutil.rmtree(folder)
+    (gone,) = json.loads(cvb("report", "--store", str(store), "--json", env=env).stdout)["sections"]
+    assert "cannot be rebuilt here" in gone["uncertainty"]["reason"]
+    assert all(c["ci"] is None for c in gone["cells"])
+    assert {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in gone["cells"] if c["codec"] != "none"} == tested
+    table = cvb("report", "--store", str(store), env=env).stdout
+    assert "no intervals: task" in " ".join(table.split())
+
+
+def test_pope_f1_under_a_peer_protocol_gets_bootstrap_intervals(tmp_path):
+    """A scoring protocol is part of the cell's label but not of the stored answers' label: the
+    report reads the answers where the run stored them and rescores with the protocol's rule."""
+    from test_protocol_run import pope_copy
+
+    data = pope_copy(tmp_path / "POPE")
+    env = {**os.environ, "CVB_TEST_KEY": KEY}
+    env.pop("CVB_LOAD_PLUGINS", None)
+    store = tmp_path / "p.sqlite"
+    with FakeServer(_answer) as server:
+        cvb("run", "-c", "jpeg", "-l", "1,50", "--vlm", "openai:tiny-vl", "-t", f"pope:{data}",
+            "-o", "task.protocol=lmms-eval", "-o", f"vlm.base_url={server.url}",
+            "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), env=env)
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "100",
+                            env=env).stdout)["sections"]
+    assert sec["task"].endswith("[protocol=lmms-eval]") and "f1" in sec["score_metric"]
+    assert sec["uncertainty"]["reason"] is None
+    for c in sec["cells"]:
+        assert c["ci_method"] == "bootstrap" and c["ci"][0] <= c["score"] <= c["ci"][1]
+        if c["codec"] != "none":
+            assert c["test"] == "paired bootstrap" and 0 < c["p"] <= 1

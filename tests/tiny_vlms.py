@@ -288,3 +288,56 @@ def build_bert(folder: str | Path, seed: int = 0) -> Path:
 
 BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "idefics3": build_idefics3, "llava": build_llava,
             "janus": build_janus}
+
+
+# ---- InternVL (transformers-native, e.g. OpenGVLab/InternVL3-1B-hf) ---------------------------
+
+INTERNVL_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}<IMG_CONTEXT>\n"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+INTERNVL_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<img>", "</img>", "<IMG_CONTEXT>", "<video>"]
+
+
+def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """InternVL: InternViT (learned absolute position embedding, class token), pixel-shuffle MLP
+    projector, Qwen2; an image is cut into up to 4 square crops plus a thumbnail, each crop its
+    own row of the vision batch."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, PreTrainedTokenizerFast
+    from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
+    from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
+
+    trained = train_tokenizer(INTERNVL_SPECIALS)
+    pad, bos, eos, start, end, context, video = INTERNVL_SPECIALS[0], *INTERNVL_SPECIALS[1:]
+    tok = PreTrainedTokenizerFast(tokenizer_object=trained._tokenizer, eos_token=eos, pad_token=pad,
+                                  extra_special_tokens={"start_image_token": start, "end_image_token": end,
+                                                        "context_image_token": context, "video_token": video})
+    ids = {t: tok.convert_tokens_to_ids(t) for t in INTERNVL_SPECIALS}
+    image_size, patch = 28, 7
+    seq = (image_size // patch) ** 2 // 4
+    config = InternVLConfig(
+        vision_config=dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=image_size, patch_size=patch),
+        text_config=dict(model_type="qwen2", vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=2048, bos_token_id=ids[pad], eos_token_id=ids[eos],
+                         pad_token_id=ids[pad]),
+        image_token_id=ids[context], image_seq_length=seq, downsample_ratio=0.5,
+    )
+    _seeded(seed)
+    model = InternVLForConditionalGeneration(config).eval()
+    image_processor = GotOcr2ImageProcessorPil(size={"height": image_size, "width": image_size}, crop_to_patches=True,
+                                               min_patches=1, max_patches=4)
+    processor = InternVLProcessor(image_processor=image_processor, tokenizer=tok,
+                                  video_processor=InternVLVideoProcessor(size={"height": image_size, "width": image_size}),
+                                  image_seq_length=seq, chat_template=INTERNVL_TEMPLATE)
+    return _save(model, processor, Path(folder))
+
+
+BUILDERS["internvl"] = build_internvl

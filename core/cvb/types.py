@@ -99,6 +99,11 @@ class Query:
     #: ``prompt`` is the complete text, options and instruction included, as a scoring protocol
     #: wrote it: ``cvb.prompts.build_prompt`` sends it as it is
     verbatim: bool = False
+    #: the codec and level ``image`` was compressed with (the runner fills them): ``"none"``
+    #: and None for the uncompressed reference; both None when unknown (a query built by hand).
+    #: A VLM may condition on them (the adapter's conditional encoder does); most ignore them.
+    codec: str | None = None
+    level: str | None = None
 
 
 @dataclass(frozen=True)

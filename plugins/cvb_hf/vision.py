@@ -24,14 +24,22 @@ if TYPE_CHECKING:
 TOWER_ATTRIBUTES = ("visual", "vision_tower", "vision_model", "vision_encoder")
 
 
-def find_vision_tower(model) -> "torch.nn.Module":
+def _find(model, attributes: Sequence[str]) -> "torch.nn.Module | None":
+    """The first ``attributes`` module on the model's inner ``.model``, else on the model."""
     import torch
 
     for holder in (getattr(model, "model", None), model):
-        for attr in TOWER_ATTRIBUTES:
+        for attr in attributes:
             module = getattr(holder, attr, None) if holder is not None else None
             if isinstance(module, torch.nn.Module):
                 return module
+    return None
+
+
+def find_vision_tower(model) -> "torch.nn.Module":
+    tower = _find(model, TOWER_ATTRIBUTES)
+    if tower is not None:
+        return tower
     raise UnavailableError(
         f"{type(model).__name__} keeps its vision tower under none of {', '.join(TOWER_ATTRIBUTES)}")
 
@@ -60,14 +68,35 @@ def image_inputs(processor, images: Sequence["Image.Image"], device: Any, dtype:
     return out
 
 
+#: where transformers keeps the projector between the vision tower and the LLM (Qwen's merger is
+#: inside its tower, so Qwen has none here)
+PROJECTOR_ATTRIBUTES = ("multi_modal_projector", "connector", "aligner")
+
+
+def find_projector(model) -> "torch.nn.Module | None":
+    """The module that maps the tower's output to the LLM's width, where it is not in the tower."""
+    return _find(model, PROJECTOR_ATTRIBUTES)
+
+
 def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any, dtype: Any) -> list["torch.Tensor"]:
     """One ``(n_tokens, hidden)`` tensor per image: the features that replace its image tokens.
 
     Autograd stays on (wrap the call in ``torch.no_grad()`` for a frozen teacher).
     """
+    return features(model, image_inputs(processor, images, device, dtype), len(images))
+
+
+def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
+    """``visual_tokens`` of already prepared ``image_inputs``: one tensor per image.
+
+    Models that cut an image into several crops (InternVL's tiles: the image processor says how
+    many per image in ``num_patches``) get their crops' tokens joined in order, which is how
+    their LLM receives them.
+    """
     import torch
 
-    inputs = image_inputs(processor, images, device, dtype)
+    if _is_mllama(model):
+        return _mllama_features(model, inputs, n_images)
     get_features = _image_features_fn(model)
     accepted = inspect.signature(get_features).parameters
     kwargs = {k: v for k, v in inputs.items() if k in accepted}
@@ -76,7 +105,32 @@ def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any
     if isinstance(feats, torch.Tensor):
         feats = list(feats) if feats.dim() == 3 else [feats]
     feats = [f.reshape(-1, f.shape[-1]) for f in feats]
-    if len(feats) != len(images):
+    crops = inputs.get("num_patches")
+    if crops is not None and len(feats) != n_images:
+        counts = [int(c) for c in (crops.tolist() if hasattr(crops, "tolist") else crops)]
+        if sum(counts) != len(feats):
+            raise UnavailableError(f"{type(model).__name__}: {len(feats)} crops came back, the image "
+                                   f"processor made {sum(counts)} ({counts})")
+        starts = [sum(counts[:i]) for i in range(len(counts))]
+        feats = [torch.cat(feats[s:s + c]) for s, c in zip(starts, counts)]
+    if len(feats) != n_images:
         raise UnavailableError(f"{type(model).__name__}.get_image_features returned {len(feats)} "
-                               f"feature sets for {len(images)} images")
+                               f"feature sets for {n_images} images")
     return feats
+
+
+def _is_mllama(model) -> bool:
+    return getattr(getattr(model, "config", None), "model_type", "") == "mllama"
+
+
+def _mllama_features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
+    """Mllama has no image tokens: its LLM reads the projected vision states through
+    cross-attention. Those states (every tile of an image, in order) are its visual tokens."""
+    inner = getattr(model, "model", model)
+    vision = inner.vision_model(pixel_values=inputs["pixel_values"], aspect_ratio_ids=inputs["aspect_ratio_ids"],
+                                aspect_ratio_mask=inputs["aspect_ratio_mask"])
+    states = inner.multi_modal_projector(vision.last_hidden_state)  # (batch, images, tiles, patches, hidden)
+    real = inputs["aspect_ratio_mask"].bool()  # (batch, images, tiles): the tiles an image really has
+    if states.shape[0] != n_images:
+        raise UnavailableError(f"Mllama returned vision states for {states.shape[0]} images, {n_images} given")
+    return [states[i, 0][real[i, 0]].reshape(-1, states.shape[-1]) for i in range(n_images)]

@@ -156,10 +156,35 @@ def adapter_gains(cells: Sequence[Mapping], adapted: Mapping[str, str], method: 
     return rows
 
 
+def gap_summary(gaps: Sequence[Mapping], gains: Sequence[Mapping] = ()) -> list[dict]:
+    """Per task, VLM and codec: the gaps averaged over the codec's levels (those with all three
+    scores), the generalization share of the summed gaps (the paper's "81 % of the JPEG loss on
+    POPE is generalization"), and the adapter's BD gain from ``adapter_gains`` for that codec."""
+    groups: dict[tuple, list[Mapping]] = {}
+    for g in gaps:
+        groups.setdefault((g["task"], g["vlm"], g["adapted_vlm"], g["codec"]), []).append(g)
+    bd = {(r["task"], r["vlm"], r["codec"]): r["bd_metric"] for r in gains}
+    rows = []
+    for (task, vlm, adapted_vlm, codec), members in groups.items():
+        ok = [g for g in members if g["reason"] is None]
+        mean = (lambda key: sum(g[key] for g in ok) / len(ok)) if ok else (lambda key: math.nan)
+        total = sum(g["total"] for g in ok)
+        gain = bd.get((task, vlm, codec))
+        rows.append({
+            "task": task, "vlm": vlm, "adapted_vlm": adapted_vlm, "codec": codec,
+            "levels": len(members), "levels_used": len(ok),
+            "total": mean("total"), "information": mean("information"), "generalization": mean("generalization"),
+            "generalization_share": (sum(g["generalization"] for g in ok) / total) if ok and total else math.nan,
+            "bd_gain": None if gain is None else gain.get("value"),
+            "bd_reason": None if gain is None else gain.get("reason"),
+        })
+    return rows
+
+
 def adapted_vlms_missing(cells: Sequence[Mapping], adapted: Mapping[str, str]) -> list[str]:
     """Names given to ``--adapted`` that have no cell at all (a typo, most likely)."""
     present = {c["vlm"] for c in cells}
     return [v for pair in adapted.items() for v in pair if v not in present]
 
 
-__all__ = ["Gap", "decompose", "parse_adapted", "gap_rows", "adapter_gains", "adapted_vlms_missing"]
+__all__ = ["Gap", "decompose", "parse_adapted", "gap_rows", "adapter_gains", "gap_summary", "adapted_vlms_missing"]

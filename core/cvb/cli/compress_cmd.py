@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -142,30 +141,26 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
         sys.exit(1)
 
 
-def _fmt(x: float, spec: str) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
-
-
 def _print_tables(summary, rows, metric_names, n_images) -> None:
-    from rich.table import Table
-
+    """The bench as the report's tables: fixed decimals per column, fitting the terminal."""
+    from ..report.tables import Table, decimals_for, fit_columns, fmt, rich_table
     from .console import console
 
-    table = Table(title=f"rate-distortion, mean over {n_images} images")
-    cols = ["codec", "level", "bpp"] + metric_names + ["enc ms", "dec ms", "n", "failed"]
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("codec", "level") else "right")
-    for s in summary:
-        table.add_row(s["codec"], s["level"], _fmt(s["bpp"], ".3f"),
-                      *[_fmt(s["metrics"].get(m, math.nan), ".2f" if m == "psnr" else ".4f") for m in metric_names],
-                      _fmt(s["encode_s"] * 1e3, ".1f"), _fmt(s["decode_s"] * 1e3, ".1f"),
-                      str(s["n"]), str(s["failed"]) if s["failed"] else "")
-    console().print(table)
+    dec = {m: decimals_for(s["metrics"].get(m) for s in summary) for m in metric_names}
+    show_failed = any(s["failed"] for s in summary)
+    header = ["codec", "level", "bpp", *metric_names, "enc ms", "dec ms", "n"] + (["failed"] if show_failed else [])
+    body = [[s["codec"], s["level"], fmt(s["bpp"], decimals=3),
+             *[fmt(s["metrics"].get(m), decimals=dec[m]) for m in metric_names],
+             fmt(s["encode_s"] * 1e3, decimals=1), fmt(s["decode_s"] * 1e3, decimals=1), str(s["n"])]
+            + ([str(s["failed"])] if show_failed else []) for s in summary]
+    con = console()
+    tables = [Table(f"rate-distortion, mean over {n_images} images", header, body)]
     if rows:
-        per = Table(title="per image")
-        for c in ["image", "codec", "level", "bpp"] + metric_names + ["error"]:
-            per.add_column(c)
-        for r in rows:
-            per.add_row(r.image, r.codec, r.level, _fmt(r.bpp, ".3f"),
-                        *[_fmt(r.metrics.get(m, math.nan), ".3f") for m in metric_names], r.error or "")
-        console().print(per)
+        dec_r = {m: decimals_for(r.metrics.get(m) for r in rows) for m in metric_names}
+        tables.append(Table("per image", ["image", "codec", "level", "bpp", *metric_names, "error"],
+                            [[r.image, r.codec, r.level, fmt(r.bpp, decimals=3),
+                              *[fmt(r.metrics.get(m), decimals=dec_r[m]) for m in metric_names],
+                              r.error or ""] for r in rows]))
+    for t in tables:
+        for part in fit_columns(t, con.width, keep=2 if t.header[0] == "codec" else 3):
+            con.print(rich_table(part))

@@ -57,6 +57,7 @@ def codec_levels(codec, requested: list[str] | None) -> list[str]:
 def collect_images(inputs: Sequence[str]) -> list[Path]:
     """Files, folders (recursive) and globs -> sorted image paths; an input matching nothing is an error."""
     found: list[Path] = []
+    seen: set[Path] = set()  # a list lookup per file is quadratic: COCO train2017 has 118k images
     for item in inputs:
         p = Path(item)
         if p.is_dir():
@@ -68,5 +69,8 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
                        if Path(m).is_file()]
         if not matches:
             raise UsageError(f"no images found at {item!r}")
-        found.extend(m for m in matches if m not in found)
+        for m in matches:
+            if m not in seen:
+                seen.add(m)
+                found.append(m)
     return found

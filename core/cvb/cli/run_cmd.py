@@ -164,6 +164,10 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         failures = result["failures"]
         status = "failures" if failures else "ok"
         cells = summary.plan_cells(store, plan)
+        from ..report.uncertainty import cell_warnings
+
+        for warning in cell_warnings(store, cells):
+            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         counts = summary.failure_counts(failures)
         store.finish_run(run_id, status, {"work": result["work"], "failures": counts})
     finally:
@@ -184,7 +188,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         summary.print_cells(out, cells, [m.name for m in plan.metrics])
         work = result["work"]
         err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, soft_wrap=True)
         out.print(f"store {store_path} (run {run_id}): {work['compressed']} compressed, "
                   f"{work['metrics']} metric values, {work['predictions']} predictions, "
                   f"{work['cells_scored']} cells scored; models loaded: "

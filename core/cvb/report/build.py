@@ -16,7 +16,7 @@ from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
 )
-from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows
+from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
 from ..errors import UsageError
 
 REPORT_VERSION = 1
@@ -167,6 +167,7 @@ def build_report(
             "correlation": metric_correlations(group, metrics),
             "gap": [g for g in gaps if g["task"] == task and g["vlm"] == vlm],
             "adapter_bd": adapter_rows,
+            "gap_summary": gap_summary([g for g in gaps if g["task"] == task and g["vlm"] == vlm], adapter_rows),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     return {

@@ -238,11 +238,32 @@ def adapter_table(section: dict) -> Table | None:
                  + ("; CI: bootstrap of both curves over the same samples" if has_ci else ""))
 
 
+def gap_summary_table(section: dict) -> Table | None:
+    """Per codec: the gaps averaged over its levels, the generalization share, the BD gain."""
+    summary = section.get("gap_summary") or []
+    if not summary:
+        return None
+    adapted = summary[0]["adapted_vlm"]
+    bd = {g["codec"]: g["bd_metric"] for g in section["adapter_bd"]}
+    rows = []
+    for s in summary:
+        share = s["generalization_share"]
+        rows.append([s["codec"], f"{s['levels_used']}/{s['levels']}", fmt(s["total"]), fmt(s["information"]),
+                     fmt(s["generalization"]), "n/a" if not math.isfinite(share) else f"{share:.0%}",
+                     _bd_cell(bd[s["codec"]]) if s["codec"] in bd else "-"])
+    return Table(f"{section_title(section)}: adapter {adapted}, per codec",
+                 ["codec", "levels", "mean total gap", "mean information gap", "mean generalization gap",
+                  "generalization share", f"adapter gain (BD-{section['score_metric']})"], rows,
+                 "gaps averaged over the levels with all three scores; share = summed generalization / "
+                 "summed total gap; gain = the adapted curve against the base curve, positive = better")
+
+
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
     tables = [cells_table(section, metrics), bd_table(section, interp)]
     if section["correlation"]:  # no image metric measured: no correlation to show
         tables.append(correlation_table(section))
-    return tables + [t for t in (gap_table(section), adapter_table(section)) if t is not None]
+    return tables + [t for t in (gap_table(section), gap_summary_table(section), adapter_table(section))
+                     if t is not None]
 
 
 # ---- renderings -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Confidence intervals and paired tests of a store's cells, from the stored predictions.
 
 For each task x VLM the task is rebuilt from the run that wrote it (its registered name,
-options and ``--limit``, all recorded in the store's ``runs`` table), its samples are drawn
+options, recorded in the store's ``runs`` table; ``--limit`` is the cells' ``n``), its samples are drawn
 with replacement by image (``cvb.analysis.stats.cluster_resamples``, a fixed seed), and every
 cell is rescored on each resample with the **task's own** ``score``: the interval of any score
 (F1, MME, CIDEr, consistency) is then the task's rule applied to resampled data, never an
@@ -61,14 +61,14 @@ def _label_options(label: str, ref: str) -> dict[str, Any]:
     return out
 
 
-def task_sources(store) -> dict[str, tuple[str, dict[str, Any], int | None]]:
-    """task label -> (registered reference, options, --limit) from the newest run that ran it."""
-    out: dict[str, tuple[str, dict[str, Any], int | None]] = {}
+def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
+    """task label -> (registered reference, options) from the newest run that ran it."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
     for run in store.export_rows("runs"):  # oldest first: newer runs overwrite
         opts = run.get("options") or {}
         for t in opts.get("tasks") or []:
             if isinstance(t, dict) and t.get("label") and t.get("ref"):
-                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]), opts.get("limit"))
+                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]))
     return out
 
 
@@ -78,28 +78,72 @@ class TaskLoader:
     def __init__(self, store, registry):
         self.store, self.registry = store, registry
         self._sources: dict | None = None
-        self._made: dict[str, tuple[Any, list] | str] = {}
+        self._tasks: dict[str, Any] = {}
+        self._samples: dict[tuple[str, int], list | str] = {}
 
-    def get(self, label: str) -> tuple[Any, list] | str:
-        """(task, samples) or why it cannot be rebuilt."""
-        if label not in self._made:
-            self._made[label] = self._make(label)
-        return self._made[label]
+    def get(self, label: str, n: int) -> tuple[Any, list] | str:
+        """(task, its first ``n`` samples as ``--limit n`` takes them) or why it cannot be rebuilt.
 
-    def _make(self, label: str) -> tuple[Any, list] | str:
+        A cell's ``n`` is the size of the set it was scored on, so ``samples(limit=n)`` is that
+        set whatever ``--limit`` the run was given (a limit above the task's size gives all)."""
+        if label not in self._tasks:
+            self._tasks[label] = self._make(label)
+        task = self._tasks[label]
+        if isinstance(task, str):
+            return task
+        if (label, n) not in self._samples:
+            try:
+                self._samples[(label, n)] = list(task.samples(limit=n))
+            except Exception as exc:  # noqa: BLE001 - data moved: no interval, say why
+                self._samples[(label, n)] = f"task {label!r} cannot read its samples here ({type(exc).__name__}: {exc})"
+        samples = self._samples[(label, n)]
+        return samples if isinstance(samples, str) else (task, samples)
+
+    def _make(self, label: str) -> Any:
         from ..run.plan import create
 
         if self._sources is None:
             self._sources = task_sources(self.store)
         if label not in self._sources:
             return f"no run in the store records how task {label!r} was built"
-        ref, options, limit = self._sources[label]
+        ref, options = self._sources[label]
         try:
-            task = create(self.registry, "task", ref, options)
-            samples = list(task.samples(limit=limit))
+            return create(self.registry, "task", ref, options)
         except Exception as exc:  # noqa: BLE001 - data moved, plugin gone: no interval, say why
             return f"task {label!r} cannot be rebuilt here ({type(exc).__name__}: {exc})"
-        return task, samples
+
+
+def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]]) -> str | None:
+    """A warning naming the cells where more than half of the answers are empty, or None.
+
+    ``stored``: ``{(codec, level): {sample id: (text, judge, error)}}`` (``Store.sample_verdicts``).
+    """
+    mostly_empty = []
+    for k, rows in stored.items():
+        answered = [text for text, _judge, error in rows.values() if error is None]
+        empty = sum(1 for text in answered if not (text or "").strip())
+        if answered and empty > len(answered) / 2:
+            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
+    if not mostly_empty:
+        return None
+    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
+            f"the model may not answer this prompt, and scores then compare empty strings")
+
+
+def cell_warnings(store, cells: Sequence[Mapping]) -> list[str]:
+    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty."""
+    from ..analysis.curves import group_cells
+    from ..run.plan import answers_label
+
+    out = []
+    for (task, vlm), group in group_cells(cells).items():
+        stored_as = answers_label(task)
+        stored = {(c["codec"], str(c["level"])): store.sample_verdicts(stored_as, vlm, c["codec"], str(c["level"]))
+                  for c in group}
+        warning = empty_answers_warning(stored)
+        if warning:
+            out.append(f"{task} x {vlm}: {warning}")
+    return out
 
 
 def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
@@ -139,19 +183,20 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
-    stored = {k: store.sample_verdicts(task_label, vlm, *k) for k in keys}
-    mostly_empty = []
-    for k, rows in stored.items():
-        answered = [text for text, _judge, error in rows.values() if error is None]
-        empty = sum(1 for text in answered if not (text or "").strip())
-        if answered and empty > len(answered) / 2:
-            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
-    if mostly_empty:
-        out.warnings.append(f"most answers are empty in {len(mostly_empty)} cell(s) "
-                            f"({', '.join(mostly_empty)}): the model may not answer this prompt, "
-                            f"and scores then compare empty strings")
+    from ..run.plan import answers_label
+
+    # answers are stored under the label without scoring options (protocol, judge)
+    stored = {k: store.sample_verdicts(answers_label(task_label), vlm, *k) for k in keys}
+    warning = empty_answers_warning(stored)
+    if warning:
+        out.warnings.append(warning)
     ref_key = next((k for k in keys if k[0] == "none"), None)
-    made = loader.get(task_label)
+    if not keys:
+        return out
+    sizes = sorted({int(c["n"]) for c in cells if c.get("score") is not None})
+    made = (loader.get(task_label, sizes[0]) if len(sizes) == 1 else
+            f"the cells were scored over different sample sets (n = {', '.join(map(str, sizes))}); "
+            f"rerun them with one --limit")
     if isinstance(made, str):
         out.reason = made
         _stored_mcnemar(out, stored, ref_key)

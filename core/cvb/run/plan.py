@@ -99,6 +99,16 @@ def label_of(ref: str, options: Mapping[str, Any]) -> str:
 SCORING_OPTIONS = ("protocol", "judge")
 
 
+def answers_label(label: str) -> str:
+    """The label a task's predictions are stored under: ``label`` without its SCORING_OPTIONS
+    (``pope[judge=x,protocol=vlmevalkit,split=all]`` -> ``pope[split=all]``)."""
+    ref, sep, rest = label.rpartition("[")
+    if not sep or not rest.endswith("]"):
+        return label
+    kept = [part for part in rest[:-1].split(",") if part.partition("=")[0] not in SCORING_OPTIONS]
+    return ref + ("[" + ",".join(kept) + "]" if kept else "")
+
+
 def ref_of(label: str) -> str:
     """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
     return label.split("[", 1)[0]
@@ -117,8 +127,9 @@ def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any
                          f"its options: {known}") from None
 
 
-def query_for(sample: Sample, image: Any) -> Query:
-    """The question a VLM is asked about ``image`` for ``sample``.
+def query_for(sample: Sample, image: Any, codec: str | None = None, level: str | None = None) -> Query:
+    """The question a VLM is asked about ``image`` for ``sample`` (compressed by ``codec`` at
+    ``level``; ``"none"`` for the uncompressed reference, whose level is None).
 
     A task's scoring protocol speaks through the sample's meta: ``prompt`` (the complete text,
     sent verbatim), ``max_new_tokens``, ``stop`` (stop strings); older hints ``prompt_suffix``."""
@@ -133,7 +144,7 @@ def query_for(sample: Sample, image: Any) -> Query:
     if isinstance(meta.get("prompt"), str):
         prompt, extra["verbatim"] = meta["prompt"], True
     return Query(image=image, prompt=prompt, kind=sample.kind, options=tuple(sample.options),
-                 sample_id=sample.id, **extra)
+                 sample_id=sample.id, codec=codec, level=None if codec == NONE else level, **extra)
 
 
 def prompt_sha(sample: Sample) -> str:
@@ -232,7 +243,8 @@ class Plan:
                                 "kind": c.kind} for c in self.codecs},
             "vlms": [{"ref": v.ref, "label": v.label, "options": v.options} for v in self.vlms],
             "tasks": [{"ref": t.ref, "label": t.label, "version": t.version, "samples": len(t.samples),
-                       "images": len(t.images)} for t in self.tasks],
+                       "images": len(t.images), **({"scoring": t.scoring} if t.scoring else {})}
+                      for t in self.tasks],
             "metrics": [m.name for m in self.metrics],
         }
 
@@ -329,11 +341,11 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
     order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
-    answers_options = {k: v for k, v in options.items() if k not in SCORING_OPTIONS}
-    return TaskPlan(ref, label_of(ref, options), task, str(getattr(task, "version", "")), samples,
+    label = label_of(ref, options)
+    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), samples,
                     images, [prompt_sha(s) for s in samples], order,
                     hashlib.sha1("\n".join(ids).encode()).hexdigest(), index,
-                    label_of(ref, answers_options), str(getattr(task, "scoring", "") or ""))
+                    answers_label(label), str(getattr(task, "scoring", "") or ""))
 
 
 def build_plan(req: RunRequest, registry) -> Plan:
@@ -354,3 +366,12 @@ def build_plan(req: RunRequest, registry) -> Plan:
     _check_option_targets(opts, {split_ref(r)[0] for r in refs})
     tasks = [_plan_task(ref, registry, options_for(opts, "task", ref), req.limit) for ref in task_refs]
     return Plan(codecs, vlms, tasks, metrics, notes)
+
+
+def codec_plans(codecs: Sequence[str], levels: Sequence[str], registry, options: Sequence[str] = (),
+                device: str | None = None) -> list[CodecPlan]:
+    """The codecs of ``-c``/``-l``/``-o codec.KEY=VALUE`` resolved as ``cvb run`` resolves them
+    (the reference first), for other commands that compress through the same cache keys
+    (``cvb adapt``'s training data)."""
+    req = RunRequest(vlms=(), tasks=(), codecs=codecs, levels=levels, device=device, options=options)
+    return _plan_codecs(req, registry, parse_options(options))

@@ -429,7 +429,7 @@ class Runner:
                                       item.codec, item.level, item.key, Answer("", error=str(exc))))
                 continue
             ready.append(item)
-            queries.append(query_for(item.task.samples[item.index], image))
+            queries.append(query_for(item.task.samples[item.index], image, item.codec.name, item.level))
         self._save_predictions(rows, bar)
         if queries:
             executor.submit(ready, queries)

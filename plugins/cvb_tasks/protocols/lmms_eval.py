@@ -31,13 +31,11 @@ WRAPPER_MAX_NEW_TOKENS = 1024  # models/simple/llava_hf.py:353-354, models/simpl
 SINGLE_WORD = "\nAnswer the question using a single word or phrase."
 
 
-
 def _result(sample: Sample, predictions: Mapping[str, str]) -> str:
     """What lmms-eval hands ``process_results``: the generation, stripped; a missing one is ""
     (api/task.py:1587-1589: ``res.strip() if res is not None else ""``)."""
     value = predictions.get(sample.id)
     return "" if value is None else str(value).strip()
-
 
 
 class Rules:
@@ -273,7 +271,6 @@ def mmbench_can_infer_option(answer: str) -> str | bool:
                 if pre + ch + suf in splits:
                     return ch
     return False
-
 
 
 def mmbench_prefetch(prediction: str, doc: Mapping[str, Any]) -> str | bool:

@@ -31,12 +31,9 @@ MAX_NEW_TOKENS = 2048
 VQA_SUFFIX = "\nAnswer the question using a single word or phrase."  # vlmeval/dataset/image_vqa.py
 
 
-
-
 def _prediction(sample: Sample, predictions: Mapping[str, str]) -> str:
     value = predictions.get(sample.id)
     return "" if value is None else str(value)  # VLMEvalKit: [str(x) for x in data['prediction']]
-
 
 
 # ---- the judge -------------------------------------------------------------------------------
@@ -253,7 +250,6 @@ def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | bool:
     elif count == 0 and count_choice(splits, {"Z", ""}) == 1:
         return "Z"
     return False
-
 
 
 def can_infer(answer: str, choices: Mapping[str, Any]) -> str | bool:

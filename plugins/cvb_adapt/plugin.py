@@ -1,0 +1,40 @@
+"""Registers ``cvb adapt`` and the ``adapted`` VLM family. Imports nothing heavy.
+
+``--vlm adapted:adapters/qwen3b-jpeg-elic`` is the base model an adapter was trained on, with
+the adapter's conditional encoder (see ``cvb_adapt.vlm``).
+"""
+
+from __future__ import annotations
+
+from cvb import hookimpl
+from cvb.specs import VLMSpec
+
+
+def _status() -> str | None:
+    from cvb_hf.status import hf_status
+
+    return hf_status()
+
+
+@hookimpl
+def register_vlms(register) -> None:
+    from .vlm import OPTIONS
+
+    register(VLMSpec(
+        name="adapted",
+        factory="cvb_adapt.vlm:create",
+        kind="transformers",
+        summary="a VLM with a conditional visual-encoder adapter made by `cvb adapt` (the base model is "
+                "the one the adapter records)",
+        check=_status,
+        arg="ADAPTER_FOLDER",
+        options=dict(OPTIONS),
+        check_sees_arg=False,
+    ))
+
+
+@hookimpl
+def register_commands(cli) -> None:
+    from .cli import adapt_cmd
+
+    cli.add_command(adapt_cmd)

@@ -1,0 +1,409 @@
+"""Distillation training of the conditional encoder, resumable after a kill.
+
+Teacher: a frozen copy of the base model's vision side, fed the clean image. Student: the same
+vision side plus the condition embedding, fed the compressed image and its condition. Loss: the
+mean squared error between their visual tokens (what the LLM would read). AdamW, gradient norm
+clipped, linear warm-up then cosine decay (``transformers.get_cosine_schedule_with_warmup``).
+
+Devices and processes go through ``accelerate``: one process on the CPU or one GPU by default,
+one process per GPU under ``accelerate launch -m cvb adapt ...`` (DistributedDataParallel; each
+process takes its slice of every global batch, so the result does not depend on how many
+processes share the work only through the batch size you choose per process).
+
+Data order is a pure function of the seed: epoch e visits the training pairs in the permutation
+``numpy.random.default_rng([seed, e])``; step s is batch ``s mod steps_per_epoch`` of epoch
+``s // steps_per_epoch``. A checkpoint (``checkpoint/state.pt``: trained tensors, optimiser,
+scheduler, step, RNG states, the loss history) is written atomically every ``save_every``
+steps; rerunning the same command resumes from it and ends with the same weights as a run that
+was never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from cvb.errors import UsageError
+
+from . import artifact
+from .data import Data, PairDataset
+from .student import Student, TrainSpec
+from .vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    import torch
+
+#: a test hook: SIGKILL this process right after finishing that (1-based) step, as `kill -9` would
+KILL_ENV = "CVB_ADAPT_TEST_KILL_AFTER_STEP"
+
+
+@dataclass
+class Settings:
+    """Everything that decides the trained weights (a checkpoint resumes only under the same)."""
+
+    steps: int | None = None  # None: epochs x steps per epoch
+    epochs: int = 1
+    batch: int = 20  # per process
+    lr: float = 1e-4
+    warmup: float = 0.05  # < 1: fraction of the steps; >= 1: a number of steps
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 42
+    dtype: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    train: str = "full"
+    placement: str = "embedding"
+    save_every: int = 100
+    workers: int = 0  # DataLoader worker processes reading images
+    resolution: Any = (336, 336)
+
+    def fingerprint_fields(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("save_every")
+        d.pop("workers")
+        return d
+
+
+@dataclass
+class Outcome:
+    manifest: dict[str, Any]
+    resumed_from: int = 0
+    steps_run: int = 0
+    seconds: float = 0.0
+    images_per_s: float = 0.0
+    peak_memory_mb: float | None = None
+    val_before: dict[str, float] = field(default_factory=dict)
+    val_after: dict[str, float] = field(default_factory=dict)
+    step_seconds: list[float] = field(default_factory=list)  # wall time of each step run here
+
+
+# ---- the teacher ------------------------------------------------------------------------------
+class Teacher:
+    """Frozen copies of the vision side, swapped into the model only for the teacher's pass (so
+    the LLM is held once)."""
+
+    def __init__(self, model, named: list[tuple[str, "torch.nn.Module"]]):
+        import copy
+
+        self.model = model
+        self.names = [n for n, _ in named]
+        self.live = [m for _, m in named]
+        self.places = [_place_of(model, m) for m in self.live]
+        self.copies = [copy.deepcopy(m).eval().requires_grad_(False) for m in self.live]
+
+    def named(self) -> list[tuple[str, "torch.nn.Module"]]:
+        return list(zip(self.names, self.copies))
+
+    @contextmanager
+    def swapped(self):
+        for (holder, attr), copy in zip(self.places, self.copies):
+            holder._modules[attr] = copy
+        try:
+            yield
+        finally:
+            for (holder, attr), live in zip(self.places, self.live):
+                holder._modules[attr] = live
+
+    def tokens(self, inputs: dict, n: int) -> list["torch.Tensor"]:
+        import torch
+
+        from cvb_hf.vision import features
+
+        with torch.no_grad(), self.swapped():
+            return features(self.model, inputs, n)
+
+
+def _place_of(model, module) -> tuple[Any, str]:
+    for holder in model.modules():
+        for attr, child in holder._modules.items():
+            if child is module:
+                return holder, attr
+    raise RuntimeError(f"{type(module).__name__} is not a submodule of {type(model).__name__}")
+
+
+# ---- the loop ---------------------------------------------------------------------------------
+def steps_per_epoch(n_pairs: int, global_batch: int) -> int:
+    if n_pairs < global_batch:
+        raise UsageError(f"{n_pairs} training pairs are fewer than one global batch of {global_batch}; "
+                         f"lower --batch or add images")
+    return n_pairs // global_batch
+
+
+def warmup_steps(warmup: float, total: int) -> int:
+    return int(round(warmup * total)) if warmup < 1 else int(warmup)
+
+
+def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vocab: Vocabulary,
+        train_spec: TrainSpec, settings: Settings, out: Path, *, console=None, quiet: bool = False,
+        describe: dict[str, Any] | None = None, accelerator=None) -> Outcome:
+    """Train (or resume) and write the adapter folder ``out``. ``make_vlm(device, dtype)`` builds the
+    base ``HFVLM``."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()  # before transformers' lazy imports reach torchvision
+    import numpy as np
+    import torch
+    from accelerate import Accelerator
+    from transformers import get_cosine_schedule_with_warmup
+
+    from cvb_hf.vision import image_inputs
+
+    acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
+    main = acc.is_main_process
+    dtype = settings.dtype if settings.dtype != "auto" else ("bf16" if acc.device.type == "cuda" else "fp32")
+    vlm = make_vlm(str(acc.device), dtype)
+    vlm.load()
+    model = vlm.model
+    model.eval()
+    world, rank = acc.num_processes, acc.process_index
+    global_batch = settings.batch * world
+    spe = steps_per_epoch(len(data.train), global_batch)
+    total = settings.steps or spe * settings.epochs
+    resolution = list(settings.resolution) if settings.resolution else "native"
+
+    teacher = Teacher(model, artifact.base_modules(model))
+    base_print = artifact.vision_fingerprint(teacher.named())
+    torch.manual_seed(settings.seed)
+    student = Student(model, vocab.size, train_spec, settings.placement)
+    params = student.trainable()
+    n_trained = sum(p.numel() for p in params.values())
+    optimizer = torch.optim.AdamW(list(params.values()), lr=settings.lr, weight_decay=settings.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, warmup_steps(settings.warmup, total), total)
+    forward = acc.prepare(_forward_module(student))
+    optimizer = acc.prepare(optimizer)
+
+    run_id = {"base": vlm.source, "base_fingerprint": base_print, "vocabulary": vocab.as_json(),
+              "train": train_spec.label, "settings": settings.fingerprint_fields(), "world": world,
+              "total_steps": total, "data": data.fingerprint(resolution)}
+    ckpt_path = out / artifact.CHECKPOINT / "state.pt"
+    start, curve, val_before = 0, [], None
+    if ckpt_path.is_file():
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        if state["run_id"] != run_id:
+            changed = sorted(k for k in run_id if state["run_id"].get(k) != run_id[k])
+            raise UsageError(f"{out} holds a checkpoint of a run with other settings ({', '.join(changed)} "
+                             f"differ); rerun with the same options, or pass --restart to start over")
+        with torch.no_grad():
+            for name, p in params.items():
+                p.copy_(state["weights"][name].to(p.device, p.dtype))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, curve, val_before = state["step"], state["curve"], state["val_before"]
+        torch.set_rng_state(state["rng"])
+        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if main and console is not None:
+            console.print(f"resuming {out} at step {start}/{total}")
+
+    def tokens_pair(items):
+        """(pairs, the student's inputs, the teacher's tokens) of a batch; conditions set."""
+        pairs = [p for p, _, _ in items]
+        clean = image_inputs(vlm.processor, [c for _, c, _ in items], acc.device, model.dtype)
+        comp = image_inputs(vlm.processor, [x for _, _, x in items], acc.device, model.dtype)
+        t = teacher.tokens(clean, len(items))
+        if student.conditioner is not None:
+            student.conditioner.set([vocab.index(p.codec, p.level) for p in pairs], [x.shape[0] for x in t])
+        return pairs, comp, t
+
+    dataset = PairDataset(data, data.train, cache, settings.resolution)
+    val_set = PairDataset(data, data.val, cache, settings.resolution)
+
+    def validate() -> dict[str, float]:
+        """Mean per-image MSE over the validation pairs, per codec/level."""
+        import torch.nn.functional as F
+
+        student.train(False)
+        sums: dict[str, list[float]] = {}
+        try:
+            for lo in range(0, len(val_set), settings.batch):
+                items = [val_set[i] for i in range(lo, min(lo + settings.batch, len(val_set)))]
+                pairs, comp, t = tokens_pair(items)
+                with torch.no_grad():
+                    s = forward(comp, len(items))
+                for p, a, b in zip(pairs, s, t):
+                    sums.setdefault(f"{p.codec}/{p.level}", []).append(F.mse_loss(a.float(), b.float()).item())
+        finally:
+            student.train(True)
+        return {k: sum(v) / len(v) for k, v in sums.items()}
+
+    if val_before is None:
+        val_before = validate() if main else {}
+    student.train(True)
+
+    def save_checkpoint(step: int) -> None:
+        if main:
+            state = {"run_id": run_id, "step": step, "curve": curve, "val_before": val_before,
+                     "weights": {n: p.detach().cpu() for n, p in params.items()},
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "rng": torch.get_rng_state(),
+                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+            import io
+
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            artifact.write_atomic(ckpt_path, buf.getvalue())
+        acc.wait_for_everyone()
+
+    kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
+    bar = _bar(console, total, start, quiet or not main)
+    t0, images_seen, running = time.perf_counter(), 0, None
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    step = start
+    step_seconds: list[float] = []
+    last = time.perf_counter()
+    try:
+        while step < total:
+            epoch, pos = divmod(step, spe)
+            order = np.random.default_rng([settings.seed, epoch]).permutation(len(dataset))
+            batches = [order[(b * global_batch) + rank * settings.batch:(b * global_batch) + (rank + 1) * settings.batch].tolist()
+                       for b in range(pos, min(spe, pos + total - step))]
+            loader = torch.utils.data.DataLoader(dataset, batch_sampler=batches, num_workers=settings.workers,
+                                                 collate_fn=list)
+            for items in loader:
+                pairs, comp, t = tokens_pair(items)
+                s = forward(comp, len(items))
+                loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
+                acc.backward(loss)
+                if settings.grad_clip > 0:
+                    acc.clip_grad_norm_(list(params.values()), settings.grad_clip)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                now = time.perf_counter()
+                step_seconds.append(now - last)
+                last = now
+                images_seen += len(items) * world
+                value = float(loss.detach())
+                running = value if running is None else 0.9 * running + 0.1 * value
+                curve.append(round(value, 8))
+                bar(step, running, scheduler.get_last_lr()[0])
+                if step % settings.save_every == 0 and step < total:
+                    save_checkpoint(step)
+                if kill_at and step == kill_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+    finally:
+        bar(None, None, None)
+    seconds = time.perf_counter() - t0
+    val_after = validate() if main else {}
+    peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+    manifest: dict[str, Any] = {}
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        from cvb import __version__ as cvb_version
+        from cvb_hf.loading import revision_label
+
+        weights_sha = artifact.save_weights(out, dict(params), {"cvb": artifact.FORMAT})
+        losses = {"val_before": val_before, "val_after": val_after, "train_curve": curve,
+                  "val_pairs": len(data.val), "train_pairs": len(data.train)}
+        manifest = {
+            "format": artifact.FORMAT,
+            "cvb_version": cvb_version,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "base": {"model": vlm_ref, "source": vlm.source, "revision": vlm.revision,
+                     "revision_label": revision_label(vlm.source, vlm.is_local, vlm.revision),
+                     "architecture": (getattr(model.config, "architectures", None) or [type(model).__name__])[0],
+                     "model_type": getattr(model.config, "model_type", ""),
+                     "vision_fingerprint": base_print},
+            "processor": {k: getattr(vlm, k) for k in ("min_pixels", "max_pixels") if getattr(vlm, k)},
+            "vocabulary": vocab.as_json(),
+            "condition": {"mode": vocab.mode, "placement": settings.placement,
+                          "added_to": student.conditioner.kind if student.conditioner else None},
+            "resolution": resolution,
+            "train": {"what": train_spec.label, "parameters": n_trained, "tensors": len(params),
+                      "steps": total, "batch_per_process": settings.batch, "processes": world,
+                      "lr": settings.lr, "warmup_steps": warmup_steps(settings.warmup, total),
+                      "weight_decay": settings.weight_decay, "grad_clip": settings.grad_clip,
+                      "seed": settings.seed, "dtype": dtype, "schedule": "linear warm-up + cosine"},
+            "data": {**data.summary(), "fingerprint": data.fingerprint(resolution), **(describe or {})},
+            "losses": {"val_before": val_before, "val_after": val_after,
+                       "val_before_mean": _mean(val_before), "val_after_mean": _mean(val_after),
+                       "train_first": curve[0] if curve else None, "train_last": curve[-1] if curve else None},
+            "weights": {"file": artifact.WEIGHTS, "sha256": weights_sha},
+        }
+        artifact.write_atomic(out / artifact.LOSSES, (json.dumps(losses, indent=1) + "\n").encode())
+        artifact.save_manifest(out, manifest)
+        shutil.rmtree(out / artifact.CHECKPOINT, ignore_errors=True)
+    acc.wait_for_everyone()
+    vlm.close()
+    done = step - start
+    return Outcome(manifest, start, done, seconds, images_seen / seconds if seconds > 0 and done else 0.0,
+                   peak, val_before, val_after, step_seconds)
+
+
+def _mean(values: dict[str, float]) -> float | None:
+    return sum(values.values()) / len(values) if values else None
+
+
+def _forward_module(student: Student):
+    """The trained modules as one ``nn.Module`` (what DDP wraps); its forward is the model's own
+    visual-token computation, which runs through those very modules."""
+    import torch
+
+    from cvb_hf.vision import features
+
+    class StudentForward(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.parts = torch.nn.ModuleList(student.vision_modules())
+            object.__setattr__(self, "_model", student.model)  # not a submodule: the LLM stays out
+
+        def forward(self, inputs: dict, n: int):
+            return features(self._model, inputs, n)
+
+    return StudentForward()
+
+
+def _bar(console, total: int, start: int, quiet: bool):
+    """``update(step, running_loss, lr)``; ``update(None, ...)`` closes the bar."""
+    if quiet:
+        return lambda *a: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    prog = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+                    TextColumn("lr {task.fields[lr]}"), TimeElapsedColumn(), TextColumn("eta"),
+                    TimeRemainingColumn(), console=console)
+    task = prog.add_task("train", total=total, completed=start, loss="-", lr="-")
+    prog.start()
+
+    def update(step, loss, lr):
+        if step is None:
+            prog.stop()
+            return
+        prog.update(task, completed=step, loss=f"{loss:.5g}", lr=f"{lr:.2e}")
+
+    return update
+
+
+def loss_table(before: dict[str, float], after: dict[str, float]):
+    """A rich table: validation MSE per codec/level before and after training."""
+    from rich.table import Table
+
+    table = Table(title="validation loss (MSE between student and teacher visual tokens)")
+    for col in ("codec/level", "before", "after", "change"):
+        table.add_column(col, justify="left" if col == "codec/level" else "right")
+    for key in sorted(before, key=_cell_order):
+        b, a = before[key], after.get(key, math.nan)
+        change = f"{100 * (a - b) / b:+.1f}%" if b else "-"
+        table.add_row(key, f"{b:.5g}", f"{a:.5g}", change)
+    if before and after:
+        b, a = _mean(before), _mean(after)
+        table.add_row("mean", f"{b:.5g}", f"{a:.5g}", f"{100 * (a - b) / b:+.1f}%" if b else "-")
+    return table
+
+
+def _cell_order(key: str):
+    codec, _, level = key.partition("/")
+    try:
+        return codec, 0, float(level), level
+    except ValueError:
+        return codec, 1, 0.0, level

@@ -1,0 +1,197 @@
+"""``adapted:PATH``: the base VLM an adapter was trained on, with its conditional encoder.
+
+An ``HFVLM`` of the adapter's base model whose vision side gets the trained tensors and the
+condition embedding at load time. Every query's condition comes from the codec and level the
+runner recorded on it (``Query.codec``/``Query.level``), image by image inside a batch; unseen
+codecs, unseen levels and the uncompressed reference follow the documented fallbacks
+(``vocabulary.Resolver``), and each answer's ``meta["condition"]`` says which class it used.
+
+Images are resized to the adapter's training resolution before the model's processor sees
+them, so the adapted encoder always gets the token grid it was trained on (the paper trained at
+336x336 and evaluated at native resolution). An adapter trained at ``native`` resolution adds
+no resize.
+
+The version is the base model's plus the adapter's weights sha256 and the fallback settings, so
+its answers are stored apart from the base model's and from another adapter's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Sequence
+
+from cvb.errors import UnavailableError, UsageError
+from cvb.options import as_choice
+from cvb.types import Answer, Query
+from cvb_hf.vlm import HFVLM, OPTIONS as HF_OPTIONS
+
+from . import artifact
+from .vocabulary import UNSEEN_CODEC, UNSEEN_LEVEL, Resolver, Vocabulary, parse_condition_map
+
+OPTIONS = {
+    **{k: v for k, v in HF_OPTIONS.items() if k not in ("min_pixels", "max_pixels", "revision")},
+    "base": "load the base model from here instead of the id/path the adapter recorded (its vision "
+            "weights must match the recorded fingerprint)",
+    "condition_map": "unseen codecs or cells to treat as trained ones: SRC:DST or SRC/LEVEL:DST/LEVEL, "
+                     "comma-separated (e.g. x265:jpeg,none:jpeg/6); 'none' is the uncompressed reference",
+    "unseen_level": "a trained codec at an untrained level: nearest (trained level nearest in rate, "
+                    "default) or unconditional",
+    "unseen_codec": "an untrained, unmapped codec (and the reference): unconditional (default) or error",
+}
+
+
+class AdaptedVLM(HFVLM):
+    """An adapter folder (``cvb adapt --out``) on its base model."""
+
+    def __init__(self, adapter: str, *, base: str | None = None, condition_map: str | None = None,
+                 unseen_level: str = "nearest", unseen_codec: str = "unconditional",
+                 name: str | None = None, **options: Any):
+        owner = f"adapted:{adapter}"
+        for key in ("min_pixels", "max_pixels", "revision"):
+            if key in options:
+                raise UsageError(f"{owner}: option {key} is fixed by the adapter (it was trained with it)")
+        self.adapter_dir = Path(adapter).expanduser()
+        self.manifest = artifact.read_manifest(self.adapter_dir)
+        recorded = self.manifest["base"]
+        pixels = self.manifest.get("processor", {})
+        super().__init__(base or recorded["source"], name=name or owner, revision=recorded.get("revision"),
+                         min_pixels=pixels.get("min_pixels"), max_pixels=pixels.get("max_pixels"), **options)
+        self.vocab = Vocabulary.from_json(self.manifest["vocabulary"])
+        self.resolver = Resolver(self.vocab, parse_condition_map(condition_map),
+                                 as_choice(owner, "unseen_level", unseen_level, UNSEEN_LEVEL),
+                                 as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
+        res = self.manifest.get("resolution", "native")
+        self.resolution = None if res == "native" else tuple(int(v) for v in res)
+        extra = [f"adapter={self.manifest['weights']['sha256'][:16]}"]
+        if condition_map:
+            extra.append(f"condition_map={condition_map}")
+        if unseen_level != "nearest":
+            extra.append(f"unseen_level={unseen_level}")
+        if unseen_codec != "unconditional":
+            extra.append(f"unseen_codec={unseen_codec}")
+        self.version = ";".join([self.version, *extra])
+        self.conditioner = None
+
+    def __repr__(self) -> str:
+        return f"<AdaptedVLM {self.name} {self.version} ({'loaded' if self.model is not None else 'not loaded'})>"
+
+    # ---- loading -----------------------------------------------------------------------------
+    def load(self) -> None:
+        if self.model is not None:
+            return
+        super().load()
+        try:
+            self.conditioner = apply(self.model, self.adapter_dir, self.manifest)
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- answering ---------------------------------------------------------------------------
+    def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        queries = list(queries)
+        answers = super().answer(queries)
+        out = []
+        for q, a in zip(queries, answers):
+            try:
+                how = self.resolver.resolve(q.codec, q.level)[1]
+            except UsageError as exc:
+                out.append(Answer("", error=str(exc)))
+                continue
+            out.append(dataclasses.replace(a, meta={**a.meta, "condition": how}))
+        return out
+
+    def encode(self, queries: Sequence[Query], prompts: Sequence[str]):
+        from cvb_adapt.data import fit
+
+        classes = [self._class(q) for q in queries]
+        sized = [dataclasses.replace(q, image=fit(q.image, self.resolution)) for q in queries]
+        enc = super().encode(sized, prompts)
+        if self.conditioner is not None:
+            self.conditioner.set(classes, image_token_counts(self.model, enc))
+        return enc
+
+    def visual_tokens(self, images, conditions: Sequence[tuple[str | None, str | None]] | None = None):
+        """The adapted encoder's tokens; ``conditions`` gives each image's (codec, level)."""
+        from cvb_adapt.data import fit
+
+        from cvb_hf.vision import features, image_inputs
+
+        self.load()
+        conditions = list(conditions or [(None, None)] * len(images))
+        images = [fit(im, self.resolution) for im in images]
+        inputs = image_inputs(self.processor, images, self.device, self.model.dtype)
+        if self.conditioner is not None:
+            import torch
+
+            with torch.no_grad():  # token counts per image, from the unconditional pass
+                self.conditioner.set([-1] * len(images), [1] * len(images))
+                counts = [t.shape[0] for t in features(self.model, inputs, len(images))]
+            self.conditioner.set([self.resolver.resolve(c, lv)[0] for c, lv in conditions], counts)
+        return features(self.model, inputs, len(images))
+
+    def _class(self, query: Query) -> int:
+        try:
+            return self.resolver.resolve(query.codec, query.level)[0]
+        except UsageError:
+            return -1  # answered without a condition, then marked failed in ``answer``
+
+
+def image_token_counts(model, enc) -> list[int]:
+    """Visual tokens per query (one image each): image-token positions in each prompt row."""
+    config = model.config
+    token = getattr(config, "image_token_id", None)
+    if token is None:
+        token = getattr(config, "image_token_index", None)
+    if token is None:
+        raise UnavailableError(f"{type(model).__name__}: no image_token_id in its config; cvb cannot tell "
+                               f"which visual tokens belong to which image")
+    return [int(n) for n in (enc["input_ids"] == token).sum(dim=1).tolist()]
+
+
+def apply(model, folder: Path, manifest: dict[str, Any]):
+    """Check the base model, then put the adapter's structure and tensors into ``model``."""
+    from .student import Student, parse_train
+
+    recorded = manifest["base"]
+    found = artifact.vision_fingerprint(artifact.base_modules(model))
+    if found != recorded["vision_fingerprint"]:
+        raise UnavailableError(
+            f"adapter {folder} was trained on {recorded['source']} ({recorded.get('architecture')}, vision "
+            f"weights {recorded['vision_fingerprint'][:12]}); the model loaded has vision weights {found[:12]}: "
+            f"another model. Use the adapter with the model it was trained on")
+    vocab = Vocabulary.from_json(manifest["vocabulary"])
+    student = Student(model, vocab.size, parse_train(manifest["train"]["what"]),
+                      manifest["condition"].get("placement", "embedding"))
+    tensors = artifact.load_weights(folder, manifest)
+    params = dict(model.named_parameters())
+    missing = sorted(set(tensors) - set(params))
+    if missing:
+        raise UsageError(f"adapter {folder}: {len(missing)} tensor(s) have no place in the model, e.g. {missing[0]}")
+    import torch
+
+    with torch.no_grad():
+        for name, value in tensors.items():
+            params[name].copy_(value.to(params[name].device, params[name].dtype))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    return student.conditioner
+
+
+def _codec_rank(codec: str, level: str) -> float | None:
+    """Rate rank of an untrained level, asked of the codec plugin (None if it cannot say)."""
+    try:
+        from cvb.plugins import get_registry
+
+        c = get_registry().create("codec", codec)
+        return float(c.rate_rank(c.parse_level(level)))
+    except Exception:  # noqa: BLE001 - unknown here: fall back to comparing numbers
+        return None
+
+
+def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
+    """Factory of the ``adapted`` spec: ``--vlm adapted:ADAPTER_FOLDER``."""
+    if not arg:
+        raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
+    return AdaptedVLM(arg, **options)

@@ -1,0 +1,115 @@
+"""``cvb adapt`` -> ``cvb run --vlm adapted:PATH`` -> ``cvb report --adapted``, through the real
+command line in fresh processes, plus a training run killed with SIGKILL and rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import adapt_helpers
+
+CVB = [sys.executable, "-m", "cvb"]
+
+
+def _cvb(*args, cwd: Path, env_extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(cwd / "cache"), **(env_extra or {})}
+    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    if check:
+        assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out
+
+
+def _adapt_args(model: Path, photos: Path, out: str, steps: int = 8) -> list:
+    return ["adapt", "--vlm", f"hf:{model}", "-c", "jpeg", "-l", "jpeg=" + ",".join(adapt_helpers.LEVELS),
+            "-i", photos, "--resolution", "56", "--batch", "8", "--steps", steps, "--save-every", "3",
+            "--workers", "0", "--val-fraction", "0.2", "--lr", "3e-4", "--out", out]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, tiny_vlm_dirs):
+    root = tmp_path_factory.mktemp("adapt_cli")
+    photos = adapt_helpers.smooth_photos(root / "photos", per_side=2)  # 32 images
+    return root, photos, tiny_vlm_dirs["qwen2_5_vl"]
+
+
+def test_adapt_then_run_then_report(workdir):
+    """The paper's loop, as a user types it: train, rerun (only reports), run base and adapted
+    VLM over a task, report the gap decomposition and the adapter's BD gain."""
+    root, photos, model = workdir
+    finished = json.loads(_cvb(*_adapt_args(model, photos, "whole"), "--json", "-q", cwd=root).stdout)
+    manifest = finished["adapter"]
+    assert finished["steps_run"] == 8 and finished["resumed_from"] == 0
+    assert manifest["base"]["source"] == str(model) and manifest["condition"]["mode"] == "full"
+    assert manifest["vocabulary"]["levels"] == {"jpeg": list(adapt_helpers.LEVELS)}
+    assert manifest["resolution"] == [56, 56] and manifest["train"]["what"] == "full"
+    assert set(manifest["losses"]["val_before"]) == {"jpeg/1", "jpeg/5"}
+    assert manifest["data"]["train_images"] + manifest["data"]["val_images"] == 32
+    again = _cvb(*_adapt_args(model, photos, "whole"), cwd=root)
+    assert "this adapter is finished" in again.stdout and "validation loss" in again.stdout
+
+    base, adapted = f"hf:{model}", f"adapted:{root / 'whole'}"
+    run = _cvb("run", "--vlm", base, "--vlm", adapted, "-c", "jpeg", "-l", "1,5", "-t", "sample", "--limit", "6",
+               "--mode", "logits", "--device", "cpu", "-m", "none", "--store", "r.sqlite", "--json", "-q", cwd=root)
+    result = json.loads(run.stdout)
+    assert result["n_failures"] == 0
+    assert {c["vlm"] for c in result["cells"]} == {f"{base}[mode=logits]", f"{adapted}[mode=logits]"}
+    _cvb("report", "--store", "r.sqlite", "--adapted", f"{base}[mode=logits]={adapted}[mode=logits]",
+         "--format", "json", "--no-plots", "--out", "rep", cwd=root)
+    data = json.loads((root / "rep" / "report.json").read_text())
+    section = next(s for s in data["sections"] if s.get("gap"))
+    assert {(g["codec"], g["level"]) for g in section["gap"]} == {("jpeg", "1"), ("jpeg", "5")}
+    for g in section["gap"]:
+        assert g["total"] == pytest.approx(g["information"] + g["generalization"])
+    assert section["adapter_bd"][0]["codec"] == "jpeg"
+
+
+def test_killed_training_resumes_to_the_same_adapter(workdir):
+    root, photos, model = workdir
+    whole = json.loads(_cvb(*_adapt_args(model, photos, "uninterrupted"), "--json", "-q", cwd=root).stdout)
+    killed = _cvb(*_adapt_args(model, photos, "killed"), "-q", cwd=root,
+                  env_extra={"CVB_ADAPT_TEST_KILL_AFTER_STEP": "5"}, check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL after step 5, checkpoint at 3
+    assert (root / "killed" / "checkpoint" / "state.pt").is_file()
+    assert not (root / "killed" / "adapter.json").exists()
+    other = _cvb(*_adapt_args(model, photos, "killed"), "--lr", "1e-3", "-q", cwd=root, check=False)
+    assert other.returncode == 2 and "other settings" in other.stderr and "--restart" in other.stderr
+    resumed = json.loads(_cvb(*_adapt_args(model, photos, "killed"), "--json", "-q", cwd=root).stdout)
+    assert resumed["resumed_from"] == 3 and resumed["steps_run"] == 5
+    assert ((root / "killed" / "adapter.safetensors").read_bytes()
+            == (root / "uninterrupted" / "adapter.safetensors").read_bytes())
+    assert resumed["adapter"]["losses"] == whole["adapter"]["losses"]
+
+
+def test_unfinished_or_missing_adapter_is_a_clear_error(tmp_path):
+    from cvb.errors import UsageError
+    from cvb.plugins import get_registry
+
+    (tmp_path / "half" / "checkpoint").mkdir(parents=True)
+    with pytest.raises(UsageError, match="training has not finished"):
+        get_registry().create("vlm", f"adapted:{tmp_path / 'half'}")
+    with pytest.raises(UsageError, match="no such folder"):
+        get_registry().create("vlm", f"adapted:{tmp_path / 'nothing'}")
+    with pytest.raises(UsageError, match="adapter folder"):
+        get_registry().create("vlm", "adapted")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--train", "most"], "full | last:N | lora:R | embedding"),
+    (["--resolution", "big"], "give N"),
+    (["--val-fraction", "1.5"], "between 0 and 1"),
+    (["-c", "nosuchcodec"], "nosuchcodec"),
+    (["-o", "vlm.dtype=fp16"], "--dtype"),
+])
+def test_adapt_refuses_bad_input_clearly(workdir, extra, message):
+    from click.testing import CliRunner
+
+    from cvb.cli.main import cli
+
+    root, photos, model = workdir
+    res = CliRunner().invoke(cli, [str(a) for a in _adapt_args(model, photos, str(root / "bad")) + extra])
+    assert res.exit_code == 2 and message in res.output, res.output[-1500:]
