@@ -139,7 +139,7 @@ def test_bad_options_and_levels(registry):
 
 
 def test_framing_round_trip():
-    from cvb_external.framing import frame, pad_to_even, unframe
+    from cvb.framing import frame, pad_to_even, unframe
 
     assert unframe(frame(b"\x00\x00\x01abc", None)) == (b"\x00\x00\x01abc", None)
     assert unframe(frame(b"\x00\x00\x01abc", (451, 301))) == (b"\x00\x00\x01abc", (451, 301))

@@ -7,7 +7,6 @@ the YUV files, the SPS parsing and the colour conversion are all exercised on re
 
 from __future__ import annotations
 
-import stat
 import subprocess
 import sys
 import tomllib
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import video_stand_ins
 from conftest import ROOT
 from cvb.codec import compress
 from cvb.errors import UnavailableError, UsageError
@@ -28,38 +28,7 @@ sys.path.insert(0, str(CONTRIB))
 from cvb_hm import plugin as hm_plugin  # noqa: E402
 from cvb_hm.codec import HMCodec  # noqa: E402
 from cvb_hm.hevc_sps import parse_sps  # noqa: E402
-from cvb_hm.yuv import frame_bytes, rgb_to_yuv, yuv_to_rgb  # noqa: E402
-
-FAKE_ENCODER = r'''
-import os, subprocess, sys
-args = sys.argv[1:]
-with open(os.environ["FAKE_HM_LOG"], "a") as log:
-    log.write(repr(args) + "\n")
-if "--help" in args:
-    print("HM software: Encoder Version [16.20-fake] (including RExt)[Linux][64 bit]")
-    sys.exit(1)
-opts, it = {}, iter(args)
-for a in it:
-    if a.startswith("--"):
-        key, _, value = a[2:].partition("=")
-        opts[key] = value
-    else:
-        opts[a[1:]] = next(it)
-fmt = {"420": "yuv420p", "444": "yuv444p"}[opts["InputChromaFormat"]]
-qp = min(int(opts["q"]), 51)
-subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo",
-                "-pix_fmt", fmt, "-s", opts["wdt"] + "x" + opts["hgt"], "-i", opts["i"],
-                "-c:v", "libx265", "-x265-params", f"qp={qp}:info=0:log-level=error",
-                "-f", "hevc", opts["b"]], check=True)
-'''
-
-FAKE_DECODER = r'''
-import subprocess, sys
-args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
-subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "hevc",
-                "-i", args["-b"], "-f", "rawvideo", args["-o"]], check=True)
-'''
-
+from cvb.yuv import frame_bytes, rgb_to_yuv, yuv_to_rgb  # noqa: E402
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
     x = np.asarray(a, dtype=np.float64)
@@ -67,19 +36,14 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     return float(10 * np.log10(255.0**2 / np.mean((x - y) ** 2)))
 
 
-def executable(path, body: str):
-    path.write_text(f"#!{sys.executable}\n{body}")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path
-
-
 @pytest.fixture
 def fake_hm(tmp_path, monkeypatch):
     """Fake TAppEncoder/TAppDecoder via the env vars; returns the encoder's argv log."""
     log = tmp_path / "argv.log"
-    monkeypatch.setenv("FAKE_HM_LOG", str(log))
-    monkeypatch.setenv("CVB_HM_ENCODER", str(executable(tmp_path / "TAppEncoder", FAKE_ENCODER)))
-    monkeypatch.setenv("CVB_HM_DECODER", str(executable(tmp_path / "TAppDecoder", FAKE_DECODER)))
+    monkeypatch.setenv("FAKE_CODEC_LOG", str(log))
+    banner = "HM software: Encoder Version [16.20-fake] (including RExt)[Linux][64 bit]"
+    monkeypatch.setenv("CVB_HM_ENCODER", str(video_stand_ins.encoder(tmp_path / "TAppEncoder", banner)))
+    monkeypatch.setenv("CVB_HM_DECODER", str(video_stand_ins.decoder(tmp_path / "TAppDecoder")))
     return log
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .errors import CodecError, UnknownLevelError
+from .errors import CodecError, UnknownLevelError, UsageError
 from .types import CodecKind, Compressed
 
 if TYPE_CHECKING:
@@ -68,6 +68,26 @@ class BaseCodec:
 
     def params(self) -> Mapping[str, object]:
         return {}
+
+    def level_code(self, level: str) -> int:
+        """One byte naming ``level`` inside a bitstream (for codecs whose decoder must know it):
+        the integer level itself, or its index in ``valid_levels``."""
+        code = self.valid_levels.index(level) if self.valid_levels is not None else int(level)
+        if not 0 <= code <= 255:
+            raise CodecError(f"{self.name}: level {level} does not fit a one-byte level code")
+        return code
+
+    def level_of_code(self, code: int) -> str:
+        """The level a ``level_code`` byte names (a damaged byte: ``CodecError``)."""
+        if self.valid_levels is not None:
+            if code >= len(self.valid_levels):
+                raise CodecError(f"{self.name}: bitstream names level index {code}, the codec has "
+                                 f"{len(self.valid_levels)} levels")
+            return self.valid_levels[code]
+        try:
+            return self.parse_level(str(code))
+        except UsageError as exc:
+            raise CodecError(f"{self.name}: bitstream names level {code}: {exc}") from None
 
     def encode(self, image: "Image.Image", level: str) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -28,6 +28,16 @@ def find_binary(name: str, env_var: str | None = None) -> str | None:
     return shutil.which(name)
 
 
+def find_first_binary(names: Sequence[str], env_var: str | None = None) -> str | None:
+    """``$ENV_VAR`` if set (and executable), else the first of ``names`` on PATH (for tools
+    whose builds name their binaries differently, e.g. HM's TAppEncoder/TAppEncoderStatic)."""
+    for name in names:
+        path = find_binary(name, env_var)
+        if path:
+            return path
+    return None
+
+
 def env_path_problem(env_var: str) -> str | None:
     """Why ``$ENV_VAR`` does not name a usable binary (None when it does, or is unset)."""
     path = os.environ.get(env_var)
@@ -56,6 +66,19 @@ def binary_status(name: str, env_var: str | None = None, install_hint: str = "")
         return None
     where = f" (or set {env_var}=/path/to/{name})" if env_var else ""
     return f"binary {name} not found on PATH{where}{hint}"
+
+
+def tools_status(tools: Sequence[tuple[Sequence[str], str | None]], what: str, install_hint: str) -> str | None:
+    """For ``Spec.check`` of a codec needing several binaries, each ``(names, env_var)``:
+    None when all are found, else one line naming each problem, e.g. ``VTM binaries not
+    usable: CVB_VTM_ENCODER=/x does not exist; DecoderApp not found on PATH; <hint>``."""
+    problems = []
+    for names, env in tools:
+        if find_first_binary(names, env) is None:
+            problems.append((env_path_problem(env) if env else None) or f"{names[0]} not found on PATH")
+    if not problems:
+        return None
+    return f"{what} not usable: {'; '.join(problems)}; {install_hint}"
 
 
 class ExternalCodec(BaseCodec):

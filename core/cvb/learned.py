@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .codec import BaseCodec
-from .errors import CodecError, UnavailableError, UsageError
+from .errors import UnavailableError, UsageError
 from .types import CodecKind
 
 if TYPE_CHECKING:
@@ -56,22 +56,6 @@ class LearnedCodec(BaseCodec):
         raise NotImplementedError
 
     # ---- what cvb supplies ------------------------------------------------------------------
-    def level_code(self, level: str) -> int:
-        """The one byte naming the level in the bitstream: the integer level itself, or its
-        index in ``valid_levels``."""
-        code = self.valid_levels.index(level) if self.valid_levels is not None else int(level)
-        if not 0 <= code <= 255:
-            raise CodecError(f"{self.name}: level {level} does not fit the one-byte level code")
-        return code
-
-    def level_of_code(self, code: int) -> str:
-        if self.valid_levels is not None:
-            if code >= len(self.valid_levels):
-                raise CodecError(f"{self.name}: bitstream names level index {code}, the codec has "
-                                 f"{len(self.valid_levels)} levels")
-            return self.valid_levels[code]
-        return self.parse_level(str(code))
-
     def model(self, level: str) -> Any:
         """The model for ``level``, built once per codec instance."""
         models = self.__dict__.setdefault("_models", {})
@@ -115,10 +99,7 @@ class LearnedCodec(BaseCodec):
         from .bitstream import unpack
 
         packet = unpack(bits)
-        try:
-            level = self.level_of_code(packet.quality)
-        except UsageError as exc:
-            raise CodecError(f"{self.name}: bitstream names level code {packet.quality}: {exc}") from exc
+        level = self.level_of_code(packet.quality)
         net = self.model(level)
         with torch.no_grad():
             x_hat = net.decompress(packet.strings, packet.shape)["x_hat"]

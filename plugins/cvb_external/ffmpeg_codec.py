@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Mapping
 
 from cvb.errors import CodecError
 from cvb.external import ExternalCodec, find_binary
+from cvb.framing import frame, pad_to_even, unframe
 from cvb.options import as_choice, as_float, reject_unknown
-
-from .framing import frame, pad_to_even, unframe
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -1,7 +1,8 @@
-"""RGB <-> planar 8-bit Y'CbCr files as HM reads and writes them (no header, Y then Cb, Cr).
+"""RGB <-> planar 8-bit Y'CbCr files as reference video codecs (HM, VTM) read and write them
+(no header, Y then Cb, Cr).
 
 BT.601 matrix, limited ("TV") range: the same conversion ffmpeg applies to untagged video, so
-HM results line up with cvb's ``x265`` codec. 4:2:0 chroma is the mean of each 2x2 block
+HM and VTM results line up with cvb's ``x265`` codec. 4:2:0 chroma is the mean of each 2x2 block
 (centre-sited) and comes back by bilinear interpolation; 4:2:0 needs even sizes.
 """
 

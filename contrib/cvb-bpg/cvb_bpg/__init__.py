@@ -1,0 +1,1 @@
+"""cvb plugin: BPG still images with Fabrice Bellard's bpgenc and bpgdec."""

@@ -1,0 +1,42 @@
+"""cvb plugin hook: registers ``tcm`` (light: looks only at environment variables and files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cvb import hookimpl
+from cvb.specs import CodecSpec
+
+ENV = "CVB_TCM"
+DEFAULT_LEVELS = ("1", "2", "3", "4")
+INSTALL_HINT = ("clone https://github.com/jmliu206/LIC_TCM, install its requirements in a Python "
+                f"environment, download its checkpoints, then set {ENV}_REPO, {ENV}_PYTHON and "
+                f"{ENV}_CHECKPOINTS (see cvb-tcm's README)")
+
+
+def tcm_status() -> str | None:
+    repo, checkpoints = os.environ.get(f"{ENV}_REPO"), os.environ.get(f"{ENV}_CHECKPOINTS")
+    if not repo or not (Path(repo) / "models" / "tcm.py").is_file():
+        return f"{ENV}_REPO does not name a LIC_TCM checkout (models/tcm.py); {INSTALL_HINT}"
+    missing = [f"tcm-{lv}.pth.tar" for lv in DEFAULT_LEVELS
+               if not checkpoints or not (Path(checkpoints) / f"tcm-{lv}.pth.tar").is_file()]
+    if missing:
+        return f"checkpoints missing in {ENV}_CHECKPOINTS={checkpoints or '(unset)'}: {', '.join(missing)}"
+    return None
+
+
+@hookimpl
+def register_codecs(register):
+    register(CodecSpec(
+        name="tcm", factory="cvb_tcm.codec:TCMCodec", kind="learned", levels=DEFAULT_LEVELS,
+        check=tcm_status, check_sees_arg=False,
+        summary="TCM (Liu et al. CVPR 2023) from your LIC_TCM checkout, run in your Python; "
+                "level = lambda index 1..6 (0.0025 .. 0.05)",
+        options={
+            "repo": f"the LIC_TCM checkout (default ${ENV}_REPO)",
+            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
+            "checkpoints": f"folder of tcm-1.pth.tar .. tcm-6.pth.tar (default ${ENV}_CHECKPOINTS)",
+            "device": "cpu (default), cuda, cuda:N or auto",
+            "timeout": "seconds one encode or decode may take (default 600)",
+        }))

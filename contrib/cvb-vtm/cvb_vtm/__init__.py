@@ -1,0 +1,1 @@
+"""cvb plugin: VVC intra coding with the VTM reference encoder and decoder."""

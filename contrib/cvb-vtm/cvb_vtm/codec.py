@@ -1,0 +1,29 @@
+"""VVC intra with the VTM reference software, on cvb's ``YuvReferenceCodec``.
+
+The same pipeline as ``cvb-hm`` (cvb.yuv_codec): RGB -> 8-bit Y'CbCr file -> ``EncoderApp`` ->
+the .bin bitstream; ``DecoderApp`` -> headerless .yuv -> RGB. A VVC stream does announce its
+size in its SPS, but reading it means parsing VVC's long general_constraints_info; instead
+every bitstream carries cvb's 8-byte size header (``always_frame``), counted in the bpp
+(0.0002 bpp on a 768x512 image).
+"""
+
+from __future__ import annotations
+
+from cvb.yuv_codec import YuvReferenceCodec
+
+from .binaries import DECODER_ENV, DECODER_NAMES, ENCODER_ENV, ENCODER_NAMES, INSTALL_HINT
+
+DEFAULT_LEVELS = ("53", "49", "45", "40")
+
+
+class VTMCodec(YuvReferenceCodec):
+    """Level = QP 0..63 (lower = more bits); defaults spread over the paper's QP 40-53."""
+
+    name = "vtm"
+    default_levels = DEFAULT_LEVELS
+    level_min, level_max = 0, 63
+    encoder_names, decoder_names = ENCODER_NAMES, DECODER_NAMES
+    encoder_env, decoder_env = ENCODER_ENV, DECODER_ENV
+    install_hint = INSTALL_HINT
+    version_pattern = r"VTM Encoder Version ([0-9][0-9.]*)"
+    always_frame = True

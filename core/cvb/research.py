@@ -1,0 +1,182 @@
+"""``ResearchCodec``: run a research codec from the user's own checkout and Python environment.
+
+Research codecs (TCM, MLIC++, StableCodec, DiffEIC, RDEIC, ...) live in git repositories with
+their own, often conflicting, dependencies; cvb does not import them. Instead it starts one
+worker process per codec instance with the *user's* interpreter (``python``) and checkout
+(``repo``), running ``cvb/research_driver.py``, and sends it encode/decode requests (JSON
+lines). The worker writes a real bitstream file; cvb reads its bytes, so bpp is measured, never
+estimated. A codec whose code only estimates bits (from likelihoods, with no entropy coder)
+sets ``estimates_only`` to the reason, and cvb refuses to create it.
+
+A subclass (one per codec package) sets ``name``, the levels, ``env_prefix`` (``CVB_TCM`` ->
+``CVB_TCM_REPO``, ``CVB_TCM_PYTHON``, ``CVB_TCM_CHECKPOINTS``), ``module``/``model_class``/
+``model_kwargs`` (the repo's model), ``pad_multiple`` and ``checkpoint_name(level)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .codec import BaseCodec
+from .errors import CodecError, UnavailableError
+from .options import as_float, reject_unknown
+from .types import CodecKind
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+DRIVER = Path(__file__).with_name("research_driver.py")
+
+
+class ResearchCodec(BaseCodec):
+    kind = CodecKind.LEARNED
+    env_prefix = ""
+    module = ""
+    model_class = ""
+    model_kwargs: Mapping[str, Any] = {}
+    pad_multiple = 64
+    install_hint = ""
+    #: non-empty: why this codec's released code cannot give a real bitstream (cvb refuses it)
+    estimates_only = ""
+
+    def __init__(self, repo: object = None, python: object = None, checkpoints: object = None,
+                 device: object = "cpu", timeout: object = 600, **unknown: object):
+        reject_unknown(self.name, unknown, ("repo", "python", "checkpoints", "device", "timeout"))
+        if self.estimates_only:
+            raise UnavailableError(f"{self.name}: refused: {self.estimates_only}; cvb measures bpp from "
+                                   f"real bitstreams only")
+        self.repo = self._path("repo", repo, "REPO", directory=True)
+        self.python = str(python or os.environ.get(f"{self.env_prefix}_PYTHON") or sys.executable)
+        self.checkpoints = self._path("checkpoints", checkpoints, "CHECKPOINTS", directory=True)
+        from .learned import parse_device
+
+        self.device = parse_device(self.name, device)
+        self.timeout_s = as_float(self.name, "timeout", timeout, lo=0.001)
+        self.version = f"{self.name}/{self.repo_revision()}"
+        self._proc: subprocess.Popen | None = None
+
+    def _path(self, option: str, value: object, suffix: str, directory: bool) -> Path:
+        env = f"{self.env_prefix}_{suffix}"
+        raw = value or os.environ.get(env)
+        if not raw:
+            raise UnavailableError(f"{self.name}: give option {option}=PATH or set {env}; {self.install_hint}")
+        path = Path(str(raw)).expanduser()
+        if not (path.is_dir() if directory else path.is_file()):
+            raise UnavailableError(f"{self.name}: {option} {path} is not a {'folder' if directory else 'file'}")
+        return path
+
+    def repo_revision(self) -> str:
+        """The checkout's git commit (part of ``version``, so the cache follows the code)."""
+        head = self.repo / ".git" / "HEAD"
+        try:
+            ref = head.read_text().strip()
+            if ref.startswith("ref: "):
+                return (self.repo / ".git" / ref[5:]).read_text().strip()[:12]
+            return ref[:12]
+        except OSError:
+            return "unversioned"
+
+    def checkpoint_name(self, level: str) -> str:
+        """The checkpoint file of ``level`` inside ``checkpoints``."""
+        return f"{self.name}-{level}.pth.tar"
+
+    def params(self) -> Mapping[str, object]:
+        names = {lv: self.checkpoint_name(lv) for lv in self.default_levels}
+        return {"device": self.device.split(":")[0], "checkpoints": names}
+
+    def __getstate__(self) -> dict:  # a worker process does not travel (pickling, fresh processes)
+        state = dict(self.__dict__)
+        state["_proc"] = None
+        return state
+
+    # ---- the worker ------------------------------------------------------------------------
+    def spec(self) -> dict:
+        files = {}
+        for level in range(self.level_min or 0, (self.level_max or 0) + 1):
+            path = self.checkpoints / self.checkpoint_name(str(level))
+            if path.is_file():
+                files[str(level)] = str(path)
+        return {"repo": str(self.repo), "module": self.module, "class": self.model_class,
+                "kwargs": dict(self.model_kwargs), "checkpoints": files, "pad": self.pad_multiple,
+                "device": self.device}
+
+    def _worker(self) -> subprocess.Popen:
+        if self._proc is None or self._proc.poll() is not None:
+            try:
+                self._proc = subprocess.Popen([self.python, str(DRIVER), "serve", json.dumps(self.spec())],
+                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True, cwd=self.repo)
+            except OSError as exc:
+                raise UnavailableError(f"{self.name}: cannot start {self.python}: {exc}") from exc
+            self._reply("starting the worker")
+        return self._proc
+
+    def _reply(self, what: str) -> dict:
+        proc = self._proc
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            ready = sel.select(self.timeout_s)
+        line = proc.stdout.readline() if ready else ""
+        if not line:
+            proc.kill()
+            err = proc.stderr.read()[-800:] if proc.stderr else ""
+            self._proc = None
+            raise CodecError(f"{self.name}: the worker ({self.python}) died or timed out {what}: {err.strip()}")
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise CodecError(f"{self.name}: {what}: {reply.get('error')}")
+        return reply
+
+    def _call(self, op: str, level: str, src: Path, dst: Path) -> None:
+        proc = self._worker()
+        proc.stdin.write(json.dumps({"op": op, "level": level, "input": str(src), "output": str(dst)}) + "\n")
+        proc.stdin.flush()
+        self._reply(f"{op} at level {level}")
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+    # ---- coding ----------------------------------------------------------------------------
+    def encode(self, image: "Image.Image", level: str) -> bytes:
+        import tempfile
+
+        level = self.parse_level(level)
+        if not (self.checkpoints / self.checkpoint_name(level)).is_file():
+            raise UnavailableError(f"{self.name}: no checkpoint {self.checkpoints / self.checkpoint_name(level)}")
+        with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:
+            src, dst = Path(tmp) / "in.png", Path(tmp) / "out.bin"
+            image.convert("RGB").save(src, compress_level=1)
+            self._call("encode", level, src, dst)
+            if not dst.is_file() or dst.stat().st_size == 0:
+                raise CodecError(f"{self.name}: the research code wrote no bitstream (an estimate-only "
+                                 f"codec? cvb measures bpp from real bitstreams only)")
+            # one byte names the level, so decoding picks the right checkpoint (counted in bpp)
+            return bytes([self.level_code(level)]) + dst.read_bytes()
+
+    def decode(self, bits: bytes) -> "Image.Image":
+        import tempfile
+
+        from PIL import Image
+
+        level = self.level_of_code(bits[0])
+        with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:
+            src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.png"
+            src.write_bytes(bits[1:])
+            self._call("decode", level, src, dst)
+            with Image.open(dst) as im:
+                return im.convert("RGB")

@@ -1,0 +1,57 @@
+"""Stand-ins for reference video codecs' encoder and decoder apps (HM, VTM): scripts that take
+the real tools' command lines and code with ffmpeg's libx265, so tests exercise the argv, the
+YUV files and the decoding path on real HEVC streams without the reference software."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+ENCODER = r'''
+import os, subprocess, sys
+args = sys.argv[1:]
+if os.environ.get("FAKE_CODEC_LOG"):
+    with open(os.environ["FAKE_CODEC_LOG"], "a") as log:
+        log.write(repr(args) + "\n")
+if "--help" in args:
+    print(BANNER)
+    sys.exit(1)
+opts, it = {}, iter(args)
+for a in it:
+    if a.startswith("--"):
+        key, _, value = a[2:].partition("=")
+        opts[key] = value
+    else:
+        opts[a[1:]] = next(it)
+assert opts["IntraPeriod"] == "1" and opts["f"] == "1" and opts["InternalBitDepth"] == "8", opts
+fmt = {"420": "yuv420p", "444": "yuv444p"}[opts["InputChromaFormat"]]
+qp = min(int(opts["q"]), 51)  # x265 stops at QP 51 (VVC's 52-63 clamp)
+subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "rawvideo",
+                "-pix_fmt", fmt, "-s", opts["wdt"] + "x" + opts["hgt"], "-i", opts["i"],
+                "-c:v", "libx265", "-x265-params", f"qp={qp}:info=0:log-level=error",
+                "-f", "hevc", opts["b"]], check=True)
+'''
+
+DECODER = r'''
+import subprocess, sys
+args = dict(zip(sys.argv[1::2], sys.argv[2::2]))
+subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "hevc",
+                "-i", args["-b"], "-f", "rawvideo", args["-o"]], check=True)
+'''
+
+
+def executable(path: Path, body: str) -> Path:
+    path.write_text(f"#!{sys.executable}\n{body}")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+def encoder(path: Path, banner: str) -> Path:
+    """An encoder stand-in printing ``banner`` on ``--help`` (where the codec reads its version);
+    with ``$FAKE_CODEC_LOG`` set, each call's argv is appended to that file."""
+    return executable(path, f"BANNER = {banner!r}\n{ENCODER}")
+
+
+def decoder(path: Path) -> Path:
+    return executable(path, DECODER)
