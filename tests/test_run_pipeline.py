@@ -50,3 +50,34 @@ def test_inference_starts_while_images_are_still_compressed(tmp_path, monkeypatc
     poisoned = [f for f in summary["failures"] if f["stage"] == "predict"]
     assert len(poisoned) == 2 * 2  # its two questions at each of the two levels
     assert all("poison pixel" in f["error"] for f in poisoned)
+
+
+def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, monkeypatch):
+    """Finished compression units reach the store within a moment even while no sample waits
+    for them (the model still on the reference cell): a kill then loses no codec work."""
+    import time
+
+    from cvb_fakes.harness import count
+
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", 10)
+    store = tmp_path / "slow.sqlite"
+    args = _args(images, tmp_path, "slow", "-o", "task.questions=8")
+    proc = spawn(args, CVB_FAKES_DELAY="0.1")  # 80 reference answers, 2 per 0.1 s batch: 4 s
+    try:
+        deadline = time.monotonic() + 60
+        compressed = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                compressed = count(store, "SELECT COUNT(*) FROM compressed")
+            except Exception:  # noqa: BLE001 - the store is still being created
+                compressed = 0
+            if compressed == 10 * 2:
+                break
+            time.sleep(0.05)
+        assert compressed == 10 * 2, "compressions were not stored while the model worked"
+        assert count(store, "SELECT COUNT(*) FROM predictions WHERE codec != 'none'") == 0
+        assert count(store, "SELECT COUNT(*) FROM predictions") < 80  # still on the reference cell
+    finally:
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err

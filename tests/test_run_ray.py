@@ -5,11 +5,14 @@ mid-run changes nothing, and resume and "compress once" hold."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,22 +36,45 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A head node with 2 CPUs, as `ray start` makes one; stopped afterwards. Its workers see
-    the fakes' switches set here (a real cluster's nodes have their own environment): the
-    first replica asked about image 4 dies once, and codec calls are logged."""
+    """A head node with 2 CPUs, as `ray start` makes one, in its own process group; ended
+    afterwards by signalling that group only (never `ray stop`, which ends every Ray process on
+    the machine). Its workers see the fakes' switches set here (a real cluster's nodes have their
+    own environment): the first replica asked about image 4 dies once, and codec calls are
+    logged."""
     tmp = tmp_path_factory.mktemp("ray")
     port = _free_port()
+    # no token: Ray keeps one in ~/.ray/auth_token, which a second cluster started at the same
+    # time (another test worker) would replace under the first one's clients
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # for the cvb processes the tests start
     env = subprocess_env(RAY_TMPDIR=str(tmp), CVB_FAKES_DIE_ONCE=str(tmp / "died"), CVB_FAKES_DIE_ON="img0004",
                          CVB_FAKES_LOG=str(tmp / "events.log"))
     env.pop("RAY_ADDRESS", None)
-    start = subprocess.run([str(RAY), "start", "--head", "--num-cpus=2", "--num-gpus=0", f"--port={port}",
-                            "--include-dashboard=false", f"--temp-dir={tmp}", "--disable-usage-stats"],
-                           env=env, capture_output=True, text=True, timeout=180)
-    assert start.returncode == 0, start.stdout + start.stderr
+    head = subprocess.Popen([str(RAY), "start", "--head", "--block", "--num-cpus=2", "--num-gpus=0",
+                             f"--port={port}", "--include-dashboard=false", f"--temp-dir={tmp}",
+                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
     try:
+        deadline = time.monotonic() + 180
+        while True:  # the head's GCS port answers once the cluster is up
+            assert head.poll() is None, "ray start --head ended"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Ray head did not start"
+                time.sleep(0.5)
         yield {"address": f"127.0.0.1:{port}", "died": tmp / "died", "log": tmp / "events.log"}
     finally:
-        subprocess.run([str(RAY), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        try:
+            os.killpg(head.pid, signal.SIGTERM)
+            head.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+        try:
+            os.killpg(head.pid, signal.SIGKILL)  # whatever of that group is left
+        except ProcessLookupError:
+            pass
+        os.environ.pop("RAY_AUTH_MODE", None)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -325,7 +325,7 @@ class Runner:
                     deferred.setdefault(key, array("l")).extend((n, i))
                     continue
                 yield t, c, level, i, key, None if c.is_reference else status.get(key, _MISSING)
-                if deferred and j % 32 == 31:
+                if j % 32 == 31:  # store finished compressions now and then, needed or not yet
                     yield from self._released(todo, deferred, block=False)
         self._wanted_now = bool(deferred)
         while deferred:  # the VLM has nothing else to do: wait for the next image
