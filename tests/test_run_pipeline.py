@@ -81,3 +81,43 @@ def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, mon
     finally:
         out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
+
+
+def test_an_image_stored_while_its_cell_is_under_way_is_asked_not_failed(tmp_path, monkeypatch):
+    """A compressed image still waiting when its cell began, and stored before the model
+    reached its samples, is asked about like any other (not recorded as never compressed)."""
+    import cvb.plugins
+    from cvb.run.image_cache import ImageCache
+    from cvb.run.plan import RunRequest, build_plan
+    from cvb.run.runner import Runner
+    from cvb.run.store import Store
+
+    use_fakes(monkeypatch)
+    images = make_images(tmp_path / "imgs", 2)
+    registry = cvb.plugins.get_registry()
+    plan = build_plan(RunRequest(vlms=["scripted"], tasks=[f"toy:{images}"], codecs=["fake"], levels=["1"],
+                                 metrics=["none"], options=["task.questions=40"]), registry)
+    store = Store(tmp_path / "s.sqlite")
+    runner = Runner(plan, store, ImageCache(tmp_path / "cache"), registry, store.begin_run(
+        {"cvb_version": "t", "argv": [], "options": {}, "plugins": [], "prompts": {}}))
+    t, fake = plan.tasks[0], plan.codecs[1]
+    first, second = sorted(t.images)  # 40 samples of the first image come before the second's
+    late = fake.key(t.images[second].content_hash, "1")
+    store.save_compression_results([(fake.key(t.images[first].content_hash, "1"), t.images[first].content_hash,
+                                     "fake", fake.version, "1", fake.params, 10, 0.1, 32, 32, 0.0, 0.0, None)],
+                                   [], [], 1)
+    runner._waiting = {late}  # being compressed when the cell begins...
+
+    def drain(block, catch=False):  # ...and stored at the first look at the feed, mid-cell
+        if late in runner._waiting:
+            runner._waiting.discard(late)
+            runner._fresh[late] = None
+            return [late]
+        return []
+
+    runner._drain = drain
+    pending = runner._pending(t, plan.vlms[0], fake, "1")
+    got = list(runner._work_order([(t, fake, "1", pending)]))
+    assert len(got) == 80
+    assert all(status is None for *_, status in got)  # every image compressed, none "missing"
+    store.close()

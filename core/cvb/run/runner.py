@@ -324,7 +324,10 @@ class Runner:
                 if key in self._waiting:
                     deferred.setdefault(key, array("l")).extend((n, i))
                     continue
-                yield t, c, level, i, key, None if c.is_reference else status.get(key, _MISSING)
+                if c.is_reference:
+                    yield t, c, level, i, key, None
+                else:  # stored before the cell began, or by this run since (no longer waiting)
+                    yield t, c, level, i, key, status[key] if key in status else self._fresh.get(key, _MISSING)
                 if j % 32 == 31:  # store finished compressions now and then, needed or not yet
                     yield from self._released(todo, deferred, block=False)
         self._wanted_now = bool(deferred)
