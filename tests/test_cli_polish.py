@@ -37,7 +37,7 @@ def test_completion_of_codec_vlm_task_and_metric_names():
 
 
 @pytest.mark.parametrize("cmd", [["run"], ["compress"], ["report"], ["export"], ["list", "codecs"],
-                                 ["plugins"]])
+                                 ["plugins"], ["check"]])
 def test_short_flags_have_one_meaning(cmd):
     """-o is --option wherever it exists; --json wherever a result is printed."""
     res = cvb(*cmd, "--help")
@@ -46,6 +46,7 @@ def test_short_flags_have_one_meaning(cmd):
     if "-o," in text:
         assert "-o, -O, --option" in text or "-o, --option" in text
     assert "--json" in text or cmd == ["export"]  # export prints CSV or JSON lines by --format
+    assert "-o, --output" not in text and "-o, --out " not in text
 
 
 def test_list_vlms_says_what_a_first_use_downloads(tmp_path):

@@ -153,10 +153,10 @@ def test_alias_status_reports_missing_weights_offline(empty_hub):
 
 
 def test_missing_model_offline_is_a_clear_error(empty_hub):
-    vlm = get_registry().create("vlm", "hf:nobody-here/NoSuchVLM-1B")
+    """Refused when the VLM is built (a file-system look-up), so `cvb run` refuses while planning."""
     t0 = time.perf_counter()
     with pytest.raises(UnavailableError) as err:
-        vlm.answer([Query(_image(32, 32, 0), "Is it red?", AnswerKind.YESNO)])
+        get_registry().create("vlm", "hf:nobody-here/NoSuchVLM-1B")
     msg = str(err.value)
     assert "nobody-here/NoSuchVLM-1B" in msg and "HF_HUB_OFFLINE" in msg
     assert "huggingface-cli download nobody-here/NoSuchVLM-1B" in msg and "hf:/path" in msg

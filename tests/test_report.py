@@ -190,7 +190,7 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     assert "score_gqa.png" not in names  # one VLM: no per-task figure of every VLM
     assert (tmp_path / "score_pope_qwen.pdf").read_bytes().startswith(b"%PDF")
     svg = (tmp_path / "score_pope_qwen.svg").read_text()
-    assert "<svg" in svg and "cve, adapted" in svg  # the adapted curve is overlaid, text editable
+    assert "<svg" in svg and "jpeg, adapted" in svg and "qwen and cve (adapted)" in svg  # overlaid; text editable
     pngs = [p for p in written if p.suffix == ".png"]
     for p in pngs:
         with Image.open(p) as im:

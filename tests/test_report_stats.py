@@ -262,3 +262,40 @@ def test_pope_f1_under_a_peer_protocol_gets_bootstrap_intervals(tmp_path):
         assert c["ci_method"] == "bootstrap" and c["ci"][0] <= c["score"] <= c["ci"][1]
         if c["codec"] != "none":
             assert c["test"] == "paired bootstrap" and 0 < c["p"] <= 1
+
+
+def test_adapted_vlm_gets_gap_and_gain_intervals_and_overlaid_curves(stats_store, tmp_path):
+    _, env, a, _, _ = stats_store
+
+    def answer(req, seen):  # the "adapted" model is right more often
+        status, headers, body = _answer(req, seen)
+        if req.get("model") == "tiny-vl-a":
+            content = req["messages"][0]["content"]
+            h = int(hashlib.sha256(json.dumps(content).encode()).hexdigest(), 16)
+            body = reply("no" if h % 6 else "yes")
+        return status, headers, body
+
+    store = tmp_path / "a.sqlite"
+    with FakeServer(answer) as server:
+        cvb("run", "-c", "jpeg", "-l", "1,20,90", "--vlm", "openai:tiny-vl,openai:tiny-vl-a",
+            "-t", f"folder:{a}", "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}",
+            "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
+            "--cache-dir", str(tmp_path / "cache"), env=env)
+    vlms = sorted({s["vlm"] for s in json.loads(cvb("report", "--store", str(store), "--json",
+                                                    "--resamples", "0", env=env).stdout)["sections"]})
+    (base,) = [v for v in vlms if v.startswith("openai:tiny-vl[")]
+    (adapted,) = [v for v in vlms if v.startswith("openai:tiny-vl-a[")]
+    out = tmp_path / "rep"
+    res = cvb("report", "--store", str(store), "--json", "--resamples", "200", "--adapted",
+              f"{base}={adapted}", "--out", str(out), env=env)
+    sec = next(s for s in json.loads(res.stdout)["sections"] if s["vlm"] == base)
+    assert sec["gap"] and all(g["generalization_ci"][0] <= g["generalization"] <= g["generalization_ci"][1]
+                              for g in sec["gap"])
+    (gain,) = sec["adapter_bd"]
+    assert gain["bd_metric"]["ci"][0] <= gain["bd_metric"]["value"] <= gain["bd_metric"]["ci"][1]
+    (svg,) = [p.read_text() for p in out.glob("score_*.svg") if "tiny-vl_" in p.name]
+    assert "adapted" in svg and "uncompressed" in svg  # the adapted curves and both clean lines
+    text = cvb("report", "--store", str(store), "--resamples", "100", "--adapted", f"{base}={adapted}",
+               env=env).stdout
+    flat = " ".join(text.split())
+    assert "gap decomposition with" in flat and "gen. CI" in flat and max(len(x) for x in text.splitlines()) <= 80

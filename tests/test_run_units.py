@@ -84,7 +84,10 @@ def test_listed_but_missing_image_is_a_failed_image_not_a_crash(tmp_path, monkey
         def samples(self, limit=None):
             return [Sample("s1", ImageSource("gone", path=str(tmp_path / "gone.png")), "q?", AnswerKind.YESNO, "yes")]
 
-    registry = type("R", (), {"create": lambda self, c, ref, **o: OneMissing(), "spec": None})()
+    from cvb.specs import TaskSpec
+
+    registry = type("R", (), {"create": lambda self, c, ref, **o: OneMissing(),
+                              "spec": lambda self, c, name: TaskSpec(name, OneMissing)})()
     plan = _plan_task("missing", registry, {}, None)
     assert plan.images["gone"].content_hash is None
     assert "cannot read image" in plan.images["gone"].error and "gone.png" in plan.images["gone"].error
@@ -180,4 +183,4 @@ def test_a_model_that_never_answers_stops_the_run():
 
 def test_speed_only_options_stay_out_of_labels():
     assert label_of("reference", {"threads": 0}) == "reference"
-    assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5}) == "openai:gpt-4o[timeout=5]"
+    assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5}, ("timeout",)) == "openai:gpt-4o"

@@ -11,7 +11,7 @@ hundred tokens plus the architecture's special tokens); the chat templates follo
 models' (Qwen2.5-VL, SmolVLM, LLaVA-1.5 as published, shortened to the single-image user turn
 cvb sends; Janus's is an approximation).
 
-Architectures: Qwen2.5-VL, Idefics3 (SmolVLM), LLaVA-1.5, Janus; plus a tiny BERT as a checkpoint
+Architectures: Qwen2.5-VL, Idefics3 (SmolVLM), LLaVA-1.5, Janus, PaliGemma; plus a tiny BERT as a checkpoint
 that is *not* a VLM. Builders take well under a second each; ``benchmarks/bench_hf_vlm.py``
 reuses them (and the tokenizer and templates for its real-size configurations).
 """
@@ -33,8 +33,10 @@ _CORPUS = [
 
 
 def train_tokenizer(special_tokens: list[str], vocab_size: int = 400, bos: str | None = None,
-                    eos: str | None = None, pad: str | None = None, unk: str | None = None):
-    """A ``PreTrainedTokenizerFast`` whose BPE was trained on ``_CORPUS`` just now."""
+                    eos: str | None = None, pad: str | None = None, unk: str | None = None,
+                    corpus: list[str] | None = None):
+    """A ``PreTrainedTokenizerFast`` whose BPE was trained on ``corpus`` (default ``_CORPUS``)
+    just now."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -47,7 +49,7 @@ def train_tokenizer(special_tokens: list[str], vocab_size: int = 400, bos: str |
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    tok.train_from_iterator((corpus or _CORPUS) * 4, trainer=trainer)
     kwargs = {k: v for k, v in dict(bos_token=bos, eos_token=eos, pad_token=pad, unk_token=unk).items() if v}
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
 
@@ -266,6 +268,49 @@ def build_janus(folder: str | Path, seed: int = 0, hidden: int = 32, layers: int
     return _save(model, processor, Path(folder))
 
 
+# ---- PaliGemma ------------------------------------------------------------------------------
+
+PALIGEMMA_TEMPLATE = (
+    "{% for message in messages %}{% for c in message['content'] %}"
+    "{% if c['type'] == 'image' %}<image>{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}"
+    "{% endfor %}{% endfor %}"
+)
+PALIGEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<image>"]
+
+
+def build_paligemma(folder: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """PaliGemma: SigLIP ViT, linear projector, Gemma; its processor also returns ``labels``
+    (the prompt masked out) and ``token_type_ids``, as for fine-tuning."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration, PaliGemmaProcessor
+    from transformers.models.siglip.image_processing_pil_siglip import SiglipImageProcessorPil
+
+    pad, eos, bos, image = PALIGEMMA_SPECIALS
+    tok = train_tokenizer(PALIGEMMA_SPECIALS, bos=bos, eos=eos, pad=pad)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in PALIGEMMA_SPECIALS}
+    image_size, patch = 28, 7
+    n_image_tokens = (image_size // patch) ** 2
+    config = PaliGemmaConfig(
+        vision_config=dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
+                           num_attention_heads=2, image_size=image_size, patch_size=patch,
+                           projection_dim=hidden),
+        text_config=dict(model_type="gemma", vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                         bos_token_id=ids[bos], eos_token_id=ids[eos], pad_token_id=ids[pad]),
+        projection_dim=hidden,
+        image_token_id=ids[image],
+        pad_token_id=ids[pad],
+    )
+    _seeded(seed)
+    model = PaliGemmaForConditionalGeneration(config).eval()
+    image_processor = SiglipImageProcessorPil(size={"height": image_size, "width": image_size})
+    image_processor.image_seq_length = n_image_tokens
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tok, chat_template=PALIGEMMA_TEMPLATE)
+    return _save(model, processor, Path(folder))
+
+
 # ---- not a VLM ------------------------------------------------------------------------------
 
 def build_bert(folder: str | Path, seed: int = 0) -> Path:
@@ -287,7 +332,7 @@ def build_bert(folder: str | Path, seed: int = 0) -> Path:
 
 
 BUILDERS = {"qwen2_5_vl": build_qwen2_5_vl, "idefics3": build_idefics3, "llava": build_llava,
-            "janus": build_janus}
+            "janus": build_janus, "paligemma": build_paligemma}
 
 
 # ---- InternVL (transformers-native, e.g. OpenGVLab/InternVL3-1B-hf) ---------------------------

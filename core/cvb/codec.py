@@ -107,21 +107,19 @@ def sort_levels(codec: "Codec", levels: Sequence[str]) -> list[str]:
 
 def compress(codec: "Codec", image: "Image.Image", level: str) -> Compressed:
     """Encode and decode one RGB image, timing both; errors become ``CodecError``."""
+    from . import plugin_returns
+
     image = image.convert("RGB") if image.mode != "RGB" else image
     w, h = image.size
     try:
         t0 = time.perf_counter()
-        bits = codec.encode(image, level)
+        bits = plugin_returns.bitstream(codec.name, level, codec.encode(image, level))
         t1 = time.perf_counter()
         out = codec.decode(bits)
         t2 = time.perf_counter()
+        out = plugin_returns.decoded_image(codec.name, level, out, (w, h))
     except CodecError:
         raise
     except Exception as exc:
         raise CodecError(f"{codec.name} level {level}: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(bits, (bytes, bytearray)) or not bits:
-        raise CodecError(f"{codec.name} level {level}: encode returned no bitstream")
-    out = out.convert("RGB") if out.mode != "RGB" else out
-    if out.size != (w, h):
-        raise CodecError(f"{codec.name} level {level}: decoded size {out.size} != original {(w, h)}")
-    return Compressed(codec.name, level, bytes(bits), out, w, h, t1 - t0, t2 - t1)
+    return Compressed(codec.name, level, bits, out, w, h, t1 - t0, t2 - t1)

@@ -56,5 +56,10 @@ class ExternalToolError(CodecError):
         super().__init__(f"{argv[0]} {what}" + (": " + " | ".join(tail) if tail else ""))
 
 
+class PluginReturnError(CvbError):
+    """A plugin returned what its protocol does not allow (``cvb.plugin_returns``): the unit fails
+    with an error naming the plugin, the run goes on."""
+
+
 class ImageLoadError(CvbError):
     """An image that cannot be read or decoded."""

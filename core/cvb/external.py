@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -81,6 +82,14 @@ def tools_status(tools: Sequence[tuple[Sequence[str], str | None]], what: str, i
     return f"{what} not usable: {'; '.join(problems)}; {install_hint}"
 
 
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group ``proc`` leads (started with ``start_new_session``)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
+
+
 class ExternalCodec(BaseCodec):
     """Subclasses set ``binaries`` and implement ``encode_files``/``decode_files``."""
 
@@ -95,19 +104,31 @@ class ExternalCodec(BaseCodec):
         return path
 
     def run_tool(self, argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
+        """Run one command to completion. It runs in a process group of its own, so that on a
+        timeout (or Ctrl-C) the whole group is killed: a wrapper script's children included."""
         argv = [str(a) for a in argv]
         try:
-            proc = subprocess.run(
-                argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, timeout=self.timeout_s
-            )
-        except subprocess.TimeoutExpired as exc:
-            err = (exc.stderr or b"").decode("utf-8", "replace")
-            raise ExternalToolError(argv, None, err, timeout=True) from None
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise ExternalToolError(argv, None, str(exc)) from None
+        try:
+            out, err = proc.communicate(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            try:
+                _, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # a grandchild left the group and holds the pipe
+                err = b""
+            raise ExternalToolError(argv, None, (err or b"").decode("utf-8", "replace"), timeout=True) from None
+        except BaseException:  # Ctrl-C, a worker being stopped: leave nothing running
+            kill_group(proc)
+            proc.wait()
+            raise
         if proc.returncode != 0:
-            raise ExternalToolError(argv, proc.returncode, proc.stderr.decode("utf-8", "replace"))
-        return proc
+            kill_group(proc)  # a child it left behind must not outlive the failed unit
+            raise ExternalToolError(argv, proc.returncode, err.decode("utf-8", "replace"))
+        return subprocess.CompletedProcess(argv, proc.returncode, out, err)
 
     def encode(self, image: "Image.Image", level: str) -> bytes:
         with tempfile.TemporaryDirectory(prefix=f"cvb-{self.name}-") as tmp:

@@ -123,13 +123,15 @@ class Registry:
             for impl in getattr(self.pm.hook, hook).get_hookimpls():
                 if impl.plugin_name != info.name:
                     continue
+                registered: list[str] = []
                 try:
-                    impl.function(register=self._registrar(category, info))
+                    impl.function(register=self._registrar(category, info, registered))
                 except Exception as exc:
                     info.error = f"{hook} failed: {type(exc).__name__}: {exc}"
                     info.detail = traceback.format_exc()
+                    self._withdraw(category, info, registered)  # half a registration is none
 
-    def _registrar(self, category: str, info: PluginInfo):
+    def _registrar(self, category: str, info: PluginInfo, registered: list[str] | None = None):
         expected = CATEGORIES[category]
 
         def register(spec: Spec) -> None:
@@ -143,8 +145,29 @@ class Registry:
                 table[spec.name] = (spec, info.name)
             # every claimant lists the name it claims; `cvb plugins` shows the conflict beside
             info.provides.setdefault(category, []).append(spec.name)
+            if registered is not None:
+                registered.append(spec.name)
 
         return register
+
+    def _withdraw(self, category: str, info: PluginInfo, names: list[str]) -> None:
+        """Take back what a hook registered before it raised: none of it is usable."""
+        table = self._specs[category]
+        for name in names:
+            owners = self._conflicts.get((category, name))
+            if table.get(name, (None, None))[1] == info.name:
+                if not owners:
+                    del table[name]
+                # a conflict whose first claimant withdrew stays a conflict: the others' specs
+                # were never kept, so the name stays unusable (and `cvb plugins` says why)
+            elif owners and info.name in owners:
+                owners.remove(info.name)
+                if len(owners) <= 1:
+                    del self._conflicts[(category, name)]
+        provided = info.provides.get(category, [])
+        info.provides[category] = [n for n in provided if n not in names]
+        if not info.provides[category]:
+            del info.provides[category]
 
     def add_commands(self, cli: Any) -> None:
         for impl in self.pm.hook.register_commands.get_hookimpls():

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .codec import BaseCodec
 from .errors import CodecError, UnavailableError
+from .external import kill_group
 from .options import as_float, reject_unknown
 from .types import CodecKind
 
@@ -111,7 +112,8 @@ class ResearchCodec(BaseCodec):
             try:
                 self._proc = subprocess.Popen([self.python, str(DRIVER), "serve", json.dumps(self.spec())],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True, cwd=self.repo)
+                                              stderr=subprocess.PIPE, text=True, cwd=self.repo,
+                                              start_new_session=True)  # killed as a group
             except OSError as exc:
                 raise UnavailableError(f"{self.name}: cannot start {self.python}: {exc}") from exc
             self._reply("starting the worker")
@@ -124,7 +126,7 @@ class ResearchCodec(BaseCodec):
             ready = sel.select(self.timeout_s)
         line = proc.stdout.readline() if ready else ""
         if not line:
-            proc.kill()
+            kill_group(proc)  # the worker and anything it started
             err = proc.stderr.read()[-800:] if proc.stderr else ""
             self._proc = None
             raise CodecError(f"{self.name}: the worker ({self.python}) died or timed out {what}: {err.strip()}")
@@ -141,7 +143,7 @@ class ResearchCodec(BaseCodec):
 
     def close(self) -> None:
         if self._proc is not None:
-            self._proc.kill()
+            kill_group(self._proc)
             self._proc.wait()
             self._proc = None
 

@@ -42,6 +42,11 @@ class Spec:
     #: path): a component created with an ARG or options is then not refused up front by
     #: ``Registry.create``; its own loading error speaks instead.
     check_sees_arg: bool = field(default=True, compare=False)
+    #: options that change how the component runs, never what it answers, measures or encodes
+    #: (timeouts, retries, parallelism): kept out of store labels and cache keys, so changing
+    #: one never redoes stored work. ``batch_size``, ``device``, ``threads`` and ``concurrency``
+    #: are such options for every component.
+    execution_options: tuple[str, ...] = field(default=(), compare=False)
     #: a cheap note about a *usable* component that a user should know before running it
     #: (e.g. "not in the local cache: downloads about 7.5 GB on first use"); None: nothing to say
     notice: StatusCheck | None = field(default=None, compare=False)

@@ -49,13 +49,9 @@ class ImageSource:
             return self.data
         if self.path is None:
             raise ValueError(f"image {self.key!r} has neither a path nor data")
-        try:
-            with open(self.path, "rb") as fh:
-                return fh.read()
-        except OSError as exc:  # a listed-but-missing image is a failed unit, not a crash
-            from .errors import ImageLoadError
+        from .imageio import read_image_file  # a missing file or a FIFO: a failed unit, not a crash
 
-            raise ImageLoadError(f"cannot read image {self.path}: {exc.strerror or exc}") from exc
+        return read_image_file(self.path)
 
     def content_hash(self) -> str:
         return hashlib.sha256(self.read_bytes()).hexdigest()

@@ -115,7 +115,8 @@ class CompressAICodec(LearnedCodec):
                 raise UnavailableError(f"{self.name}: cannot load weights file {wf.path}: {exc}") from exc
         elif wf.url:
             try:
-                obj = torch.hub.load_state_dict_from_url(wf.url, map_location="cpu", progress=False)
+                obj = torch.hub.load_state_dict_from_url(wf.url, map_location="cpu", progress=False,
+                                                         weights_only=True)  # tensors only, no code
             except Exception as exc:  # URLError, HTTPError, socket errors: no network
                 raise UnavailableError(
                     f"{self.name}: {missing_message([wf], self.name)}; download failed: {exc}"

@@ -26,9 +26,9 @@ def register_codecs(register):
         name="x265", factory="cvb_external.x265:X265Codec", kind="traditional",
         levels=("47", "40", "33", "26"), check=ffmpeg_check,
         summary="HEVC intra, libx265 via ffmpeg, raw .hevc stream; level = QP 0..51 (lower = more bits)",
-        options={**_COMMON, "preset": "x265 preset (default medium)"}))
+        options={**_COMMON, "preset": "x265 preset (default medium)"}, execution_options=("timeout",)))
     register(CodecSpec(
         name="ffmpeg-av1", factory="cvb_external.av1:Av1Codec", kind="traditional",
         levels=("58", "48", "38", "20"), check=ffmpeg_check,
         summary="AV1 intra, libaom via ffmpeg, raw .obu stream; level = CRF 0..63 (lower = more bits)",
-        options={**_COMMON, "cpu_used": "libaom speed 0..8 (default 6)"}))
+        options={**_COMMON, "cpu_used": "libaom speed 0..8 (default 6)"}, execution_options=("timeout",)))

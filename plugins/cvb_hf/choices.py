@@ -1,11 +1,17 @@
 """Reading a yes/no or multiple-choice answer from one forward pass's next-token logits.
 
-Each candidate answer ("Yes"/"No", or the option letters "A", "B", ...) is represented by the
-first token of its spellings (with and without a leading space, and the case variants for
-yes/no), since tokenizers differ in whether the reply starts with a space. A candidate's score
-is the log of the total probability of its tokens; the best-scoring candidate is the answer.
-A token that starts spellings of two candidates says nothing about either and is dropped; if a
-candidate is left with no token, the question cannot be read from logits and is generated.
+Each answer is scored by **one** well-defined quantity: the log-probability of its most likely
+first token, over the first tokens of its canonical spellings (``Yes``/``yes``/``YES`` with and
+without a leading space; the option letter ``A`` with and without one). A maximum, not a sum:
+a sum would favour the answer whose spellings happen to split into more distinct first tokens
+(with many BPE vocabularies ``No`` is one token and ``Yes`` splits into ``Y`` + ``es``), so a
+model with no preference would answer "No". Rules for the candidate tokens:
+
+- a token that decodes to whitespace only (``" NO"`` splitting into ``" "`` + ``"NO"``) is
+  never a candidate: it says nothing about the answer;
+- a token that begins spellings of two answers says nothing about either and is dropped; if an
+  answer is left with no token, the question cannot be read from logits and is generated;
+- ties go to the first answer (``Yes``, ``A``).
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ def candidate_words(query: Query) -> dict[str, tuple[str, ...]] | None:
 
 
 def first_token_ids(tokenizer, words: Sequence[str]) -> set[int]:
+    """The first token of each spelling, with and without a leading space, unless it is
+    whitespace only."""
     ids: set[int] = set()
     for word in words:
         for text in (word, " " + word):
             tokens = tokenizer.encode(text, add_special_tokens=False)
-            if tokens:
+            if tokens and tokenizer.decode(tokens[:1]).strip():
                 ids.add(int(tokens[0]))
     return ids
 
@@ -70,9 +78,9 @@ class CandidateTokens:
 
 
 def pick(logprobs: "torch.Tensor", candidates: Mapping[str, list[int]]) -> tuple[str, dict[str, float]]:
-    """The best candidate for one query's next-token log-probabilities, and every score."""
-    import torch
-
-    scores = {answer: float(torch.logsumexp(logprobs[ids], dim=0)) for answer, ids in candidates.items()}
-    best = max(scores, key=lambda a: (scores[a], -list(candidates).index(a)))
+    """The best answer for one query's next-token log-probabilities, and every answer's score
+    (the log-probability of its most likely candidate token)."""
+    scores = {answer: float(logprobs[ids].max()) for answer, ids in candidates.items()}
+    order = list(candidates)
+    best = max(scores, key=lambda a: (scores[a], -order.index(a)))
     return best, scores

@@ -57,6 +57,23 @@ def revision_label(source: str, is_local: bool, revision: str | None) -> str:
     return revision or "main"
 
 
+def transformers_ready() -> None:
+    """Run cvb's torchvision compatibility step; call it before *any* transformers import.
+
+    transformers imports torchvision wherever it is installed (image utilities reached even
+    from model configs: LLaVA, Idefics3, Janus ...), and the registry's torchvision needs
+    ``cvb.compat`` on a CPU-only torch. Every function here that imports transformers calls
+    this first, so loading never depends on what the process happened to import before.
+    Where torchvision is absent or broken beyond the step, transformers uses its PIL backends.
+    """
+    try:
+        from cvb.compat import ensure_torchvision
+
+        ensure_torchvision()
+    except Exception:  # noqa: BLE001 - absent or broken torchvision: transformers falls back to PIL
+        pass
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -64,6 +81,7 @@ def _first_line(exc: BaseException) -> str:
 
 def load_config(source: str, is_local: bool, revision: str | None):
     """The checkpoint's config, or an error saying why there is none."""
+    transformers_ready()
     from transformers import AutoConfig, __version__ as tf_version
 
     if is_local and not (Path(source) / "config.json").is_file():
@@ -91,6 +109,7 @@ def load_config(source: str, is_local: bool, revision: str | None):
 
 def check_image_text_to_text(config, source: str) -> None:
     """Refuse a checkpoint that ``AutoModelForImageTextToText`` cannot load, naming what it is."""
+    transformers_ready()
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
 
     model_type = getattr(config, "model_type", None)
@@ -101,16 +120,6 @@ def check_image_text_to_text(config, source: str) -> None:
         f"{source} is not an image-text-to-text model: found architecture {archs} "
         f"(model_type {model_type!r}); the hf plugin loads models that AutoModelForImageTextToText "
         f"supports, e.g. {EXAMPLES}")
-
-
-def _ensure_torchvision() -> None:
-    """Make torchvision importable if it is installed; without it the PIL processors are used."""
-    try:
-        from cvb.compat import ensure_torchvision
-
-        ensure_torchvision()
-    except Exception:  # absent or broken torchvision: transformers falls back to PIL backends
-        pass
 
 
 def _mentions_video(exc: BaseException) -> bool:
@@ -126,7 +135,7 @@ def _mentions_video(exc: BaseException) -> bool:
 def load_processor(source: str, config, is_local: bool, revision: str | None):
     """``AutoProcessor``, or the same processor built with ``video_processor=None`` when only its
     video half (which needs torchvision) fails: cvb never sends videos."""
-    _ensure_torchvision()
+    transformers_ready()
     from transformers import AutoProcessor
 
     kwargs = hub_kwargs(is_local, revision)
@@ -145,6 +154,7 @@ def load_processor(source: str, config, is_local: bool, revision: str | None):
 
 def processor_without_video(source: str, config, kwargs: dict[str, Any]):
     """Build the checkpoint's processor class from its tokenizer and (PIL) image processor."""
+    transformers_ready()
     from transformers import AutoImageProcessor, AutoTokenizer
     from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES, processor_class_from_name
 
@@ -185,6 +195,7 @@ def _without_video(cls):
 def load_model(source: str, config, is_local: bool, revision: str | None, *, dtype: Any,
                device_map: Any, attn_implementation: str | None):
     """``AutoModelForImageTextToText.from_pretrained`` with cvb's errors."""
+    transformers_ready()
     from transformers import AutoModelForImageTextToText
 
     kwargs = hub_kwargs(is_local, revision)

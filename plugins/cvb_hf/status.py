@@ -67,14 +67,16 @@ def hf_status() -> str | None:
     return packages_status()
 
 
-def model_status(model_id: str) -> str | None:
-    """Check of an alias spec: packages, and the weights when the hub is switched off."""
-    reason = packages_status()
-    if reason:
-        return reason
-    if offline() and cached_commit(model_id) is None:
+def missing_offline(model_id: str, revision: str | None = None) -> str | None:
+    """Why a hub model cannot load here: the hub is switched off and it is not cached."""
+    if offline() and cached_commit(model_id, revision) is None:
         return f"{model_id} is not in the local cache and HF_HUB_OFFLINE is set; {download_hint(model_id)}"
     return None
+
+
+def model_status(model_id: str) -> str | None:
+    """Check of an alias spec: packages, and the weights when the hub is switched off."""
+    return packages_status() or missing_offline(model_id)
 
 
 def model_notice(model_id: str) -> str | None:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from PIL import Image
 
 MODES = ("generate", "logits")
+#: processor outputs meant for training, never passed to the model when answering
+TRAINING_ONLY_KEYS = ("labels",)
 DTYPES = {"auto": None, "bf16": "bfloat16", "bfloat16": "bfloat16", "fp16": "float16", "float16": "float16",
           "half": "float16", "fp32": "float32", "float32": "float32"}
 
@@ -60,6 +62,12 @@ class HFVLM:
         reject_unknown(owner, unknown, OPTIONS)
         self.model_ref = model
         self.source, self.is_local = resolve_model(model)
+        if not self.is_local:  # a file-system look-up: a model that cannot load is refused now
+            from .status import missing_offline
+
+            reason = missing_offline(self.source, revision or None)
+            if reason:
+                raise UnavailableError(f"{owner}: {reason}")
         self.name = name or owner
         self.mode = as_choice(owner, "mode", mode, MODES)
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
@@ -241,6 +249,8 @@ class HFVLM:
         texts = [self.chat_text(p) for p in prompts]
         images = [[_rgb(q.image)] for q in queries]
         enc = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        for key in TRAINING_ONLY_KEYS:  # e.g. PaliGemma's processor returns labels: with them the
+            enc.pop(key, None)          # model computes a loss (and fails on logits_to_keep=1)
         self._ensure_mm_token_type_ids(enc)
         dtype = self.model.dtype
         for key, value in list(enc.items()):

@@ -46,7 +46,7 @@ def root_of(spec: str) -> Path:
     if is_glob(expanded):
         return glob_root(expanded)
     path = Path(expanded)
-    if path.is_file():
+    if path.exists() and not path.is_dir():
         return path.parent
     if not path.is_dir():
         raise UsageError(f"task 'folder': no such folder or file: {spec}")
@@ -69,11 +69,12 @@ def list_images(spec: str) -> tuple[Path, list[tuple[str, Path]]]:
     if is_glob(expanded):
         root = glob_root(expanded)
         found = [Path(p) for p in glob.glob(expanded, recursive=True)]
-        files = [p for p in found if p.is_file() and is_image_name(p.name)]
+        # anything but a folder (a FIFO named x.png too): reading it fails that image, clearly
+        files = [p for p in found if not p.is_dir() and is_image_name(p.name)]
         what = f"glob {spec!r}"
     else:
         path = Path(expanded)
-        if path.is_file():
+        if path.exists() and not path.is_dir():  # one file (or a FIFO: reading it says so)
             return path.parent, [(path.name, path)]
         if not path.is_dir():
             raise UsageError(f"task 'folder': no such folder or file: {spec}")

@@ -15,3 +15,7 @@ OPTIONS = {
     "token_param": "max_tokens (default) or max_completion_tokens (newer OpenAI models)",
     "image_detail": "OpenAI image detail: auto, low or high (default: not sent)",
 }
+
+#: options that change how requests are made, never the answers: out of the store label, so
+#: changing a timeout never asks a paid API again
+EXECUTION_OPTIONS = ("api_key_env", "concurrency", "batch_size", "timeout", "max_retries", "backoff", "backoff_max")

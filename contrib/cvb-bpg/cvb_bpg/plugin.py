@@ -27,4 +27,5 @@ def register_codecs(register):
             "effort": "bpgenc -m compression effort 1..9 (default 8, bpgenc's own default)",
             "encoder": "x265 (default) or jctvc: bpgenc -e, the HEVC encoder inside",
             "timeout": "seconds before one call is killed (default 300)",
-        }))
+        },
+        execution_options=("timeout",)))

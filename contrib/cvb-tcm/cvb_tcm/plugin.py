@@ -39,4 +39,5 @@ def register_codecs(register):
             "checkpoints": f"folder of tcm-1.pth.tar .. tcm-6.pth.tar (default ${ENV}_CHECKPOINTS)",
             "device": "cpu (default), cuda, cuda:N or auto",
             "timeout": "seconds one encode or decode may take (default 600)",
-        }))
+        },
+        execution_options=("timeout",)))

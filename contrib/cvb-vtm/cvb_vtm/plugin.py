@@ -18,4 +18,5 @@ def register_codecs(register):
             "chroma": "420 (default) or 444: Y'CbCr sampling coded",
             "config": "optional VTM .cfg passed with -c (explicit intra settings still win)",
             "timeout": "seconds before one VTM call is killed (default 600)",
-        }))
+        },
+        execution_options=("timeout",)))

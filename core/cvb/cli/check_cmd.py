@@ -15,8 +15,9 @@ SKIPPABLE = ("rate", "1x1", "odd", "large", "fresh")
 @click.command("check")
 @click.argument("category", type=click.Choice(["codec", "vlm", "task", "metric"]))
 @click.argument("name")
-@click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE",
-              help="An option of the component checked, e.g. -O pretrained=false (repeatable).")
+@click.option("--option", "-o", "-O", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the component checked, e.g. -o pretrained=false (repeatable; -o as "
+                   "in `cvb run`, -O is the same).")
 @click.option("--levels", "-l", help="Codecs: levels to test, comma-separated (default: its defaults).")
 @click.option("--images", "-i", "images", multiple=True,
               help="Codecs: photos to test on (files, folders, globs); default: two bundled sample photos.")

@@ -12,6 +12,7 @@ from ..errors import UsageError
 from . import complete
 from .output import check_output_path
 from .options import codec_levels, collect_images, parse_levels, split_csv
+from .options import metric_names as metric_list  # metric_names is a local variable here
 
 DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 
@@ -65,7 +66,7 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
         check_output_path(out_dir, "--out")
     reg = get_registry()
     codec_names = split_csv(codecs)
-    metric_names = [] if split_csv(metrics) == ["none"] else split_csv(metrics)
+    metric_names = metric_list(metrics)
     requested = parse_levels(levels, codec_names)
     for raw in options:  # parse_options speaks of cvb run's -o and its VLMs and tasks
         target = raw.partition("=")[0]

@@ -11,6 +11,17 @@ from ..errors import UsageError
 from ..imageio import IMAGE_SUFFIXES
 
 
+def metric_names(values: Iterable[str] | str | None) -> list[str]:
+    """``--metric`` values as a list of names; ``none`` alone means no metric at all."""
+    names = split_csv(values)
+    if "none" in names:
+        if len(names) > 1:
+            raise UsageError(f"--metric none turns image-quality metrics off; it cannot be combined with "
+                             f"other metrics (got {','.join(names)}): give --metric none, or only metrics")
+        return []
+    return names
+
+
 def split_csv(values: Iterable[str] | str | None) -> list[str]:
     """``("jpeg,webp", "avif")`` -> ``["jpeg", "webp", "avif"]`` (order kept, no duplicates)."""
     if values is None:
@@ -60,13 +71,14 @@ def collect_images(inputs: Sequence[str]) -> list[Path]:
     seen: set[Path] = set()  # a list lookup per file is quadratic: COCO train2017 has 118k images
     for item in inputs:
         p = Path(item)
+        # anything but a folder is listed (a FIFO named x.png too): reading it says what is wrong
         if p.is_dir():
-            matches = [q for q in sorted(p.rglob("*")) if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES]
-        elif p.is_file():
+            matches = [q for q in sorted(p.rglob("*")) if not q.is_dir() and q.suffix.lower() in IMAGE_SUFFIXES]
+        elif p.exists():
             matches = [p]
         else:
             matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(item), recursive=True))
-                       if Path(m).is_file()]
+                       if not Path(m).is_dir()]
         if not matches:
             raise UsageError(f"no images found at {item!r}")
         for m in matches:

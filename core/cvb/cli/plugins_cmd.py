@@ -27,6 +27,7 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
         ]
         click.echo(json.dumps({"plugins": data, "conflicts": conflicts}, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from .console import console
@@ -37,13 +38,15 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
     for i in infos:
         provides = "; ".join(f"{c}: {', '.join(n)}" for c, n in sorted(i.provides.items()))
         hooks = ", ".join(h.removeprefix("register_") for h in i.hooks)
-        status = "[green]ok[/]" if i.error is None else f"[red]{i.error}[/]"
-        table.add_row(i.name, i.distribution, i.version, hooks, provides, status)
+        status = "[green]ok[/]" if i.error is None else f"[red]{escape(i.error)}[/]"
+        table.add_row(escape(i.name), escape(i.distribution), escape(i.version), escape(hooks),
+                      escape(provides), status)
     console().print(table)
     for line in iter_errors(reg):
         if "registered by more than one plugin" in line:
-            console().print(f"[red]conflict:[/] {line}")
+            console().print(f"[red]conflict:[/] {escape(line)}")
     if show_tb:
         for i in infos:
-            if i.detail:
-                console().print(f"[bold]{i.name}[/]\n{i.detail}", markup=False, highlight=False)
+            if i.detail:  # the name in bold; the traceback as plain text (it may hold [brackets])
+                console().print(f"[bold]{escape(i.name)}[/]")
+                console().print(i.detail, markup=False, highlight=False)

@@ -153,6 +153,9 @@ def build_report(
         # the score's name and direction from a scored cell (an unscored one has neither)
         first = next((c for c in group if c.get("score_metric")), group[0])
         section_anchor = _resolve_anchor(anchor, codecs)
+        section_gaps = [g for g in gaps if g["task"] == task and g["vlm"] == vlm]
+        for g in section_gaps:
+            _gap_ci(g, stats, higher_is_better(first))
         sections.append({
             "task": task, "vlm": vlm,
             "score_metric": first.get("score_metric") or "score",
@@ -165,9 +168,9 @@ def build_report(
             "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
             "warnings": list(st.warnings) if st else [],
             "correlation": metric_correlations(group, metrics),
-            "gap": [g for g in gaps if g["task"] == task and g["vlm"] == vlm],
+            "gap": section_gaps,
             "adapter_bd": adapter_rows,
-            "gap_summary": gap_summary([g for g in gaps if g["task"] == task and g["vlm"] == vlm], adapter_rows),
+            "gap_summary": gap_summary(section_gaps, adapter_rows),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     return {
@@ -175,6 +178,27 @@ def build_report(
         "adapted": adapted, "metrics": metrics, "confidence": CONFIDENCE,
         "provenance": dict(provenance) if provenance else None, "sections": sections,
     }
+
+
+def _gap_ci(row: dict, stats: Mapping, hib: bool) -> None:
+    """Intervals of one level's gaps (``total_ci``, ``information_ci``, ``generalization_ci``)
+    from the replicates of the base VLM's clean and compressed cells and the adapted VLM's
+    compressed cell, all rescored on the same resamples."""
+    base_st = stats.get((row["task"], row["vlm"]))
+    ad_st = stats.get((row["task"], row.get("adapted_vlm")))
+    if row.get("reason") or not base_st or not ad_st:
+        return
+    key = (row["codec"], str(row["level"]))
+    reps = [base_st.replicates.get(("none", "-")), base_st.replicates.get(key), ad_st.replicates.get(key)]
+    if any(r is None for r in reps):
+        return
+    m = min(len(r) for r in reps)
+    clean, comp, adap = (r[:m] for r in reps)
+    sign = 1.0 if hib else -1.0
+    for name, values in (("total", clean - comp), ("information", clean - adap),
+                         ("generalization", adap - comp)):
+        lo, hi = percentile_interval(sign * values, CONFIDENCE)
+        row[f"{name}_ci"] = None if math.isnan(lo) else [lo, hi]
 
 
 def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], stats: Mapping,

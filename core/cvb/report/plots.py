@@ -56,6 +56,13 @@ def metric_label(metric: str) -> str:
     return f"{metric} ({unit})" if unit else metric
 
 
+def _wrap(title: str, width: int = 70) -> str:
+    """Long labels (paths, options in brackets) over several lines instead of cut off."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width, break_long_words=True, break_on_hyphens=False)) or title
+
+
 def _pyplot():
     import matplotlib
 
@@ -105,7 +112,7 @@ def _score_curves(ax, section: dict, colors: dict[str, int], adapted: bool = Fal
         lo = [p[1] - p[2]["ci"][0] if p[2].get("ci") and p[2]["ci"][0] is not None else 0 for p in pts]
         hi = [p[2]["ci"][1] - p[1] if p[2].get("ci") and p[2]["ci"][1] is not None else 0 for p in pts]
         has_ci = any(lo) or any(hi)
-        name = f"{codec} ({section['vlm']}, adapted)" if adapted else codec
+        name = f"{codec}, adapted" if adapted else codec  # the title names both VLMs
         bars = ax.errorbar(x, y, yerr=[lo, hi] if has_ci else None, label=name, linewidth=1.6,
                            markersize=5, capsize=2.5 if has_ci else 0, elinewidth=0.9,
                            linestyle="--" if adapted else "-", mfc="white" if adapted else None,
@@ -126,7 +133,7 @@ def _reference_line(ax, section: dict, adapted: bool = False) -> None:
         return
     style = {"color": "0.55" if adapted else "0.25", "linestyle": ":" if adapted else "--",
              "linewidth": 1.2}
-    who = f"{section['vlm']} uncompressed" if adapted else "uncompressed"
+    who = "adapted, uncompressed" if adapted else "uncompressed"
     ax.axhline(ref["score"], label=f"{who} ({ref['score']:.4g})", **style)
     ci = ref.get("ci")
     if ci and ci[0] is not None and ci[1] is not None:
@@ -163,7 +170,7 @@ def plot_score(section: dict, path: Path, adapted_section: dict | None = None) -
         title = f"{section['task']}: {section['vlm']}"
         if adapted_section is not None:
             title += f" and {adapted_section['vlm']} (adapted)"
-        ax.set_title(title, fontsize=10)
+        ax.set_title(_wrap(title), fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="lower right")
@@ -193,7 +200,7 @@ def plot_task(sections: list[dict], path: Path) -> Figure:
             if _score_curves(ax, s, colors):
                 _log_x(ax)
             _reference_line(ax, s)
-            ax.set_title(s["vlm"], fontsize=9)
+            ax.set_title(_wrap(s["vlm"], 50), fontsize=8)
             ax.set_xlabel("bpp (log scale)")
             ax.grid(True, which="both", alpha=0.3)
         for ax in axes[:, 0]:
@@ -203,7 +210,7 @@ def plot_task(sections: list[dict], path: Path) -> Figure:
         handles, labels = axes.flat[0].get_legend_handles_labels()
         if handles:
             axes.flat[0].legend(fontsize=7, loc="lower right")
-        fig.suptitle(f"{sections[0]['task']}: {sections[0]['score_metric']} of every VLM", fontsize=11)
+        fig.suptitle(_wrap(f"{sections[0]['task']}: {sections[0]['score_metric']} of every VLM", 100), fontsize=10)
         fig.tight_layout()
         _save(fig, path)
     finally:
@@ -244,7 +251,7 @@ def plot_metrics(section: dict, metrics: list[str], path: Path) -> Figure | None
         for ax in list(axes.flat)[len(present):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"image quality: {section['task']}", fontsize=11)
+        fig.suptitle(_wrap(f"image quality: {section['task']}", 100), fontsize=10)
         fig.tight_layout()
         _save(fig, path)
     finally:

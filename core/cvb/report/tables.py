@@ -204,27 +204,34 @@ def gap_table(section: dict) -> Table | None:
     if not section["gap"]:
         return None
     adapted = section["gap"][0]["adapted_vlm"]
-    header = ["codec", "level", "bpp", "clean", "compr.", "adapted", "total", "info",
-              "general.", "share"]
+    has_ci = any(g.get("generalization_ci") for g in section["gap"])
+    header = ["codec", "level", "compr.", "adapted", "total", "info", "general."] \
+        + (["gen. CI"] if has_ci else []) + ["share"]
     dec = decimals_for(g[k] for g in section["gap"] for k in ("clean", "compressed", "adapted"))
     rows = []
     for g in section["gap"]:
         if g["reason"]:
-            rows.append([g["codec"], g["level"], fmt(g["bpp"], decimals=3), fmt(g["clean"], decimals=dec),
-                         fmt(g["compressed"], decimals=dec), Reason(g["reason"]), "", "", "", ""])
+            rows.append([g["codec"], g["level"], fmt(g["compressed"], decimals=dec), Reason(g["reason"])]
+                        + [""] * (len(header) - 4))
             continue
         share = g["generalization_share"]
-        rows.append([g["codec"], g["level"], fmt(g["bpp"], decimals=3),
-                     *[fmt(g[k], decimals=dec) for k in ("clean", "compressed", "adapted")],
-                     *[fmt(g[k], True, dec) for k in ("total", "information", "generalization")],
-                     "n/a" if share is None or not math.isfinite(share) else f"{share:.0%}"])
+        rows.append([g["codec"], g["level"], fmt(g["compressed"], decimals=dec), fmt(g["adapted"], decimals=dec),
+                     *[fmt(g[k], True, dec) for k in ("total", "information", "generalization")]]
+                    + ([fmt_ci(g.get("generalization_ci"), dec, signed=True)] if has_ci else [])
+                    + ["n/a" if share is None or not math.isfinite(share) else f"{share:.0%}"])
+    clean = next((g["clean"] for g in section["gap"] if g["clean"] is not None and math.isfinite(g["clean"])), None)
     return Table(f"{section_title(section)}: gap decomposition with {adapted}", header, rows,
-                 "total gap = information gap (info) + generalization gap (general.); share = "
-                 "generalization / total; positive = score lost to compression")
+                 f"scores on compressed images (compr.) and of the adapted model (adapted) against the "
+                 f"uncompressed {fmt(clean, decimals=dec)}; total gap = information gap (info) + "
+                 f"generalization gap (general.); share = generalization / total; positive = score "
+                 f"lost to compression"
+                 + ("; gen. CI: paired bootstrap over samples (above 0: adaptation wins back a "
+                    "significant part)" if has_ci else ""))
 
 
 def adapter_table(section: dict) -> Table | None:
-    if not section["adapter_bd"]:
+    """The adapter's BD gain per codec (when there is no per-codec summary, which holds it)."""
+    if not section["adapter_bd"] or section.get("gap_summary"):
         return None
     adapted = section["adapter_bd"][0]["adapted_vlm"]
     sm = section["score_metric"]
@@ -244,18 +251,25 @@ def gap_summary_table(section: dict) -> Table | None:
     if not summary:
         return None
     adapted = summary[0]["adapted_vlm"]
+    sm = section["score_metric"]
     bd = {g["codec"]: g["bd_metric"] for g in section["adapter_bd"]}
+    has_ci = any((bd.get(s["codec"]) or {}).get("ci") for s in summary)
+    dec = decimals_for(s[k] for s in summary for k in ("total", "information", "generalization"))
     rows = []
     for s in summary:
         share = s["generalization_share"]
-        rows.append([s["codec"], f"{s['levels_used']}/{s['levels']}", fmt(s["total"]), fmt(s["information"]),
-                     fmt(s["generalization"]), "n/a" if not math.isfinite(share) else f"{share:.0%}",
-                     _bd_cell(bd[s["codec"]]) if s["codec"] in bd else "-"])
+        gain = bd.get(s["codec"])
+        rows.append([s["codec"], f"{s['levels_used']}/{s['levels']}",
+                     *[fmt(s[k], True, dec) for k in ("total", "information", "generalization")],
+                     "n/a" if not math.isfinite(share) else f"{share:.0%}",
+                     _bd_cell(gain) if gain else "-"]
+                    + ([fmt_ci(gain.get("ci"), 2, signed=True) if gain else ""] if has_ci else []))
     return Table(f"{section_title(section)}: adapter {adapted}, per codec",
-                 ["codec", "levels", "mean total gap", "mean information gap", "mean generalization gap",
-                  "generalization share", f"adapter gain (BD-{section['score_metric']})"], rows,
+                 ["codec", "levels", "total", "info", "general.", "share", f"BD-{sm} gain"]
+                 + (["95% CI"] if has_ci else []), rows,
                  "gaps averaged over the levels with all three scores; share = summed generalization / "
-                 "summed total gap; gain = the adapted curve against the base curve, positive = better")
+                 "summed total gap; gain = the adapted curve against the base curve, positive = better"
+                 + ("; CI: bootstrap of both curves over the same samples" if has_ci else ""))
 
 
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
@@ -268,8 +282,12 @@ def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table
 
 # ---- renderings -----------------------------------------------------------------------------
 
+_MD_SPECIAL = "\\<>&|"  # backslash-escaped: labels are text, never HTML nor a broken table row
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    return text.replace("\r", " ").replace("\n", " ")
 
 
 def markdown_table(table: Table) -> str:
@@ -290,7 +308,7 @@ def markdown_report(report: dict, images: dict | None = None) -> str:
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]
     for i, s in enumerate(report["sections"]):
-        out += [f"## {section_title(s)}", ""]
+        out += [f"## {_md_escape(section_title(s))}", ""]
         ref = s["reference"]
         out.append(f"Uncompressed {s['score_metric']}: {fmt(ref['score']) if ref else 'not run'}"
                    + (f"; {s['n_failed']} failed units" if s["n_failed"] else "") + ".")
@@ -351,7 +369,7 @@ def rich_table(t: Table):
     from rich.console import Group
 
     # title and note as text of their own, so they use the full width, not the table's
-    parts = [Text(t.title, style="bold"), rt]
+    parts = [Text(t.title, style="bold"), rt] if t.rows else [Text(t.title, style="bold")]
     if t.note:
         parts += [Text(t.note, style="dim")]
     return Group(*parts, Text(""))

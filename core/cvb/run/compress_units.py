@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
+from .. import plugin_returns
 from ..errors import CodecError, CvbError, UnavailableError
 from ..types import ImageSource
 from .image_cache import ImageCache, keeps_pixels
@@ -95,7 +96,8 @@ class Workshop:
                 continue
             for name in work.metrics:
                 try:
-                    res.metrics[name] = float(self.get("metric", name).measure(original, decoded))
+                    value = self.get("metric", name).measure(original, decoded)
+                    res.metrics[name] = plugin_returns.metric_value(name, value)
                 except UnavailableError:
                     raise  # missing weights: every unit would fail the same way
                 except Exception as exc:  # noqa: BLE001 - one metric failing on one image

@@ -153,8 +153,8 @@ class ImageCache:
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise CacheError(f"cannot write the image cache at {self.root}: {exc}; free space, fix "
-                             f"its permissions or pass --cache-dir (finished work is kept in the store)") from None
+            raise CacheError(f"cannot write the image cache at {self.root}: {exc}; {_write_advice(exc)} "
+                             f"(finished work is kept in the store)") from None
         self.written += len(data)
 
     # ---- reading -----------------------------------------------------------------------------
@@ -288,6 +288,17 @@ class ImageCache:
                 removed += 1
             freed += f.size
         return {"removed": removed, "freed_bytes": freed, "kept": len(entries), "kept_bytes": total}
+
+
+def _write_advice(exc: OSError) -> str:
+    """What to do about a failed cache write, by its cause."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full: free space or pass --cache-dir on another disk"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "no permission to write there: pass --cache-dir with a folder you can write"
+    return "pass --cache-dir with another folder"
 
 
 def max_size_from_env() -> int | None:

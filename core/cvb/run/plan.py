@@ -9,16 +9,19 @@ model is created later, and only if some cell of it has work to do.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import sys
 from array import array
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from ..cli.options import codec_levels, parse_levels, split_csv
-from ..errors import ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from .. import plugin_returns
+from ..cli.options import codec_levels, metric_names, parse_levels, split_csv
+from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..imageio import max_image_pixels
 from ..prompts import build_prompt
-from ..specs import split_ref
+from ..specs import resolve, split_ref
 from ..types import ImageSource, Query, Sample
 from .image_cache import cache_key, params_json
 
@@ -26,7 +29,8 @@ NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
 NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
 DEFAULT_METRICS = ("psnr", "ms-ssim")
-#: options that change how a model runs, not what it answers: left out of a VLM's label
+#: options that change how any component runs, not its results: left out of labels and cache
+#: keys (a spec adds its own in ``Spec.execution_options``)
 EXECUTION_OPTIONS = ("batch_size", "device", "threads", "concurrency")
 OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
 
@@ -83,11 +87,17 @@ def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
                          f"{', '.join(OPTION_CATEGORIES + tuple(sorted(names)))}")
 
 
-def label_of(ref: str, options: Mapping[str, Any]) -> str:
+def result_options(options: Mapping[str, Any], execution: Sequence[str] = ()) -> dict[str, Any]:
+    """The options that can change a component's results: all but the execution options
+    (``EXECUTION_OPTIONS`` and the spec's own ``execution_options``)."""
+    return {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS and k not in execution}
+
+
+def label_of(ref: str, options: Mapping[str, Any], execution: Sequence[str] = ()) -> str:
     """How a VLM, task or metric is named in the store: its reference, plus the options that
     change its answers, samples or values (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``),
-    so different settings never mix."""
-    shown = {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS}
+    so different settings never mix; ``execution`` names the spec's options that do not."""
+    shown = result_options(options, execution)
     if not shown:
         return ref
     return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
@@ -114,17 +124,46 @@ def ref_of(label: str) -> str:
     return label.split("[", 1)[0]
 
 
+def check_options(registry, category: str, ref: str, options: Mapping[str, Any]) -> None:
+    """Refuse options the component's factory does not take (usage error naming the ones it
+    has), from the factory's signature, without creating anything."""
+    name, arg = split_ref(ref)
+    spec = registry.spec(category, name)
+    try:
+        signature = inspect.signature(resolve(spec.factory))
+    except (TypeError, ValueError, ImportError, AttributeError):
+        return  # no signature to read (or no module): creating it will say what is wrong
+    args = (arg,) if arg is not None else ()
+    try:
+        signature.bind(*args)
+    except TypeError:
+        return  # e.g. a missing ARG: Spec.create and the factory say it best
+    bad = []
+    for key in options:
+        try:
+            signature.bind(*args, **{key: options[key]})
+        except TypeError:
+            bad.append(key)
+    if bad:
+        known = ", ".join(sorted(spec.options)) or "(none)"
+        listed = [k for k in bad if k in spec.options]
+        note = (f" (its plugin lists {', '.join(listed)} but its factory does not take "
+                f"{'it' if len(listed) == 1 else 'them'}: a bug in the plugin)") if listed else ""
+        raise UsageError(f"{category} {ref!r} does not accept option(s) {', '.join(sorted(bad))}; "
+                         f"its options: {known}{note}")
+
+
 def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any:
-    """``registry.create`` with a bad option turned into a usage error naming the good ones."""
+    """``registry.create``, with options the factory does not take refused as a usage error
+    naming the good ones, and any other failure of the plugin's factory a ``CvbError`` naming
+    the component (not a traceback)."""
+    check_options(registry, category, ref, options)
     try:
         return registry.create(category, ref, **options)
-    except TypeError as exc:
-        if "keyword argument" not in str(exc):
-            raise
-        spec = registry.spec(category, split_ref(ref)[0])
-        known = ", ".join(sorted(spec.options)) or "(none)"
-        raise UsageError(f"{category} {ref!r} does not accept option(s) {', '.join(sorted(options))}; "
-                         f"its options: {known}") from None
+    except CvbError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's factory failing: name it
+        raise CvbError(f"cannot create {category} {ref!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def query_for(sample: Sample, image: Any, codec: str | None = None, level: str | None = None) -> Query:
@@ -189,6 +228,9 @@ class VLMPlan:
     #: built while planning (cheap: weights load on the first answer) so a bad alias or option
     #: fails before any compression; None when building needs what a rerun may lack (a key)
     model: Any = field(default=None, repr=False, compare=False)
+    #: why it could not be built here (no API key, a hub model not cached while offline): the
+    #: runner refuses before any work if this VLM has anything left to answer
+    build_error: str | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -265,7 +307,10 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
         options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))
-        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items() if k != "device"}}
+        # a codec's options key its cache unless they cannot change the bitstream (device, the
+        # spec's execution options such as a timeout); threads may, for some encoders
+        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items()
+                                                   if k != "device" and k not in spec.execution_options}}
         kind = getattr(codec.kind, "value", codec.kind)
         plans.append(CodecPlan(name, levels, codec, options, str(codec.version),
                                params_json(cache_params), str(kind)))
@@ -274,9 +319,7 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
 
 def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes: list[str]) -> list[MetricPlan]:
     explicit = req.metrics is not None
-    names = split_csv(req.metrics) if explicit else list(DEFAULT_METRICS)
-    if names == [NONE]:
-        return []
+    names = metric_names(req.metrics) if explicit else list(DEFAULT_METRICS)
     plans = []
     for name in names:
         try:
@@ -290,7 +333,8 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
             notes.append(f"default metric {name} skipped: {exc}")
             continue
         options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
-        plans.append(MetricPlan(label_of(name, options), options,
+        check_options(registry, "metric", name, options)  # metrics are created in the workers
+        plans.append(MetricPlan(label_of(name, options, spec.execution_options), options,
                                 bool(getattr(spec, "higher_is_better", True)), name))
     return plans
 
@@ -308,19 +352,20 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
                 options[name] = value
             elif value is not None and name == "mode":
                 notes.append(f"vlm {ref} has no answer modes; --mode {value} ignored for it")
+        model, error = None, None
         try:
             model = create(registry, "vlm", ref, options)
         except UsageError:
             raise  # an unknown alias, a bad option value: exit 2 now, not after compression
-        except Exception:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
-            model = None
-        plans.append(VLMPlan(ref, label_of(ref, options), options, model))
+        except Exception as exc:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
+            error = str(exc) if isinstance(exc, CvbError) else f"{type(exc).__name__}: {exc}"
+        plans.append(VLMPlan(ref, label_of(ref, options, spec.execution_options), options, model, error))
     return plans
 
 
 def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -> TaskPlan:
     task = create(registry, "task", ref, options)
-    samples = list(task.samples(limit=limit))
+    samples = plugin_returns.samples(ref, list(task.samples(limit=limit)))
     ids = [s.id for s in samples]
     index = {sid: i for i, sid in enumerate(ids)}
     if len(index) != len(ids):
@@ -341,7 +386,8 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
             images[s.image.key] = TaskImage(s.image, None, None,
                                             f"cannot read image {s.image.path or s.image.key}: {exc}")
     order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
-    label = label_of(ref, options)
+    spec = registry.spec("task", split_ref(ref)[0])
+    label = label_of(ref, options, spec.execution_options)
     return TaskPlan(ref, label, task, str(getattr(task, "version", "")), samples,
                     images, [prompt_sha(s) for s in samples], order,
                     hashlib.sha1("\n".join(ids).encode()).hexdigest(), index,
@@ -350,6 +396,7 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
 
 def build_plan(req: RunRequest, registry) -> Plan:
     """Validate every name, level and option, and read the tasks' samples."""
+    max_image_pixels()  # a bad $CVB_MAX_IMAGE_PIXELS is a usage error now, not a failure per image
     opts = parse_options(req.options)
     notes: list[str] = []
     codecs = _plan_codecs(req, registry, opts)

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from ..errors import CvbError
+from ..errors import CvbError, UnavailableError
 from ..types import Answer
 from .compress_feed import CompressionFeed
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
@@ -96,6 +96,7 @@ class Runner:
         self._bar_c = self._bar_m = None
 
     def run(self) -> dict[str, Any]:
+        self._refuse_vlms_that_cannot_answer()
         self._record_images()
         if self.executor == "ray":
             from .ray_executor import connect
@@ -120,6 +121,18 @@ class Runner:
         if self.work.codec_calls:  # new entries: keep the cache under its cap (LRU first)
             self.cache.prune(max_bytes=max_size_from_env())
         return result
+
+    def _refuse_vlms_that_cannot_answer(self) -> None:
+        """Before any work: a VLM that could not be built here (no API key, a hub model not in
+        the cache while offline) stops the run if it has anything to answer; a rerun whose
+        answers are all stored does not need it."""
+        for vlm in self.plan.vlms:
+            if vlm.model is not None or vlm.build_error is None:
+                continue
+            todo = sum(len(self._pending(t, vlm, c, lv)) for t in self.plan.tasks for c, lv in self.plan.cells())
+            if todo:
+                raise UnavailableError(f"vlm {vlm.label} cannot answer here: {vlm.build_error} "
+                                       f"({todo} questions to ask; nothing was run)")
 
     # ---- images ------------------------------------------------------------------------------
     def _record_images(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
+from .. import plugin_returns
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Query
 from .plan import VLMPlan, create
@@ -70,11 +71,8 @@ class VLMSession:
         return answers
 
     def _answer(self, queries: Sequence[Query]) -> list[Answer]:
-        try:
-            answers = list(self.model.answer(list(queries)))
-            if len(answers) != len(queries):
-                raise RuntimeError(f"{len(answers)} answers to {len(queries)} queries")
-            return answers
+        try:  # what the plugin returns is checked like what it raises: per query, naming it
+            return plugin_returns.answers(self.plan.label, self.model.answer(list(queries)), len(queries))
         except (KeyboardInterrupt, UnavailableError):
             raise
         except Exception as exc:  # noqa: BLE001 - isolate the sample that broke the batch

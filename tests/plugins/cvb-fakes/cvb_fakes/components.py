@@ -82,17 +82,38 @@ def _die_once(queries) -> None:
         os._exit(9)
 
 
+class LyingCodec(CountingCodec):
+    """The fake codec breaking its protocol on purpose: ``lie`` = ``decode-none`` (decode returns
+    None), ``encode-str`` (encode returns text) or ``decode-size`` (a decoded image of another size)."""
+
+    name = "liar"
+
+    def __init__(self, lie: str = "decode-none"):
+        self.lie = lie
+
+    def encode(self, image, level):
+        bits = super().encode(image, level)
+        return bits.hex() if self.lie == "encode-str" else bits
+
+    def decode(self, bits):
+        image = super().decode(bits)
+        if self.lie == "decode-none":
+            return None
+        return image.resize((image.width + 1, image.height)) if self.lie == "decode-size" else image
+
+
 class TextureVLM(ScriptedVLM):
     """ScriptedVLM answering from pixels; can be slow (``delay``, or ``$CVB_FAKES_DELAY`` so the
     label stays the same), fail one sample, or raise on a batch. ``$CVB_FAKES_VLM_VERSION``
     stands for new weights under the same name (a retrained local checkpoint)."""
 
     def __init__(self, batch_size: int = 4, delay: float = 0.0, fail_on: str = "", raise_on: str = "",
-                 mode: str = "generate", device: str = "cpu"):
+                 mode: str = "generate", device: str = "cpu", str_on: str = ""):
         fail = (lambda q: fail_on in q.sample_id) if fail_on else None
         super().__init__(script=texture_answer, name="scripted", batch_size=int(batch_size), fail_on=fail)
         self.version = f"{os.environ.get('CVB_FAKES_VLM_VERSION', '1')}/{mode}"
         self.delay, self.raise_on = float(delay) or _env_delay("CVB_FAKES_DELAY"), raise_on
+        self.str_on = str_on  # sample-id substring answered with a plain str (a protocol bug)
         CALLS["create"] += 1
         _log("create scripted")
 
@@ -106,7 +127,10 @@ class TextureVLM(ScriptedVLM):
         if self.raise_on and any(self.raise_on in q.sample_id for q in queries):
             self._loaded = True
             raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
-        return super().answer(queries)
+        answers = super().answer(queries)
+        if self.str_on:
+            return [a.text if self.str_on in q.sample_id else a for q, a in zip(queries, answers)]
+        return answers
 
 
 class ToyTask:
@@ -160,15 +184,16 @@ class MSE:
     name = "mse"
     higher_is_better = False
 
-    def __init__(self, scale: float = 1.0):  # an option that changes the values
+    def __init__(self, scale: float = 1.0, broken: bool = False):  # scale changes the values
         self.scale = float(scale)
+        self.broken = broken in (True, "true", "1")  # measure returns None (a protocol bug)
 
     def measure(self, reference, distorted) -> float:
         import numpy as np
 
         a = np.asarray(reference, dtype=np.float64)
         b = np.asarray(distorted, dtype=np.float64)
-        return self.scale * float(((a - b) ** 2).mean())
+        return None if self.broken else self.scale * float(((a - b) ** 2).mean())
 
 
 def make_images(folder: str | os.PathLike, n: int, size: int = 32, seed: int = 0,

@@ -8,6 +8,9 @@ from cvb.specs import CodecSpec, MetricSpec, TaskSpec, VLMSpec
 def register_codecs(register):
     register(CodecSpec(name="fake", factory="cvb_fakes.components:CountingCodec", kind="traditional",
                        levels=("1", "2", "4", "6"), summary="counting fake codec (fails on a magenta pixel)"))
+    register(CodecSpec(name="liar", factory="cvb_fakes.components:LyingCodec", kind="traditional",
+                       levels=("4",), summary="fake codec returning what the protocol forbids",
+                       options={"lie": "decode-none, encode-str or decode-size"}))
 
 
 @hookimpl
@@ -17,7 +20,8 @@ def register_vlms(register):
                      options={"batch_size": "queries per call", "delay": "seconds slept per call",
                               "fail_on": "sample-id substring answered with an error",
                               "raise_on": "sample-id substring that makes answer() raise",
-                              "mode": "generate or logits (only recorded)", "device": "ignored"}))
+                              "mode": "generate or logits (only recorded)", "device": "ignored",
+                              "str_on": "sample-id substring answered with a plain str (protocol bug)"}))
 
 
 @hookimpl
@@ -30,4 +34,5 @@ def register_tasks(register):
 @hookimpl
 def register_metrics(register):
     register(MetricSpec(name="mse", factory="cvb_fakes.components:MSE", higher_is_better=False,
-                        summary="mean squared error over RGB", options={"scale": "multiply the value"}))
+                        summary="mean squared error over RGB", options={"scale": "multiply the value",
+                                                                          "broken": "true: measure returns None"}))
