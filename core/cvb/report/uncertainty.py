@@ -286,11 +286,14 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``."""
     from ..analysis.curves import group_cells
 
+    from ..run import judge_replies
+
     opts = opts or Options()
     loader = TaskLoader(store, registry)
     out = {}
-    for (task, vlm), group in group_cells(cells).items():
-        if progress:
-            progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
-        out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
+    with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
+        for (task, vlm), group in group_cells(cells).items():
+            if progress:
+                progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
+            out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
     return out

@@ -30,6 +30,7 @@ from typing import Any, Iterator
 from ..errors import CvbError, UnavailableError
 from ..types import Answer
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from . import judge_replies
 from .image_cache import CacheError, ImageCache
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
@@ -79,6 +80,10 @@ class Runner:
         self._vlm_versions: dict[str, str | None] = {}
 
     def run(self) -> dict[str, Any]:
+        with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._compress_stage()
