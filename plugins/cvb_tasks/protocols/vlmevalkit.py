@@ -364,7 +364,7 @@ class SeedBench(Choice):
             if cat:
                 details[f"Overall/{cat}"] = sum(by[cat]) / len(by[cat])
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(overall), metric="Overall", details=details)
+        return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=1.0)
 
 
 class Mmbench(Choice):
@@ -467,7 +467,7 @@ class Gqa(Rules):
         overall = sum(hits) / len(hits) * 100 if hits else 0.0  # hit_calculate, then mean x100
         details = {"Overall": float(overall)}
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(overall), metric="Overall", details=details)
+        return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=100.0)
 
 
 RULES: dict[str, Callable[[str | None], Rules]] = {
