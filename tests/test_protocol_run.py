@@ -4,6 +4,8 @@ and a scoring-only change rescores stored answers without asking the model again
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sqlite3
@@ -77,6 +79,8 @@ def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs
     sections = json.loads(cvb("report", "--store", str(store), "--format", "json", "--resamples", "20"))["sections"]
     assert {(s["task"], s["score_metric"]) for s in sections} == {(f"{task}[protocol=lmms-eval]", "pope_f1_score"),
                                                                   (f"{task}[protocol=cvb]", "f1")}
+    assert {(c["task"], c["protocol"]) for c in cells} == {(f"{task}[protocol=lmms-eval]", "lmms-eval"),
+                                                           (f"{task}[protocol=cvb]", "cvb")}
 
 
 def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
@@ -140,6 +144,7 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     assert [(j, p, r) for j, p, r, _ in kept] == [("judge", "It looks like one to me", "Yes"),
                                                   ("judge", "hard to say", "Yes")]
     assert all(run_id is not None for *_, run_id in kept)
+
     again = CliRunner().invoke(cli, ["report", "--store", str(store), "--format", "json", "--resamples", "20"],
                                catch_exceptions=False)
     assert again.exit_code == 0, again.output
@@ -151,6 +156,22 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     assert third.exit_code == 0, third.output
     assert json.loads(third.stdout)["cells"][0]["score"] == cell["score"]
     assert len(asked) == N and len(judged) == 2
+
+    # every cell names its protocol and judge, the default one included (a bare label: cvb)
+    plain_run = CliRunner().invoke(cli, [*base[:-2]], catch_exceptions=False)
+    assert plain_run.exit_code == 0, plain_run.output
+    export = CliRunner().invoke(cli, ["export", "--store", str(store)], catch_exceptions=False)
+    table = {r["task"]: (r["protocol"], r["judge"]) for r in csv.DictReader(io.StringIO(export.stdout))}
+    assert table == {f"pope:{data}": ("cvb", ""),  # (the unjudged vlmevalkit cell was deleted above)
+                     f"pope:{data}[judge=judge,protocol=vlmevalkit]": ("vlmevalkit", "judge")}
+    shown = CliRunner().invoke(cli, ["report", "--store", str(store), "--format", "json", "--resamples", "0"],
+                               catch_exceptions=False)
+    assert {s["task"]: (s["protocol"], s["judge"]) for s in json.loads(shown.stdout)["sections"]} == {
+        t: (p, j or None) for t, (p, j) in table.items()}
+    md = CliRunner().invoke(cli, ["report", "--store", str(store), "--format", "markdown", "--resamples", "0"],
+                            catch_exceptions=False)
+    assert f"pope:{data} x answerer (protocol cvb)" in md.stdout
+    assert "(protocol vlmevalkit, judge judge)" in md.stdout
 
 
 def test_judge_replies_persist_through_the_cli(tmp_path):

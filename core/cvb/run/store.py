@@ -388,7 +388,8 @@ class Store:
 
         Keys: task, vlm, codec, level, rate_rank (grows with the level's bitrate; orders cells
         with no bpp), bpp (mean), metrics {name: mean}, score, score_metric, higher_is_better,
-        details {..}, n, n_failed, and error (why the cell has no score, else None).
+        details {..}, n, n_failed, and error (why the cell has no score, else None); protocol
+        and judge (what scored it, from the task label: ``cvb`` and None by default).
         ``cvb report`` reads these.
         """
         where, params = [], []
@@ -399,11 +400,13 @@ class Store:
         sql = ("SELECT task, vlm, codec, level, rate_rank, bpp, metrics, score, score_metric, higher_is_better,"
                " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
+        from .plan import scoring_of
+
         out = []
         for (t, v, codec, level, rank, bpp, metrics, score, metric, hib, details, n, n_failed,
              error) in self._read(sql, params):
             out.append({
-                "task": t, "vlm": v, "codec": codec, "level": level, "rate_rank": rank, "bpp": bpp,
+                "task": t, **scoring_of(t), "vlm": v, "codec": codec, "level": level, "rate_rank": rank, "bpp": bpp,
                 "metrics": _json_load(metrics, {}), "score": score, "score_metric": metric,
                 "higher_is_better": None if hib is None else bool(hib),
                 "details": _json_load(details, {}), "n": n, "n_failed": n_failed, "error": error,
@@ -470,7 +473,7 @@ class Store:
     def export_columns(self, what: str) -> list[str]:
         """The column names of ``export_rows(what)``, known even when the table is empty."""
         if what == "cells":
-            return ["task", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
+            return ["task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
                     "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
         if what == "failures":
             return ["stage", "task", "vlm", "codec", "level", "item", "error"]
