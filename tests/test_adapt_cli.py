@@ -113,3 +113,23 @@ def test_adapt_refuses_bad_input_clearly(workdir, extra, message):
     root, photos, model = workdir
     res = CliRunner().invoke(cli, [str(a) for a in _adapt_args(model, photos, str(root / "bad")) + extra])
     assert res.exit_code == 2 and message in res.output, res.output[-1500:]
+
+
+def test_two_processes_train_as_one_with_their_joint_batch(workdir):
+    """The multi-GPU path (DistributedDataParallel through accelerate), run as two CPU processes
+    by torchrun: each takes half of every global batch, gradients are averaged, only the first
+    writes; the weights equal one process's with the whole batch."""
+    root, photos, model = workdir
+    args = _adapt_args(model, photos, "two", steps=3)
+    two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "cvb",
+           *map(str, args[:args.index("--batch") + 1]), "4", *map(str, args[args.index("--batch") + 2:]), "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(root / "cache")}
+    out = subprocess.run(two, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    _cvb(*_adapt_args(model, photos, "one", steps=3), "-q", cwd=root)
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(root / "two" / "adapter.safetensors")), load_file(str(root / "one" / "adapter.safetensors"))
+    assert a.keys() == b.keys()
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
+    assert not (root / "two" / "checkpoint").exists()

@@ -120,3 +120,25 @@ def test_the_papers_rotary_placement_cancels_out(tiny_vlm_dirs):
         moved[placement] = max(((a - b).abs().max() / a.abs().max()).item()
                                for a, b in zip(base, _tokens(vlm, images)))
     assert moved["rotary"] < 1e-4 < 1e-2 < moved["embedding"], moved
+
+
+def test_mllama_visual_tokens_are_the_states_its_llm_cross_attends_to(tiny_vlm_dirs):
+    """Mllama has no image tokens: its LLM reads projected vision states through cross-attention.
+    ``visual_tokens`` gives those of each image's real tiles (1, 2 and 4 tiles here)."""
+    import torch
+
+    vlm = _loaded(tiny_vlm_dirs["mllama"])
+    images = [_image(28, 28, 0), _image(56, 28, 1), _image(64, 48, 2)]
+    tokens = vlm.visual_tokens(images)
+    inputs = vlm.processor.image_processor(images=[[im] for im in images], return_tensors="pt")
+    tiles = inputs["aspect_ratio_mask"].sum(-1).flatten().tolist()
+    assert tiles == [1, 2, 4]
+    inner = vlm.model.model
+    with torch.no_grad():
+        states = inner.vision_model(pixel_values=inputs["pixel_values"], aspect_ratio_ids=inputs["aspect_ratio_ids"],
+                                    aspect_ratio_mask=inputs["aspect_ratio_mask"]).last_hidden_state
+        states = inner.multi_modal_projector(states)  # what the cross-attention layers read
+    per_tile = states.shape[-2]
+    for i, (t, n) in enumerate(zip(tokens, tiles)):
+        assert t.shape == (n * per_tile, vlm.model.config.text_config.hidden_size)
+        assert torch.allclose(t, states[i, 0, :n].reshape(-1, states.shape[-1]), atol=1e-6)

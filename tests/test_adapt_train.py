@@ -108,3 +108,59 @@ def test_version_carries_the_adapter_and_its_fallbacks(qwen_adapter, tiny_vlm_di
     assert adapted.version.startswith(base.version.split(";")[0]) and f"adapter={sha[:16]}" in adapted.version
     mapped = reg.create("vlm", f"adapted:{qwen_adapter}", condition_map="x265:jpeg")
     assert mapped.version != adapted.version
+
+
+def test_each_answer_gets_its_own_condition_in_a_mixed_batch(qwen_adapter):
+    from cvb.plugins import get_registry
+    from cvb.types import AnswerKind, Query
+
+    img = _images()
+    cells = [("jpeg", "1"), ("jpeg", "3"), ("webp", "50"), ("none", None), ("x265", "30")]
+    queries = [Query(img[i % 3], "Is there a cat in the image?", AnswerKind.YESNO, codec=c, level=lv)
+               for i, (c, lv) in enumerate(cells)]
+    vlm = get_registry().create("vlm", f"adapted:{qwen_adapter}", device="cpu", dtype="fp32", mode="logits",
+                                condition_map="webp:jpeg", batch_size=5)
+    batch = vlm.answer(queries)
+    assert [a.meta["condition"] for a in batch] == [
+        "jpeg/1", "jpeg/1 (nearest to 3)", "jpeg/5 (nearest to 50) (mapped)", "unconditional", "unconditional"]
+    alone = [vlm.answer([q])[0] for q in queries]
+    for b, a in zip(batch, alone):  # a batch mixing conditions answers as each query alone does
+        assert b.meta["logprobs"] == pytest.approx(a.meta["logprobs"], abs=1e-3)
+
+
+def test_lora_adapter_saves_and_loads(tiny_vlm_dirs, training_data, tmp_path):
+    import torch
+    from safetensors import safe_open
+
+    from cvb.plugins import get_registry
+
+    data, cache = training_data
+    out = tmp_path / "lora"
+    adapt_helpers.train(tiny_vlm_dirs["llava"], out, data, cache, steps=4, lr=1e-3, what="lora:4")
+    with safe_open(str(out / "adapter.safetensors"), "pt") as f:
+        names = list(f.keys())
+    assert names and all("lora_" in n or "cvb_condition" in n for n in names)
+    images, cond = _images(), [("jpeg", "1")] * 3
+    a = get_registry().create("vlm", f"adapted:{out}", device="cpu", dtype="fp32").visual_tokens(images, cond)
+    b = get_registry().create("vlm", f"adapted:{out}", device="cpu", dtype="fp32").visual_tokens(images, cond)
+    base = get_registry().create("vlm", f"hf:{tiny_vlm_dirs['llava']}", device="cpu", dtype="fp32")
+    plain = base.visual_tokens([im.resize(adapt_helpers.SIZE) for im in images])
+    assert all(torch.equal(x, y) for x, y in zip(a, b))
+    assert not all(torch.allclose(x, y) for x, y in zip(a, plain))
+
+
+def test_images_from_a_local_dataset_copy(tmp_path):
+    import datasets
+
+    from cvb_adapt.data import list_sources
+
+    photos = adapt_helpers.smooth_photos(tmp_path / "photos", per_side=1)
+    files = sorted(str(p) for p in photos.iterdir())
+    ds = datasets.Dataset.from_dict({"picture": files, "label": list(range(len(files)))})
+    ds = ds.cast_column("picture", datasets.Image())
+    ds.save_to_disk(str(tmp_path / "ds"))
+    sources, what = list_sources([], str(tmp_path / "ds"), "train", None, 5)
+    assert len(sources) == 5 and "dataset" in what
+    assert sources[0].content_hash() == __import__("hashlib").sha256(open(files[0], "rb").read()).hexdigest()
+    with pytest.raises(Exception, match="no column 'image'"):
+        list_sources([], str(tmp_path / "ds"), "train", "image", None)

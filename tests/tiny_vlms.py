@@ -11,8 +11,9 @@ hundred tokens plus the architecture's special tokens); the chat templates follo
 models' (Qwen2.5-VL, SmolVLM, LLaVA-1.5 as published, shortened to the single-image user turn
 cvb sends; Janus's is an approximation).
 
-Architectures: Qwen2.5-VL, Idefics3 (SmolVLM), LLaVA-1.5, Janus, PaliGemma; plus a tiny BERT as a checkpoint
-that is *not* a VLM. Builders take well under a second each; ``benchmarks/bench_hf_vlm.py``
+Architectures: Qwen2.5-VL, Idefics3 (SmolVLM), LLaVA-1.5, Janus, PaliGemma, InternVL (crops) and
+Mllama (cross-attention); plus a tiny BERT as a checkpoint that is *not* a VLM. Builders take well
+under a second each; ``benchmarks/bench_hf_vlm.py``
 reuses them (and the tokenizer and templates for its real-size configurations).
 """
 
@@ -386,3 +387,49 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
 
 
 BUILDERS["internvl"] = build_internvl
+
+
+# ---- Mllama (Llama 3.2 Vision) ------------------------------------------------------------------
+
+MLLAMA_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}<|start_header_id|>{{ message['role'] }}<|end_header_id|>\n\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}<|image|>"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+MLLAMA_SPECIALS = ["<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", "<|image|>",
+                   "<|python_tag|>", "<|finetune_right_pad_id|>"]
+
+
+def build_mllama(folder: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """Mllama (Llama 3.2 Vision): a tiled ViT with gated position embeddings whose states the LLM
+    reads through cross-attention layers (no image tokens in the sequence besides one marker)."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import MllamaConfig, MllamaForConditionalGeneration, MllamaProcessor
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+    tok = train_tokenizer(MLLAMA_SPECIALS, bos="<|begin_of_text|>", eos="<|eot_id|>", pad="<|finetune_right_pad_id|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in MLLAMA_SPECIALS}
+    image_size, patch = 28, 7
+    config = MllamaConfig(
+        vision_config=dict(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2, num_global_layers=1,
+                           attention_heads=2, image_size=image_size, patch_size=patch, max_num_tiles=4,
+                           vision_output_dim=2 * hidden, intermediate_layers_indices=[0],
+                           supported_aspect_ratios=[[1, 1], [1, 2], [2, 1], [2, 2], [1, 3], [3, 1], [1, 4], [4, 1]]),
+        text_config=dict(vocab_size=len(tok) + 8, hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers + 1, num_attention_heads=2, num_key_value_heads=1,
+                         cross_attention_layers=[1], max_position_embeddings=2048,
+                         bos_token_id=ids["<|begin_of_text|>"], eos_token_id=ids["<|eot_id|>"],
+                         pad_token_id=ids["<|finetune_right_pad_id|>"]),
+        image_token_index=ids["<|image|>"],
+    )
+    _seeded(seed)
+    model = MllamaForConditionalGeneration(config).eval()
+    image_processor = MllamaImageProcessorPil(size={"height": image_size, "width": image_size}, max_image_tiles=4)
+    processor = MllamaProcessor(image_processor=image_processor, tokenizer=tok, chat_template=MLLAMA_TEMPLATE)
+    return _save(model, processor, Path(folder))
+
+
+BUILDERS["mllama"] = build_mllama

@@ -88,7 +88,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
                 --images coco/train2017/ --out adapters/qwen3b-jpeg-elic
       cvb run --vlm qwen2.5-vl-3b --vlm adapted:adapters/qwen3b-jpeg-elic -c jpeg -t pope
       cvb report --adapted qwen2.5-vl-3b=adapted:adapters/qwen3b-jpeg-elic
-      accelerate launch --num_processes 8 -m cvb adapt ...      # one process per GPU
+      accelerate launch --multi_gpu --num_processes 8 -m cvb adapt ...   # one process per GPU
     """
     import shutil
 

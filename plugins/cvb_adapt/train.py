@@ -225,8 +225,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             for lo in range(0, len(val_set), settings.batch):
                 items = [val_set[i] for i in range(lo, min(lo + settings.batch, len(val_set)))]
                 pairs, comp, t = tokens_pair(items)
-                with torch.no_grad():
-                    s = forward(comp, len(items))
+                with torch.no_grad():  # the bare module: DDP's forward would wait for the other ranks
+                    s = acc.unwrap_model(forward)(comp, len(items))
                 for p, a, b in zip(pairs, s, t):
                     sums.setdefault(f"{p.codec}/{p.level}", []).append(F.mse_loss(a.float(), b.float()).item())
         finally:

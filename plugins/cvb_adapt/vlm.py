@@ -33,8 +33,9 @@ OPTIONS = {
     **{k: v for k, v in HF_OPTIONS.items() if k not in ("min_pixels", "max_pixels", "revision")},
     "base": "load the base model from here instead of the id/path the adapter recorded (its vision "
             "weights must match the recorded fingerprint)",
-    "condition_map": "unseen codecs or cells to treat as trained ones: SRC:DST or SRC/LEVEL:DST/LEVEL, "
-                     "comma-separated (e.g. x265:jpeg,none:jpeg/6); 'none' is the uncompressed reference",
+    "condition_map": "unseen codecs or cells to treat as trained ones: SRC:DST, SRC:DST/LEVEL or "
+                     "SRC/LEVEL:DST[/LEVEL], comma-separated (e.g. x265:jpeg,none:jpeg/6); 'none' is the "
+                     "uncompressed reference",
     "unseen_level": "a trained codec at an untrained level: nearest (trained level nearest in rate, "
                     "default) or unconditional",
     "unseen_codec": "an untrained, unmapped codec (and the reference): unconditional (default) or error",
@@ -105,7 +106,8 @@ class AdaptedVLM(HFVLM):
         from cvb_adapt.data import fit
 
         classes = [self._class(q) for q in queries]
-        sized = [dataclasses.replace(q, image=fit(q.image, self.resolution)) for q in queries]
+        sized = [q if q.image is None else dataclasses.replace(q, image=fit(q.image, self.resolution))
+                 for q in queries]
         enc = super().encode(sized, prompts)
         if self.conditioner is not None:
             self.conditioner.set(classes, image_token_counts(self.model, enc))

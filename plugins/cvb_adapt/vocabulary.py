@@ -11,9 +11,10 @@ classes). ``--condition`` picks what the one-hot distinguishes, for the paper's 
 At inference a query may name a codec or level that was never trained (HM and MLIC++ in the
 paper), or be the uncompressed reference. ``resolve`` says what each becomes, in this order:
 
-1. ``condition_map`` entries, ``SRC:DST`` (a codec for a codec, its level kept) or
-   ``SRC/LEVEL:DST/LEVEL`` (one cell for one cell); ``none`` is the uncompressed reference,
-   e.g. ``none:jpeg/6`` treats clean images as the best trained JPEG;
+1. ``condition_map`` entries: ``SRC:DST`` (a codec for a codec, the query's level kept),
+   ``SRC:DST/LEVEL`` (every level of SRC as that cell) or ``SRC/LEVEL:DST[/LEVEL]`` (one level);
+   ``none`` is the uncompressed reference, e.g. ``none:jpeg/6`` treats clean images as the
+   best trained JPEG;
 2. a trained (codec, level): its class;
 3. a trained codec at an untrained level: ``unseen_level=nearest`` (default) takes the trained
    level of that codec nearest in rate rank (the codec's own ordering; numbers compare by value
@@ -94,7 +95,8 @@ class Vocabulary:
 
 
 def parse_condition_map(value: Any) -> dict[tuple[str, str | None], tuple[str, str | None]]:
-    """``"x265:jpeg,hm/47:jpeg/3"`` -> ``{("x265", None): ("jpeg", None), ("hm", "47"): ("jpeg", "3")}``."""
+    """``"x265:jpeg,hm/47:jpeg/3"`` -> ``{("x265", None): ("jpeg", None), ("hm", "47"): ("jpeg", "3")}``
+    (a level on either side is optional)."""
     if value in (None, ""):
         return {}
     out: dict[tuple[str, str | None], tuple[str, str | None]] = {}
@@ -105,8 +107,6 @@ def parse_condition_map(value: Any) -> dict[tuple[str, str | None], tuple[str, s
                              f"(e.g. condition_map=x265:jpeg,none:jpeg/6)")
         s_codec, _, s_level = src.strip().partition("/")
         d_codec, _, d_level = dst.strip().partition("/")
-        if bool(s_level) != bool(d_level):
-            raise UsageError(f"condition_map entry {entry!r}: give a level on both sides or on neither")
         out[(s_codec, s_level or None)] = (d_codec, d_level or None)
     return out
 
@@ -137,11 +137,11 @@ class Resolver:
             return UNCONDITIONAL, "no condition (mode none)"
         key_level = None if codec == REFERENCE else level
         how = ""
-        if codec is not None and (codec, key_level) in self.condition_map:
-            codec, level = self.condition_map[(codec, key_level)]
-            how = " (mapped)"
-        elif codec is not None and (codec, None) in self.condition_map:
-            codec = self.condition_map[(codec, None)][0]
+        entry = None
+        if codec is not None:
+            entry = self.condition_map.get((codec, key_level)) or self.condition_map.get((codec, None))
+        if entry is not None:
+            codec, level = entry[0], entry[1] or level  # no level on the right: the query's is kept
             how = " (mapped)"
         if codec is None or codec not in self.vocab.levels:
             if self.unseen_codec == "error":
