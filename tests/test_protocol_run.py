@@ -119,10 +119,21 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     # exact matching: 1 TP, 2 and 4 are Unknown (negatives), 3 TN... by hand:
     # truth yes,no,yes,no,yes,no; read Yes,Unknown,No,Unknown,Yes,No -> TP 2, FN 1, FP 0
     assert plain["score"] == pytest.approx(100 * 2 * (1.0 * (2 / 3)) / (1 + 2 / 3))
+
+    def scored_as():
+        out = CliRunner().invoke(cli, ["export", "--store", str(store), "--what", "predictions"],
+                                 catch_exceptions=False)
+        return {(r["sample_id"], r["judge"], r["scored_as"]) for r in csv.DictReader(io.StringIO(out.stdout))}
+
+    verdicts = ["1.0", "0.0", "0.0", "0.0", "1.0", "1.0"]  # Yes, Unknown, No (truth yes), Unknown, Yes., no
+    assert scored_as() == {(f"random-{i}", v, f"pope:{data}[protocol=vlmevalkit]") for i, v in enumerate(verdicts)}
     second = CliRunner().invoke(cli, [*base, "-o", "task.judge=judge"], catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert len(asked) == N  # the answering model was not asked again
     assert len(judged) == 2  # the two Unknowns
+    # the per-sample verdicts say they are the judged cell's now (same answers, rescored)
+    assert scored_as() == {(f"random-{i}", v, f"pope:{data}[judge=judge,protocol=vlmevalkit]")
+                           for i, v in enumerate(verdicts)}
     cell = json.loads(second.stdout)["cells"][0]
     assert cell["task"] == f"pope:{data}[judge=judge,protocol=vlmevalkit]" and cell["details"]["judged"] == 2
     assert plain["details"]["judged"] == 0

@@ -434,6 +434,7 @@ class Runner:
                             "stage": "score", "task": t.label, "vlm": vlm.label, "codec": c.name,
                             "level": level, "item": None, "error": cell["error"]}
                     self.store.save_cell(cell, fingerprint, self.run_id)
+                    self.store.set_verdicts(stored_as, vlm.label, c.name, level, t.label, self._verdicts(t, answers))
                     self.work.cells_scored += 1
         return {"work": self.work.__dict__, "failures": list(failures.values())}
 
@@ -454,6 +455,20 @@ class Runner:
                                                         "codec": c.name, "level": level,
                                                         "item": f"{m} {key}", "error": err}
         return self.store.mean_bpp(keys), self.store.mean_metrics(keys, self._metric_names)
+
+    @staticmethod
+    def _verdicts(t: TaskPlan, answers: dict[str, str]) -> dict[str, float | None]:
+        """Each answer's verdict under the rule of the cell being scored (its protocol, its judge):
+        the stored ``judge`` column then says what this cell's rule made of it."""
+        out: dict[str, float | None] = {}
+        for s in t.samples:
+            if s.id in answers:
+                try:
+                    j = t.task.judge(s, answers[s.id])
+                except Exception:  # noqa: BLE001 - no verdict; the cell's score stands
+                    j = None
+                out[s.id] = None if j is None else float(j)
+        return out
 
     def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, answers: dict[str, str],
                     n_failed: int, reference: dict[str, str], bpp, metrics) -> dict[str, Any]:

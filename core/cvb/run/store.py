@@ -81,6 +81,8 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if version is None:
                     self._create_schema()
+            if version is not None and create:
+                self._add_columns()
             if version is not None or create:
                 self._create_views(strict=create)
         except BaseException:
@@ -114,6 +116,20 @@ class Store:
             raise StoreError(f"results store {self.path} has schema version {version}, which this "
                              f"cvb cannot migrate to {SCHEMA_VERSION}; pass another --store")
         return version
+
+    #: columns added to schema version 1 after stores were made with it: (table, column, type)
+    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"),)
+
+    def _add_columns(self) -> None:
+        """Columns newer than the store (nullable, so older readers and rows are unaffected)."""
+        for table, column, kind in self.ADDED_COLUMNS:
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise self._error(exc) from None
 
     def _set_wal(self) -> None:
         for attempt in range(50):  # switching modes needs a moment alone with the file
@@ -355,6 +371,18 @@ class Store:
                 " OR predictions.task_version IS NOT excluded.task_version"
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
                 [(*r, run_id, ns) for r in rows])
+
+    def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
+                     verdicts: Mapping[str, float | None]) -> None:
+        """The per-sample ``judge`` of stored answers (``task``: the label they are stored under)
+        as the rule of cell ``scored_as`` gives it, and ``scored_as`` itself: answers shared by
+        several protocols say whose verdict they carry."""
+        if not verdicts:
+            return
+        with self.write() as c:
+            c.executemany("UPDATE predictions SET judge=?, scored_as=? WHERE task=? AND vlm=? AND codec=?"
+                          " AND level=? AND sample_id=? AND error IS NULL",
+                          [(v, scored_as, task, vlm, codec, level, sid) for sid, v in verdicts.items()])
 
     def cell_stamp(self, task: str, vlm: str, codec: str, level: str) -> tuple:
         """Changes whenever any prediction of the cell is written: (count, last write, errors)."""
