@@ -35,7 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, by exact pin, so nothing can pull the CUDA build.
   .venv/bin/python -m pip install -q -c constraints.txt torch
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray]"
   # lmms-eval's task code is the tests' oracle for protocol=lmms-eval; its own dependencies
   # (torch builds, accelerate, ...) are not needed for that, only the test extra's light ones
   .venv/bin/python -m pip install -q --no-deps "lmms-eval==0.7.3"

@@ -23,8 +23,14 @@ from conftest import VENV_BIN
 FAST = ("jpeg", "webp", "jpeg2000", "avif")
 #: codecs whose 4000x3000 rule costs 3-6 s each here: CI checks them on one photo, without it
 SLOW = ("heif", "jxl", "x265", "ffmpeg-av1")
-LEARNED = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018",
-           "cheng2020-anchor", "cheng2020-attn", "elic2022")
+#: one learned codec per entropy-model family (CI time: 7-20 s each here). The rules exercise
+#: cvb's shared LearnedCodec/CompressAI path (padding, framing, level byte, fresh-process decode);
+#: what differs between zoo models is the entropy model, so CI checks one of each:
+#: factorized prior (bmshj2018-factorized; entropy bottleneck only), mean-scale hyperprior
+#: (mbt2018-mean: the Gaussian conditional, as bmshj2018-hyperprior), serial autoregressive
+#: context (mbt2018: as cheng2020-anchor/-attn, the slowest family) and elic2022 (checkerboard
+#: + channel context, cvb's own). `cvb check codec NAME` runs the others on any machine.
+LEARNED = ("bmshj2018-factorized", "mbt2018-mean", "mbt2018", "elic2022")
 
 
 def statuses(report) -> dict[str, str]:
@@ -60,7 +66,7 @@ def test_slow_builtin_codecs_pass_on_one_photo(name, chelsea):
 def test_learned_builtin_codecs_pass_with_random_weights(name):
     """Random weights code real bitstreams but do not order rates, so that rule is skipped
     with its reason; the rest runs on a small crop at the lowest level (CI time)."""
-    crop = Image.open(sample_photo_paths()["chelsea"]).convert("RGB").crop((100, 50, 196, 114))
+    crop = Image.open(sample_photo_paths()["chelsea"]).convert("RGB").crop((100, 50, 164, 114))
     report = check_codec(name, options={"pretrained": False}, images=[crop], levels=["1"],
                          skip={"rate": "random weights (pretrained=false) do not order rates",
                                "large": "CI time: minutes per learned codec on CPU"}).raise_for_failures()

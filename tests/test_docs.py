@@ -53,6 +53,14 @@ def test_every_builtin_component_documented():
     assert not missing, f"undocumented: {missing}"
 
 
+def test_every_contrib_package_documented():
+    """Each separately installable package in contrib/ has a README and a place in docs/codecs.md."""
+    text = (DOCS / "codecs.md").read_text()
+    for package in sorted((ROOT / "contrib").glob("cvb-*")):
+        assert (package / "README.md").is_file(), f"{package.name} has no README"
+        assert f"contrib/{package.name}" in text, f"{package.name} missing from docs/codecs.md"
+
+
 def test_readme_names_two_commands():
     readme = (ROOT / "README.md").read_text()
     assert "scripts/demo.sh" in readme and "scripts/test.sh" in readme

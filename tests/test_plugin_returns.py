@@ -67,7 +67,14 @@ def test_a_vlm_answering_only_plain_strings_stops_with_a_clear_error(tmp_path):
                                  "--metric", "none", "-o", "scripted.str_on=img")
     assert code == 1
     assert "failed on every query of its first batch: vlm 'scripted[str_on=img]': answer() returned a str" in err
-    assert counts(store)["compressed"] == 4  # the compression done before is kept
+    # compression runs beside inference: what it finished before the model failed is kept, and
+    # a rerun with a working model compresses only the rest
+    kept = counts(store)["compressed"]
+    assert kept <= 4
+    code, out, err, store = _run(tmp_path, "--vlm", "scripted", "--codec", "fake", "--levels", "4",
+                                 "--metric", "none")
+    assert code == 0, err[-2000:]
+    assert json.loads(out)["work"]["compressed"] == 4 - kept and counts(store)["compressed"] == 4
 
 
 def test_a_metric_returning_none_fails_its_values_naming_it(tmp_path):

@@ -91,8 +91,11 @@ def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setu
     assert summary["work"]["predictions"] == N_PREDICTIONS - at_kill["predictions"]  # none redone
     assert_complete(store)
     assert comparable(summary["cells"]) == expected
-    for png in cache.rglob("*.png"):  # whatever the kill interrupted, no half file is an entry
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.with_suffix(".bits").is_file()
+    from cvb.run.image_cache import ImageCache
+
+    entries = ImageCache(cache)
+    for path in cache.rglob("*.cvbc"):  # whatever the kill interrupted, no half file is an entry
+        assert entries.info(path.stem) is not None and entries.bits(path.stem) is not None
 
 
 def test_two_runs_at_once_on_one_store(tmp_path, setup):

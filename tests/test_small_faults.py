@@ -139,17 +139,16 @@ def test_run_metric_none_combined_is_explained(tmp_path, monkeypatch):
                                          (errno.EROFS, "no permission to write there"),
                                          (errno.ENOSPC, "the disk is full")])
 def test_cache_write_errors_name_their_cause(tmp_path, monkeypatch, code, advice):
-    import tempfile
-
     from cvb.run.image_cache import CacheError, ImageCache
 
     def refuse(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
     cache = ImageCache(tmp_path / "cache")
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)
-    with pytest.raises(CacheError) as err:
-        cache._write(tmp_path / "cache" / "ab" / "x.bits", b"data")
+    (tmp_path / "cache" / "ab").mkdir(parents=True)
+    with monkeypatch.context() as m, pytest.raises(CacheError) as err:
+        m.setattr(os, "open", refuse)  # the cache writes its entry file with os.open
+        cache.put("ab" + "0" * 62, b"data", None, {"bpp": 1.0}, keep_pixels=False)
     assert advice in str(err.value)
     if code != errno.ENOSPC:
         assert "free space" not in str(err.value)

@@ -10,7 +10,11 @@ sets ``estimates_only`` to the reason, and cvb refuses to create it.
 
 A subclass (one per codec package) sets ``name``, the levels, ``env_prefix`` (``CVB_TCM`` ->
 ``CVB_TCM_REPO``, ``CVB_TCM_PYTHON``, ``CVB_TCM_CHECKPOINTS``), ``module``/``model_class``/
-``model_kwargs`` (the repo's model), ``pad_multiple`` and ``checkpoint_name(level)``.
+``model_kwargs`` (the repo's model), ``pad_multiple`` and ``checkpoint_name(level)``. A
+repository that is not CompressAI-shaped (diffusion codecs, a model built from a config object)
+also ships ``hooks``: a standalone Python file the worker loads in the user's environment, whose
+``build``/``encode``/``decode`` replace the driver's defaults (see ``research_driver.py``), and
+``settings()``: JSON values the hooks read (sampling steps, extra weight paths).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .codec import BaseCodec
-from .errors import CodecError, UnavailableError
+from .errors import CodecError, UnavailableError, UsageError
 from .external import kill_group
 from .options import as_float, reject_unknown
 from .types import CodecKind
@@ -43,12 +47,20 @@ class ResearchCodec(BaseCodec):
     model_kwargs: Mapping[str, Any] = {}
     pad_multiple = 64
     install_hint = ""
+    #: a Python file the worker loads in the user's environment (build/encode/decode hooks)
+    hooks: str | Path = ""
+    #: extra numeric options the hooks read (``{"steps": 50}``): accepted by ``__init__``, parsed
+    #: like the default's type, sent in ``settings()`` and part of ``params``
+    setting_defaults: Mapping[str, int | float] = {}
     #: non-empty: why this codec's released code cannot give a real bitstream (cvb refuses it)
     estimates_only = ""
 
     def __init__(self, repo: object = None, python: object = None, checkpoints: object = None,
                  device: object = "cpu", timeout: object = 600, **unknown: object):
-        reject_unknown(self.name, unknown, ("repo", "python", "checkpoints", "device", "timeout"))
+        self._settings = {key: self._number(key, unknown.pop(key, default), default)
+                          for key, default in self.setting_defaults.items()}
+        reject_unknown(self.name, unknown, ("repo", "python", "checkpoints", "device", "timeout",
+                                            *self.setting_defaults))
         if self.estimates_only:
             raise UnavailableError(f"{self.name}: refused: {self.estimates_only}; cvb measures bpp from "
                                    f"real bitstreams only")
@@ -74,14 +86,17 @@ class ResearchCodec(BaseCodec):
 
     def repo_revision(self) -> str:
         """The checkout's git commit (part of ``version``, so the cache follows the code)."""
-        head = self.repo / ".git" / "HEAD"
-        try:
-            ref = head.read_text().strip()
-            if ref.startswith("ref: "):
-                return (self.repo / ".git" / ref[5:]).read_text().strip()[:12]
-            return ref[:12]
-        except OSError:
-            return "unversioned"
+        for root in (self.repo, *self.repo.resolve().parents):  # the repo may be a subfolder (MLIC++)
+            git = root / ".git"
+            if git.is_dir():
+                try:
+                    ref = (git / "HEAD").read_text().strip()
+                    if ref.startswith("ref: "):
+                        return (git / ref[5:]).read_text().strip()[:12]
+                    return ref[:12]
+                except OSError:
+                    return "unversioned"
+        return "unversioned"
 
     def checkpoint_name(self, level: str) -> str:
         """The checkpoint file of ``level`` inside ``checkpoints``."""
@@ -89,7 +104,19 @@ class ResearchCodec(BaseCodec):
 
     def params(self) -> Mapping[str, object]:
         names = {lv: self.checkpoint_name(lv) for lv in self.default_levels}
-        return {"device": self.device.split(":")[0], "checkpoints": names}
+        return {"device": self.device.split(":")[0], "checkpoints": names, **self.settings()}
+
+    def settings(self) -> dict:
+        """JSON values the hooks read (sampling steps, extra weight files); part of ``params``."""
+        return dict(self._settings)
+
+    def _number(self, key: str, value: object, default: int | float) -> int | float:
+        number = as_float(self.name, key, value)
+        if isinstance(default, int):
+            if number != int(number):
+                raise UsageError(f"{self.name}: option {key} must be a whole number, not {value!r}")
+            return int(number)
+        return number
 
     def __getstate__(self) -> dict:  # a worker process does not travel (pickling, fresh processes)
         state = dict(self.__dict__)
@@ -105,7 +132,8 @@ class ResearchCodec(BaseCodec):
                 files[str(level)] = str(path)
         return {"repo": str(self.repo), "module": self.module, "class": self.model_class,
                 "kwargs": dict(self.model_kwargs), "checkpoints": files, "pad": self.pad_multiple,
-                "device": self.device}
+                "device": self.device, "hooks": str(self.hooks) if self.hooks else "",
+                "settings": self.settings()}
 
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:

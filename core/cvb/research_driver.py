@@ -10,16 +10,32 @@ lines over stdin/stdout:
     -> {"ok": true} or {"ok": false, "error": "..."}
 
 SPEC_JSON names the model: ``{"repo": DIR, "module": "models.tcm", "class": "TCM",
-"kwargs": {...}, "checkpoints": {"level": FILE}, "pad": 128, "device": "cpu"}``. The model
-must have CompressAI's interface: ``compress(x) -> {"strings": [[bytes], ...], "shape": ...}``
-and ``decompress(strings, shape) -> {"x_hat": ...}``: a real entropy coder. The file it writes
-is the whole bitstream: the original size, then each string and the shape, with varint
-lengths. Models load once per level and stay in memory.
+"kwargs": {...}, "checkpoints": {"level": FILE}, "pad": 128, "device": "cpu", "hooks": FILE,
+"settings": {...}}``. By default the model must have CompressAI's interface:
+``compress(x) -> {"strings": [[bytes], ...], "shape": ...}`` and
+``decompress(strings, shape) -> {"x_hat": ...}``: a real entropy coder. The file it writes is
+the whole bitstream: the original size, then each string and the shape, with varint lengths.
+Models load once per level and stay in memory.
+
+``hooks`` (optional) is a Python file a codec package ships for a repository that is not
+CompressAI-shaped (a diffusion codec, a model built from a config object). It runs here, in the
+user's environment with the checkout on ``sys.path``, and may define any of
+
+    build(spec, level) -> model             # replaces: import module.class(**kwargs), load, update
+    encode(model, spec, src_png, dst_file)  # replaces compressai_encode: must write a real bitstream
+    decode(model, spec, src_file, dst_png)  # replaces compressai_decode
+
+``spec["settings"]`` carries the codec's options for the hooks (e.g. sampling steps). A hook may
+``import research_driver`` to reuse ``compressai_encode``, ``compressai_decode``, ``load_weights``,
+``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to``, ``write_stream``/``read_stream``
+(for a model that writes its own bitstream file) and ``ldm_instantiate``/``condition_encode``
+(DiffEIC, RDEIC).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import struct
 import sys
@@ -79,54 +95,158 @@ def unpack(data: bytes):
     return width, height, strings, shape
 
 
+def read_rgb(path: str):
+    """An image file as a float tensor 1x3xHxW in [0, 1], and its (width, height)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous(), (arr.shape[1], arr.shape[0])
+
+
+def write_rgb(x_hat, width: int, height: int, path: str) -> None:
+    """Crop a 1x3xHxW tensor in [0, 1] to the original size and save it as PNG."""
+    import numpy as np
+    from PIL import Image
+
+    x_hat = x_hat[0, :, :height, :width].clamp(0, 1)
+    arr = (x_hat.permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
+    Image.fromarray(arr, "RGB").save(path)
+
+
+def pad_to(x, multiple: int, mode: str = "replicate"):
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, (-w) % multiple, 0, (-h) % multiple), mode=mode)
+
+
+def load_weights(net, checkpoint_file: str):
+    """Load a checkpoint (a ``state_dict``, or a dict holding one; ``module.`` prefixes dropped)."""
+    import torch
+
+    checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=False)
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
+    net.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
+    return net
+
+
+def compressai_build(spec: dict, level: str):
+    cls = getattr(importlib.import_module(spec["module"]), spec["class"])
+    net = load_weights(cls(**spec.get("kwargs", {})), spec["checkpoints"][level])
+    net.update(force=True)  # the entropy coder's tables, as the repos' eval scripts do
+    return net.eval().to(spec.get("device", "cpu"))
+
+
+def compressai_encode(net, spec: dict, src: str, dst: str) -> None:
+    import torch
+
+    x, (w, h) = read_rgb(src)
+    x = pad_to(x, int(spec.get("pad", 64)))
+    with torch.no_grad():
+        out = net.compress(x.to(spec.get("device", "cpu")))
+    with open(dst, "wb") as fh:
+        fh.write(pack(w, h, out["strings"], out["shape"]))
+
+
+def compressai_decode(net, spec: dict, src: str, dst: str) -> None:
+    import torch
+
+    with open(src, "rb") as fh:
+        width, height, strings, shape = unpack(fh.read())
+    with torch.no_grad():
+        x_hat = net.decompress(strings, shape)["x_hat"]
+    write_rgb(x_hat, width, height, dst)
+
+
+def write_stream(dst: str, width: int, height: int, write) -> None:
+    """For a repository whose model writes its own bitstream file: ``write(path)`` makes it;
+    ``dst`` gets the original size (4 bytes) and that file's bytes, all counted in the bpp."""
+    import os
+
+    tmp = dst + ".repo"
+    write(tmp)
+    with open(tmp, "rb") as fh:
+        data = fh.read()
+    os.remove(tmp)
+    if not data:
+        raise ValueError("the model wrote an empty bitstream file")
+    with open(dst, "wb") as fh:
+        fh.write(struct.pack(">HH", width, height) + data)
+
+
+def read_stream(src: str, read):
+    """The inverse of ``write_stream``: ``(width, height, read(path of the model's own file))``."""
+    with open(src, "rb") as fh:
+        width, height = struct.unpack(">HH", fh.read(4))
+        data = fh.read()
+    tmp = src + ".repo"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    return width, height, read(tmp)
+
+
+# ---- the ldm/ControlNet-era diffusion codecs (DiffEIC, RDEIC) share these entry points ----------
+def ldm_instantiate(spec: dict):
+    """The repository's model from its OmegaConf config (``spec["settings"]["config"]``), with
+    xformers disabled on CPU, as their inference scripts do."""
+    import os
+
+    from omegaconf import OmegaConf
+    from utils.common import instantiate_from_config
+
+    if spec.get("device", "cpu") == "cpu":
+        from ldm.xformers_state import disable_xformers
+
+        disable_xformers()
+    return instantiate_from_config(OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"])))
+
+
+def condition_encode(model, spec: dict, src: str, dst: str) -> None:
+    """Pad with the repository's ``utils.image.pad``; its ``apply_condition_compress(control,
+    path, h, w)`` entropy-codes the latent and writes the bitstream file (``write_stream``)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from utils.image import pad
+
+    with Image.open(src) as im:
+        img = np.array(im.convert("RGB"))
+    control = torch.tensor(pad(img, scale=int(spec.get("pad", 64)))[None] / 255.0, dtype=torch.float32,
+                           device=model.device).clamp_(0, 1).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        write_stream(dst, img.shape[1], img.shape[0],
+                     lambda path: model.apply_condition_compress(control, path, control.shape[2], control.shape[3]))
+
+
+def load_hooks(path: str):
+    spec = importlib.util.spec_from_file_location("cvb_research_hooks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class Worker:
     def __init__(self, spec: dict):
         self.spec = spec
         sys.path.insert(0, spec["repo"])
+        hooks = load_hooks(spec["hooks"]) if spec.get("hooks") else None
+        self.build = getattr(hooks, "build", compressai_build)
+        self.ops = {"encode": getattr(hooks, "encode", compressai_encode),
+                    "decode": getattr(hooks, "decode", compressai_decode)}
         self.models: dict = {}
 
     def model(self, level: str):
         if level not in self.models:
-            import torch
-
-            cls = getattr(importlib.import_module(self.spec["module"]), self.spec["class"])
-            net = cls(**self.spec.get("kwargs", {}))
-            checkpoint = torch.load(self.spec["checkpoints"][level], map_location="cpu", weights_only=False)
-            state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else checkpoint
-            net.load_state_dict({k.removeprefix("module."): v for k, v in state.items()})
-            net.update(force=True)  # the entropy coder's tables, as the repos' eval scripts do
-            self.models[level] = net.eval().to(self.spec.get("device", "cpu"))
+            self.models[level] = self.build(self.spec, level)
         return self.models[level]
 
-    def encode(self, level: str, src: str, dst: str) -> None:
-        import numpy as np
-        import torch
-        import torch.nn.functional as F
-        from PIL import Image
-
-        with Image.open(src) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-        h, w = arr.shape[:2]
-        x = torch.from_numpy(arr).permute(2, 0, 1)[None]
-        p = int(self.spec.get("pad", 64))
-        x = F.pad(x, (0, (-w) % p, 0, (-h) % p), mode="replicate")
-        with torch.no_grad():
-            out = self.model(level).compress(x.to(self.spec.get("device", "cpu")))
-        with open(dst, "wb") as fh:
-            fh.write(pack(w, h, out["strings"], out["shape"]))
-
-    def decode(self, level: str, src: str, dst: str) -> None:
-        import numpy as np
-        import torch
-        from PIL import Image
-
-        with open(src, "rb") as fh:
-            width, height, strings, shape = unpack(fh.read())
-        with torch.no_grad():
-            x_hat = self.model(level).decompress(strings, shape)["x_hat"]
-        x_hat = x_hat[0, :, :height, :width].clamp(0, 1)
-        arr = (x_hat.permute(1, 2, 0).float().cpu().numpy() * 255.0).round().astype(np.uint8)
-        Image.fromarray(arr, "RGB").save(dst)
+    def run(self, op: str, level: str, src: str, dst: str) -> None:
+        if op not in self.ops:
+            raise ValueError(f"unknown op {op!r}")
+        self.ops[op](self.model(level), self.spec, src, dst)
 
 
 def serve(spec: dict) -> None:
@@ -135,7 +255,7 @@ def serve(spec: dict) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            getattr(worker, request["op"])(request["level"], request["input"], request["output"])
+            worker.run(request["op"], request["level"], request["input"], request["output"])
             reply = {"ok": True}
         except Exception as exc:  # noqa: BLE001 - reported to cvb, which records the unit as failed
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}

@@ -55,6 +55,8 @@ class Data:
     description: str
     failed: list[str] = field(default_factory=list)  # "image codec level: error"
     codec_ids: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> version, params
+    #: codec name -> its decoder: the image cache keeps only the bitstream of cheap decoders
+    decoders: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def fingerprint(self, resolution: Any) -> str:
         blob = json.dumps({"train": sorted({self.images[p.image].content_hash for p in self.train}),
@@ -216,7 +218,7 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
         raise UsageError(f"no usable {'training' if not train else 'validation'} pairs "
                          f"({len(failed)} failed: {'; '.join(failed[:3])})")
     ids = {c.name: {"version": c.version, "params": json.loads(c.params), "levels": list(c.levels)} for c in codecs}
-    return Data(images, train, val, description, failed, ids)
+    return Data(images, train, val, description, failed, ids, {c.name: c.codec.decode for c in codecs})
 
 
 # ---- what the encoders see ---------------------------------------------------------------------
@@ -259,7 +261,7 @@ class PairDataset:
     def __getitem__(self, i: int):
         p = self.pairs[i]
         clean = self.data.images[p.image].source.load()
-        compressed = self.cache.image(p.key)
+        compressed = self.cache.image(p.key, self.data.decoders.get(p.codec))
         if compressed is None:
             raise UsageError(f"the image cache lost {p.key} during training; rerun to compress it again")
         return p, fit(clean, self.size), fit(compressed, self.size)

@@ -30,6 +30,11 @@ class RequestFailed(CvbError):
         self.attempts = attempts
 
 
+class ServerDown(RequestFailed):
+    """Nothing answers at this server (connection refused): with other servers to try, the
+    request moves on at once instead of retrying here."""
+
+
 def _server_message(body: bytes, limit: int = 300) -> str:
     """The human part of an error body: OpenAI's ``{"error": {"message"}}``, FastAPI's
     ``{"detail"}``, or the raw text, shortened."""
@@ -56,8 +61,9 @@ class ChatClient:
     """POSTs JSON to ``base_url + path``; safe to share between threads."""
 
     def __init__(self, base_url: str, api_key: str | None, api_key_env: str, timeout: float,
-                 max_retries: int, backoff: float, backoff_max: float):
+                 max_retries: int, backoff: float, backoff_max: float, fail_over: bool = False):
         self.base_url = base_url.rstrip("/")
+        self.fail_over = fail_over  # one of several servers: an unreachable one is left at once
         self._api_key = api_key
         self.api_key_env = api_key_env
         self.timeout = timeout
@@ -120,6 +126,8 @@ class ChatClient:
                     last, unreachable = f"timed out after {self.timeout:g} s", False
                 else:
                     last, unreachable = f"cannot connect to {url}: {exc.reason}", True
+                    if self.fail_over:
+                        raise ServerDown(self._scrub(last), attempt + 1) from None
             except (ConnectionError, OSError, http.client.HTTPException) as exc:  # reset, cut short
                 last, unreachable = f"connection error: {type(exc).__name__}: {exc}", False
             if attempt < self.max_retries:

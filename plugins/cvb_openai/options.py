@@ -1,7 +1,8 @@
 """The ``openai`` VLM's options with their one-line help (shared by the spec and the class)."""
 
 OPTIONS = {
-    "base_url": "server URL ending in /v1 (default $OPENAI_BASE_URL, else api.openai.com/v1)",
+    "base_url": "server URL ending in /v1 (default $OPENAI_BASE_URL, else api.openai.com/v1); "
+                "several servers of one model comma-separated (requests spread over them)",
     "api_key_env": "environment variable holding the key (default OPENAI_API_KEY)",
     "concurrency": "requests in flight at once (default 4)",
     "batch_size": "queries handed over per call (default 4 x concurrency)",

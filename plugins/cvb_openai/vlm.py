@@ -3,6 +3,7 @@
 Each query becomes one request carrying the decoded compressed image as a PNG data URL
 (lossless, so the server sees exactly the codec's pixels) and the ``cvb.prompts`` prompt.
 Requests of a batch run on ``concurrency`` threads; answers come back in query order.
+``base_url`` may list several servers of the same model (``servers.ServerPool``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cvb.prompts import build_prompt, cut_at_stop
 from cvb.types import Answer, Query, image_to_png
 
 from .client import ChatClient, RequestFailed
+from .servers import ServerPool
 from .options import OPTIONS
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -72,7 +74,10 @@ class OpenAIVLM:
         self.model = model.strip()
         owner = f"openai:{self.model}"
         reject_unknown(owner, unknown, OPTIONS)
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+        urls = [u.strip().rstrip("/") for u in str(base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).split(",")]
+        if not all(urls):
+            raise UsageError(f"{owner}: base_url {base_url!r} has an empty URL in its list")
+        self.base_url = ",".join(urls)
         self.concurrency = as_int(owner, "concurrency", concurrency, lo=1)
         self.temperature = as_float(owner, "temperature", temperature, lo=0.0)
         self.max_tokens = None if max_tokens in (None, "") else as_int(owner, "max_tokens", max_tokens, lo=1)
@@ -82,16 +87,18 @@ class OpenAIVLM:
                              else as_choice(owner, "image_detail", image_detail, DETAILS))
         self.token_param = as_choice(owner, "token_param", token_param, TOKEN_PARAMS)
         api_key = os.environ.get(api_key_env) or None
-        if api_key is None and self.base_url == OPENAI_URL:
+        if api_key is None and OPENAI_URL in urls:
             raise UnavailableError(
                 f"openai VLM: ${api_key_env} is not set (needed for {OPENAI_URL}); for a local "
                 "server pass base_url=http://HOST:PORT/v1 or set $OPENAI_BASE_URL")
-        self.client = ChatClient(
-            self.base_url, api_key, api_key_env,
+        clients = [ChatClient(
+            url, api_key, api_key_env,
             timeout=as_float(owner, "timeout", timeout, lo=0.001),
             max_retries=as_int(owner, "max_retries", max_retries, lo=0),
             backoff=as_float(owner, "backoff", backoff, lo=0.0),
-            backoff_max=as_float(owner, "backoff_max", backoff_max, lo=0.0))
+            backoff_max=as_float(owner, "backoff_max", backoff_max, lo=0.0),
+            fail_over=len(urls) > 1) for url in urls]
+        self.client = clients[0] if len(clients) == 1 else ServerPool(clients)
         self.version = f"openai:{self.model}@{self.base_url}"
 
     def __repr__(self) -> str:  # never shows the key

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from cvb import hookimpl
+from cvb.research_check import checkout_status
 from cvb.specs import CodecSpec
 
 ENV = "CVB_TCM"
@@ -16,14 +14,8 @@ INSTALL_HINT = ("clone https://github.com/jmliu206/LIC_TCM, install its requirem
 
 
 def tcm_status() -> str | None:
-    repo, checkpoints = os.environ.get(f"{ENV}_REPO"), os.environ.get(f"{ENV}_CHECKPOINTS")
-    if not repo or not (Path(repo) / "models" / "tcm.py").is_file():
-        return f"{ENV}_REPO does not name a LIC_TCM checkout (models/tcm.py); {INSTALL_HINT}"
-    missing = [f"tcm-{lv}.pth.tar" for lv in DEFAULT_LEVELS
-               if not checkpoints or not (Path(checkpoints) / f"tcm-{lv}.pth.tar").is_file()]
-    if missing:
-        return f"checkpoints missing in {ENV}_CHECKPOINTS={checkpoints or '(unset)'}: {', '.join(missing)}"
-    return None
+    return checkout_status(ENV, "LIC_TCM", "models/tcm.py", [f"tcm-{lv}.pth.tar" for lv in DEFAULT_LEVELS],
+                           INSTALL_HINT)
 
 
 @hookimpl

@@ -99,6 +99,10 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
         if not paths:
             raise UsageError("no sample photos found (install scikit-image); pass --images")
 
+    from ..threads import jobs_note
+
+    if jobs_note(jobs):
+        click.echo(f"note: {jobs_note(jobs)}", err=True)
     labels = image_labels(paths)
     units = [Unit(str(p), name, tuple(lvls), tuple(metric_names), label)
              for p, label in zip(paths, labels) for name, lvls in plan]

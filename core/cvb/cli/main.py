@@ -58,6 +58,9 @@ def cli() -> None:
     Plugins (entry-point group "cvb") add codecs, VLMs, tasks, metrics and commands;
     `cvb plugins` shows what is installed.
     """
+    from ..threads import share_cores
+
+    share_cores()  # before any command imports torch
 
 
 def _register_builtin_commands() -> None:
@@ -74,6 +77,9 @@ def _register_builtin_commands() -> None:
     cli.add_command(run_cmd)
     cli.add_command(export_cmd)
     cli.add_command(report_cmd)
+    from .cache_cmd import cache_cmd
+
+    cli.add_command(cache_cmd)
     from .check_cmd import check_cmd
 
     cli.add_command(check_cmd)

@@ -5,6 +5,7 @@ Light at import: the runner, the store and every plugin load inside the commands
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import UsageError
 from ..jsonsafe import json_safe
 from . import complete
 from ..run.store import DEFAULT_STORE, EXPORTS
@@ -52,7 +54,17 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Codec worker processes.")
+              help="Codec worker processes (each with its share of the CPUs' threads).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
+                   "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
+@click.option("--address", metavar="ADDR",
+              help="Ray cluster to join (e.g. 10.0.0.5:6379, or `auto`); default: start a local one.")
+@click.option("--replicas", type=click.IntRange(min=1),
+              help="VLM replicas with --executor ray [default: one per GPU; without GPUs one per 2 CPUs].")
+@click.option("--replica-gpus", type=click.FloatRange(min=0),
+              help="GPUs per replica with --executor ray (0.5: two replicas share a GPU) "
+                   "[default: 1 when the cluster has GPUs, else 0].")
 @click.option("--batch-size", "-b", type=click.IntRange(min=1),
               help="Queries per VLM call (default: each VLM's own).")
 @click.option("--device", help="Torch device for components that take one (cpu, cuda, cuda:1, auto).")
@@ -69,7 +81,8 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context
 def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, store_path, cache_dir,
-            jobs, batch_size, device, mode, options, retry_failed, quiet, as_json) -> None:
+            jobs, executor, address, replicas, replica_gpus, batch_size, device, mode, options,
+            retry_failed, quiet, as_json) -> None:
     """Run the matrix codec x level x VLM x task, plus the uncompressed reference cell.
 
     Every finished unit (a compressed image, its metrics, a batch of answers) is committed to
@@ -83,6 +96,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
     Examples:
       cvb run --codec jpeg,webp --vlm hf:HuggingFaceTB/SmolVLM-256M-Instruct --task sample
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
+      cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
     """
     from rich.console import Console
 
@@ -91,6 +105,8 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
     from ..run.image_cache import ImageCache, default_cache_dir
     from ..run.plan import RunRequest, build_plan
     from ..run.progress import Progress
+    from ..run import ray_executor
+    from ..run.ray_executor import RaySettings
     from ..run.runner import MAX_LISTED_FAILURES, Runner
     from ..run.store import Store
     from .console import console
@@ -102,11 +118,18 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                          metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
                          mode=mode, options=options)
     plan = build_plan(request, registry)
+    from ..threads import jobs_note
+
+    if jobs_note(jobs) and executor == "local":
+        plan.notes.append(jobs_note(jobs))
+    if executor == "local" and (address or replicas or replica_gpus is not None):
+        raise UsageError("--address, --replicas and --replica-gpus need --executor ray")
     for note in plan.notes:
         err.print(f"[yellow]note:[/] {note}")
     cache = ImageCache(cache_dir or default_cache_dir())
     settings = {**plan.describe(), "limit": limit, "batch_size": batch_size, "device": device,
-                "mode": mode, "jobs": jobs, "retry_failed": retry_failed, "store": str(store_path),
+                "mode": mode, "jobs": jobs, "executor": executor, "address": address, "replicas": replicas,
+                "replica_gpus": replica_gpus, "retry_failed": retry_failed, "store": str(store_path),
                 "cache_dir": str(cache.root)}
     store = Store(store_path)
     runner, run_id, status = None, None, "error"
@@ -119,8 +142,16 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         try:
             with Progress(err, enabled=not quiet) as progress:
                 runner = Runner(plan, store, cache, registry, run_id, jobs=jobs, batch_size=batch_size,
-                                retry_failed=retry_failed, progress=progress)
-                result = runner.run()
+                                retry_failed=retry_failed, progress=progress, executor=executor,
+                                ray=RaySettings(address, replicas, replica_gpus))
+                if executor == "local":
+                    result = runner.run()
+                else:  # Ray prints its messages (a replica restarted) on stdout: they go to stderr
+                    with contextlib.redirect_stdout(sys.stderr):
+                        try:
+                            result = runner.run()
+                        finally:
+                            ray_executor.shutdown()
         except KeyboardInterrupt:
             status = "interrupted"
             store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})

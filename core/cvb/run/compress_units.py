@@ -1,8 +1,8 @@
 """The compression stage's unit of work: one image x one codec (every level it still needs).
 
 A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
-writes the bitstream and the decoded image to the cache (when there is one: `cvb compress`
-runs without), and measures the missing metrics against the original while both are in memory. Units run in this process (``-j 1``) or in a
+writes the entry to the cache (when there is one: `cvb compress` runs without; see
+``image_cache`` for what an entry keeps), and measures the missing metrics against the original while both are in memory. Units run in this process (``-j 1``) or in a
 process pool whose workers build the plugin registry once, in an initializer. Workers only
 compute and write cache files; the parent is the store's single writer.
 """
@@ -10,12 +10,15 @@ compute and write cache files; the parent is the store's single writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .. import plugin_returns
 from ..errors import CodecError, CvbError, UnavailableError
 from ..types import ImageSource
-from .image_cache import ImageCache
+from .image_cache import ImageCache, keeps_pixels
+
+if TYPE_CHECKING:
+    import threading
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,7 @@ class Workshop:
         info = self.cache.info(work.key) if self.cache is not None else None
         if info is not None:
             res.take(info, work.compress)
-            decoded = self.cache.image(work.key) if work.metrics else None
+            decoded = self.cache.image(work.key, codec.decode) if work.metrics else None
             if decoded is not None or not work.metrics:
                 return res, decoded
         try:
@@ -122,7 +125,7 @@ class Workshop:
             return res, None
         info = measurements(c)
         if self.cache is not None:
-            self.cache.put(work.key, c.bits, c.image, info)
+            self.cache.put(work.key, c.bits, c.image, info, keep_pixels=keeps_pixels(codec, c.decode_s))
         res.take(info, work.compress)
         return res, c.image
 
@@ -139,27 +142,104 @@ _WORKSHOP: Workshop | None = None
 IN_FLIGHT_PER_WORKER = 4
 
 
-def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, cache_root: str | None) -> None:
-    """Build this worker's registry once: the parent's, inherited (fork), or the same plugin
-    modules registered again (spawn)."""
+def _init_worker(plugins: Sequence[tuple[str, str, str, str]], options: dict, cache_root: str | None,
+                 threads: int = 1, parent: int | None = None, context: tuple[dict, list] | None = None) -> None:
+    """Make this worker die with its parent and stop quietly, take the run's environment and
+    import path (a fork server started earlier in this process has older ones), cap its
+    threads before any heavy import, then build its registry once: the parent's, inherited
+    (fork), or the same plugin modules registered again (forkserver, spawn)."""
+    import os
     import signal
+    import sys
 
     from .. import plugins as plugin_mod
+    from ..threads import limit_threads
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not a handler of the run's: stopping is quiet
+    die_with_parent(parent)
+    if context is not None:
+        environ, path = context
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.path[:0] = [p for p in path if p not in sys.path]
+    limit_threads(threads)
     if plugin_mod._REGISTRY is None:
-        from ..specs import resolve
-
-        reg = plugin_mod.Registry()
-        for name, dist, version, value in plugins:
-            reg.add_plugin(resolve(value), plugin_mod.PluginInfo(name, dist, version, value))
-        plugin_mod._REGISTRY = reg
-    registry = plugin_mod._REGISTRY
+        plugin_mod._REGISTRY = registry_from(plugins)
     global _WORKSHOP
+    _WORKSHOP = worker_registry_workshop(plugin_mod._REGISTRY, options,
+                                         ImageCache(cache_root) if cache_root is not None else None)
+
+
+def plugin_list(registry) -> list[tuple[str, str, str, str]]:
+    """The registry's working plugins as (name, distribution, version, module): what another
+    process needs to build the same registry."""
+    return [(i.name, i.distribution, i.version, i.value) for i in registry.plugins.values() if i.error is None]
+
+
+def registry_from(plugins: Sequence[tuple[str, str, str, str]]):
+    """A registry of the given plugin modules (in a worker process or a Ray worker)."""
+    from .. import plugins as plugin_mod
+    from ..specs import resolve
+
+    reg = plugin_mod.Registry()
+    for name, dist, version, value in plugins:
+        reg.add_plugin(resolve(value), plugin_mod.PluginInfo(name, dist, version, value))
+    return reg
+
+
+def worker_registry_workshop(registry, options: dict, cache) -> Workshop:
+    """A workshop creating codecs and metrics (by label, with the run's options) from ``registry``."""
     from .plan import ref_of
 
-    _WORKSHOP = Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})),
-                         ImageCache(cache_root) if cache_root is not None else None)
+    return Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})), cache)
+
+
+def die_with_parent(parent: int | None) -> None:
+    """End this process as soon as the run (process ``parent``) is gone, ``kill -9`` included.
+    A thread waits on the run's pid (a pidfd on Linux, polling elsewhere), since a worker's
+    direct parent may be the fork server, which itself lives as long as any worker does; a
+    worker forked by the run itself also gets the kernel's parent-death signal."""
+    import os
+    import sys
+    import threading
+
+    if parent is None:
+        return
+    if sys.platform.startswith("linux") and os.getppid() == parent:
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    try:
+        fd = os.pidfd_open(parent)
+    except ProcessLookupError:
+        os._exit(1)  # the run died before this worker started
+    except (AttributeError, OSError):
+        fd = None
+
+    def watch() -> None:
+        import time
+
+        if fd is not None:
+            import select
+
+            select.select([fd], [], [])  # readable once the run has exited
+        else:
+            while True:
+                try:
+                    os.kill(parent, 0)
+                except ProcessLookupError:
+                    break
+                except OSError:
+                    pass
+                time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cvb-parent-watch", daemon=True).start()
 
 
 def _run_in_worker(job: ImageJob) -> JobOutcome:
@@ -168,31 +248,38 @@ def _run_in_worker(job: ImageJob) -> JobOutcome:
 
 
 def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, registry,
-             options: dict) -> Iterator[JobOutcome]:
-    """Outcomes as units finish (in completion order with a pool)."""
+             options: dict, stop: "threading.Event | None" = None) -> Iterator[JobOutcome]:
+    """Outcomes as units finish (in completion order with a pool); ``stop`` set: no new unit
+    starts and a pool's workers are ended."""
     if n_workers <= 1:
         for job in jobs:
+            if stop is not None and stop.is_set():
+                return
             yield workshop.run(job)
         return
-    yield from _pool(list(jobs), workshop.cache, n_workers, registry, options)
+    yield from _pool(list(jobs), workshop.cache, n_workers, registry, options, stop)
 
 
 def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, registry,
-          options: dict) -> Iterator[JobOutcome]:
+          options: dict, stop: "threading.Event | None" = None) -> Iterator[JobOutcome]:
     """A process pool, a few units in flight per worker (memory stays flat). A worker that
     dies (a codec crashing the interpreter) breaks the pool: the units in flight then run again
     one at a time, so only the one that crashes alone is recorded as failed."""
-    import multiprocessing as mp
+    import os
+    import sys
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    plugins = [(i.name, i.distribution, i.version, i.value) for i in registry.plugins.values()
-               if i.error is None]
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context("spawn")
+    from ..threads import per_worker
+
+    plugins = plugin_list(registry)
+    ctx = _context()
 
     def new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(plugins, options, str(cache.root) if cache else None))
+                                   initargs=(plugins, options, str(cache.root) if cache else None,
+                                             per_worker(n_workers), os.getpid(),
+                                             (dict(os.environ), list(sys.path))))
 
     queue = list(reversed(jobs))
     while queue:
@@ -202,7 +289,9 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
                 while queue and len(running) < IN_FLIGHT_PER_WORKER * n_workers:
                     job = queue.pop()
                     running[pool.submit(_run_in_worker, job)] = job
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+                if stop is not None and stop.is_set():
+                    return  # finally: workers ended, not waited for
                 for fut in done:
                     job = running.pop(fut)
                     try:
@@ -220,6 +309,29 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
                 _stop(pool)
         for job in suspects:  # in flight when a worker died: alone, the culprit shows
             yield from _alone(job, new_pool)
+
+
+#: imported once by the fork server, so each worker it forks starts with them
+_PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codec", "PIL.Image", "numpy"]
+
+
+def _context():
+    """How worker processes start. Forked from this process when no other thread runs here
+    (fast: imports and the registry are inherited); otherwise forked by a fork server (a clean
+    single-threaded process started once), since another thread (inference beside
+    compression, a progress bar) may hold a lock at the moment of a fork (an import in
+    progress) that the child would then wait on forever; spawned where neither exists."""
+    import multiprocessing as mp
+    import threading
+
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        return ctx
+    return mp.get_context("spawn")
 
 
 def _alone(job: ImageJob, new_pool) -> Iterator[JobOutcome]:

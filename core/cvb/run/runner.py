@@ -1,18 +1,23 @@
 """Running a planned matrix: compress, measure, infer, score, each finished unit committed.
 
-Stages, in order:
+Stages, overlapped:
 
 1. **compress** (+ metrics): one unit per distinct image x codec, only for keys the store lacks
    (the image cache and the ``compressed`` table are content-addressed, so an image is
-   compressed once per key across samples, VLMs, tasks and runs).
-2. **inference**, one VLM at a time over all its cells, so each model loads once; a VLM whose
-   cells are all answered (by the same model ``version``) is built, which is cheap, but never
-   loaded. Answers are committed per batch.
+   compressed once per key across samples, VLMs, tasks and runs). Units run on a background
+   thread (``compress_feed``: in this process, or in the ``-j`` worker pool); the main thread
+   stores their outcomes.
+2. **inference**, one VLM at a time over all its cells, so each model loads once; it starts at
+   once with the samples whose image is ready (the uncompressed reference cell, images
+   compressed by earlier runs) and takes each newly compressed image as soon as it is stored,
+   so the model never waits while it has work. A VLM whose cells are all answered (by the same
+   model ``version``) is built, which is cheap, but never loaded. Answers are committed per batch.
 3. **scoring**: each cell's score from the task's own rule, recomputed only when its inputs
    changed (a fingerprint of its predictions, samples and rate numbers).
 
-Any unit that fails (unreadable image, codec error, a model error on one sample) is stored with
-its error and the run goes on; the summary lists failures.
+The main thread is the store's only writer. Any unit that fails (unreadable image, codec
+error, a model error on one sample) is stored with its error and the run goes on; the summary
+lists failures.
 """
 
 from __future__ import annotations
@@ -29,18 +34,21 @@ from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer
+from .compress_feed import CompressionFeed
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
 from . import judge_replies
-from .image_cache import CacheError, ImageCache
+from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError
-from .vlm_session import VLMSession
+from .ray_executor import RaySettings
+from .vlm_session import LocalInference, VLMSession
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
 _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image) are asked
 MAX_LISTED_FAILURES = 200
+_MISSING = object()  # a compressed image never made (status of a sample's key)
 
 
 @dataclass
@@ -67,8 +75,9 @@ class _Item:
 class Runner:
     def __init__(self, plan: Plan, store: Store, cache: ImageCache, registry, run_id: int, *,
                  jobs: int = 1, batch_size: int | None = None, retry_failed: bool = False,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, executor: str = "local", ray: RaySettings | None = None):
         self.plan, self.store, self.cache, self.registry = plan, store, cache, registry
+        self.executor, self.ray = executor, ray or RaySettings()
         self.run_id, self.jobs, self.batch_size, self.retry = run_id, jobs, batch_size, retry_failed
         self.progress = progress or Progress(enabled=False)
         self.work = Work()
@@ -78,6 +87,14 @@ class Runner:
         #: VLM label -> its ``version`` (part of an answer's identity); None: it could not be
         #: built, so stored answers are taken as they are (and new ones fail on the build error)
         self._vlm_versions: dict[str, str | None] = {}
+        self._feed: CompressionFeed | None = None
+        #: compressed keys whose compression is running now: their samples wait for them
+        self._waiting: set[str] = set()
+        self._fresh: dict[str, str | None] = {}  # key compressed by this run -> its error
+        self._outcomes: list[JobOutcome] = []  # taken from the feed, not yet stored
+        self._last_flush = time.monotonic()
+        self._wanted_now = False  # a sample waits for a compression: store outcomes at once
+        self._bar_c = self._bar_m = None
 
     def run(self) -> dict[str, Any]:
         with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
@@ -86,10 +103,29 @@ class Runner:
     def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
-        self._compress_stage()
-        for vlm in self.plan.vlms:
-            self._inference_stage(vlm)
-        return self._score_stage()
+        if self.executor == "ray":
+            from .ray_executor import connect
+
+            connect(self.ray)  # here, on the main thread, before the compression feed needs it
+        self._start_compression()
+        try:
+            for vlm in self.plan.vlms:
+                self._inference_stage(vlm)
+            while not self._feed.finished:  # compression no VLM waited for (all answered)
+                self._drain(block=True)
+            self._flush_outcomes()
+        except StoreError:
+            self._feed.stop()
+            raise
+        except BaseException:  # Ctrl-C or a fatal error: what finished is kept
+            self._feed.stop()
+            self._drain(block=False, catch=True)
+            self._flush_outcomes()
+            raise
+        result = self._score_stage()
+        if self.work.codec_calls:  # new entries: keep the cache under its cap (LRU first)
+            self.cache.prune(max_bytes=max_size_from_env())
+        return result
 
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in
@@ -165,32 +201,60 @@ class Runner:
         opts.update({("metric", m.name): m.options for m in self.plan.metrics})
         return opts
 
-    def _compress_stage(self) -> None:
+    def _start_compression(self) -> None:
+        """Start compressing on a background thread; inference starts at once beside it."""
         jobs, n_compress, n_metrics = self._compress_jobs()
-        if not jobs:
-            return
-        bar_c = self.progress.bar("compress", n_compress)
-        bar_m = self.progress.bar("metrics", n_metrics) if n_metrics else None
-        codec_of = {c.name: c for c in self.plan.codecs}
-        pending: list[JobOutcome] = []
-        last = time.monotonic()
+        self._bar_c = self.progress.bar("compress", n_compress) if jobs else None
+        self._bar_m = self.progress.bar("metrics", n_metrics) if n_metrics else None
+        self._waiting = {w.key for job in jobs for w in job.levels if w.compress}
         workshop = Workshop(self._make_local, self.cache)
+        options = self._worker_options()
+        if self.executor == "ray":
+            from .ray_executor import ray_jobs
+
+            self._feed = CompressionFeed(jobs, lambda todo, stop: ray_jobs(
+                todo, workshop, self.cache, self.registry, options, self.ray, stop))
+            return
+        self._feed = CompressionFeed(jobs, lambda todo, stop: run_jobs(
+            todo, workshop, self.jobs, self.registry, options, stop))
+
+    def _drain(self, block: bool, catch: bool = False) -> list[str]:
+        """Take finished compression units from the feed, store them (in transactions of at
+        most ``_FLUSH_UNITS`` units or ``_FLUSH_SECONDS``, and at once when a sample waits for
+        one of them), and return the keys that became usable."""
         try:
-            for outcome in run_jobs(jobs, workshop, self.jobs, self.registry, self._worker_options()):
-                pending.append(outcome)
-                works = outcome.job.levels
-                bar_c.advance(sum(w.compress for w in works))
-                if bar_m:
-                    bar_m.advance(sum(len(w.metrics) for w in works))
-                if len(pending) >= _FLUSH_UNITS or time.monotonic() - last > _FLUSH_SECONDS:
-                    self._save_outcomes(pending, codec_of)
-                    pending, last = [], time.monotonic()
-        except StoreError:
-            raise
-        except BaseException:  # Ctrl-C or a fatal error: what finished is kept
-            self._save_outcomes(pending, codec_of)
-            raise
-        self._save_outcomes(pending, codec_of)
+            outcomes = self._feed.take(block, timeout=_FLUSH_SECONDS if block else None)
+        except BaseException:
+            if not catch:
+                raise
+            outcomes = []
+        self._outcomes += outcomes
+        for out in outcomes:
+            works = out.job.levels
+            self._bar_c.advance(sum(w.compress for w in works))
+            if self._bar_m:
+                self._bar_m.advance(sum(len(w.metrics) for w in works))
+        if not self._outcomes and not self._feed.finished:
+            return []
+        if not (self._feed.finished or len(self._outcomes) >= _FLUSH_UNITS
+                or time.monotonic() - self._last_flush > _FLUSH_SECONDS or self._wanted_now):
+            return []
+        return self._flush_outcomes()
+
+    def _flush_outcomes(self) -> list[str]:
+        outcomes, self._outcomes = self._outcomes, []
+        self._last_flush = time.monotonic()
+        self._save_outcomes(outcomes, {c.name: c for c in self.plan.codecs})
+        ready = []
+        for out in outcomes:
+            for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)):
+                if w.compress:
+                    self._fresh[w.key] = out.image_error if lo is None else lo.error
+                    ready.append(w.key)
+        if self._feed.finished:  # nothing more will come: whatever still waits is let go
+            ready += self._waiting
+        self._waiting.difference_update(ready)
+        return ready
 
     def _save_outcomes(self, outcomes: list[JobOutcome], codec_of: dict[str, CodecPlan]) -> None:
         if not outcomes:
@@ -254,6 +318,48 @@ class Runner:
         finally:
             session.close()
 
+    def _inference_executor(self, session: VLMSession, vlm: VLMPlan):
+        if self.executor == "ray":
+            from .ray_executor import RayInference
+
+            return RayInference(vlm, self.registry, self.batch_size, self.ray, self.work.models_loaded)
+        return LocalInference(session)
+
+    def _work_order(self, todo: list[tuple[TaskPlan, CodecPlan, str, array]]
+                    ) -> Iterator[tuple[TaskPlan, CodecPlan, str, int, str | None, object]]:
+        """(task, codec, level, sample index, compressed key, compression status) of every
+        sample to ask, in ``todo``'s order, except that a sample whose image is being compressed
+        waits aside and comes as soon as that image is stored. Status: None (compressed),
+        an error, or ``_MISSING`` (never compressed)."""
+        deferred: dict[str, array] = {}  # key -> (todo index, sample index) pairs
+        self._wanted_now = False
+        for n, (t, c, level, pending) in enumerate(todo):
+            keys = self._cell_keys(t, c, level)
+            status = {} if c.is_reference else self.store.compressed(
+                sorted({keys[t.samples[i].image.key] for i in pending} - {None} - self._waiting))
+            for j, i in enumerate(pending):
+                key = keys[t.samples[i].image.key]
+                if key in self._waiting:
+                    deferred.setdefault(key, array("l")).extend((n, i))
+                    continue
+                if c.is_reference:
+                    yield t, c, level, i, key, None
+                else:  # stored before the cell began, or by this run since (no longer waiting)
+                    yield t, c, level, i, key, status[key] if key in status else self._fresh.get(key, _MISSING)
+                if j % 32 == 31:  # store finished compressions now and then, needed or not yet
+                    yield from self._released(todo, deferred, block=False)
+        self._wanted_now = bool(deferred)
+        while deferred:  # the VLM has nothing else to do: wait for the next image
+            yield from self._released(todo, deferred, block=True)
+        self._wanted_now = False
+
+    def _released(self, todo, deferred: dict[str, array], block: bool):
+        for key in self._drain(block):
+            pairs = deferred.pop(key, None)
+            for k in range(0, len(pairs or ()), 2):
+                t, c, level, _ = todo[pairs[k]]
+                yield t, c, level, pairs[k + 1], key, self._fresh.get(key, _MISSING)
+
     def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
         todo = []
         for t in self.plan.tasks:
@@ -265,40 +371,40 @@ class Runner:
         if not total:
             return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
+        executor = self._inference_executor(session, vlm)
         batch: list[_Item] = []
         failed: list[tuple] = []
         try:
-            for t, c, level, pending in todo:
-                keys = self._cell_keys(t, c, level)
-                status = {} if c.is_reference else self.store.compressed(
-                    sorted({keys[t.samples[i].image.key] for i in pending} - {None}))
-                for i in pending:
-                    s = t.samples[i]
-                    key = keys[s.image.key]
-                    error = self._image_error(t, s.image.key)
-                    if error is None and not c.is_reference:
-                        if key not in status:
-                            error = f"codec {c.name} level {level}: not compressed"
-                        elif status[key] is not None:
-                            error = f"codec: {status[key]}"
-                    if error is not None:
-                        failed.append(self._row(t, i, vlm, self._vlm_versions[vlm.label], c, level, key,
-                                                Answer("", error=error)))
-                        if len(failed) >= 256:
-                            self._save_predictions(failed, bar)
-                            failed = []
-                        continue
-                    batch.append(_Item(t, c, level, i, key))
-                    if len(batch) >= session.batch_size:
-                        self._infer(session, vlm, batch, bar)
-                        batch = []
+            for t, c, level, i, key, status in self._work_order(todo):
+                s = t.samples[i]
+                error = self._image_error(t, s.image.key)
+                if error is None and not c.is_reference:
+                    if status is _MISSING:
+                        error = f"codec {c.name} level {level}: not compressed"
+                    elif status is not None:
+                        error = f"codec: {status}"
+                if error is not None:
+                    failed.append(self._row(t, i, vlm, self._vlm_versions[vlm.label], c, level, key,
+                                            Answer("", error=error)))
+                    if len(failed) >= 256:
+                        self._save_predictions(failed, bar)
+                        failed = []
+                    continue
+                batch.append(_Item(t, c, level, i, key))
+                if len(batch) >= session.batch_size:
+                    self._infer(executor, vlm, batch, bar)
+                    batch = []
             if batch:
-                self._infer(session, vlm, batch, bar)
+                self._infer(executor, vlm, batch, bar)
+            while executor.pending():
+                self._collect(executor, vlm, bar, block=True)
         except StoreError:
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
             self._save_predictions(failed, bar)
             raise
+        finally:
+            executor.close()
         self._save_predictions(failed, bar)
 
     def _load(self, item: _Item):
@@ -317,20 +423,22 @@ class Runner:
                 self.store.set_image_info([(key, None, None, str(exc))])
                 raise CvbError(str(exc)) from None
         else:
-            image = self.cache.image(key)
+            image = self.cache.image(key, item.codec.codec.decode)
             if image is None:
                 from ..codec import compress
 
                 self.work.codec_calls += 1
                 comp = compress(item.codec.codec, source.load(), item.level)
-                self.cache.put(key, comp.bits, comp.image, measurements(comp))
+                self.cache.put(key, comp.bits, comp.image, measurements(comp),
+                               keep_pixels=keeps_pixels(item.codec.codec, comp.decode_s))
                 image = comp.image
         self._images[key] = image
         if len(self._images) > _IMAGE_LRU:
             self._images.popitem(last=False)
         return image
 
-    def _infer(self, session: VLMSession, vlm: VLMPlan, batch: list[_Item], bar) -> None:
+    def _infer(self, executor, vlm: VLMPlan, batch: list[_Item], bar) -> None:
+        """Hand a batch to the executor (its images loaded here), then store what it answered."""
         rows, ready, queries = [], [], []
         for item in batch:
             try:
@@ -343,13 +451,20 @@ class Runner:
                 continue
             ready.append(item)
             queries.append(query_for(item.task.samples[item.index], image, item.codec.name, item.level))
+        self._save_predictions(rows, bar)
         if queries:
-            t0 = time.perf_counter()
-            answers = session.answer(queries)
-            latency = (time.perf_counter() - t0) / len(queries)
+            executor.submit(ready, queries)
+        self._collect(executor, vlm, bar, block=False)
+        while executor.busy():
+            self._collect(executor, vlm, bar, block=True)
+
+    def _collect(self, executor, vlm: VLMPlan, bar, block: bool) -> None:
+        rows = []
+        version = self._vlm_versions[vlm.label]
+        for ready, answers, latency in executor.collect(block):
             for item, ans in zip(ready, answers):
-                rows.append(self._row(item.task, item.index, vlm, session.version, item.codec,
-                                      item.level, item.key, ans, latency))
+                rows.append(self._row(item.task, item.index, vlm, version, item.codec, item.level,
+                                      item.key, ans, latency))
         self._save_predictions(rows, bar)
 
     def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str | None, c: CodecPlan, level: str,

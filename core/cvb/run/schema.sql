@@ -96,6 +96,9 @@ CREATE TABLE IF NOT EXISTS predictions (
     UNIQUE (task, vlm, codec, level, sample_id)
 );
 
+-- Which model versions answered (cvb report's provenance) without reading every answer.
+CREATE INDEX IF NOT EXISTS predictions_by_vlm_version ON predictions (vlm, vlm_version);
+
 -- One scored cell of the matrix, rewritten when its inputs change.
 CREATE TABLE IF NOT EXISTS cells (
     task             TEXT NOT NULL,

@@ -81,6 +81,8 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if version is None:
                     self._create_schema()
+                else:
+                    self._add_indexes()
             if version is not None and create:
                 self._add_columns()
             if version is not None or create:
@@ -152,6 +154,13 @@ class Store:
         except sqlite3.Error as exc:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            raise self._error(exc) from None
+
+    def _add_indexes(self) -> None:
+        """Indexes added to the schema since a store was made (a one-time build, then nothing)."""
+        try:
+            self.conn.execute("CREATE INDEX IF NOT EXISTS predictions_by_vlm_version ON predictions (vlm, vlm_version)")
+        except sqlite3.Error as exc:
             raise self._error(exc) from None
 
     def _create_views(self, strict: bool = True) -> None:
@@ -444,9 +453,7 @@ class Store:
     def component_versions(self) -> dict[str, dict[str, list]]:
         """What made the stored numbers: ``{"vlms": {label: [versions]}, "tasks": {label:
         [versions]}, "codecs": {name: [{"version", "params"}]}}`` (``cvb report``'s provenance)."""
-        vlms: dict[str, list] = {}
-        for v, ver in self._read("SELECT DISTINCT vlm, vlm_version FROM predictions ORDER BY vlm, vlm_version"):
-            vlms.setdefault(v, []).append(ver)
+        vlms = self._vlm_versions()
         tasks: dict[str, list] = {}
         for t, ver in self._read("SELECT DISTINCT task, task_version FROM cells ORDER BY task, task_version"):
             tasks.setdefault(t, []).append(ver)
@@ -455,6 +462,24 @@ class Store:
                 "SELECT DISTINCT codec, codec_version, params FROM compressed ORDER BY codec, codec_version"):
             codecs.setdefault(c, []).append({"version": ver, "params": _json_load(params, {})})
         return {"vlms": vlms, "tasks": tasks, "codecs": codecs}
+
+    def _vlm_versions(self) -> dict[str, list]:
+        """Distinct (vlm, vlm_version), None first, by skipping along the (vlm, vlm_version)
+        index: a few lookups per pair instead of reading tens of millions of answers."""
+        out: dict[str, list] = {}
+        vlm = self._read("SELECT MIN(vlm) FROM predictions")[0][0]
+        while vlm is not None:
+            versions: list = []
+            if self._read("SELECT EXISTS (SELECT 1 FROM predictions WHERE vlm=? AND vlm_version IS NULL)", (vlm,))[0][0]:
+                versions.append(None)
+            ver = self._read("SELECT MIN(vlm_version) FROM predictions WHERE vlm=?", (vlm,))[0][0]
+            while ver is not None:
+                versions.append(ver)
+                ver = self._read("SELECT MIN(vlm_version) FROM predictions WHERE vlm=? AND vlm_version>?",
+                                 (vlm, ver))[0][0]
+            out[vlm] = versions
+            vlm = self._read("SELECT MIN(vlm) FROM predictions WHERE vlm>?", (vlm,))[0][0]
+        return out
 
     # ---- failures and export ---------------------------------------------------------------
     def failures(self, task: str | None = None, vlm: str | None = None) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ sample isolated by asking the failed batch again one query at a time."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, Sequence
 
 from .. import plugin_returns
@@ -84,3 +85,30 @@ class VLMSession:
         if self._model is not None and hasattr(self._model, "close"):
             self._model.close()
         self._model = None
+
+
+class LocalInference:
+    """The local executor of inference: one session in this process, a batch answered as it
+    is submitted. (``ray_executor.RayInference`` is the same interface over Ray actors.)"""
+
+    def __init__(self, session: VLMSession):
+        self.session = session
+        self._done: list[tuple[Any, list[Answer], float]] = []
+
+    def busy(self) -> bool:
+        return False
+
+    def pending(self) -> int:
+        return len(self._done)
+
+    def submit(self, token: Any, queries: list[Query]) -> None:
+        t0 = time.perf_counter()
+        answers = self.session.answer(queries)
+        self._done.append((token, answers, (time.perf_counter() - t0) / len(queries)))
+
+    def collect(self, block: bool) -> list[tuple[Any, list[Answer], float]]:
+        done, self._done = self._done, []
+        return done
+
+    def close(self) -> None:
+        """The session is closed by its owner."""

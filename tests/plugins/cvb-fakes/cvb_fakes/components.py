@@ -68,6 +68,20 @@ def texture_answer(query: Query) -> str:
     return "Yes" if smooth == asks_smooth else "No"
 
 
+def _die_once(queries) -> None:
+    """``$CVB_FAKES_DIE_ONCE=PATH``: the first process asked about a sample whose id holds
+    ``$CVB_FAKES_DIE_ON`` (default: any) finds PATH missing, creates it and dies at once (a
+    replica lost mid-run); every later answer goes through."""
+    path = os.environ.get("CVB_FAKES_DIE_ONCE")
+    if path and any(os.environ.get("CVB_FAKES_DIE_ON", "") in q.sample_id for q in queries):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return
+        os.close(fd)
+        os._exit(9)
+
+
 class LyingCodec(CountingCodec):
     """The fake codec breaking its protocol on purpose: ``lie`` = ``decode-none`` (decode returns
     None), ``encode-str`` (encode returns text) or ``decode-size`` (a decoded image of another size)."""
@@ -107,6 +121,7 @@ class TextureVLM(ScriptedVLM):
         if not self._loaded:
             CALLS["load"] += 1
             _log("load scripted")
+        _die_once(queries)
         if self.delay:
             time.sleep(self.delay)
         if self.raise_on and any(self.raise_on in q.sample_id for q in queries):

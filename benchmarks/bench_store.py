@@ -1,0 +1,119 @@
+"""The results store at the paper's scale: do planning, resume and reports stay interactive?
+
+The paper's matrix is 7 tasks x 9 VLMs x (11 codecs x 4 levels + the reference) = 2835 cells;
+at a few thousand questions per task that is tens of millions of predictions. This fills a
+store with that many synthetic predictions and cells (written through ``Store.save_predictions``
+and ``Store.save_cell``, the runner's own write path), plus one real small matrix (the test
+fakes' toy task, 1000 samples x 3 cells, made by a real ``cvb run``). Then it times, on that
+store and (baseline, same session) on a store holding only the small matrix:
+
+  resume    `cvb run` of the small matrix again: planning, the stored-answer checks, the cell
+            fingerprints (it must only read)
+  export    `cvb export --what cells`
+  report    `cvb report` (tables, BD-metrics, plots, HTML) of the small matrix's task and VLM
+  report*   `cvb report` of the whole store (2835 cells)
+
+Each is a fresh process. Prints seconds and the ratio big / small.
+
+    .venv/bin/python benchmarks/bench_store.py [--tasks 7 --vlms 9 --codecs 11 --levels 4
+                                                --samples 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FAKES = HERE.parent / "tests" / "plugins" / "cvb-fakes"
+
+
+def cvb(args: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))}
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, str(HERE / "bench_jobs.py"), "--child", *args], env=env,
+                         capture_output=True, text=True)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"cvb {' '.join(args[:3])} ... failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return time.perf_counter() - t0
+
+
+def fill(store_path: Path, tasks: int, vlms: int, codecs: int, levels: int, samples: int) -> tuple[int, float]:
+    """Synthetic predictions and scored cells of the whole matrix; (rows, seconds)."""
+    from cvb.run.store import Store
+
+    cells = [("none", "-")] + [(f"codec{c}", str(lv)) for c in range(codecs) for lv in range(1, levels + 1)]
+    t0 = time.perf_counter()
+    n = 0
+    with Store(store_path) as store:
+        run_id = store.begin_run({"cvb_version": "bench", "argv": ["bench_store"], "options": {}, "plugins": [],
+                                  "prompts": {}})
+        for t in range(tasks):
+            task = f"task{t}"
+            for v in range(vlms):
+                vlm = f"hf:org/model-{v}"
+                for codec, level in cells:
+                    rows = [(task, "1", f"s{i:06d}", vlm, "v1", codec, level, f"{t}-{codec}-{level}-{i % 500}",
+                             "0123456789abcdef", "yes" if i % 3 else "no", None, float(i % 2), None, 0.01)
+                            for i in range(samples)]
+                    store.save_predictions(rows, run_id)
+                    n += len(rows)
+                    store.save_cell({"task": task, "vlm": vlm, "codec": codec, "level": level, "task_version": "1",
+                                     "codec_kind": "traditional", "rate_rank": None if codec == "none" else float(level),
+                                     "n": samples, "n_failed": 0, "score": 50.0 + (hash((t, v, codec, level)) % 40),
+                                     "score_metric": "acc", "higher_is_better": True, "details": {},
+                                     "bpp": 24.0 if codec == "none" else 0.1 * int(level), "metrics": {}},
+                                    "x", run_id)
+        store.finish_run(run_id, "ok")
+    return n, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, default=7)
+    ap.add_argument("--vlms", type=int, default=9)
+    ap.add_argument("--codecs", type=int, default=11)
+    ap.add_argument("--levels", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=3000, help="questions per task")
+    args = ap.parse_args()
+    sys.path.insert(0, str(FAKES))
+    from cvb_fakes import make_images
+
+    tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-store-"))
+    try:
+        images = make_images(tmp / "imgs", 50, size=32)
+        small, big = tmp / "small.sqlite", tmp / "big.sqlite"
+        rows, secs = fill(big, args.tasks, args.vlms, args.codecs, args.levels, args.samples)
+        size = big.stat().st_size / 2**30
+        print(f"filled: {rows:,} predictions, {args.tasks * args.vlms * (1 + args.codecs * args.levels):,} cells "
+              f"in {secs:.0f} s ({rows / secs:,.0f} rows/s), {size:.1f} GiB")
+        run = ["run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "fake", "--levels", "1,4",
+               "--metric", "none", "-o", "task.questions=20", "--cache-dir", str(tmp / "cache"), "-q"]
+        for store in (small, big):
+            cvb([*run, "--store", str(store)])  # the real small matrix, in both stores
+        times: dict[str, dict[str, float]] = {}
+        for name, store in (("small", small), ("big", big)):
+            t = times[name] = {}
+            t["resume"] = cvb([*run, "--store", str(store)])
+            t["export"] = cvb(["export", "--store", str(store), "--what", "cells", "--output", str(tmp / "c.csv")])
+            t["report"] = cvb(["report", "--store", str(store), "--task", f"toy:{images}[questions=20]",
+                               "--out", str(tmp / f"rep-{name}")])
+            if name == "big":
+                t["report*"] = cvb(["report", "--store", str(store), "--out", str(tmp / "rep-all")])
+        print(f"{'':8s} {'small store':>12s} {'big store':>10s} {'big/small':>9s}   (seconds, each a fresh process)")
+        for what in ("resume", "export", "report", "report*"):
+            s, b = times["small"].get(what), times["big"][what]
+            print(f"{what:8s} {s if s is not None else float('nan'):12.2f} {b:10.2f} "
+                  f"{(b / s) if s else float('nan'):9.2f}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""DiffEIC hooks for cvb's research driver (runs in the user's environment, not cvb's).
+
+Mirrors the checkout's inference_partition.py: the model comes from configs/model/diffeic.yaml,
+Stable Diffusion 2.1's weights and one level's LFGCM/control checkpoint merged (strict=False);
+``apply_condition_compress`` writes the real bitstream file (cvb keeps it, plus the original
+size); decoding is ``apply_condition_decompress`` then the DDPM sampler from seeded noise.
+"""
+
+import research_driver
+
+
+def build(spec, level):
+    import torch
+    from utils.common import load_state_dict
+
+    model = research_driver.ldm_instantiate(spec)
+    weights = torch.load(spec["settings"]["sd_ckpt"], map_location="cpu")["state_dict"]
+    weights.update(torch.load(spec["checkpoints"][level], map_location="cpu")["state_dict"])
+    load_state_dict(model, weights, strict=False)
+    model.preprocess_model.update(force=True)
+    model.freeze()
+    return model.to(spec.get("device", "cpu"))
+
+
+encode = research_driver.condition_encode  # pad to 64, apply_condition_compress writes the file
+
+
+def decode(model, spec, src, dst):
+    import torch
+    from model.spaced_sampler import SpacedSampler
+
+    settings, p = spec["settings"], int(spec.get("pad", 64))
+    with torch.no_grad():
+        w, h, c_latent = research_driver.read_stream(src, model.apply_condition_decompress)
+        shape = (1, 4, -(-h // p) * p // 8, -(-w // p) * p // 8)
+        cond = {"c_latent": [c_latent], "c_crossattn": [model.get_learned_conditioning([""])]}
+        torch.manual_seed(int(settings["seed"]))  # the repo seeds once per run; cvb per image
+        x_T = torch.randn(shape, device=model.device, dtype=torch.float32)
+        samples = SpacedSampler(model, var_type="fixed_small").sample(
+            int(settings["steps"]), shape, cond, unconditional_guidance_scale=1.0,
+            unconditional_conditioning=None, cond_fn=None, x_T=x_T)
+        x = (model.decode_first_stage(samples) + 1) / 2
+    research_driver.write_rgb(x, w, h, dst)

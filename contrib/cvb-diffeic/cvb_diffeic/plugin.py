@@ -1,0 +1,41 @@
+"""cvb plugin hook: registers ``diffeic`` (light: looks only at environment variables and files)."""
+
+from __future__ import annotations
+
+from cvb import hookimpl
+from cvb.research_check import checkout_status
+from cvb.specs import CodecSpec
+
+ENV = "CVB_DIFFEIC"
+DEFAULT_LEVELS = ("1", "2", "3", "4", "5")
+#: level (lowest rate first) -> the released LFGCM + control-module folder (README: 0.02 .. 0.12 bpp)
+FOLDERS = {"1": "1_2_16", "2": "1_2_8", "3": "1_2_4", "4": "1_2_2", "5": "1_2_1"}
+SD_CKPT = "v2-1_512-ema-pruned.ckpt"  # Stable Diffusion 2.1 base, shared by every level
+INSTALL_HINT = ("clone https://github.com/huai-chang/DiffEIC, install its requirements in a Python "
+                f"environment (a CUDA GPU in practice), put {SD_CKPT} and the released folders 1_2_1 .. "
+                f"1_2_16 (each with lc.ckpt) in one folder, then set {ENV}_REPO, {ENV}_PYTHON and "
+                f"{ENV}_CHECKPOINTS (see cvb-diffeic's README)")
+
+
+def diffeic_status() -> str | None:
+    return checkout_status(ENV, "DiffEIC", "model/diffeic.py",
+                           [SD_CKPT, *(f"{FOLDERS[lv]}/lc.ckpt" for lv in DEFAULT_LEVELS)], INSTALL_HINT)
+
+
+@hookimpl
+def register_codecs(register):
+    register(CodecSpec(
+        name="diffeic", factory="cvb_diffeic.codec:DiffEICCodec", kind="generative", levels=DEFAULT_LEVELS,
+        check=diffeic_status, check_sees_arg=False,
+        summary="DiffEIC (Li et al. TCSVT 2024, Stable Diffusion 2.1 prior) from your checkout, run in "
+                "your Python; level 1..5 = released 1_2_16 .. 1_2_1 (~0.02 .. ~0.12 bpp)",
+        options={
+            "repo": f"the DiffEIC checkout (default ${ENV}_REPO)",
+            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
+            "checkpoints": f"folder of {SD_CKPT} and 1_2_*/lc.ckpt (default ${ENV}_CHECKPOINTS)",
+            "steps": "diffusion sampling steps at decode (default 50, as inference_partition.py)",
+            "seed": "seed of the decoder's noise (default 231, as the repo); decoding is repeatable",
+            "device": "cpu (default), cuda, cuda:N or auto; hours per image on CPU",
+            "timeout": "seconds one encode or decode may take (default 600)",
+        },
+        execution_options=("timeout",)))

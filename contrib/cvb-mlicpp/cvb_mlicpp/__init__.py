@@ -1,0 +1,1 @@
+"""cvb plugin: MLIC++ (multi-reference entropy model) from the user's MLIC checkout."""

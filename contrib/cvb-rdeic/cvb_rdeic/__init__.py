@@ -1,0 +1,1 @@
+"""cvb plugin: RDEIC (relay residual diffusion extreme image compression) from the user's checkout."""

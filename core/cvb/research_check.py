@@ -1,0 +1,25 @@
+"""The cheap ``check`` of a research-codec package: is the checkout there, are the weights?
+
+Light on purpose (a plugin's ``register_codecs`` imports it when cvb lists codecs): it looks
+only at environment variables and files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+
+def checkout_status(env_prefix: str, repo_name: str, marker: str, files: Iterable[str],
+                    install_hint: str) -> str | None:
+    """None when ``$PREFIX_REPO`` holds ``marker`` and ``$PREFIX_CHECKPOINTS`` every file in
+    ``files``; otherwise what is missing, and how to fix it."""
+    repo, checkpoints = os.environ.get(f"{env_prefix}_REPO"), os.environ.get(f"{env_prefix}_CHECKPOINTS")
+    if not repo or not (Path(repo) / marker).is_file():
+        return f"{env_prefix}_REPO does not name a {repo_name} checkout ({marker}); {install_hint}"
+    missing = [f for f in files if not checkpoints or not (Path(checkpoints) / f).is_file()]
+    if missing:
+        return (f"checkpoints missing in {env_prefix}_CHECKPOINTS={checkpoints or '(unset)'}: "
+                f"{', '.join(missing)}")
+    return None

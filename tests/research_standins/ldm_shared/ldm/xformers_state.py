@@ -1,0 +1,2 @@
+def disable_xformers():
+    pass

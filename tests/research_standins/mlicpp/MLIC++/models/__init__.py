@@ -1,0 +1,1 @@
+from .mlicpp import MLICPlusPlus  # noqa: F401

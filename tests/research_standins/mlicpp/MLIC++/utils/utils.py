@@ -1,0 +1,2 @@
+class Config(dict):
+    __getattr__ = dict.__getitem__
