@@ -142,3 +142,32 @@ def test_mllama_visual_tokens_are_the_states_its_llm_cross_attends_to(tiny_vlm_d
     for i, (t, n) in enumerate(zip(tokens, tiles)):
         assert t.shape == (n * per_tile, vlm.model.config.text_config.hidden_size)
         assert torch.allclose(t, states[i, 0, :n].reshape(-1, states.shape[-1]), atol=1e-6)
+
+
+def test_idefics3_crops_are_grouped_per_image_when_the_model_returns_one_set_per_crop(tiny_vlm_dirs):
+    """transformers 5.17 (seen on a GPU machine) returns Idefics3's features one set per real crop,
+    5.24 one per image; images cut into different numbers of tiles must come back per image
+    either way, so the teacher/student token grids of SmolVLM match."""
+    import torch
+
+    from cvb_hf.vision import features, image_inputs
+
+    vlm = _loaded(tiny_vlm_dirs["idefics3"])
+    images = [_image(w, h, seed) for seed, (w, h) in enumerate([(56, 56), (200, 90), (40, 30)])]
+    inputs = image_inputs(vlm.processor, images, "cpu", torch.float32)
+
+    class PerCrop:  # the older transformers' shape of the same numbers
+        config = vlm.model.config
+
+        def get_image_features(self, pixel_values, pixel_attention_mask=None):
+            per_image = vlm.model.get_image_features(pixel_values=pixel_values, pixel_attention_mask=pixel_attention_mask)
+            per_image = getattr(per_image, "pooler_output", per_image)
+            tokens = vlm.processor.image_seq_len
+            return torch.cat([t.reshape(-1, tokens, t.shape[-1]) for t in per_image])
+
+    with torch.no_grad():
+        expected = features(vlm.model, inputs, len(images))
+        grouped = features(PerCrop(), inputs, len(images))
+    assert len({t.shape[0] for t in expected}) > 1  # the images really have different tile counts
+    assert [t.shape for t in grouped] == [t.shape for t in expected]
+    assert all(torch.equal(a, b) for a, b in zip(grouped, expected))

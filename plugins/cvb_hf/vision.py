@@ -89,9 +89,8 @@ def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any
 def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
     """``visual_tokens`` of already prepared ``image_inputs``: one tensor per image.
 
-    Models that cut an image into several crops (InternVL's tiles: the image processor says how
-    many per image in ``num_patches``) get their crops' tokens joined in order, which is how
-    their LLM receives them.
+    Models that cut an image into several crops (InternVL's tiles, Idefics3/SmolVLM's tiles plus
+    global view) get their crops' tokens joined in order, which is how their LLM receives them.
     """
     import torch
 
@@ -105,9 +104,8 @@ def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor
     if isinstance(feats, torch.Tensor):
         feats = list(feats) if feats.dim() == 3 else [feats]
     feats = [f.reshape(-1, f.shape[-1]) for f in feats]
-    crops = inputs.get("num_patches")
-    if crops is not None and len(feats) != n_images:
-        counts = [int(c) for c in (crops.tolist() if hasattr(crops, "tolist") else crops)]
+    counts = _crops_per_image(inputs) if len(feats) != n_images else None
+    if counts is not None:
         if sum(counts) != len(feats):
             raise UnavailableError(f"{type(model).__name__}: {len(feats)} crops came back, the image "
                                    f"processor made {sum(counts)} ({counts})")
@@ -117,6 +115,24 @@ def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor
         raise UnavailableError(f"{type(model).__name__}.get_image_features returned {len(feats)} "
                                f"feature sets for {n_images} images")
     return feats
+
+
+def _crops_per_image(inputs: dict[str, Any]) -> list[int] | None:
+    """How many crops each image was cut into, where the model returns one feature set per crop.
+
+    InternVL's processor says so in ``num_patches``. Idefics3/SmolVLM pads every image to the same
+    number of crops (``pixel_values`` of shape images x crops x C x H x W) and its model drops the
+    all-zero padding crops; transformers 5.24 then regroups the rest per image, older releases
+    (5.17, seen on a GPU machine) return one set per crop. Counting the real crops with the
+    model's own rule (a crop that is not all zeros) groups them either way.
+    """
+    crops = inputs.get("num_patches")
+    if crops is not None:
+        return [int(c) for c in (crops.tolist() if hasattr(crops, "tolist") else crops)]
+    pixels = inputs.get("pixel_values")
+    if pixels is not None and getattr(pixels, "dim", lambda: 0)() == 5:
+        return [int(n) for n in (pixels != 0).flatten(2).any(-1).sum(-1).tolist()]
+    return None
 
 
 def _is_mllama(model) -> bool:
