@@ -299,3 +299,31 @@ def test_adapted_vlm_gets_gap_and_gain_intervals_and_overlaid_curves(stats_store
                env=env).stdout
     flat = " ".join(text.split())
     assert "gap decomposition with" in flat and "gen. CI" in flat and max(len(x) for x in text.splitlines()) <= 80
+
+
+def _always_wrong(req, seen):
+    """POPE copy: thing i is there for even i; answer the opposite (every verdict 0, F1 0)."""
+    text = req["messages"][0]["content"][-1]["text"]
+    i = int(text.split("thing ")[1].split()[0])
+    return 200, {}, reply("no" if i % 2 == 0 else "yes")
+
+
+def test_an_all_wrong_fraction_f1_is_not_taken_for_a_percentage(tmp_path):
+    """lmms-eval's POPE F1 is a fraction, and not an accuracy: with every answer wrong it is 0, as
+    is every accuracy on any scale; the report must not give it a Wilson interval of up to ~39
+    "percent" (the accuracy scale comes from the task's declared score, never from the values)."""
+    from test_protocol_run import pope_copy
+
+    data = pope_copy(tmp_path / "POPE")
+    env = {**os.environ, "CVB_TEST_KEY": KEY}
+    env.pop("CVB_LOAD_PLUGINS", None)
+    store = tmp_path / "p.sqlite"
+    with FakeServer(_always_wrong) as server:
+        cvb("run", "--vlm", "openai:tiny-vl", "-t", f"pope:{data}", "-o", "task.protocol=lmms-eval",
+            "-o", f"vlm.base_url={server.url}", "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none",
+            "--store", str(store), "--cache-dir", str(tmp_path / "cache"), env=env)
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "50",
+                            env=env).stdout)["sections"]
+    (c,) = sec["cells"]
+    assert c["score_metric"] == "pope_f1_score" and c["score"] == 0
+    assert c["ci_method"] == "bootstrap" and c["ci"] == [0, 0]

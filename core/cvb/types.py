@@ -119,6 +119,11 @@ class TaskScore:
     metric: str  # name of the headline number, e.g. "f1", "acc", "score/1000"
     details: Mapping[str, float] = field(default_factory=dict)
     higher_is_better: bool = True
+    #: set by a task whose headline is a plain accuracy: ``value == accuracy_scale x mean`` of
+    #: its 0/1 ``judge`` verdicts (100 for %, 1 for a fraction, 1000 for OCRBench's score/1000).
+    #: ``cvb report`` then gives the Wilson interval and McNemar's test on that scale; None (an
+    #: F1, a sum, a CIDEr): the task's own score is bootstrapped
+    accuracy_scale: float | None = None
 
 
 @dataclass(frozen=True)

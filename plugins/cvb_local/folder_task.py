@@ -133,6 +133,6 @@ def score_folder(samples: Sequence[Sample], predictions: Mapping[str, str],
                 f1 = sum(word_f1(predictions.get(s.id), reference[s.id]) for s in free)
                 details["consistency_word_f1"] = percent(f1, len(free))
     if answered:
-        return TaskScore(value=details["acc"], metric="acc", details=details)
+        return TaskScore(value=details["acc"], metric="acc", details=details, accuracy_scale=100.0)
     return TaskScore(value=details.get("consistency", float("nan")), metric="consistency",
                      details=details)

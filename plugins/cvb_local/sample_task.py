@@ -172,4 +172,4 @@ def score_sample_task(samples: Iterable[Sample], predictions: Mapping[str, str])
         right += hits
     acc = percent(right, len(samples))
     details["acc"] = acc
-    return TaskScore(value=acc, metric="acc", details=details)
+    return TaskScore(value=acc, metric="acc", details=details, accuracy_scale=100.0)

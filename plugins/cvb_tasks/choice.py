@@ -56,4 +56,5 @@ def choice_score(samples: Sequence[Sample], predictions: Mapping[str, str], circ
     for cat in sorted(per_cat):
         if cat:
             details[f"acc/{cat}"] = 100.0 * sum(per_cat[cat]) / len(per_cat[cat])
-    return TaskScore(value=acc, metric="circular_acc" if circular else "acc", details=details)
+    return TaskScore(value=acc, metric="circular_acc" if circular else "acc", details=details,
+                     accuracy_scale=None if circular else 100.0)

@@ -73,7 +73,7 @@ class GqaTask(HubTask):
         for cat in cats:
             sel = [h for h, s in zip(hits, samples) if s.category == cat]
             details[f"acc/{cat}"] = 100.0 * sum(sel) / len(sel)
-        return TaskScore(value=acc, metric="acc", details=details)
+        return TaskScore(value=acc, metric="acc", details=details, accuracy_scale=100.0)
 
 
 def _category(row: Mapping) -> str:

@@ -67,4 +67,4 @@ class OcrBenchTask(HubTask):
             details[f"correct/{cat}"] = float(right[cat])
             details[f"questions/{cat}"] = float(asked[cat])
         value = 1000.0 * total / n if n else 0.0
-        return TaskScore(value=value, metric="score/1000", details=details)
+        return TaskScore(value=value, metric="score/1000", details=details, accuracy_scale=1000.0)

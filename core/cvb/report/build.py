@@ -18,6 +18,7 @@ from ..analysis.curves import (
 )
 from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
 from ..errors import UsageError
+from ..run.plan import scoring_of
 
 REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"
@@ -92,7 +93,7 @@ def _clean_cell(cell: Mapping, metrics: Sequence[str], stats: Mapping | None = N
                      test=info.pop("test", None), p=p,
                      significant=None if p is None or math.isnan(p) else bool(p < ALPHA), **info)
     return {
-        "task": cell["task"], "vlm": cell["vlm"], "codec": cell["codec"],
+        "task": cell["task"], **scoring_of(cell["task"]), "vlm": cell["vlm"], "codec": cell["codec"],
         "level": str(cell.get("level")), "bpp": num(cell.get("bpp")),
         "score": num(cell.get("score")), "score_metric": cell.get("score_metric") or "score",
         "higher_is_better": higher_is_better(cell),
@@ -157,7 +158,7 @@ def build_report(
         for g in section_gaps:
             _gap_ci(g, stats, higher_is_better(first))
         sections.append({
-            "task": task, "vlm": vlm,
+            "task": task, **scoring_of(task), "vlm": vlm,
             "score_metric": first.get("score_metric") or "score",
             "higher_is_better": higher_is_better(first),
             "anchor": section_anchor,

@@ -66,7 +66,9 @@ def fmt_ci(ci, decimals: int, signed: bool = False) -> str:
 
 
 def section_title(section: dict) -> str:
-    return f"{section['task']} x {section['vlm']}"
+    judge = f", judge {section['judge']}" if section.get("judge") else ""
+    protocol = f" (protocol {section['protocol']}{judge})" if section.get("protocol") else ""
+    return f"{section['task']} x {section['vlm']}{protocol}"
 
 
 def _confidence(section: dict) -> str:

@@ -9,8 +9,8 @@ approximation of it. The same resamples serve every cell of the task, so a compr
 the uncompressed one are always compared on the same draw (a paired bootstrap), and a codec's
 curve of resampled scores gives the BD-metric's interval.
 
-A score that is a plain accuracy (``scale x mean`` of 0/1 ``judge`` verdicts, checked on the
-full set and on resamples) is resampled with numpy instead of calling ``score`` again, gets the
+A score the task declares a plain accuracy (``TaskScore.accuracy_scale``: ``scale x mean`` of
+its 0/1 ``judge`` verdicts, checked on the full set and on resamples) is resampled with numpy instead of calling ``score`` again, gets the
 Wilson interval and McNemar's test. When the task cannot be rebuilt (its data or plugin is
 gone) the cells get no interval, say why, and still get McNemar's test from the verdicts the
 run stored.
@@ -26,7 +26,6 @@ import numpy as np
 
 from ..analysis import stats
 
-ACCURACY_SCALES = (100.0, 1.0, 1000.0)  # acc in %, a fraction, OCRBench's score/1000
 _CHECKS = 3  # resamples on which the accuracy shortcut must reproduce the task's own score
 
 
@@ -160,17 +159,17 @@ def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
     return out
 
 
-def _accuracy_scale(score_of: Callable[[np.ndarray], float], verdicts: np.ndarray,
+def _accuracy_scale(declared: float | None, score_of: Callable[[np.ndarray], float], verdicts: np.ndarray,
                     checks: Sequence[np.ndarray]) -> float | None:
-    """The scale with score == scale * mean(verdicts) on the full set and on ``checks``, or None."""
-    full = score_of(np.arange(len(verdicts)))
-    mean = float(verdicts.mean()) if len(verdicts) else math.nan
-    for scale in ACCURACY_SCALES:
-        if not math.isclose(full, scale * mean, rel_tol=1e-9, abs_tol=1e-9):
-            continue
-        if all(math.isclose(score_of(idx), scale * float(verdicts[idx].mean()), rel_tol=1e-9, abs_tol=1e-9)
-               for idx in checks):
-            return scale
+    """The task's declared accuracy scale (``TaskScore.accuracy_scale``) when score == scale *
+    mean(verdicts) holds on the full set and on ``checks``, else None. Never guessed from the
+    values: with every verdict 0 any scale fits (an F1 of 0 is no accuracy in %)."""
+    if not declared or not len(verdicts):
+        return None
+    scale = float(declared)
+    if all(math.isclose(score_of(idx), scale * float(verdicts[idx].mean()), rel_tol=1e-9, abs_tol=1e-9)
+           for idx in [np.arange(len(verdicts)), *checks]):
+        return scale
     return None
 
 
@@ -225,10 +224,14 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     verdicts: dict[tuple[str, str], np.ndarray | None] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
     for k in keys:
-        def score_of(idx, k=k) -> float:
-            return float(task.score([samples[i] for i in idx], answers[k], reference=reference).value)
+        def full_score(idx, k=k):
+            return task.score([samples[i] for i in idx], answers[k], reference=reference)
 
-        again = score_of(np.arange(len(samples)))
+        def score_of(idx, k=k) -> float:
+            return float(full_score(idx).value)
+
+        whole = full_score(np.arange(len(samples)))
+        again = float(whole.value)
         if not math.isclose(again, stored_score[k], rel_tol=1e-6, abs_tol=1e-9):
             out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {again:.6g}, "
                           f"the store says {stored_score[k]:.6g} (its data or rule changed since the run)")
@@ -238,7 +241,8 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             return out
 
         v = _verdicts(task, samples, answers[k])
-        scale = _accuracy_scale(score_of, v, draws[:_CHECKS]) if v is not None and len(v) else None
+        declared = getattr(whole, "accuracy_scale", None)
+        scale = _accuracy_scale(declared, score_of, v, draws[:_CHECKS]) if v is not None else None
         if scale is not None:
             reps = np.array([scale * v[idx].mean() for idx in draws])
             k_right, n = int(v.sum()), len(v)
@@ -286,11 +290,14 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``."""
     from ..analysis.curves import group_cells
 
+    from ..run import judge_replies
+
     opts = opts or Options()
     loader = TaskLoader(store, registry)
     out = {}
-    for (task, vlm), group in group_cells(cells).items():
-        if progress:
-            progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
-        out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
+    with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
+        for (task, vlm), group in group_cells(cells).items():
+            if progress:
+                progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
+            out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
     return out

@@ -119,6 +119,18 @@ def answers_label(label: str) -> str:
     return ref + ("[" + ",".join(kept) + "]" if kept else "")
 
 
+#: the scoring protocol of a label without ``protocol=`` (the task plugins' own rules)
+DEFAULT_PROTOCOL = "cvb"
+
+
+def scoring_of(label: str) -> dict[str, str | None]:
+    """``{"protocol", "judge"}`` of a task label: what scored its cells (``cvb`` and no judge
+    when the label names neither), for ``cvb report`` and ``cvb export``."""
+    _ref, sep, rest = label.rpartition("[")
+    options = dict(part.partition("=")[::2] for part in rest[:-1].split(",")) if sep and rest.endswith("]") else {}
+    return {"protocol": options.get("protocol") or DEFAULT_PROTOCOL, "judge": options.get("judge") or None}
+
+
 def ref_of(label: str) -> str:
     """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
     return label.split("[", 1)[0]

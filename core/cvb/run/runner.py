@@ -36,6 +36,7 @@ from ..errors import CvbError, UnavailableError
 from ..types import Answer
 from .compress_feed import CompressionFeed
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from . import judge_replies
 from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
@@ -96,6 +97,10 @@ class Runner:
         self._bar_c = self._bar_m = None
 
     def run(self) -> dict[str, Any]:
+        with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         if self.executor == "ray":
@@ -544,6 +549,7 @@ class Runner:
                             "stage": "score", "task": t.label, "vlm": vlm.label, "codec": c.name,
                             "level": level, "item": None, "error": cell["error"]}
                     self.store.save_cell(cell, fingerprint, self.run_id)
+                    self.store.set_verdicts(stored_as, vlm.label, c.name, level, t.label, self._verdicts(t, answers))
                     self.work.cells_scored += 1
         return {"work": self.work.__dict__, "failures": list(failures.values())}
 
@@ -564,6 +570,20 @@ class Runner:
                                                         "codec": c.name, "level": level,
                                                         "item": f"{m} {key}", "error": err}
         return self.store.mean_bpp(keys), self.store.mean_metrics(keys, self._metric_names)
+
+    @staticmethod
+    def _verdicts(t: TaskPlan, answers: dict[str, str]) -> dict[str, float | None]:
+        """Each answer's verdict under the rule of the cell being scored (its protocol, its judge):
+        the stored ``judge`` column then says what this cell's rule made of it."""
+        out: dict[str, float | None] = {}
+        for s in t.samples:
+            if s.id in answers:
+                try:
+                    j = t.task.judge(s, answers[s.id])
+                except Exception:  # noqa: BLE001 - no verdict; the cell's score stands
+                    j = None
+                out[s.id] = None if j is None else float(j)
+        return out
 
     def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, answers: dict[str, str],
                     n_failed: int, reference: dict[str, str], bpp, metrics) -> dict[str, Any]:

@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS predictions (
     latency_s    REAL,                     -- wall time of its batch / batch size
     run_id       INTEGER,
     updated_ns   INTEGER NOT NULL,
+    scored_as    TEXT,                     -- the cell label (protocol, judge) whose rule gave judge
     UNIQUE (task, vlm, codec, level, sample_id)
 );
 

@@ -83,6 +83,8 @@ class Store:
                     self._create_schema()
                 else:
                     self._add_indexes()
+            if version is not None and create:
+                self._add_columns()
             if version is not None or create:
                 self._create_views(strict=create)
         except BaseException:
@@ -116,6 +118,20 @@ class Store:
             raise StoreError(f"results store {self.path} has schema version {version}, which this "
                              f"cvb cannot migrate to {SCHEMA_VERSION}; pass another --store")
         return version
+
+    #: columns added to schema version 1 after stores were made with it: (table, column, type)
+    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"),)
+
+    def _add_columns(self) -> None:
+        """Columns newer than the store (nullable, so older readers and rows are unaffected)."""
+        for table, column, kind in self.ADDED_COLUMNS:
+            have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):  # another process added it first
+                        raise self._error(exc) from None
 
     def _set_wal(self) -> None:
         for attempt in range(50):  # switching modes needs a moment alone with the file
@@ -365,6 +381,18 @@ class Store:
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
                 [(*r, run_id, ns) for r in rows])
 
+    def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
+                     verdicts: Mapping[str, float | None]) -> None:
+        """The per-sample ``judge`` of stored answers (``task``: the label they are stored under)
+        as the rule of cell ``scored_as`` gives it, and ``scored_as`` itself: answers shared by
+        several protocols say whose verdict they carry."""
+        if not verdicts:
+            return
+        with self.write() as c:
+            c.executemany("UPDATE predictions SET judge=?, scored_as=? WHERE task=? AND vlm=? AND codec=?"
+                          " AND level=? AND sample_id=? AND error IS NULL",
+                          [(v, scored_as, task, vlm, codec, level, sid) for sid, v in verdicts.items()])
+
     def cell_stamp(self, task: str, vlm: str, codec: str, level: str) -> tuple:
         """Changes whenever any prediction of the cell is written: (count, last write, errors)."""
         return tuple(self._read(
@@ -397,7 +425,8 @@ class Store:
 
         Keys: task, vlm, codec, level, rate_rank (grows with the level's bitrate; orders cells
         with no bpp), bpp (mean), metrics {name: mean}, score, score_metric, higher_is_better,
-        details {..}, n, n_failed, and error (why the cell has no score, else None).
+        details {..}, n, n_failed, and error (why the cell has no score, else None); protocol
+        and judge (what scored it, from the task label: ``cvb`` and None by default).
         ``cvb report`` reads these.
         """
         where, params = [], []
@@ -408,11 +437,13 @@ class Store:
         sql = ("SELECT task, vlm, codec, level, rate_rank, bpp, metrics, score, score_metric, higher_is_better,"
                " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
+        from .plan import scoring_of
+
         out = []
         for (t, v, codec, level, rank, bpp, metrics, score, metric, hib, details, n, n_failed,
              error) in self._read(sql, params):
             out.append({
-                "task": t, "vlm": v, "codec": codec, "level": level, "rate_rank": rank, "bpp": bpp,
+                "task": t, **scoring_of(t), "vlm": v, "codec": codec, "level": level, "rate_rank": rank, "bpp": bpp,
                 "metrics": _json_load(metrics, {}), "score": score, "score_metric": metric,
                 "higher_is_better": None if hib is None else bool(hib),
                 "details": _json_load(details, {}), "n": n, "n_failed": n_failed, "error": error,
@@ -495,7 +526,7 @@ class Store:
     def export_columns(self, what: str) -> list[str]:
         """The column names of ``export_rows(what)``, known even when the table is empty."""
         if what == "cells":
-            return ["task", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
+            return ["task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
                     "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
         if what == "failures":
             return ["stage", "task", "vlm", "codec", "level", "item", "error"]

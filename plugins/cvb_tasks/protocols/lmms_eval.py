@@ -221,7 +221,7 @@ class SeedBench(Rules):
         value = total_correct / len(samples) if samples else 0.0
         details = {"seed_image": float(value), "correct": float(total_correct)}
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(value), metric="seed_image", details=details)
+        return TaskScore(value=float(value), metric="seed_image", details=details, accuracy_scale=1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -506,7 +506,7 @@ class Gqa(Rules):
         value = sum(scores) / len(scores) if scores else 0.0  # api/metrics.py:23-24 (mean)
         details = {"exact_match": float(value), "correct": float(sum(scores))}
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(value), metric="exact_match", details=details)
+        return TaskScore(value=float(value), metric="exact_match", details=details, accuracy_scale=1.0)
 
 
 # ---------------------------------------------------------------------------------------------

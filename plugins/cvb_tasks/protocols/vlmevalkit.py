@@ -38,29 +38,52 @@ def _prediction(sample: Sample, predictions: Mapping[str, str]) -> str:
 
 # ---- the judge -------------------------------------------------------------------------------
 class Judge:
-    """A cvb VLM asked text-only questions (VLMEvalKit's ``build_judge``); replies memoised."""
+    """A cvb VLM asked text-only questions (VLMEvalKit's ``build_judge``). Replies are memoised
+    and, inside ``cvb run`` / ``cvb report``, kept in the results store (``cvb.run.judge_replies``,
+    keyed by the judge, its version, the question, the prediction and the prompt): a rescore
+    never asks the judge about an answer it has already decided."""
 
     def __init__(self, ref: str):
         self.ref = str(ref)
         self._vlm = None
         self._memo: dict[str, str] = {}
 
-    def ask(self, prompts: Sequence[str]) -> list[str]:
+    def _model(self):
+        if self._vlm is None:
+            from cvb.plugins import get_registry
+
+            self._vlm = get_registry().create("vlm", self.ref)
+        return self._vlm
+
+    def _version(self) -> str | None:
+        """The judge's version (model, endpoint), None where it cannot be built here (no API key
+        on a rescore): stored replies of any version are then taken."""
+        try:
+            return str(getattr(self._model(), "version", "") or "")
+        except Exception:  # noqa: BLE001 - building fails again, with its error, if asking is needed
+            return None
+
+    def ask(self, items: Sequence[tuple[str, str, str]]) -> list[str]:
+        """The judge's reply to each ``(question, prediction, prompt)``."""
+        from cvb.run import judge_replies
         from cvb.types import Query
 
-        todo = [p for p in dict.fromkeys(prompts) if p not in self._memo]
+        shas = [judge_replies.item_sha(*it) for it in items]
+        todo = {sha: it for sha, it in zip(shas, items) if sha not in self._memo}
         if todo:
-            if self._vlm is None:
-                from cvb.plugins import get_registry
-
-                self._vlm = get_registry().create("vlm", self.ref)
-            answers = self._vlm.answer([Query(image=None, prompt=p, verbatim=True, max_new_tokens=16)
-                                        for p in todo])
-            for p, a in zip(todo, answers):
+            version = self._version()
+            self._memo.update(judge_replies.stored(self.ref, version, list(todo)))
+            todo = {sha: it for sha, it in todo.items() if sha not in self._memo}
+        if todo:
+            answers = self._model().answer([Query(image=None, prompt=it[2], verbatim=True, max_new_tokens=16)
+                                            for it in todo.values()])
+            for sha, a in zip(todo, answers):
                 if a.error:
                     raise RuntimeError(f"judge {self.ref} failed: {a.error}")
-                self._memo[p] = a.text
-        return [self._memo[p] for p in prompts]
+                self._memo[sha] = a.text
+            judge_replies.keep(self.ref, self._version(),
+                               [(*it, self._memo[sha]) for sha, it in todo.items()])
+        return [self._memo[sha] for sha in shas]
 
 
 class Rules:
@@ -138,9 +161,9 @@ class YesNo(Rules):
         self.judged = 0
         if self._judge is not None:
             unknown = [i for i, e in enumerate(out) if e == "Unknown"]
-            prompts = [yorn_match_prompt(_doc(samples[i]).get("question", samples[i].question), texts[i])
-                       for i in unknown]
-            for i, reply in zip(unknown, self._judge.ask(prompts)):
+            questions = [str(_doc(samples[i]).get("question", samples[i].question)) for i in unknown]
+            asked = [(q, texts[i], yorn_match_prompt(q, texts[i])) for q, i in zip(questions, unknown)]
+            for i, reply in zip(unknown, self._judge.ask(asked)):
                 out[i] = yorn_extraction(reply)  # YOrN_auxeval reads the judge with the same rule
             self.judged = len(unknown)
         return out
@@ -307,9 +330,10 @@ class Choice(Rules):
             if not ret:
                 ask.append(len(out) - 1)
         if ask and self._judge is not None:
-            prompts = [judge_prompt(items[i][1]["question"], items[i][1]["options"], items[i][0].strip())
-                       for i in ask]
-            for i, reply in zip(ask, self._judge.ask(prompts)):
+            asked = [(str(items[i][1]["question"]), items[i][0].strip(),
+                      judge_prompt(items[i][1]["question"], items[i][1]["options"], items[i][0].strip()))
+                     for i in ask]
+            for i, reply in zip(ask, self._judge.ask(asked)):
                 out[i] = can_infer(reply, dict(items[i][1]["options"])) or "Z"
             self.judged += len(ask)
         return [o or "Z" for o in out]
@@ -340,7 +364,7 @@ class SeedBench(Choice):
             if cat:
                 details[f"Overall/{cat}"] = sum(by[cat]) / len(by[cat])
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(overall), metric="Overall", details=details)
+        return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=1.0)
 
 
 class Mmbench(Choice):
@@ -443,7 +467,7 @@ class Gqa(Rules):
         overall = sum(hits) / len(hits) * 100 if hits else 0.0  # hit_calculate, then mean x100
         details = {"Overall": float(overall)}
         details.update(self._counts(samples, predictions))
-        return TaskScore(value=float(overall), metric="Overall", details=details)
+        return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=100.0)
 
 
 RULES: dict[str, Callable[[str | None], Rules]] = {

@@ -177,7 +177,7 @@ class ToyTask:
         if reference:
             same = [predictions.get(s.id) == reference[s.id] for s in samples if s.id in reference]
             details["agreement"] = 100.0 * sum(same) / max(len(same), 1)
-        return TaskScore(value=details["acc"], metric="acc", details=details)
+        return TaskScore(value=details["acc"], metric="acc", details=details, accuracy_scale=100.0)
 
 
 class MSE:
