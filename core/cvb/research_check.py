@@ -23,3 +23,17 @@ def checkout_status(env_prefix: str, repo_name: str, marker: str, files: Iterabl
         return (f"checkpoints missing in {env_prefix}_CHECKPOINTS={checkpoints or '(unset)'}: "
                 f"{', '.join(missing)}")
     return None
+
+
+def research_options(env_prefix: str, repo: str, checkpoints: str, device: str = "",
+                     **extra: str) -> dict[str, str]:
+    """The ``options`` of a research codec's spec: the settings every such codec shares (checkout,
+    interpreter, weights folder, device, timeout), described once, with ``extra`` in between."""
+    return {
+        "repo": f"{repo} (default ${env_prefix}_REPO)",
+        "python": f"the interpreter of its environment (default ${env_prefix}_PYTHON, else cvb's own)",
+        "checkpoints": f"{checkpoints} (default ${env_prefix}_CHECKPOINTS)",
+        **extra,
+        "device": "cpu (default), cuda, cuda:N or auto" + (f"; {device}" if device else ""),
+        "timeout": "seconds one encode or decode may take (default 600)",
+    }

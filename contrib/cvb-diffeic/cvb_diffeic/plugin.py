@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status
+from cvb.research_check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_DIFFEIC"
@@ -29,13 +29,9 @@ def register_codecs(register):
         check=diffeic_status, check_sees_arg=False,
         summary="DiffEIC (Li et al. TCSVT 2024, Stable Diffusion 2.1 prior) from your checkout, run in "
                 "your Python; level 1..5 = released 1_2_16 .. 1_2_1 (~0.02 .. ~0.12 bpp)",
-        options={
-            "repo": f"the DiffEIC checkout (default ${ENV}_REPO)",
-            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
-            "checkpoints": f"folder of {SD_CKPT} and 1_2_*/lc.ckpt (default ${ENV}_CHECKPOINTS)",
-            "steps": "diffusion sampling steps at decode (default 50, as inference_partition.py)",
-            "seed": "seed of the decoder's noise (default 231, as the repo); decoding is repeatable",
-            "device": "cpu (default), cuda, cuda:N or auto; hours per image on CPU",
-            "timeout": "seconds one encode or decode may take (default 600)",
-        },
+        options=research_options(
+            ENV, "the DiffEIC checkout", f"folder of {SD_CKPT} and 1_2_*/lc.ckpt",
+            device="hours per image on CPU",
+            steps="diffusion sampling steps at decode (default 50, as inference_partition.py)",
+            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable"),
         execution_options=("timeout",)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status
+from cvb.research_check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_MLICPP"
@@ -25,11 +25,6 @@ def register_codecs(register):
         check=mlicpp_status, check_sees_arg=False,
         summary="MLIC++ (Jiang & Wang, ICML 2023 NCW) from your MLIC checkout, run in your Python; "
                 "level = lambda index 1..6 (0.0018 .. 0.0483)",
-        options={
-            "repo": f"the MLIC++ folder of the MLIC checkout (default ${ENV}_REPO)",
-            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
-            "checkpoints": f"folder of mlicpp-1.pth.tar .. mlicpp-6.pth.tar (default ${ENV}_CHECKPOINTS)",
-            "device": "cpu (default), cuda, cuda:N or auto",
-            "timeout": "seconds one encode or decode may take (default 600)",
-        },
+        options=research_options(
+            ENV, "the MLIC++ folder of the MLIC checkout", "folder of mlicpp-1.pth.tar .. mlicpp-6.pth.tar"),
         execution_options=("timeout",)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status
+from cvb.research_check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_RDEIC"
@@ -26,14 +26,9 @@ def register_codecs(register):
         check=rdeic_status, check_sees_arg=False,
         summary="RDEIC (Li et al., relay residual diffusion) from your checkout, run in your Python; "
                 "level 1..5 = your rdeic-N.ckpt, lowest rate first",
-        options={
-            "repo": f"the RDEIC checkout (default ${ENV}_REPO)",
-            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
-            "checkpoints": f"folder of rdeic-1.ckpt .. rdeic-5.ckpt (default ${ENV}_CHECKPOINTS)",
-            "steps": "diffusion sampling steps at decode (default 2, as inference.py)",
-            "guidance": "classifier-free guidance scale (default 1.0, as inference.py)",
-            "seed": "seed of the decoder's noise (default 231, as the repo); decoding is repeatable",
-            "device": "cpu (default), cuda, cuda:N or auto",
-            "timeout": "seconds one encode or decode may take (default 600)",
-        },
+        options=research_options(
+            ENV, "the RDEIC checkout", "folder of rdeic-1.ckpt .. rdeic-5.ckpt",
+            steps="diffusion sampling steps at decode (default 2, as inference.py)",
+            guidance="classifier-free guidance scale (default 1.0, as inference.py)",
+            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable"),
         execution_options=("timeout",)))

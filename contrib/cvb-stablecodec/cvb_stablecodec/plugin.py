@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status
+from cvb.research_check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_STABLECODEC"
@@ -31,11 +31,7 @@ def register_codecs(register):
         levels=DEFAULT_LEVELS, check=stablecodec_status, check_sees_arg=False,
         summary="StableCodec (Zhang et al. ICCV 2025, one-step diffusion on SD-Turbo) from your checkout, "
                 "run in your Python; level 1..5 = stablecodec_ft32 .. ft2 (~0.005 .. ~0.035 bpp)",
-        options={
-            "repo": f"the StableCodec checkout (default ${ENV}_REPO)",
-            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
-            "checkpoints": f"folder of sd-turbo/, {ELIC} and stablecodec_ft*.pkl (default ${ENV}_CHECKPOINTS)",
-            "device": "cpu (default), cuda, cuda:N or auto; StableCodec's code expects a CUDA GPU",
-            "timeout": "seconds one encode or decode may take (default 600)",
-        },
+        options=research_options(
+            ENV, "the StableCodec checkout", f"folder of sd-turbo/, {ELIC} and stablecodec_ft*.pkl",
+            device="StableCodec's code expects a CUDA GPU"),
         execution_options=("timeout",)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status
+from cvb.research_check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_TCM"
@@ -25,11 +25,6 @@ def register_codecs(register):
         check=tcm_status, check_sees_arg=False,
         summary="TCM (Liu et al. CVPR 2023) from your LIC_TCM checkout, run in your Python; "
                 "level = lambda index 1..6 (0.0025 .. 0.05)",
-        options={
-            "repo": f"the LIC_TCM checkout (default ${ENV}_REPO)",
-            "python": f"the interpreter of its environment (default ${ENV}_PYTHON, else cvb's own)",
-            "checkpoints": f"folder of tcm-1.pth.tar .. tcm-6.pth.tar (default ${ENV}_CHECKPOINTS)",
-            "device": "cpu (default), cuda, cuda:N or auto",
-            "timeout": "seconds one encode or decode may take (default 600)",
-        },
+        options=research_options(
+            ENV, "the LIC_TCM checkout", "folder of tcm-1.pth.tar .. tcm-6.pth.tar"),
         execution_options=("timeout",)))
