@@ -293,6 +293,42 @@ def test_listing_metrics_imports_no_torch(empty_home):
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+SSIM_WITHOUT_TORCHVISION = """
+import sys
+import numpy as np
+from PIL import Image
+from cvb.plugins import get_registry
+reg = get_registry()
+rng = np.random.default_rng(0)
+a = Image.fromarray(rng.integers(0, 256, (200, 240, 3), dtype=np.uint8))
+b = Image.fromarray(np.clip(np.asarray(a, dtype=np.int16) + rng.integers(-20, 21, (200, 240, 3)), 0, 255).astype(np.uint8))
+values = [reg.create("metric", "ms-ssim").measure(a, b), reg.create("metric", "ssim").measure(a, b)]
+loaded = sorted(m for m in ("torchvision", "torch._dynamo", "piq") if m in sys.modules)
+# the real package still imports afterwards (LPIPS, DISTS), with the same functions
+import torch
+from cvb.compat import ensure_torchvision
+ensure_torchvision()
+import piq
+from cvb_metrics.images import tensor_pair
+from cvb_metrics.ssim import MS_SSIM_WEIGHTS
+x, y = tensor_pair(a, b)
+direct = [float(piq.multi_scale_ssim(y, x, data_range=1.0, kernel_size=11,
+                                     scale_weights=torch.tensor(MS_SSIM_WEIGHTS))),
+          float(piq.ssim(y, x, data_range=1.0, kernel_size=11, downsample=False))]
+print(loaded, values == direct, hasattr(piq, "LPIPS"), values, direct)
+"""
+
+
+def test_ssim_metrics_load_piq_without_torchvision():
+    """SSIM and MS-SSIM take piq's functions without piq's package import (torchvision and
+    torch._dynamo: over a second in each -j worker); a later ``import piq`` still works and
+    gives the same functions and values."""
+    out = subprocess.run([sys.executable, "-c", SSIM_WITHOUT_TORCHVISION], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("[] True True"), out.stdout
+
+
 def test_spec_directions():
     reg = get_registry()
     direction = {n: reg.spec("metric", n).higher_is_better

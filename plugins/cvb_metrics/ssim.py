@@ -53,12 +53,12 @@ class _PiqMetric:
 
     @staticmethod
     def _piq():
-        from cvb.compat import ensure_torchvision
+        from types import SimpleNamespace
 
-        ensure_torchvision()
-        import piq
+        from .piq_light import piq_module
 
-        return piq
+        return SimpleNamespace(ssim=piq_module("ssim").ssim,
+                               multi_scale_ssim=piq_module("ms_ssim").multi_scale_ssim)
 
 
 class SSIM(_PiqMetric):
