@@ -152,3 +152,33 @@ def test_pillow_without_a_codec_says_so(registry, monkeypatch):
     reason = registry.spec("codec", "avif").status()
     assert "AVIF" in reason and "pip install" in reason
     assert registry.spec("codec", "jpeg").status() is None
+
+
+def test_avif_bitstream_does_not_depend_on_the_cpus(registry, monkeypatch):
+    """libaom writes another AVIF with one encoder thread than with several, and Pillow's
+    default is one thread per CPU: cvb pins one thread, so the bytes (and the cache key's
+    promise) hold on any machine and in any -j worker, whatever its thread budget."""
+    import io
+
+    from PIL import AvifImagePlugin
+
+    with Image.open(sample_photo_paths()["coffee"]) as im:
+        image = im.convert("RGB")
+    codec = registry.create("codec", "avif")
+    assert codec.version.endswith("/threads-1")  # older entries (threads = CPUs) are not reused
+
+    def pillow_default(threads: int, quality: int) -> bytes:  # what cvb did before the pin
+        monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", threads)
+        buf = io.BytesIO()
+        image.save(buf, format="AVIF", quality=quality, speed=6, subsampling="4:2:0")
+        return buf.getvalue()
+
+    for level in ("10", "70"):
+        made = set()
+        for threads in (1, 2, 4, 16):  # Pillow's default would follow the CPUs of the process
+            monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", threads)
+            made.add(codec.encode(image, level))
+        assert len(made) == 1, f"level {level}: the bitstream changed with the thread count"
+        assert made == {pillow_default(1, int(level))}
+        # the reason for the pin: left to Pillow's default, the file depends on the CPUs
+        assert pillow_default(4, int(level)) != pillow_default(1, int(level))

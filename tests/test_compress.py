@@ -184,3 +184,29 @@ def test_same_file_name_in_two_folders_stays_two_images(reg, images, tmp_path):
     rows = json.loads((out / "fake.json").read_text())["per_image"]
     assert sorted(r["image"] for r in rows) == ["a/img.png", "b/img.png"]
     assert rows[0]["bpp"] != rows[1]["bpp"]  # really the two different images
+
+
+def test_avif_sizes_are_the_same_on_one_cpu_and_in_two_workers(tmp_path):
+    """The real `cvb` in fresh processes: AVIF's files (their bpp) and metrics are the same
+    whether the process may use one CPU (`taskset -c N`: Pillow's thread default would follow)
+    or all of them, and with -j 2 (each worker's thread budget is CPUs // 2)."""
+    import os
+    import subprocess
+    import sys
+
+    from cvb.sample_images import sample_photo_paths
+
+    photos = sample_photo_paths()
+    args = [sys.executable, "-m", "cvb", "compress", "-c", "avif", "-l", "10,70", "-m", "psnr", "--json", "-q",
+            "-i", str(photos["coffee"]), "-i", str(photos["astronaut"])]
+    one_cpu = min(os.sched_getaffinity(0))
+
+    def summary(extra=(), cpus=None) -> list:
+        out = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=300,
+                             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        assert out.returncode == 0, out.stderr
+        return [(s["level"], s["bpp"], s["metrics"]["psnr"]) for s in json.loads(out.stdout)["summary"]]
+
+    everywhere = summary()
+    assert summary(cpus={one_cpu}) == everywhere
+    assert summary(["-j", "2"]) == everywhere
