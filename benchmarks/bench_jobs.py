@@ -1,14 +1,23 @@
 """Does ``-j`` speed cvb up, with the default image metrics (PSNR, MS-SSIM: torch)?
 
 Each measurement is the real command in a fresh process, as a user runs it, with a fresh
-results store and image cache; ``-j 1`` and ``-j 2`` alternate (``--repeat`` rounds), so both
-see the same machine load. Prints the median wall time of each and the ratio the issue targets
+results store and image cache; the variants alternate (``--repeat`` rounds), so all see the
+same machine load. Prints the median wall time of each and the ratio the issue targets
 (``-j 2`` at least 1.7x faster than ``-j 1`` on two cores):
 
   run       cvb run -t sample -c jpeg,webp,avif --vlm scripted (the test fakes' VLM, which
-            answers from pixel statistics in microseconds: what is measured is compression,
-            metrics and cvb itself)
+            answers from pixel statistics: what is measured is compression, metrics and cvb)
   compress  cvb compress -c jpeg,webp,avif (the sample photos, default metrics)
+
+Variants: ``-j 1`` (one process, which gives torch's MS-SSIM every CPU as threads), ``-j 2``,
+and ``-j 1`` with ``OMP_NUM_THREADS=1`` (one process on one thread: the single-core baseline).
+
+Wall time on a shared machine says little (Linux shares the CPUs between sessions), so each
+command's CPU time is measured too: the main process's own (``RUSAGE_SELF`` at its exit) and
+its workers' (everything else in the process tree: this script makes itself the tree's
+subreaper, so a fork server's children are counted). From those the script prints what two
+idle CPUs allow: ``-j 2`` cannot take less than half its CPU time, nor less than its main
+process's CPU time, and ``-j 1`` takes between its CPU time (one core busy) and half of it.
 
     .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress]
 """
@@ -16,7 +25,9 @@ see the same machine load. Prints the median wall time of each and the ratio the
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,10 +39,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = ROOT / "tests" / "plugins" / "cvb-fakes"
 CODECS = "jpeg,webp,avif"
+#: label -> (-j, extra environment)
+VARIANTS = {"-j 1": (1, {}), "-j 2": (2, {}), "-j 1 1-thread": (1, {"OMP_NUM_THREADS": "1"})}
+_SELF_CPU_ENV = "CVB_BENCH_SELF_CPU"  # where the child writes its own CPU seconds
 
 
 def child(argv: list[str]) -> None:
-    """The real `cvb` command line with the installed plugins plus the test fakes."""
+    """The real `cvb` command line with the installed plugins plus the test fakes; writes this
+    process's own CPU time at the end."""
     sys.path.insert(0, str(FAKES))
     import cvb.plugins
     from cvb.cli import main as cvb_main
@@ -40,7 +55,11 @@ def child(argv: list[str]) -> None:
     reg = cvb.plugins.get_registry()
     reg.add_plugin(fakes, cvb.plugins.PluginInfo("fakes", "cvb-fakes", "0.1.0", "cvb_fakes.plugin"))
     sys.argv = ["cvb", *argv]
-    cvb_main()
+    try:
+        cvb_main()
+    finally:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        Path(os.environ[_SELF_CPU_ENV]).write_text(json.dumps(r.ru_utime + r.ru_stime))
 
 
 def command(what: str, jobs: int, tmp: Path) -> list[str]:
@@ -50,20 +69,65 @@ def command(what: str, jobs: int, tmp: Path) -> list[str]:
     return ["compress", "-c", CODECS, "-j", str(jobs), "-q"]
 
 
-def timed(what: str, jobs: int) -> float:
+def _subreaper() -> None:
+    """Orphans of the measured command (a fork server outlives its parent briefly) become this
+    process's children, so their CPU time is counted when they are reaped here."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_all() -> None:
+    while True:
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+
+
+def timed(what: str, variant: str) -> tuple[float, float, float]:
+    """(wall, main process CPU, worker CPU) seconds of one fresh command."""
+    jobs, extra = VARIANTS[variant]
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-jobs-"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")])),
+           _SELF_CPU_ENV: str(tmp / "self-cpu.json")}
     env.pop("OMP_NUM_THREADS", None)  # measure cvb's own thread budget, not the caller's setting
+    env.update(extra)
     try:
+        _reap_all()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         out = subprocess.run([sys.executable, __file__, "--child", *command(what, jobs, tmp)], env=env,
                              capture_output=True, text=True)
         wall = time.perf_counter() - t0
+        _reap_all()  # the tree's orphans, then their CPU is in RUSAGE_CHILDREN
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if out.returncode != 0:
-            raise SystemExit(f"{what} -j {jobs} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-        return wall
+            raise SystemExit(f"{what} {variant} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        tree = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        main = json.loads((tmp / "self-cpu.json").read_text())
+        return wall, main, max(0.0, tree - main)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(what: str, results: dict[str, list[tuple[float, float, float]]], cpus: int) -> None:
+    med = {v: tuple(statistics.median(r[i] for r in rs) for i in range(3)) for v, rs in results.items()}
+    for v, (wall, main, workers) in med.items():
+        print(f"  {what:8s} {v:14s} wall {wall:6.2f} s   CPU: main {main:6.2f} s + workers/exit {workers:5.2f} s "
+              f"= {main + workers:6.2f} s ({(main + workers) / wall:.2f} cores busy)   "
+              f"rounds: {[round(r[0], 1) for r in results[v]]}")
+    one, two = med["-j 1"], med["-j 2"]
+    print(f"  {what:8s} wall -j 1 / -j 2 = {one[0] / two[0]:.2f}x (target >= 1.70)", end="")
+    if "-j 1 1-thread" in med:
+        print(f";  -j 1 1-thread / -j 2 = {med['-j 1 1-thread'][0] / two[0]:.2f}x", end="")
+    print()
+    cpu1, cpu2 = one[1] + one[2], two[1] + two[2]
+    floor2 = max(cpu2 / cpus, two[1])
+    print(f"  {what:8s} on {cpus} idle CPUs: -j 2 needs >= {floor2:.2f} s (its CPU / {cpus}, and its main "
+          f"process's {two[1]:.2f} s); -j 1 takes {cpu1 / cpus:.2f}..{cpu1:.2f} s (its CPU, spread over "
+          f"{cpus}..1 cores): -j 1 / -j 2 <= {cpu1 / floor2:.2f}x, reached only if -j 1 keeps one core busy")
 
 
 def main() -> None:
@@ -71,29 +135,31 @@ def main() -> None:
         child(sys.argv[2:])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3, help="rounds of -j 1 then -j 2")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of every variant")
     ap.add_argument("--what", default="run,compress", help="run, compress or both")
+    ap.add_argument("--no-one-thread", action="store_true", help="skip the -j 1 OMP_NUM_THREADS=1 variant")
     args = ap.parse_args()
     from cvb.threads import available_cpus
 
+    _subreaper()
     cpus = available_cpus()
+    variants = [v for v in VARIANTS if not (args.no_one_thread and v == "-j 1 1-thread")]
     print(f"-j scaling with default metrics; cpus={cpus}, python {sys.version.split()[0]}, "
-          f"median of {args.repeat} alternating rounds, wall seconds of the whole command")
+          f"median of {args.repeat} alternating rounds, wall and CPU seconds of the whole command")
     print(f"  load average before: {os.getloadavg()[0]:.1f}")
     for what in args.what.split(","):
-        times: dict[int, list[float]] = {1: [], 2: []}
+        results: dict[str, list] = {v: [] for v in variants}
         for _ in range(args.repeat):
-            for jobs in (1, 2):
-                times[jobs].append(timed(what, jobs))
-        one, two = statistics.median(times[1]), statistics.median(times[2])
-        print(f"  {what:8s} -j 1 {one:6.2f} s   -j 2 {two:6.2f} s   -j 1 / -j 2 = {one / two:.2f}x "
-              f"(target >= 1.70)   rounds: {[round(t, 1) for t in times[1]]} vs {[round(t, 1) for t in times[2]]}")
+            for v in variants:
+                results[v].append(timed(what, v))
+        report(what, results, cpus)
     load = os.getloadavg()[0]
     print(f"  load average after: {load:.1f}")
     if load > cpus:
         print(f"  NOTE: other processes kept the {cpus} CPUs busy (load {load:.1f}): the kernel shares the CPUs "
-              f"between sessions, so a second worker could not get a second core; measure on an idle machine "
-              f"(or pinned to 2 idle cores: taskset -c 0,1 python benchmarks/bench_jobs.py)")
+              f"between sessions, so a second worker could not get a second core and the wall times say "
+              f"little; the CPU seconds still hold. Measure on an idle machine (or pinned to 2 idle cores: "
+              f"taskset -c 0,1 python benchmarks/bench_jobs.py)")
 
 
 if __name__ == "__main__":
