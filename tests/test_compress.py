@@ -210,3 +210,20 @@ def test_avif_sizes_are_the_same_on_one_cpu_and_in_two_workers(tmp_path):
     everywhere = summary()
     assert summary(cpus={one_cpu}) == everywhere
     assert summary(["-j", "2"]) == everywhere
+
+
+def test_more_workers_than_cpus_is_said(tmp_path):
+    """The real `cvb compress -j 2` in a process allowed one CPU: a note says -j cannot help."""
+    import os
+    import subprocess
+    import sys
+
+    from cvb.sample_images import sample_photo_paths
+
+    image = str(sample_photo_paths()["coffee"])
+    one_cpu = {min(os.sched_getaffinity(0))}
+    out = subprocess.run([sys.executable, "-m", "cvb", "compress", "-c", "jpeg", "-l", "30", "-m", "none", "-q",
+                          "-i", image, "-j", "2"], capture_output=True, text=True, timeout=300,
+                         preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))
+    assert out.returncode == 0, out.stderr
+    assert "note: -j 2 on 1 CPU(s): at most 1 workers can run at once" in out.stderr

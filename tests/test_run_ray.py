@@ -118,7 +118,8 @@ def test_ray_answers_equal_local_and_a_killed_replica_changes_nothing(cluster, t
     assert summary["work"]["predictions"] == 3 * 12 and summary["work"]["models_loaded"] == ["scripted"]
     assert len(log_events(cluster["log"], "encode")) == 6 * 2  # once per image and level, in Ray tasks
     # resume: a rerun only reads; a new store on the same cache calls no codec
-    again = cvb(_args(images, tmp_path, "ray", "--executor", "ray", "--address", cluster["address"]))
+    again = cvb(_args(images, tmp_path, "ray", "--executor", "ray", "--address", cluster["address"], "-j", "2"))
+    assert "-j 2 has no effect with --executor ray" in again.stderr  # a -j that cannot help says so
     assert json.loads(again.stdout)["work"]["predictions"] == 0
     assert json.loads(again.stdout)["work"]["codec_calls"] == 0
 

@@ -129,6 +129,32 @@ def test_worker_initializer_rebuilds_the_parents_registry(tmp_path, monkeypatch)
     assert ImageCache(tmp_path / "cache").has("k" * 64)
 
 
+def test_the_pool_runs_its_last_units_a_level_each(tmp_path, monkeypatch):
+    """-j 2: the last units are cut into one unit per level, so no worker idles while another
+    works through a whole unit at the end; every level comes back once, with the numbers one
+    process gives. One unit of three levels still keeps two workers busy."""
+    import cvb.plugins
+
+    reg = build_registry()
+    monkeypatch.setattr(cvb.plugins, "_REGISTRY", reg)
+    folder = make_images(tmp_path / "imgs", 3)
+    jobs = [ImageJob(f"h{i}", ImageSource(key=p.name, path=str(p)), "fake",
+                     tuple(LevelWork(lv, f"{p.name}-{lv}", True, ("mse",)) for lv in ("2", "4", "8")))
+            for i, p in enumerate(sorted(folder.glob("*.png")))]
+    workshop = compress_units.Workshop(lambda category, name: reg.create(category, name), None)
+
+    def numbers(outcomes) -> list:
+        return sorted((lo.key, lo.num_bytes, lo.metrics["mse"]) for o in outcomes for lo in o.levels)
+
+    one = list(compress_units.run_jobs(jobs, workshop, 1, reg, {}))
+    two = list(compress_units.run_jobs(jobs, workshop, 2, reg, {}))
+    assert [len(o.job.levels) for o in one] == [3, 3, 3]
+    assert sorted(len(o.job.levels) for o in two) == [1, 1, 1, 1, 1, 1, 3]
+    assert len(numbers(one)) == 9 and numbers(two) == numbers(one)
+    alone = list(compress_units.run_jobs(jobs[:1], workshop, 2, reg, {}))
+    assert [len(o.job.levels) for o in alone] == [1, 1, 1] and numbers(alone) == numbers(one[:1])
+
+
 class _FlakyModel:
     name, version, batch_size = "flaky", "1", 4
 

@@ -122,6 +122,9 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 
     if jobs_note(jobs) and executor == "local":
         plan.notes.append(jobs_note(jobs))
+    if jobs > 1 and executor == "ray":
+        plan.notes.append(f"-j {jobs} has no effect with --executor ray: compression runs as Ray tasks "
+                          f"(two in flight per cluster CPU)")
     if executor == "local" and (address or replicas or replica_gpus is not None):
         raise UsageError("--address, --replicas and --replica-gpus need --executor ray")
     for note in plan.notes:

@@ -9,7 +9,7 @@ compute and write cache files; the parent is the store's single writer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from .. import plugin_returns
@@ -272,6 +272,9 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
 
     from ..threads import per_worker
 
+    n_workers = min(n_workers, sum(len(job.levels) for job in jobs))  # an idle worker only costs its start-up
+    if n_workers == 0:
+        return
     plugins = plugin_list(registry)
     ctx = _context()
 
@@ -288,6 +291,9 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
             while (queue or running) and not suspects:
                 while queue and len(running) < IN_FLIGHT_PER_WORKER * n_workers:
                     job = queue.pop()
+                    if len(queue) < n_workers and len(job.levels) > 1:
+                        queue += split_levels(job)[::-1]  # the last units: see split_levels
+                        continue
                     running[pool.submit(_run_in_worker, job)] = job
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
                 if stop is not None and stop.is_set():
@@ -309,6 +315,14 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
                 _stop(pool)
         for job in suspects:  # in flight when a worker died: alone, the culprit shows
             yield from _alone(job, new_pool)
+
+
+def split_levels(job: ImageJob) -> list[ImageJob]:
+    """The unit as one unit per level. The pool does this to its last units: a unit is all
+    levels of one image and codec (the original read once), so at the end of the queue one
+    worker could still work through four levels of AVIF while the others have nothing left;
+    a level each, they finish together (each piece reads the original again)."""
+    return [replace(job, levels=(work,)) for work in job.levels]
 
 
 #: imported once by the fork server, so each worker it forks starts with them
