@@ -114,7 +114,8 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
             rows.extend(unit_rows)
             bar.advance(len(unit_rows))
 
-    order = {(n, lv): i for i, (n, lvls) in enumerate(plan) for lv in lvls}
+    # codecs and levels in the order asked: with -j, units (and a unit's levels) finish in any order
+    order = {(n, lv): (i, j) for i, (n, lvls) in enumerate(plan) for j, lv in enumerate(lvls)}
     summary = sorted(summarize(rows), key=lambda s: (order[(s["codec"], s["level"])]))
     failures = [r for r in rows if r.error]
 
