@@ -625,18 +625,14 @@ class Runner:
             "codec_kind": c.kind, "rate_rank": c.rate_rank(level), "n": len(t.samples),
             "n_failed": n_failed, "error": error,
         }
-        try:
-            if error is not None:
-                raise _ScoreFailed
-            ts = scorer.result()
-            value = float(ts.value)
-            cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
-                        higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
-        except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
-            cell.update(score=None, score_metric=None, higher_is_better=None, details={},
-                        error=error or f"score failed: {type(exc).__name__}: {exc}")
+        if error is None:
+            try:
+                ts = scorer.result()
+                value = float(ts.value)
+                cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
+                            higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
+            except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
+                cell["error"] = error = f"score failed: {type(exc).__name__}: {exc}"
+        if error is not None:
+            cell.update(score=None, score_metric=None, higher_is_better=None, details={})
         return cell
-
-
-class _ScoreFailed(Exception):
-    """A scorer's ``add`` failed: the cell is stored with that error."""
