@@ -1,8 +1,9 @@
 """The matrix of a run, resolved and validated before any work starts.
 
 Unknown names and levels fail here (exit status 2), so a typo never costs an hour of
-compression. Tasks are asked for their samples once; each distinct image is read once to hash
-its content (the cache key is the content, not the name). VLMs are only *looked up* here: the
+compression. Tasks are asked for their samples once, and the samples kept on disk
+(``sample_spool``: memory does not grow with the task); each distinct image is read once to
+hash its content (the cache key is the content, not the name). VLMs are only *looked up* here: the
 model is created later, and only if some cell of it has work to do.
 """
 
