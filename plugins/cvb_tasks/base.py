@@ -190,6 +190,17 @@ class HubTask:
             return self.rules.score(samples, predictions)
         return self.cvb_score(samples, predictions)
 
+    def score_counts(self, samples: Sequence[Sample], predictions: Mapping[str, str],
+                     reference: Mapping[str, str] | None = None):
+        """``score`` as per-sample counts (``cvb.counted``; the report's fast bootstrap), or None."""
+        if self.rules is not None:
+            hook = getattr(self.rules, "score_counts", None)
+            return hook(samples, predictions) if hook is not None else None
+        return self.cvb_score_counts(samples, predictions)
+
+    def cvb_score_counts(self, samples: Sequence[Sample], predictions: Mapping[str, str]):
+        return None  # a task whose cvb score is a function of per-sample counts says how
+
     def cvb_judge(self, sample: Sample, prediction: str) -> float | None:
         raise NotImplementedError
 

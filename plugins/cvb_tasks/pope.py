@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from cvb.scoring import parse_yes_no, pope_metrics
+from cvb.counted import CountedScore, safe_ratio
+from cvb.scoring import _as_label, parse_yes_no, pope_metrics
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, missing_count, prediction_for, spread
@@ -50,6 +51,26 @@ class PopeTask(HubTask):
 
     def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
         return pope_score(samples, predictions)
+
+    def cvb_score_counts(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> CountedScore:
+        return pope_counts(samples, predictions)
+
+
+def pope_counts(samples: Sequence[Sample], predictions: Mapping[str, str]) -> CountedScore:
+    """``pope_score``'s headline as (true positive, false positive, false negative) per sample."""
+    rows = []
+    for s in samples:
+        pred_yes = parse_yes_no(prediction_for(s, predictions)) == "yes"
+        gt_yes = _as_label(str(s.answer)) == "yes"
+        rows.append((float(pred_yes and gt_yes), float(pred_yes and not gt_yes), float(gt_yes and not pred_yes)))
+    return CountedScore(rows, _f1_percent)
+
+
+def _f1_percent(totals):
+    """100 x F1 of (tp, fp, fn) totals, as ``cvb.scoring.pope_metrics`` computes it."""
+    tp, fp, fn = totals[:, 0], totals[:, 1], totals[:, 2]
+    precision, recall = safe_ratio(tp, tp + fp), safe_ratio(tp, tp + fn)
+    return 100.0 * safe_ratio(2 * precision * recall, precision + recall)
 
 
 def _image_key(row) -> str:

@@ -9,6 +9,7 @@ is in the ``meta`` table, and a store written by a newer cvb is refused without 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -36,6 +37,16 @@ class StoreError(CvbError):
 
 class MissingStoreError(StoreError, UsageError):
     """`cvb export`/`report` pointed at a store that does not exist: bad input (exit 2)."""
+
+
+#: what ``Store.answer_summaries`` joins sample ids with (the ASCII unit separator)
+ID_SEP = "\x1f"
+
+
+@functools.cache
+def _whitespace() -> str:
+    """Every character ``str.strip()`` removes, for SQLite's ``trim``."""
+    return "".join(ch for ch in map(chr, range(0x110000)) if ch.isspace())
 
 
 def now_iso() -> str:
@@ -357,6 +368,36 @@ class Store:
         return {sid: (text, judge, error) for sid, text, judge, error in self._read(
             "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
             " AND level=?", (task, vlm, codec, level))}
+
+    def answer_summaries(self, task: str, vlm: str) -> dict[tuple[str, str], tuple[int, int, str, str]]:
+        """(codec, level) -> (answered, empty, ids, verdicts) of every cell of ``task`` x ``vlm``,
+        aggregated by SQLite in one pass (``cvb report`` reads millions of answers this way):
+        ``answered`` the answers without error, ``empty`` those of them that are blank (only
+        whitespace, as ``str.strip`` has it), ``ids`` the sample ids joined by ``ID_SEP`` and
+        ``verdicts`` one character per sample in the same order: ``1``/``0`` the stored
+        verdict (a failed sample ``0``), ``x`` any other (none, or a grade)."""
+        rows = self._read(
+            "SELECT codec, level, COALESCE(SUM(error IS NULL), 0),"
+            " COALESCE(SUM(error IS NULL AND trim(COALESCE(text, ''), ?) = ''), 0),"
+            " group_concat(sample_id, ?),"
+            " group_concat(CASE WHEN error IS NOT NULL OR judge = 0 THEN '0' WHEN judge = 1 THEN '1'"
+            " ELSE 'x' END, '')"
+            " FROM predictions WHERE task=? AND vlm=? GROUP BY codec, level", (_whitespace(), ID_SEP, task, vlm))
+        return {(codec, level): (answered, empty, ids or "", verdicts or "")
+                for codec, level, answered, empty, ids, verdicts in rows}
+
+    def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
+        """(codec, level) -> {sample id: text} of the answers without error of every cell of
+        ``task`` x ``vlm``, in one query (what ``cvb report`` rescores)."""
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for codec, level, sid, text in self._read(
+                "SELECT codec, level, sample_id, text FROM predictions WHERE task=? AND vlm=? AND error IS NULL",
+                (task, vlm)):
+            cell = out.get((codec, level))
+            if cell is None:
+                cell = out[(codec, level)] = {}
+            cell[sid] = text
+        return out
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,

@@ -20,6 +20,7 @@ import string
 from collections import defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
+from cvb.counted import CountedScore, safe_ratio
 from cvb.types import Sample, TaskScore
 
 from ..base import missing_count
@@ -110,6 +111,25 @@ class Pope(Rules):
                     details[f"{k}/{cat}"] = float(v)
         details.update(self._counts(samples, predictions))
         return TaskScore(value=details.get("pope_f1_score", 0.0), metric="pope_f1_score", details=details)
+
+    def score_counts(self, samples, predictions) -> CountedScore:
+        """The headline F1 as (tp, fp, fn, questions) per sample (``cvb.counted``)."""
+        rows = []
+        for s in samples:
+            pred, gt = self._labels(s, _result(s, predictions))
+            rows.append((float(gt == "yes" and pred == "yes"), float(gt == "no" and pred == "yes"),
+                         float(gt == "yes" and pred == "no"), 1.0))
+        return CountedScore(rows, _pope_f1)
+
+
+def _pope_f1(totals):
+    """``Pope._aggregate``'s F1 of (tp, fp, fn, questions) totals; 0.0 for no question."""
+    import numpy as np
+
+    tp, fp, fn, n = (totals[:, i] for i in range(4))
+    precision, recall = safe_ratio(tp, tp + fp), safe_ratio(tp, tp + fn)
+    f1 = safe_ratio(2 * (precision * recall), precision + recall)
+    return np.where(n > 0, f1, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------
