@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import random
 import subprocess
@@ -233,7 +234,7 @@ def _answer(req, seen):
 @pytest.mark.parametrize("protocol", ["cvb", "lmms-eval"])
 def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, protocol):
     data = pope_data(tmp_path / "POPE", images=20, questions=3)
-    env = {**os.environ, "CVB_TEST_KEY": KEY}
+    env = {**os.environ, "CVB_TEST_KEY": KEY, "CVB_REPORT_CACHE": str(tmp_path / "stats.sqlite")}
     env.pop("CVB_LOAD_PLUGINS", None)
     store = tmp_path / "p.sqlite"
     with FakeServer(_answer) as server:
@@ -242,11 +243,11 @@ def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, p
                               "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
                               "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
-    res = subprocess.run([CVB, "report", "--store", str(store), "--json", "--resamples", "300", "--seed", "11"],
-                         capture_output=True, text=True, env=env)
+    report = [CVB, "report", "--store", str(store), "--json", "--resamples", "300", "--seed", "11"]
+    res = subprocess.run(report, capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
     (sec,) = json.loads(res.stdout)["sections"]
-    assert "resampling" in res.stderr and "(1/1)" in res.stderr
+    assert "resampling" in res.stderr and "(1/1)" in res.stderr and "reused" not in res.stderr
 
     # the straightforward computation: rebuild the task, rescore each resample with its score
     task = make_task("pope", str(data), protocol=protocol)
@@ -269,3 +270,44 @@ def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, p
         if c["codec"] != "none":
             assert c["delta_ci"] == pytest.approx(list(stats.percentile_interval(r - ref)), abs=1e-12)
             assert c["p"] == stats.bootstrap_p(r - ref)
+
+    # the same report again: the statistics come from the cache, the numbers are the same
+    again = subprocess.run(report, capture_output=True, text=True, env=env)
+    assert "resampling" not in again.stderr and "reused from" in again.stderr
+    assert json.loads(again.stdout)["sections"] == [sec]
+    other = subprocess.run([*report[:-1], "12"], capture_output=True, text=True, env=env)  # another seed
+    assert "resampling" in other.stderr and json.loads(other.stdout)["sections"] != [sec]
+    # the task's data gone: no cached intervals, the reason, as without the cache
+    import shutil
+
+    shutil.rmtree(data)
+    (gone,) = json.loads(subprocess.run(report, capture_output=True, text=True, env=env).stdout)["sections"]
+    assert "cannot" in gone["uncertainty"]["reason"] and all(c["ci"] is None for c in gone["cells"])
+
+
+def test_cached_statistics_are_keyed_on_the_store_state_and_never_kept_during_a_run(tmp_path, monkeypatch):
+    from cvb.report.stats_cache import StatsCache
+
+    monkeypatch.setenv("CVB_REPORT_CACHE", str(tmp_path / "cache.sqlite"))
+    opts = uncertainty.Options(resamples=10)
+    st = uncertainty.SectionStats(cells={("jpeg", "1"): {"ci": [1.0, 2.0], "p": math.nan}},
+                                  replicates={("none", "-"): np.arange(10.0), ("jpeg", "1"): np.ones(10)},
+                                  reason=None, resamples=10, warnings=["w"])
+    with Store(tmp_path / "s.sqlite") as store:
+        _store_answers(store, {("none", "-"): [("a", "yes", 1.0, None)]})  # its run never finished
+        assert not StatsCache(store, opts).enabled  # answers may still be changing
+        store.finish_run(1, "ok")
+        cache = StatsCache(store, opts)
+        key = cache.key("t", "vlm", "t", "no run records it")
+        cache.put(key, st)
+        got = StatsCache(store, opts).get(key)
+        assert got.cells == {("jpeg", "1"): {"ci": [1.0, 2.0], "p": pytest.approx(math.nan, nan_ok=True)}}
+        assert all((got.replicates[k] == st.replicates[k]).all() for k in st.replicates)
+        assert (got.reason, got.resamples, got.warnings) == (None, 10, ["w"])
+        assert StatsCache(store, uncertainty.Options(resamples=10, seed=1)).key("t", "vlm", "t", "no run records it") != key
+        _store_answers(store, {("jpeg", "1"): [("a", "no", 0.0, None)]})  # a new answer, another run
+        store.finish_run(2, "ok")
+        assert StatsCache(store, opts).key("t", "vlm", "t", "no run records it") != key
+    monkeypatch.setenv("CVB_REPORT_CACHE", "off")
+    with Store(tmp_path / "s.sqlite") as store:
+        assert not StatsCache(store, opts).enabled

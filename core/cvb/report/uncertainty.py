@@ -199,10 +199,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     ref_key = next((k for k in keys if k[0] == "none"), None)
     if not keys:
         return out
-    sizes = sorted({int(c["n"]) for c in cells if c.get("score") is not None})
-    made = (loader.get(task_label, sizes[0]) if len(sizes) == 1 else
-            f"the cells were scored over different sample sets (n = {', '.join(map(str, sizes))}); "
-            f"rerun them with one --limit")
+    made = _made(loader, task_label, cells)
     if isinstance(made, str):
         out.reason = made
         _stored_mcnemar(out, stored, ref_key)
@@ -364,20 +361,50 @@ def _stored_mcnemar(out: SectionStats, stored: Mapping, ref_key) -> None:
 
 
 def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict[tuple[str, str], SectionStats]:
-    """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``."""
+                 progress: Callable[[str], None] | None = None,
+                 cache: bool = True) -> dict[tuple[str, str], SectionStats]:
+    """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``; ``cache``: reuse and
+    keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
-
     from ..run import judge_replies
+    from ..run.plan import answers_label
+    from .stats_cache import StatsCache
 
     opts = opts or Options()
     loader = TaskLoader(store, registry)
-    out = {}
-    with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
-        sections = group_cells(cells)
-        for i, ((task, vlm), group) in enumerate(sections.items(), 1):
-            if progress:
-                progress(f"resampling {task} x {vlm} ({i}/{len(sections)}): {len(group)} cells x "
-                         f"{opts.resamples} resamples")
-            out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
+    kept = StatsCache(store, opts) if cache else None
+    out, reused = {}, 0
+    try:
+        with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
+            sections = group_cells(cells)
+            for i, ((task, vlm), group) in enumerate(sections.items(), 1):
+                key = kept.key(task, vlm, answers_label(task), _made(loader, task, group)) if kept else None
+                st = kept.get(key) if kept else None
+                if st is not None:
+                    reused += 1
+                else:
+                    if progress:
+                        progress(f"resampling {task} x {vlm} ({i}/{len(sections)}): {len(group)} cells x "
+                                 f"{opts.resamples} resamples")
+                    st = section_stats(store, loader, task, vlm, group, opts)
+                    if kept:
+                        kept.put(key, st)
+                out[(task, vlm)] = st
+    finally:
+        if kept:
+            kept.close()
+    if reused and progress:
+        progress(f"statistics of {reused} task x VLM section(s) unchanged since an earlier report: "
+                 f"reused from {kept.path}")
     return out
+
+
+def _made(loader: TaskLoader, task_label: str, cells: Sequence[Mapping]) -> tuple[Any, list] | str:
+    """The rebuilt task and the samples its scored cells were scored on, or why there are none."""
+    sizes = sorted({int(c["n"]) for c in cells if c.get("score") is not None})
+    if not sizes:
+        return "no scored cell"
+    if len(sizes) > 1:
+        return (f"the cells were scored over different sample sets (n = {', '.join(map(str, sizes))}); "
+                f"rerun them with one --limit")
+    return loader.get(task_label, sizes[0])

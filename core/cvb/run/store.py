@@ -399,6 +399,21 @@ class Store:
             cell[sid] = text
         return out
 
+    def report_state(self) -> dict[str, Any]:
+        """What changes whenever anything is written (``cvb report``'s cached statistics are
+        keyed on it): the store's creation time, the newest run, its status and end, the
+        highest answer row; ``running`` when the newest run has not finished."""
+        created = dict(self._read("SELECT key, value FROM meta")).get("created_at")
+        run = self._read("SELECT id, status, finished_at FROM runs ORDER BY id DESC LIMIT 1")
+        top = self._read("SELECT MAX(id) FROM predictions")[0][0]
+        return {"created": created, "run": list(run[0]) if run else None, "answers": top,
+                "running": bool(run) and run[0][1] == "running"}
+
+    def cell_fingerprints(self) -> dict[tuple[str, str, str, str], list]:
+        """(task, vlm, codec, level) -> [fingerprint, score, n] of every stored cell."""
+        return {(t, v, c, lv): [fp, score, n] for t, v, c, lv, fp, score, n in self._read(
+            "SELECT task, vlm, codec, level, fingerprint, score, n FROM cells")}
+
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
         parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
