@@ -9,34 +9,16 @@ the report then rebuilds the task and resamples every cell.
 
 from __future__ import annotations
 
-import io
+import sys
 from pathlib import Path
 
 
 def pope_copy(root: Path, images: int, questions: int) -> Path:
     """``images`` x ``questions`` POPE questions (half "yes") in the hub's parquet layout."""
-    import datasets
-    from PIL import Image
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "plugins" / "cvb-fakes"))
+    from cvb_fakes.pope_data import pope_layout
 
-    pictures = []
-    for i in range(images):
-        buf = io.BytesIO()
-        Image.new("RGB", (8, 8), (i % 256, (7 * i) % 256, 90)).save(buf, format="PNG")
-        pictures.append({"bytes": buf.getvalue(), "path": None})
-    n = images * questions
-    s = datasets.Value("string")
-    features = datasets.Features({"id": s, "question_id": s, "question": s, "answer": s, "image_source": s,
-                                  "image": datasets.Image(), "category": s})
-    cols = {"id": [str(i) for i in range(n)], "question_id": [str(i) for i in range(n)],
-            "question": [f"Is there a thing {i} in the image?" for i in range(n)],
-            "answer": ["yes" if i % 2 == 0 else "no" for i in range(n)],
-            "image_source": [f"COCO_{i // questions}" for i in range(n)],
-            "image": [pictures[i // questions] for i in range(n)],
-            "category": ["random"] * n}
-    sub = root / "data"
-    sub.mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_dict(cols, features=features).to_parquet(str(sub / "test-00000-of-00001.parquet"))
-    return root
+    return pope_layout(root, images, questions, color=lambda i: (i % 256, 7 * i % 256, 90))
 
 
 def fill(store_path: Path, datasets_: list[Path], vlms: int, codecs: int, levels: int, options: dict | None = None,

@@ -26,25 +26,17 @@ from cvb.run.store import Store
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 
 from test_openai_vlm import KEY, FakeServer, reply
-from test_tasks_common import image_cell, make_task, write_dataset
+from test_tasks_common import make_task
 
 CVB = str(Path(sys.executable).with_name("cvb"))
+sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
 
 def pope_data(root: Path, images: int = 30, questions: int = 3) -> Path:
-    import datasets
+    from cvb_fakes.pope_data import pope_layout
 
-    n = images * questions
-    s = datasets.Value("string")
-    features = datasets.Features({"id": s, "question_id": s, "question": s, "answer": s, "image_source": s,
-                                  "image": datasets.Image(), "category": s})
-    cols = {"id": [str(i) for i in range(n)], "question_id": [str(i) for i in range(n)],
-            "question": [f"Is there a thing {i} in the image?" for i in range(n)],
-            "answer": ["yes" if i % 2 == 0 else "no" for i in range(n)],
-            "image_source": [f"COCO_{i // questions}" for i in range(n)],
-            "image": [image_cell((8 * (i // questions), 90, 30)) for i in range(n)],
-            "category": ["random" if i % 3 else "popular" for i in range(n)]}
-    return write_dataset(cols, features, root, split="test")
+    return pope_layout(root, images, questions, color=lambda i: (8 * i % 256, 90, 30),
+                       categories=("popular", "random", "random"))
 
 
 # ---- the pieces ----------------------------------------------------------------------------
