@@ -6,13 +6,13 @@ read by the real `pope:` task; synthetic answers for the uncompressed cell and o
 `cvb report --json --resamples R` in this process, timed three ways:
 
   off        --resamples 0: the report without resampling (the baseline)
-  counts     POPE's `score_counts` hook (`cvb.counted`): every resample's F1 from summed
-             (tp, fp, fn) counts, one matrix product per cell
-  rescoring  the hook switched off: every resample rescored by the task's own `score`, as
-             for a task without the hook (what every F1 cost before the hook)
+  counts     POPE's `Tally` scorer (`cvb.scorers`): every resample's F1 from its resampled
+             record counts (one matrix product per cell, then the tally's finish per resample)
+  rescoring  that switched off: every resample rescored by the task's own `score`, as for a
+             task without a tally (what every F1 cost before)
 
 Prints seconds per cell for each, the ratio to the baseline, and whether the two resampled
-reports agree (they must: the same draws, the same F1 to the last digit).
+reports agree (they must: the same draws, the same F1).
 
     .venv/bin/python benchmarks/bench_report_stats.py [--images 500] [--questions 18] [--resamples 1000]
                                                       [--protocol cvb|lmms-eval]
@@ -55,8 +55,8 @@ def main() -> None:
     ap.add_argument("--protocol", default="cvb", choices=("cvb", "lmms-eval"))
     args = ap.parse_args()
 
-    import cvb.counted
     import pope_store
+    from cvb.report import uncertainty
 
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-report-"))
     try:
@@ -75,12 +75,12 @@ def main() -> None:
         timed("--resamples", "0")  # warm-up: imports, the first open of the store, the dataset
         base, _ = timed("--resamples", "0")
         fast, with_hook = timed("--resamples", str(args.resamples))
-        hook = cvb.counted.counted_score
-        cvb.counted.counted_score = lambda *a, **k: None  # every resample through the task's own score
+        tally = uncertainty._tally_replicates
+        uncertainty._tally_replicates = lambda *a, **k: None  # every resample through the task's own score
         try:
             slow, without = timed("--resamples", str(args.resamples))
         finally:
-            cvb.counted.counted_score = hook
+            uncertainty._tally_replicates = tally
         same = [(c["ci"], c.get("delta_ci"), c.get("p")) for c in with_hook["sections"][0]["cells"]] == \
                [(c["ci"], c.get("delta_ci"), c.get("p")) for c in without["sections"][0]["cells"]]
         n = args.images * args.questions
@@ -89,7 +89,7 @@ def main() -> None:
         print(f"{'':10} {'seconds':>9} {'per cell':>9} {'vs off':>8}")
         for name, t in (("off", base), ("counts", fast), ("rescoring", slow)):
             print(f"{name:10} {t:9.2f} {t / cells:9.2f} {t / base:7.1f}x")
-        print(f"intervals and p-values identical with and without the hook: {'yes' if same else 'NO'}")
+        print(f"intervals and p-values identical with and without the tally: {'yes' if same else 'NO'}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,6 +1,7 @@
 """The report's fast statistics against the straightforward computation they replace: resamples
-as draw counts, POPE's F1 from summed counts (``cvb.counted``), the stored verdicts aggregated by
-SQLite, BD intervals of all replicates at once; end to end through a fresh ``cvb report``."""
+as draw counts, a ``Tally`` scorer's score from resampled counts (POPE's F1), the stored verdicts
+aggregated by SQLite, BD intervals of all replicates at once; end to end through a fresh
+``cvb report``."""
 
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ import pytest
 
 from cvb.analysis import stats
 from cvb.analysis.bd import bd_metric, bd_metric_replicates
-from cvb.counted import CountedScore
 from cvb.report import uncertainty
 from cvb.run.store import Store
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
@@ -56,22 +56,11 @@ def test_draw_counts_give_the_sums_and_means_of_the_concatenated_resamples():
 
 
 @pytest.mark.parametrize("protocol", ["cvb", "lmms-eval"])
-def test_pope_count_hooks_reproduce_the_task_score_on_any_subset(tmp_path, protocol):
-    from cvb.counted import counted_score
+def test_pope_scores_through_a_tally_the_report_can_resample(tmp_path, protocol):
+    from cvb.scorers import Tally
 
     task = make_task("pope", str(pope_data(tmp_path / "POPE")), protocol=protocol)
-    samples = list(task.samples())
-    rng = random.Random(protocol)
-    said = ["yes", "no", "Yes.", " no", "NO!", "maybe", "", "yes, there is"]
-    for _ in range(20):
-        preds = {s.id: rng.choice(said) for s in samples if rng.random() > 0.1}  # some missing
-        counted = counted_score(task, samples, preds)
-        counts = np.asarray(counted.counts, dtype=float)
-        for size in (1, 2, len(samples) // 2, len(samples)):
-            idx = sorted(rng.choices(range(len(samples)), k=size))  # with repeats, as a resample
-            value = float(counted.value(counts[idx].sum(axis=0)[None, :])[0])
-            assert value == task.score([samples[i] for i in idx], preds).value
-    assert counted_score(make_task("pope", str(tmp_path / "POPE"), protocol="vlmevalkit"), samples, {}) is None
+    assert isinstance(task.scorer(), Tally)  # the fast path applies; its numbers: the end-to-end test
 
 
 def test_bd_replicates_are_bd_metric_per_replicate():
@@ -146,7 +135,7 @@ def test_stored_verdicts_tests_and_empty_warnings_match_the_per_answer_computati
 # ---- a task's count hook in the report: used when right, set aside when wrong ----------------
 
 class CountingTask:
-    """Share of "yes" answers in percent (no accuracy), with a ``score_counts`` hook."""
+    """Share of "yes" answers in percent (no accuracy), scored through a ``Tally``."""
 
     name = "counting"
     version = "1"
@@ -167,12 +156,21 @@ class CountingTask:
         yes = sum(predictions.get(s.id) == "yes" for s in samples)
         return TaskScore(value=100.0 * yes / len(samples) if samples else 0.0, metric="yes share")
 
-    def score_counts(self, samples, predictions, reference=None):
-        if self.hook == "raises":
-            raise KeyError("oops")
-        rows = [(float(predictions.get(s.id) == "yes"), 1.0) for s in samples]
-        scale = 100.0 if self.hook == "right" else 1.0
-        return CountedScore(rows, lambda t: scale * t[:, 0] / t[:, 1])
+    def scorer(self):
+        from cvb.scorers import Tally
+
+        def record(sample, prediction, reference):
+            if self.hook == "raises":
+                raise KeyError("oops")
+            return prediction == "yes"
+
+        scale = 100.0 if self.hook == "right" else 1.0  # "wrong": disagrees with score()
+
+        def finish(counts):
+            n = sum(counts.values())
+            return TaskScore(value=scale * counts[True] / n if n else 0.0, metric="yes share")
+
+        return Tally(record, finish)
 
 
 class _Loader:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from cvb.errors import UsageError
+from cvb.scorers import score_whole
 from cvb.types import ImageSource, Sample, TaskScore
 
 from . import hubdata
@@ -184,27 +185,22 @@ class HubTask:
             return self.rules.judge(sample, prediction)
         return self.cvb_judge(sample, prediction)
 
+    def scorer(self) -> Any:
+        """This task's rule as a streamed scorer (``cvb.protocols.Scorer``): fed one sample at a
+        time, it keeps only what the rule needs."""
+        if self.rules is not None:
+            return self.rules.scorer()
+        return self.cvb_scorer()
+
     def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
               reference: Mapping[str, str] | None = None) -> TaskScore:
-        if self.rules is not None:
-            return self.rules.score(samples, predictions)
-        return self.cvb_score(samples, predictions)
-
-    def score_counts(self, samples: Sequence[Sample], predictions: Mapping[str, str],
-                     reference: Mapping[str, str] | None = None):
-        """``score`` as per-sample counts (``cvb.counted``; the report's fast bootstrap), or None."""
-        if self.rules is not None:
-            hook = getattr(self.rules, "score_counts", None)
-            return hook(samples, predictions) if hook is not None else None
-        return self.cvb_score_counts(samples, predictions)
-
-    def cvb_score_counts(self, samples: Sequence[Sample], predictions: Mapping[str, str]):
-        return None  # a task whose cvb score is a function of per-sample counts says how
+        return score_whole(self.scorer(), samples, predictions)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float | None:
         raise NotImplementedError
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
+    def cvb_scorer(self) -> Any:
+        """cvb's own rule as a streamed scorer (usually a ``cvb.scorers.Tally``)."""
         raise NotImplementedError
 
 
@@ -219,11 +215,6 @@ def _looks_like_path(arg: str) -> bool:
     return os.sep in arg or "/" in arg or arg.startswith((".", "~")) or Path(arg).expanduser().exists()
 
 
-def prediction_for(sample: Sample, predictions: Mapping[str, str]) -> str:
-    """A missing prediction (a failed query) is scored as an empty, wrong answer."""
-    value = predictions.get(sample.id)
-    return "" if value is None else str(value)
-
-
-def missing_count(samples: Sequence[Sample], predictions: Mapping[str, str]) -> float:
-    return float(sum(1 for s in samples if predictions.get(s.id) is None))
+def text_of(prediction: str | None) -> str:
+    """What a scorer reads of a prediction: a missing one (a failed query) is an empty answer."""
+    return "" if prediction is None else str(prediction)

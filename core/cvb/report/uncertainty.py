@@ -113,41 +113,15 @@ class TaskLoader:
 
 
 def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]]) -> str | None:
-    """A warning naming the cells where more than half of the answers are empty, or None.
+    """``empty_answers_note`` of answers already read (``{(codec, level): {sample id: (text,
+    judge, error)}}``, ``Store.sample_verdicts``)."""
+    from ..run.summary import empty_answers_note
 
-    ``stored``: ``{(codec, level): {sample id: (text, judge, error)}}`` (``Store.sample_verdicts``).
-    """
     counts = {}
     for k, rows in stored.items():
         answered = [text for text, _judge, error in rows.values() if error is None]
         counts[k] = (len(answered), sum(1 for text in answered if not (text or "").strip()))
-    return empty_counts_warning(counts)
-
-
-def empty_counts_warning(counts: Mapping[tuple[str, str], tuple[int, int]]) -> str | None:
-    """``empty_answers_warning`` from ``{(codec, level): (answered, empty)}`` counts."""
-    mostly_empty = [f"{k[0]} {k[1]}: {empty}/{answered}" for k, (answered, empty) in counts.items()
-                    if answered and empty > answered / 2]
-    if not mostly_empty:
-        return None
-    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
-            f"the model may not answer this prompt, and scores then compare empty strings")
-
-
-def cell_warnings(store, cells: Sequence[Mapping]) -> list[str]:
-    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty."""
-    from ..analysis.curves import group_cells
-    from ..run.plan import answers_label
-
-    out = []
-    for (task, vlm), group in group_cells(cells).items():
-        stored_as = answers_label(task)
-        stored = {(c["codec"], str(c["level"])): store.sample_verdicts(stored_as, vlm, c["codec"], str(c["level"]))
-                  for c in group}
-        warning = empty_answers_warning(stored)
-        if warning:
-            out.append(f"{task} x {vlm}: {warning}")
-    return out
+    return empty_answers_note(counts)
 
 
 def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
@@ -186,6 +160,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
     from ..run.plan import answers_label
+    from ..run.summary import empty_answers_note
     from .stored_answers import empty_counts, read_section
 
     out = SectionStats(resamples=opts.resamples)
@@ -193,7 +168,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     # answers are stored under the label without scoring options (protocol, judge)
     stored_as = answers_label(task_label)
     stored = read_section(store, stored_as, vlm, keys)
-    warning = empty_counts_warning(empty_counts(stored))
+    warning = empty_answers_note(empty_counts(stored))
     if warning:
         out.warnings.append(warning)
     ref_key = next((k for k in keys if k[0] == "none"), None)
@@ -255,7 +230,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             lo, hi = stats.wilson(k_right, n, opts.confidence)
             info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
         else:
-            reps = _counted_replicates(task, samples, answers[k], reference, again, score_of, draws, out)
+            reps = _tally_replicates(task, samples, answers[k], reference, again, score_of, draws, out)
             if reps is None:
                 reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
             lo, hi = stats.percentile_interval(reps, opts.confidence)
@@ -310,33 +285,53 @@ class Resamples:
         return self._weights @ per_group
 
 
-def _counted_replicates(task, samples: Sequence, answers: Mapping[str, str], reference, whole: float,
-                        score_of: Callable[[np.ndarray], float], draws: Resamples,
-                        out: SectionStats) -> np.ndarray | None:
-    """The bootstrap replicates from the task's ``score_counts`` hook (``cvb.counted``), or None
-    when it has none or its value disagrees with the task's own score (a warning says so)."""
-    from ..counted import counted_score
+def _tally_replicates(task, samples: Sequence, answers: Mapping[str, str], reference, whole: float,
+                      score_of: Callable[[np.ndarray], float], draws: Resamples,
+                      out: SectionStats) -> np.ndarray | None:
+    """The bootstrap replicates from the counts of the task's ``Tally`` scorer (``cvb.scorers``:
+    a score that is a function of how often each per-sample record occurs), or None when its
+    scorer is no ``Tally`` or disagrees with its ``score`` (a warning says so).
 
+    Each sample's record is computed once; a resample's counts are then a row of one matrix
+    product, and the tally's own ``finish`` turns each row into the score."""
+    from collections import Counter
+
+    from ..scorers import Tally
+
+    make = getattr(task, "scorer", None)
+    if not callable(make):
+        return None
     name = getattr(task, "name", type(task).__name__)
     try:
-        counted = counted_score(task, samples, answers, reference)
-        if counted is None:
+        tally = make()
+        if not isinstance(tally, Tally):
             return None
-        counts = np.asarray(counted.counts, dtype=float).reshape(len(samples), -1)
+        ref = reference or {}
+        columns: dict[Any, int] = {}  # record -> column, in first-seen order
+        col = np.array([columns.setdefault(tally.record(s, answers.get(s.id), ref.get(s.id)), len(columns))
+                        for s in samples], dtype=np.int64)
+        records = list(columns)
 
-        def value_of(idx) -> float:
-            return float(np.asarray(counted.value(counts[idx].sum(axis=0)[None, :]), dtype=float).reshape(-1)[0])
+        def value_of(counts) -> float:
+            tally.counts = Counter({records[k]: int(c) for k, c in enumerate(counts) if c})
+            return float(tally.result().value)
 
-        agrees = math.isclose(value_of(np.arange(len(samples))), whole, rel_tol=1e-9, abs_tol=1e-9) and all(
-            math.isclose(value_of(idx), score_of(idx), rel_tol=1e-9, abs_tol=1e-9) for idx in draws.checks)
-        reps = np.asarray(counted.value(draws.totals(counts)), dtype=float).reshape(-1) if agrees else None
-    except Exception as exc:  # noqa: BLE001 - a broken hook: the task's own score still serves
-        _warn_once(out, f"task {name!r}: score_counts failed ({type(exc).__name__}: {exc}); every "
-                        f"resample rescored with its score instead")
+        def counted(idx) -> np.ndarray:
+            return np.bincount(col[idx], minlength=len(records))
+
+        agrees = math.isclose(value_of(counted(np.arange(len(samples)))), whole, rel_tol=1e-9, abs_tol=1e-9) and all(
+            math.isclose(value_of(counted(idx)), score_of(idx), rel_tol=1e-9, abs_tol=1e-9) for idx in draws.checks)
+        if agrees:
+            one_hot = np.zeros((len(samples), len(records)))
+            one_hot[np.arange(len(samples)), col] = 1.0
+            reps = np.array([value_of(row) for row in draws.totals(one_hot)])
+    except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
+        _warn_once(out, f"task {name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
+                        f"{exc}); every resample rescored with its score instead")
         return None
-    if reps is None or reps.shape != (draws.count,):
-        _warn_once(out, f"task {name!r}: score_counts does not reproduce its score; every resample "
-                        f"rescored with its score instead")
+    if not agrees:
+        _warn_once(out, f"task {name!r}: its scorer's counts do not reproduce its score; every "
+                        f"resample rescored with its score instead")
         return None
     return reps
 

@@ -43,6 +43,11 @@ class MissingStoreError(StoreError, UsageError):
 ID_SEP = "\x1f"
 
 
+#: SQL: the answer ``text`` is blank as Python has it (``not text.strip()``, unicode spaces
+#: included); its one parameter is ``_whitespace()``. In C: no Python call per answer
+BLANK = "trim(COALESCE(text, ''), ?) = ''"
+
+
 @functools.cache
 def _whitespace() -> str:
     """Every character ``str.strip()`` removes, for SQLite's ``trim``."""
@@ -363,6 +368,16 @@ class Store:
         """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
         return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
 
+    def predictions_of(self, task: str, vlm: str, codec: str, level: str,
+                       sample_ids: Sequence[str]) -> dict[str, tuple]:
+        """sample id -> (key, task_version, prompt_sha, error, text, vlm_version) of the given
+        samples of one cell (looked up by the unique index; what streamed scoring reads a chunk
+        of samples at a time)."""
+        return {r[0]: r[1:] for r in self._read_in(
+            "SELECT sample_id, key, task_version, prompt_sha, error, text, vlm_version FROM predictions"
+            " WHERE task=? AND vlm=? AND codec=? AND level=? AND sample_id IN ({in_})",
+            sample_ids, (task, vlm, codec, level))}
+
     def sample_verdicts(self, task: str, vlm: str, codec: str, level: str) -> dict[str, tuple]:
         """sample id -> (text, judge, error) of one cell: what ``cvb report``'s statistics read."""
         return {sid: (text, judge, error) for sid, text, judge, error in self._read(
@@ -378,7 +393,7 @@ class Store:
         verdict (a failed sample ``0``), ``x`` any other (none, or a grade)."""
         rows = self._read(
             "SELECT codec, level, COALESCE(SUM(error IS NULL), 0),"
-            " COALESCE(SUM(error IS NULL AND trim(COALESCE(text, ''), ?) = ''), 0),"
+            f" COALESCE(SUM(error IS NULL AND {BLANK}), 0),"
             " group_concat(sample_id, ?),"
             " group_concat(CASE WHEN error IS NOT NULL OR judge = 0 THEN '0' WHEN judge = 1 THEN '1'"
             " ELSE 'x' END, '')"
@@ -413,6 +428,14 @@ class Store:
         """(task, vlm, codec, level) -> [fingerprint, score, n] of every stored cell."""
         return {(t, v, c, lv): [fp, score, n] for t, v, c, lv, fp, score, n in self._read(
             "SELECT task, vlm, codec, level, fingerprint, score, n FROM cells")}
+
+    def answer_counts(self, task: str, vlm: str, codec: str, level: str) -> tuple[int, int]:
+        """(answered, empty) of one cell: its answers without an error, and how many of them are
+        blank (``str.strip()`` leaves nothing). Counted in SQL, so no answer is held in memory."""
+        row = self._read(f"SELECT COUNT(*), COALESCE(SUM({BLANK}), 0) FROM predictions"
+                         " WHERE task=? AND vlm=? AND codec=? AND level=? AND error IS NULL",
+                         (_whitespace(), task, vlm, codec, level))[0]
+        return int(row[0]), int(row[1])
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
