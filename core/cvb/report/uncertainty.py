@@ -203,6 +203,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
 
     verdicts: dict[tuple[str, str], np.ndarray | None] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
+    tally_checked = False  # the task's tally reproduced its score on resamples of an earlier cell
     for k in keys:
         def full_score(idx, k=k):
             return task.score([samples[i] for i in idx], answers[k], reference=reference)
@@ -230,7 +231,9 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             lo, hi = stats.wilson(k_right, n, opts.confidence)
             info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
         else:
-            reps = _tally_replicates(task, samples, answers[k], reference, again, score_of, draws, out)
+            reps = _tally_replicates(task, samples, answers[k], reference, again, score_of, draws, out,
+                                     checked=tally_checked)
+            tally_checked = tally_checked or reps is not None
             if reps is None:
                 reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
             lo, hi = stats.percentile_interval(reps, opts.confidence)
@@ -287,13 +290,15 @@ class Resamples:
 
 def _tally_replicates(task, samples: Sequence, answers: Mapping[str, str], reference, whole: float,
                       score_of: Callable[[np.ndarray], float], draws: Resamples,
-                      out: SectionStats) -> np.ndarray | None:
+                      out: SectionStats, checked: bool = False) -> np.ndarray | None:
     """The bootstrap replicates from the counts of the task's ``Tally`` scorer (``cvb.scorers``:
     a score that is a function of how often each per-sample record occurs), or None when its
     scorer is no ``Tally`` or disagrees with its ``score`` (a warning says so).
 
     Each sample's record is computed once; a resample's counts are then a row of one matrix
-    product, and the tally's own ``finish`` turns each row into the score."""
+    product, and the tally's own ``finish`` turns each row into the score. The counts must give
+    the task's score on the full set, and (unless ``checked``: an earlier cell of the same task
+    passed) on the first resamples too."""
     from collections import Counter
 
     from ..scorers import Tally
@@ -320,7 +325,8 @@ def _tally_replicates(task, samples: Sequence, answers: Mapping[str, str], refer
             return np.bincount(col[idx], minlength=len(records))
 
         agrees = math.isclose(value_of(counted(np.arange(len(samples)))), whole, rel_tol=1e-9, abs_tol=1e-9) and all(
-            math.isclose(value_of(counted(idx)), score_of(idx), rel_tol=1e-9, abs_tol=1e-9) for idx in draws.checks)
+            math.isclose(value_of(counted(idx)), score_of(idx), rel_tol=1e-9, abs_tol=1e-9)
+            for idx in ([] if checked else draws.checks))
         if agrees:
             one_hot = np.zeros((len(samples), len(records)))
             one_hot[np.arange(len(samples)), col] = 1.0
