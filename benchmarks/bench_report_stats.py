@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -58,6 +59,7 @@ def main() -> None:
     import pope_store
     from cvb.report import uncertainty
 
+    os.environ["CVB_REPORT_CACHE"] = "off"  # every report computes its statistics
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-report-"))
     try:
         data = pope_store.pope_copy(tmp / "POPE", args.images, args.questions)
