@@ -229,7 +229,7 @@ def test_the_plan_spools_samples_instead_of_holding_them(tmp_path):
     t = plan.samples
     gc.collect()
     assert task.calls == 1 and len(t) == 20_000 and len(plan.images) == 7
-    assert sum(isinstance(o, Sample) for o in gc.get_objects()) == 0
+    assert sum(type(o) is Sample for o in gc.get_objects()) == 0
     assert plan.ids_hash == hashlib.sha1("\n".join(f"s{i}" for i in range(20_000)).encode()).hexdigest()
     order = list(t.order())
     assert order[:3] == [0, 7, 14] and sorted(order) == list(range(20_000))  # each image's samples together
@@ -238,7 +238,7 @@ def test_the_plan_spools_samples_instead_of_holding_them(tmp_path):
     assert t.prompt_sha(5) == prompt_sha(t[5]) and t.lookup(["s5", "nope"]) == {"s5": (5, "im5", prompt_sha(t[5]))}
     del seen
     gc.collect()
-    assert sum(isinstance(o, Sample) for o in gc.get_objects()) <= sample_spool._PAGE * sample_spool._PAGES
+    assert sum(type(o) is Sample for o in gc.get_objects()) <= sample_spool._PAGE * sample_spool._PAGES
     assert [s.id for _, s, _ in next(t.chunks(4))] == ["s0", "s1", "s2", "s3"]
     t.close()
 
