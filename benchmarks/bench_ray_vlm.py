@@ -92,6 +92,10 @@ def main() -> None:
 
     import bench_hf_vlm
 
+    known = {"local-off": ("local-off", ["-o", "vlm.prefetch=off"]), "local": ("local", []), "ray": None}
+    wanted = [w.strip() for w in args.settings.split(",") if w.strip()]
+    if not wanted or set(wanted) - set(known):
+        raise SystemExit(f"--settings: choose from {', '.join(known)}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     gpus = torch.cuda.device_count() if device.startswith("cuda") else 0
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-ray-"))
@@ -102,13 +106,8 @@ def main() -> None:
         base = ["run", "-t", "sample", "-c", "jpeg", "-l", args.levels, "-m", "none", "--vlm", f"hf:{folder}",
                 "--device", device, "-b", str(args.batch_size), "-o", f"vlm.max_new_tokens={args.max_new_tokens}", "-q"]
         per = (gpus / args.replicas) if gpus else 0
-        known = {"local-off": ("local-off", ["-o", "vlm.prefetch=off"]),
-                 "local": ("local", []),
-                 "ray": (f"ray x{args.replicas}", ["--executor", "ray", "--replicas", str(args.replicas),
-                                                   "--replica-gpus", f"{per:g}"])}
-        wanted = [w.strip() for w in args.settings.split(",") if w.strip()]
-        if not wanted or set(wanted) - set(known):
-            raise SystemExit(f"--settings: choose from {', '.join(known)}")
+        known["ray"] = (f"ray x{args.replicas}", ["--executor", "ray", "--replicas", str(args.replicas),
+                                                  "--replica-gpus", f"{per:g}"])
         settings = [known[w] for w in wanted]
         print(f"{args.model} (random weights), device {device} ({gpus} GPU(s): "
               f"{torch.cuda.get_device_name(0) if gpus else 'none'}), batch {args.batch_size}, "
