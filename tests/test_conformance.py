@@ -263,6 +263,29 @@ def test_task_rules():
     assert "changed its inputs" in rule(mutating, "score() is a pure").detail
 
 
+class StreamedToyTask(ToyTask):
+    """ToyTask with a streamed scorer; ``off_by_one`` makes it disagree with score()."""
+
+    def __init__(self, off_by_one=False):
+        super().__init__()
+        self.off_by_one = off_by_one
+
+    def scorer(self):
+        from cvb.scorers import Tally
+
+        def finish(counts):
+            n = sum(counts.values()) + self.off_by_one
+            return TaskScore(100 * sum(k * ok for ok, k in counts.items()) / n, "acc")
+        return Tally(lambda s, pred, ref: self.judge(s, pred or ""), finish)
+
+
+def test_task_streamed_scorer_is_checked_against_score():
+    assert rule(check_task(ToyTask()), "scorer() gives").status == "skip"  # the older shape: no scorer
+    assert rule(check_task(StreamedToyTask()), "scorer() gives").status == "pass"
+    r = rule(check_task(StreamedToyTask(off_by_one=True)), "scorer() gives")
+    assert r.status == "fail" and "streamed acc" in r.detail
+
+
 class Inverted:
     name, higher_is_better = "inverted", True
 

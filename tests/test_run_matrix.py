@@ -184,6 +184,21 @@ def test_a_model_error_fails_only_its_sample(env):
     assert ok.fetchone()[0] == 4  # shared a batch with img0003 and still answered
 
 
+def test_a_streamed_scorer_scores_each_cell_as_the_whole_set_score_does(env):
+    """The toy task's two shapes (``score`` only, and ``scorer()`` with ``streamed=true``) give
+    the same cells, failed samples (scored as missing) and the reference's answers included."""
+    opts = ["--codec", "fake", "--levels", "1,4", "-o", "vlm.raise_on=img0003", "-o", "vlm.fail_on=img0000_smooth-q1"]
+    whole = run_json(env, *opts, code=1)["cells"]
+    streamed = run_json(env, *opts, "-o", "task.streamed=true", code=1)["cells"]
+    assert {c["task"] for c in streamed} == {f"toy:{env['images']}[streamed=True]"}
+
+    def shown(cells):
+        return [(c["codec"], c["level"], c["n"], c["n_failed"], c["score"], c["details"]) for c in cells]
+    assert shown(streamed) == shown(whole)
+    assert all(c["details"]["missing"] == 3 and "agreement" in c["details"] for c in whole)
+    assert any(c["details"]["agreement"] < 100 for c in whole)  # level 1 changes answers
+
+
 def test_a_scoring_error_fails_the_cell_and_is_listed_on_reruns(env):
     for _ in range(2):  # the second run reuses the stored cell and still reports it
         out = run_json(env, "--codec", "fake", "--levels", "4", "-o", "task.broken_score=true", code=1)
@@ -191,6 +206,9 @@ def test_a_scoring_error_fails_the_cell_and_is_listed_on_reruns(env):
         assert {c["error"] for c in out["cells"]} == {"score failed: ZeroDivisionError: the scoring rule has a bug"}
         assert all(c["score"] is None and c["n_failed"] == 0 for c in out["cells"])
     assert out["work"]["cells_scored"] == 0
+    out = run_json(env, "--codec", "fake", "--levels", "4", "-o", "task.broken_score=true", "-o", "task.streamed=true",
+                   code=1)  # a streamed scorer that raises fails its cells the same way
+    assert {c["error"] for c in out["cells"]} == {"score failed: ZeroDivisionError: the scoring rule has a bug"}
 
 
 def test_retry_failed_redoes_only_failures(env, tmp_path):

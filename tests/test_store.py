@@ -192,3 +192,18 @@ def test_export_rows_decode_json_columns(store):
     with pytest.raises(StoreError, match="cannot export"):
         list(store.export_rows("secrets"))
     assert json.loads(json.dumps(rows[0]["argv"])) == ["cvb", "run"]
+
+
+def test_answer_counts_count_blank_answers_as_python_strips_them(store):
+    """``cvb run``'s empty-answer warning counts in SQL; blank means what ``str.strip`` leaves
+    nothing of (a no-break or ideographic space too), and failed samples are no answers."""
+    from cvb.run.summary import empty_answers_note
+
+    run = store.begin_run(PROVENANCE)
+    texts = {"a": "", "b": " \n", "c": "\u00a0\u3000", "d": "yes", "e": " no "}
+    store.save_predictions([pred(k, t) for k, t in texts.items()] + [pred("f", "", error="boom")], run)
+    answered = [t for t in texts.values()]
+    assert store.answer_counts("t", "v", "fake", "1") == (len(answered), sum(not t.strip() for t in answered))
+    assert store.answer_counts("t", "v", "fake", "9") == (0, 0)
+    note = empty_answers_note({("fake", "1"): store.answer_counts("t", "v", "fake", "1"), ("none", "-"): (4, 2)})
+    assert note.startswith("most answers are empty in 1 cell(s) (fake 1: 3/5)")

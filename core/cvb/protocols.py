@@ -59,8 +59,36 @@ class VLM(Protocol):
 
 
 @runtime_checkable
+class Scorer(Protocol):
+    """A task's scoring rule fed one sample at a time (``Task.scorer()``, optional).
+
+    ``cvb run`` calls ``add`` once per sample of a cell, in the order of ``Task.samples()``,
+    then ``result`` once. ``prediction`` is the model's answer, None where the sample has none
+    (the query failed: score it as the task's ``score`` scores a missing prediction);
+    ``reference`` is the answer on the uncompressed image (None where there is none), for tasks
+    that score consistency. Keep only what the rule needs (counts, an image's pair, caption
+    strings): that is what lets a cell of a million answers be scored in little memory.
+    ``cvb.scorers.Tally`` counts hashable records and suits most rules.
+    """
+
+    def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
+        """Take one sample's prediction (may raise: the cell is then stored as failed)."""
+
+    def result(self) -> TaskScore:
+        """The score of everything added (the same as ``Task.score`` on the whole set)."""
+
+
+@runtime_checkable
 class Task(Protocol):
-    """A benchmark: samples in, and the community's scoring rule for predictions."""
+    """A benchmark: samples in, and the community's scoring rule for predictions.
+
+    Optional: ``scorer() -> Scorer``, the same rule as ``score`` fed one sample at a time
+    (``Scorer``). A task that has it is scored streamed by ``cvb run`` (its memory grows with
+    what the rule keeps, not with the cell); one without it is scored by ``score`` on the whole
+    cell, as before (``cvb.scorers.scorer_for``). Write ``score`` as
+    ``cvb.scorers.score_whole(self.scorer(), samples, predictions, reference)`` to keep one
+    piece of code for both.
+    """
 
     name: str
     version: str

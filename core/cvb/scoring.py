@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "words",
     "parse_yes_no",
     "pope_metrics",
+    "pope_counts_metrics",
     "extract_choice",
     "letter_of",
     "ocrbench_match",
@@ -119,20 +120,26 @@ def pope_metrics(pred_labels: Sequence[str | None], gt_labels: Sequence[str]) ->
     """
     if len(pred_labels) != len(gt_labels):
         raise ValueError(f"{len(pred_labels)} predictions for {len(gt_labels)} labels")
-    tp = fp = tn = fn = 0
-    for pred, gt in zip(pred_labels, gt_labels):
+    return pope_counts_metrics(Counter(zip(pred_labels, gt_labels)))
+
+
+def pope_counts_metrics(counts: Mapping[tuple[str | None, Any], int]) -> dict[str, float]:
+    """:func:`pope_metrics` from counts: ``{(parsed prediction, ground truth): how many}``
+    (what a streamed scorer keeps instead of every answer)."""
+    tp = fp = tn = fn = n = 0
+    for (pred, gt), k in counts.items():
         gt_yes = _as_label(gt) == "yes"
         pred_yes = pred == "yes"
+        n += k
         if pred_yes and gt_yes:
-            tp += 1
+            tp += k
         elif pred_yes:
-            fp += 1
+            fp += k
         elif gt_yes:
-            fn += 1
+            fn += k
         elif pred == "no":
-            tn += 1
+            tn += k
         # an unparsed prediction on a "no" question: wrong, and neither positive nor TN
-    n = len(gt_labels)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

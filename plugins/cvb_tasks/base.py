@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from cvb.errors import UsageError
+from cvb.scorers import score_whole
 from cvb.types import ImageSource, Sample, TaskScore
 
 from . import hubdata
@@ -184,16 +185,22 @@ class HubTask:
             return self.rules.judge(sample, prediction)
         return self.cvb_judge(sample, prediction)
 
+    def scorer(self) -> Any:
+        """This task's rule as a streamed scorer (``cvb.protocols.Scorer``): fed one sample at a
+        time, it keeps only what the rule needs."""
+        if self.rules is not None:
+            return self.rules.scorer()
+        return self.cvb_scorer()
+
     def score(self, samples: Sequence[Sample], predictions: Mapping[str, str],
               reference: Mapping[str, str] | None = None) -> TaskScore:
-        if self.rules is not None:
-            return self.rules.score(samples, predictions)
-        return self.cvb_score(samples, predictions)
+        return score_whole(self.scorer(), samples, predictions)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float | None:
         raise NotImplementedError
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
+    def cvb_scorer(self) -> Any:
+        """cvb's own rule as a streamed scorer (usually a ``cvb.scorers.Tally``)."""
         raise NotImplementedError
 
 
@@ -208,11 +215,6 @@ def _looks_like_path(arg: str) -> bool:
     return os.sep in arg or "/" in arg or arg.startswith((".", "~")) or Path(arg).expanduser().exists()
 
 
-def prediction_for(sample: Sample, predictions: Mapping[str, str]) -> str:
-    """A missing prediction (a failed query) is scored as an empty, wrong answer."""
-    value = predictions.get(sample.id)
-    return "" if value is None else str(value)
-
-
-def missing_count(samples: Sequence[Sample], predictions: Mapping[str, str]) -> float:
-    return float(sum(1 for s in samples if predictions.get(s.id) is None))
+def text_of(prediction: str | None) -> str:
+    """What a scorer reads of a prediction: a missing one (a failed query) is an empty answer."""
+    return "" if prediction is None else str(prediction)

@@ -6,12 +6,13 @@ Data: ``lmms-lab/COCO-Caption2017`` split ``val`` (``question_id`` = the image f
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections import Counter
 
 from cvb.errors import UsageError
+from cvb.scorers import Tally
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, image_source, missing_count, prediction_for, spread
+from .base import HubTask, image_source, spread, text_of
 from .captioneval import bleu, cider_d
 
 PROMPT = "Provide a one-sentence caption for the provided image."
@@ -56,17 +57,22 @@ class CocoCaptionTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> None:
         return None  # CIDEr's document frequencies come from the whole scored set
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        return caption_score(samples, predictions)
+    def cvb_scorer(self) -> Tally:
+        return caption_scorer()
 
 
-def caption_score(samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-    hyps = {s.id: prediction_for(s, predictions) for s in samples}
-    refs = {s.id: list(s.answer) for s in samples}
+def caption_scorer() -> Tally:
+    """CIDEr-D x100 and BLEU over the cell; keeps each sample's caption and references only."""
+    return Tally(lambda s, pred, _ref: (s.id, text_of(pred), tuple(s.answer), pred is None), _caption_finish)
+
+
+def _caption_finish(counts: Counter) -> TaskScore:
+    hyps = {sid: hyp for sid, hyp, _, _ in counts}
+    refs = {sid: list(r) for sid, _, r, _ in counts}
     cider, _ = cider_d(hyps, refs)
     bleus = bleu(hyps, refs)
-    details = {"cider": 100.0 * cider, "questions": float(len(samples)),
-               "missing": missing_count(samples, predictions)}
+    details = {"cider": 100.0 * cider, "questions": float(sum(counts.values())),
+               "missing": float(sum(k for (*_, miss), k in counts.items() if miss))}
     for k, b in enumerate(bleus, start=1):
         details[f"bleu{k}"] = 100.0 * b
     return TaskScore(value=details["cider"], metric="cider", details=details)

@@ -8,14 +8,16 @@ copy is a directory holding both configs in the hub layout (or as save_to_disk d
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections import Counter
+from typing import Mapping
 
 from cvb.errors import UsageError
+from cvb.scorers import Tally
 from cvb.scoring import gqa_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from . import hubdata
-from .base import HubTask, check_columns, image_source, missing_count, prediction_for, spread
+from .base import HubTask, check_columns, image_source, spread, text_of
 
 INSTRUCTIONS = "testdev_balanced_instructions"
 IMAGES = "testdev_balanced_images"
@@ -64,16 +66,20 @@ class GqaTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if gqa_match(prediction, sample.answer) else 0.0
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        hits = [self.cvb_judge(s, prediction_for(s, predictions)) for s in samples]
-        acc = 100.0 * sum(hits) / len(hits) if hits else 0.0
-        details: dict[str, float] = {"acc": acc, "questions": float(len(samples)),
-                                     "missing": missing_count(samples, predictions)}
-        cats = sorted({s.category for s in samples if s.category})
-        for cat in cats:
-            sel = [h for h, s in zip(hits, samples) if s.category == cat]
-            details[f"acc/{cat}"] = 100.0 * sum(sel) / len(sel)
-        return TaskScore(value=acc, metric="acc", details=details, accuracy_scale=100.0)
+    def cvb_scorer(self) -> Tally:
+        """Keeps a count per (category, right, missing)."""
+        return Tally(lambda s, pred, _ref: (s.category, self.cvb_judge(s, text_of(pred)), pred is None), _gqa_finish)
+
+
+def _gqa_finish(counts: Counter) -> TaskScore:
+    n = sum(counts.values())
+    acc = 100.0 * sum(k * hit for (_, hit, _), k in counts.items()) / n if n else 0.0
+    details: dict[str, float] = {"acc": acc, "questions": float(n),
+                                 "missing": float(sum(k for (*_, miss), k in counts.items() if miss))}
+    for cat in sorted({cat for cat, *_ in counts if cat}):
+        sel = [(hit, k) for (c, hit, _), k in counts.items() if c == cat]
+        details[f"acc/{cat}"] = 100.0 * sum(hit * k for hit, k in sel) / sum(k for _, k in sel)
+    return TaskScore(value=acc, metric="acc", details=details, accuracy_scale=100.0)
 
 
 def _category(row: Mapping) -> str:

@@ -11,14 +11,14 @@ as those toolkits do.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from cvb.errors import UsageError
 from cvb.options import as_bool
-from cvb.types import AnswerKind, Sample, TaskScore
+from cvb.types import AnswerKind, Sample
 
 from .base import HubTask, image_source, spread
-from .choice import choice_score, judge_choice, rotations
+from .choice import ChoiceScorer, judge_choice, rotations
 
 CIRCULAR_OFFSET = 1_000_000
 
@@ -133,5 +133,5 @@ class MmbenchTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return judge_choice(sample, prediction)
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        return choice_score(samples, predictions, circular=self.circular)
+    def cvb_scorer(self) -> ChoiceScorer:
+        return ChoiceScorer(circular=self.circular)

@@ -7,12 +7,13 @@ key and the pairing key; ``--limit`` keeps pairs whole so acc+ stays meaningful.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections import Counter
 
+from cvb.scorers import Tally
 from cvb.scoring import MME_GROUPS, mme_scores, parse_yes_no
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, missing_count, prediction_for, spread
+from .base import HubTask, spread, text_of
 
 #: MME questions end with this; lmms-eval swaps it for its own suffix, so does cvb's prompt.
 MME_SUFFIX = " Please answer yes or no."
@@ -56,18 +57,24 @@ class MmeTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        records = [{"image": s.meta.get("pair", s.image.key), "category": s.category,
-                    "correct": self.cvb_judge(s, prediction_for(s, predictions)) == 1.0} for s in samples]
-        result = mme_scores(records)
-        details: dict[str, float] = {"perception": result["perception"], "cognition": result["cognition"],
-                                     "missing": missing_count(samples, predictions),
-                                     "questions": float(len(samples))}
-        for cat, m in result["categories"].items():
-            details[f"score/{cat}"] = m["score"]
-            details[f"acc/{cat}"] = m["acc"]
-            details[f"acc_plus/{cat}"] = m["acc_plus"]
-        return TaskScore(value=result["total"], metric="total", details=details)
+    def cvb_scorer(self) -> Tally:
+        """Keeps a count per (image pair, category, right, missing): an image's pair, no text."""
+        return Tally(lambda s, pred, _ref: (s.meta.get("pair", s.image.key), s.category,
+                                            self.cvb_judge(s, text_of(pred)) == 1.0, pred is None),
+                     _mme_finish)
+
+
+def _mme_finish(counts: Counter) -> TaskScore:
+    result = mme_scores({"image": pair, "category": cat, "correct": ok}
+                        for (pair, cat, ok, _miss), k in counts.items() for _ in range(k))
+    details: dict[str, float] = {"perception": result["perception"], "cognition": result["cognition"],
+                                 "missing": float(sum(k for (*_, miss), k in counts.items() if miss)),
+                                 "questions": float(sum(counts.values()))}
+    for cat, m in result["categories"].items():
+        details[f"score/{cat}"] = m["score"]
+        details[f"acc/{cat}"] = m["acc"]
+        details[f"acc_plus/{cat}"] = m["acc_plus"]
+    return TaskScore(value=result["total"], metric="total", details=details)
 
 
 MME_CATEGORIES = MME_GROUPS["perception"] + MME_GROUPS["cognition"]

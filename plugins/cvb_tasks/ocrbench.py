@@ -9,12 +9,12 @@ to 1000 questions, so a ``--limit`` subset reads on the same scale as the full b
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping, Sequence
 
+from cvb.scorers import Tally
 from cvb.scoring import OCRBENCH_CATEGORIES, OCRBENCH_RECOGNITION, ocrbench_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, content_key, image_source, missing_count, prediction_for, spread
+from .base import HubTask, content_key, image_source, spread, text_of
 
 
 class OcrBenchTask(HubTask):
@@ -52,19 +52,25 @@ class OcrBenchTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if ocrbench_match(prediction, sample.answer, sample.meta.get("source")) else 0.0
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        right: Counter[str] = Counter()
-        asked: Counter[str] = Counter()
-        for s in samples:
-            asked[s.category] += 1
-            right[s.category] += int(self.cvb_judge(s, prediction_for(s, predictions)))
-        n = len(samples)
-        total = sum(right.values())
-        details: dict[str, float] = {"correct": float(total), "questions": float(n),
-                                     "recognition": float(sum(right[c] for c in OCRBENCH_RECOGNITION)),
-                                     "missing": missing_count(samples, predictions)}
-        for cat in sorted(asked, key=lambda c: (OCRBENCH_CATEGORIES.index(c) if c in OCRBENCH_CATEGORIES else 99, c)):
-            details[f"correct/{cat}"] = float(right[cat])
-            details[f"questions/{cat}"] = float(asked[cat])
-        value = 1000.0 * total / n if n else 0.0
-        return TaskScore(value=value, metric="score/1000", details=details, accuracy_scale=1000.0)
+    def cvb_scorer(self) -> Tally:
+        """Keeps a count per (category, right, missing)."""
+        return Tally(lambda s, pred, _ref: (s.category, int(self.cvb_judge(s, text_of(pred))), pred is None),
+                     _ocrbench_finish)
+
+
+def _ocrbench_finish(counts: Counter) -> TaskScore:
+    right: Counter[str] = Counter()
+    asked: Counter[str] = Counter()
+    for (cat, hit, _), k in counts.items():
+        asked[cat] += k
+        right[cat] += k * hit
+    n = sum(asked.values())
+    total = sum(right.values())
+    details: dict[str, float] = {"correct": float(total), "questions": float(n),
+                                 "recognition": float(sum(right[c] for c in OCRBENCH_RECOGNITION)),
+                                 "missing": float(sum(k for (*_, miss), k in counts.items() if miss))}
+    for cat in sorted(asked, key=lambda c: (OCRBENCH_CATEGORIES.index(c) if c in OCRBENCH_CATEGORIES else 99, c)):
+        details[f"correct/{cat}"] = float(right[cat])
+        details[f"questions/{cat}"] = float(asked[cat])
+    value = 1000.0 * total / n if n else 0.0
+    return TaskScore(value=value, metric="score/1000", details=details, accuracy_scale=1000.0)

@@ -6,12 +6,13 @@ images, 3000 per sampling strategy in the ``category`` column (random / popular 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections import Counter, defaultdict
 
-from cvb.scoring import parse_yes_no, pope_metrics
+from cvb.scorers import Tally
+from cvb.scoring import parse_yes_no, pope_counts_metrics
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, missing_count, prediction_for, spread
+from .base import HubTask, spread, text_of
 
 POPE_SPLITS = ("all", "random", "popular", "adversarial")
 
@@ -48,8 +49,8 @@ class PopeTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        return pope_score(samples, predictions)
+    def cvb_scorer(self) -> Tally:
+        return pope_scorer()
 
 
 def _image_key(row) -> str:
@@ -57,20 +58,30 @@ def _image_key(row) -> str:
     return str(row["image_source"])
 
 
-def pope_score(samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-    """Headline F1 x100 over all samples; the same numbers per POPE category in the details."""
-    parsed = [parse_yes_no(prediction_for(s, predictions)) for s in samples]
-    gts = [str(s.answer) for s in samples]
-    overall = pope_metrics(parsed, gts)
-    details = {k: 100.0 * v for k, v in overall.items()}
-    details["unparsed"] = float(sum(p is None for p in parsed))
-    details["missing"] = missing_count(samples, predictions)
-    details["questions"] = float(len(samples))
-    categories = sorted({s.category for s in samples})
+def pope_scorer() -> Tally:
+    """Headline F1 x100 over all samples; the same numbers per POPE category in the details.
+    Keeps a count per (category, parsed answer, truth)."""
+    return Tally(lambda s, pred, _ref: (s.category, parse_yes_no(text_of(pred)), str(s.answer), pred is None),
+                 _pope_finish)
+
+
+def _pope_finish(counts: Counter) -> TaskScore:
+    overall: Counter = Counter()
+    by_cat: dict[str, Counter] = defaultdict(Counter)
+    unparsed = missing = questions = 0
+    for (cat, parsed, gt, miss), k in counts.items():
+        overall[(parsed, gt)] += k
+        by_cat[cat][(parsed, gt)] += k
+        unparsed += k * (parsed is None)
+        missing += k * miss
+        questions += k
+    details = {k: 100.0 * v for k, v in pope_counts_metrics(overall).items()}
+    details["unparsed"] = float(unparsed)
+    details["missing"] = float(missing)
+    details["questions"] = float(questions)
+    categories = sorted(by_cat)
     if len(categories) > 1:
         for cat in categories:
-            idx = [i for i, s in enumerate(samples) if s.category == cat]
-            m = pope_metrics([parsed[i] for i in idx], [gts[i] for i in idx])
-            for k, v in m.items():
+            for k, v in pope_counts_metrics(by_cat[cat]).items():
                 details[f"{k}/{cat}"] = 100.0 * v
     return TaskScore(value=details["f1"], metric="f1", details=details)

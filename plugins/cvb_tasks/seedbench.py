@@ -7,12 +7,11 @@ Data: ``lmms-lab/SEED-Bench`` split ``test`` (19k questions); the image part is 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
 
-from cvb.types import AnswerKind, Sample, TaskScore
+from cvb.types import AnswerKind, Sample
 
 from .base import HubTask, spread
-from .choice import choice_score, judge_choice
+from .choice import ChoiceScorer, judge_choice
 
 #: SEED-Bench's evaluation dimensions for images (question_type_id 1-9).
 SEED_IMAGE_TYPES = {
@@ -65,5 +64,5 @@ class SeedBenchTask(HubTask):
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return judge_choice(sample, prediction)
 
-    def cvb_score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:
-        return choice_score(samples, predictions)
+    def cvb_scorer(self) -> ChoiceScorer:
+        return ChoiceScorer()

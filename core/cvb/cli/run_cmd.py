@@ -164,9 +164,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         failures = result["failures"]
         status = "failures" if failures else "ok"
         cells = summary.plan_cells(store, plan)
-        from ..report.uncertainty import cell_warnings
-
-        for warning in cell_warnings(store, cells):
+        for warning in summary.cell_warnings(store, cells):
             err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
         counts = summary.failure_counts(failures)
         store.finish_run(run_id, status, {"work": result["work"], "failures": counts})

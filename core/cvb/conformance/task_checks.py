@@ -4,7 +4,8 @@ Samples come in a fixed order (two listings agree) and ``limit`` takes a prefix;
 are unique, kinds valid, choice questions have options, images load as RGB; ``judge`` is in
 [0, 1] or None; ``score`` returns a ``TaskScore``, is a pure function of the predictions (the
 same number twice, whatever the order of the mapping, inputs left untouched) and tells right
-answers from wrong ones. ``reference`` (the predictions on uncompressed images, for tasks that
+answers from wrong ones; an optional streamed ``scorer()`` gives ``score``'s numbers when fed
+one sample at a time. ``reference`` (the predictions on uncompressed images, for tasks that
 score consistency) is given as the ground-truth answers; tasks that score against ground
 truth ignore it.
 """
@@ -98,7 +99,31 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
             f"the ground truth scores {good.value:g} and nonsense answers {bad_score.value:g} "
             f"({'higher' if good.higher_is_better else 'lower'} is better)")
         r.detail = f"ground truth {good.value:g}, nonsense {bad_score.value:g}"
+    _check_scorer(t, samples, right, wrong, report)
     return report
+
+
+def _check_scorer(t: Any, samples, right: Mapping[str, str], wrong: Mapping[str, str], report: Report) -> None:
+    """The optional streamed scorer (``Task.scorer()``) gives ``score()``'s numbers when fed one
+    sample at a time, as ``cvb run`` feeds it (missing predictions as None)."""
+    rule = "scorer() gives score()'s numbers one sample at a time"
+    if not callable(getattr(t, "scorer", None)):
+        report.skip(rule, "no scorer(): cvb run scores this task with score() on each whole cell")
+        return
+    with report.rule(rule) as r:
+        from ..protocols import Scorer
+
+        # a mixed cell: right, wrong and missing answers
+        mixed = {s.id: (right if i % 3 == 0 else wrong)[s.id] for i, s in enumerate(samples) if i % 3 != 2}
+        for predictions in (right, mixed):
+            scorer = t.scorer()
+            assert isinstance(scorer, Scorer), f"scorer() returned {type(scorer).__name__}, without add() and result()"
+            for s in samples:
+                scorer.add(s, predictions.get(s.id), right.get(s.id))
+            got, want = scorer.result(), t.score(samples, predictions, reference=dict(right))
+            assert (got.value, got.metric, dict(got.details)) == (want.value, want.metric, dict(want.details)), \
+                f"streamed {got.metric} = {got.value} {dict(got.details)}, score() {want.metric} = {want.value}"
+        r.detail = "right and mixed answers: the same value and details"
 
 
 def _key(sample) -> tuple:

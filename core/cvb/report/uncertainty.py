@@ -113,36 +113,15 @@ class TaskLoader:
 
 
 def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]]) -> str | None:
-    """A warning naming the cells where more than half of the answers are empty, or None.
+    """``empty_answers_note`` of answers already read (``{(codec, level): {sample id: (text,
+    judge, error)}}``, ``Store.sample_verdicts``)."""
+    from ..run.summary import empty_answers_note
 
-    ``stored``: ``{(codec, level): {sample id: (text, judge, error)}}`` (``Store.sample_verdicts``).
-    """
-    mostly_empty = []
+    counts = {}
     for k, rows in stored.items():
         answered = [text for text, _judge, error in rows.values() if error is None]
-        empty = sum(1 for text in answered if not (text or "").strip())
-        if answered and empty > len(answered) / 2:
-            mostly_empty.append(f"{k[0]} {k[1]}: {empty}/{len(answered)}")
-    if not mostly_empty:
-        return None
-    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
-            f"the model may not answer this prompt, and scores then compare empty strings")
-
-
-def cell_warnings(store, cells: Sequence[Mapping]) -> list[str]:
-    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty."""
-    from ..analysis.curves import group_cells
-    from ..run.plan import answers_label
-
-    out = []
-    for (task, vlm), group in group_cells(cells).items():
-        stored_as = answers_label(task)
-        stored = {(c["codec"], str(c["level"])): store.sample_verdicts(stored_as, vlm, c["codec"], str(c["level"]))
-                  for c in group}
-        warning = empty_answers_warning(stored)
-        if warning:
-            out.append(f"{task} x {vlm}: {warning}")
-    return out
+        counts[k] = (len(answered), sum(1 for text in answered if not (text or "").strip()))
+    return empty_answers_note(counts)
 
 
 def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:

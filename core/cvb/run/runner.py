@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import time
 from array import array
 from collections import OrderedDict
@@ -46,6 +45,7 @@ from .vlm_session import LocalInference, VLMSession
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
+_SCORE_CHUNK = 500  # samples whose answers scoring reads from the store at once
 _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image) are asked
 MAX_LISTED_FAILURES = 200
 _MISSING = object()  # a compressed image never made (status of a sample's key)
@@ -297,12 +297,42 @@ class Runner:
         for row in self.store.iter_predictions(t.answers_label or t.label, vlm.label, c.name, level,
                                                with_text, True):
             i = t.index.get(row[0])
-            if i is None:
-                continue
-            if version is not None and row[-1] != version and not (row[-1] is None and row[4]):
-                continue  # another model's answer (a failure before any model stays a failure)
-            if row[1] == keys[t.samples[i].image.key] and row[2] == t.version and row[3] == t.prompt_shas[i]:
+            if i is not None and self._is_current(t, i, row[1:5], row[-1], keys, version):
                 yield i, row[4], row[5] if with_text else None
+
+    @staticmethod
+    def _is_current(t: TaskPlan, i: int, row: tuple, row_version: str | None, keys: dict[str, str | None],
+                    version: str | None) -> bool:
+        """Whether a stored answer (key, task_version, prompt_sha, error) of sample ``i`` is for
+        this image, prompt and task version, by this model version."""
+        if version is not None and row_version != version and not (row_version is None and row[3]):
+            return False  # another model's answer (a failure before any model stays a failure)
+        return row[0] == keys[t.samples[i].image.key] and row[1] == t.version and row[2] == t.prompt_shas[i]
+
+    def _cell_answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
+                      ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+        """(sample index, error, text, the reference cell's text) of every sample of one cell, in
+        the task's order, read from the store a chunk of samples at a time (so scoring never
+        holds a cell's answers). An error of "no prediction stored" where a sample has none;
+        the reference text is None where the reference has no usable answer."""
+        stored_as, ref = t.answers_label or t.label, self.plan.codecs[0]
+        version = self._vlm_versions.get(vlm.label)
+        keys, ref_keys = self._cell_keys(t, c, level), self._cell_keys(t, ref, ref.levels[0])
+        for start in range(0, len(t.samples), _SCORE_CHUNK):
+            ids = [s.id for s in t.samples[start:start + _SCORE_CHUNK]]
+            rows = self.store.predictions_of(stored_as, vlm.label, c.name, level, ids)
+            refs = rows if c.is_reference else self.store.predictions_of(stored_as, vlm.label, ref.name,
+                                                                          ref.levels[0], ids)
+            for i, sid in enumerate(ids, start):
+                row, ref_row = rows.get(sid), refs.get(sid)
+                ref_text = None
+                if ref_row is not None and ref_row[3] is None and self._is_current(
+                        t, i, ref_row[:4], ref_row[5], ref_keys, version):
+                    ref_text = ref_row[4] or ""
+                if row is None or not self._is_current(t, i, row[:4], row[5], keys, version):
+                    yield i, "no prediction stored (run interrupted?)", None, ref_text
+                else:
+                    yield i, row[3], (row[4] or "") if row[3] is None else None, ref_text
 
     def _pending(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str) -> array:
         """Indices of the samples of one cell still to ask, each image's samples together."""
@@ -491,21 +521,6 @@ class Runner:
             bar.advance(len(rows))
 
     # ---- stage 3: scoring -------------------------------------------------------------------
-    def _answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
-                 ) -> tuple[dict[str, str], list[tuple[str, str]]]:
-        """Usable answers by sample id, and (sample id, error) of the samples without one."""
-        answers: dict[str, str] = {}
-        failed: list[tuple[str, str]] = []
-        for i, error, text in self._current(t, vlm, c, level, with_text=True):
-            if error is None:  # short answers (yes, no, A) repeat: one string object each
-                answers[t.samples[i].id] = sys.intern(text) if text and len(text) <= 32 else text or ""
-            else:
-                failed.append((t.samples[i].id, error))
-        if len(answers) + len(failed) < len(t.samples):  # some never answered (a run cut short)
-            have = set(answers).union(sid for sid, _ in failed)
-            failed += [(s.id, "no prediction stored (run interrupted?)") for s in t.samples if s.id not in have]
-        return answers, failed
-
     def _score_stage(self) -> dict[str, Any]:
         failures: dict[tuple, dict[str, Any]] = {}
         ref = self.plan.codecs[0]
@@ -519,7 +534,6 @@ class Runner:
             for vlm in self.plan.vlms:
                 stored_as = t.answers_label or t.label  # predictions' label (no scoring options)
                 ref_stamp = self.store.cell_stamp(stored_as, vlm.label, ref.name, ref.levels[0])
-                ref_answers = None
                 for c, level in self.plan.cells():
                     bpp, metrics = rates[(c.name, level)]
                     stamp = ref_stamp if c.is_reference else self.store.cell_stamp(stored_as, vlm.label, c.name, level)
@@ -534,22 +548,15 @@ class Runner:
                             "level": level, "item": None, "error": stored_error}
                     if stored_fp == fingerprint and not stamp[2]:
                         continue  # inputs unchanged and nothing failed: the stored cell stands
-                    answers, failed = self._answers(t, vlm, c, level)
-                    for sid, err in failed:
-                        failures[("predict", t.label, vlm.label, c.name, level, sid)] = {
-                            "stage": "predict", "task": t.label, "vlm": vlm.label, "codec": c.name,
-                            "level": level, "item": sid, "error": err}
-                    if stored_fp == fingerprint:
+                    cell = self._score_cell(t, vlm, c, level, stored_fp != fingerprint, failures)
+                    if cell is None:
                         continue
-                    if ref_answers is None:
-                        ref_answers = answers if c.is_reference else self._answers(t, vlm, ref, ref.levels[0])[0]
-                    cell = self._score_cell(t, vlm, c, level, answers, len(failed), ref_answers, bpp, metrics)
+                    cell.update(bpp=bpp, metrics=metrics)
                     if cell.get("error"):
                         failures[("score", t.label, vlm.label, c.name, level)] = {
                             "stage": "score", "task": t.label, "vlm": vlm.label, "codec": c.name,
                             "level": level, "item": None, "error": cell["error"]}
                     self.store.save_cell(cell, fingerprint, self.run_id)
-                    self.store.set_verdicts(stored_as, vlm.label, c.name, level, t.label, self._verdicts(t, answers))
                     self.work.cells_scored += 1
         return {"work": self.work.__dict__, "failures": list(failures.values())}
 
@@ -571,33 +578,58 @@ class Runner:
                                                         "item": f"{m} {key}", "error": err}
         return self.store.mean_bpp(keys), self.store.mean_metrics(keys, self._metric_names)
 
-    @staticmethod
-    def _verdicts(t: TaskPlan, answers: dict[str, str]) -> dict[str, float | None]:
-        """Each answer's verdict under the rule of the cell being scored (its protocol, its judge):
-        the stored ``judge`` column then says what this cell's rule made of it."""
-        out: dict[str, float | None] = {}
-        for s in t.samples:
-            if s.id in answers:
+    def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, rescore: bool,
+                    failures: dict) -> dict[str, Any] | None:
+        """Feed one cell's answers, in sample order, to the task's streamed scorer
+        (``cvb.scorers.scorer_for``: the task's own, or its whole-set ``score`` behind one) and
+        store each answer's verdict under this cell's rule. Collects the samples without an
+        answer into ``failures``; None when only those were wanted (``rescore`` False)."""
+        from ..scorers import scorer_for
+
+        stored_as = t.answers_label or t.label
+        scorer, error, n_failed = (scorer_for(t.task) if rescore else None), None, 0
+        verdicts: dict[str, float | None] = {}
+        for i, err, text, ref_text in self._cell_answers(t, vlm, c, level):
+            s = t.samples[i]
+            if err is not None:
+                n_failed += 1
+                failures[("predict", t.label, vlm.label, c.name, level, s.id)] = {
+                    "stage": "predict", "task": t.label, "vlm": vlm.label, "codec": c.name,
+                    "level": level, "item": s.id, "error": err}
+            elif rescore:  # the verdict under the rule of the cell being scored (protocol, judge)
                 try:
-                    j = t.task.judge(s, answers[s.id])
+                    j = t.task.judge(s, text)
                 except Exception:  # noqa: BLE001 - no verdict; the cell's score stands
                     j = None
-                out[s.id] = None if j is None else float(j)
-        return out
-
-    def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, answers: dict[str, str],
-                    n_failed: int, reference: dict[str, str], bpp, metrics) -> dict[str, Any]:
+                verdicts[s.id] = None if j is None else float(j)
+            if scorer is not None and error is None:
+                try:
+                    scorer.add(s, text, ref_text)
+                except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
+                    error = f"score failed: {type(exc).__name__}: {exc}"
+            if len(verdicts) >= _SCORE_CHUNK:
+                self.store.set_verdicts(stored_as, vlm.label, c.name, level, t.label, verdicts)
+                verdicts = {}
+        if not rescore:
+            return None
+        self.store.set_verdicts(stored_as, vlm.label, c.name, level, t.label, verdicts)
         cell: dict[str, Any] = {
             "task": t.label, "vlm": vlm.label, "codec": c.name, "level": level, "task_version": t.version,
             "codec_kind": c.kind, "rate_rank": c.rate_rank(level), "n": len(t.samples),
-            "n_failed": n_failed, "bpp": bpp, "metrics": metrics, "error": None,
+            "n_failed": n_failed, "error": error,
         }
         try:
-            ts = t.task.score(t.samples, answers, reference=reference)
+            if error is not None:
+                raise _ScoreFailed
+            ts = scorer.result()
             value = float(ts.value)
             cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
                         higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
         except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
             cell.update(score=None, score_metric=None, higher_is_better=None, details={},
-                        error=f"score failed: {type(exc).__name__}: {exc}")
+                        error=error or f"score failed: {type(exc).__name__}: {exc}")
         return cell
+
+
+class _ScoreFailed(Exception):
+    """A scorer's ``add`` failed: the cell is stored with that error."""

@@ -73,6 +73,9 @@ class Store:
                                         isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open results store {self.path}: {exc}") from None
+        # Python's own notion of blank (unicode spaces included), for answer_counts
+        self.conn.create_function("cvb_blank", 1, lambda text: int(not (text or "").strip()),
+                                  deterministic=True)
         try:
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             version = self._existing_version()  # reads only: a refused file stays untouched
@@ -352,11 +355,29 @@ class Store:
         """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
         return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
 
+    def predictions_of(self, task: str, vlm: str, codec: str, level: str,
+                       sample_ids: Sequence[str]) -> dict[str, tuple]:
+        """sample id -> (key, task_version, prompt_sha, error, text, vlm_version) of the given
+        samples of one cell (looked up by the unique index; what streamed scoring reads a chunk
+        of samples at a time)."""
+        return {r[0]: r[1:] for r in self._read_in(
+            "SELECT sample_id, key, task_version, prompt_sha, error, text, vlm_version FROM predictions"
+            " WHERE task=? AND vlm=? AND codec=? AND level=? AND sample_id IN ({in_})",
+            sample_ids, (task, vlm, codec, level))}
+
     def sample_verdicts(self, task: str, vlm: str, codec: str, level: str) -> dict[str, tuple]:
         """sample id -> (text, judge, error) of one cell: what ``cvb report``'s statistics read."""
         return {sid: (text, judge, error) for sid, text, judge, error in self._read(
             "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
             " AND level=?", (task, vlm, codec, level))}
+
+    def answer_counts(self, task: str, vlm: str, codec: str, level: str) -> tuple[int, int]:
+        """(answered, empty) of one cell: its answers without an error, and how many of them are
+        blank (``str.strip()`` leaves nothing). Counted in SQL, so no answer is held in memory."""
+        row = self._read("SELECT COUNT(*), COALESCE(SUM(cvb_blank(text)), 0) FROM predictions"
+                         " WHERE task=? AND vlm=? AND codec=? AND level=? AND error IS NULL",
+                         (task, vlm, codec, level))[0]
+        return int(row[0]), int(row[1])
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,

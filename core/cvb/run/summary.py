@@ -3,9 +3,9 @@ table or JSON, and the list of what failed."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from .plan import NONE, Plan
+from .plan import NONE, Plan, answers_label
 from .store import Store
 
 
@@ -20,6 +20,33 @@ def plan_cells(store: Store, plan: Plan) -> list[dict[str, Any]]:
             for c in cells:
                 c["delta"] = None if c["score"] is None or ref is None else c["score"] - ref
                 out.append(c)
+    return out
+
+
+def empty_answers_note(counts: Mapping[tuple[str, str], tuple[int, int]]) -> str | None:
+    """A warning naming the cells where more than half of the answers are empty, or None.
+
+    ``counts``: ``{(codec, level): (answered, empty)}`` (``Store.answer_counts``)."""
+    mostly_empty = [f"{codec} {level}: {empty}/{answered}" for (codec, level), (answered, empty) in counts.items()
+                    if answered and empty > answered / 2]
+    if not mostly_empty:
+        return None
+    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
+            f"the model may not answer this prompt, and scores then compare empty strings")
+
+
+def cell_warnings(store: Store, cells: Sequence[dict[str, Any]]) -> list[str]:
+    """``task x vlm: warning`` for every task x VLM of ``cells`` whose answers are mostly empty;
+    counted in the store (no answer is read into memory)."""
+    from ..analysis.curves import group_cells
+
+    out = []
+    for (task, vlm), group in group_cells(cells).items():
+        stored_as = answers_label(task)
+        note = empty_answers_note({(c["codec"], str(c["level"])): store.answer_counts(
+            stored_as, vlm, c["codec"], str(c["level"])) for c in group})
+        if note:
+            out.append(f"{task} x {vlm}: {note}")
     return out
 
 

@@ -17,12 +17,11 @@ Shared facts:
 from __future__ import annotations
 
 import string
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
+from cvb.scorers import Tally
 from cvb.types import Sample, TaskScore
-
-from ..base import missing_count
 from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
 NAME = "lmms-eval 0.7.3"
@@ -31,11 +30,16 @@ WRAPPER_MAX_NEW_TOKENS = 1024  # models/simple/llava_hf.py:353-354, models/simpl
 SINGLE_WORD = "\nAnswer the question using a single word or phrase."
 
 
-def _result(sample: Sample, predictions: Mapping[str, str]) -> str:
+def _result(prediction: str | None) -> str:
     """What lmms-eval hands ``process_results``: the generation, stripped; a missing one is ""
     (api/task.py:1587-1589: ``res.strip() if res is not None else ""``)."""
-    value = predictions.get(sample.id)
-    return "" if value is None else str(value).strip()
+    return "" if prediction is None else str(prediction).strip()
+
+
+def _counts(counts: Counter) -> dict[str, float]:
+    """questions and missing of a tally whose records end with ``prediction is None``."""
+    return {"questions": float(sum(counts.values())),
+            "missing": float(sum(k for rec, k in counts.items() if rec[-1]))}
 
 
 class Rules:
@@ -49,12 +53,9 @@ class Rules:
     def judge(self, sample: Sample, prediction: str) -> float | None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def score(self, samples: Sequence[Sample], predictions: Mapping[str, str]) -> TaskScore:  # pragma: no cover
+    def scorer(self) -> Tally:  # pragma: no cover - abstract
+        """The rule as a streamed scorer (``cvb.scorers``): a tally of what it reads per sample."""
         raise NotImplementedError
-
-    @staticmethod
-    def _counts(samples: Sequence[Sample], predictions: Mapping[str, str]) -> dict[str, float]:
-        return {"questions": float(len(samples)), "missing": missing_count(samples, predictions)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -80,35 +81,44 @@ class Pope(Rules):
         return 1.0 if pred == gt else 0.0
 
     @staticmethod
-    def _aggregate(results: list[tuple[float, str, str]]) -> dict[str, float]:
+    def _aggregate(results: Counter) -> dict[str, float]:
         # utils.py:75-80 accuracy; :83-94 precision; :97-108 recall (an answer that is neither
-        # "yes" nor "no" is no false negative); :111-115 F1; :118-128 yes ratio of the TRUTH
-        acc = sum(r[0] for r in results) / len(results)
-        tp = sum(1 for _, p, g in results if g == "yes" and p == "yes")
-        fp = sum(1 for _, p, g in results if g == "no" and p == "yes")
-        fn = sum(1 for _, p, g in results if g == "yes" and p == "no")
+        # "yes" nor "no" is no false negative); :111-115 F1; :118-128 yes ratio of the TRUTH.
+        # ``results``: how many of each (prediction: yes/no/other, truth)
+        acc = sum(k for (p, g), k in results.items() if p == g) / sum(results.values())
+        tp = sum(k for (p, g), k in results.items() if g == "yes" and p == "yes")
+        fp = sum(k for (p, g), k in results.items() if g == "no" and p == "yes")
+        fn = sum(k for (p, g), k in results.items() if g == "yes" and p == "no")
         precision = tp / (tp + fp) if (tp + fp) > 0 else 0
         recall = tp / (tp + fn) if (tp + fn) > 0 else 0
         f1 = 2 * (precision * recall) / (precision + recall) if (precision + recall) > 0 else 0
-        yes = sum(1 for *_, g in results if g == "yes")
-        no = sum(1 for *_, g in results if g == "no")
+        yes = sum(k for (_, g), k in results.items() if g == "yes")
+        no = sum(k for (_, g), k in results.items() if g == "no")
         yes_ratio = yes / (yes + no) if (yes + no) > 0 else 0
         return {"pope_accuracy": acc, "pope_precision": precision, "pope_recall": recall,
                 "pope_f1_score": f1, "pope_yes_ratio": yes_ratio}
 
-    def score(self, samples, predictions):
-        results = []
-        for s in samples:
-            pred, gt = self._labels(s, _result(s, predictions))
-            results.append((1.0 if pred == gt else 0.0, pred, gt))
-        details: dict[str, float] = {k: float(v) for k, v in self._aggregate(results).items()} if results else {}
-        categories = sorted({s.category for s in samples})
+    def _record(self, sample, prediction):
+        pred, gt = self._labels(sample, _result(prediction))
+        # only equality with "yes" / "no" matters (utils.py:61-65): other text is one class
+        return sample.category, pred if pred in ("yes", "no") else "other", gt, prediction is None
+
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish)
+
+    def _finish(self, counts: Counter) -> TaskScore:
+        overall: Counter = Counter()
+        by_cat: dict[str, Counter] = defaultdict(Counter)
+        for (cat, pred, gt, _), k in counts.items():
+            overall[(pred, gt)] += k
+            by_cat[cat][(pred, gt)] += k
+        details: dict[str, float] = {k: float(v) for k, v in self._aggregate(overall).items()} if counts else {}
+        categories = sorted(by_cat)
         if len(categories) > 1:  # pope_full's subtasks pope_adv / pope_pop / pope_random (pope_full.yaml)
             for cat in categories:
-                sub = [r for r, s in zip(results, samples) if s.category == cat]
-                for k, v in self._aggregate(sub).items():
+                for k, v in self._aggregate(by_cat[cat]).items():
                     details[f"{k}/{cat}"] = float(v)
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=details.get("pope_f1_score", 0.0), metric="pope_f1_score", details=details)
 
 
@@ -156,16 +166,19 @@ class Mme(Rules):
     def judge(self, sample, prediction):
         return self._correct(sample, str(prediction).strip())
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        # keeps a count per (category, question id, right): an image's pair, no text
+        return Tally(lambda s, pred, _ref: (s.category, str(_doc(s).get("question_id", s.meta.get("pair", s.image.key))),
+                                            self._correct(s, _result(pred)), pred is None), self._finish)
+
+    def _finish(self, counts: Counter) -> TaskScore:
         # utils.py:93-122: per category, per question id (an image: two questions), acc + acc+,
         # averaged over images; perception and cognition are each the sum of their categories
         groups: dict[str, dict[str, dict[str, list[float]]]] = {"mme_perception_score": {},
                                                                  "mme_cognition_score": {}}
-        for s in samples:
-            key = "mme_perception_score" if s.category in MME_PERCEPTION else "mme_cognition_score"
-            qid = str(_doc(s).get("question_id", s.meta.get("pair", s.image.key)))
-            groups[key].setdefault(s.category, {}).setdefault(qid, []).append(
-                self._correct(s, _result(s, predictions)))
+        for (category, qid, correct, _), k in counts.items():
+            key = "mme_perception_score" if category in MME_PERCEPTION else "mme_cognition_score"
+            groups[key].setdefault(category, {}).setdefault(qid, []).extend([correct] * k)
         details: dict[str, float] = {}
         for key, category2score in groups.items():
             category2avg = {}
@@ -183,7 +196,7 @@ class Mme(Rules):
             if category2score:  # lmms-eval reports a metric only for results routed to it
                 details[key] = float(sum(category2avg.values()))
         total = details.get("mme_perception_score", 0.0) + details.get("mme_cognition_score", 0.0)
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=total, metric="mme_perception_score+mme_cognition_score", details=details)
 
 
@@ -214,13 +227,18 @@ class SeedBench(Rules):
     def judge(self, sample, prediction):
         return self._correct(sample, str(prediction).strip())
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: (int(self._correct(s, _result(pred))), pred is None), self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
         # utils.py:27-34 over the image rows (seed_image); cvb keeps no video rows, so lmms-eval's
         # seed_video and seed_all (image + video) have no counterpart here
-        total_correct = sum(int(self._correct(s, _result(s, predictions))) for s in samples)
-        value = total_correct / len(samples) if samples else 0.0
+        total_correct = sum(k * ok for (ok, _), k in counts.items())
+        n = sum(counts.values())
+        value = total_correct / n if n else 0.0
         details = {"seed_image": float(value), "correct": float(total_correct)}
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=float(value), metric="seed_image", details=details, accuracy_scale=1.0)
 
 
@@ -339,22 +357,16 @@ def mmbench_row_letter(prediction: str, doc: Mapping[str, Any]) -> str:
     return extract_mcq_answer(prediction, choices=sorted(mmbench_choices(doc)))
 
 
-def mmbench_group_hit(rows: Sequence[tuple[str, str, Mapping[str, Any]]]) -> int:
-    """mmbench_evals.py:206-234 (``eval_sub_data``, static): rows are (prediction, truth, doc) in
-    index order; any prefetched wrong letter fails the group at once, then each unprefetched row
-    must extract to the truth."""
-    pred = []
-    for prediction, gt, doc in rows:
-        pred.append(mmbench_prefetch(prediction, doc))
-        if pred[-1] and gt != pred[-1]:
-            return 0
-    for (prediction, gt, doc), p in zip(rows, pred):
-        if p:
-            continue
-        letter = extract_mcq_answer(prediction, choices=sorted(mmbench_choices(doc)))
-        if not letter or letter != gt:
-            return 0
-    return 1
+def mmbench_row_hit(prediction: str, gt: str, doc: Mapping[str, Any]) -> bool:
+    """mmbench_evals.py:206-234 (``eval_sub_data``, static) for one row of a question: its
+    prefetched letter is the truth, or with none prefetched, the static extractor's letter is.
+    The question is hit when all its rows are (eval_sub_data fails it at the first wrong
+    prefetched letter, then at the first unprefetched row extracting wrong: the same verdict)."""
+    pre = mmbench_prefetch(prediction, doc)
+    if pre:
+        return gt == pre
+    letter = extract_mcq_answer(prediction, choices=sorted(mmbench_choices(doc)))
+    return bool(letter) and letter == gt
 
 
 class Mmbench(Rules):
@@ -377,31 +389,40 @@ class Mmbench(Rules):
         doc = _doc(sample)
         return 1.0 if mmbench_row_letter(str(prediction).strip(), doc) == doc["answer"] else 0.0
 
-    def score(self, samples, predictions):
-        # mmbench_evals.py:252-314 (eval_result): rows sorted by index; a question is its row
-        # below 1e6 plus every row whose index % 1e6 equals it (the data's circular copies)
-        rows = sorted(samples, key=lambda s: int(_doc(s)["index"]))
-        answer_map = {int(_doc(s)["index"]): _doc(s)["answer"] for s in rows}
-        hits: list[tuple[Mapping[str, Any], int]] = []
-        groups: dict[int, list[Sample]] = defaultdict(list)
-        for s in rows:
-            groups[int(_doc(s)["index"]) % int(1e6)].append(s)
-        for s in rows:
-            idx = int(_doc(s)["index"])
-            if idx >= int(1e6):
-                continue
-            sub = [(_result(r, predictions), answer_map[int(_doc(r)["index"])], _doc(r)) for r in groups[idx]]
-            hits.append((_doc(s), mmbench_group_hit(sub)))
+    def scorer(self):
+        # mmbench_evals.py:206-234 decides each row on its own (a prefetched letter must be the
+        # truth, else the extracted one must), so a row is kept as one verdict: a count per
+        # (question, main row?, category, L2-category, row right)
+        def record(sample, prediction, _ref):
+            doc = _doc(sample)
+            idx = int(doc["index"])
+            main = idx < int(1e6)
+            return (idx % int(1e6), main, str(doc.get("category")) if main else None,
+                    str(doc.get("L2-category")) if main else None,
+                    mmbench_row_hit(_result(prediction), doc["answer"], doc), prediction is None)
+        return Tally(record, self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
+        # mmbench_evals.py:252-314 (eval_result): a question is its row below 1e6 plus every row
+        # whose index % 1e6 equals it (the data's circular copies); right if all its rows are
+        group_ok: dict[int, bool] = {}
+        mains: dict[int, tuple[str, str]] = {}
+        for (q, main, cat, l2, ok, _), k in counts.items():
+            group_ok[q] = group_ok.get(q, True) and ok
+            if main:
+                mains[q] = (cat, l2)
+        hits = [(mains[q], int(group_ok[q])) for q in sorted(mains)]
         overall = sum(h for _, h in hits) / len(hits) if hits else 0.0  # calculate_hit_rates :236-249
         details: dict[str, float] = {"overall_acc": float(overall), "hit": float(sum(h for _, h in hits)),
-                                     "rows": float(len(samples))}
-        for col in ("category", "L2-category"):
+                                     "rows": float(sum(counts.values()))}
+        for col, pos in (("category", 0), ("L2-category", 1)):
             by: dict[str, list[int]] = defaultdict(list)
-            for doc, h in hits:
-                by[str(doc.get(col))].append(h)
+            for cats, h in hits:
+                by[cats[pos]].append(h)
             for cat in sorted(by):
                 details[f"{col.lower()}_acc/{cat}"] = sum(by[cat]) / len(by[cat])
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         details["questions"] = float(len(hits))
         # en_utils.py:123-135: the static aggregate is overall_acc * 100
         return TaskScore(value=float(overall * 100), metric="gpt_eval_score", details=details)
@@ -460,22 +481,27 @@ class OcrBench(Rules):
         doc = _doc(sample)
         return float(ocrbench_hit(str(prediction).strip(), doc["answer"], doc["dataset"]))
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        def record(sample, prediction, _ref):
+            doc = _doc(sample)
+            return doc["question_type"], ocrbench_hit(_result(prediction), doc["answer"], doc["dataset"]), prediction is None
+        return Tally(record, self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
         # utils.py:82-117: hits per question type; the result is Final_score / 1000 whatever the
         # number of questions
         per: dict[str, int] = {k: 0 for k in OCRBENCH_ORDER}
-        for s in samples:
-            doc = _doc(s)
-            qtype = doc["question_type"]
+        for (qtype, hit, _), k in counts.items():
             if qtype not in per:  # lmms-eval's KeyError
                 raise ValueError(f"OCRBench question type {qtype!r} unknown; known: {', '.join(OCRBENCH_ORDER)}")
-            per[qtype] += ocrbench_hit(_result(s, predictions), doc["answer"], doc["dataset"])
+            per[qtype] += k * hit
         recognition = sum(per[k] for k in OCRBENCH_ORDER[:6])
         final = recognition + sum(per[k] for k in OCRBENCH_ORDER[6:])
         details: dict[str, float] = {"hits": float(final), "recognition": float(recognition)}
         for k in OCRBENCH_ORDER:
             details[f"hits/{k}"] = float(per[k])
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=final / 1000, metric="ocrbench_accuracy", details=details)
 
 
@@ -501,11 +527,17 @@ class Gqa(Rules):
     def judge(self, sample, prediction):
         return gqa_exact_match(str(prediction).strip(), _doc(sample).get("answer", sample.answer))
 
-    def score(self, samples, predictions):
-        scores = [gqa_exact_match(_result(s, predictions), _doc(s).get("answer", s.answer)) for s in samples]
-        value = sum(scores) / len(scores) if scores else 0.0  # api/metrics.py:23-24 (mean)
-        details = {"exact_match": float(value), "correct": float(sum(scores))}
-        details.update(self._counts(samples, predictions))
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: (gqa_exact_match(_result(pred), _doc(s).get("answer", s.answer)),
+                                            pred is None), self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
+        n = sum(counts.values())
+        correct = sum(k * hit for (hit, _), k in counts.items())
+        value = correct / n if n else 0.0  # api/metrics.py:23-24 (mean)
+        details = {"exact_match": float(value), "correct": float(correct)}
+        details.update(_counts(counts))
         return TaskScore(value=float(value), metric="exact_match", details=details, accuracy_scale=1.0)
 
 
@@ -522,16 +554,21 @@ class CocoCaption(Rules):
     def judge(self, sample, prediction):
         return None  # corpus-level metrics only
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        # keeps each sample's caption and references only (the corpus metrics need them all)
+        return Tally(lambda s, pred, _ref: (s.id, _result(pred), tuple(s.answer), pred is None), self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
         # utils.py:72-125: pycocoevalcap's scorers over PTB-tokenised captions, per metric
         from .coco_metrics import coco_scores
 
-        hyps = {s.id: _result(s, predictions) for s in samples}
-        refs = {s.id: list(s.answer) for s in samples}
+        hyps = {sid: hyp for sid, hyp, _, _ in counts}
+        refs = {sid: list(r) for sid, _, r, _ in counts}
         scores, exact = coco_scores(hyps, refs)
         details = {f"coco_{k}": float(v) for k, v in scores.items()}
         details["pycocoevalcap"] = 1.0 if exact else 0.0
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=details["coco_CIDEr"], metric="coco_CIDEr", details=details)
 
 

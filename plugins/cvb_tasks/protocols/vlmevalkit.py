@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
-from cvb.types import Sample, TaskScore
-
-from ..base import missing_count
+from cvb.scorers import Tally
+from cvb.types import TaskScore
 from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
 NAME = "vlmevalkit"
@@ -31,9 +30,14 @@ MAX_NEW_TOKENS = 2048
 VQA_SUFFIX = "\nAnswer the question using a single word or phrase."  # vlmeval/dataset/image_vqa.py
 
 
-def _prediction(sample: Sample, predictions: Mapping[str, str]) -> str:
-    value = predictions.get(sample.id)
-    return "" if value is None else str(value)  # VLMEvalKit: [str(x) for x in data['prediction']]
+def _prediction(prediction: str | None) -> str:
+    return "" if prediction is None else str(prediction)  # VLMEvalKit: [str(x) for x in data['prediction']]
+
+
+def _counts(counts: Counter) -> dict[str, float]:
+    """questions and missing of a tally whose records end with ``prediction is None``."""
+    return {"questions": float(sum(counts.values())),
+            "missing": float(sum(k for rec, k in counts.items() if rec[-1]))}
 
 
 # ---- the judge -------------------------------------------------------------------------------
@@ -96,9 +100,9 @@ class Rules:
         if self.judge_ref:
             self.scoring = f"{NAME} judge={self.judge_ref}"
 
-    @staticmethod
-    def _counts(samples, predictions) -> dict[str, float]:
-        return {"questions": float(len(samples)), "missing": missing_count(samples, predictions)}
+    def scorer(self) -> Tally:  # pragma: no cover - abstract
+        """The rule as a streamed scorer (``cvb.scorers``): a tally of what it reads per sample."""
+        raise NotImplementedError
 
 
 # ---- yes / no: vlmeval/dataset/image_yorn.py, vlmeval/dataset/utils/yorn.py -------------------
@@ -154,18 +158,31 @@ class YesNo(Rules):
         return _with(sample, prompt=str(doc["question"]), max_new_tokens=MAX_NEW_TOKENS,
                      doc={"question": str(doc["question"])})
 
-    def extracted(self, samples, predictions) -> list[str]:
-        """image_yorn.py ``evaluate``: exact extraction, then the judge for the Unknowns."""
-        texts = [_prediction(s, predictions) for s in samples]
-        out = [yorn_extraction(t) for t in texts]
+    def _record(self, sample, prediction) -> tuple:
+        """(category, pair, truth, extraction, asked, missing): ``asked`` holds (question, text)
+        only for an "Unknown" a judge will be asked about."""
+        text = _prediction(prediction)
+        ext = yorn_extraction(text)
+        asked = None
+        if ext == "Unknown" and self._judge is not None:
+            asked = (str(_doc(sample).get("question", sample.question)), text)
+        return (sample.category, str(sample.meta.get("pair", sample.image.key)), self._truth(sample), ext, asked,
+                prediction is None)
+
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish)
+
+    def extracted(self, counts: Counter) -> list[tuple[tuple, str, int]]:
+        """image_yorn.py ``evaluate``: exact extraction, then the judge for the Unknowns; each
+        distinct record with its final extraction and count."""
         self.judged = 0
-        if self._judge is not None:
-            unknown = [i for i, e in enumerate(out) if e == "Unknown"]
-            questions = [str(_doc(samples[i]).get("question", samples[i].question)) for i in unknown]
-            asked = [(q, texts[i], yorn_match_prompt(q, texts[i])) for q, i in zip(questions, unknown)]
-            for i, reply in zip(unknown, self._judge.ask(asked)):
-                out[i] = yorn_extraction(reply)  # YOrN_auxeval reads the judge with the same rule
-            self.judged = len(unknown)
+        out = [(rec, rec[3], k) for rec, k in counts.items()]
+        unknown = [n for n, (rec, _, _) in enumerate(out) if rec[4] is not None]
+        if unknown:
+            asked = [(q, t, yorn_match_prompt(q, t)) for q, t in (out[n][0][4] for n in unknown)]
+            for n, reply in zip(unknown, self._judge.ask(asked)):
+                out[n] = (out[n][0], yorn_extraction(reply), out[n][2])  # YOrN_auxeval reads the judge the same way
+            self.judged = sum(out[n][2] for n in unknown)
         return out
 
     @staticmethod
@@ -177,30 +194,30 @@ class YesNo(Rules):
 
 
 class Pope(YesNo):
-    def score(self, samples, predictions):
+    def _finish(self, counts: Counter) -> TaskScore:
         # utils/yorn.py POPE_rating: F1 / precision / recall with "Yes" as positive over every
         # answer (Unknown is a negative), acc = mean score; all x100
-        ext = self.extracted(samples, predictions)
-        truth = [self._truth(s) for s in samples]
+        ext = self.extracted(counts)
 
-        def rate(idx):
-            tp = sum(1 for i in idx if truth[i] == "Yes" and ext[i] == "Yes")
-            fp = sum(1 for i in idx if truth[i] != "Yes" and ext[i] == "Yes")
-            fn = sum(1 for i in idx if truth[i] == "Yes" and ext[i] != "Yes")
+        def rate(rows):
+            tp = sum(k for rec, e, k in rows if rec[2] == "Yes" and e == "Yes")
+            fp = sum(k for rec, e, k in rows if rec[2] != "Yes" and e == "Yes")
+            fn = sum(k for rec, e, k in rows if rec[2] == "Yes" and e != "Yes")
+            n = sum(k for *_, k in rows)
             precision = tp / (tp + fp) if (tp + fp) != 0 else 0
             recall = tp / (tp + fn) if (tp + fn) != 0 else 0
             f1 = 2 * (precision * recall) / (precision + recall) if (precision + recall) != 0 else 0
-            acc = sum(1 for i in idx if truth[i] == ext[i]) / len(idx) if idx else 0.0
+            acc = sum(k for rec, e, k in rows if rec[2] == e) / n if n else 0.0
             return {"Overall": f1 * 100, "acc": acc * 100, "precision": precision * 100, "recall": recall * 100}
 
-        details = {k: float(v) for k, v in rate(range(len(samples))).items()}
-        for cat in sorted({s.category for s in samples}):
+        details = {k: float(v) for k, v in rate(ext).items()}
+        for cat in sorted({rec[0] for rec, _, _ in ext}):
             if cat:
-                for k, v in rate([i for i, s in enumerate(samples) if s.category == cat]).items():
+                for k, v in rate([row for row in ext if row[0][0] == cat]).items():
                     details[f"{k}/{cat}"] = float(v)
-        details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details["unknown"] = float(sum(k for _, e, k in ext if e == "Unknown"))
         details["judged"] = float(self.judged)
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=details["Overall"], metric="Overall", details=details)
 
 
@@ -209,13 +226,13 @@ class Mme(YesNo):
                   "posters", "scene")
     REASONING = ("code_reasoning", "commonsense_reasoning", "numerical_calculation", "text_translation")
 
-    def score(self, samples, predictions):
+    def _finish(self, counts: Counter) -> TaskScore:
         # utils/yorn.py MME_rating: per category acc (x100) + acc+ (both of an image's answers
         # right, x100); perception and reasoning sums (over the categories present)
-        ext = self.extracted(samples, predictions)
+        ext = self.extracted(counts)
         stats: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        for s, e in zip(samples, ext):
-            stats[s.category].setdefault(str(s.meta.get("pair", s.image.key)), []).append(int(e == self._truth(s)))
+        for rec, e, k in ext:
+            stats[rec[0]].setdefault(rec[1], []).extend([int(e == rec[2])] * k)
         scores = {}
         for cat, images in stats.items():
             normal = [v for vals in images.values() for v in vals]
@@ -224,9 +241,9 @@ class Mme(YesNo):
         details = {"perception": float(sum(scores[c] for c in self.PERCEPTION if c in scores)),
                    "reasoning": float(sum(scores[c] for c in self.REASONING if c in scores))}
         details.update({f"score/{c}": float(v) for c, v in scores.items()})
-        details["unknown"] = float(sum(e == "Unknown" for e in ext))
+        details["unknown"] = float(sum(k for _, e, k in ext if e == "Unknown"))
         details["judged"] = float(self.judged)
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         # ImageYORNDataset.report_primary_metric: perception + reasoning
         return TaskScore(value=details["perception"] + details["reasoning"], metric="Overall Score",
                          details=details)
@@ -342,6 +359,23 @@ class Choice(Rules):
         doc = _doc(sample)
         return 1.0 if self._extract([(str(prediction), doc)])[0] == doc["answer"] else 0.0
 
+    def _letter(self, prediction: str, doc: Mapping[str, Any]) -> tuple[str | None, tuple | None]:
+        """``_extract`` without the judge: (letter, None), or (None, what to ask the judge) for
+        an answer exact matching cannot read while a judge is set ("Z" without one)."""
+        pred = prediction.strip()
+        ret = can_infer(pred, dict(doc["options"])) if len(pred) < 10 else None
+        if ret:
+            return ret, None
+        if self._judge is None:
+            return "Z", None
+        return None, (str(doc["question"]), pred, tuple(dict(doc["options"]).items()))
+
+    def _judged(self, asked: Sequence[tuple]) -> list[str]:
+        """The judge's letter for each (question, stripped prediction, options) ``_letter`` left."""
+        replies = self._judge.ask([(q, p, judge_prompt(q, dict(opts), p)) for q, p, opts in asked])
+        self.judged += len(asked)
+        return [can_infer(reply, dict(opts)) or "Z" for reply, (_, _, opts) in zip(replies, asked)]
+
 
 class SeedBench(Choice):
     def prepare(self, sample, doc):
@@ -349,65 +383,92 @@ class SeedBench(Choice):
         letters = {c.upper(): doc[f"choice_{c}"] for c in "abcd" if f"choice_{c}" in doc}
         return super().prepare(sample, {**doc, **letters})
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        def record(sample, prediction, _ref):
+            doc = _doc(sample)
+            letter, asked = self._letter(_prediction(prediction), doc)
+            return sample.category, doc["answer"], letter, asked, prediction is None
+        return Tally(record, self._finish)
+
+    def _finish(self, counts: Counter) -> TaskScore:
         # multiple_choice.py mcq_vanilla_eval + report_acc: mean hit per question
         self.judged = 0
-        letters = self._extract([(_prediction(s, predictions), _doc(s)) for s in samples])
-        hits = [int(ltr == _doc(s)["answer"]) for ltr, s in zip(letters, samples)]
-        overall = sum(hits) / len(hits) if hits else 0.0
-        details = {"Overall": float(overall), "unmatched": float(sum(ltr == "Z" for ltr in letters)),
+        rows = [[rec[0], rec[1], rec[2], k] for rec, k in counts.items()]
+        todo = [(n, rec[3]) for n, rec in enumerate(counts) if rec[3] is not None]
+        if todo:
+            for (n, _), letter in zip(todo, self._judged([a for _, a in todo])):
+                rows[n][2] = letter
+            self.judged = sum(rows[n][3] for n, _ in todo)
+        total = sum(k for *_, k in rows)
+        overall = sum(k for _, gt, ltr, k in rows if ltr == gt) / total if total else 0.0
+        details = {"Overall": float(overall), "unmatched": float(sum(k for *_, ltr, k in rows if ltr == "Z")),
                    "judged": float(self.judged)}
-        by: dict[str, list[int]] = defaultdict(list)
-        for h, s in zip(hits, samples):
-            by[s.category].append(h)
+        by: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for cat, gt, ltr, k in rows:
+            by[cat][0] += k * (ltr == gt)
+            by[cat][1] += k
         for cat in sorted(by):
             if cat:
-                details[f"Overall/{cat}"] = sum(by[cat]) / len(by[cat])
-        details.update(self._counts(samples, predictions))
+                details[f"Overall/{cat}"] = by[cat][0] / by[cat][1]
+        details.update(_counts(counts))
         return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=1.0)
 
 
 class Mmbench(Choice):
-    def score(self, samples, predictions):
+    def scorer(self):
         # multiple_choice.py mcq_circular_eval: a question (index < 1e6) with every row of the
-        # same index % 1e6; prefetch_circular_group, then (judge only) eval_circular_group
+        # same index % 1e6; prefetch_circular_group, then (judge only) eval_circular_group. Per
+        # row: "ok" (prefetched right), "wrong" (prefetched wrong) or what to ask the judge
+        def record(sample, prediction, _ref):
+            doc = _doc(sample)
+            idx, text = int(doc["index"]), _prediction(prediction)
+            main = idx < int(1e6)
+            p = can_infer(text, dict(doc["options"]))  # prefetch_answer
+            state = "ok" if p and p == doc["answer"] else "wrong" if p else "left" if self._judge is None else (
+                text, doc["answer"], str(doc["question"]), tuple(dict(doc["options"]).items()))
+            return (idx % int(1e6), main, str(doc.get("category")) if main else None,
+                    str(doc.get("l2")) if main else None, state, prediction is None)
+        return Tally(record, self._finish)
+
+    def _finish(self, counts: Counter) -> TaskScore:
         self.judged = 0
-        groups: dict[int, list[Sample]] = defaultdict(list)
-        for s in sorted(samples, key=lambda s: int(_doc(s)["index"])):
-            groups[int(_doc(s)["index"]) % int(1e6)].append(s)
-        hits: list[tuple[Mapping[str, Any], int]] = []
-        for g, rows in groups.items():
-            main = [r for r in rows if int(_doc(r)["index"]) == g]
-            if not main:
-                continue
-            hits.append((_doc(main[0]), self._group_hit(rows, predictions)))
-        overall = sum(h for _, h in hits) / len(hits) if hits else 0.0
-        details: dict[str, float] = {"Overall": float(overall), "rows": float(len(samples)),
+        groups: dict[int, list] = {}  # question -> [category, l2, any wrong, rows left to the judge, has main]
+        for (q, main, cat, l2, state, _), k in counts.items():
+            g = groups.setdefault(q, [None, None, False, [], False])
+            if main:
+                g[0], g[1], g[4] = cat, l2, True
+            if state == "wrong":
+                g[2] = True
+            elif state != "ok":
+                g[3].extend([state] * k)
+        hits: list[tuple[str, str, int]] = []
+        for q in sorted(groups):
+            cat, l2, wrong, left, has_main = groups[q]
+            if has_main:
+                hits.append((cat, l2, self._group_hit(wrong, left)))
+        overall = sum(h for *_, h in hits) / len(hits) if hits else 0.0
+        details: dict[str, float] = {"Overall": float(overall), "rows": float(sum(counts.values())),
                                      "judged": float(self.judged)}
-        for key in ("category", "l2"):
+        for key, pos in (("category", 0), ("l2", 1)):
             by: dict[str, list[int]] = defaultdict(list)
-            for doc, h in hits:
-                by[str(doc.get(key))].append(h)
+            for h in hits:
+                by[h[pos]].append(h[2])
             for cat in sorted(by):
                 details[f"{'l2-category' if key == 'l2' else key}/{cat}"] = sum(by[cat]) / len(by[cat])
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         details["questions"] = float(len(hits))
         return TaskScore(value=float(overall), metric="Overall", details=details)
 
-    def _group_hit(self, rows: Sequence[Sample], predictions) -> int:
-        gt = [_doc(r)["answer"] for r in rows]
-        pred: list[Any] = []
-        for r, g in zip(rows, gt):
-            pred.append(can_infer(_prediction(r, predictions), dict(_doc(r)["options"])))  # prefetch_answer
-            if pred[-1] and g != pred[-1]:
-                return 0
-        if all(p == g for p, g in zip(pred, gt)):
+    def _group_hit(self, wrong: bool, left: Sequence) -> int:
+        if wrong:
+            return 0
+        if not left:
             return 1
         if self._judge is None:  # exact matching: "Failed in Prefetch"
             return 0
-        todo = [i for i, p in enumerate(pred) if not p]
-        letters = self._extract([(_prediction(rows[i], predictions), _doc(rows[i])) for i in todo])
-        return int(all(ltr == gt[i] for i, ltr in zip(todo, letters)))
+        read = [self._letter(text, {"question": q, "options": dict(opts)}) + (gt,) for text, gt, q, opts in left]
+        judged = iter(self._judged([ask for _, ask, _ in read if ask is not None]))
+        return int(all((letter if ask is None else next(judged)) == gt for letter, ask, gt in read))
 
 
 # ---- OCRBench: vlmeval/dataset/image_vqa.py (class OCRBench) --------------------------------
@@ -437,14 +498,19 @@ class OcrBench(Rules):
     def judge(self, sample, prediction):
         return float(self.hit(prediction, _doc(sample)))
 
-    def score(self, samples, predictions):
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: (_doc(s)["category"], self.hit(_prediction(pred), _doc(s)), pred is None),
+                     self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
         per: dict[str, int] = defaultdict(int)
-        for s in samples:
-            per[_doc(s)["category"]] += self.hit(_prediction(s, predictions), _doc(s))
+        for (cat, hit, _), k in counts.items():
+            per[cat] += k * hit
         final = sum(per.values())
         details = {"Final Score": float(final), "Final Score Norm": final / 10}
         details.update({f"hits/{k}": float(v) for k, v in sorted(per.items())})
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=float(final), metric="Final Score", details=details)
 
 
@@ -462,11 +528,15 @@ class Gqa(Rules):
     def judge(self, sample, prediction):
         return self.hit(prediction, _doc(sample)["answer"])
 
-    def score(self, samples, predictions):
-        hits = [self.hit(_prediction(s, predictions), _doc(s)["answer"]) for s in samples]
-        overall = sum(hits) / len(hits) * 100 if hits else 0.0  # hit_calculate, then mean x100
+    def scorer(self):
+        return Tally(lambda s, pred, _ref: (self.hit(_prediction(pred), _doc(s)["answer"]), pred is None), self._finish)
+
+    @staticmethod
+    def _finish(counts: Counter) -> TaskScore:
+        n = sum(counts.values())
+        overall = sum(k * hit for (hit, _), k in counts.items()) / n * 100 if n else 0.0  # hit_calculate, mean x100
         details = {"Overall": float(overall)}
-        details.update(self._counts(samples, predictions))
+        details.update(_counts(counts))
         return TaskScore(value=float(overall), metric="Overall", details=details, accuracy_scale=100.0)
 
 

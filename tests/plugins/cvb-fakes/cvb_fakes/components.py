@@ -141,7 +141,7 @@ class ToyTask:
     name = "toy"
     version = "1"
 
-    def __init__(self, folder: str, questions: int = 2, broken_score: bool = False):
+    def __init__(self, folder: str, questions: int = 2, broken_score: bool = False, streamed: bool = False):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             from cvb.errors import UsageError
@@ -149,6 +149,8 @@ class ToyTask:
             raise UsageError(f"toy task: no folder {folder}")
         self.questions = int(questions)
         self.broken_score = broken_score in (True, "true", "1")
+        if streamed in (True, "true", "1"):  # the same rule as score(), fed one sample at a time
+            self.scorer = self._scorer
 
     def samples(self, limit: int | None = None) -> list[Sample]:
         out = []
@@ -178,6 +180,26 @@ class ToyTask:
             same = [predictions.get(s.id) == reference[s.id] for s in samples if s.id in reference]
             details["agreement"] = 100.0 * sum(same) / max(len(same), 1)
         return TaskScore(value=details["acc"], metric="acc", details=details, accuracy_scale=100.0)
+
+
+    def _scorer(self):
+        from cvb.scorers import Tally
+
+        def record(s, pred, ref):
+            return (0.0 if pred is None else self.judge(s, pred)), pred is None, ref is not None, pred == ref
+
+        def finish(counts):
+            if self.broken_score:
+                raise ZeroDivisionError("the scoring rule has a bug")
+            n = sum(counts.values())
+            details = {"acc": 100.0 * sum(k * ok for (ok, *_), k in counts.items()) / max(n, 1),
+                       "missing": float(sum(k for (_, miss, *_), k in counts.items() if miss))}
+            with_ref = sum(k for (_, _, has, _), k in counts.items() if has)
+            if with_ref:
+                same = sum(k for (_, _, has, eq), k in counts.items() if has and eq)
+                details["agreement"] = 100.0 * same / max(with_ref, 1)
+            return TaskScore(value=details["acc"], metric="acc", details=details, accuracy_scale=100.0)
+        return Tally(record, finish)
 
 
 class MSE:

@@ -1,0 +1,81 @@
+"""Streamed scoring: a cell's predictions fed to the task's rule one sample at a time.
+
+A task may offer ``scorer()`` (see ``cvb.protocols.Scorer``): an object ``cvb run`` feeds each
+sample of a cell, in the task's sample order, with its prediction and the prediction on the
+uncompressed image, and asks for the ``TaskScore`` at the end. Such a scorer keeps only what
+its rule needs (counts for an accuracy or an F1, an image's pair for MME, the captions for
+CIDEr), so scoring a cell of a million answers never holds them all. A task without
+``scorer()`` keeps working: :func:`scorer_for` wraps its whole-set ``score`` (then the cell's
+answers are collected first, as before).
+
+:class:`Tally` is the scorer most rules need: each sample becomes a small hashable *record*
+(what the rule reads of it: a category, a parsed label, a group key...) and the rule's
+``finish`` turns the count of each distinct record into the score. Computing the whole-set
+``score`` through the same tally (:func:`score_whole`) keeps one piece of code per rule, so a
+streamed score and a whole-set one are the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Callable, Hashable, Mapping, Sequence
+
+from .types import Sample, TaskScore
+
+__all__ = ["Tally", "WholeSet", "scorer_for", "score_whole"]
+
+
+class Tally:
+    """A scorer that counts records: ``record(sample, prediction, reference)`` -> a hashable
+    (None where the sample has no prediction; ``reference``: the uncompressed image's), and
+    ``finish(counts)`` -> the TaskScore, ``counts`` a ``Counter`` of records in first-seen
+    order. Memory grows with the number of *distinct* records only."""
+
+    def __init__(self, record: Callable[[Sample, str | None, str | None], Hashable],
+                 finish: Callable[[Counter], TaskScore]):
+        self._record, self._finish = record, finish
+        self.counts: Counter = Counter()
+
+    def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
+        self.counts[self._record(sample, prediction, reference)] += 1
+
+    def result(self) -> TaskScore:
+        return self._finish(self.counts)
+
+
+class WholeSet:
+    """The scorer of a task that only has ``score(samples, predictions, reference)``: collects
+    the cell (every sample, its prediction) and calls ``score`` at the end."""
+
+    def __init__(self, task: Any):
+        self.task = task
+        self.samples: list[Sample] = []
+        self.predictions: dict[str, str] = {}
+        self.reference: dict[str, str] = {}
+
+    def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
+        self.samples.append(sample)
+        if prediction is not None:
+            self.predictions[sample.id] = prediction
+        if reference is not None:
+            self.reference[sample.id] = reference
+
+    def result(self) -> TaskScore:
+        return self.task.score(self.samples, self.predictions, reference=self.reference)
+
+
+def scorer_for(task: Any) -> Any:
+    """The task's own streamed scorer (``task.scorer()``), or a :class:`WholeSet` around its
+    ``score`` for a task without one."""
+    make = getattr(task, "scorer", None)
+    return make() if callable(make) else WholeSet(task)
+
+
+def score_whole(scorer: Any, samples: Sequence[Sample], predictions: Mapping[str, str],
+                reference: Mapping[str, str] | None = None) -> TaskScore:
+    """A whole-set score through a streamed scorer: what a task's ``score`` returns when its
+    rule is written as a scorer (one piece of code for both ways of scoring)."""
+    ref = reference or {}
+    for s in samples:
+        scorer.add(s, predictions.get(s.id), ref.get(s.id))
+    return scorer.result()

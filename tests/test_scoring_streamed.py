@@ -1,0 +1,107 @@
+"""Streamed scoring (``Task.scorer()``, ``cvb.scorers``): every built-in rule fed one sample at a
+time gives the whole-set score, keeps only what the rule needs, and a task with only the
+whole-set ``score`` (the older plugin shape) is still scored by it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from cvb.protocols import Scorer
+from cvb.scorers import Tally, WholeSet, score_whole, scorer_for
+from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
+from scoring_sets import CASES, predictions, samples, task_of
+
+
+def _fields(ts: TaskScore) -> tuple:
+    return ts.value, ts.metric, list(ts.details.items()), ts.higher_is_better, ts.accuracy_scale
+
+
+def _streamed(task, ss, preds) -> TaskScore:
+    scorer = task.scorer()
+    assert isinstance(scorer, Scorer)
+    for s in ss:
+        scorer.add(s, preds.get(s.id), None)
+    return scorer.result()
+
+
+@pytest.mark.parametrize("name,protocol", CASES)
+def test_streamed_score_equals_the_whole_set_score(name, protocol):
+    """On random prediction sets (tricky answers, failed samples, sizes from 1 up), one sample
+    at a time gives exactly the whole-set score: value, metric, every detail in the same order."""
+    seeds = range(2) if (name, protocol) == ("coco-caption", "lmms-eval") else range(8)  # Java: slow
+    for seed in seeds:
+        rng = random.Random(seed)
+        task = task_of(name, protocol)
+        ss = samples(task, name, rng.choice([1, 3, 20, 80]), rng)
+        preds = predictions(rng, ss, missing=rng.choice([0.0, 0.2, 1.0]))
+        whole = task.score(ss, preds)
+        assert _fields(_streamed(task_of(name, protocol), ss, preds)) == _fields(whole)
+        assert whole.details["questions"] > 0 and whole.metric
+
+
+BOUNDED = [("pope", "cvb"), ("pope", "lmms-eval"), ("pope", "vlmevalkit"), ("seedbench", "cvb"),
+           ("seedbench", "lmms-eval"), ("seedbench", "vlmevalkit"), ("ocrbench", "cvb"), ("ocrbench", "lmms-eval"),
+           ("ocrbench", "vlmevalkit"), ("gqa", "cvb"), ("gqa", "lmms-eval"), ("gqa", "vlmevalkit"), ("mmbench", "cvb")]
+
+
+@pytest.mark.parametrize("name,protocol", BOUNDED)
+def test_counting_rules_keep_a_tally_that_does_not_grow_with_the_cell(name, protocol):
+    """An accuracy or an F1 keeps counts: 2000 samples leave as many distinct records as 200."""
+    sizes = []
+    for n in (200, 2000):
+        rng = random.Random(n)
+        task = task_of(name, protocol)
+        ss = samples(task, name, n, rng)
+        preds = predictions(rng, ss)
+        scorer = task.scorer()
+        for s in ss:
+            scorer.add(s, preds.get(s.id))
+        kept = scorer.counts if isinstance(scorer, Tally) else scorer.units
+        sizes.append(len(kept))
+        assert scorer.result().details["questions"] == n
+    assert sizes[1] <= 60 and sizes[1] < 2000 / 20, sizes
+
+
+def test_mme_keeps_pairs_not_answers():
+    task = task_of("mme", "cvb")
+    rng = random.Random(3)
+    ss = samples(task, "mme", 400, rng)
+    preds = {s.id: f"{rng.choice(['Yes', 'No'])}, and a long explanation {i}" for i, s in enumerate(ss)}
+    scorer = task.scorer()
+    for s in ss:
+        scorer.add(s, preds[s.id])
+    assert len(scorer.counts) <= len(ss) // 2 * 2 and not any(p in str(scorer.counts) for p in preds.values())
+    assert _fields(scorer.result()) == _fields(task.score(ss, preds))
+
+
+class OldShapeTask:
+    """A third-party task from before streamed scoring: a list of samples, a whole-set score
+    that reads the reference answers."""
+
+    name, version = "old", "1"
+
+    def samples(self, limit=None):
+        img = ImageSource(key="i", data=b"")
+        return [Sample(f"s{i}", img, "q?", AnswerKind.YESNO, "yes") for i in range(5)]
+
+    def judge(self, sample, prediction):
+        return float(prediction == "yes")
+
+    def score(self, samples, predictions, reference=None):
+        agree = sum(predictions.get(s.id) == reference.get(s.id) for s in samples)
+        return TaskScore(value=float(len(predictions)), metric="answered",
+                         details={"agree": float(agree), "ids": float(len(samples))})
+
+
+def test_a_task_with_only_score_is_scored_on_the_whole_set():
+    task = OldShapeTask()
+    ss = task.samples()
+    preds = {"s0": "yes", "s1": "no", "s3": "yes"}
+    ref = {"s0": "yes", "s1": "yes", "s2": "no", "s3": "yes"}
+    scorer = scorer_for(task)
+    assert isinstance(scorer, WholeSet)
+    got = score_whole(scorer, ss, preds, ref)
+    assert _fields(got) == _fields(task.score(ss, preds, reference=ref))
+    assert got.value == 3 and got.details == {"agree": 3.0, "ids": 5.0}  # s0, s3, and s4 (neither)
