@@ -114,7 +114,8 @@ def test_two_runs_at_once_on_one_store(tmp_path, setup):
 def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
     images, expected = setup
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
-    proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.05")
+    # 0.2 s a batch: on a loaded machine the run must still be answering when the signal comes
+    proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.2")
     wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
