@@ -15,7 +15,12 @@ Each measurement runs in a fresh process, so peak RSS is its own. Prints, per si
   calls     codec calls vs distinct images x levels (must be equal)
   rss       peak resident memory of the first run (target: flat from 10k to 100k samples)
 
-    .venv/bin/python benchmarks/bench_run.py [--sizes 10000,100000] [--questions 20]
+The toy task scores through a streamed scorer (``-o task.streamed=true``, as the built-in tasks
+do) where the fakes offer one. ``--baseline DIR`` runs an earlier checkout of cvb (its ``core``,
+``plugins`` and fakes, e.g. ``git worktree add /tmp/base main``) on the same work before each
+size, in the same session, so the two rows compare.
+
+    .venv/bin/python benchmarks/bench_run.py [--sizes 10000,100000] [--questions 20] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -39,16 +44,21 @@ LEVELS = ("1", "4")
 
 def child(args: argparse.Namespace) -> None:
     """One `cvb run` in this process; prints its figures as JSON."""
-    sys.path.insert(0, str(FAKES))
+    sys.path.insert(0, args.fakes)
+    import inspect
+
     import cvb.plugins
     from cvb.cli.main import cli
     from cvb_fakes import CALLS, build_registry
 
+    from cvb_fakes.components import ToyTask
+
     cvb.plugins._REGISTRY = build_registry()
     spent = _instrument()
+    streamed = ["-o", "task.streamed=true"] if "streamed" in inspect.signature(ToyTask).parameters else []
     argv = ["run", "--task", f"toy:{args.images}", "--vlm", "scripted", "--codec", "fake",
             "--levels", ",".join(LEVELS), "--metric", "none", "-o", f"task.questions={args.questions}",
-            "-b", "16", "--store", args.store, "--cache-dir", args.cache, "-q", "--json"]
+            *streamed, "-b", "16", "--store", args.store, "--cache-dir", args.cache, "-q", "--json"]
     devnull = open(os.devnull, "w")
     stdout, sys.stdout = sys.stdout, devnull
     t0, c0 = time.perf_counter(), time.process_time()
@@ -96,10 +106,15 @@ def _instrument() -> dict[str, float]:
     return spent
 
 
-def run_child(images: Path, questions: int, store: Path, cache: Path) -> dict:
+def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: Path = ROOT) -> dict:
+    """One run in a fresh process, on ``checkout``'s cvb (this one, or a baseline)."""
+    env = dict(os.environ)
+    if checkout != ROOT:
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout / "core"), str(checkout / "plugins")])
     out = subprocess.run([sys.executable, __file__, "--child", "--images", str(images), "--questions",
-                          str(questions), "--store", str(store), "--cache", str(cache)],
-                         capture_output=True, text=True, check=True)
+                          str(questions), "--store", str(store), "--cache", str(cache), "--fakes",
+                          str(checkout / "tests" / "plugins" / "cvb-fakes")],
+                         capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -107,7 +122,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="samples per run, comma-separated")
     parser.add_argument("--questions", type=int, default=20, help="questions per image")
+    parser.add_argument("--baseline", type=Path, help="an earlier cvb checkout to run first at each size")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--fakes", default=str(FAKES), help=argparse.SUPPRESS)
     parser.add_argument("--images", help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
@@ -121,31 +138,37 @@ def main() -> None:
     print(f"cvb run overhead: toy task, fake codec levels {','.join(LEVELS)} + none, scripted VLM, "
           f"{args.questions} questions per 64x64 image")
     print("wall = elapsed seconds; cpu = this process's CPU seconds (steadier on a shared machine)")
-    print(f"{'samples':>8} {'preds':>7} {'first':>13} {'codec':>11} {'vlm':>11} {'overhead/sample':>17} "
+    print(f"{'run':>8} {'samples':>8} {'preds':>7} {'first':>13} {'codec':>11} {'vlm':>11} {'overhead/sample':>17} "
           f"{'ovh/pred cpu':>12} {'rerun':>11} {'rerun %':>13} {'calls':>6} {'imgs*lv':>7} {'rss MB':>7}")
+    checkouts = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
     for n in [int(x) for x in args.sizes.split(",")]:
-        tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
-        try:
-            n_images = n // args.questions
-            images = make_images(tmp / "imgs", n_images, size=64)
-            store, cache = tmp / "r.sqlite", tmp / "cache"
-            first = run_child(images, args.questions, store, cache)
-            rerun = run_child(images, args.questions, store, cache)
-            samples = n_images * args.questions
-            assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)
-            assert first["predictions"] == rerun["predictions"] == samples * (1 + len(LEVELS))
-            ovh_wall = first["wall"] - first["codec_s"] - first["vlm_s"]
-            ovh_cpu = first["cpu"] - first["codec_cpu"] - first["vlm_cpu"]
-            preds = first["new_predictions"]
-            print(f"{samples:>8} {preds:>7} {first['wall']:>5.1f}w/{first['cpu']:>5.1f}c "
-                  f"{first['codec_s']:>4.1f}w/{first['codec_cpu']:>4.1f}c {first['vlm_s']:>4.1f}w/{first['vlm_cpu']:>4.1f}c "
-                  f"{ovh_wall / samples * 1e3:>6.3f}w/{ovh_cpu / samples * 1e3:>5.3f}c ms "
-                  f"{ovh_cpu / preds * 1e3:>9.3f}ms {rerun['wall']:>4.2f}w/{rerun['cpu']:>4.2f}c "
-                  f"{100 * rerun['wall'] / first['wall']:>5.1f}w/{100 * rerun['cpu'] / first['cpu']:>4.1f}c "
-                  f"{first['codec_calls']:>6} {n_images * len(LEVELS):>7} {first['rss_mb']:>7.0f}")
-            assert rerun["codec_calls"] == 0 and rerun["new_predictions"] == 0
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        for name, checkout in checkouts:
+            measure(name, checkout, n, args.questions, make_images)
+
+
+def measure(name: str, checkout: Path, n: int, questions: int, make_images) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
+    try:
+        n_images = n // questions
+        images = make_images(tmp / "imgs", n_images, size=64)
+        store, cache = tmp / "r.sqlite", tmp / "cache"
+        first = run_child(images, questions, store, cache, checkout)
+        rerun = run_child(images, questions, store, cache, checkout)
+        samples = n_images * questions
+        assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)
+        assert first["predictions"] == rerun["predictions"] == samples * (1 + len(LEVELS))
+        ovh_wall = first["wall"] - first["codec_s"] - first["vlm_s"]
+        ovh_cpu = first["cpu"] - first["codec_cpu"] - first["vlm_cpu"]
+        preds = first["new_predictions"]
+        print(f"{name:>8} {samples:>8} {preds:>7} {first['wall']:>5.1f}w/{first['cpu']:>5.1f}c "
+              f"{first['codec_s']:>4.1f}w/{first['codec_cpu']:>4.1f}c {first['vlm_s']:>4.1f}w/{first['vlm_cpu']:>4.1f}c "
+              f"{ovh_wall / samples * 1e3:>6.3f}w/{ovh_cpu / samples * 1e3:>5.3f}c ms "
+              f"{ovh_cpu / preds * 1e3:>9.3f}ms {rerun['wall']:>4.2f}w/{rerun['cpu']:>4.2f}c "
+              f"{100 * rerun['wall'] / first['wall']:>5.1f}w/{100 * rerun['cpu'] / first['cpu']:>4.1f}c "
+              f"{first['codec_calls']:>6} {n_images * len(LEVELS):>7} {first['rss_mb']:>7.0f}", flush=True)
+        assert rerun["codec_calls"] == 0 and rerun["new_predictions"] == 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

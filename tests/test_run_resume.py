@@ -114,7 +114,8 @@ def test_two_runs_at_once_on_one_store(tmp_path, setup):
 def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
     images, expected = setup
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
-    # 0.2 s a batch: on a loaded machine the run must still be answering when the signal comes
+    # 0.2 s per batch of 2: the 54 answers left take over 5 s, so a loaded machine's slow poll
+    # still catches the run before it ends (with 0.05 s it sometimes finished first)
     proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.2")
     wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
     proc.send_signal(signal.SIGINT)

@@ -103,7 +103,7 @@ def test_plan_validates_and_groups_samples_by_image(tmp_path, monkeypatch):
     assert [(c.name, c.levels) for c in plan.codecs] == [("none", ["-"]), ("fake", ["2", "6"])]
     t = plan.tasks[0]
     assert len(t.samples) == 6 and len(t.images) == 3
-    keys = [t.samples[i].image.key for i in t.order]
+    keys = [t.samples[i].image.key for i in t.samples.order()]
     assert keys == sorted(keys)  # each image's questions together
     assert all(im.content_hash and im.num_bytes for im in t.images.values())
     assert plan.codecs[0].key("h", "-") == "h" and plan.codecs[1].key("h", "2") != plan.codecs[1].key("h", "6")
@@ -184,3 +184,68 @@ def test_a_model_that_never_answers_stops_the_run():
 def test_speed_only_options_stay_out_of_labels():
     assert label_of("reference", {"threads": 0}) == "reference"
     assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5}, ("timeout",)) == "openai:gpt-4o"
+
+
+def _registry_of(task):
+    from cvb.specs import TaskSpec
+
+    return type("R", (), {"create": lambda self, c, ref, **o: task,
+                          "spec": lambda self, c, name: TaskSpec(name, type(task))})()
+
+
+class ManySamples:
+    """``n`` samples on ``images`` images, yielded one at a time; ``dup`` repeats one id."""
+
+    name, version = "many", "1"
+
+    def __init__(self, path, n, images=7, dup=None):
+        self.path, self.n, self.images, self.dup = path, n, images, dup
+        self.calls = 0
+
+    def samples(self, limit=None):
+        from cvb.types import AnswerKind, ImageSource, Sample
+
+        self.calls += 1
+        for i in range(self.n if limit is None else min(limit, self.n)):
+            sid = f"s{self.dup[0]}" if self.dup and i == self.dup[1] else f"s{i}"
+            yield Sample(sid, ImageSource(f"im{i % self.images}", path=self.path), f"q{i % 3}?",
+                         AnswerKind.YESNO, "yes", meta={"i": i})
+
+
+def test_the_plan_spools_samples_instead_of_holding_them(tmp_path):
+    """A task's samples are read once and kept on disk: none stays in memory after planning,
+    reading them all back keeps at most a few pages, and order, ids hash and fingerprints are
+    those of the task."""
+    import gc
+    import hashlib
+
+    from cvb.run import sample_spool
+    from cvb.run.plan import _plan_task, prompt_sha
+    from cvb.types import Sample
+
+    path = make_images(tmp_path / "imgs", 1) / "img0000_smooth.png"
+    task = ManySamples(str(path), 20_000)
+    plan = _plan_task("many", _registry_of(task), {}, None)
+    t = plan.samples
+    gc.collect()
+    assert task.calls == 1 and len(t) == 20_000 and len(plan.images) == 7
+    assert sum(type(o) is Sample for o in gc.get_objects()) == 0
+    assert plan.ids_hash == hashlib.sha1("\n".join(f"s{i}" for i in range(20_000)).encode()).hexdigest()
+    order = list(t.order())
+    assert order[:3] == [0, 7, 14] and sorted(order) == list(range(20_000))  # each image's samples together
+    seen = [t[i] for i in order]
+    assert [s.meta["i"] for s in seen] == order and all(s.image.key == f"im{i % 7}" for s, i in zip(seen, order))
+    assert t.prompt_sha(5) == prompt_sha(t[5]) and t.lookup(["s5", "nope"]) == {"s5": (5, "im5", prompt_sha(t[5]))}
+    del seen
+    gc.collect()
+    assert sum(type(o) is Sample for o in gc.get_objects()) <= sample_spool._PAGE * sample_spool._PAGES
+    assert [s.id for _, s, _ in next(t.chunks(4))] == ["s0", "s1", "s2", "s3"]
+    t.close()
+
+
+@pytest.mark.parametrize("dup", [(3, 9), (5, 4500)])  # within one write batch, and across batches
+def test_a_repeated_sample_id_is_a_usage_error_naming_it(tmp_path, dup):
+    from cvb.run.plan import _plan_task
+
+    with pytest.raises(UsageError, match=f"yields sample id 's{dup[0]}' more than once"):
+        _plan_task("many", _registry_of(ManySamples(str(tmp_path / "x.png"), 5000, dup=dup)), {}, None)

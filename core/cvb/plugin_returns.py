@@ -79,8 +79,12 @@ def metric_value(metric: str, value: Any) -> float:
 
 def samples(task: str, items: Sequence[Any]) -> list[Sample]:
     """``Task.samples``: ``cvb.types.Sample`` objects."""
-    for i, s in enumerate(items):
-        if not isinstance(s, Sample):
-            raise PluginReturnError(f"task {task!r}: samples() yielded {_what(s)} at position {i}, not a "
-                                    f"cvb.types.Sample")
-    return list(items)
+    return [sample(task, i, s) for i, s in enumerate(items)]
+
+
+def sample(task: str, position: int, item: Any) -> Sample:
+    """One item of ``Task.samples`` (checked as it streams by): a ``cvb.types.Sample``."""
+    if not isinstance(item, Sample):
+        raise PluginReturnError(f"task {task!r}: samples() yielded {_what(item)} at position {position}, not a "
+                                f"cvb.types.Sample")
+    return item

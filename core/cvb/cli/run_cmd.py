@@ -175,6 +175,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
             except Exception:  # noqa: BLE001 - the original error is the one to show
                 pass
         store.close()
+        plan.close()
 
     if as_json:
         report = {"store": str(store_path), "run_id": run_id, "status": status, "matrix": plan.describe(),

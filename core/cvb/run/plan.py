@@ -1,8 +1,9 @@
 """The matrix of a run, resolved and validated before any work starts.
 
 Unknown names and levels fail here (exit status 2), so a typo never costs an hour of
-compression. Tasks are asked for their samples once; each distinct image is read once to hash
-its content (the cache key is the content, not the name). VLMs are only *looked up* here: the
+compression. Tasks are asked for their samples once, and the samples kept on disk
+(``sample_spool``: memory does not grow with the task); each distinct image is read once to
+hash its content (the cache key is the content, not the name). VLMs are only *looked up* here: the
 model is created later, and only if some cell of it has work to do.
 """
 
@@ -12,7 +13,6 @@ import hashlib
 import inspect
 import json
 import sys
-from array import array
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
@@ -24,6 +24,7 @@ from ..prompts import build_prompt
 from ..specs import resolve, split_ref
 from ..types import ImageSource, Query, Sample
 from .image_cache import cache_key, params_json
+from .sample_spool import DuplicateSampleId, SampleSpool
 
 NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
@@ -267,12 +268,11 @@ class TaskPlan:
     label: str
     task: Any
     version: str
-    samples: list[Sample]
+    #: the samples, on disk (``len``, ``samples[i]``, ``prompt_sha(i)``, ``order()``: each image's
+    #: samples together, ``chunks(n)``, ``lookup(ids)``): memory does not grow with the task
+    samples: SampleSpool
     images: dict[str, TaskImage]  # by ImageSource.key
-    prompt_shas: list[str]
-    order: array  # sample indices with each image's samples together (image reuse)
     ids_hash: str
-    index: dict[str, int]  # sample id -> position in samples
     #: the label its predictions are stored under (``label`` without SCORING_OPTIONS)
     answers_label: str = ""
     #: the scoring rule's identity (``task.scoring``): part of each cell's fingerprint
@@ -289,6 +289,11 @@ class Plan:
 
     def cells(self) -> list[tuple[CodecPlan, str]]:
         return [(c, lv) for c in self.codecs for lv in c.levels]
+
+    def close(self) -> None:
+        """Remove the tasks' sample spools (temporary files)."""
+        for t in self.tasks:
+            t.samples.close()
 
     def describe(self) -> dict[str, Any]:
         """The resolved matrix, as recorded in the store's ``runs.options``."""
@@ -377,32 +382,23 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
 
 def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -> TaskPlan:
     task = create(registry, "task", ref, options)
-    samples = plugin_returns.samples(ref, list(task.samples(limit=limit)))
-    ids = [s.id for s in samples]
-    index = {sid: i for i, sid in enumerate(ids)}
-    if len(index) != len(ids):
-        dup = next(sid for i, sid in enumerate(ids) if index[sid] != i)
-        raise UsageError(f"task {ref!r} yields sample id {dup!r} more than once; sample ids must be unique")
+    try:
+        spool = SampleSpool(task.samples(limit=limit), prompt_sha, lambda i, s: plugin_returns.sample(ref, i, s))
+    except DuplicateSampleId as exc:
+        raise UsageError(f"task {ref!r} yields sample id {exc.sample_id!r} more than once; "
+                         f"sample ids must be unique") from None
     images: dict[str, TaskImage] = {}
-    first: dict[str, int] = {}
-    for s in samples:
-        if s.image.key in images:
-            continue
-        first[s.image.key] = len(first)
+    for key, source in spool.images.items():
         try:
-            data = s.image.read_bytes()
-            images[s.image.key] = TaskImage(s.image, hashlib.sha256(data).hexdigest(), len(data), None)
+            data = source.read_bytes()
+            images[key] = TaskImage(source, hashlib.sha256(data).hexdigest(), len(data), None)
         except ImageLoadError as exc:
-            images[s.image.key] = TaskImage(s.image, None, None, str(exc))
+            images[key] = TaskImage(source, None, None, str(exc))
         except (OSError, ValueError) as exc:
-            images[s.image.key] = TaskImage(s.image, None, None,
-                                            f"cannot read image {s.image.path or s.image.key}: {exc}")
-    order = array("l", sorted(range(len(samples)), key=lambda i: first[samples[i].image.key]))
+            images[key] = TaskImage(source, None, None, f"cannot read image {source.path or key}: {exc}")
     spec = registry.spec("task", split_ref(ref)[0])
     label = label_of(ref, options, spec.execution_options)
-    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), samples,
-                    images, [prompt_sha(s) for s in samples], order,
-                    hashlib.sha1("\n".join(ids).encode()).hexdigest(), index,
+    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), spool, images, spool.ids_hash,
                     answers_label(label), str(getattr(task, "scoring", "") or ""))
 
 

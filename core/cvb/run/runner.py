@@ -23,6 +23,7 @@ lists failures.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import time
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
-from ..types import Answer
+from ..types import Answer, Sample
 from .compress_feed import CompressionFeed
 from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
 from . import judge_replies
@@ -291,54 +292,61 @@ class Runner:
         """(sample index, error, text) of the stored answers that are current: for one of this
         run's samples, given for the same image, prompt and task version by the same model
         version (new weights under the same name are a new model). Streamed, so a cell of 100k
-        answers never sits in memory as rows."""
+        answers never sits in memory as rows; the samples are looked up a batch at a time."""
         keys = self._cell_keys(t, c, level)
         version = self._vlm_versions.get(vlm.label)
-        for row in self.store.iter_predictions(t.answers_label or t.label, vlm.label, c.name, level,
-                                               with_text, True):
-            i = t.index.get(row[0])
-            if i is not None and self._is_current(t, i, row[1:5], row[-1], keys, version):
-                yield i, row[4], row[5] if with_text else None
+        rows = self.store.iter_predictions(t.answers_label or t.label, vlm.label, c.name, level, with_text, True)
+        while True:
+            batch = list(itertools.islice(rows, _SCORE_CHUNK))
+            if not batch:
+                return
+            ours = t.samples.lookup([row[0] for row in batch])
+            for row in batch:
+                hit = ours.get(row[0])
+                if hit is not None and self._is_current(t, row[1:5], row[-1], keys[hit[1]], hit[2], version):
+                    yield hit[0], row[4], row[5] if with_text else None
 
     @staticmethod
-    def _is_current(t: TaskPlan, i: int, row: tuple, row_version: str | None, keys: dict[str, str | None],
+    def _is_current(t: TaskPlan, row: tuple, row_version: str | None, key: str | None, sha: str,
                     version: str | None) -> bool:
-        """Whether a stored answer (key, task_version, prompt_sha, error) of sample ``i`` is for
-        this image, prompt and task version, by this model version."""
+        """Whether a stored answer (key, task_version, prompt_sha, error) is for this image
+        (compressed ``key``), prompt (fingerprint ``sha``) and task version, by this model version."""
         if version is not None and row_version != version and not (row_version is None and row[3]):
             return False  # another model's answer (a failure before any model stays a failure)
-        return row[0] == keys[t.samples[i].image.key] and row[1] == t.version and row[2] == t.prompt_shas[i]
+        return row[0] == key and row[1] == t.version and row[2] == sha
 
     def _cell_answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
-                      ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
-        """(sample index, error, text, the reference cell's text) of every sample of one cell, in
-        the task's order, read from the store a chunk of samples at a time (so scoring never
-        holds a cell's answers). An error of "no prediction stored" where a sample has none;
-        the reference text is None where the reference has no usable answer."""
+                      ) -> Iterator[tuple[Sample, str | None, str | None, str | None]]:
+        """(sample, error, text, the reference cell's text) of every sample of one cell, in the
+        task's order, read from the store a chunk of samples at a time (so scoring never holds
+        a cell's answers). An error of "no prediction stored" where a sample has none; the
+        reference text is None where the reference has no usable answer."""
         stored_as, ref = t.answers_label or t.label, self.plan.codecs[0]
         version = self._vlm_versions.get(vlm.label)
         keys, ref_keys = self._cell_keys(t, c, level), self._cell_keys(t, ref, ref.levels[0])
-        for start in range(0, len(t.samples), _SCORE_CHUNK):
-            ids = [s.id for s in t.samples[start:start + _SCORE_CHUNK]]
+        for chunk in t.samples.chunks(_SCORE_CHUNK):
+            ids = [s.id for _, s, _ in chunk]
             rows = self.store.predictions_of(stored_as, vlm.label, c.name, level, ids)
             refs = rows if c.is_reference else self.store.predictions_of(stored_as, vlm.label, ref.name,
                                                                           ref.levels[0], ids)
-            for i, sid in enumerate(ids, start):
-                row, ref_row = rows.get(sid), refs.get(sid)
+            for _, s, sha in chunk:
+                row, ref_row = rows.get(s.id), refs.get(s.id)
                 ref_text = None
                 if ref_row is not None and ref_row[3] is None and self._is_current(
-                        t, i, ref_row[:4], ref_row[5], ref_keys, version):
+                        t, ref_row[:4], ref_row[5], ref_keys[s.image.key], sha, version):
                     ref_text = ref_row[4] or ""
-                if row is None or not self._is_current(t, i, row[:4], row[5], keys, version):
-                    yield i, "no prediction stored (run interrupted?)", None, ref_text
+                if row is None or not self._is_current(t, row[:4], row[5], keys[s.image.key], sha, version):
+                    yield s, "no prediction stored (run interrupted?)", None, ref_text
                 else:
-                    yield i, row[3], (row[4] or "") if row[3] is None else None, ref_text
+                    yield s, row[3], (row[4] or "") if row[3] is None else None, ref_text
 
     def _pending(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str) -> array:
         """Indices of the samples of one cell still to ask, each image's samples together."""
-        done = {i for i, error, _ in self._current(t, vlm, c, level)
-                if error is None or not self.retry}
-        return array("l", (i for i in t.order if i not in done))
+        done = bytearray(len(t.samples))  # one byte per sample, not a set of them
+        for i, error, _ in self._current(t, vlm, c, level):
+            if error is None or not self.retry:
+                done[i] = 1
+        return array("l", (i for i in t.samples.order() if not done[i]))
 
     def _inference_stage(self, vlm: VLMPlan) -> None:
         session = VLMSession(vlm, self.registry, self.batch_size, self.work.models_loaded)
@@ -366,7 +374,7 @@ class Runner:
         for n, (t, c, level, pending) in enumerate(todo):
             keys = self._cell_keys(t, c, level)
             status = {} if c.is_reference else self.store.compressed(
-                sorted({keys[t.samples[i].image.key] for i in pending} - {None} - self._waiting))
+                sorted(set(keys.values()) - {None} - self._waiting))  # the task's images: a superset
             for j, i in enumerate(pending):
                 key = keys[t.samples[i].image.key]
                 if key in self._waiting:
@@ -512,7 +520,7 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
         return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
-                t.prompt_shas[i], text, parsed, judge, error, latency)
+                t.samples.prompt_sha(i), text, parsed, judge, error, latency)
 
     def _save_predictions(self, rows: list[tuple], bar) -> None:
         if rows:
@@ -589,8 +597,7 @@ class Runner:
         stored_as = t.answers_label or t.label
         scorer, error, n_failed = (scorer_for(t.task) if rescore else None), None, 0
         verdicts: dict[str, float | None] = {}
-        for i, err, text, ref_text in self._cell_answers(t, vlm, c, level):
-            s = t.samples[i]
+        for s, err, text, ref_text in self._cell_answers(t, vlm, c, level):
             if err is not None:
                 n_failed += 1
                 failures[("predict", t.label, vlm.label, c.name, level, s.id)] = {
@@ -618,18 +625,14 @@ class Runner:
             "codec_kind": c.kind, "rate_rank": c.rate_rank(level), "n": len(t.samples),
             "n_failed": n_failed, "error": error,
         }
-        try:
-            if error is not None:
-                raise _ScoreFailed
-            ts = scorer.result()
-            value = float(ts.value)
-            cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
-                        higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
-        except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
-            cell.update(score=None, score_metric=None, higher_is_better=None, details={},
-                        error=error or f"score failed: {type(exc).__name__}: {exc}")
+        if error is None:
+            try:
+                ts = scorer.result()
+                value = float(ts.value)
+                cell.update(score=None if math.isnan(value) else value, score_metric=ts.metric,
+                            higher_is_better=bool(ts.higher_is_better), details=dict(ts.details))
+            except Exception as exc:  # noqa: BLE001 - a scoring bug fails the cell, not the run
+                cell["error"] = error = f"score failed: {type(exc).__name__}: {exc}"
+        if error is not None:
+            cell.update(score=None, score_metric=None, higher_is_better=None, details={})
         return cell
-
-
-class _ScoreFailed(Exception):
-    """A scorer's ``add`` failed: the cell is stored with that error."""

@@ -149,23 +149,27 @@ class ToyTask:
             raise UsageError(f"toy task: no folder {folder}")
         self.questions = int(questions)
         self.broken_score = broken_score in (True, "true", "1")
-        if streamed in (True, "true", "1"):  # the same rule as score(), fed one sample at a time
+        self.streamed = streamed in (True, "true", "1")
+        if self.streamed:  # the same rule as score(), fed one sample at a time
             self.scorer = self._scorer
 
     def samples(self, limit: int | None = None) -> list[Sample]:
-        out = []
+        """A list (the older shape); with ``streamed=true`` a generator, one sample at a time."""
+        return self._samples(limit) if self.streamed else list(self._samples(limit))
+
+    def _samples(self, limit: int | None):
         sources = [ImageSource(key=p.name, path=str(p)) for p in sorted(self.folder.glob("img*.png"))]
+        n = 0
         for j in range(self.questions):
             word = ("smooth", "textured")[j % 2]
             for source in sources:
                 stem = source.key[:-4]
                 truth = stem.rsplit("_", 1)[-1]
-                out.append(Sample(id=f"{stem}-q{j}", image=source,
-                                  question=f"Is the image {word}?", kind=AnswerKind.YESNO,
-                                  answer="yes" if truth == word else "no", category=word))
-                if limit and len(out) == limit:
-                    return out
-        return out
+                yield Sample(id=f"{stem}-q{j}", image=source, question=f"Is the image {word}?",
+                             kind=AnswerKind.YESNO, answer="yes" if truth == word else "no", category=word)
+                n += 1
+                if limit and n == limit:
+                    return
 
     def judge(self, sample: Sample, prediction: str) -> float:
         return float(prediction.strip().lower().startswith(sample.answer))
