@@ -6,16 +6,19 @@ its configuration (``bench_hf_vlm.build_real``: SmolVLM-256M or Qwen2.5-VL-3B; n
 downloaded). Each command is the real ``cvb run`` in a fresh process, with a fresh store and
 cache, one after the other on the same machine:
 
-  local      --executor local (one model in the run's process)
+  local-off  --executor local, -o vlm.prefetch=off (inputs processed between batches)
+  local      --executor local (one model in the run's process; on a GPU the next batch's inputs
+             are processed on a CPU thread while the model answers, the default)
   ray xN     --executor ray --replicas N --replica-gpus G/N (N replicas on the G GPUs there are;
              a local Ray cluster started by the run)
 
 Prints, for each, the command's wall time (model loading and Ray's start included) and the
-answers per second over that wall time, then the ratio ray / local. Needs a GPU for meaningful
+answers per second over that wall time, then the ratios to local-off. Needs a GPU for meaningful
 figures (``--device cpu`` works, slowly) and ``pip install 'cvb[ray]'``.
 
     python benchmarks/bench_ray_vlm.py [--model smolvlm-256m|qwen2.5-vl-3b] [--replicas 2]
                                        [--batch-size 8] [--max-new-tokens 8]
+                                       [--settings local-off,local,ray] [--levels 5,10,20,40]
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=8)
     ap.add_argument("--device", default=None, help="default: cuda if available else cpu")
+    ap.add_argument("--levels", default="5,10,20,40", help="JPEG levels (cells besides the reference)")
+    ap.add_argument("--settings", default="local-off,local,ray", help="which of local-off, local, ray to run")
     args = ap.parse_args()
 
     sys.path[:0] = [str(ROOT / "core"), str(ROOT / "plugins"), str(HERE), str(ROOT / "tests")]
@@ -87,6 +92,10 @@ def main() -> None:
 
     import bench_hf_vlm
 
+    known = {"local-off": ("local-off", ["-o", "vlm.prefetch=off"]), "local": ("local", []), "ray": None}
+    wanted = [w.strip() for w in args.settings.split(",") if w.strip()]
+    if not wanted or set(wanted) - set(known):
+        raise SystemExit(f"--settings: choose from {', '.join(known)}")
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     gpus = torch.cuda.device_count() if device.startswith("cuda") else 0
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-ray-"))
@@ -94,15 +103,15 @@ def main() -> None:
                                                                      os.environ.get("PYTHONPATH")]))}
     try:
         folder = bench_hf_vlm.build_real(args.model, tmp / args.model, device)
-        base = ["run", "-t", "sample", "-c", "jpeg", "-l", "5,10,20,40", "-m", "none", "--vlm", f"hf:{folder}",
+        base = ["run", "-t", "sample", "-c", "jpeg", "-l", args.levels, "-m", "none", "--vlm", f"hf:{folder}",
                 "--device", device, "-b", str(args.batch_size), "-o", f"vlm.max_new_tokens={args.max_new_tokens}", "-q"]
         per = (gpus / args.replicas) if gpus else 0
-        settings = [("local", []),
-                    (f"ray x{args.replicas}", ["--executor", "ray", "--replicas", str(args.replicas),
-                                               "--replica-gpus", f"{per:g}"])]
+        known["ray"] = (f"ray x{args.replicas}", ["--executor", "ray", "--replicas", str(args.replicas),
+                                                  "--replica-gpus", f"{per:g}"])
+        settings = [known[w] for w in wanted]
         print(f"{args.model} (random weights), device {device} ({gpus} GPU(s): "
               f"{torch.cuda.get_device_name(0) if gpus else 'none'}), batch {args.batch_size}, "
-              f"{args.max_new_tokens} new tokens; cvb run -t sample -c jpeg x4 levels + none", flush=True)
+              f"{args.max_new_tokens} new tokens; cvb run -t sample -c jpeg -l {args.levels} + none", flush=True)
         rates = {}
         for name, extra in settings:
             store = tmp / f"{name.replace(' ', '')}.sqlite"
@@ -112,8 +121,9 @@ def main() -> None:
                 raise SystemExit(f"{name}: no answer stored:\n{err[-4000:]}")
             rates[name] = n / wall
             print(f"  {name:8s} {n} answers ({failed} failed) in {wall:6.1f} s = {n / wall:6.2f} answers/s", flush=True)
-        ray_name = settings[1][0]
-        print(f"  {ray_name} / local = {rates[ray_name] / rates['local']:.2f}x")
+        base = settings[0][0]
+        for name, _ in settings[1:]:
+            print(f"  {name} / {base} = {rates[name] / rates[base]:.2f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

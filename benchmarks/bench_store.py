@@ -11,12 +11,23 @@ store and (baseline, same session) on a store holding only the small matrix:
             fingerprints (it must only read)
   export    `cvb export --what cells`
   report    `cvb report` (tables, BD-metrics, plots, HTML) of the small matrix's task and VLM
-  report*   `cvb report` of the whole store (2835 cells)
+  report*   `cvb report` of the whole store (2835 cells; terminal tables), statistics afresh
+  report*2  the same report again: its statistics reused from the report cache
+  report*o  `cvb report --out DIR` of the whole store: tables, 70 plots in 3 formats, HTML
+            (statistics from the cache)
+
+With `--baseline DIR` (a checkout of an earlier cvb, e.g. `git worktree add /tmp/base main`)
+the whole-store reports also run with that cvb on the same store, one after the other.
 
 Each is a fresh process. Prints seconds and the ratio big / small.
 
+The synthetic tasks cannot be rebuilt by a report (it tests their cells with the verdicts the
+run stored); with `--pope` each task is instead a local POPE-layout copy read by the real
+`pope:` task (`pope_store.py`), so the report rebuilds it and resamples every cell's F1 (1000
+resamples; the count hook) with BD-metric intervals, as for a real study.
+
     .venv/bin/python benchmarks/bench_store.py [--tasks 7 --vlms 9 --codecs 11 --levels 4
-                                                --samples 3000]
+                                                --samples 3000] [--pope]
 """
 
 from __future__ import annotations
@@ -31,11 +42,14 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 FAKES = HERE.parent / "tests" / "plugins" / "cvb-fakes"
 
 
-def cvb(args: list[str]) -> float:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")]))}
+def cvb(args: list[str], source: Path | None = None) -> float:
+    """Seconds of one fresh `cvb` process; ``source``: the checkout of another cvb to run instead."""
+    code = [str(source / "core"), str(source / "plugins")] if source else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*code, str(FAKES), os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, str(HERE / "bench_jobs.py"), "--child", *args], env=env,
                          capture_output=True, text=True)
@@ -81,6 +95,10 @@ def main() -> None:
     ap.add_argument("--codecs", type=int, default=11)
     ap.add_argument("--levels", type=int, default=4)
     ap.add_argument("--samples", type=int, default=3000, help="questions per task")
+    ap.add_argument("--pope", action="store_true", help="tasks the report can rebuild and resample (POPE copies)")
+    ap.add_argument("--baseline", type=Path, default=None, help="checkout of an earlier cvb to time the "
+                    "whole-store reports with too (same store)")
+    ap.add_argument("--no-plots-baseline", action="store_true", help="with --baseline: skip its report*o")
     args = ap.parse_args()
     sys.path.insert(0, str(FAKES))
     from cvb_fakes import make_images
@@ -89,7 +107,16 @@ def main() -> None:
     try:
         images = make_images(tmp / "imgs", 50, size=32)
         small, big = tmp / "small.sqlite", tmp / "big.sqlite"
-        rows, secs = fill(big, args.tasks, args.vlms, args.codecs, args.levels, args.samples)
+        os.environ["CVB_REPORT_CACHE"] = str(tmp / "report-cache.sqlite")  # the children's: starts empty
+        t0 = time.perf_counter()
+        if args.pope:
+            import pope_store
+
+            copies = [pope_store.pope_copy(tmp / f"pope{t}", args.samples // 6, 6) for t in range(args.tasks)]
+            rows = pope_store.fill(big, copies, args.vlms, args.codecs, args.levels)
+        else:
+            rows = fill(big, args.tasks, args.vlms, args.codecs, args.levels, args.samples)[0]
+        secs = time.perf_counter() - t0
         size = big.stat().st_size / 2**30
         print(f"filled: {rows:,} predictions, {args.tasks * args.vlms * (1 + args.codecs * args.levels):,} cells "
               f"in {secs:.0f} s ({rows / secs:,.0f} rows/s), {size:.1f} GiB")
@@ -105,12 +132,23 @@ def main() -> None:
             t["report"] = cvb(["report", "--store", str(store), "--task", f"toy:{images}[questions=20]",
                                "--out", str(tmp / f"rep-{name}")])
             if name == "big":
-                t["report*"] = cvb(["report", "--store", str(store), "--out", str(tmp / "rep-all")])
+                whole = ["report", "--store", str(store)]
+                t["report*"] = cvb(whole)
+                t["report*2"] = cvb(whole)
+                t["report*o"] = cvb([*whole, "--out", str(tmp / "rep-all")])
+                if args.baseline:
+                    base = times["baseline"] = {}
+                    base["report*"] = cvb(whole, args.baseline)
+                    if not args.no_plots_baseline:
+                        base["report*o"] = cvb([*whole, "--out", str(tmp / "rep-base")], args.baseline)
         print(f"{'':8s} {'small store':>12s} {'big store':>10s} {'big/small':>9s}   (seconds, each a fresh process)")
-        for what in ("resume", "export", "report", "report*"):
+        for what in ("resume", "export", "report", "report*", "report*2", "report*o"):
             s, b = times["small"].get(what), times["big"][what]
             print(f"{what:8s} {s if s is not None else float('nan'):12.2f} {b:10.2f} "
                   f"{(b / s) if s else float('nan'):9.2f}")
+        for what, b in times.get("baseline", {}).items():
+            print(f"{what:8s} baseline cvb {b:.2f} s, this cvb {times['big'][what]:.2f} s: "
+                  f"{b / times['big'][what]:.1f}x faster")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

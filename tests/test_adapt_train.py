@@ -164,3 +164,23 @@ def test_images_from_a_local_dataset_copy(tmp_path):
     assert sources[0].content_hash() == __import__("hashlib").sha256(open(files[0], "rb").read()).hexdigest()
     with pytest.raises(Exception, match="no column 'image'"):
         list_sources([], str(tmp_path / "ds"), "train", "image", None)
+
+
+def test_prefetch_keeps_each_batch_on_its_own_condition(qwen_adapter):
+    """``prefetch`` processes later batches ahead on a thread; the condition (codec, level) of
+    the batch being answered must still be the one its tokens are made with."""
+    from cvb.plugins import get_registry
+    from cvb.types import AnswerKind, Query
+
+    images = _images()
+    conditions = [("jpeg", "1"), ("jpeg", "5"), ("none", None), ("jpeg", "1")]
+    queries = [Query(images[0], "Is there a dog?", AnswerKind.YESNO, codec=c, level=lv) for c, lv in conditions]
+    answers = {}
+    for prefetch in ("off", "on"):
+        vlm = get_registry().create("vlm", f"adapted:{qwen_adapter}", device="cpu", dtype="fp32",
+                                    mode="logits", batch_size=1, prefetch=prefetch)
+        vlm.prepare(queries)  # every batch processed before the first is answered
+        answers[prefetch] = [a.meta["logprobs"] for a in vlm.answer(queries)]
+    assert answers["on"] == answers["off"]
+    off = answers["off"]  # the same image: only the condition differs, and it shows
+    assert off[0] == off[3] and off[0] != off[1] and off[1] != off[2], off

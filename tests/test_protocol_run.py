@@ -10,29 +10,22 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import VENV_BIN, make_plugin
 from lmms_eval_oracle import load
-from test_tasks_common import image_cell, write_dataset
 
 N = 6
+sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
 
 def pope_copy(root):
-    import datasets
+    from cvb_fakes.pope_data import pope_layout
 
-    s = datasets.Value("string")
-    features = datasets.Features({"id": s, "question_id": s, "question": s, "answer": s, "image_source": s,
-                                  "image": datasets.Image(), "category": s})
-    cols = {"id": [str(i) for i in range(N)], "question_id": [str(i) for i in range(N)],
-            "question": [f"Is there a thing {i} in the image?" for i in range(N)],
-            "answer": ["yes" if i % 2 == 0 else "no" for i in range(N)],
-            "image_source": [f"COCO_{i // 2}" for i in range(N)],
-            "image": [image_cell((60 * (i // 2), 90, 30)) for i in range(N)],
-            "category": ["random"] * N}
-    return write_dataset(cols, features, root, split="test")
+    return pope_layout(root, N // 2, 2)
 
 
 def cvb(*args: str, timeout: int = 300) -> str:

@@ -120,7 +120,8 @@ def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
     wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "interrupted: finished work is saved" in err
+    assert proc.returncode == 130 and "interrupted: finished work is saved" in err, (
+        proc.returncode, count(store, "SELECT COUNT(*) FROM predictions"), err[-2000:])
     saved = count(store, "SELECT COUNT(*) FROM predictions")
     assert 6 <= saved < N_PREDICTIONS
     assert count(store, "SELECT COUNT(*) FROM runs WHERE status = 'interrupted'") == 1

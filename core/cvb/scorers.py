@@ -36,8 +36,12 @@ class Tally:
         self._record, self._finish = record, finish
         self.counts: Counter = Counter()
 
+    def record(self, sample: Sample, prediction: str | None, reference: str | None = None) -> Hashable:
+        """The record ``add`` counts for this sample (``cvb report`` resamples these counts)."""
+        return self._record(sample, prediction, reference)
+
     def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
-        self.counts[self._record(sample, prediction, reference)] += 1
+        self.counts[self.record(sample, prediction, reference)] += 1
 
     def result(self) -> TaskScore:
         return self._finish(self.counts)

@@ -102,13 +102,15 @@ class AdaptedVLM(HFVLM):
             out.append(dataclasses.replace(a, meta={**a.meta, "condition": how}))
         return out
 
-    def encode(self, queries: Sequence[Query], prompts: Sequence[str]):
+    def model_images(self, queries: Sequence[Query]):
+        """At the training resolution (the paper's train/eval mismatch is not repeated)."""
         from cvb_adapt.data import fit
 
+        return [im if im is None else fit(im, self.resolution) for im in super().model_images(queries)]
+
+    def encode(self, queries: Sequence[Query], prompts: Sequence[str]):
         classes = [self._class(q) for q in queries]
-        sized = [q if q.image is None else dataclasses.replace(q, image=fit(q.image, self.resolution))
-                 for q in queries]
-        enc = super().encode(sized, prompts)
+        enc = super().encode(queries, prompts)  # the condition is set here, never ahead of time
         if self.conditioner is not None:
             self.conditioner.set(classes, image_token_counts(self.model, enc))
         return enc

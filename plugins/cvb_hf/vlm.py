@@ -25,6 +25,7 @@ from cvb.types import Answer, Query
 
 from .aliases import resolve_model
 from .choices import CandidateTokens, pick
+from .prefetch import Prefetcher, prefetch_threads
 
 if TYPE_CHECKING:
     import torch
@@ -47,7 +48,12 @@ OPTIONS = {
     "attn_implementation": "sdpa, eager, flash_attention_2 (default: transformers' choice)",
     "mode": "generate (text) or logits (yes/no and multiple choice from one forward pass)",
     "revision": "hub branch, tag or commit to load (default main)",
+    "prefetch": ("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
+                 "(image processor, tokenizer) on a CPU thread while the model answers this one"),
 }
+#: options that change how fast answers come, never what they are: kept out of store labels
+EXECUTION_OPTIONS = ("prefetch",)
+PREFETCH = ("auto", "on", "off")
 
 
 class HFVLM:
@@ -57,7 +63,7 @@ class HFVLM:
                  dtype: str = "auto", batch_size: int | str = 8, max_new_tokens: int | str | None = None,
                  min_pixels: int | str | None = None, max_pixels: int | str | None = None,
                  attn_implementation: str | None = None, mode: str = "generate",
-                 revision: str | None = None, **unknown: Any):
+                 revision: str | None = None, prefetch: str = "auto", **unknown: Any):
         owner = f"hf:{model}"
         reject_unknown(owner, unknown, OPTIONS)
         self.model_ref = model
@@ -80,11 +86,13 @@ class HFVLM:
         self.device_option = (str(device).strip() or None) if device is not None else None
         self.attn_implementation = attn_implementation or None
         self.revision = revision or None
+        self.prefetch = as_choice(owner, "prefetch", str(prefetch).lower(), PREFETCH)
         self.version = self._version()
         self.model = None
         self.processor = None
         self.device: Any = None
         self._candidates: CandidateTokens | None = None
+        self._prefetcher: Prefetcher | None = None
 
     # ---- identity ----------------------------------------------------------------------------
     def _version(self) -> str:
@@ -178,6 +186,9 @@ class HFVLM:
         """Drop the weights and free their (GPU) memory."""
         if self.model is None:
             return
+        if self._prefetcher is not None:
+            self._prefetcher.close()
+            self._prefetcher = None
         self.model = None
         self.processor = None
         self._candidates = None
@@ -201,22 +212,53 @@ class HFVLM:
             answers += self._answer_batch(queries[start : start + self.batch_size])
         return answers
 
+    @property
+    def prepare_ahead(self) -> int:
+        """Batches the local executor hands to ``prepare`` before asking for them."""
+        return self._prefetcher.threads if self._prefetcher is not None else 1
+
+    def prepare(self, queries: Sequence[Query]) -> None:
+        """Start processing the inputs of ``queries`` (a later ``answer``) on a CPU thread.
+
+        Called by cvb's local executor for the next batch before it asks for this one, so the
+        image processor (often the slowest part of a small model on a GPU: resizing, cropping
+        and normalising in Python) overlaps with the model's forward passes. The model's
+        ``answer`` then picks the processed inputs up; it is the same computation, so the
+        answers are unchanged. A no-op unless ``prefetch`` is on (``auto``: on a GPU)."""
+        queries = list(queries)
+        if not queries or self.prefetch == "off":
+            return
+        self.load()
+        if self.prefetch == "auto" and getattr(self.device, "type", "cpu") == "cpu":
+            return  # on CPU the processor and the model would only take cores from each other
+        if self._prefetcher is None:
+            from cvb.threads import available_cpus
+
+            self._prefetcher = Prefetcher(self.processor, prefetch_threads(available_cpus()))
+        for start in range(0, len(queries), self.batch_size):
+            for group in self._groups(queries[start : start + self.batch_size]):
+                prompts = [build_prompt(q) for q in group]
+                self._prefetcher.submit(group, prompts, self.processed)
+
     def _answer_batch(self, batch: list[Query]) -> list[Answer]:
         """Closed questions by logits (in ``logits`` mode), the rest by generation, order kept."""
         out: list[Answer | None] = [None] * len(batch)
+        for indices, fn in self._split(batch):
+            for i, ans in zip(indices, self._isolating(fn, [batch[i] for i in indices])):
+                out[i] = ans
+        return out  # type: ignore[return-value]
+
+    def _split(self, batch: list[Query]) -> list[tuple[list[int], Callable[[list[Query]], list[Answer]]]]:
+        """The batch's indices answered by logits (closed questions in ``logits`` mode) and by
+        generation (the rest), each with its way of answering; empty groups left out."""
         closed: list[int] = []
         if self.mode == "logits":
             closed = [i for i, q in enumerate(batch) if self._candidates.for_query(q) is not None]
         rest = sorted(set(range(len(batch))) - set(closed))
-        groups: list[tuple[list[int], Callable[[list[Query]], list[Answer]]]] = [
-            (closed, self._by_logits),
-            (rest, self._by_generation),
-        ]
-        for indices, fn in groups:
-            if indices:
-                for i, ans in zip(indices, self._isolating(fn, [batch[i] for i in indices])):
-                    out[i] = ans
-        return out  # type: ignore[return-value]
+        return [(ix, fn) for ix, fn in ((closed, self._by_logits), (rest, self._by_generation)) if ix]
+
+    def _groups(self, batch: list[Query]) -> list[list[Query]]:
+        return [[batch[i] for i in indices] for indices, _ in self._split(batch)]
 
     def _isolating(self, fn: Callable[[list[Query]], list[Answer]], queries: list[Query]) -> list[Answer]:
         """Run a batch; if it fails, run its queries one by one so one bad sample fails alone."""
@@ -237,18 +279,31 @@ class HFVLM:
             torch.cuda.empty_cache()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def chat_text(self, prompt: str) -> str:
+    def chat_text(self, prompt: str, processor=None) -> str:
         """The model's chat template around one image and ``prompt``, ready for the reply."""
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return (processor or self.processor).apply_chat_template(messages, add_generation_prompt=True,
+                                                                 tokenize=False)
+
+    def model_images(self, queries: Sequence[Query]) -> list["Image.Image"]:
+        """Each query's image as the processor is given it (subclasses resize here)."""
+        return [None if q.image is None else _rgb(q.image) for q in queries]
+
+    def processed(self, queries: Sequence[Query], prompts: Sequence[str], processor=None):
+        """The processor's output for a batch (left-padded, on the CPU): pure, thread-safe
+        when each thread has its own ``processor`` (the prefetch thread has a copy)."""
+        processor = processor or self.processor
+        texts = [self.chat_text(p, processor) for p in prompts]
+        images = [[im] for im in self.model_images(queries)]
+        return processor(text=texts, images=images, return_tensors="pt", padding=True)
 
     def encode(self, queries: Sequence[Query], prompts: Sequence[str]):
         """Processor output for a batch (left-padded), on the model's device and dtype."""
         import torch
 
-        texts = [self.chat_text(p) for p in prompts]
-        images = [[_rgb(q.image)] for q in queries]
-        enc = self.processor(text=texts, images=images, return_tensors="pt", padding=True)
+        enc = self._prefetcher.take(queries, prompts) if self._prefetcher is not None else None
+        if enc is None:
+            enc = self.processed(queries, prompts)
         for key in TRAINING_ONLY_KEYS:  # e.g. PaliGemma's processor returns labels: with them the
             enc.pop(key, None)          # model computes a loss (and fails on logits_to_keep=1)
         self._ensure_mm_token_type_ids(enc)

@@ -48,14 +48,17 @@ def mcnemar(reference: Sequence[float], compressed: Sequence[float]) -> dict:
     p-value is the binomial test of ``b`` out of ``b + c`` at 1/2 (the exact form statsmodels'
     ``mcnemar(exact=True)`` computes). No discordant pair gives p = 1.
     """
-    from scipy.stats import binomtest
-
     ref = np.asarray(reference, dtype=float)
     cmp_ = np.asarray(compressed, dtype=float)
     if ref.shape != cmp_.shape:
         raise ValueError(f"{ref.size} reference verdicts for {cmp_.size} compressed ones")
-    b = int(np.sum((ref == 1) & (cmp_ == 0)))
-    c = int(np.sum((ref == 0) & (cmp_ == 1)))
+    return mcnemar_counts(int(np.sum((ref == 1) & (cmp_ == 0))), int(np.sum((ref == 0) & (cmp_ == 1))))
+
+
+def mcnemar_counts(b: int, c: int) -> dict:
+    """McNemar's exact test from its discordant pair counts (see ``mcnemar``)."""
+    from scipy.stats import binomtest
+
     p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
     return {"test": "mcnemar", "b": b, "c": c, "p": p}
 
@@ -67,12 +70,28 @@ def cluster_resamples(groups: Sequence[Sequence[int]], n_resamples: int = DEFAUL
     Questions about one image are not independent (POPE asks six about each), so the unit
     drawn with replacement is the image and all its questions come along.
     """
-    rng = np.random.default_rng(seed)
     arrays = [np.asarray(g, dtype=np.int64) for g in groups if len(g)]
-    if not arrays:
-        return []
-    draws = rng.integers(0, len(arrays), size=(n_resamples, len(arrays)))
-    return [np.concatenate([arrays[i] for i in row]) for row in draws]
+    return [np.concatenate([arrays[i] for i in row]) for row in cluster_draws(len(arrays), n_resamples, seed)]
+
+
+def cluster_draws(n_groups: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """The groups drawn by each resample of ``cluster_resamples``: ``(n_resamples, n_groups)``
+    group numbers (resample ``r`` is the concatenation of groups ``draws[r]``, in that order)."""
+    if n_groups <= 0:
+        return np.empty((0, 0), dtype=np.int64)
+    return np.random.default_rng(seed).integers(0, n_groups, size=(n_resamples, n_groups))
+
+
+def draw_counts(draws: np.ndarray) -> np.ndarray:
+    """How often each resample drew each group: ``(n_resamples, n_groups)`` counts, as floats.
+
+    Any total over a resample is then a matrix product: with ``per_group`` the per-group sums
+    of a per-sample quantity, ``draw_counts(draws) @ per_group`` is its sum over every
+    resample at once (exactly the sum over the concatenated samples for integer counts, which
+    float64 holds exactly)."""
+    n_resamples, n_groups = draws.shape
+    flat = (draws + n_groups * np.arange(n_resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=n_resamples * n_groups).reshape(n_resamples, n_groups).astype(float)
 
 
 def percentile_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -99,5 +118,5 @@ def bootstrap_p(deltas: Iterable[float]) -> float:
     return float(min(1.0, 2 * min(low, high)))
 
 
-__all__ = ["ALPHA", "CONFIDENCE", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p",
-           "cluster_resamples", "mcnemar", "percentile_interval", "wilson"]
+__all__ = ["ALPHA", "CONFIDENCE", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p", "cluster_draws",
+           "cluster_resamples", "draw_counts", "mcnemar", "mcnemar_counts", "percentile_interval", "wilson"]

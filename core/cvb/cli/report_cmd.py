@@ -120,7 +120,7 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
     if out_dir is not None:
         from ..report.write import write_report
 
-        written = write_report(report, out_dir, plots=not no_plots)
+        written = write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
         click.echo(f"wrote {len(written)} files to {out_dir}", err=True)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-from ..analysis.bd import METHODS, bd_metric, bd_rate
+import numpy as np
+
+from ..analysis.bd import METHODS, bd_metric, bd_metric_replicates, bd_rate
 from ..analysis.correlation import metric_correlations
 from ..analysis.stats import ALPHA, CONFIDENCE, percentile_interval
 from ..analysis.curves import (
@@ -44,8 +46,9 @@ def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence
     reps_t = [replicates[1].get(k) for k in keys_t]
     if any(r is None for r in reps_a + reps_t):
         return None
-    values = [sign * bd_metric(base.bpp, [r[b] for r in reps_a], curve.bpp, [r[b] for r in reps_t],
-                               method).value for b in range(min(len(r) for r in reps_a + reps_t))]
+    b = min(len(r) for r in reps_a + reps_t)  # replicate b of every cell: one pair of curves
+    values = sign * bd_metric_replicates(base.bpp, np.array([r[:b] for r in reps_a]), curve.bpp,
+                                         np.array([r[:b] for r in reps_t]), method)
     lo, hi = percentile_interval(values, confidence)
     return None if math.isnan(lo) else [lo, hi]
 

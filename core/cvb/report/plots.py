@@ -261,9 +261,10 @@ def plot_metrics(section: dict, metrics: list[str], path: Path) -> Figure | None
                         f"task's images, one curve per codec, points labelled with the level.")
 
 
-def write_plots(report: dict, out: Path) -> dict[tuple[str, str], list[Figure]]:
+def write_plots(report: dict, out: Path, progress=None) -> dict[tuple[str, str], list[Figure]]:
     """Every plot of the report under ``out``; returns ``{(task, vlm): [figures]}`` (the
-    per-task figure of every VLM is listed under ``(task, "")``)."""
+    per-task figure of every VLM is listed under ``(task, "")``). ``progress(line)`` hears of
+    each section plotted (a figure takes about a second in three formats)."""
     out.mkdir(parents=True, exist_ok=True)
     made: dict[tuple[str, str], list[Figure]] = {}
     metric_done: set[str] = set()
@@ -280,7 +281,9 @@ def write_plots(report: dict, out: Path) -> dict[tuple[str, str], list[Figure]]:
         return name
 
     tasks: dict[str, list[dict]] = {}
-    for s in report["sections"]:
+    for i, s in enumerate(report["sections"], 1):
+        if progress:
+            progress(f"plotting {s['task']} x {s['vlm']} ({i}/{len(report['sections'])})")
         tasks.setdefault(s["task"], []).append(s)
         partner = by_key.get((s["task"], adapted.get(s["vlm"], "")))
         name = unique(f"score_{slug(s['task'])}_{slug(s['vlm'])}")

@@ -159,22 +159,22 @@ def _fixed(x: float) -> float | None:
 def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
+    from ..run.plan import answers_label
+    from ..run.summary import empty_answers_note
+    from .stored_answers import empty_counts, read_section
+
     out = SectionStats(resamples=opts.resamples)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
-    from ..run.plan import answers_label
-
     # answers are stored under the label without scoring options (protocol, judge)
-    stored = {k: store.sample_verdicts(answers_label(task_label), vlm, *k) for k in keys}
-    warning = empty_answers_warning(stored)
+    stored_as = answers_label(task_label)
+    stored = read_section(store, stored_as, vlm, keys)
+    warning = empty_answers_note(empty_counts(stored))
     if warning:
         out.warnings.append(warning)
     ref_key = next((k for k in keys if k[0] == "none"), None)
     if not keys:
         return out
-    sizes = sorted({int(c["n"]) for c in cells if c.get("score") is not None})
-    made = (loader.get(task_label, sizes[0]) if len(sizes) == 1 else
-            f"the cells were scored over different sample sets (n = {', '.join(map(str, sizes))}); "
-            f"rerun them with one --limit")
+    made = _made(loader, task_label, cells)
     if isinstance(made, str):
         out.reason = made
         _stored_mcnemar(out, stored, ref_key)
@@ -185,23 +185,25 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
         return out
     task, samples = made
     ids = {s.id for s in samples}
-    for k, rows in stored.items():
-        stray = [sid for sid in rows if sid not in ids]
+    checked: set[str] = set()
+    for k, cell in stored.items():
+        if cell.ids_joined in checked:
+            continue
+        stray = [sid for sid in cell.ids() if sid not in ids]
         if stray:
             out.reason = (f"the rebuilt task {task_label!r} lacks sample {stray[0]!r} of cell "
                           f"{k[0]} {k[1]} (its data changed since the run)")
             _stored_mcnemar(out, stored, ref_key)
             return out
-    groups: dict[str, list[int]] = {}
-    for i, s in enumerate(samples):
-        groups.setdefault(s.image.key, []).append(i)
-    draws = stats.cluster_resamples(list(groups.values()), opts.resamples, opts.seed)
-    answers = {k: {sid: text for sid, (text, _judge, error) in rows.items() if error is None}
-               for k, rows in stored.items()}
+        checked.add(cell.ids_joined)
+    texts = store.answer_texts(stored_as, vlm)
+    answers = {k: texts.get(k, {}) for k in keys}
     reference = answers.get(ref_key) if ref_key else None
+    draws = Resamples(samples, opts.resamples, opts.seed)
 
     verdicts: dict[tuple[str, str], np.ndarray | None] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
+    tally_checked = False  # the task's tally reproduced its score on resamples of an earlier cell
     for k in keys:
         def full_score(idx, k=k):
             return task.score([samples[i] for i in idx], answers[k], reference=reference)
@@ -209,7 +211,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
         def score_of(idx, k=k) -> float:
             return float(full_score(idx).value)
 
-        whole = full_score(np.arange(len(samples)))
+        whole = task.score(samples, answers[k], reference=reference)
         again = float(whole.value)
         if not math.isclose(again, stored_score[k], rel_tol=1e-6, abs_tol=1e-9):
             out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {again:.6g}, "
@@ -219,16 +221,21 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             _stored_mcnemar(out, stored, ref_key)
             return out
 
-        v = _verdicts(task, samples, answers[k])
         declared = getattr(whole, "accuracy_scale", None)
-        scale = _accuracy_scale(declared, score_of, v, draws[:_CHECKS]) if v is not None else None
+        # the verdicts serve the accuracy shortcut and McNemar's test, which only a declared accuracy gets
+        v = _verdicts(task, samples, answers[k]) if declared else None
+        scale = _accuracy_scale(declared, score_of, v, draws.checks) if v is not None else None
         if scale is not None:
-            reps = np.array([scale * v[idx].mean() for idx in draws])
+            reps = scale * (draws.totals(v) / draws.totals(np.ones(len(v))))
             k_right, n = int(v.sum()), len(v)
             lo, hi = stats.wilson(k_right, n, opts.confidence)
             info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
         else:
-            reps = np.array([score_of(idx) for idx in draws])
+            reps = _tally_replicates(task, samples, answers[k], reference, again, score_of, draws, out,
+                                     checked=tally_checked)
+            tally_checked = tally_checked or reps is not None
+            if reps is None:
+                reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
             lo, hi = stats.percentile_interval(reps, opts.confidence)
             info = {"ci": [_fixed(lo), _fixed(hi)], "ci_method": "bootstrap"}
         verdicts[k] = v
@@ -249,34 +256,156 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     return out
 
 
+class Resamples:
+    """The image-level bootstrap draws of one task's samples (``stats.cluster_resamples``, the
+    same draws for every cell), as index lists and as per-image draw counts."""
+
+    def __init__(self, samples: Sequence, count: int, seed: int):
+        groups: dict[str, list[int]] = {}
+        for i, s in enumerate(samples):
+            groups.setdefault(s.image.key, []).append(i)
+        self.groups = [np.asarray(g, dtype=np.int64) for g in groups.values()]
+        self.group_of = np.empty(len(samples), dtype=np.int64)
+        for g, members in enumerate(self.groups):
+            self.group_of[members] = g
+        self.draws = stats.cluster_draws(len(self.groups), count, seed)
+        self.count = len(self.draws)
+        self.checks = [self.indices(r) for r in range(min(_CHECKS, self.count))]
+        self._weights: np.ndarray | None = None
+
+    def indices(self, r: int) -> np.ndarray:
+        """The sample indices of resample ``r`` (image by image, as ``cluster_resamples``)."""
+        return np.concatenate([self.groups[g] for g in self.draws[r]])
+
+    def totals(self, per_sample: np.ndarray) -> np.ndarray:
+        """Sums of a per-sample quantity (``(n,)`` or ``(n, k)``) over every resample at once:
+        ``(R,)`` or ``(R, k)``; exact for integer counts."""
+        if self._weights is None:
+            self._weights = stats.draw_counts(self.draws)
+        x = np.asarray(per_sample, dtype=float)
+        per_group = np.zeros((len(self.groups), *x.shape[1:]))
+        np.add.at(per_group, self.group_of, x)
+        return self._weights @ per_group
+
+
+def _tally_replicates(task, samples: Sequence, answers: Mapping[str, str], reference, whole: float,
+                      score_of: Callable[[np.ndarray], float], draws: Resamples,
+                      out: SectionStats, checked: bool = False) -> np.ndarray | None:
+    """The bootstrap replicates from the counts of the task's ``Tally`` scorer (``cvb.scorers``:
+    a score that is a function of how often each per-sample record occurs), or None when its
+    scorer is no ``Tally`` or disagrees with its ``score`` (a warning says so).
+
+    Each sample's record is computed once; a resample's counts are then a row of one matrix
+    product, and the tally's own ``finish`` turns each row into the score. The counts must give
+    the task's score on the full set, and (unless ``checked``: an earlier cell of the same task
+    passed) on the first resamples too."""
+    from collections import Counter
+
+    from ..scorers import Tally
+
+    make = getattr(task, "scorer", None)
+    if not callable(make):
+        return None
+    name = getattr(task, "name", type(task).__name__)
+    try:
+        tally = make()
+        if not isinstance(tally, Tally):
+            return None
+        ref = reference or {}
+        columns: dict[Any, int] = {}  # record -> column, in first-seen order
+        col = np.array([columns.setdefault(tally.record(s, answers.get(s.id), ref.get(s.id)), len(columns))
+                        for s in samples], dtype=np.int64)
+        records = list(columns)
+
+        def value_of(counts) -> float:
+            tally.counts = Counter({records[k]: int(c) for k, c in enumerate(counts) if c})
+            return float(tally.result().value)
+
+        def counted(idx) -> np.ndarray:
+            return np.bincount(col[idx], minlength=len(records))
+
+        agrees = math.isclose(value_of(counted(np.arange(len(samples)))), whole, rel_tol=1e-9, abs_tol=1e-9) and all(
+            math.isclose(value_of(counted(idx)), score_of(idx), rel_tol=1e-9, abs_tol=1e-9)
+            for idx in ([] if checked else draws.checks))
+        if agrees:
+            one_hot = np.zeros((len(samples), len(records)))
+            one_hot[np.arange(len(samples)), col] = 1.0
+            reps = np.array([value_of(row) for row in draws.totals(one_hot)])
+    except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
+        _warn_once(out, f"task {name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
+                        f"{exc}); every resample rescored with its score instead")
+        return None
+    if not agrees:
+        _warn_once(out, f"task {name!r}: its scorer's counts do not reproduce its score; every "
+                        f"resample rescored with its score instead")
+        return None
+    return reps
+
+
+def _warn_once(out: SectionStats, warning: str) -> None:
+    if warning not in out.warnings:
+        out.warnings.append(warning)
+
+
 def _stored_mcnemar(out: SectionStats, stored: Mapping, ref_key) -> None:
     """McNemar's test from the 0/1 verdicts the run stored (a failed sample counts as wrong)."""
+    from .stored_answers import stored_mcnemar
+
     if ref_key is None:
         return
-    ref = stored[ref_key]
-    for k, rows in stored.items():
+    for k, cell in stored.items():
         if k == ref_key:
             continue
-        common = sorted(set(ref) & set(rows))
-        a = [ref[s][1] if ref[s][2] is None else 0.0 for s in common]
-        b = [rows[s][1] if rows[s][2] is None else 0.0 for s in common]
-        if common and all(x in (0, 1) for x in a + b):
-            out.cells.setdefault(k, {}).update(stats.mcnemar(a, b))
+        test = stored_mcnemar(stored[ref_key], cell)
+        if test is not None:
+            out.cells.setdefault(k, {}).update(test)
 
 
 def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict[tuple[str, str], SectionStats]:
-    """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``."""
+                 progress: Callable[[str], None] | None = None,
+                 cache: bool = True) -> dict[tuple[str, str], SectionStats]:
+    """``{(task, vlm): SectionStats}`` for every task x VLM of ``cells``; ``cache``: reuse and
+    keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
-
     from ..run import judge_replies
+    from ..run.plan import answers_label
+    from .stats_cache import StatsCache
 
     opts = opts or Options()
     loader = TaskLoader(store, registry)
-    out = {}
-    with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
-        for (task, vlm), group in group_cells(cells).items():
-            if progress:
-                progress(f"resampling {task} x {vlm}: {len(group)} cells x {opts.resamples} resamples")
-            out[(task, vlm)] = section_stats(store, loader, task, vlm, group, opts)
+    kept = StatsCache(store, opts) if cache else None
+    out, reused = {}, 0
+    try:
+        with judge_replies.kept_in(store):  # rescoring reads a judge's stored replies, never re-asks
+            sections = group_cells(cells)
+            for i, ((task, vlm), group) in enumerate(sections.items(), 1):
+                key = kept.key(task, vlm, answers_label(task), _made(loader, task, group)) if kept else None
+                st = kept.get(key) if kept else None
+                if st is not None:
+                    reused += 1
+                else:
+                    if progress:
+                        progress(f"resampling {task} x {vlm} ({i}/{len(sections)}): {len(group)} cells x "
+                                 f"{opts.resamples} resamples")
+                    st = section_stats(store, loader, task, vlm, group, opts)
+                    if kept:
+                        kept.put(key, st)
+                out[(task, vlm)] = st
+    finally:
+        if kept:
+            kept.close()
+    if reused and progress:
+        progress(f"statistics of {reused} task x VLM section(s) unchanged since an earlier report: "
+                 f"reused from {kept.path}")
     return out
+
+
+def _made(loader: TaskLoader, task_label: str, cells: Sequence[Mapping]) -> tuple[Any, list] | str:
+    """The rebuilt task and the samples its scored cells were scored on, or why there are none."""
+    sizes = sorted({int(c["n"]) for c in cells if c.get("score") is not None})
+    if not sizes:
+        return "no scored cell"
+    if len(sizes) > 1:
+        return (f"the cells were scored over different sample sets (n = {', '.join(map(str, sizes))}); "
+                f"rerun them with one --limit")
+    return loader.get(task_label, sizes[0])

@@ -15,14 +15,15 @@ def report_json(report: dict) -> str:
     return json.dumps(json_safe(report), indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def write_report(report: dict, out: Path, plots: bool = True) -> list[Path]:
+def write_report(report: dict, out: Path, plots: bool = True, progress=None) -> list[Path]:
     """``report.md``, ``cells.csv``, ``report.json``, plots (PNG, SVG, PDF) and ``report.html``.
 
-    Returns the paths written. Plots are optional because matplotlib is the slow part.
+    Returns the paths written. Plots are optional because matplotlib is the slow part;
+    ``progress(line)`` hears of each section plotted.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    images = write_plots(report, out) if plots else {}
+    images = write_plots(report, out, progress) if plots else {}
     rel = {k: [(f.png.name, f.caption) for f in v] for k, v in images.items()}
     files = {
         "report.md": markdown_report(report, rel),

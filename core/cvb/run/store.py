@@ -9,6 +9,7 @@ is in the ``meta`` table, and a store written by a newer cvb is refused without 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -36,6 +37,21 @@ class StoreError(CvbError):
 
 class MissingStoreError(StoreError, UsageError):
     """`cvb export`/`report` pointed at a store that does not exist: bad input (exit 2)."""
+
+
+#: what ``Store.answer_summaries`` joins sample ids with (the ASCII unit separator)
+ID_SEP = "\x1f"
+
+
+#: SQL: the answer ``text`` is blank as Python has it (``not text.strip()``, unicode spaces
+#: included); its one parameter is ``_whitespace()``. In C: no Python call per answer
+BLANK = "trim(COALESCE(text, ''), ?) = ''"
+
+
+@functools.cache
+def _whitespace() -> str:
+    """Every character ``str.strip()`` removes, for SQLite's ``trim``."""
+    return "".join(ch for ch in map(chr, range(0x110000)) if ch.isspace())
 
 
 def now_iso() -> str:
@@ -73,9 +89,6 @@ class Store:
                                         isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open results store {self.path}: {exc}") from None
-        # Python's own notion of blank (unicode spaces included), for answer_counts
-        self.conn.create_function("cvb_blank", 1, lambda text: int(not (text or "").strip()),
-                                  deterministic=True)
         try:
             self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             version = self._existing_version()  # reads only: a refused file stays untouched
@@ -371,12 +384,57 @@ class Store:
             "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
             " AND level=?", (task, vlm, codec, level))}
 
+    def answer_summaries(self, task: str, vlm: str) -> dict[tuple[str, str], tuple[int, int, str, str]]:
+        """(codec, level) -> (answered, empty, ids, verdicts) of every cell of ``task`` x ``vlm``,
+        aggregated by SQLite in one pass (``cvb report`` reads millions of answers this way):
+        ``answered`` the answers without error, ``empty`` those of them that are blank (only
+        whitespace, as ``str.strip`` has it), ``ids`` the sample ids joined by ``ID_SEP`` and
+        ``verdicts`` one character per sample in the same order: ``1``/``0`` the stored
+        verdict (a failed sample ``0``), ``x`` any other (none, or a grade)."""
+        rows = self._read(
+            "SELECT codec, level, COALESCE(SUM(error IS NULL), 0),"
+            f" COALESCE(SUM(error IS NULL AND {BLANK}), 0),"
+            " group_concat(sample_id, ?),"
+            " group_concat(CASE WHEN error IS NOT NULL OR judge = 0 THEN '0' WHEN judge = 1 THEN '1'"
+            " ELSE 'x' END, '')"
+            " FROM predictions WHERE task=? AND vlm=? GROUP BY codec, level", (_whitespace(), ID_SEP, task, vlm))
+        return {(codec, level): (answered, empty, ids or "", verdicts or "")
+                for codec, level, answered, empty, ids, verdicts in rows}
+
+    def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
+        """(codec, level) -> {sample id: text} of the answers without error of every cell of
+        ``task`` x ``vlm``, in one query (what ``cvb report`` rescores)."""
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for codec, level, sid, text in self._read(
+                "SELECT codec, level, sample_id, text FROM predictions WHERE task=? AND vlm=? AND error IS NULL",
+                (task, vlm)):
+            cell = out.get((codec, level))
+            if cell is None:
+                cell = out[(codec, level)] = {}
+            cell[sid] = text
+        return out
+
+    def report_state(self) -> dict[str, Any]:
+        """What changes whenever anything is written (``cvb report``'s cached statistics are
+        keyed on it): the store's creation time, the newest run, its status and end, the
+        highest answer row; ``running`` when the newest run has not finished."""
+        created = dict(self._read("SELECT key, value FROM meta")).get("created_at")
+        run = self._read("SELECT id, status, finished_at FROM runs ORDER BY id DESC LIMIT 1")
+        top = self._read("SELECT MAX(id) FROM predictions")[0][0]
+        return {"created": created, "run": list(run[0]) if run else None, "answers": top,
+                "running": bool(run) and run[0][1] == "running"}
+
+    def cell_fingerprints(self) -> dict[tuple[str, str, str, str], list]:
+        """(task, vlm, codec, level) -> [fingerprint, score, n] of every stored cell."""
+        return {(t, v, c, lv): [fp, score, n] for t, v, c, lv, fp, score, n in self._read(
+            "SELECT task, vlm, codec, level, fingerprint, score, n FROM cells")}
+
     def answer_counts(self, task: str, vlm: str, codec: str, level: str) -> tuple[int, int]:
         """(answered, empty) of one cell: its answers without an error, and how many of them are
         blank (``str.strip()`` leaves nothing). Counted in SQL, so no answer is held in memory."""
-        row = self._read("SELECT COUNT(*), COALESCE(SUM(cvb_blank(text)), 0) FROM predictions"
+        row = self._read(f"SELECT COUNT(*), COALESCE(SUM({BLANK}), 0) FROM predictions"
                          " WHERE task=? AND vlm=? AND codec=? AND level=? AND error IS NULL",
-                         (task, vlm, codec, level))[0]
+                         (_whitespace(), task, vlm, codec, level))[0]
         return int(row[0]), int(row[1])
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:

@@ -5,6 +5,7 @@ sample isolated by asking the failed batch again one query at a time."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any, Sequence
 
 from .. import plugin_returns
@@ -88,25 +89,49 @@ class VLMSession:
 
 
 class LocalInference:
-    """The local executor of inference: one session in this process, a batch answered as it
-    is submitted. (``ray_executor.RayInference`` is the same interface over Ray actors.)"""
+    """The local executor of inference: one session in this process, batches answered in the
+    order they are submitted. (``ray_executor.RayInference`` is the same interface over Ray.)
+
+    A VLM with the optional ``prepare(queries)`` hook (docs/protocols.md) gets each batch early:
+    handed to ``prepare`` when submitted, answered once ``prepare_ahead`` (default 1) newer
+    batches wait behind it, or at the end. The model processes the inputs of the next batches
+    on CPU threads while it answers this one. Without the hook a batch is answered at once."""
 
     def __init__(self, session: VLMSession):
         self.session = session
         self._done: list[tuple[Any, list[Answer], float]] = []
+        self._held: deque[tuple[Any, list[Query]]] = deque()
 
     def busy(self) -> bool:
         return False
 
     def pending(self) -> int:
-        return len(self._done)
+        return len(self._done) + len(self._held)
 
     def submit(self, token: Any, queries: list[Query]) -> None:
+        model = self.session.model
+        prepare = getattr(model, "prepare", None)
+        if not callable(prepare):
+            self._answer(token, queries)
+            return
+        try:
+            prepare(queries)
+        except (KeyboardInterrupt, UnavailableError):
+            raise
+        except Exception:  # noqa: BLE001 - only a speed-up: answer() meets the same error per query
+            pass
+        self._held.append((token, queries))
+        while len(self._held) > max(1, int(getattr(model, "prepare_ahead", 1) or 1)):
+            self._answer(*self._held.popleft())
+
+    def _answer(self, token: Any, queries: list[Query]) -> None:
         t0 = time.perf_counter()
         answers = self.session.answer(queries)
         self._done.append((token, answers, (time.perf_counter() - t0) / len(queries)))
 
     def collect(self, block: bool) -> list[tuple[Any, list[Answer], float]]:
+        if block and not self._done and self._held:
+            self._answer(*self._held.popleft())
         done, self._done = self._done, []
         return done
 

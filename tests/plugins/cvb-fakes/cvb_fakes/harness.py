@@ -40,10 +40,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _as_from_a_shell() -> None:
+    """Ctrl-C delivered and handled as in a terminal: the test process (a pytest-xdist worker,
+    after Ray and worker-pool tests) may have SIGINT blocked or ignored, and a child inherits
+    both, which made the Ctrl-C test's run finish untouched now and then."""
+    import signal
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(args: Sequence[str], **env: str) -> subprocess.Popen:
     """``cvb ARGS`` in a new process (the real CLI, fakes registered by ``cvb_fakes.cli``)."""
     return subprocess.Popen([sys.executable, "-m", "cvb_fakes.cli", *args], env=subprocess_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_shell)
 
 
 def count(store: Path, sql: str) -> int:
