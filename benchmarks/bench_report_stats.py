@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=18)
     ap.add_argument("--levels", type=int, default=4, help="levels of the one codec (cells: 1 + levels)")
     ap.add_argument("--resamples", type=int, default=1000)
-    ap.add_argument("--protocol", default="cvb", choices=("cvb", "lmms-eval"))
+    ap.add_argument("--protocol", default="cvb", choices=("cvb", "lmms-eval", "vlmevalkit"))
     args = ap.parse_args()
 
     import pope_store

@@ -352,29 +352,12 @@ def fit_columns(table: Table, width: int, keep: int = 2) -> list[Table]:
 
 
 def rich_table(t: Table):
-    """One Table as a rich renderable: compact rules, numbers right-aligned and never wrapped."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table as RichTable
-    from rich.text import Text
+    """One Table as a rich renderable: title, header, numbers right-aligned and never wrapped,
+    note, a blank line (laid out as text, ``cvb.report.text_table``: rich's own Table costs
+    seconds over a study's sections)."""
+    from .text_table import TextTable
 
-    # labels such as hf:X[mode=logits] or ssim[downsample=True] are text, not rich markup
-    rt = RichTable(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    reason_cols = {i for r in t.rows for i, c in enumerate(r) if isinstance(c, Reason)}
-    for i, h in enumerate(t.header):
-        text_col = i < 2 or i in reason_cols
-        rt.add_column(escape(h), justify="left" if text_col else "right",
-                      no_wrap=not text_col, overflow="fold")
-    for row in t.rows:
-        rt.add_row(*[Text(c, style="italic red", justify="left") if isinstance(c, Reason) else Text(str(c))
-                     for c in row])
-    from rich.console import Group
-
-    # title and note as text of their own, so they use the full width, not the table's
-    parts = [Text(t.title, style="bold"), rt] if t.rows else [Text(t.title, style="bold")]
-    if t.note:
-        parts += [Text(t.note, style="dim")]
-    return Group(*parts, Text(""))
+    return TextTable(t)
 
 
 def rich_tables(report: dict, width: int = 80) -> Iterable:
