@@ -55,7 +55,7 @@ def test_draw_counts_give_the_sums_and_means_of_the_concatenated_resamples():
     assert (100.0 * ((w @ per_group) / (w @ sizes)) == np.array([100.0 * x[i].mean() for i in idx])).all()
 
 
-@pytest.mark.parametrize("protocol", ["cvb", "lmms-eval"])
+@pytest.mark.parametrize("protocol", ["cvb", "lmms-eval", "vlmevalkit"])
 def test_pope_scores_through_a_tally_the_report_can_resample(tmp_path, protocol):
     from cvb.scorers import Tally
 
@@ -221,7 +221,7 @@ def _answer(req, seen):
     return 200, {}, reply("yes" if h % 3 else "no")
 
 
-@pytest.mark.parametrize("protocol", ["cvb", "lmms-eval"])
+@pytest.mark.parametrize("protocol", ["cvb", "lmms-eval", "vlmevalkit"])
 def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, protocol):
     data = pope_data(tmp_path / "POPE", images=20, questions=3)
     env = {**os.environ, "CVB_TEST_KEY": KEY, "CVB_REPORT_CACHE": str(tmp_path / "stats.sqlite")}

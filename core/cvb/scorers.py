@@ -29,11 +29,19 @@ class Tally:
     """A scorer that counts records: ``record(sample, prediction, reference)`` -> a hashable
     (None where the sample has no prediction; ``reference``: the uncompressed image's), and
     ``finish(counts)`` -> the TaskScore, ``counts`` a ``Counter`` of records in first-seen
-    order. Memory grows with the number of *distinct* records only."""
+    order. Memory grows with the number of *distinct* records only.
+
+    ``values`` (optional): ``values(records, counts)`` -> the score's value for every row of
+    ``counts`` (a numpy array, one row per set of samples, one column per record of the list
+    ``records``), the same numbers ``finish(...).value`` gives row by row. ``cvb report`` scores
+    a cell's 1000 resamples with it in one call (e.g. POPE's F1); it checks it against
+    ``finish`` first and, without it, calls ``finish`` once per resample."""
 
     def __init__(self, record: Callable[[Sample, str | None, str | None], Hashable],
-                 finish: Callable[[Counter], TaskScore]):
+                 finish: Callable[[Counter], TaskScore],
+                 values: Callable[[list, Any], Any] | None = None):
         self._record, self._finish = record, finish
+        self.values = values
         self.counts: Counter = Counter()
 
     def record(self, sample: Sample, prediction: str | None, reference: str | None = None) -> Hashable:

@@ -152,6 +152,37 @@ def pope_counts_metrics(counts: Mapping[tuple[str | None, Any], int]) -> dict[st
     }
 
 
+def f1_many(tp, fp, fn):
+    """F1 (not x100) of many count rows at once (numpy arrays of exact integer counts): what
+    ``pope_counts_metrics`` and the protocols' POPE rules compute one set at a time (precision
+    or recall 0 when undefined), with the same operations, so the same numbers to the last bit."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
+        # 2 * p * r == 2 * (p * r) in floating point (doubling is exact): one form serves all rules
+        return np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+
+
+def row_sums(counts, mask: Sequence[bool]):
+    """Row sums of the columns of ``counts`` (rows x records) where ``mask`` is true."""
+    import numpy as np
+
+    keep = np.asarray(mask, dtype=bool)
+    return np.asarray(counts, dtype=float)[:, keep].sum(axis=1) if keep.any() else np.zeros(len(counts))
+
+
+def pope_f1_many(pairs: Sequence[tuple[str | None, Any]], counts):
+    """``pope_counts_metrics(...)["f1"]`` of every row of ``counts`` at once; its columns count
+    the (parsed prediction, ground truth) ``pairs``."""
+    gt_yes = [_as_label(gt) == "yes" for _, gt in pairs]
+    pred_yes = [pred == "yes" for pred, _ in pairs]
+    return f1_many(row_sums(counts, [p and g for p, g in zip(pred_yes, gt_yes)]),
+                   row_sums(counts, [p and not g for p, g in zip(pred_yes, gt_yes)]),
+                   row_sums(counts, [g and not p for p, g in zip(pred_yes, gt_yes)]))
+
+
 def _as_label(gt: Any) -> str:
     label = normalize_text(gt).rstrip(".")
     if label not in ("yes", "no"):

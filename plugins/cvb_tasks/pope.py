@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from cvb.scorers import Tally
-from cvb.scoring import parse_yes_no, pope_counts_metrics
+from cvb.scoring import parse_yes_no, pope_counts_metrics, pope_f1_many
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of
@@ -62,7 +62,12 @@ def pope_scorer() -> Tally:
     """Headline F1 x100 over all samples; the same numbers per POPE category in the details.
     Keeps a count per (category, parsed answer, truth)."""
     return Tally(lambda s, pred, _ref: (s.category, parse_yes_no(text_of(pred)), str(s.answer), pred is None),
-                 _pope_finish)
+                 _pope_finish, _pope_values)
+
+
+def _pope_values(records: list, counts):
+    """``_pope_finish``'s value (F1 x100) of every row of counts at once (``cvb report``)."""
+    return 100.0 * pope_f1_many([(parsed, gt) for _cat, parsed, gt, _miss in records], counts)
 
 
 def _pope_finish(counts: Counter) -> TaskScore:

@@ -203,7 +203,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
 
     verdicts: dict[tuple[str, str], np.ndarray | None] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
-    tally_checked = False  # the task's tally reproduced its score on resamples of an earlier cell
+    tally = _resampler(task, samples, draws, out)
     for k in keys:
         def full_score(idx, k=k):
             return task.score([samples[i] for i in idx], answers[k], reference=reference)
@@ -211,7 +211,9 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
         def score_of(idx, k=k) -> float:
             return float(full_score(idx).value)
 
-        whole = task.score(samples, answers[k], reference=reference)
+        col = _columns(tally, answers[k], reference, out) if tally is not None and tally.checked else None
+        # once the tally reproduced the task's score on a cell, a cell's full-set score is its counts'
+        whole = tally.result(col) if col is not None else task.score(samples, answers[k], reference=reference)
         again = float(whole.value)
         if not math.isclose(again, stored_score[k], rel_tol=1e-6, abs_tol=1e-9):
             out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {again:.6g}, "
@@ -231,9 +233,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             lo, hi = stats.wilson(k_right, n, opts.confidence)
             info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
         else:
-            reps = _tally_replicates(task, samples, answers[k], reference, again, score_of, draws, out,
-                                     checked=tally_checked)
-            tally_checked = tally_checked or reps is not None
+            reps = _tally_replicates(tally, col, answers[k], reference, again, score_of, out)
             if reps is None:
                 reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
             lo, hi = stats.percentile_interval(reps, opts.confidence)
@@ -288,57 +288,48 @@ class Resamples:
         return self._weights @ per_group
 
 
-def _tally_replicates(task, samples: Sequence, answers: Mapping[str, str], reference, whole: float,
-                      score_of: Callable[[np.ndarray], float], draws: Resamples,
-                      out: SectionStats, checked: bool = False) -> np.ndarray | None:
-    """The bootstrap replicates from the counts of the task's ``Tally`` scorer (``cvb.scorers``:
-    a score that is a function of how often each per-sample record occurs), or None when its
-    scorer is no ``Tally`` or disagrees with its ``score`` (a warning says so).
+def _resampler(task, samples: Sequence, draws: "Resamples", out: SectionStats):
+    """The task's ``Tally`` over this section's resamples (``cvb.report.tally_resample``), or
+    None when its scorer is no tally."""
+    from .tally_resample import TallyResampler
 
-    Each sample's record is computed once; a resample's counts are then a row of one matrix
-    product, and the tally's own ``finish`` turns each row into the score. The counts must give
-    the task's score on the full set, and (unless ``checked``: an earlier cell of the same task
-    passed) on the first resamples too."""
-    from collections import Counter
-
-    from ..scorers import Tally
-
-    make = getattr(task, "scorer", None)
-    if not callable(make):
-        return None
-    name = getattr(task, "name", type(task).__name__)
     try:
-        tally = make()
-        if not isinstance(tally, Tally):
-            return None
-        ref = reference or {}
-        columns: dict[Any, int] = {}  # record -> column, in first-seen order
-        col = np.array([columns.setdefault(tally.record(s, answers.get(s.id), ref.get(s.id)), len(columns))
-                        for s in samples], dtype=np.int64)
-        records = list(columns)
-
-        def value_of(counts) -> float:
-            tally.counts = Counter({records[k]: int(c) for k, c in enumerate(counts) if c})
-            return float(tally.result().value)
-
-        def counted(idx) -> np.ndarray:
-            return np.bincount(col[idx], minlength=len(records))
-
-        agrees = math.isclose(value_of(counted(np.arange(len(samples)))), whole, rel_tol=1e-9, abs_tol=1e-9) and all(
-            math.isclose(value_of(counted(idx)), score_of(idx), rel_tol=1e-9, abs_tol=1e-9)
-            for idx in ([] if checked else draws.checks))
-        if agrees:
-            one_hot = np.zeros((len(samples), len(records)))
-            one_hot[np.arange(len(samples)), col] = 1.0
-            reps = np.array([value_of(row) for row in draws.totals(one_hot)])
+        made = TallyResampler(task, samples, draws)
     except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
-        _warn_once(out, f"task {name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
+        _warn_once(out, f"task {getattr(task, 'name', type(task).__name__)!r}: its scorer failed "
+                        f"({type(exc).__name__}: {exc}); every resample rescored with its score instead")
+        return None
+    return made if made.tally is not None else None
+
+
+def _columns(tally, answers: Mapping[str, str], reference, out: SectionStats) -> np.ndarray | None:
+    try:
+        return tally.columns(answers, reference)
+    except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
+        tally.checked = False
+        _warn_once(out, f"task {tally.name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
                         f"{exc}); every resample rescored with its score instead")
         return None
-    if not agrees:
-        _warn_once(out, f"task {name!r}: its scorer's counts do not reproduce its score; every "
-                        f"resample rescored with its score instead")
+
+
+def _tally_replicates(tally, col: np.ndarray | None, answers: Mapping[str, str], reference, whole: float,
+                      score_of: Callable[[np.ndarray], float], out: SectionStats) -> np.ndarray | None:
+    """The bootstrap replicates from the counts of the task's ``Tally`` scorer
+    (``cvb.report.tally_resample``), or None when it has none or they disagree with its
+    ``score`` (a warning says so)."""
+    if tally is None:
         return None
+    try:
+        if col is None:
+            col = tally.columns(answers, reference)
+        reps = tally.replicates(col, whole, score_of)
+    except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
+        _warn_once(out, f"task {tally.name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
+                        f"{exc}); every resample rescored with its score instead")
+        return None
+    if reps is None:
+        _warn_once(out, f"task {tally.name!r}: its scorer's counts do not reproduce its score; every "
+                        f"resample rescored with its score instead")
     return reps
 
 

@@ -104,7 +104,16 @@ class Pope(Rules):
         return sample.category, pred if pred in ("yes", "no") else "other", gt, prediction is None
 
     def scorer(self):
-        return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish)
+        return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish, self._values)
+
+    @staticmethod
+    def _values(records: list, counts):
+        """``_finish``'s value (``_aggregate``'s F1) of every row of counts at once (``cvb report``)."""
+        from cvb.scoring import f1_many, row_sums
+
+        return f1_many(row_sums(counts, [g == "yes" and p == "yes" for _, p, g, _ in records]),
+                       row_sums(counts, [g == "no" and p == "yes" for _, p, g, _ in records]),
+                       row_sums(counts, [g == "yes" and p == "no" for _, p, g, _ in records]))
 
     def _finish(self, counts: Counter) -> TaskScore:
         overall: Counter = Counter()

@@ -194,6 +194,26 @@ class YesNo(Rules):
 
 
 class Pope(YesNo):
+    def _record(self, sample, prediction) -> tuple:
+        # POPE_rating reads no image pair (MME's acc+ does): without it a cell has a handful of
+        # distinct records, not one per image, and a resample's score is cheap to count
+        category, _pair, *rest = super()._record(sample, prediction)
+        return (category, "", *rest)
+
+    def scorer(self):
+        values = self._values if self._judge is None else None  # a judge's replies are not in the counts
+        return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish, values)
+
+    @staticmethod
+    def _values(records: list, counts):
+        """``_finish``'s value (F1 x100; Unknown a negative) of every row of counts at once
+        (``cvb report``), for rules without a judge (every extraction is in the record)."""
+        from cvb.scoring import f1_many, row_sums
+
+        return f1_many(row_sums(counts, [r[2] == "Yes" and r[3] == "Yes" for r in records]),
+                       row_sums(counts, [r[2] != "Yes" and r[3] == "Yes" for r in records]),
+                       row_sums(counts, [r[2] == "Yes" and r[3] != "Yes" for r in records])) * 100
+
     def _finish(self, counts: Counter) -> TaskScore:
         # utils/yorn.py POPE_rating: F1 / precision / recall with "Yes" as positive over every
         # answer (Unknown is a negative), acc = mean score; all x100
