@@ -202,3 +202,26 @@ def test_cvb_report_terminal_tables_through_the_cli(tmp_path):
         return text[:text.index(" provenance ")]
 
     assert tables(again.stdout) == tables(out.stdout)
+
+
+# ---- plots ------------------------------------------------------------------------------------
+
+def test_plots_drawn_by_several_processes_are_those_drawn_one_by_one(tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_report import make_cells
+
+    from cvb.report.build import build_report
+    from cvb.report.plots import write_plots
+
+    report = build_report(make_cells(adapted=True), adapted={"qwen": "cve"})
+    heard: list[str] = []
+    one = write_plots(report, tmp_path / "one", workers=1)
+    two = write_plots(report, tmp_path / "two", progress=heard.append, workers=2)
+    assert [(k, [(f.png.name, f.caption) for f in v]) for k, v in one.items()] == \
+           [(k, [(f.png.name, f.caption) for f in v]) for k, v in two.items()]
+    n = sum(len(v) for v in two.values())
+    assert n > 3 and heard[-1] == f"plotting: {n}/{n} figures drawn (2 processes)"
+    for figs in two.values():
+        for f in figs:
+            assert all(p.stat().st_size > 0 for p in f.files)
+            assert f.png.read_bytes() == (tmp_path / "one" / f.png.name).read_bytes()  # the same pixels

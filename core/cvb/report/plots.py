@@ -261,12 +261,15 @@ def plot_metrics(section: dict, metrics: list[str], path: Path) -> Figure | None
                         f"task's images, one curve per codec, points labelled with the level.")
 
 
-def write_plots(report: dict, out: Path, progress=None) -> dict[tuple[str, str], list[Figure]]:
+def write_plots(report: dict, out: Path, progress=None, workers: int | None = None
+                ) -> dict[tuple[str, str], list[Figure]]:
     """Every plot of the report under ``out``; returns ``{(task, vlm): [figures]}`` (the
     per-task figure of every VLM is listed under ``(task, "")``). ``progress(line)`` hears of
-    each section plotted (a figure takes about a second in three formats)."""
+    each figure drawn (one takes about a second per format). The figures are drawn by
+    ``workers`` processes (default: one per CPU, ``plot_workers``): each is independent, and
+    a study's report has dozens."""
     out.mkdir(parents=True, exist_ok=True)
-    made: dict[tuple[str, str], list[Figure]] = {}
+    jobs: list[tuple[tuple[str, str], str, tuple]] = []  # (key, kind, arguments), in report order
     metric_done: set[str] = set()
     used: set[str] = set()
     adapted = report.get("adapted") or {}
@@ -281,24 +284,67 @@ def write_plots(report: dict, out: Path, progress=None) -> dict[tuple[str, str],
         return name
 
     tasks: dict[str, list[dict]] = {}
-    for i, s in enumerate(report["sections"], 1):
-        if progress:
-            progress(f"plotting {s['task']} x {s['vlm']} ({i}/{len(report['sections'])})")
+    for s in report["sections"]:
+        key = (s["task"], s["vlm"])
         tasks.setdefault(s["task"], []).append(s)
         partner = by_key.get((s["task"], adapted.get(s["vlm"], "")))
         name = unique(f"score_{slug(s['task'])}_{slug(s['vlm'])}")
-        figs = [plot_score(s, out / f"{name}.png", partner)]
+        jobs.append((key, "score", (s, out / f"{name}.png", partner)))
         if s["task"] not in metric_done:
             metric_done.add(s["task"])
-            fig = plot_metrics(s, report["metrics"], out / f"{unique('metrics_' + slug(s['task']))}.png")
-            if fig is not None:
-                figs.append(fig)
-        made[(s["task"], s["vlm"])] = figs
+            jobs.append((key, "metrics", (s, report["metrics"], out / f"{unique('metrics_' + slug(s['task']))}.png")))
     for task, sections in tasks.items():
         if len(sections) > 1:
-            name = unique(f"score_{slug(task)}")
-            made[(task, "")] = [plot_task(sections, out / f"{name}.png")]
+            jobs.append(((task, ""), "task", (sections, out / f"{unique(f'score_{slug(task)}')}.png")))
+    made: dict[tuple[str, str], list[Figure]] = {}
+    for (key, kind, args), fig in zip(jobs, _draw_all([(kind, args) for _, kind, args in jobs], progress, workers)):
+        figs = made.setdefault(key, [])
+        if fig is not None:
+            figs.append(fig)
     return made
 
 
-__all__ = ["Figure", "plot_metrics", "plot_score", "plot_task", "slug", "write_plots"]
+def plot_workers(jobs: int) -> int:
+    """Processes that draw ``jobs`` figures: one per CPU this process may use, at most 8."""
+    from ..threads import available_cpus
+
+    return max(1, min(jobs, available_cpus(), 8))
+
+
+def _draw(job: tuple[str, tuple]) -> Figure | None:
+    kind, args = job
+    return {"score": plot_score, "metrics": plot_metrics, "task": plot_task}[kind](*args)
+
+
+def _draw_all(jobs: list[tuple[str, tuple]], progress, workers: int | None) -> list[Figure | None]:
+    """``_draw`` of every job, in order; several processes when there are several CPUs."""
+    n = plot_workers(len(jobs)) if workers is None else max(1, min(workers, len(jobs)))
+
+    def say(i: int) -> None:
+        if progress:
+            progress(f"plotting: {i}/{len(jobs)} figures drawn" + (f" ({n} processes)" if n > 1 else ""))
+
+    if n <= 1:
+        out = []
+        for i, job in enumerate(jobs, 1):
+            out.append(_draw(job))
+            say(i)
+        return out
+    import multiprocessing as mp
+    import threading
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    _pyplot()  # imported once here, shared by forked workers
+    # fork only a single-threaded process (a lock held by another thread would stay held)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+                         else "spawn")
+    results: list[Figure | None] = [None] * len(jobs)
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futures = {pool.submit(_draw, job): i for i, job in enumerate(jobs)}
+        for done, future in enumerate(as_completed(futures), 1):
+            results[futures[future]] = future.result()
+            say(done)
+    return results
+
+
+__all__ = ["Figure", "plot_metrics", "plot_score", "plot_task", "plot_workers", "slug", "write_plots"]
