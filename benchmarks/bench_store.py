@@ -15,9 +15,14 @@ store and (baseline, same session) on a store holding only the small matrix:
   report*2  the same report again: its statistics reused from the report cache
   report*o  `cvb report --out DIR` of the whole store: tables, 70 plots in 3 formats, HTML
             (statistics from the cache)
+  report*-  report* on the same store without the report's indexes (`Store.report_indexes`), as
+            a store made by an earlier cvb reads until a newer `cvb run` opens it
 
 With `--baseline DIR` (a checkout of an earlier cvb, e.g. `git worktree add /tmp/base main`)
-the whole-store reports also run with that cvb on the same store, one after the other.
+the whole-store reports also run with that cvb on the same store, one after the other
+(`--repeat N`: N rounds of the afresh report, medians), and both store answers into a fresh
+store (`writes`: answers per second through `Store.save_predictions`; the report's indexes
+cost this cvb's writes a little).
 
 Each is a fresh process. Prints seconds and the ratio big / small.
 
@@ -35,6 +40,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,10 +53,13 @@ sys.path.insert(0, str(HERE))
 FAKES = HERE.parent / "tests" / "plugins" / "cvb-fakes"
 
 
-def cvb(args: list[str], source: Path | None = None) -> float:
-    """Seconds of one fresh `cvb` process; ``source``: the checkout of another cvb to run instead."""
+def cvb(args: list[str], source: Path | None = None, cache: Path | None = None) -> float:
+    """Seconds of one fresh `cvb` process; ``source``: the checkout of another cvb to run instead;
+    ``cache``: its report statistics cache (default: the run's shared one)."""
     code = [str(source / "core"), str(source / "plugins")] if source else []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*code, str(FAKES), os.environ.get("PYTHONPATH")]))}
+    if cache is not None:
+        env["CVB_REPORT_CACHE"] = str(cache)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, str(HERE / "bench_jobs.py"), "--child", *args], env=env,
                          capture_output=True, text=True)
@@ -88,6 +98,27 @@ def fill(store_path: Path, tasks: int, vlms: int, codecs: int, levels: int, samp
     return n, time.perf_counter() - t0
 
 
+WRITE_SNIPPET = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import bench_store
+n, secs = bench_store.fill(__import__("pathlib").Path(sys.argv[2]), 1, 3, 11, 4, 2000)
+print(n / secs)
+"""
+
+
+def write_rate(store: Path, source: Path | None = None) -> float:
+    """Answers per second stored through ``Store.save_predictions`` into a fresh store (270,000
+    answers: 3 VLMs x 45 cells x 2000), by this cvb or the checkout ``source``."""
+    code = [str(source / "core"), str(source / "plugins")] if source else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [*code, os.environ.get("PYTHONPATH")]))}
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(store) + suffix).unlink(missing_ok=True)
+    out = subprocess.run([sys.executable, "-c", WRITE_SNIPPET, str(HERE), str(store)], env=env,
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=7)
@@ -99,6 +130,8 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, default=None, help="checkout of an earlier cvb to time the "
                     "whole-store reports with too (same store)")
     ap.add_argument("--no-plots-baseline", action="store_true", help="with --baseline: skip its report*o")
+    ap.add_argument("--repeat", type=int, default=1, help="with --baseline: rounds of the afresh whole-store "
+                    "report and of the write rate, baseline and this cvb one after the other (medians)")
     args = ap.parse_args()
     sys.path.insert(0, str(FAKES))
     from cvb_fakes import make_images
@@ -138,17 +171,41 @@ def main() -> None:
                 t["report*o"] = cvb([*whole, "--out", str(tmp / "rep-all")])
                 if args.baseline:
                     base = times["baseline"] = {}
-                    base["report*"] = cvb(whole, args.baseline)
-                    if not args.no_plots_baseline:
-                        base["report*o"] = cvb([*whole, "--out", str(tmp / "rep-base")], args.baseline)
+                    fresh: dict[str, list[float]] = {"baseline": [], "this": []}
+                    for r in range(args.repeat):  # afresh: a new statistics cache for every report
+                        fresh["baseline"].append(cvb(whole, args.baseline, tmp / f"cache-b{r}.sqlite"))
+                        fresh["this"].append(cvb(whole, None, tmp / f"cache-t{r}.sqlite"))
+                    base["report*"], t["report*"] = statistics.median(fresh["baseline"]), statistics.median(fresh["this"])
+                    if not args.no_plots_baseline:  # statistics from its cache, as this cvb's report*o
+                        base["report*o"] = cvb([*whole, "--out", str(tmp / "rep-base")], args.baseline,
+                                               tmp / "cache-b0.sqlite")
+                    writes: dict[str, list[float]] = {"baseline": [], "this": []}
+                    for r in range(args.repeat):
+                        writes["baseline"].append(write_rate(tmp / "w.sqlite", args.baseline))
+                        writes["this"].append(write_rate(tmp / "w.sqlite"))
+                    times["writes"] = {k: statistics.median(v) for k, v in writes.items()}
+                # a store no newer `cvb run` has opened yet: without the report's indexes
+                from cvb.run.store import report_indexes
+
+                conn = sqlite3.connect(store)
+                for name in report_indexes():
+                    conn.execute(f"DROP INDEX IF EXISTS {name}")
+                conn.commit()
+                conn.close()
+                t["report*-"] = statistics.median([cvb(whole, None, tmp / f"cache-n{r}.sqlite") for r in range(args.repeat)])
         print(f"{'':8s} {'small store':>12s} {'big store':>10s} {'big/small':>9s}   (seconds, each a fresh process)")
-        for what in ("resume", "export", "report", "report*", "report*2", "report*o"):
+        for what in ("resume", "export", "report", "report*", "report*2", "report*o", "report*-"):
             s, b = times["small"].get(what), times["big"][what]
             print(f"{what:8s} {s if s is not None else float('nan'):12.2f} {b:10.2f} "
                   f"{(b / s) if s else float('nan'):9.2f}")
         for what, b in times.get("baseline", {}).items():
             print(f"{what:8s} baseline cvb {b:.2f} s, this cvb {times['big'][what]:.2f} s: "
-                  f"{b / times['big'][what]:.1f}x faster")
+                  f"{b / times['big'][what]:.1f}x faster" + (f" (medians of {args.repeat})" if what == "report*" else ""))
+        if "writes" in times:
+            w = times["writes"]
+            print(f"writes   baseline cvb {w['baseline']:,.0f} answers/s, this cvb {w['this']:,.0f} answers/s "
+                  f"(Store.save_predictions, medians of {args.repeat}): {1e6 / w['this'] - 1e6 / w['baseline']:+.1f} us "
+                  f"per answer")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
