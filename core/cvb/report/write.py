@@ -19,7 +19,7 @@ def write_report(report: dict, out: Path, plots: bool = True, progress=None) -> 
     """``report.md``, ``cells.csv``, ``report.json``, plots (PNG, SVG, PDF) and ``report.html``.
 
     Returns the paths written. Plots are optional because matplotlib is the slow part;
-    ``progress(line)`` hears of each section plotted.
+    ``progress(line)`` hears of each figure drawn.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
