@@ -121,21 +121,35 @@ def _pope_samples(n: int) -> list[Sample]:
             for i in range(n)]
 
 
-@pytest.mark.parametrize("protocol", ["cvb", "lmms-eval", "vlmevalkit"])
-def test_pope_values_equal_finish_to_the_last_bit(protocol):
+def _mme_samples(n: int) -> list[Sample]:
+    from cvb.scoring import MME_GROUPS
+
+    cats = [c for g in MME_GROUPS.values() for c in g]
+    rng = random.Random(n)
+    return [Sample(id=f"q{i}", image=ImageSource(key=f"{cats[i // 2 % len(cats)]}/{i // 2}.png", path="x"),
+                   question="Is it red?", kind=AnswerKind.YESNO, answer=rng.choice(["yes", "no"]),
+                   category=cats[i // 2 % len(cats)], meta={"pair": f"{cats[i // 2 % len(cats)]}/{i // 2}.png"})
+            for i in range(n)]
+
+
+@pytest.mark.parametrize("rule", ["pope cvb", "pope lmms-eval", "pope vlmevalkit", "mme cvb"])
+def test_values_equal_finish_to_the_last_bit(rule, tmp_path):
     from cvb_tasks.pope import pope_scorer
     from cvb_tasks.protocols import lmms_eval, vlmevalkit
 
-    from cvb.protocols import Scorer  # noqa: F401 - the protocol the tallies implement
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_tasks_common import make_task
 
-    tally = {"cvb": pope_scorer, "lmms-eval": lambda: lmms_eval.Pope().scorer(),
-             "vlmevalkit": lambda: vlmevalkit.Pope().scorer()}[protocol]()
+    tally = {"pope cvb": pope_scorer, "pope lmms-eval": lambda: lmms_eval.Pope().scorer(),
+             "pope vlmevalkit": lambda: vlmevalkit.Pope().scorer(),
+             "mme cvb": lambda: make_task("mme", str(tmp_path)).scorer()}[rule]()
     assert tally.values is not None
     rng = np.random.default_rng(7)
     answers = ["Yes", "no", "No, it is not.", "maybe", "", " yes ", None, "yes."]
-    records = list(dict.fromkeys(tally.record(s, answers[rng.integers(len(answers))], None)
-                                 for s in _pope_samples(300)))
+    samples = _mme_samples(400) if rule.startswith("mme") else _pope_samples(300)
+    records = list(dict.fromkeys(tally.record(s, answers[rng.integers(len(answers))], None) for s in samples))
     counts = rng.integers(0, 6, size=(400, len(records))).astype(float)
+    counts[2:100] *= rng.random((98, len(records))) < 0.3  # many records, images, categories absent
     counts[0] = 0
     counts[0, 0] = 3  # one record only: precision or recall undefined
     counts[1, :] = 0
@@ -225,3 +239,57 @@ def test_plots_drawn_by_several_processes_are_those_drawn_one_by_one(tmp_path):
         for f in figs:
             assert all(p.stat().st_size > 0 for p in f.files)
             assert f.png.read_bytes() == (tmp_path / "one" / f.png.name).read_bytes()  # the same pixels
+
+
+# ---- MME end to end: the report's replicates are the task's score on each resample ------------
+
+class _Loader:
+    def __init__(self, task):
+        self.task = task
+
+    def get(self, label, n):
+        return self.task, list(self.task.samples(limit=n))
+
+
+def test_mme_replicates_from_counts_are_the_task_score_of_every_resample(tmp_path):
+    import datasets
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_tasks_common import image_cell, make_task, write_dataset
+
+    from cvb.analysis import stats
+    from cvb.report import uncertainty
+
+    cats = ["OCR", "count", "color", "code_reasoning", "artwork"]
+    rows = [(f"{cats[i % 5]}/{i:04d}.png", cats[i % 5], a) for i in range(40) for a in ("Yes", "No")]
+    features = datasets.Features({"question_id": datasets.Value("string"), "image": datasets.Image(),
+                                  "question": datasets.Value("string"), "answer": datasets.Value("string"),
+                                  "category": datasets.Value("string")})
+    images = sorted({r[0] for r in rows})
+    data = write_dataset({"question_id": [r[0] for r in rows],
+                          "image": [image_cell((3 * images.index(r[0]), 100, 100)) for r in rows],
+                          "question": [f"Is {i} true? Please answer yes or no." for i in range(len(rows))],
+                          "answer": [r[2] for r in rows], "category": [r[1] for r in rows]},
+                         features, tmp_path / "MME", split="test", layout="disk")
+    task = make_task("mme", str(data))
+    samples = list(task.samples())
+    rng = random.Random(5)
+    keys = [("none", "-"), ("jpeg", "1"), ("jpeg", "5"), ("webp", "2")]
+    answers = {k: {s.id: rng.choice(["Yes", "No", "yes.", "unsure"]) for s in samples if rng.random() > 0.05}
+               for k in keys}
+    with Store(tmp_path / "m.sqlite") as store:
+        run = store.begin_run({"cvb_version": "t", "argv": [], "options": {}, "plugins": [], "prompts": {}})
+        for k, a in answers.items():
+            store.save_predictions([("mme", "1", sid, "vlm", "v", *k, "k", "p", t, None, None, None, 0.0)
+                                    for sid, t in a.items()], run)
+        group = [{"task": "mme", "vlm": "vlm", "codec": k[0], "level": k[1], "n": len(samples),
+                  "score": task.score(samples, answers[k]).value} for k in keys]
+        got = uncertainty.section_stats(store, _Loader(task), "mme", "vlm", group, uncertainty.Options(resamples=150))
+    assert not got.warnings and got.reason is None
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(samples):
+        groups.setdefault(s.image.key, []).append(i)
+    draws = stats.cluster_resamples(list(groups.values()), 150, stats.DEFAULT_SEED)
+    for k in keys:
+        want = np.array([task.score([samples[i] for i in idx], answers[k]).value for idx in draws])
+        np.testing.assert_array_equal(got.replicates[k], want)

@@ -383,3 +383,43 @@ def mme_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         sums[group_of[cat]] += acc + acc_plus
     return {"categories": categories, "perception": sums["perception"],
             "cognition": sums["cognition"], "total": sums["perception"] + sums["cognition"]}
+
+
+
+def mme_totals_many(records: Sequence[tuple[Any, str, bool]], counts):
+    """``mme_scores(...)["total"]`` of every row of ``counts`` at once (numpy, rows x records):
+    column ``j`` counts the record ``(image, category, correct)``. Per category the same sums
+    as ``mme_scores``: acc over every question counted, acc+ over the images present (an image
+    counted twice is one image whose questions must all be right), the categories added in the
+    same order, so the same numbers to the last bit."""
+    import numpy as np
+
+    group_of = {c: g for g, cats in MME_GROUPS.items() for c in cats}
+    order = list(group_of)
+    counts = np.asarray(counts, dtype=float)
+    images: dict[tuple[str, str], int] = {}
+    image_of = np.empty(len(records), dtype=np.int64)
+    for j, (image, cat, _ok) in enumerate(records):
+        if cat not in group_of:
+            raise ValueError(f"unknown MME category {cat!r}; known: {', '.join(sorted(group_of))}")
+        image_of[j] = images.setdefault((cat, str(image)), len(images))
+    right = np.array([bool(ok) for _, _, ok in records])
+    per_image = np.zeros((len(records), len(images)))
+    per_image[np.arange(len(records)), image_of] = 1.0
+    asked = counts @ per_image  # questions counted per image: exact integers
+    wrong = counts[:, ~right] @ per_image[~right] if (~right).any() else np.zeros_like(asked)
+    image_cat = [cat for cat, _ in images]
+    sums = {"perception": np.zeros(len(counts)), "cognition": np.zeros(len(counts))}
+    for cat in sorted(set(image_cat), key=order.index):
+        cols = np.array([c == cat for c in image_cat])
+        recs = np.array([records[j][1] == cat for j in range(len(records))])
+        questions = counts[:, recs].sum(axis=1)
+        correct = counts[:, recs & right].sum(axis=1)
+        present = asked[:, cols] > 0
+        n_images = present.sum(axis=1)
+        all_right = (present & (wrong[:, cols] == 0)).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            acc = 100.0 * correct / questions
+            acc_plus = 100.0 * all_right / n_images
+        sums[group_of[cat]] = np.where(questions > 0, sums[group_of[cat]] + (acc + acc_plus), sums[group_of[cat]])
+    return sums["perception"] + sums["cognition"]

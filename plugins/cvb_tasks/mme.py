@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 
 from cvb.scorers import Tally
-from cvb.scoring import MME_GROUPS, mme_scores, parse_yes_no
+from cvb.scoring import MME_GROUPS, mme_scores, mme_totals_many, parse_yes_no
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of
@@ -61,7 +61,12 @@ class MmeTask(HubTask):
         """Keeps a count per (image pair, category, right, missing): an image's pair, no text."""
         return Tally(lambda s, pred, _ref: (s.meta.get("pair", s.image.key), s.category,
                                             self.cvb_judge(s, text_of(pred)) == 1.0, pred is None),
-                     _mme_finish)
+                     _mme_finish, _mme_values)
+
+
+def _mme_values(records: list, counts):
+    """``_mme_finish``'s value (the total) of every row of counts at once (``cvb report``)."""
+    return mme_totals_many([(pair, cat, ok) for pair, cat, ok, _miss in records], counts)
 
 
 def _mme_finish(counts: Counter) -> TaskScore:
