@@ -37,7 +37,8 @@ def test_the_whitespace_set_is_every_character_str_strip_removes():
 
 def _random_store(path: Path, seed: int) -> None:
     rng = random.Random(seed)
-    texts = ["yes", "no", "", " ", "\u3000", "\t\n", "\xa0", "\u2028x", " no ", None, "it's 'quoted'"]
+    texts = ["yes", "no", "", " ", "\u3000", "\t\n", "\xa0", "\u2028x", " no ", None, "it's 'quoted'",
+             'a "json" [1, 2] {"k": null}', "back\\slash\x1f\x00nul\x7f", "\U0001f600 caf\u00e9", "null", "1.50"]
     with Store(path) as store:
         run = store.begin_run({"cvb_version": "t", "argv": [], "options": {}, "plugins": [], "prompts": {}})
         for task in ("pope", "gqa"):
@@ -85,7 +86,16 @@ def test_answer_summaries_from_the_indexes_equal_the_row_by_row_query(tmp_path, 
     with Store(copy, create=False) as store:
         slow = {(t, v): store.answer_summaries(t, v) for t in ("pope", "gqa") for v in ("a", "b:c[x=1]")}
     assert fast == slow
-    # and both are what the answers say, row by row in Python
+    # and both are what the answers say, row by row in Python; so are the answer texts
+    with Store(path, create=False) as store:
+        for t in ("pope", "gqa"):
+            for v in ("a", "b:c[x=1]"):
+                rows: dict = {}
+                for codec, level, sid, text in store.conn.execute(
+                        "SELECT codec, level, sample_id, text FROM predictions WHERE task=? AND vlm=? AND error IS NULL",
+                        (t, v)):
+                    rows.setdefault((codec, level), {})[sid] = text
+                assert store.answer_texts(t, v) == rows
     with Store(path, create=False) as store:
         for (t, v), cells in fast.items():
             for (codec, level), (answered, empty, ids, verdicts) in cells.items():

@@ -441,16 +441,14 @@ class Store:
 
     def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
         """(codec, level) -> {sample id: text} of the answers without error of every cell of
-        ``task`` x ``vlm``, in one query (what ``cvb report`` rescores)."""
-        out: dict[tuple[str, str], dict[str, str]] = {}
-        for codec, level, sid, text in self._read(
-                "SELECT codec, level, sample_id, text FROM predictions WHERE task=? AND vlm=? AND error IS NULL",
-                (task, vlm)):
-            cell = out.get((codec, level))
-            if cell is None:
-                cell = out[(codec, level)] = {}
-            cell[sid] = text
-        return out
+        ``task`` x ``vlm``, in one query (what ``cvb report`` rescores). Each cell's ids and
+        texts come as two JSON arrays in one order (SQLite quotes them, ``json`` reads them back
+        in C): a third of the time of a Python tuple per answer."""
+        import json
+
+        return {(codec, level): dict(zip(json.loads(ids), json.loads(texts))) for codec, level, ids, texts in self._read(
+            "SELECT codec, level, json_group_array(sample_id), json_group_array(text) FROM predictions"
+            " WHERE task=? AND vlm=? AND error IS NULL GROUP BY codec, level", (task, vlm))}
 
     def report_state(self) -> dict[str, Any]:
         """What changes whenever anything is written (``cvb report``'s cached statistics are
