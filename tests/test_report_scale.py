@@ -303,3 +303,33 @@ def test_mme_replicates_from_counts_are_the_task_score_of_every_resample(tmp_pat
     for k in keys:
         want = np.array([task.score([samples[i] for i in idx], answers[k]).value for idx in draws])
         np.testing.assert_array_equal(got.replicates[k], want)
+
+
+def test_the_statistics_cache_marks_what_it_read_once_at_close(tmp_path, monkeypatch):
+    from cvb.report import uncertainty
+    from cvb.report.stats_cache import StatsCache
+
+    monkeypatch.setenv("CVB_REPORT_CACHE", str(tmp_path / "cache.sqlite"))
+    opts = uncertainty.Options(resamples=10)
+    st = uncertainty.SectionStats(cells={}, replicates={("none", "-"): np.arange(10.0)}, resamples=10)
+    with Store(tmp_path / "s.sqlite") as store:
+        cache = StatsCache(store, opts)
+        keys = [cache.key("t", f"vlm{i}", "t", "no run records it") for i in range(3)]
+        for k in keys:
+            cache.put(k, st)
+        cache.close()
+
+        def used() -> dict:
+            conn = sqlite3.connect(tmp_path / "cache.sqlite")
+            try:
+                return dict(conn.execute("SELECT key, used FROM section_stats"))
+            finally:
+                conn.close()
+
+        before = used()
+        reader = StatsCache(store, opts)
+        assert all(reader.get(k) is not None for k in keys[:2])
+        assert used() == before  # nothing written while reading
+        reader.close()
+        after = used()
+        assert all(after[k] > before[k] for k in keys[:2]) and after[keys[2]] == before[keys[2]]

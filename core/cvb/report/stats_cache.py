@@ -58,13 +58,18 @@ class StatsCache:
         self.base = [FORMAT, __version__, str(Path(store.path).resolve()), state,
                      [opts.resamples, opts.seed, opts.confidence]]
         self.fingerprints = store.cell_fingerprints() if self.enabled else {}
+        self._by_answers: dict[tuple[str, str], list] | None = None  # (answers label, vlm) -> cells
         self._task_ids: dict[int, str] = {}
+        self._used: list[str] = []  # keys read: their time of use is written once, at close
 
     def key(self, task_label: str, vlm: str, stored_as: str, made: Any) -> str:
         from ..run.plan import answers_label
 
-        cells = sorted([list(k), fp] for k, fp in self.fingerprints.items()
-                       if k[1] == vlm and answers_label(k[0]) == stored_as)
+        if self._by_answers is None:
+            self._by_answers = {}
+            for k, fp in self.fingerprints.items():
+                self._by_answers.setdefault((answers_label(k[0]), k[1]), []).append([list(k), fp])
+        cells = sorted(self._by_answers.get((stored_as, vlm), []))
         blob = json.dumps([*self.base, task_label, vlm, cells, self._task_identity(made)], default=str)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -88,6 +93,9 @@ class StatsCache:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None)
+                # a lost entry is a miss: no sync to disk per section kept (WAL, synchronous NORMAL)
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.execute("CREATE TABLE IF NOT EXISTS section_stats (key TEXT PRIMARY KEY, used REAL NOT NULL,"
                                   " info TEXT NOT NULL, replicates BLOB)")
             except (OSError, sqlite3.Error):
@@ -105,7 +113,7 @@ class StatsCache:
             row = conn.execute("SELECT info, replicates FROM section_stats WHERE key=?", (key,)).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE section_stats SET used=? WHERE key=?", (time.time(), key))
+            self._used.append(key)
             info = json.loads(row[0])
             reps = np.frombuffer(row[1], dtype="<f8").reshape(len(info["replicated"]), -1) if row[1] else None
         except (sqlite3.Error, ValueError, KeyError):
@@ -133,5 +141,13 @@ class StatsCache:
 
     def close(self) -> None:
         if self.conn is not None:
+            if self._used:  # one transaction, not one (synced) write per section read
+                try:
+                    with self.conn:
+                        self.conn.execute("BEGIN")
+                        self.conn.executemany("UPDATE section_stats SET used=? WHERE key=?",
+                                              [(time.time(), k) for k in self._used])
+                except sqlite3.Error:
+                    pass
             self.conn.close()
             self.conn = None
