@@ -7,7 +7,8 @@ score. What one task x VLM of a study costs, and what is done about it:
 
 * the records: the same sample with the same answer (and uncompressed answer) has the same
   record in every cell of the section, so each distinct (sample, answer, reference) is recorded
-  once per section (compressed cells mostly repeat the answers of the uncompressed one);
+  once per section (compressed cells mostly repeat the answers of the uncompressed one), and
+  finding a cell's known ones is a sorted-array search;
 * the full-set score of every cell, checked against the store: once the tally has reproduced
   the task's own ``score`` on a cell of the section (its full set and the first resamples),
   the other cells' full-set scores come from their counts too, not from ``score``;
@@ -44,27 +45,47 @@ class TallyResampler:
         self.samples, self.draws = samples, draws
         self.records: list = []  # column -> record, over the section
         self._column: dict[Any, int] = {}
-        self._memo: dict[tuple, int] = {}  # (sample index, answer, reference) -> column
         self.checked = False  # reproduced the task's score on a cell (full set and resamples)
         self.values_checked = False
+        self._reference: Any = None
+        self._texts: dict[Any, int] = {}  # answer text (or None) -> number
+        self._keys = np.empty(0, dtype=np.int64)  # sorted (text number x samples + sample index)
+        self._cols = np.empty(0, dtype=np.int64)  # the column of each key
 
     def columns(self, answers: Mapping[str, str], reference: Mapping[str, str] | None) -> np.ndarray:
-        """Each sample's record (as a column number) for one cell's answers."""
-        ref = reference or {}
-        memo, column, records, record = self._memo, self._column, self.records, self.tally.record
-        out = np.empty(len(self.samples), dtype=np.int64)
-        for i, s in enumerate(self.samples):
-            a, r = answers.get(s.id), ref.get(s.id)
-            c = memo.get((i, a, r))
-            if c is None:
-                rec = record(s, a, r)
-                c = column.get(rec)
+        """Each sample's record (as a column number) for one cell's answers; the tally's
+        ``record`` runs only for a (sample, answer) not seen in an earlier cell of the section
+        (with the same ``reference``)."""
+        n = len(self.samples)
+        if reference is not self._reference:  # another uncompressed cell: nothing can be reused
+            self._reference, self._texts = reference, {}
+            self._keys, self._cols = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        texts = self._texts
+        number = np.fromiter((texts.setdefault(answers.get(s.id), len(texts)) for s in self.samples),
+                             dtype=np.int64, count=n)
+        key = number * n + np.arange(n, dtype=np.int64)
+        pos = np.searchsorted(self._keys, key)
+        known = pos < len(self._keys)
+        known[known] = self._keys[pos[known]] == key[known]
+        if not known.all():
+            ref = reference or {}
+            new = np.unique(key[~known])
+            cols = np.empty(len(new), dtype=np.int64)
+            text_of = list(texts)
+            for j, k in enumerate(new.tolist()):
+                i = k % n
+                s = self.samples[i]
+                rec = self.tally.record(s, text_of[k // n], ref.get(s.id))
+                c = self._column.get(rec)
                 if c is None:
-                    c = column[rec] = len(records)
-                    records.append(rec)
-                memo[(i, a, r)] = c
-            out[i] = c
-        return out
+                    c = self._column[rec] = len(self.records)
+                    self.records.append(rec)
+                cols[j] = c
+            keys = np.concatenate([self._keys, new])
+            order = np.argsort(keys, kind="stable")
+            self._keys, self._cols = keys[order], np.concatenate([self._cols, cols])[order]
+            pos = np.searchsorted(self._keys, key)
+        return self._cols[pos]
 
     @staticmethod
     def _order(col: np.ndarray) -> np.ndarray:
