@@ -160,9 +160,9 @@ class Runner:
                     self._decode_errors.update(self.store.decode_errors(
                         [im.content_hash for _, im in chunk if im.content_hash]))
 
-    def _image_error(self, t: TaskPlan, image_key: str) -> str | None:
-        im = t.images[image_key]
-        return im.error or self._decode_errors.get(im.content_hash or "")
+    def _image_error(self, t: TaskPlan, i: int) -> str | None:
+        """Why the image of sample ``i`` of ``t`` cannot be used (unreadable, or undecodable)."""
+        return t.samples.image_error(i) or self._decode_errors.get(t.samples.content_hash(i) or "")
 
     # ---- stage 1: compression and image metrics ---------------------------------------------
     def _list_jobs(self) -> tuple[int, int]:
@@ -291,9 +291,10 @@ class Runner:
 
     # ---- stage 2: inference -----------------------------------------------------------------
     @staticmethod
-    def _key(t: TaskPlan, c: CodecPlan, level: str, image_key: str) -> str | None:
-        """The compressed key of one image of ``t`` in a cell (None where it is unreadable)."""
-        h = t.images[image_key].content_hash
+    def _key(t: TaskPlan, c: CodecPlan, level: str, i: int) -> str | None:
+        """The compressed key of the image of sample ``i`` of ``t`` in a cell (None where the
+        image is unreadable)."""
+        h = t.samples.content_hash(i)
         return c.key(h, level) if h else None
 
     def _current(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str,
@@ -334,18 +335,18 @@ class Runner:
         reference text is None where the reference has no usable answer."""
         stored_as, ref = t.answers_label or t.label, self.plan.codecs[0]
         version = self._vlm_versions.get(vlm.label)
-        for chunk in t.samples.chunks(_SCORE_CHUNK):
-            ids = [s.id for _, s, _ in chunk]
+        for chunk in t.samples.chunks(_SCORE_CHUNK, with_hash=True):
+            ids = [s.id for _, s, _, _ in chunk]
             rows = self.store.predictions_of(stored_as, vlm.label, c.name, level, ids)
             refs = rows if c.is_reference else self.store.predictions_of(stored_as, vlm.label, ref.name,
                                                                           ref.levels[0], ids)
-            for _, s, sha in chunk:
+            for _, s, sha, h in chunk:
                 row, ref_row = rows.get(s.id), refs.get(s.id)
                 ref_text = None
                 if ref_row is not None and ref_row[3] is None and self._is_current(
-                        t, ref_row[:4], ref_row[5], self._key(t, ref, ref.levels[0], s.image.key), sha, version):
+                        t, ref_row[:4], ref_row[5], h, sha, version):  # the reference's key: the hash
                     ref_text = ref_row[4] or ""
-                if row is None or not self._is_current(t, row[:4], row[5], self._key(t, c, level, s.image.key),
+                if row is None or not self._is_current(t, row[:4], row[5], c.key(h, level) if h else None,
                                                        sha, version):
                     yield s, "no prediction stored (run interrupted?)", None, ref_text
                 else:
@@ -385,7 +386,7 @@ class Runner:
             pending = pending() if callable(pending) else pending  # a cell's are listed when it begins
             for start in range(0, len(pending), _ORDER_CHUNK):
                 part = pending[start:start + _ORDER_CHUNK]
-                keys = [self._key(t, c, level, t.samples[i].image.key) for i in part]
+                keys = [self._key(t, c, level, i) for i in part]
                 waiting: set[str] = set()
                 status: dict[str, str | None] = {}
                 if not c.is_reference:
@@ -441,7 +442,7 @@ class Runner:
         try:
             for t, c, level, i, key, status in self._work_order(todo):
                 s = t.samples[i]
-                error = self._image_error(t, s.image.key)
+                error = self._image_error(t, i)
                 if error is None and not c.is_reference:
                     if status is _MISSING:
                         error = f"codec {c.name} level {level}: not compressed"

@@ -160,7 +160,7 @@ class SampleSpool:
         return self.count
 
     # ---- reading back ------------------------------------------------------------------------
-    def _entry(self, pos: int) -> tuple[Sample, str]:
+    def _entry(self, pos: int) -> tuple[Sample, str, str | None, str | None]:
         page = self._page_of.get(pos)
         if page is not None:
             self._pages.move_to_end(page)
@@ -170,10 +170,10 @@ class SampleSpool:
             raise IndexError(pos)
         # a page: this sample and those after it in the image-grouped order (what comes next)
         rows = self.conn.execute(
-            "SELECT pos, image, prompt_sha, blob FROM s WHERE (image_rank, pos) >= (?, ?)"
-            " ORDER BY image_rank, pos LIMIT ?", (rank[0], pos, _PAGE)).fetchall()
+            f"SELECT s.pos, s.prompt_sha, s.blob, {_SAMPLE_IMAGE} WHERE (s.image_rank, s.pos) >= (?, ?)"
+            " ORDER BY s.image_rank, s.pos LIMIT ?", (rank[0], pos, _PAGE)).fetchall()
         page = rows[0][0]
-        entries = {p: (self._sample(key, blob), sha) for p, key, sha, blob in rows}
+        entries = self._entries(rows)
         self._pages[page] = entries
         for p in entries:
             self._page_of[p] = page
@@ -184,9 +184,18 @@ class SampleSpool:
                     del self._page_of[p]
         return entries[pos]
 
-    def _sample(self, key: str, blob: bytes) -> Sample:
-        sid, question, kind, answer, options, category, meta = pickle.loads(blob)
-        return Sample(sid, self.source(key), question, kind, answer, options, category, meta)
+    def _entries(self, rows: Sequence[tuple]) -> dict[int, tuple[Sample, str, str | None]]:
+        """position -> (sample, prompt fingerprint, image content hash, image error) of rows read with
+        ``_SAMPLE_IMAGE`` (samples of one image share its source)."""
+        sources: dict[int, ImageSource] = {}
+        out = {}
+        for pos, sha, blob, *image in rows:
+            source = sources.get(image[0])
+            if source is None:
+                source = sources[image[0]] = self._source(image)
+            sid, question, kind, answer, options, category, meta = pickle.loads(blob)
+            out[pos] = (Sample(sid, source, question, kind, answer, options, category, meta), sha, image[4], image[6])
+        return out
 
     # ---- images ------------------------------------------------------------------------------
     def _image_row(self, key: str) -> tuple:
@@ -265,16 +274,26 @@ class SampleSpool:
     def prompt_sha(self, pos: int) -> str:
         return self._entry(pos)[1]
 
+    def content_hash(self, pos: int) -> str | None:
+        """The content hash of the image of the sample at ``pos`` (None: unreadable)."""
+        return self._entry(pos)[2]
+
+    def image_error(self, pos: int) -> str | None:
+        """Why the image of the sample at ``pos`` could not be read while planning, if so."""
+        return self._entry(pos)[3]
+
     def __iter__(self) -> Iterator[Sample]:
         for chunk in self.chunks(_PAGE * 4):
             yield from (s for _, s, _ in chunk)
 
-    def chunks(self, size: int) -> Iterator[list[tuple[int, Sample, str]]]:
-        """(position, sample, prompt fingerprint) in the task's order, ``size`` at a time."""
+    def chunks(self, size: int, with_hash: bool = False) -> Iterator[list[tuple]]:
+        """(position, sample, prompt fingerprint[, image content hash]) in the task's order,
+        ``size`` at a time."""
         for start in range(0, self.count, size):
-            rows = self.conn.execute("SELECT pos, image, prompt_sha, blob FROM s WHERE pos >= ? AND pos < ?"
-                                     " ORDER BY pos", (start, start + size)).fetchall()
-            yield [(p, self._sample(key, blob), sha) for p, key, sha, blob in rows]
+            rows = self.conn.execute(f"SELECT s.pos, s.prompt_sha, s.blob, {_SAMPLE_IMAGE} WHERE s.pos >= ?"
+                                     " AND s.pos < ? ORDER BY s.pos", (start, start + size)).fetchall()
+            entries = self._entries(rows)
+            yield [(p, *entries[p][:3 if with_hash else 2]) for p, *_ in rows]
 
     def order(self) -> Iterator[int]:
         """Every position, each image's samples together (images in order of first use)."""
@@ -299,6 +318,9 @@ class SampleSpool:
 
 
 _IMAGE_COLUMNS = "rank, key, path, data IS NOT NULL, content_hash, num_bytes, error"
+#: a sample's image row (``_IMAGE_COLUMNS``) joined to it
+_SAMPLE_IMAGE = ("i.rank, i.key, i.path, i.data IS NOT NULL, i.content_hash, i.num_bytes, i.error"
+                 " FROM s JOIN images AS i ON i.rank = s.image_rank")
 
 
 class SpooledImages(Mapping):
