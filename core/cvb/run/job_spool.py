@@ -102,9 +102,10 @@ class JobSpool:
         return NOT_FRESH if row is None else row[0]
 
     # ---- samples waiting for their image -----------------------------------------------------
-    def park(self, rows: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    def park(self, rows: Sequence[tuple[str, int, int]]) -> list[tuple[str, int, int, object]]:
         """Park (key, todo index, sample position) of samples waiting for ``key``; returns
-        those whose key no longer waits (done since it was looked up), not parked."""
+        those whose key no longer waits (done since it was looked up), not parked, each with
+        its key's ``fresh`` status."""
         if not rows:
             return []
         with self._lock:
@@ -118,10 +119,23 @@ class JobSpool:
             self.conn.executemany("INSERT INTO parked VALUES (?,?,?)", [r for r in rows if r[0] in still])
             self.conn.execute("COMMIT")
         self.parked += sum(r[0] in still for r in rows)
-        return [r for r in rows if r[0] not in still]
+        return self._with_status([r for r in rows if r[0] not in still])
 
-    def release(self, keys: Sequence[str] | None) -> list[tuple[str, int, int]]:
-        """The parked (key, todo index, sample position) of ``keys`` (None: all), unparked."""
+    def _with_status(self, rows: list[tuple[str, int, int]]) -> list[tuple[str, int, int, object]]:
+        """``rows`` (key first) with their key's ``fresh`` status appended (one query)."""
+        if not rows:
+            return []
+        keys, done = list({r[0] for r in rows}), {}
+        with self._lock:
+            for i in range(0, len(keys), _IN):
+                part = keys[i:i + _IN]
+                done.update(self.conn.execute(f"SELECT key, error FROM keys WHERE state=1 AND key IN"
+                                              f" ({','.join('?' * len(part))})", part).fetchall())
+        return [(*r, done.get(r[0], NOT_FRESH)) for r in rows]
+
+    def release(self, keys: Sequence[str] | None) -> list[tuple[str, int, int, object]]:
+        """The parked (key, todo index, sample position, the key's ``fresh`` status) of
+        ``keys`` (None: all), unparked."""
         out: list[tuple[str, int, int]] = []
         if not self.parked or keys is not None and not keys:
             return out
@@ -140,4 +154,4 @@ class JobSpool:
                     self.conn.execute(f"DELETE FROM parked WHERE key IN ({marks})", part)
             self.conn.execute("COMMIT")
         self.parked -= len(out)
-        return out
+        return self._with_status(out)

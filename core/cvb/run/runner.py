@@ -413,17 +413,17 @@ class Runner:
 
     def _park(self, todo, rows: list[tuple[str, int, int]]):
         """Park samples whose image is being compressed; yields those whose image came since."""
-        for key, n, i in self._jobs.park(rows):
+        for key, n, i, status in self._jobs.park(rows):
             t, c, level, _ = todo[n]
-            yield t, c, level, i, key, self._jobs.fresh(key)
+            yield t, c, level, i, key, status
 
     def _released(self, todo, block: bool):
         """The samples parked for the images that became ready (all of them once the
         compression is finished), with their keys' status."""
         ready = self._drain(block)
-        for key, n, i in self._jobs.release(None if self._feed.finished else ready):
+        for key, n, i, status in self._jobs.release(None if self._feed.finished else ready):
             t, c, level, _ = todo[n]
-            yield t, c, level, i, key, self._jobs.fresh(key)
+            yield t, c, level, i, key, status
 
     def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
         todo, total = [], 0
