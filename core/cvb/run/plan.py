@@ -22,9 +22,9 @@ from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameErro
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
-from ..types import ImageSource, Query, Sample
+from ..types import Query, Sample
 from .image_cache import cache_key, params_json
-from .sample_spool import DuplicateSampleId, SampleSpool, SpooledImages, TaskImage
+from .sample_spool import DuplicateSampleId, SampleSpool, SpooledImages
 
 NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"

@@ -30,7 +30,7 @@ import time
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
