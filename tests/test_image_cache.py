@@ -160,3 +160,21 @@ def test_a_run_keeps_the_cache_under_its_cap(tmp_path, monkeypatch):
                  "--metric", "none", "--cache-dir", str(cache), "--store", str(tmp_path / "r.sqlite"), "-q",
                  "--json"])
     assert json.loads(rerun.stdout)["work"]["codec_calls"] == 0
+
+
+def test_cache_keys_are_the_sha256_of_their_json():
+    """A key is the sha256 of the JSON of (content hash, codec, version, level, params), made
+    once per codec x level (``key_maker``): the same keys as ever, so cached entries and stored
+    rows stay valid whatever the strings hold."""
+    import hashlib
+    import json
+    import random
+    import string
+
+    from cvb.run.image_cache import cache_key
+
+    rng = random.Random(0)
+    for _ in range(500):
+        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12))) for _ in range(5)]
+        blob = json.dumps(args, separators=(",", ":"))
+        assert cache_key(*args) == hashlib.sha256(blob.encode()).hexdigest()

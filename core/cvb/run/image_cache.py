@@ -66,8 +66,18 @@ def params_json(params: Mapping[str, Any]) -> str:
 
 def cache_key(content_hash: str, codec: str, version: str, level: str, params: str) -> str:
     """sha256 of (image content hash, codec name, codec version, level, params JSON)."""
-    blob = json.dumps([content_hash, codec, version, level, params], separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return key_maker(codec, version, level, params)(content_hash)
+
+
+def key_maker(codec: str, version: str, level: str, params: str) -> Callable[[str], str]:
+    """``cache_key`` of one codec x level as a function of the content hash: the rest of the
+    JSON is made once (a run derives a cell's keys for every image, several times)."""
+    rest = json.dumps([codec, version, level, params], separators=(",", ":"))[1:]
+
+    def key(content_hash: str) -> str:
+        return hashlib.sha256(("[" + json.dumps(content_hash) + "," + rest).encode()).hexdigest()
+
+    return key
 
 
 def keeps_pixels(codec: Any, decode_s: float | None) -> bool:

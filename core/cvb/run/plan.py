@@ -23,7 +23,7 @@ from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
 from ..types import Query, Sample
-from .image_cache import cache_key, params_json
+from .image_cache import key_maker, params_json
 from .sample_spool import DuplicateSampleId, SampleSpool, SpooledImages
 
 NONE = "none"  # the uncompressed reference codec of every matrix
@@ -218,6 +218,7 @@ class CodecPlan:
     version: str = ""
     params: str = "{}"
     kind: str = "reference"
+    _key_makers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def is_reference(self) -> bool:
@@ -227,7 +228,10 @@ class CodecPlan:
         """Compressed-image key; the original's content hash for the reference."""
         if self.is_reference:
             return content_hash
-        return cache_key(content_hash, self.name, self.version, level, self.params)
+        make = self._key_makers.get(level)
+        if make is None:
+            make = self._key_makers[level] = key_maker(self.name, self.version, level, self.params)
+        return make(content_hash)
 
     def rate_rank(self, level: str) -> float | None:
         return None if self.is_reference else float(self.codec.rate_rank(level))
