@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = ROOT / "tests" / "plugins" / "cvb-fakes"
 CODECS = "jpeg,webp,avif"
-BUILTIN = ("cvb_pillow", "cvb_metrics", "cvb_tasks")  # the plugins these commands need
+BUILTIN = ("cvb_pillow", "cvb_metrics", "cvb_local")  # the plugins these commands need
 ONE_THREAD = "-j 1 1-thread"
 
 
