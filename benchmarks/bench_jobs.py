@@ -21,7 +21,7 @@ CPUs no command takes less than its busiest thread's CPU time, nor less than its
 divided by the CPUs; the script prints that floor per variant and the ratio the floors give,
 which is what an idle machine shows when the threads overlap well.
 
-    .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress]
+    .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress] [--jobs 2,4]
 """
 
 from __future__ import annotations
@@ -41,19 +41,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = ROOT / "tests" / "plugins" / "cvb-fakes"
 CODECS = "jpeg,webp,avif"
-#: label -> (-j, extra environment)
-VARIANTS = {"-j 1": (1, {}), "-j 2": (2, {}), "-j 1 1-thread": (1, {"OMP_NUM_THREADS": "1"})}
+BUILTIN = ("cvb_pillow", "cvb_metrics", "cvb_local")  # the plugins these commands need
+ONE_THREAD = "-j 1 1-thread"
+
+
+def variants(jobs: list[int], one_thread: bool) -> dict[str, tuple[int, dict]]:
+    """label -> (-j, extra environment): ``-j 1``, each ``-j N`` asked for, the one-thread baseline."""
+    out = {f"-j {n}": (n, {}) for n in [1, *[n for n in jobs if n != 1]]}
+    if one_thread:
+        out[ONE_THREAD] = (1, {"OMP_NUM_THREADS": "1"})
+    return out
 _SELF_CPU_ENV = "CVB_BENCH_SELF_CPU"  # where the child writes its own CPU seconds
 
 
 def child(argv: list[str]) -> None:
     """The real `cvb` command line with the installed plugins plus the test fakes; writes this
     process's own CPU time at the end."""
-    sys.path.insert(0, str(FAKES))
+    sys.path[:0] = [str(FAKES), str(Path(__file__).resolve().parent)]
+    from source_tree import register_builtins
+
     import cvb.plugins
     from cvb.cli import main as cvb_main
     from cvb_fakes import plugin as fakes
 
+    register_builtins(BUILTIN)  # on a machine where the tree was never pip-installed
     reg = cvb.plugins.get_registry()
     reg.add_plugin(fakes, cvb.plugins.PluginInfo("fakes", "cvb-fakes", "0.1.0", "cvb_fakes.plugin"))
     sys.argv = ["cvb", *argv]
@@ -135,9 +146,8 @@ class ThreadCPU:
         return max(self.cpu.values(), default=0.0)
 
 
-def timed(what: str, variant: str) -> tuple[float, float, float, float]:
+def timed(what: str, jobs: int, extra: dict) -> tuple[float, float, float, float]:
     """(wall, main process CPU, worker CPU, busiest thread's CPU) seconds of one fresh command."""
-    jobs, extra = VARIANTS[variant]
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-jobs-"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")])),
            _SELF_CPU_ENV: str(tmp / "self-cpu.json")}
@@ -156,7 +166,7 @@ def timed(what: str, variant: str) -> tuple[float, float, float, float]:
         _reap_all()  # the tree's orphans, then their CPU is in RUSAGE_CHILDREN
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
-            raise SystemExit(f"{what} {variant} failed ({proc.returncode}):\n{stderr[-3000:]}")
+            raise SystemExit(f"{what} -j {jobs} {extra} failed ({proc.returncode}):\n{stderr[-3000:]}")
         tree = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
         main = json.loads((tmp / "self-cpu.json").read_text())
         return wall, main, max(0.0, tree - main), busiest
@@ -172,15 +182,19 @@ def report(what: str, results: dict[str, list[tuple[float, float, float, float]]
         print(f"  {what:8s} {v:14s} wall {wall:6.2f} s   CPU: main {main:6.2f} s + workers/exit {workers:5.2f} s "
               f"= {main + workers:6.2f} s, busiest thread {busiest:6.2f} s   rounds: "
               f"{[round(r[0], 1) for r in results[v]]}")
-    one, two = med["-j 1"], med["-j 2"]
-    print(f"  {what:8s} wall -j 1 / -j 2 = {one[0] / two[0]:.2f}x (target >= 1.70)", end="")
-    if "-j 1 1-thread" in med:
-        print(f";  -j 1 1-thread / -j 2 = {med['-j 1 1-thread'][0] / two[0]:.2f}x", end="")
-    print()
-    print(f"  {what:8s} on {cpus} idle CPUs (from CPU times; a variant takes at least its busiest thread's "
-          f"CPU and its CPU / {cpus}): " + ", ".join(f"{v} >= {t:.2f} s" for v, t in idle.items())
-          + f"; -j 1 / -j 2 ~ {idle['-j 1'] / idle['-j 2']:.2f}x"
-          + (f", -j 1 1-thread / -j 2 ~ {idle['-j 1 1-thread'] / idle['-j 2']:.2f}x" if "-j 1 1-thread" in idle else ""))
+    base = "-j 1"
+    for v in med:
+        if v in (base, ONE_THREAD):
+            continue
+        line = f"  {what:8s} wall -j 1 / {v} = {med[base][0] / med[v][0]:.2f}x (target for -j 2: >= 1.70)"
+        if ONE_THREAD in med:
+            line += f";  -j 1 1-thread / {v} = {med[ONE_THREAD][0] / med[v][0]:.2f}x"
+        print(line)
+        print(f"  {what:8s} on {cpus} idle CPUs (from CPU times; a variant takes at least its busiest thread's "
+              f"CPU and its CPU / {cpus}): " + ", ".join(f"{u} >= {idle[u]:.2f} s" for u in (base, v, ONE_THREAD)
+                                                         if u in idle)
+              + f"; -j 1 / {v} ~ {idle[base] / idle[v]:.2f}x"
+              + (f", -j 1 1-thread / {v} ~ {idle[ONE_THREAD] / idle[v]:.2f}x" if ONE_THREAD in idle else ""))
 
 
 def main() -> None:
@@ -191,20 +205,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every variant")
     ap.add_argument("--what", default="run,compress", help="run, compress or both")
     ap.add_argument("--no-one-thread", action="store_true", help="skip the -j 1 OMP_NUM_THREADS=1 variant")
+    ap.add_argument("--jobs", default="2", help="the -j values compared with -j 1, e.g. 2,4 on four CPUs")
     args = ap.parse_args()
     from cvb.threads import available_cpus
 
     _subreaper()
     cpus = available_cpus()
-    variants = [v for v in VARIANTS if not (args.no_one_thread and v == "-j 1 1-thread")]
+    todo = variants([int(n) for n in args.jobs.split(",")], not args.no_one_thread)
     print(f"-j scaling with default metrics; cpus={cpus}, python {sys.version.split()[0]}, "
           f"median of {args.repeat} alternating rounds, wall and CPU seconds of the whole command")
     print(f"  load average before: {os.getloadavg()[0]:.1f}")
     for what in args.what.split(","):
-        results: dict[str, list] = {v: [] for v in variants}
+        results: dict[str, list] = {v: [] for v in todo}
         for _ in range(args.repeat):
-            for v in variants:
-                results[v].append(timed(what, v))
+            for v, (jobs, extra) in todo.items():
+                results[v].append(timed(what, jobs, extra))
         report(what, results, cpus)
     load = os.getloadavg()[0]
     print(f"  load average after: {load:.1f}")

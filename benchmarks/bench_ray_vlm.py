@@ -19,6 +19,7 @@ figures (``--device cpu`` works, slowly) and ``pip install 'cvb[ray]'``.
     python benchmarks/bench_ray_vlm.py [--model smolvlm-256m|qwen2.5-vl-3b] [--replicas 2]
                                        [--batch-size 8] [--max-new-tokens 8]
                                        [--settings local-off,local,ray] [--levels 5,10,20,40]
+                                       [-o vlm.image_backend=pil ...]
 """
 
 from __future__ import annotations
@@ -39,19 +40,13 @@ BUILTIN = ("cvb_hf", "cvb_local", "cvb_pillow")  # the plugins this command need
 
 
 def child(argv: list[str]) -> None:
-    """`cvb` with the built-in plugins it needs registered by hand when this source tree was
-    never pip-installed (no entry points), as on a bare GPU machine."""
-    import importlib
+    """`cvb` with the built-in plugins it needs, registered by hand on a bare machine."""
+    sys.path.insert(0, str(HERE))
+    from source_tree import register_builtins
 
-    import cvb.plugins
     from cvb.cli import main as cvb_main
 
-    reg = cvb.plugins.get_registry()
-    have = {i.value for i in reg.plugins.values()}
-    for name in BUILTIN:
-        if f"{name}.plugin" not in have:
-            reg.add_plugin(importlib.import_module(f"{name}.plugin"),
-                           cvb.plugins.PluginInfo(name, "cvb (source tree)", "0", f"{name}.plugin"))
+    register_builtins(BUILTIN)
     sys.argv = ["cvb", *argv]
     cvb_main()
 
@@ -85,6 +80,8 @@ def main() -> None:
     ap.add_argument("--device", default=None, help="default: cuda if available else cpu")
     ap.add_argument("--levels", default="5,10,20,40", help="JPEG levels (cells besides the reference)")
     ap.add_argument("--settings", default="local-off,local,ray", help="which of local-off, local, ray to run")
+    ap.add_argument("--option", "-o", action="append", default=[],
+                    help="more cvb run options for every setting, e.g. vlm.image_backend=pil (repeatable)")
     args = ap.parse_args()
 
     sys.path[:0] = [str(ROOT / "core"), str(ROOT / "plugins"), str(HERE), str(ROOT / "tests")]
@@ -104,14 +101,16 @@ def main() -> None:
     try:
         folder = bench_hf_vlm.build_real(args.model, tmp / args.model, device)
         base = ["run", "-t", "sample", "-c", "jpeg", "-l", args.levels, "-m", "none", "--vlm", f"hf:{folder}",
-                "--device", device, "-b", str(args.batch_size), "-o", f"vlm.max_new_tokens={args.max_new_tokens}", "-q"]
+                "--device", device, "-b", str(args.batch_size), "-o", f"vlm.max_new_tokens={args.max_new_tokens}", "-q",
+                *[a for o in args.option for a in ("-o", o)]]
         per = (gpus / args.replicas) if gpus else 0
         known["ray"] = (f"ray x{args.replicas}", ["--executor", "ray", "--replicas", str(args.replicas),
                                                   "--replica-gpus", f"{per:g}"])
         settings = [known[w] for w in wanted]
         print(f"{args.model} (random weights), device {device} ({gpus} GPU(s): "
               f"{torch.cuda.get_device_name(0) if gpus else 'none'}), batch {args.batch_size}, "
-              f"{args.max_new_tokens} new tokens; cvb run -t sample -c jpeg -l {args.levels} + none", flush=True)
+              f"{args.max_new_tokens} new tokens; cvb run -t sample -c jpeg -l {args.levels} + none"
+              + "".join(f" -o {o}" for o in args.option), flush=True)
         rates = {}
         for name, extra in settings:
             store = tmp / f"{name.replace(' ', '')}.sqlite"

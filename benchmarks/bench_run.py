@@ -13,7 +13,13 @@ Each measurement runs in a fresh process, so peak RSS is its own. Prints, per si
             run is pipelined), so the CPU figure (each thread's own CPU time) is the one to read
   rerun     wall time of the same command again, and its share of the first (target < 5%)
   calls     codec calls vs distinct images x levels (must be equal)
-  rss       peak resident memory of the first run (target: flat from 10k to 100k samples)
+  rss       peak resident memory of the first run (target: flat from 10k to 100k samples, and
+            flat in the number of distinct images: ``--questions 1`` makes every sample its own image)
+
+``--repeat N`` measures each size N times, baseline and this checkout interleaved, and ends with
+the medians. ``--trace K`` runs tracemalloc in the first run and prints (to stderr) the K source
+lines holding the most memory when scoring starts, when all of the run's state is alive (slow:
+for finding what grows, not for the figures).
 
 The toy task scores through a streamed scorer (``-o task.streamed=true``, as the built-in tasks
 do) where the fakes offer one. ``--baseline DIR`` runs an earlier checkout of cvb (its ``core``,
@@ -21,6 +27,7 @@ do) where the fakes offer one. ``--baseline DIR`` runs an earlier checkout of cv
 size, in the same session, so the two rows compare.
 
     .venv/bin/python benchmarks/bench_run.py [--sizes 10000,100000] [--questions 20] [--baseline DIR]
+    .venv/bin/python benchmarks/bench_run.py --questions 1 --image-size 16 --sizes 10000,100000 --repeat 3 --baseline DIR
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import resource
 import shutil
 import sqlite3
@@ -55,6 +63,8 @@ def child(args: argparse.Namespace) -> None:
 
     cvb.plugins._REGISTRY = build_registry()
     spent = _instrument()
+    if args.trace:
+        _trace_at_scoring(args.trace)
     streamed = ["-o", "task.streamed=true"] if "streamed" in inspect.signature(ToyTask).parameters else []
     argv = ["run", "--task", f"toy:{args.images}", "--vlm", "scripted", "--codec", "fake",
             "--levels", ",".join(LEVELS), "--metric", "none", "-o", f"task.questions={args.questions}",
@@ -106,15 +116,40 @@ def _instrument() -> dict[str, float]:
     return spent
 
 
-def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: Path = ROOT) -> dict:
+def _trace_at_scoring(top: int) -> None:
+    """Print the ``top`` source lines holding the most memory when the scoring stage starts."""
+    import tracemalloc
+
+    from cvb.run.runner import Runner
+
+    tracemalloc.start(1)
+    inner = Runner._score_stage
+
+    def traced(self, *a, **kw):
+        snap = tracemalloc.take_snapshot()
+        current, peak = tracemalloc.get_traced_memory()
+        print(f"tracemalloc at scoring: {current / 2**20:.1f} MB held, peak {peak / 2**20:.1f} MB", file=sys.stderr)
+        for stat in snap.statistics("lineno")[:top]:
+            frame = stat.traceback[0]
+            print(f"  {stat.size / 2**20:8.2f} MB {stat.count:>9} blocks  {frame.filename}:{frame.lineno}",
+                  file=sys.stderr)
+        return inner(self, *a, **kw)
+
+    Runner._score_stage = traced
+
+
+def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: Path = ROOT,
+              trace: int = 0) -> dict:
     """One run in a fresh process, on ``checkout``'s cvb (this one, or a baseline)."""
     env = dict(os.environ)
     if checkout != ROOT:
         env["PYTHONPATH"] = os.pathsep.join([str(checkout / "core"), str(checkout / "plugins")])
     out = subprocess.run([sys.executable, __file__, "--child", "--images", str(images), "--questions",
                           str(questions), "--store", str(store), "--cache", str(cache), "--fakes",
-                          str(checkout / "tests" / "plugins" / "cvb-fakes")],
+                          str(checkout / "tests" / "plugins" / "cvb-fakes"), "--trace", str(trace)],
                          capture_output=True, text=True, check=True, env=env)
+    if trace:
+        print(out.stderr, end="", flush=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -122,7 +157,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="samples per run, comma-separated")
     parser.add_argument("--questions", type=int, default=20, help="questions per image")
+    parser.add_argument("--image-size", type=int, default=64, help="side of the square test images, pixels")
     parser.add_argument("--baseline", type=Path, help="an earlier cvb checkout to run first at each size")
+    parser.add_argument("--repeat", type=int, default=1, help="measurements per size and checkout (interleaved)")
+    parser.add_argument("--trace", type=int, default=0, metavar="K",
+                        help="print the K lines holding most memory when scoring starts (tracemalloc)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fakes", default=str(FAKES), help=argparse.SUPPRESS)
     parser.add_argument("--images", help=argparse.SUPPRESS)
@@ -136,23 +175,38 @@ def main() -> None:
     from cvb_fakes import make_images
 
     print(f"cvb run overhead: toy task, fake codec levels {','.join(LEVELS)} + none, scripted VLM, "
-          f"{args.questions} questions per 64x64 image")
+          f"{args.questions} questions per {args.image_size}x{args.image_size} image")
     print("wall = elapsed seconds; cpu = this process's CPU seconds (steadier on a shared machine)")
     print(f"{'run':>8} {'samples':>8} {'preds':>7} {'first':>13} {'codec':>11} {'vlm':>11} {'overhead/sample':>17} "
           f"{'ovh/pred cpu':>12} {'rerun':>11} {'rerun %':>13} {'calls':>6} {'imgs*lv':>7} {'rss MB':>7}")
     checkouts = ([("baseline", args.baseline.resolve())] if args.baseline else []) + [("this", ROOT)]
+    medians = []
     for n in [int(x) for x in args.sizes.split(",")]:
-        for name, checkout in checkouts:
-            measure(name, checkout, n, args.questions, make_images)
+        tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-images-"))
+        try:  # the same images for every measurement of this size
+            images = make_images(tmp / "imgs", n // args.questions, size=args.image_size)
+            seen: dict[str, list[dict]] = {}
+            for _ in range(args.repeat):
+                for name, checkout in checkouts:
+                    seen.setdefault(name, []).append(
+                        measure(name, checkout, n, args.questions, images, args.trace))
+            medians += [(name, n, rows) for name, rows in seen.items()]
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.repeat > 1:
+        print(f"medians of {args.repeat}: peak RSS, and cvb's own CPU (first run) per sample")
+        for name, n, rows in medians:
+            print(f"{name:>8} {n:>8} samples {n // args.questions:>8} images  "
+                  f"{statistics.median(r['rss_mb'] for r in rows):7.0f} MB  "
+                  f"{statistics.median(r['ovh_cpu_ms'] for r in rows):6.3f} ms/sample")
 
 
-def measure(name: str, checkout: Path, n: int, questions: int, make_images) -> None:
+def measure(name: str, checkout: Path, n: int, questions: int, images: Path, trace: int = 0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
     try:
         n_images = n // questions
-        images = make_images(tmp / "imgs", n_images, size=64)
         store, cache = tmp / "r.sqlite", tmp / "cache"
-        first = run_child(images, questions, store, cache, checkout)
+        first = run_child(images, questions, store, cache, checkout, trace)
         rerun = run_child(images, questions, store, cache, checkout)
         samples = n_images * questions
         assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)
@@ -167,6 +221,7 @@ def measure(name: str, checkout: Path, n: int, questions: int, make_images) -> N
               f"{100 * rerun['wall'] / first['wall']:>5.1f}w/{100 * rerun['cpu'] / first['cpu']:>4.1f}c "
               f"{first['codec_calls']:>6} {n_images * len(LEVELS):>7} {first['rss_mb']:>7.0f}", flush=True)
         assert rerun["codec_calls"] == 0 and rerun["new_predictions"] == 0
+        return {"rss_mb": first["rss_mb"], "ovh_cpu_ms": ovh_cpu / samples * 1e3}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

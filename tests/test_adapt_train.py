@@ -184,3 +184,22 @@ def test_prefetch_keeps_each_batch_on_its_own_condition(qwen_adapter):
     assert answers["on"] == answers["off"]
     off = answers["off"]  # the same image: only the condition differs, and it shows
     assert off[0] == off[3] and off[0] != off[1] and off[1] != off[2], off
+
+
+def test_adapter_records_and_reapplies_its_image_processor_implementation(qwen_adapter):
+    """Trained on one implementation's pixels (PIL or torchvision), evaluated with the same one
+    wherever it runs, unless the user pins the other explicitly."""
+    from cvb.plugins import get_registry
+    from cvb_hf.loading import image_backend
+
+    recorded = json.loads((qwen_adapter / "adapter.json").read_text())["processor"]["image_backend"]
+    assert recorded in ("pil", "torchvision")
+    vlm = get_registry().create("vlm", f"adapted:{qwen_adapter}", device="cpu", dtype="fp32")
+    vlm.load()
+    assert image_backend(vlm.processor.image_processor) == recorded
+    assert f"image_backend={recorded}" in vlm.version
+    other = "pil" if recorded == "torchvision" else "torchvision"
+    pinned = get_registry().create("vlm", f"adapted:{qwen_adapter}", device="cpu", dtype="fp32", image_backend=other)
+    pinned.load()
+    assert image_backend(pinned.processor.image_processor) == other
+    assert f"image_backend={other}" in pinned.version

@@ -83,6 +83,31 @@ def test_prune_evicts_least_recently_used_first(tmp_path):
     assert cache.prune(everything=True)["removed"] == 2 and cache.summary()["entries"] == 0
 
 
+def test_prune_over_the_cap_removes_the_fewest_oldest_entries(tmp_path):
+    """Many entries of random sizes, some as old as each other: what stays fits the cap, is
+    never older than what went, and one more entry back would not fit."""
+    import random
+
+    rng = random.Random(3)
+    cache = ImageCache(tmp_path)
+    stamps = {}
+    for i in range(60):
+        key = f"{i:064x}"
+        cache.put(key, bytes(rng.randrange(10, 400)), _image(), INFO)
+        stamps[key] = 1000 + rng.randrange(20)  # ties: 60 entries on 20 times
+        os.utime(tmp_path / key[:2] / f"{key}.cvbc", (stamps[key], stamps[key]))
+    size = {k: (tmp_path / k[:2] / f"{k}.cvbc").stat().st_size for k in stamps}
+    cap = sum(size.values()) // 3
+    out = cache.prune(max_bytes=cap)
+    kept = [k for k in stamps if cache.has(k)]
+    gone = [k for k in stamps if not cache.has(k)]
+    assert out["kept"] == len(kept) and out["removed"] == len(gone) and out["kept_bytes"] == sum(size[k] for k in kept)
+    assert sum(size[k] for k in kept) <= cap
+    assert max(stamps[k] for k in gone) <= min(stamps[k] for k in kept)
+    newest_gone = max(gone, key=lambda k: stamps[k])
+    assert sum(size[k] for k in kept) + size[newest_gone] > cap  # no more removed than needed
+
+
 def test_sizes():
     assert parse_size("20G") == 20 * 2**30 and parse_size("500 MB") == 500 * 2**20
     assert parse_size("1.5KiB") == 1536 and parse_size("4096") == 4096
@@ -135,3 +160,21 @@ def test_a_run_keeps_the_cache_under_its_cap(tmp_path, monkeypatch):
                  "--metric", "none", "--cache-dir", str(cache), "--store", str(tmp_path / "r.sqlite"), "-q",
                  "--json"])
     assert json.loads(rerun.stdout)["work"]["codec_calls"] == 0
+
+
+def test_cache_keys_are_the_sha256_of_their_json():
+    """A key is the sha256 of the JSON of (content hash, codec, version, level, params), made
+    once per codec x level (``key_maker``): the same keys as ever, so cached entries and stored
+    rows stay valid whatever the strings hold."""
+    import hashlib
+    import json
+    import random
+    import string
+
+    from cvb.run.image_cache import cache_key
+
+    rng = random.Random(0)
+    for _ in range(500):
+        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12))) for _ in range(5)]
+        blob = json.dumps(args, separators=(",", ":"))
+        assert cache_key(*args) == hashlib.sha256(blob.encode()).hexdigest()

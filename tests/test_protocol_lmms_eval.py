@@ -74,7 +74,7 @@ def test_pope(tmp_path):
     path = local_copy(tmp_path / "POPE", rows, {"id": "s", "question_id": "s", "question": "s", "answer": "s",
                                                 "image_source": "s", "image": "img", "category": "s"}, "test")
     task = make_task("pope", str(path), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {s.id: p for s, p in zip(samples, POPE_PREDS) if p is not None}
     u, yaml = load("tasks.pope.utils"), yaml_of("pope", "pope.yaml")
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
@@ -119,7 +119,7 @@ def test_mme(tmp_path):
     path = local_copy(tmp_path / "MME", rows, {"question_id": "s", "image": "img", "question": "s",
                                                "answer": "s", "category": "s"}, "test")
     task = make_task("mme", str(path), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     assert [s.id for s in samples] == [f"{r['question_id']}#{i % 2}" for i, r in enumerate(rows)]
     preds = {s.id: p for s, p in zip(samples, MME_PREDS)}
     u, yaml = load("tasks.mme.utils"), yaml_of("mme", "mme.yaml")
@@ -161,7 +161,7 @@ def test_seedbench(tmp_path):
                                                 "choice_d": "s", "data_id": "s", "data_type": "s", "question": "s",
                                                 "question_id": "s", "image": "imgs"}, "test")
     task = make_task("seedbench", str(path), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {s.id: p for s, p in zip(samples, SEED_PREDS)}
     u, yaml = load("tasks.seedbench.utils"), yaml_of("seedbench", "seedbench.yaml")
     assert [s.meta["prompt"] for s in samples] == [u.seed_doc_to_text(d) for d in rows]
@@ -236,7 +236,7 @@ def mmbench_copy(root, rows):
 def test_mmbench(tmp_path):
     rows = mmbench_rows()
     task = make_task("mmbench", str(mmbench_copy(tmp_path / "MMBench", rows)), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     assert sorted(int(s.id) for s in samples) == sorted(r["index"] for r in rows)  # every row, copies too
     by_id = {str(r["index"]): r for r in rows}
     preds = {s.id: mmbench_prediction(by_id[s.id]) for s in samples}
@@ -295,7 +295,7 @@ def test_ocrbench(tmp_path):
     path = local_copy(tmp_path / "OCRBench", rows, {"dataset": "s", "question": "s", "question_type": "s",
                                                     "answer": "ss", "image": "img"}, "test")
     task = make_task("ocrbench", str(path), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {s.id: r[3] for s, r in zip(samples, OCR_ROWS)}
     u, yaml = load("tasks.ocrbench.utils"), yaml_of("ocrbench", "ocrbench.yaml")
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
@@ -334,7 +334,7 @@ def test_gqa(tmp_path):
     local_copy(tmp_path / "GQA", [{"id": f"n{i}", "image": image_cell((i * 40, 0, 0))} for i in range(3)],
                {"id": "s", "image": "img"}, "testdev", config="testdev_balanced_images")
     task = make_task("gqa", str(tmp_path / "GQA"), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {s.id: p for s, (_, p) in zip(samples, GQA_ROWS)}
     u, yaml = load("tasks.gqa.utils"), yaml_of("gqa", "gqa.yaml")
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
@@ -371,7 +371,7 @@ def test_coco_caption(tmp_path):
              "image": image_cell((i * 50, 10, 10))} for i, (refs, _) in enumerate(COCO)]
     path = local_copy(tmp_path / "COCO", rows, {"question_id": "s", "id": "i", "answer": "ss", "image": "img"}, "val")
     task = make_task("coco-caption", str(path), protocol="lmms-eval")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {s.id: p for s, (_, p) in zip(samples, COCO)}
     u, yaml = load("tasks.coco_cap.utils"), yaml_of("coco_cap", "coco2017_cap_val.yaml")
     assert {s.meta["prompt"] for s in samples} == {u.coco_doc_to_text(rows[0])}

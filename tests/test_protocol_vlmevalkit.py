@@ -27,7 +27,7 @@ def test_yes_no_extraction_prompt_and_pope_rating(tmp_path):
     assert [yorn_extraction(t) for t in ("Yes.", "no!", "Yes, no", "Y", "Nope", "yes-no", "The answer: YES")] == \
         ["Yes", "No", "Unknown", "Unknown", "Unknown", "Unknown", "Yes"]
     task = pope_task(tmp_path, ["yes", "no", "yes", "no", "yes", "no"])
-    samples = task.samples()
+    samples = list(task.samples())
     assert samples[0].meta["prompt"] == "Is there a thing 0 in the image?" and "stop" not in samples[0].meta
     assert samples[0].meta["max_new_tokens"] == 2048
     preds = dict(zip([s.id for s in samples], ["Yes", "yes, there is", "I think so", "No.", "no", "Y"]))
@@ -49,7 +49,7 @@ def test_mme_rating(tmp_path):
     path = local_copy(tmp_path / "MME", rows, {"question_id": "s", "image": "img", "question": "s", "answer": "s",
                                                "category": "s"}, "test")
     task = make_task("mme", str(path), protocol="vlmevalkit")
-    samples = task.samples()
+    samples = list(task.samples())
     assert samples[0].meta["prompt"] == "Is it 0? Please answer yes or no."  # the question as it is
     preds = dict(zip([s.id for s in samples], ["Yes", "No", "Yes", "Cannot determine", "yes", "No"]))
     score = task.score(samples, preds)
@@ -66,7 +66,7 @@ def test_mcq_prompt_can_infer_and_the_ten_character_rule(tmp_path):
                                                 "choice_d": "s", "data_id": "s", "data_type": "s", "question": "s",
                                                 "question_id": "s", "image": "imgs"}, "test")
     task = make_task("seedbench", str(path), protocol="vlmevalkit")
-    samples = task.samples()
+    samples = list(task.samples())
     # the hub's choice_* columns are VLMEvalKit's A-D; "None" is an option like any other
     assert samples[0].meta["prompt"] == ("Question: Q0?\nOptions:\nA. red\nB. blue\nC. green\nD. None\n"
                                          "Please select the correct answer from the options above. \n")
@@ -81,7 +81,7 @@ def test_mcq_prompt_can_infer_and_the_ten_character_rule(tmp_path):
 def test_mmbench_circular_from_the_data(tmp_path):
     rows = mmbench_rows()
     task = make_task("mmbench", str(mmbench_copy(tmp_path / "MMBench", rows)), protocol="vlmevalkit")
-    samples = task.samples()
+    samples = list(task.samples())
     by_id = {str(r["index"]): r for r in rows}
     one = next(s for s in samples if s.id == "1")
     assert one.meta["prompt"] == ("Hint: Look at the sign.\nQuestion: What does the sign say?\nOptions:\n"
@@ -104,7 +104,7 @@ def test_ocrbench_and_gqa(tmp_path):
     path = local_copy(tmp_path / "OCR", rows, {"dataset": "s", "question": "s", "question_type": "s", "answer": "ss",
                                                "image": "img"}, "test")
     task = make_task("ocrbench", str(path), protocol="vlmevalkit")
-    samples = task.samples()
+    samples = list(task.samples())
     score = task.score(samples, dict(zip([s.id for s in samples], ["$\\Sigma  x$", "ＳＴＯＰ"])))
     assert score.value == 1.0 and score.details["Final Score Norm"] == 0.1  # no full-width folding
 
@@ -115,7 +115,7 @@ def test_ocrbench_and_gqa(tmp_path):
     local_copy(tmp_path / "GQA", [{"id": "n0", "image": image_cell("red")}], {"id": "s", "image": "img"}, "testdev",
                config="testdev_balanced_images")
     gqa = make_task("gqa", str(tmp_path / "GQA"), protocol="vlmevalkit")
-    samples = gqa.samples()
+    samples = list(gqa.samples())
     assert samples[0].meta["prompt"] == "Q0?\nAnswer the question using a single word or phrase."
     score = gqa.score(samples, dict(zip([s.id for s in samples], [" Yes ", "T-shirt", "table."])))
     assert score.value == pytest.approx(200 / 3)  # case and spaces only: "table." is wrong
@@ -161,7 +161,7 @@ def test_mcq_judge_reads_what_exact_matching_cannot(tmp_path, registry_of):
                                                 "choice_d": "s", "data_id": "s", "data_type": "s", "question": "s",
                                                 "question_id": "s", "image": "imgs"}, "test")
     task = make_task("seedbench", str(path), protocol="vlmevalkit", judge="judge")
-    samples = task.samples()
+    samples = list(task.samples())
     preds = dict(zip([s.id for s in samples], ["B", "The answer is B", "I really cannot tell you"]))
     score = task.score(samples, preds)
     assert score.value == pytest.approx(2 / 3) and score.details["judged"] == 2

@@ -178,7 +178,7 @@ class _Loader:
         self.task = task
 
     def get(self, label, n):
-        return self.task, self.task.samples(n)
+        return self.task, list(self.task.samples(n))
 
 
 @pytest.mark.parametrize("hook", ["right", "wrong", "raises"])
@@ -190,12 +190,12 @@ def test_a_count_hook_gives_the_intervals_of_rescoring_every_resample(tmp_path, 
     with Store(tmp_path / "c.sqlite") as store:
         _store_answers(store, {k: [(sid, t, None, None) for sid, t in a.items()] for k, a in answers.items()})
         group = [{"task": "gone", "vlm": "vlm", "codec": k[0], "level": k[1], "n": 45,
-                  "score": task.score(task.samples(), answers[k]).value} for k in keys]
+                  "score": task.score(list(task.samples()), answers[k]).value} for k in keys]
         task.calls = 0
         got = uncertainty.section_stats(store, _Loader(task), "gone", "vlm", group, uncertainty.Options(resamples=200))
     calls = task.calls
     # the straightforward way: the task's score on each resample of whole images
-    samples = task.samples()
+    samples = list(task.samples())
     groups = {}
     for i, s in enumerate(samples):
         groups.setdefault(s.image.key, []).append(i)

@@ -87,6 +87,7 @@ def test_an_image_stored_while_its_cell_is_under_way_is_asked_not_failed(tmp_pat
     """A compressed image still waiting when its cell began, and stored before the model
     reached its samples, is asked about like any other (not recorded as never compressed)."""
     import cvb.plugins
+    from cvb.run.compress_units import LevelWork
     from cvb.run.image_cache import ImageCache
     from cvb.run.plan import RunRequest, build_plan
     from cvb.run.runner import Runner
@@ -106,12 +107,13 @@ def test_an_image_stored_while_its_cell_is_under_way_is_asked_not_failed(tmp_pat
     store.save_compression_results([(fake.key(t.images[first].content_hash, "1"), t.images[first].content_hash,
                                      "fake", fake.version, "1", fake.params, 10, 0.1, 32, 32, 0.0, 0.0, None)],
                                    [], [], 1)
-    runner._waiting = {late}  # being compressed when the cell begins...
+    runner._jobs.add([(0, second, t.images[second].content_hash, "fake",
+                       (LevelWork("1", late, True, ()),))])  # being compressed when the cell begins...
+    runner._feed = type("Feed", (), {"finished": False})()
 
     def drain(block, catch=False):  # ...and stored at the first look at the feed, mid-cell
-        if late in runner._waiting:
-            runner._waiting.discard(late)
-            runner._fresh[late] = None
+        if runner._jobs.waiting([late]):
+            runner._jobs.done([(late, None)])
             return [late]
         return []
 

@@ -261,7 +261,10 @@ def test_the_plan_spools_samples_instead_of_holding_them(tmp_path):
     assert order[:3] == [0, 7, 14] and sorted(order) == list(range(20_000))  # each image's samples together
     seen = [t[i] for i in order]
     assert [s.meta["i"] for s in seen] == order and all(s.image.key == f"im{i % 7}" for s, i in zip(seen, order))
-    assert t.prompt_sha(5) == prompt_sha(t[5]) and t.lookup(["s5", "nope"]) == {"s5": (5, "im5", prompt_sha(t[5]))}
+    content = plan.images["im5"].content_hash
+    assert content == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert t.prompt_sha(5) == prompt_sha(t[5]) and t.lookup(["s5", "nope"]) == {"s5": (5, "im5", prompt_sha(t[5]),
+                                                                                       content)}
     del seen
     gc.collect()
     assert sum(type(o) is Sample for o in gc.get_objects()) <= sample_spool._PAGE * sample_spool._PAGES

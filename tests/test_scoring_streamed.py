@@ -97,7 +97,7 @@ class OldShapeTask:
 
 def test_a_task_with_only_score_is_scored_on_the_whole_set():
     task = OldShapeTask()
-    ss = task.samples()
+    ss = list(task.samples())
     preds = {"s0": "yes", "s1": "no", "s3": "yes"}
     ref = {"s0": "yes", "s1": "yes", "s2": "no", "s3": "yes"}
     scorer = scorer_for(task)

@@ -41,7 +41,7 @@ def seed_dir(tmp_path):
 
 
 def test_seedbench_keeps_image_questions_only(seed_dir):
-    samples = make_task("seedbench", str(seed_dir)).samples()
+    samples = list(make_task("seedbench", str(seed_dir)).samples())
     assert [s.id for s in samples] == ["101", "102", "103", "105"]   # the video row is dropped
     assert samples[0].options == ("red", "blue", "green", "black")
     assert samples[0].category == "Scene Understanding" and samples[1].category == "Instances Counting"
@@ -51,7 +51,7 @@ def test_seedbench_keeps_image_questions_only(seed_dir):
 
 def test_seedbench_score_by_hand(seed_dir):
     task = make_task("seedbench", str(seed_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {"101": "A", "102": "The answer is (C).", "103": "bike", "105": "I cannot tell"}
     # 101 right; 102 right; 103 "bike" is option C but the truth is B: wrong; 105 unparsed: wrong
     # acc = 2/4 = 50
@@ -95,7 +95,7 @@ def mmb_dir(tmp_path):
 
 def test_mmbench_plain(mmb_dir):
     task = make_task("mmbench", str(mmb_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     assert [s.id for s in samples] == ["0", "1", "2"]                   # the 1e6 copy is dropped
     assert samples[1].options == ("stop", "go", "wait")                  # stops at the missing D
     assert samples[1].question == "Look at the sign.\nWhat does the sign say?"
@@ -108,7 +108,7 @@ def test_mmbench_plain(mmb_dir):
 
 def test_mmbench_circular_by_hand(mmb_dir):
     task = make_task("mmbench", str(mmb_dir), circular="true")
-    samples = task.samples()
+    samples = list(task.samples())
     # 4 + 3 + 2 rotations
     assert len(samples) == 9
     rot = {s.id: s for s in samples}
@@ -150,6 +150,6 @@ def test_mmbench_option_none_is_an_option(tmp_path):
             "B": ["None"], "C": ["2"], "D": [None], "category": ["counting"], "image": [image_cell("red")]}
     path = write_dataset(cols, features, tmp_path / "MMBench", split="dev", config="en")
     task = make_task("mmbench", str(path))
-    (sample,) = task.samples()
+    (sample,) = list(task.samples())
     assert sample.options == ("1", "None", "2")
     assert task.judge(sample, "C") == 1.0 and task.judge(sample, "None") == 0.0

@@ -105,7 +105,7 @@ def coco_dir(tmp_path):
 
 def test_task_scores_cider_x100(coco_dir):
     task = make_task("coco-caption", str(coco_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     assert [s.id for s in samples] == ["1.jpg", "2.jpg"] and samples[0].kind.value == "caption"
     assert samples[0].answer == ["a big brown dog"]
     score = task.score(samples, HYPS)
@@ -124,6 +124,6 @@ def test_ids_file_keeps_a_subset(coco_dir, tmp_path):
     assert [s.id for s in task.samples()] == ["2.jpg"]
     (tmp_path / "none.txt").write_text("nope.jpg\n")
     with pytest.raises(UsageError, match="none of the 1 ids"):
-        make_task("coco-caption", str(coco_dir), ids=str(tmp_path / "none.txt")).samples()
+        list(make_task("coco-caption", str(coco_dir), ids=str(tmp_path / "none.txt")).samples())
     with pytest.raises(UsageError, match="cannot read ids file"):
         make_task("coco-caption", str(coco_dir), ids=str(tmp_path / "absent.txt"))

@@ -111,11 +111,11 @@ def test_spread_is_even_deterministic_and_keeps_groups():
 def test_local_copy_layouts_load_the_same_rows(tmp_path, layout):
     path = ocr_like(tmp_path, 3, layout=layout)
     task = make_task("ocrbench", str(path))
-    samples = task.samples()
+    samples = list(task.samples())
     assert [s.answer for s in samples] == [["word0"], ["word1"], ["word2"]]
     assert samples[1].image.load().getpixel((0, 0)) == (20, 10, 10)
     # path= option is the same as name:PATH
-    again = make_task("ocrbench", path=str(path)).samples()
+    again = list(make_task("ocrbench", path=str(path)).samples())
     assert [s.id for s in again] == [s.id for s in samples]
 
 
@@ -124,30 +124,30 @@ def test_cvb_data_dir_is_the_default_location(tmp_path, monkeypatch):
     ocr_like(root / "echo840", 2)            # -> root/echo840/ocr/...; rename to the dataset id
     (root / "echo840" / "ocr").rename(root / "echo840" / "OCRBench")
     monkeypatch.setenv("CVB_DATA_DIR", str(root))
-    assert len(make_task("ocrbench").samples()) == 2
+    assert len(list(make_task("ocrbench").samples())) == 2
 
 
 def test_missing_local_copy_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
-        make_task("ocrbench", str(tmp_path / "nowhere")).samples()
+        list(make_task("ocrbench", str(tmp_path / "nowhere")).samples())
 
 
 def test_wrong_schema_names_the_missing_columns(tmp_path):
     path = ocr_like(tmp_path, 2)
     with pytest.raises(UsageError, match="lacks columns"):
-        make_task("mme", str(path)).samples()   # an OCRBench copy is no MME copy
+        list(make_task("mme", str(path)).samples())   # an OCRBench copy is no MME copy
 
 
 def test_empty_directory_says_what_it_looked_for(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UnavailableError, match=r"test-\*\.parquet"):
-        make_task("ocrbench", str(tmp_path / "empty")).samples()
+        list(make_task("ocrbench", str(tmp_path / "empty")).samples())
 
 
 def test_unreachable_hub_raises_unavailable_with_the_fix(hf_offline):
     task = make_task("ocrbench", check=False)
     with pytest.raises(UnavailableError) as info:
-        task.samples(limit=2)
+        list(task.samples(limit=2))
     msg = str(info.value)
     assert "echo840/OCRBench" in msg
     assert "huggingface-cli download --repo-type dataset echo840/OCRBench" in msg

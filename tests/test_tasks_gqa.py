@@ -49,7 +49,7 @@ def write_gqa(root, layout="parquet", drop_image=None):
 @pytest.mark.parametrize("layout", ["parquet", "disk"])
 def test_samples_join_questions_to_images(tmp_path, layout):
     root = write_gqa(tmp_path / "GQA", layout)
-    samples = make_task("gqa", str(root)).samples()
+    samples = list(make_task("gqa", str(root)).samples())
     assert [s.id for s in samples] == ["201", "202", "203", "204"]
     assert samples[0].image is samples[1].image and samples[0].image.key == "n100"
     assert samples[2].image.load().getpixel((0, 0)) == (0, 0, 255)
@@ -58,7 +58,7 @@ def test_samples_join_questions_to_images(tmp_path, layout):
 
 def test_score_by_hand(tmp_path):
     task = make_task("gqa", str(write_gqa(tmp_path / "GQA")))
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {"201": "Yes.", "202": "left", "203": "The table", "204": "T-shirt"}
     # 201: "yes" == "yes" right; 202 wrong; 203 "the table" != "table" (exact match) wrong;
     # 204: "tshirt" == "tshirt" after punctuation removal, right -> 2/4 = 50
@@ -72,4 +72,4 @@ def test_score_by_hand(tmp_path):
 def test_missing_image_is_reported(tmp_path):
     task = make_task("gqa", str(write_gqa(tmp_path / "GQA", drop_image="n200")))
     with pytest.raises(UsageError, match="images missing"):
-        task.samples()
+        list(task.samples())

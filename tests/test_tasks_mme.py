@@ -37,7 +37,7 @@ def mme_dir(tmp_path):
 
 
 def test_samples_pairs_share_an_image_and_lose_the_suffix(mme_dir):
-    samples = make_task("mme", str(mme_dir)).samples()
+    samples = list(make_task("mme", str(mme_dir)).samples())
     assert [s.id for s in samples[:2]] == ["OCR/0001.png#0", "OCR/0001.png#1"]
     assert samples[0].question == "Is this question 0 true?"        # lmms-eval drops the suffix
     assert samples[0].answer == "yes" and samples[1].answer == "no"
@@ -48,7 +48,7 @@ def test_samples_pairs_share_an_image_and_lose_the_suffix(mme_dir):
 
 def test_score_by_hand(mme_dir):
     task = make_task("mme", str(mme_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {
         "OCR/0001.png#0": "Yes", "OCR/0001.png#1": "No",             # pair right
         "OCR/0002.png#0": "Yes.", "OCR/0002.png#1": "Yes",           # one of two right

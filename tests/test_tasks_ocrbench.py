@@ -32,7 +32,7 @@ def ocr_dir(tmp_path):
 
 
 def test_samples(ocr_dir):
-    samples = make_task("ocrbench", str(ocr_dir)).samples()
+    samples = list(make_task("ocrbench", str(ocr_dir)).samples())
     assert [s.id for s in samples] == [f"ocrbench-{i}" for i in range(5)]
     assert samples[3].answer == ["12.50", "$12.50"] and samples[2].meta["source"] == "HME100k"
     assert samples[0].meta["prompt_suffix"] == ""            # bare question, as lmms-eval asks
@@ -42,7 +42,7 @@ def test_samples(ocr_dir):
 
 def test_score_by_hand(ocr_dir):
     task = make_task("ocrbench", str(ocr_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     preds = {
         "ocrbench-0": "The text is HELLO.",       # right: case-folded substring
         "ocrbench-1": "cofee",                    # wrong

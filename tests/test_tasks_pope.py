@@ -56,7 +56,7 @@ PREDICTIONS = {
 
 def test_samples_schema_and_shared_image_keys(pope_dir):
     task = make_task("pope", str(pope_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     assert [s.id for s in samples][:3] == ["random-1", "random-2", "random-3"]
     assert samples[0].kind.value == "yesno" and samples[0].answer == "yes"
     # 8 questions, 2 images: every question on image 1 carries the same key and bytes
@@ -69,7 +69,7 @@ def test_samples_schema_and_shared_image_keys(pope_dir):
 
 def test_score_by_hand(pope_dir):
     task = make_task("pope", str(pope_dir))
-    samples = task.samples()
+    samples = list(task.samples())
     # TP=2, FP=1, FN=1, TN=2, 2 unparsed/missing (both truth "no")
     # precision = 2/3, recall = 2/(2+1) = 2/3, F1 = 2/3 -> 66.67
     # acc = (2+2)/8 = 50; yes-ratio = 3 yes / 8 = 37.5
@@ -89,9 +89,9 @@ def test_score_by_hand(pope_dir):
 
 
 def test_split_option_filters_by_category(pope_dir):
-    adv = make_task("pope", str(pope_dir), split="adversarial").samples()
+    adv = list(make_task("pope", str(pope_dir), split="adversarial").samples())
     assert [s.id for s in adv] == ["adversarial-1", "adversarial-2", "adversarial-3", "adversarial-4"]
-    assert make_task("pope", str(pope_dir), split="popular").samples() == []
+    assert list(make_task("pope", str(pope_dir), split="popular").samples()) == []
 
 
 def test_limit_is_a_deterministic_even_subset(pope_dir):
@@ -99,4 +99,4 @@ def test_limit_is_a_deterministic_even_subset(pope_dir):
     # 4 of 8 single rows: strides 0, 2, 4, 6
     first = [s.id for s in task.samples(limit=4)]
     assert first == ["random-1", "random-3", "adversarial-1", "adversarial-3"]
-    assert [s.id for s in make_task("pope", str(pope_dir)).samples(limit=4)] == first
+    assert [s.id for s in list(make_task("pope", str(pope_dir)).samples(limit=4))] == first

@@ -300,7 +300,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if main:
         out.mkdir(parents=True, exist_ok=True)
         from cvb import __version__ as cvb_version
-        from cvb_hf.loading import revision_label
+        from cvb_hf.loading import image_backend, revision_label
 
         weights_sha = artifact.save_weights(out, dict(params), {"cvb": artifact.FORMAT})
         losses = {"val_before": val_before, "val_after": val_after, "train_curve": curve,
@@ -314,7 +314,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                      "architecture": (getattr(model.config, "architectures", None) or [type(model).__name__])[0],
                      "model_type": getattr(model.config, "model_type", ""),
                      "vision_fingerprint": base_print},
-            "processor": {k: getattr(vlm, k) for k in ("min_pixels", "max_pixels") if getattr(vlm, k)},
+            "processor": {**{k: getattr(vlm, k) for k in ("min_pixels", "max_pixels") if getattr(vlm, k)},
+                          "image_backend": image_backend(vlm.processor.image_processor)},
             "vocabulary": vocab.as_json(),
             "condition": {"mode": vocab.mode, "placement": settings.placement,
                           "added_to": student.conditioner.kind if student.conditioner else None},

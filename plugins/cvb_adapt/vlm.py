@@ -56,6 +56,9 @@ class AdaptedVLM(HFVLM):
         self.manifest = artifact.read_manifest(self.adapter_dir)
         recorded = self.manifest["base"]
         pixels = self.manifest.get("processor", {})
+        if options.get("image_backend", "auto") == "auto" and pixels.get("image_backend"):
+            # the pixels it was trained on (adapters from before cvb recorded it: transformers' choice)
+            options["image_backend"] = pixels["image_backend"]
         super().__init__(base or recorded["source"], name=name or owner, revision=recorded.get("revision"),
                          min_pixels=pixels.get("min_pixels"), max_pixels=pixels.get("max_pixels"), **options)
         self.vocab = Vocabulary.from_json(self.manifest["vocabulary"])

@@ -152,6 +152,42 @@ def load_processor(source: str, config, is_local: bool, revision: str | None):
                 f"processor: {_first_line(exc2)}") from exc2
 
 
+IMAGE_BACKENDS = ("auto", "pil", "torchvision")
+
+
+def image_backend(image_processor) -> str:
+    """``torchvision`` or ``pil``: which of transformers' two implementations this image processor
+    is (``TorchvisionBackend`` in transformers 5, ``BaseImageProcessorFast`` in 4.x)."""
+    names = {c.__name__ for c in type(image_processor).__mro__}
+    return "torchvision" if names & {"TorchvisionBackend", "BaseImageProcessorFast"} else "pil"
+
+
+def use_image_backend(processor, source: str, is_local: bool, revision: str | None, backend: str):
+    """Give ``processor`` the image processor of ``backend`` (``pil`` or ``torchvision``).
+
+    The image processor alone is rebuilt: asking ``AutoProcessor`` for a backend also asks it of
+    the video processor, which has no PIL implementation. transformers falls back to the other
+    backend with only a warning; here that is an error, since the answers would differ."""
+    if backend == "auto" or image_backend(processor.image_processor) == backend:
+        return processor
+    transformers_ready()
+    from transformers import AutoImageProcessor, __version__ as tf_version
+
+    # transformers 5 names the backend; 4.x chose it with use_fast (5 still accepts it, with a warning)
+    choice = {"backend": backend} if int(tf_version.split(".")[0]) >= 5 else {"use_fast": backend == "torchvision"}
+    try:
+        image_processor = AutoImageProcessor.from_pretrained(source, **hub_kwargs(is_local, revision), **choice)
+    except Exception as exc:  # noqa: BLE001 - any failure to build it is the same answer for the user
+        raise UnavailableError(f"cannot build the {backend} image processor of {source}: {_first_line(exc)}") from exc
+    if image_backend(image_processor) != backend:
+        why = "is torchvision installed and importable?" if backend == "torchvision" else ""
+        raise UnavailableError(
+            f"{source}: transformers {tf_version} has no {backend} image processor for "
+            f"{type(processor.image_processor).__name__} here {why}".rstrip())
+    processor.image_processor = image_processor
+    return processor
+
+
 def processor_without_video(source: str, config, kwargs: dict[str, Any]):
     """Build the checkpoint's processor class from its tokenizer and (PIL) image processor."""
     transformers_ready()

@@ -25,6 +25,7 @@ from cvb.types import Answer, Query
 
 from .aliases import resolve_model
 from .choices import CandidateTokens, pick
+from .loading import IMAGE_BACKENDS
 from .prefetch import Prefetcher, prefetch_threads
 
 if TYPE_CHECKING:
@@ -48,6 +49,9 @@ OPTIONS = {
     "attn_implementation": "sdpa, eager, flash_attention_2 (default: transformers' choice)",
     "mode": "generate (text) or logits (yes/no and multiple choice from one forward pass)",
     "revision": "hub branch, tag or commit to load (default main)",
+    "image_backend": ("auto (transformers' choice: torchvision where it imports, else PIL), pil or "
+                      "torchvision: which implementation of the model's image processor prepares images; "
+                      "they do not resize identically, so pin it to compare answers across machines"),
     "prefetch": ("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
                  "(image processor, tokenizer) on a CPU thread while the model answers this one"),
 }
@@ -63,7 +67,8 @@ class HFVLM:
                  dtype: str = "auto", batch_size: int | str = 8, max_new_tokens: int | str | None = None,
                  min_pixels: int | str | None = None, max_pixels: int | str | None = None,
                  attn_implementation: str | None = None, mode: str = "generate",
-                 revision: str | None = None, prefetch: str = "auto", **unknown: Any):
+                 revision: str | None = None, prefetch: str = "auto", image_backend: str = "auto",
+                 **unknown: Any):
         owner = f"hf:{model}"
         reject_unknown(owner, unknown, OPTIONS)
         self.model_ref = model
@@ -87,6 +92,7 @@ class HFVLM:
         self.attn_implementation = attn_implementation or None
         self.revision = revision or None
         self.prefetch = as_choice(owner, "prefetch", str(prefetch).lower(), PREFETCH)
+        self.image_backend = as_choice(owner, "image_backend", str(image_backend).lower(), IMAGE_BACKENDS)
         self.version = self._version()
         self.model = None
         self.processor = None
@@ -105,6 +111,8 @@ class HFVLM:
             parts.append(f"min_pixels={self.min_pixels}")
         if self.max_pixels:
             parts.append(f"max_pixels={self.max_pixels}")
+        if self.image_backend != "auto":
+            parts.append(f"image_backend={self.image_backend}")
         return ";".join(parts)
 
     def __repr__(self) -> str:
@@ -139,11 +147,12 @@ class HFVLM:
         """Load processor and weights (idempotent)."""
         if self.model is not None:
             return
-        from .loading import check_image_text_to_text, load_config, load_model, load_processor
+        from .loading import check_image_text_to_text, load_config, load_model, load_processor, use_image_backend
 
         config = load_config(self.source, self.is_local, self.revision)
         check_image_text_to_text(config, self.source)
         processor = load_processor(self.source, config, self.is_local, self.revision)
+        processor = use_image_backend(processor, self.source, self.is_local, self.revision, self.image_backend)
         self._configure_processor(processor)
         device, device_map, dtype = self._placement()
         model = load_model(self.source, config, self.is_local, self.revision, dtype=dtype,

@@ -1,16 +1,19 @@
 """What every hub benchmark shares: split/path arguments, deterministic subsets, image sources.
 
 A task reads its non-image columns first (cheap, memory-mapped), picks the rows a ``limit``
-asks for, and only then reads the encoded bytes of the images those rows use, one
-``ImageSource`` per distinct image so that repeated images share a key (and bytes).
+asks for, and then yields its samples, reading the encoded bytes of the images those rows use
+a chunk at a time (``HubTask.image_sources``), so that repeated images share a key (and bytes)
+and a task never holds the images of the whole set.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from dataclasses import replace
 
@@ -28,6 +31,10 @@ CVB_SCORING = "cvb 2"
 
 if TYPE_CHECKING:
     from .tables import DatasetTable, ParquetTable
+
+#: image cells a task reads at once while it yields samples (their encoded bytes are what a
+#: task holds in memory)
+IMAGE_CHUNK = 64
 
 def spread(groups: Sequence[Sequence[int]], limit: int | None) -> list[int]:
     """Row indices of a deterministic, evenly spread subset of whole groups.
@@ -134,8 +141,9 @@ class HubTask:
     def required_columns(self) -> tuple[str, ...]:
         return (self.image_column,)
 
-    def meta_rows(self, image_columns: Iterable[str] | None = None) -> list[dict]:
-        """All rows without their image columns, as plain dicts (no image is read)."""
+    def meta_rows(self, image_columns: Iterable[str] | None = None) -> Sequence[dict]:
+        """All rows without their image columns, as plain dicts made when read (no image is
+        read; the table stays columnar: ``tables.Rows``)."""
         return self.table().rows(drop=(self.image_column,) if image_columns is None else image_columns)
 
     def image_cells(self, indices: Sequence[int], table: "DatasetTable | ParquetTable | None" = None,
@@ -143,26 +151,51 @@ class HubTask:
         """The raw image cells (``{"bytes", "path"}`` dicts, or lists of them) of some rows."""
         return (table or self.table()).cells(list(indices), column or self.image_column)
 
-    def shared_sources(self, rows: Sequence[Mapping], chosen: Sequence[int], key_of: Callable[[Mapping], str],
-                       first_image: bool = False) -> dict[str, ImageSource]:
-        """One ``ImageSource`` per image key, reading the image of only the first row per key.
+    def image_sources(self, chosen: Sequence[int], key_of: Callable[[int], str | None], *,
+                      cell_row: Callable[[int], int] | None = None, table: "DatasetTable | ParquetTable | None" = None,
+                      first_image: bool = False) -> Iterator[tuple[int, ImageSource]]:
+        """(row, its ``ImageSource``) for each chosen row, in order, reading the image cells
+        ``IMAGE_CHUNK`` rows at a time: a task yielding its samples from this holds the
+        encoded bytes of a chunk of images, never of the whole set.
 
-        POPE stores the same picture in all 18 rows that ask about it; reading it once keeps a
-        full run's memory to the distinct images. ``first_image``: the cell is a list of images
-        (SEED-Bench), take its first.
+        ``key_of(row)`` names the row's image (None: a short hash of its bytes); the cell of
+        each key is read once per chunk, from ``cell_row(row)`` of ``table`` (default: the
+        row itself, in the task's table). Rows of the same image share one ``ImageSource``
+        while it is recent (POPE asks 18 questions about each picture). ``first_image``: the
+        cell is a list of images (SEED-Bench), take its first.
         """
-        first: dict[str, int] = {}
-        for i in chosen:
-            first.setdefault(key_of(rows[i]), i)
-        cells = self.image_cells(list(first.values()))
-        out = {}
-        for key, cell in zip(first, cells):
-            if first_image:
-                if not cell:
-                    raise ValueError(f"{self.name}: image {key!r} has no picture")
-                cell = cell[0]
-            out[key] = image_source(key, cell)
-        return out
+        try:
+            yield from self._image_sources(chosen, key_of, cell_row, table, first_image)
+        finally:
+            (table or self.table()).forget()
+
+    def _image_sources(self, chosen, key_of, cell_row, table, first_image) -> Iterator[tuple[int, ImageSource]]:
+        recent: OrderedDict[str, ImageSource] = OrderedDict()
+        rows = iter(chosen)
+        while part := list(itertools.islice(rows, IMAGE_CHUNK)):
+            keys = [key_of(i) for i in part]
+            need: dict[Any, int] = {}  # key (or the row, for a content key) -> the row to read
+            for i, key in zip(part, keys):
+                if key is None:
+                    need[("row", i)] = i
+                elif key not in recent:
+                    need.setdefault(key, i)
+            cells = self.image_cells([cell_row(i) if cell_row else i for i in need.values()], table)
+            got: dict[Any, ImageSource] = {k: recent[k] for k in set(keys) if k is not None and k in recent}
+            for wanted, cell in zip(need, cells):
+                if first_image:
+                    if not cell:
+                        raise ValueError(f"{self.name}: image {wanted!r} has no picture")
+                    cell = cell[0]
+                key = content_key(cell) if isinstance(wanted, tuple) else wanted
+                got[wanted] = recent.get(key) or image_source(key, cell)
+            for i, key in zip(part, keys):
+                src = got[("row", i) if key is None else key]
+                recent[src.key] = src
+                recent.move_to_end(src.key)
+                if len(recent) > IMAGE_CHUNK:
+                    recent.popitem(last=False)
+                yield i, src
 
     # ---- the Task protocol -------------------------------------------------------------
     @property
@@ -177,7 +210,8 @@ class HubTask:
             return replace(sample, meta={**sample.meta, **cvb_protocol.ask(self.name)})
         return self.rules.prepare(sample, doc)
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
+        """The samples, yielded one at a time (``cvb run`` spools them as they come)."""
         raise NotImplementedError
 
     def judge(self, sample: Sample, prediction: str) -> float | None:

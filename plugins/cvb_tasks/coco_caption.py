@@ -6,13 +6,15 @@ Data: ``lmms-lab/COCO-Caption2017`` split ``val`` (``question_id`` = the image f
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from collections import Counter
 
 from cvb.errors import UsageError
 from cvb.scorers import Tally
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, image_source, spread, text_of
+from .base import HubTask, spread, text_of
 from .captioneval import bleu, cider_d
 
 PROMPT = "Provide a one-sentence caption for the provided image."
@@ -32,7 +34,7 @@ class CocoCaptionTask(HubTask):
     def required_columns(self) -> tuple[str, ...]:
         return ("question_id", "answer", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         keep = range(len(rows))
         if self.ids is not None:  # e.g. the Karpathy test split's file names
@@ -40,19 +42,9 @@ class CocoCaptionTask(HubTask):
             if not keep:
                 raise UsageError(f"{self.name}: none of the {len(self.ids)} ids is in the data")
         chosen = spread([[i] for i in keep], limit)
-        cells = self.image_cells(chosen)
-        out = []
-        for i, cell in zip(chosen, cells):
-            r = rows[i]
-            key = str(r["question_id"])
-            out.append(self.ask(Sample(
-                id=key,
-                image=image_source(key, cell),
-                question=PROMPT,
-                kind=AnswerKind.CAPTION,
-                answer=[str(a) for a in r["answer"]],
-            ), r))
-        return out
+        return (self.ask(Sample(id=src.key, image=src, question=PROMPT, kind=AnswerKind.CAPTION,
+                                answer=[str(a) for a in rows[i]["answer"]]), rows[i])
+                for i, src in self.image_sources(chosen, lambda i: str(rows[i]["question_id"])))
 
     def cvb_judge(self, sample: Sample, prediction: str) -> None:
         return None  # CIDEr's document frequencies come from the whole scored set

@@ -9,7 +9,7 @@ copy is a directory holding both configs in the hub layout (or as save_to_disk d
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from cvb.errors import UsageError
 from cvb.scorers import Tally
@@ -17,7 +17,7 @@ from cvb.scoring import gqa_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from . import hubdata
-from .base import HubTask, check_columns, image_source, spread, text_of
+from .base import HubTask, check_columns, spread, text_of
 
 INSTRUCTIONS = "testdev_balanced_instructions"
 IMAGES = "testdev_balanced_images"
@@ -39,29 +39,27 @@ class GqaTask(HubTask):
             check_columns(self._images, ("id", "image"), self.name, f"{self.path or self.dataset_id} ({IMAGES})")
         return self._images
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows(image_columns=())
         chosen = spread([[i] for i in range(len(rows))], limit)
         images = self.image_table()
         row_of = {str(v): j for j, v in enumerate(images.column("id"))}
-        wanted = list(dict.fromkeys(str(rows[i]["imageId"]) for i in chosen))
-        absent = [w for w in wanted if w not in row_of]
+        absent = [w for w in dict.fromkeys(str(rows[i]["imageId"]) for i in chosen) if w not in row_of]
         if absent:
             raise UsageError(f"gqa: {len(absent)} images missing from {IMAGES}, e.g. {absent[:3]}")
-        cells = self.image_cells([row_of[w] for w in wanted], table=images)
-        sources = {w: image_source(w, c) for w, c in zip(wanted, cells)}
-        out = []
-        for i in chosen:
-            r = rows[i]
-            out.append(self.ask(Sample(
-                id=str(r["id"]),
-                image=sources[str(r["imageId"])],
-                question=str(r["question"]).strip(),
-                kind=AnswerKind.OPEN,
-                answer=str(r["answer"]).strip(),
-                category=_category(r),
-            ), r))
-        return out
+        return (self._sample(rows[i], src) for i, src in self.image_sources(
+            chosen, lambda i: str(rows[i]["imageId"]), cell_row=lambda i: row_of[str(rows[i]["imageId"])],
+            table=images))
+
+    def _sample(self, r, src) -> Sample:
+        return self.ask(Sample(
+            id=str(r["id"]),
+            image=src,
+            question=str(r["question"]).strip(),
+            kind=AnswerKind.OPEN,
+            answer=str(r["answer"]).strip(),
+            category=_category(r),
+        ), r)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if gqa_match(prediction, sample.answer) else 0.0

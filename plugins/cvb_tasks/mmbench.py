@@ -11,13 +11,13 @@ as those toolkits do.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Iterator, Mapping, Sequence
 
 from cvb.errors import UsageError
 from cvb.options import as_bool
 from cvb.types import AnswerKind, Sample
 
-from .base import HubTask, image_source, spread
+from .base import HubTask, spread
 from .choice import ChoiceScorer, judge_choice, rotations
 
 CIRCULAR_OFFSET = 1_000_000
@@ -50,7 +50,7 @@ class MmbenchTask(HubTask):
     def required_columns(self) -> tuple[str, ...]:
         return ("index", "question", "answer", "A", "B", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         if self.rules is not None:
             return self._peer_samples(rows, limit)
@@ -71,54 +71,51 @@ class MmbenchTask(HubTask):
             start += width[i]
         chosen_slots = set(spread(groups, limit))
         chosen = [q for q, g in zip(originals, groups) if g[0] in chosen_slots]
-        cells = self.image_cells(chosen)
-        out = []
-        for i, cell in zip(chosen, cells):
-            r = rows[i]
-            idx = str(r["index"])
-            src = image_source(f"mmbench-{idx}", cell)
-            options = self._options(r)
-            answer = str(r["answer"]).strip().upper()
-            question = str(r["question"]).strip()
-            if _present(r.get("hint")):
-                question = f"{str(r['hint']).strip()}\n{question}"
-            variants = rotations(options, answer) if self.circular else [(tuple(options), answer)]
-            for k, (opts, ans) in enumerate(variants):
-                out.append(self.ask(Sample(
-                    id=idx if k == 0 else f"{idx}@{k}",
-                    image=src,
-                    question=question,
-                    kind=AnswerKind.CHOICE,
-                    answer=ans,
-                    options=opts,
-                    category=str(r.get("category") or ""),
-                    meta={"group": idx, "rotation": k},
-                ), r))
-        return out
+        return (s for i, src in self.image_sources(chosen, lambda i: f"mmbench-{rows[i]['index']}")
+                for s in self._rotated(rows[i], src))
 
-    def _peer_samples(self, rows: list[dict], limit: int | None) -> list[Sample]:
+    def _rotated(self, r: Mapping, src) -> list[Sample]:
+        """One question's samples: its rotations with ``circular``, else itself."""
+        idx = str(r["index"])
+        options = self._options(r)
+        answer = str(r["answer"]).strip().upper()
+        question = str(r["question"]).strip()
+        if _present(r.get("hint")):
+            question = f"{str(r['hint']).strip()}\n{question}"
+        variants = rotations(options, answer) if self.circular else [(tuple(options), answer)]
+        return [self.ask(Sample(
+            id=idx if k == 0 else f"{idx}@{k}",
+            image=src,
+            question=question,
+            kind=AnswerKind.CHOICE,
+            answer=ans,
+            options=opts,
+            category=str(r.get("category") or ""),
+            meta={"group": idx, "rotation": k},
+        ), r) for k, (opts, ans) in enumerate(variants)]
+
+    def _peer_samples(self, rows: Sequence[dict], limit: int | None) -> Iterator[Sample]:
         """Every row as the data has it, its rotated copies (index + k x 1e6) included, kept
         whole with their question: lmms-eval and VLMEvalKit evaluate circularly from these."""
         by_question: dict[int, list[int]] = {}
         for i, r in enumerate(rows):
             by_question.setdefault(int(r["index"]) % CIRCULAR_OFFSET, []).append(i)
         chosen = spread(list(by_question.values()), limit)
-        cells = self.image_cells(chosen)
-        out = []
-        for i, cell in zip(chosen, cells):
-            r = rows[i]
-            idx = int(r["index"])
-            out.append(self.ask(Sample(
-                id=str(idx),
-                image=image_source(f"mmbench-{idx}", cell),
-                question=str(r["question"]),
-                kind=AnswerKind.CHOICE,
-                answer=str(r["answer"]).strip().upper(),
-                options=tuple(self._options(r)),
-                category=str(r.get("category") or ""),
-                meta={"group": str(idx % CIRCULAR_OFFSET), "rotation": idx // CIRCULAR_OFFSET},
-            ), r))
-        return out
+        return (self._peer_sample(rows[i], src)
+                for i, src in self.image_sources(chosen, lambda i: f"mmbench-{int(rows[i]['index'])}"))
+
+    def _peer_sample(self, r: Mapping, src) -> Sample:
+        idx = int(r["index"])
+        return self.ask(Sample(
+            id=str(idx),
+            image=src,
+            question=str(r["question"]),
+            kind=AnswerKind.CHOICE,
+            answer=str(r["answer"]).strip().upper(),
+            options=tuple(self._options(r)),
+            category=str(r.get("category") or ""),
+            meta={"group": str(idx % CIRCULAR_OFFSET), "rotation": idx // CIRCULAR_OFFSET},
+        ), r)
 
     @staticmethod
     def _options(row: Mapping) -> list[str]:

@@ -7,6 +7,8 @@ key and the pairing key; ``--limit`` keeps pairs whole so acc+ stays meaningful.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from collections import Counter
 
 from cvb.scorers import Tally
@@ -28,31 +30,29 @@ class MmeTask(HubTask):
     def required_columns(self) -> tuple[str, ...]:
         return ("question_id", "question", "answer", "category", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             groups.setdefault(str(r["question_id"]), []).append(i)
         chosen = spread(list(groups.values()), limit)
-        sources = self.shared_sources(rows, chosen, lambda r: str(r["question_id"]))
-        out = []
-        for i in chosen:
-            r = rows[i]
-            key = str(r["question_id"])
-            nth = groups[key].index(i)
-            question = str(r["question"]).strip()
-            if question.endswith(MME_SUFFIX.strip()):
-                question = question[: -len(MME_SUFFIX.strip())].rstrip()
-            out.append(self.ask(Sample(
-                id=f"{key}#{nth}",
-                image=sources[key],
-                question=question,
-                kind=AnswerKind.YESNO,
-                answer=str(r["answer"]).strip().lower().rstrip("."),
-                category=str(r["category"]),
-                meta={"pair": key},
-            ), r))
-        return out
+        return (self._sample(rows[i], src, groups[src.key].index(i))
+                for i, src in self.image_sources(chosen, lambda i: str(rows[i]["question_id"])))
+
+    def _sample(self, r, src, nth: int) -> Sample:
+        key = str(r["question_id"])
+        question = str(r["question"]).strip()
+        if question.endswith(MME_SUFFIX.strip()):
+            question = question[: -len(MME_SUFFIX.strip())].rstrip()
+        return self.ask(Sample(
+            id=f"{key}#{nth}",
+            image=src,
+            question=question,
+            kind=AnswerKind.YESNO,
+            answer=str(r["answer"]).strip().lower().rstrip("."),
+            category=str(r["category"]),
+            meta={"pair": key},
+        ), r)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0

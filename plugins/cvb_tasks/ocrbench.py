@@ -8,13 +8,15 @@ to 1000 questions, so a ``--limit`` subset reads on the same scale as the full b
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from collections import Counter
 
 from cvb.scorers import Tally
 from cvb.scoring import OCRBENCH_CATEGORIES, OCRBENCH_RECOGNITION, ocrbench_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
-from .base import HubTask, content_key, image_source, spread, text_of
+from .base import HubTask, spread, text_of
 
 
 class OcrBenchTask(HubTask):
@@ -26,28 +28,24 @@ class OcrBenchTask(HubTask):
     def required_columns(self) -> tuple[str, ...]:
         return ("dataset", "question", "question_type", "answer", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         chosen = spread([[i] for i in range(len(rows))], limit)
-        cells = self.image_cells(chosen)
-        sources: dict = {}
-        out = []
-        for i, cell in zip(chosen, cells):
-            r = rows[i]
-            key = content_key(cell)
-            src = sources.get(key) or sources.setdefault(key, image_source(key, cell))
-            answers = r["answer"]
-            answers = [str(a) for a in answers] if isinstance(answers, (list, tuple)) else [str(answers)]
-            out.append(self.ask(Sample(
-                id=f"ocrbench-{i}",
-                image=src,
-                question=str(r["question"]).strip(),
-                kind=AnswerKind.OPEN,
-                answer=answers,
-                category=str(r["question_type"]),
-                meta={"source": str(r["dataset"])},
-            ), r))
-        return out
+        # no image id in the data: each image is named by a hash of its bytes
+        return (self._sample(i, rows[i], src) for i, src in self.image_sources(chosen, lambda i: None))
+
+    def _sample(self, i: int, r, src) -> Sample:
+        answers = r["answer"]
+        answers = [str(a) for a in answers] if isinstance(answers, (list, tuple)) else [str(answers)]
+        return self.ask(Sample(
+            id=f"ocrbench-{i}",
+            image=src,
+            question=str(r["question"]).strip(),
+            kind=AnswerKind.OPEN,
+            answer=answers,
+            category=str(r["question_type"]),
+            meta={"source": str(r["dataset"])},
+        ), r)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if ocrbench_match(prediction, sample.answer, sample.meta.get("source")) else 0.0

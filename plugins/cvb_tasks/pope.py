@@ -7,6 +7,7 @@ images, 3000 per sampling strategy in the ``category`` column (random / popular 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Iterator
 
 from cvb.scorers import Tally
 from cvb.scoring import parse_yes_no, pope_counts_metrics, pope_f1_many
@@ -28,23 +29,21 @@ class PopeTask(HubTask):
     def required_columns(self) -> tuple[str, ...]:
         return ("question_id", "question", "answer", "category", "image_source", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         keep = [i for i, r in enumerate(rows) if self.split == "all" or r["category"] == self.split]
         chosen = spread([[i] for i in keep], limit)
-        sources = self.shared_sources(rows, chosen, _image_key)
-        out = []
-        for i in chosen:
-            r = rows[i]
-            out.append(self.ask(Sample(
-                id=f"{r['category']}-{r['question_id']}",
-                image=sources[_image_key(r)],
-                question=str(r["question"]).strip(),
-                kind=AnswerKind.YESNO,
-                answer=str(r["answer"]).strip().lower(),
-                category=str(r["category"]),
-            ), r))
-        return out
+        return (self._sample(rows[i], src) for i, src in self.image_sources(chosen, lambda i: _image_key(rows[i])))
+
+    def _sample(self, r, src) -> Sample:
+        return self.ask(Sample(
+            id=f"{r['category']}-{r['question_id']}",
+            image=src,
+            question=str(r["question"]).strip(),
+            kind=AnswerKind.YESNO,
+            answer=str(r["answer"]).strip().lower(),
+            category=str(r["category"]),
+        ), r)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return 1.0 if parse_yes_no(prediction) == sample.answer else 0.0

@@ -7,6 +7,8 @@ Data: ``lmms-lab/SEED-Bench`` split ``test`` (19k questions); the image part is 
 
 from __future__ import annotations
 
+from typing import Iterator
+
 
 from cvb.types import AnswerKind, Sample
 
@@ -36,30 +38,28 @@ class SeedBenchTask(HubTask):
         return ("question_id", "question", "answer", "choice_a", "choice_b", "choice_c", "choice_d",
                 "data_type", "image")
 
-    def samples(self, limit: int | None = None) -> list[Sample]:
+    def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
         keep = [i for i, r in enumerate(rows) if str(r["data_type"]).lower() == "image"]
         chosen = spread([[i] for i in keep], limit)
-        sources = self.shared_sources(rows, chosen, _image_key, first_image=True)
-        out = []
-        for i in chosen:
-            r = rows[i]
-            src = sources[_image_key(r)]
-            qtype = r.get("question_type_id")
-            try:
-                category = SEED_IMAGE_TYPES.get(int(qtype), str(qtype))
-            except (TypeError, ValueError):
-                category = str(qtype or "")
-            out.append(self.ask(Sample(
-                id=str(r["question_id"]),
-                image=src,
-                question=str(r["question"]).strip(),
-                kind=AnswerKind.CHOICE,
-                answer=str(r["answer"]).strip().upper(),
-                options=tuple(str(r[f"choice_{c}"]) for c in "abcd"),
-                category=category,
-            ), r))
-        return out
+        return (self._sample(rows[i], src)
+                for i, src in self.image_sources(chosen, lambda i: _image_key(rows[i]), first_image=True))
+
+    def _sample(self, r, src) -> Sample:
+        qtype = r.get("question_type_id")
+        try:
+            category = SEED_IMAGE_TYPES.get(int(qtype), str(qtype))
+        except (TypeError, ValueError):
+            category = str(qtype or "")
+        return self.ask(Sample(
+            id=str(r["question_id"]),
+            image=src,
+            question=str(r["question"]).strip(),
+            kind=AnswerKind.CHOICE,
+            answer=str(r["answer"]).strip().upper(),
+            options=tuple(str(r[f"choice_{c}"]) for c in "abcd"),
+            category=category,
+        ), r)
 
     def cvb_judge(self, sample: Sample, prediction: str) -> float:
         return judge_choice(sample, prediction)

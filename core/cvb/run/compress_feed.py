@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .compress_units import ImageJob, JobOutcome
 
@@ -24,11 +24,13 @@ class CompressionFeed:
     outcomes over. An exception in the thread (a full disk, missing weights) is raised again
     by ``take`` in the main thread; ``stop`` ends the work early (Ctrl-C)."""
 
-    def __init__(self, jobs: list[ImageJob],
-                 run: Callable[[list[ImageJob], threading.Event], Iterator[JobOutcome]]):
+    def __init__(self, jobs: Iterable[ImageJob],
+                 run: Callable[[Iterable[ImageJob], threading.Event], Iterator[JobOutcome]],
+                 count: int | None = None):
+        """``jobs``: a list, or an iterable of ``count`` units (read on the thread)."""
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self.finished = not jobs
+        self.finished = not (len(jobs) if count is None else count)  # type: ignore[arg-type]
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._produce, args=(jobs, run), name="cvb-compress",
                                         daemon=True)

@@ -9,6 +9,7 @@ compute and write cache files; the parent is the store's single writer.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
@@ -257,22 +258,26 @@ def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, regis
                 return
             yield workshop.run(job)
         return
-    yield from _pool(list(jobs), workshop.cache, n_workers, registry, options, stop)
+    yield from _pool(jobs, workshop.cache, n_workers, registry, options, stop)
 
 
-def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, registry,
+def _pool(jobs: Iterable[ImageJob], cache: ImageCache | None, n_workers: int, registry,
           options: dict, stop: "threading.Event | None" = None) -> Iterator[JobOutcome]:
-    """A process pool, a few units in flight per worker (memory stays flat). A worker that
-    dies (a codec crashing the interpreter) breaks the pool: the units in flight then run again
-    one at a time, so only the one that crashes alone is recorded as failed."""
+    """A process pool, a few units in flight per worker (memory stays flat: ``jobs`` is read
+    as the pool takes them). A worker that dies (a codec crashing the interpreter) breaks the
+    pool: the units in flight then run again one at a time, so only the one that crashes
+    alone is recorded as failed."""
     import os
     import sys
+    from collections import deque
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     from ..threads import per_worker
 
-    n_workers = min(n_workers, sum(len(job.levels) for job in jobs))  # an idle worker only costs its start-up
+    source = iter(jobs)
+    queue: deque[ImageJob] = deque(itertools.islice(source, n_workers))
+    n_workers = min(n_workers, sum(len(job.levels) for job in queue))  # an idle worker only costs its start-up
     if n_workers == 0:
         return
     plugins = plugin_list(registry)
@@ -284,15 +289,19 @@ def _pool(jobs: list[ImageJob], cache: ImageCache | None, n_workers: int, regist
                                              per_worker(n_workers), os.getpid(),
                                              (dict(os.environ), list(sys.path))))
 
-    queue = list(reversed(jobs))
+    def refill() -> None:  # keep n_workers units read ahead, to know which are the last ones
+        queue.extend(itertools.islice(source, max(0, n_workers + 1 - len(queue))))
+
+    refill()
     while queue:
         pool, running, suspects, clean = new_pool(n_workers), {}, [], False
         try:
             while (queue or running) and not suspects:
                 while queue and len(running) < IN_FLIGHT_PER_WORKER * n_workers:
-                    job = queue.pop()
+                    job = queue.popleft()
+                    refill()
                     if len(queue) < n_workers and len(job.levels) > 1:
-                        queue += split_levels(job)[::-1]  # the last units: see split_levels
+                        queue.extendleft(split_levels(job)[::-1])  # the last units: see split_levels
                         continue
                     running[pool.submit(_run_in_worker, job)] = job
                 done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)

@@ -66,8 +66,18 @@ def params_json(params: Mapping[str, Any]) -> str:
 
 def cache_key(content_hash: str, codec: str, version: str, level: str, params: str) -> str:
     """sha256 of (image content hash, codec name, codec version, level, params JSON)."""
-    blob = json.dumps([content_hash, codec, version, level, params], separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return key_maker(codec, version, level, params)(content_hash)
+
+
+def key_maker(codec: str, version: str, level: str, params: str) -> Callable[[str], str]:
+    """``cache_key`` of one codec x level as a function of the content hash: the rest of the
+    JSON is made once (a run derives a cell's keys for every image, several times)."""
+    rest = json.dumps([codec, version, level, params], separators=(",", ":"))[1:]
+
+    def key(content_hash: str) -> str:
+        return hashlib.sha256(("[" + json.dumps(content_hash) + "," + rest).encode()).hexdigest()
+
+    return key
 
 
 def keeps_pixels(codec: Any, decode_s: float | None) -> bool:
@@ -259,35 +269,45 @@ class ImageCache:
         least recently used until the entries fit in ``max_bytes``; files left by an older cvb
         and stale temporary files always go. Returns counts and bytes removed and kept."""
         now = time.time()
-        entries, doomed = [], []
-        for f in self._files():
-            if f.kind == "legacy" or (f.kind == "tmp" and now - f.mtime > _STALE_TMP_S):
-                doomed.append(f)
-            elif f.kind == "entry":
-                if everything or (older_than_s is not None and now - f.mtime > older_than_s):
-                    doomed.append(f)
-                else:
-                    entries.append(f)
-        total = sum(f.size for f in entries)
-        if max_bytes is not None and total > max_bytes:
-            entries.sort(key=lambda f: f.mtime)  # least recently used first
-            evicted = 0
-            while evicted < len(entries) and total > max_bytes:
-                total -= entries[evicted].size
-                evicted += 1
-            doomed += entries[:evicted]
-            entries = entries[evicted:]
-        removed = freed = 0
-        for f in doomed:
+        removed = freed = kept = total = 0
+
+        def remove(f: _File) -> None:
+            nonlocal removed, freed
             if not dry_run:
                 try:
                     f.path.unlink()
                 except OSError:
-                    continue
-            if f.kind == "entry":
-                removed += 1
+                    return
+            removed += f.kind == "entry"
             freed += f.size
-        return {"removed": removed, "freed_bytes": freed, "kept": len(entries), "kept_bytes": total}
+
+        def stays(f: _File) -> bool:  # an entry not removed for its age or as a leftover
+            return f.kind == "entry" and not everything and (older_than_s is None or now - f.mtime <= older_than_s)
+
+        for f in self._files():  # streamed: memory does not grow with the number of entries
+            if stays(f):
+                kept, total = kept + 1, total + f.size
+            elif f.kind != "tmp" or now - f.mtime > _STALE_TMP_S:
+                remove(f)
+        if max_bytes is None or total <= max_bytes:
+            return {"removed": removed, "freed_bytes": freed, "kept": kept, "kept_bytes": total}
+        # over the cap: the least recently used go first, up to the last one needed (read as
+        # two numbers per entry, then the files again)
+        import numpy as np
+
+        stamps = [(f.mtime, f.size) for f in self._files() if stays(f)]
+        times, sizes = np.array([t for t, _ in stamps], dtype=np.float64), np.array([z for _, z in stamps], np.int64)
+        del stamps
+        order = np.argsort(times, kind="stable")
+        needed = int(np.searchsorted(np.cumsum(sizes[order]), total - max_bytes)) + 1
+        cutoff = times[order[min(needed, len(order)) - 1]]
+        ties = needed - int(np.count_nonzero(times < cutoff))  # entries as old as the cutoff to go
+        for f in self._files():
+            if stays(f) and (f.mtime < cutoff or (f.mtime == cutoff and ties > 0)):
+                ties -= f.mtime == cutoff
+                kept, total = kept - 1, total - f.size
+                remove(f)
+        return {"removed": removed, "freed_bytes": freed, "kept": kept, "kept_bytes": total}
 
 
 def _write_advice(exc: OSError) -> str:

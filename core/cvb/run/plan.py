@@ -22,9 +22,9 @@ from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameErro
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
-from ..types import ImageSource, Query, Sample
-from .image_cache import cache_key, params_json
-from .sample_spool import DuplicateSampleId, SampleSpool
+from ..types import Query, Sample
+from .image_cache import key_maker, params_json
+from .sample_spool import DuplicateSampleId, SampleSpool, SpooledImages
 
 NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
@@ -218,6 +218,7 @@ class CodecPlan:
     version: str = ""
     params: str = "{}"
     kind: str = "reference"
+    _key_makers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def is_reference(self) -> bool:
@@ -227,7 +228,10 @@ class CodecPlan:
         """Compressed-image key; the original's content hash for the reference."""
         if self.is_reference:
             return content_hash
-        return cache_key(content_hash, self.name, self.version, level, self.params)
+        make = self._key_makers.get(level)
+        if make is None:
+            make = self._key_makers[level] = key_maker(self.name, self.version, level, self.params)
+        return make(content_hash)
 
     def rate_rank(self, level: str) -> float | None:
         return None if self.is_reference else float(self.codec.rate_rank(level))
@@ -255,14 +259,6 @@ class MetricPlan:
 
 
 @dataclass
-class TaskImage:
-    source: ImageSource
-    content_hash: str | None  # None: the bytes could not be read
-    num_bytes: int | None
-    error: str | None
-
-
-@dataclass
 class TaskPlan:
     ref: str
     label: str
@@ -271,7 +267,9 @@ class TaskPlan:
     #: the samples, on disk (``len``, ``samples[i]``, ``prompt_sha(i)``, ``order()``: each image's
     #: samples together, ``chunks(n)``, ``lookup(ids)``): memory does not grow with the task
     samples: SampleSpool
-    images: dict[str, TaskImage]  # by ImageSource.key
+    #: its distinct images (``TaskImage`` by ImageSource.key), on disk in the spool: ``len``,
+    #: ``[key]``, ``items()`` streamed
+    images: SpooledImages
     ids_hash: str
     #: the label its predictions are stored under (``label`` without SCORING_OPTIONS)
     answers_label: str = ""
@@ -387,19 +385,30 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
     except DuplicateSampleId as exc:
         raise UsageError(f"task {ref!r} yields sample id {exc.sample_id!r} more than once; "
                          f"sample ids must be unique") from None
-    images: dict[str, TaskImage] = {}
-    for key, source in spool.images.items():
-        try:
-            data = source.read_bytes()
-            images[key] = TaskImage(source, hashlib.sha256(data).hexdigest(), len(data), None)
-        except ImageLoadError as exc:
-            images[key] = TaskImage(source, None, None, str(exc))
-        except (OSError, ValueError) as exc:
-            images[key] = TaskImage(source, None, None, f"cannot read image {source.path or key}: {exc}")
+    _hash_images(spool)
     spec = registry.spec("task", split_ref(ref)[0])
     label = label_of(ref, options, spec.execution_options)
-    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), spool, images, spool.ids_hash,
+    return TaskPlan(ref, label, task, str(getattr(task, "version", "")), spool, spool.images, spool.ids_hash,
                     answers_label(label), str(getattr(task, "scoring", "") or ""))
+
+
+def _hash_images(spool: SampleSpool, batch: int = 256) -> None:
+    """Read each distinct image once: its content hash (the cache key) and size, or why it
+    cannot be read; kept in the spool, a batch at a time."""
+    rows = []
+    for key, im in spool.images.items():
+        source = im.source
+        try:
+            data = source.read_bytes()
+            rows.append((key, hashlib.sha256(data).hexdigest(), len(data), None))
+        except ImageLoadError as exc:
+            rows.append((key, None, None, str(exc)))
+        except (OSError, ValueError) as exc:
+            rows.append((key, None, None, f"cannot read image {source.path or key}: {exc}"))
+        if len(rows) >= batch:
+            spool.set_image_info(rows)
+            rows = []
+    spool.set_image_info(rows)
 
 
 def build_plan(req: RunRequest, registry) -> Plan:

@@ -51,6 +51,8 @@ def connect(settings: RaySettings) -> dict[str, float]:
     import logging
 
     if not ray.is_initialized():
+        global _CONNECTED_AT
+        _CONNECTED_AT = time.monotonic()
         try:
             ray.init(address=settings.address, include_dashboard=False, log_to_driver=False,
                      logging_level=logging.WARNING, configure_logging=False)
@@ -59,10 +61,19 @@ def connect(settings: RaySettings) -> dict[str, float]:
     return dict(ray.cluster_resources())
 
 
+#: when this process joined the cluster (``connect``)
+_CONNECTED_AT = 0.0
+#: a driver that leaves the cluster within this many seconds of joining it can be killed by
+#: Ray itself ("The core worker has already been shutdown": its error-listening thread races
+#: the shutdown; ray 2.x): a run that did next to nothing (a rerun) waits the rest
+_SHORTEST_STAY_S = 2.0
+
+
 def shutdown() -> None:
     import ray
 
     if ray.is_initialized():
+        time.sleep(max(0.0, _CONNECTED_AT + _SHORTEST_STAY_S - time.monotonic()))
         ray.shutdown()
 
 
@@ -184,15 +195,16 @@ def ray_jobs(jobs: Sequence[ImageJob], local: Workshop, cache: ImageCache, regis
     plugins = plugin_list(registry)
     opts = ray.put(options)
     limit = max(2, 2 * int(resources.get("CPU", 1)))
-    todo = list(reversed(jobs))
+    todo = iter(jobs)  # read as units go out: memory stays flat
     running: dict[Any, ImageJob] = {}
-    while todo or running:
+    upcoming = next(todo, None)
+    while upcoming is not None or running:
         if stop is not None and stop.is_set():
             for ref in running:
                 ray.cancel(ref, force=True)
             return
-        while todo and len(running) < limit:
-            job = todo.pop()
+        while upcoming is not None and len(running) < limit:
+            job, upcoming = upcoming, next(todo, None)
             if all(cache.has(w.key) for w in job.levels):
                 yield local.run(job)
                 continue

@@ -35,12 +35,13 @@ from typing import Any, Iterator
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
 from .compress_feed import CompressionFeed
-from .compress_units import ImageJob, JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from .compress_units import JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from .job_spool import NOT_FRESH, JobSpool
 from . import judge_replies
 from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
-from .store import Store, StoreError
+from .store import Store, StoreError, batched
 from .ray_executor import RaySettings
 from .vlm_session import LocalInference, VLMSession
 
@@ -49,7 +50,8 @@ _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of 
 _SCORE_CHUNK = 500  # samples whose answers scoring reads from the store at once
 _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image) are asked
 MAX_LISTED_FAILURES = 200
-_MISSING = object()  # a compressed image never made (status of a sample's key)
+_MISSING = NOT_FRESH  # a compressed image never made (status of a sample's key)
+_ORDER_CHUNK = 512  # samples of a cell whose keys' state is looked up at once
 
 
 @dataclass
@@ -89,17 +91,20 @@ class Runner:
         #: built, so stored answers are taken as they are (and new ones fail on the build error)
         self._vlm_versions: dict[str, str | None] = {}
         self._feed: CompressionFeed | None = None
-        #: compressed keys whose compression is running now: their samples wait for them
-        self._waiting: set[str] = set()
-        self._fresh: dict[str, str | None] = {}  # key compressed by this run -> its error
+        #: the compression units, the keys being compressed now (their samples wait for them),
+        #: those compressed by this run with their errors, and the waiting samples: on disk
+        self._jobs = JobSpool()
         self._outcomes: list[JobOutcome] = []  # taken from the feed, not yet stored
         self._last_flush = time.monotonic()
         self._wanted_now = False  # a sample waits for a compression: store outcomes at once
         self._bar_c = self._bar_m = None
 
     def run(self) -> dict[str, Any]:
-        with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
-            return self._run()
+        try:
+            with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
+                return self._run()
+        finally:
+            self._jobs.close()
 
     def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
@@ -142,54 +147,59 @@ class Runner:
 
     # ---- images ------------------------------------------------------------------------------
     def _record_images(self) -> None:
+        """Store each task's images (new or changed ones), and find those an earlier run
+        could not decode; a batch of images at a time."""
         for t in self.plan.tasks:
-            known = self.store.images(t.label)
-            new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in t.images.items()
-                   if k not in known or known[k][0] != im.content_hash]
-            if new:
-                self.store.add_images(t.label, new)
-        if not self.retry:
-            hashes = sorted({im.content_hash for t in self.plan.tasks for im in t.images.values()
-                             if im.content_hash})
-            self._decode_errors = self.store.decode_errors(hashes)
+            for chunk in batched(t.images.items(), _SCORE_CHUNK):
+                known = self.store.images(t.label, [k for k, _ in chunk])
+                new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
+                       if k not in known or known[k][0] != im.content_hash]
+                if new:
+                    self.store.add_images(t.label, new)
+                if not self.retry:
+                    self._decode_errors.update(self.store.decode_errors(
+                        [im.content_hash for _, im in chunk if im.content_hash]))
 
-    def _image_error(self, t: TaskPlan, image_key: str) -> str | None:
-        im = t.images[image_key]
-        return im.error or self._decode_errors.get(im.content_hash or "")
+    def _image_error(self, t: TaskPlan, i: int) -> str | None:
+        """Why the image of sample ``i`` of ``t`` cannot be used (unreadable, or undecodable)."""
+        return t.samples.image_error(i) or self._decode_errors.get(t.samples.content_hash(i) or "")
 
     # ---- stage 1: compression and image metrics ---------------------------------------------
-    def _compress_jobs(self) -> tuple[list[ImageJob], int, int]:
+    def _list_jobs(self) -> tuple[int, int]:
+        """List the compression units (one per distinct image x codec, for the keys and metrics
+        the store lacks) into the job spool; returns how many compressions and metrics."""
         codecs = [c for c in self.plan.codecs if not c.is_reference]
-        sources: dict[str, Any] = {}
-        for t in self.plan.tasks:
-            for im in t.images.values():
-                if im.content_hash and im.content_hash not in self._decode_errors:
-                    sources.setdefault(im.content_hash, im.source)
-        jobs, n_compress, n_metrics = [], 0, 0
-        hashes = list(sources)
-        for i in range(0, len(hashes), 100):
-            chunk = hashes[i:i + 100]
-            keys = {(h, c.name, lv): c.key(h, lv) for h in chunk for c in codecs for lv in c.levels}
-            status = self.store.compressed(list(keys.values()))
-            metric_status = self.store.metric_status(list(keys.values())) if self._metric_names else {}
-            for h in chunk:
-                for c in codecs:
-                    work = []
-                    for lv in c.levels:
-                        key = keys[(h, c.name, lv)]
-                        compress = key not in status or (status[key] is not None and self.retry)
-                        if not compress and status[key] is not None:
-                            continue  # failed before; --retry-failed tries again
-                        have = metric_status.get(key, {})
-                        metrics = tuple(m for m in self._metric_names
-                                        if m not in have or (have[m] is not None and self.retry))
-                        if compress or metrics:
-                            work.append(LevelWork(lv, key, compress, metrics))
-                            n_compress += compress
-                            n_metrics += len(metrics)
-                    if work:
-                        jobs.append(ImageJob(h, sources[h], c.name, tuple(work)))
-        return jobs, n_compress, n_metrics
+        if not codecs:
+            return 0, 0
+        n_compress = n_metrics = 0
+        for ti, t in enumerate(self.plan.tasks):
+            earlier = self.plan.tasks[:ti]
+            images = ((key, h) for key, h in t.samples.distinct_images()
+                      if h not in self._decode_errors and not any(e.samples.has_hash(h) for e in earlier))
+            for chunk in batched(images, 100):
+                keys = {(h, c.name, lv): c.key(h, lv) for _, h in chunk for c in codecs for lv in c.levels}
+                status = self.store.compressed(list(keys.values()))
+                metric_status = self.store.metric_status(list(keys.values())) if self._metric_names else {}
+                units = []
+                for image, h in chunk:
+                    for c in codecs:
+                        work = []
+                        for lv in c.levels:
+                            key = keys[(h, c.name, lv)]
+                            compress = key not in status or (status[key] is not None and self.retry)
+                            if not compress and status[key] is not None:
+                                continue  # failed before; --retry-failed tries again
+                            have = metric_status.get(key, {})
+                            metrics = tuple(m for m in self._metric_names
+                                            if m not in have or (have[m] is not None and self.retry))
+                            if compress or metrics:
+                                work.append(LevelWork(lv, key, compress, metrics))
+                                n_compress += compress
+                                n_metrics += len(metrics)
+                        if work:
+                            units.append((ti, image, h, c.name, tuple(work)))
+                self._jobs.add(units)
+        return n_compress, n_metrics
 
     def _make_local(self, category: str, name: str) -> Any:
         if category == "codec":
@@ -204,20 +214,21 @@ class Runner:
 
     def _start_compression(self) -> None:
         """Start compressing on a background thread; inference starts at once beside it."""
-        jobs, n_compress, n_metrics = self._compress_jobs()
-        self._bar_c = self.progress.bar("compress", n_compress) if jobs else None
+        n_compress, n_metrics = self._list_jobs()
+        self._bar_c = self.progress.bar("compress", n_compress) if self._jobs.count else None
         self._bar_m = self.progress.bar("metrics", n_metrics) if n_metrics else None
-        self._waiting = {w.key for job in jobs for w in job.levels if w.compress}
         workshop = Workshop(self._make_local, self.cache)
         options = self._worker_options()
+        # read on the compression thread: the image of a unit without the sample spool's cache
+        jobs = self._jobs.units(lambda ti, image: self.plan.tasks[ti].samples.source(image, cached=False))
         if self.executor == "ray":
             from .ray_executor import ray_jobs
 
             self._feed = CompressionFeed(jobs, lambda todo, stop: ray_jobs(
-                todo, workshop, self.cache, self.registry, options, self.ray, stop))
+                todo, workshop, self.cache, self.registry, options, self.ray, stop), count=self._jobs.count)
             return
         self._feed = CompressionFeed(jobs, lambda todo, stop: run_jobs(
-            todo, workshop, self.jobs, self.registry, options, stop))
+            todo, workshop, self.jobs, self.registry, options, stop), count=self._jobs.count)
 
     def _drain(self, block: bool, catch: bool = False) -> list[str]:
         """Take finished compression units from the feed, store them (in transactions of at
@@ -246,16 +257,12 @@ class Runner:
         outcomes, self._outcomes = self._outcomes, []
         self._last_flush = time.monotonic()
         self._save_outcomes(outcomes, {c.name: c for c in self.plan.codecs})
-        ready = []
-        for out in outcomes:
-            for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)):
-                if w.compress:
-                    self._fresh[w.key] = out.image_error if lo is None else lo.error
-                    ready.append(w.key)
+        done = [(w.key, out.image_error if lo is None else lo.error) for out in outcomes
+                for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)) if w.compress]
+        self._jobs.done(done)
         if self._feed.finished:  # nothing more will come: whatever still waits is let go
-            ready += self._waiting
-        self._waiting.difference_update(ready)
-        return ready
+            self._jobs.finish()
+        return [key for key, _ in done]
 
     def _save_outcomes(self, outcomes: list[JobOutcome], codec_of: dict[str, CodecPlan]) -> None:
         if not outcomes:
@@ -283,9 +290,12 @@ class Runner:
         self.store.save_compression_results(compressed, metrics, images, self.run_id)
 
     # ---- stage 2: inference -----------------------------------------------------------------
-    def _cell_keys(self, t: TaskPlan, c: CodecPlan, level: str) -> dict[str, str | None]:
-        """image key -> compressed key (None where the image is unreadable)."""
-        return {k: (c.key(im.content_hash, level) if im.content_hash else None) for k, im in t.images.items()}
+    @staticmethod
+    def _key(t: TaskPlan, c: CodecPlan, level: str, i: int) -> str | None:
+        """The compressed key of the image of sample ``i`` of ``t`` in a cell (None where the
+        image is unreadable)."""
+        h = t.samples.content_hash(i)
+        return c.key(h, level) if h else None
 
     def _current(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str,
                  with_text: bool = False) -> Iterator[tuple[int, str | None, str | None]]:
@@ -293,7 +303,6 @@ class Runner:
         run's samples, given for the same image, prompt and task version by the same model
         version (new weights under the same name are a new model). Streamed, so a cell of 100k
         answers never sits in memory as rows; the samples are looked up a batch at a time."""
-        keys = self._cell_keys(t, c, level)
         version = self._vlm_versions.get(vlm.label)
         rows = self.store.iter_predictions(t.answers_label or t.label, vlm.label, c.name, level, with_text, True)
         while True:
@@ -303,7 +312,10 @@ class Runner:
             ours = t.samples.lookup([row[0] for row in batch])
             for row in batch:
                 hit = ours.get(row[0])
-                if hit is not None and self._is_current(t, row[1:5], row[-1], keys[hit[1]], hit[2], version):
+                if hit is None:
+                    continue
+                key = c.key(hit[3], level) if hit[3] else None
+                if self._is_current(t, row[1:5], row[-1], key, hit[2], version):
                     yield hit[0], row[4], row[5] if with_text else None
 
     @staticmethod
@@ -323,19 +335,19 @@ class Runner:
         reference text is None where the reference has no usable answer."""
         stored_as, ref = t.answers_label or t.label, self.plan.codecs[0]
         version = self._vlm_versions.get(vlm.label)
-        keys, ref_keys = self._cell_keys(t, c, level), self._cell_keys(t, ref, ref.levels[0])
-        for chunk in t.samples.chunks(_SCORE_CHUNK):
-            ids = [s.id for _, s, _ in chunk]
+        for chunk in t.samples.chunks(_SCORE_CHUNK, with_hash=True):
+            ids = [s.id for _, s, _, _ in chunk]
             rows = self.store.predictions_of(stored_as, vlm.label, c.name, level, ids)
             refs = rows if c.is_reference else self.store.predictions_of(stored_as, vlm.label, ref.name,
                                                                           ref.levels[0], ids)
-            for _, s, sha in chunk:
+            for _, s, sha, h in chunk:
                 row, ref_row = rows.get(s.id), refs.get(s.id)
                 ref_text = None
                 if ref_row is not None and ref_row[3] is None and self._is_current(
-                        t, ref_row[:4], ref_row[5], ref_keys[s.image.key], sha, version):
+                        t, ref_row[:4], ref_row[5], h, sha, version):  # the reference's key: the hash
                     ref_text = ref_row[4] or ""
-                if row is None or not self._is_current(t, row[:4], row[5], keys[s.image.key], sha, version):
+                if row is None or not self._is_current(t, row[:4], row[5], c.key(h, level) if h else None,
+                                                       sha, version):
                     yield s, "no prediction stored (run interrupted?)", None, ref_text
                 else:
                     yield s, row[3], (row[4] or "") if row[3] is None else None, ref_text
@@ -369,43 +381,58 @@ class Runner:
         sample to ask, in ``todo``'s order, except that a sample whose image is being compressed
         waits aside and comes as soon as that image is stored. Status: None (compressed),
         an error, or ``_MISSING`` (never compressed)."""
-        deferred: dict[str, array] = {}  # key -> (todo index, sample index) pairs
         self._wanted_now = False
         for n, (t, c, level, pending) in enumerate(todo):
-            keys = self._cell_keys(t, c, level)
-            status = {} if c.is_reference else self.store.compressed(
-                sorted(set(keys.values()) - {None} - self._waiting))  # the task's images: a superset
-            for j, i in enumerate(pending):
-                key = keys[t.samples[i].image.key]
-                if key in self._waiting:
-                    deferred.setdefault(key, array("l")).extend((n, i))
-                    continue
-                if c.is_reference:
-                    yield t, c, level, i, key, None
-                else:  # stored before the cell began, or by this run since (no longer waiting)
-                    yield t, c, level, i, key, status[key] if key in status else self._fresh.get(key, _MISSING)
-                if j % 32 == 31:  # store finished compressions now and then, needed or not yet
-                    yield from self._released(todo, deferred, block=False)
-        self._wanted_now = bool(deferred)
-        while deferred:  # the VLM has nothing else to do: wait for the next image
-            yield from self._released(todo, deferred, block=True)
+            pending = pending() if callable(pending) else pending  # a cell's are listed when it begins
+            for start in range(0, len(pending), _ORDER_CHUNK):
+                part = pending[start:start + _ORDER_CHUNK]
+                keys = [self._key(t, c, level, i) for i in part]
+                waiting: set[str] = set()
+                status: dict[str, str | None] = {}
+                if not c.is_reference:
+                    named = sorted(set(keys) - {None})
+                    waiting = self._jobs.waiting(named)
+                    status = self.store.compressed([k for k in named if k not in waiting])
+                parked = []
+                for j, (i, key) in enumerate(zip(part, keys)):
+                    if key in waiting:
+                        parked.append((key, n, i))
+                    elif c.is_reference:
+                        yield t, c, level, i, key, None
+                    else:  # stored before this part began, or by this run since (no longer waiting)
+                        yield t, c, level, i, key, status[key] if key in status else self._jobs.fresh(key)
+                    if j % 32 == 31:  # store finished compressions now and then, needed or not yet
+                        yield from self._park(todo, parked)
+                        parked = []
+                        yield from self._released(todo, block=False)
+                yield from self._park(todo, parked)
+        self._wanted_now = bool(self._jobs.parked)
+        while self._jobs.parked:  # the VLM has nothing else to do: wait for the next image
+            yield from self._released(todo, block=True)
         self._wanted_now = False
 
-    def _released(self, todo, deferred: dict[str, array], block: bool):
-        for key in self._drain(block):
-            pairs = deferred.pop(key, None)
-            for k in range(0, len(pairs or ()), 2):
-                t, c, level, _ = todo[pairs[k]]
-                yield t, c, level, pairs[k + 1], key, self._fresh.get(key, _MISSING)
+    def _park(self, todo, rows: list[tuple[str, int, int]]):
+        """Park samples whose image is being compressed; yields those whose image came since."""
+        for key, n, i, status in self._jobs.park(rows):
+            t, c, level, _ = todo[n]
+            yield t, c, level, i, key, status
+
+    def _released(self, todo, block: bool):
+        """The samples parked for the images that became ready (all of them once the
+        compression is finished), with their keys' status."""
+        ready = self._drain(block)
+        for key, n, i, status in self._jobs.release(None if self._feed.finished else ready):
+            t, c, level, _ = todo[n]
+            yield t, c, level, i, key, status
 
     def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
-        todo = []
+        todo, total = [], 0
         for t in self.plan.tasks:
             for c, level in self.plan.cells():
-                pending = self._pending(t, vlm, c, level)
-                if pending:
-                    todo.append((t, c, level, pending))
-        total = sum(len(p) for *_, p in todo)
+                n = len(self._pending(t, vlm, c, level))  # counted now, listed when the cell begins
+                if n:
+                    todo.append((t, c, level, lambda t=t, c=c, level=level: self._pending(t, vlm, c, level)))
+                    total += n
         if not total:
             return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
@@ -415,7 +442,7 @@ class Runner:
         try:
             for t, c, level, i, key, status in self._work_order(todo):
                 s = t.samples[i]
-                error = self._image_error(t, s.image.key)
+                error = self._image_error(t, i)
                 if error is None and not c.is_reference:
                     if status is _MISSING:
                         error = f"codec {c.name} level {level}: not compressed"
@@ -534,10 +561,11 @@ class Runner:
         ref = self.plan.codecs[0]
         for t in self.plan.tasks:
             for key, im in t.images.items():
-                if self._image_error(t, key):
+                error = im.error or self._decode_errors.get(im.content_hash or "")
+                if error:
                     failures[("image", t.label, key)] = {"stage": "image", "task": t.label, "vlm": None,
                                                          "codec": None, "level": None, "item": key,
-                                                         "error": self._image_error(t, key)}
+                                                         "error": error}
             rates = {(c.name, lv): self._rate(t, c, lv, failures) for c, lv in self.plan.cells()}
             for vlm in self.plan.vlms:
                 stored_as = t.answers_label or t.label  # predictions' label (no scoring options)
@@ -572,19 +600,22 @@ class Runner:
         """Mean bpp and metrics over the cell's distinct images; collects their failures."""
         if c.is_reference:
             return NONE_BPP, {}
-        keys = sorted({k for k in self._cell_keys(t, c, level).values() if k})
-        for key, err in self.store.compressed(keys).items():
-            if err is not None:
-                failures[("compress", key)] = {"stage": "compress", "task": t.label, "vlm": None,
-                                               "codec": c.name, "level": level, "item": key, "error": err}
-        if self._metric_names:
-            for key, errs in self.store.metric_status(keys).items():
-                for m, err in errs.items():
-                    if err is not None and m in self._metric_names:
-                        failures[("metric", key, m)] = {"stage": "metric", "task": t.label, "vlm": None,
-                                                        "codec": c.name, "level": level,
-                                                        "item": f"{m} {key}", "error": err}
-        return self.store.mean_bpp(keys), self.store.mean_metrics(keys, self._metric_names)
+        def keys():  # the cell's distinct compressed images, streamed
+            return (c.key(h, level) for _, h in t.samples.distinct_images())
+
+        for part in batched(keys(), _SCORE_CHUNK):
+            for key, err in self.store.compressed(part).items():
+                if err is not None:
+                    failures[("compress", key)] = {"stage": "compress", "task": t.label, "vlm": None,
+                                                   "codec": c.name, "level": level, "item": key, "error": err}
+            if self._metric_names:
+                for key, errs in self.store.metric_status(part).items():
+                    for m, err in errs.items():
+                        if err is not None and m in self._metric_names:
+                            failures[("metric", key, m)] = {"stage": "metric", "task": t.label, "vlm": None,
+                                                            "codec": c.name, "level": level,
+                                                            "item": f"{m} {key}", "error": err}
+        return self.store.mean_bpp(keys()), self.store.mean_metrics(keys(), self._metric_names)
 
     def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, rescore: bool,
                     failures: dict) -> dict[str, Any] | None:
@@ -636,3 +667,4 @@ class Runner:
         if error is not None:
             cell.update(score=None, score_metric=None, higher_is_better=None, details={})
         return cell
+

@@ -4,10 +4,12 @@
 SQLite database (on disk; SQLite keeps a couple of MB of pages in memory and removes the file
 when the run ends). Each row holds a sample's position in the task's order, its id (unique:
 a second sample with the same id is an error naming it), its image key, its prompt fingerprint
-and the sample itself (pickled, its image left out: images are kept once per key in the plan).
-The runner reads samples back by position through a small page cache, in the order that keeps
-each image's samples together, so a 1M-question task costs the memory of a few thousand
-samples.
+and the sample itself (pickled, its image left out). Each distinct image has a row of its own
+(``images``): its source (a path, or the encoded bytes a task gave, kept on disk until read),
+and, once the plan has read it, its content hash, size or the error reading it. The runner
+reads samples back by position through a small page cache, in the order that keeps each
+image's samples together, so a 1M-question task of as many images costs the memory of a few
+thousand samples.
 """
 
 from __future__ import annotations
@@ -16,14 +18,16 @@ import hashlib
 import pickle
 import sqlite3
 from collections import OrderedDict
-from dataclasses import fields
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..types import ImageSource, Sample
 
 _INSERT_BATCH = 2000  # samples written per statement batch while planning
 _PAGE = 256  # samples read back at once (consecutive in the image-grouped order)
 _PAGES = 32  # pages kept: at most _PAGE * _PAGES samples in memory
+_RECENT_IMAGES = 4096  # image key -> rank kept while spooling (the rest is looked up)
+_IMAGE_LRU = 256  # images' rows kept while reading back
 
 
 # a sample is spooled as the tuple of its fields but the image (kept once per key): 3-4x faster
@@ -34,6 +38,34 @@ assert [f.name for f in fields(Sample)] == ["id", "image", "question", "kind", "
 
 def _dumps(s: Sample) -> bytes:
     return pickle.dumps((s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta), protocol=5)
+
+
+@dataclass
+class TaskImage:
+    """One distinct image of a task: where it comes from, and what reading it found."""
+
+    source: ImageSource
+    content_hash: str | None  # None: the bytes could not be read
+    num_bytes: int | None
+    error: str | None
+
+
+class SpooledImage(ImageSource):
+    """An image whose encoded bytes wait in the spool, read each time they are needed (a
+    sample read back from the spool holds no image bytes). Pickled (for a worker process),
+    it becomes a plain ``ImageSource`` holding its bytes."""
+
+    __slots__ = ("_read",)
+
+    def __init__(self, key: str, read: Callable[[], bytes]):
+        super().__init__(key)
+        object.__setattr__(self, "_read", read)
+
+    def read_bytes(self) -> bytes:
+        return self._read()
+
+    def __reduce__(self):
+        return (ImageSource, (self.key, None, self.read_bytes()))
 
 
 class DuplicateSampleId(ValueError):
@@ -56,42 +88,70 @@ class SampleSpool:
         self.conn.execute("CREATE TABLE s (pos INTEGER PRIMARY KEY, id TEXT NOT NULL, image TEXT NOT NULL,"
                           " image_rank INTEGER NOT NULL, prompt_sha TEXT NOT NULL, blob BLOB NOT NULL)")
         self.conn.execute("CREATE UNIQUE INDEX s_id ON s (id)")
-        #: the first sample's ImageSource of each image key (what the runner loads and hashes)
-        self.images: dict[str, ImageSource] = {}
+        # one row per distinct image (rank: order of first use): the first sample's source
+        self.conn.execute("CREATE TABLE images (rank INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, path TEXT,"
+                          " data BLOB, content_hash TEXT, num_bytes INTEGER, error TEXT)")
         digest = hashlib.sha1()
-        rank: dict[str, int] = {}
+        recent: OrderedDict[str, int] = OrderedDict()  # image key -> rank, of the latest images
+        self.image_count = 0
         batch: list[tuple] = []
+        self.conn.execute("BEGIN")
         for n, s in enumerate(samples):
             s = check(n, s)
             key = s.image.key
-            if key not in rank:
-                rank[key] = len(rank)
-                self.images[key] = s.image
+            rank = recent.get(key)
+            if rank is None:
+                rank = self._rank(s.image)
+            else:
+                recent.move_to_end(key)
+            recent[key] = rank
+            if len(recent) > _RECENT_IMAGES:
+                recent.popitem(last=False)
             digest.update((("\n" if n else "") + s.id).encode())
-            batch.append((n, s.id, key, rank[key], prompt_sha(s), _dumps(s)))
+            batch.append((n, s.id, key, rank, prompt_sha(s), _dumps(s)))
             if len(batch) >= _INSERT_BATCH:
                 self._insert(batch)
                 batch = []
         self._insert(batch)
+        self.conn.execute("COMMIT")
         self.count = self.conn.execute("SELECT COUNT(*) FROM s").fetchone()[0]
         self.ids_hash = digest.hexdigest()
         self.conn.execute("CREATE INDEX s_order ON s (image_rank, pos)")
+        self.conn.execute("CREATE INDEX images_hash ON images (content_hash)")
         self._pages: OrderedDict[int, dict[int, tuple[Sample, str]]] = OrderedDict()
         self._page_of: dict[int, int] = {}  # position -> page (of the pages kept)
+        self._images: OrderedDict[str, tuple] = OrderedDict()  # key -> its row, the latest read
+        #: the spool's images by key (a read-only mapping of ``TaskImage``, streamed)
+        self.images = SpooledImages(self)
+
+    def _rank(self, source: ImageSource) -> int:
+        """The rank of an image seen before, or a new row for it (its first sample's source)."""
+        row = self.conn.execute("SELECT rank FROM images WHERE key=?", (source.key,)).fetchone()
+        if row is not None:
+            return row[0]
+        rank = self.image_count
+        self.conn.execute("INSERT INTO images (rank, key, path, data) VALUES (?,?,?,?)",
+                          (rank, source.key, source.path, source.data))
+        self.image_count += 1
+        return rank
 
     def _insert(self, rows: Sequence[tuple]) -> None:
-        self.conn.execute("BEGIN")
+        """Write a batch of samples and commit (a transaction stays open while spooling)."""
         try:
             self.conn.executemany("INSERT INTO s VALUES (?,?,?,?,?,?)", rows)
-            self.conn.execute("COMMIT")
         except sqlite3.IntegrityError:
             self.conn.execute("ROLLBACK")
+            self.conn.execute("BEGIN")
             seen: set[str] = set()
             for row in rows:  # a duplicate within this batch, or of an earlier one
                 if row[1] in seen or self.conn.execute("SELECT 1 FROM s WHERE id=?", (row[1],)).fetchone():
+                    self.conn.execute("ROLLBACK")
                     raise DuplicateSampleId(row[1]) from None
                 seen.add(row[1])
+            self.conn.execute("ROLLBACK")
             raise
+        self.conn.execute("COMMIT")
+        self.conn.execute("BEGIN")
 
     def close(self) -> None:
         self.conn.close()
@@ -100,7 +160,7 @@ class SampleSpool:
         return self.count
 
     # ---- reading back ------------------------------------------------------------------------
-    def _entry(self, pos: int) -> tuple[Sample, str]:
+    def _entry(self, pos: int) -> tuple[Sample, str, str | None, str | None]:
         page = self._page_of.get(pos)
         if page is not None:
             self._pages.move_to_end(page)
@@ -110,10 +170,10 @@ class SampleSpool:
             raise IndexError(pos)
         # a page: this sample and those after it in the image-grouped order (what comes next)
         rows = self.conn.execute(
-            "SELECT pos, image, prompt_sha, blob FROM s WHERE (image_rank, pos) >= (?, ?)"
-            " ORDER BY image_rank, pos LIMIT ?", (rank[0], pos, _PAGE)).fetchall()
+            f"SELECT s.pos, s.prompt_sha, s.blob, {_SAMPLE_IMAGE} WHERE (s.image_rank, s.pos) >= (?, ?)"
+            " ORDER BY s.image_rank, s.pos LIMIT ?", (rank[0], pos, _PAGE)).fetchall()
         page = rows[0][0]
-        entries = {p: (self._sample(key, blob), sha) for p, key, sha, blob in rows}
+        entries = self._entries(rows)
         self._pages[page] = entries
         for p in entries:
             self._page_of[p] = page
@@ -124,9 +184,85 @@ class SampleSpool:
                     del self._page_of[p]
         return entries[pos]
 
-    def _sample(self, key: str, blob: bytes) -> Sample:
-        sid, question, kind, answer, options, category, meta = pickle.loads(blob)
-        return Sample(sid, self.images[key], question, kind, answer, options, category, meta)
+    def _entries(self, rows: Sequence[tuple]) -> dict[int, tuple[Sample, str, str | None]]:
+        """position -> (sample, prompt fingerprint, image content hash, image error) of rows read with
+        ``_SAMPLE_IMAGE`` (samples of one image share its source)."""
+        sources: dict[int, ImageSource] = {}
+        out = {}
+        for pos, sha, blob, *image in rows:
+            source = sources.get(image[0])
+            if source is None:
+                source = sources[image[0]] = self._source(image)
+            sid, question, kind, answer, options, category, meta = pickle.loads(blob)
+            out[pos] = (Sample(sid, source, question, kind, answer, options, category, meta), sha, image[4], image[6])
+        return out
+
+    # ---- images ------------------------------------------------------------------------------
+    def _image_row(self, key: str) -> tuple:
+        """(rank, key, path, has data, content hash, bytes, error) of one image, through a
+        small cache (samples come back grouped by image)."""
+        row = self._images.get(key)
+        if row is not None:
+            self._images.move_to_end(key)
+            return row
+        row = self.conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        self._images[key] = row
+        if len(self._images) > _IMAGE_LRU:
+            self._images.popitem(last=False)
+        return row
+
+    def _source(self, row: tuple) -> ImageSource:
+        rank, key, path, has_data = row[:4]
+        if not has_data:
+            return ImageSource(key, path)
+        return SpooledImage(key, lambda: self.conn.execute("SELECT data FROM images WHERE rank=?",
+                                                           (rank,)).fetchone()[0])
+
+    def source(self, key: str, cached: bool = True) -> ImageSource:
+        """The image of ``key`` as its first sample gave it (its bytes read when needed);
+        ``cached=False`` from another thread (the row is read without the cache)."""
+        if cached:
+            return self._source(self._image_row(key))
+        row = self.conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE key=?", (key,)).fetchone()
+        if row is None:
+            raise KeyError(key)
+        return self._source(row)
+
+    def distinct_images(self, size: int = 500) -> Iterator[tuple[str, str]]:
+        """(image key, content hash) of the first image of each distinct content (unreadable
+        images left out), in order of first use, ``size`` at a time."""
+        for start in range(0, self.image_count, size):
+            yield from self.conn.execute(
+                "SELECT key, content_hash FROM images AS i WHERE rank >= ? AND rank < ? AND content_hash IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM images AS e WHERE e.content_hash = i.content_hash AND e.rank < i.rank)"
+                " ORDER BY rank", (start, start + size)).fetchall()
+
+    def image(self, key: str) -> TaskImage:
+        return self._task_image(self._image_row(key))
+
+    def _task_image(self, row: tuple) -> TaskImage:
+        return TaskImage(self._source(row), *row[4:])
+
+    def image_rows(self, size: int = 512) -> Iterator[tuple]:
+        """Every image's row (see ``_image_row``), in order of first use, ``size`` at a time."""
+        for start in range(0, self.image_count, size):
+            yield from self.conn.execute(f"SELECT {_IMAGE_COLUMNS} FROM images WHERE rank >= ? AND rank < ?"
+                                         " ORDER BY rank", (start, start + size)).fetchall()
+
+    def set_image_info(self, rows: Sequence[tuple[str, str | None, int | None, str | None]]) -> None:
+        """(image key, content hash, bytes, error) found by reading images (while planning)."""
+        self.conn.execute("BEGIN")
+        self.conn.executemany("UPDATE images SET content_hash=?, num_bytes=?, error=? WHERE key=?",
+                              [(h, n, e, k) for k, h, n, e in rows])
+        self.conn.execute("COMMIT")
+        self._images.clear()
+
+    def has_hash(self, content_hash: str) -> bool:
+        """Whether an image of this task has this content."""
+        return self.conn.execute("SELECT 1 FROM images WHERE content_hash=? LIMIT 1",
+                                 (content_hash,)).fetchone() is not None
 
     def __getitem__(self, pos: int) -> Sample:
         if not isinstance(pos, int):
@@ -138,16 +274,26 @@ class SampleSpool:
     def prompt_sha(self, pos: int) -> str:
         return self._entry(pos)[1]
 
+    def content_hash(self, pos: int) -> str | None:
+        """The content hash of the image of the sample at ``pos`` (None: unreadable)."""
+        return self._entry(pos)[2]
+
+    def image_error(self, pos: int) -> str | None:
+        """Why the image of the sample at ``pos`` could not be read while planning, if so."""
+        return self._entry(pos)[3]
+
     def __iter__(self) -> Iterator[Sample]:
         for chunk in self.chunks(_PAGE * 4):
             yield from (s for _, s, _ in chunk)
 
-    def chunks(self, size: int) -> Iterator[list[tuple[int, Sample, str]]]:
-        """(position, sample, prompt fingerprint) in the task's order, ``size`` at a time."""
+    def chunks(self, size: int, with_hash: bool = False) -> Iterator[list[tuple]]:
+        """(position, sample, prompt fingerprint[, image content hash]) in the task's order,
+        ``size`` at a time."""
         for start in range(0, self.count, size):
-            rows = self.conn.execute("SELECT pos, image, prompt_sha, blob FROM s WHERE pos >= ? AND pos < ?"
-                                     " ORDER BY pos", (start, start + size)).fetchall()
-            yield [(p, self._sample(key, blob), sha) for p, key, sha, blob in rows]
+            rows = self.conn.execute(f"SELECT s.pos, s.prompt_sha, s.blob, {_SAMPLE_IMAGE} WHERE s.pos >= ?"
+                                     " AND s.pos < ? ORDER BY s.pos", (start, start + size)).fetchall()
+            entries = self._entries(rows)
+            yield [(p, *entries[p][:3 if with_hash else 2]) for p, *_ in rows]
 
     def order(self) -> Iterator[int]:
         """Every position, each image's samples together (images in order of first use)."""
@@ -159,11 +305,42 @@ class SampleSpool:
             for (p,) in rows:
                 yield p
 
-    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[int, str, str]]:
-        """sample id -> (position, image key, prompt fingerprint), for the ids of this task."""
-        out: dict[str, tuple[int, str, str]] = {}
+    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[int, str, str, str | None]]:
+        """sample id -> (position, image key, prompt fingerprint, image content hash), for the
+        ids of this task."""
+        out: dict[str, tuple[int, str, str, str | None]] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            out.update((sid, (pos, key, sha)) for sid, pos, key, sha in self.conn.execute(
-                f"SELECT id, pos, image, prompt_sha FROM s WHERE id IN ({','.join('?' * len(part))})", part))
+            out.update((sid, (pos, key, sha, h)) for sid, pos, key, sha, h in self.conn.execute(
+                "SELECT s.id, s.pos, s.image, s.prompt_sha, images.content_hash FROM s JOIN images"
+                f" ON images.rank = s.image_rank WHERE s.id IN ({','.join('?' * len(part))})", part))
         return out
+
+
+_IMAGE_COLUMNS = "rank, key, path, data IS NOT NULL, content_hash, num_bytes, error"
+#: a sample's image row (``_IMAGE_COLUMNS``) joined to it
+_SAMPLE_IMAGE = ("i.rank, i.key, i.path, i.data IS NOT NULL, i.content_hash, i.num_bytes, i.error"
+                 " FROM s JOIN images AS i ON i.rank = s.image_rank")
+
+
+class SpooledImages(Mapping):
+    """A task's distinct images by key (``TaskImage``), read from its spool: ``len``, ``[key]``,
+    and ``keys()``/``values()``/``items()`` streamed in order of first use."""
+
+    def __init__(self, spool: SampleSpool):
+        self._spool = spool
+
+    def __len__(self) -> int:
+        return self._spool.image_count
+
+    def __getitem__(self, key: str) -> TaskImage:
+        return self._spool.image(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (row[1] for row in self._spool.image_rows())
+
+    def values(self) -> Iterator[TaskImage]:  # type: ignore[override]
+        return (self._spool._task_image(row) for row in self._spool.image_rows())
+
+    def items(self) -> Iterator[tuple[str, TaskImage]]:  # type: ignore[override]
+        return ((row[1], self._spool._task_image(row)) for row in self._spool.image_rows())

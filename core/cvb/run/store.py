@@ -10,6 +10,7 @@ is in the ``meta`` table, and a store written by a newer cvb is refused without 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import sqlite3
@@ -80,9 +81,11 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def batched(items: Iterable[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    """``items`` (any iterable, read as it goes) ``size`` at a time."""
+    it = iter(items)
+    while part := list(itertools.islice(it, size)):
+        yield part
 
 
 def _json_load(text: str | None, default: Any) -> Any:
@@ -260,9 +263,10 @@ class Store:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
-    def _read_in(self, sql: str, keys: Sequence[str], prefix: Sequence[Any] = ()) -> Iterator[tuple]:
-        """Rows of ``sql`` (holding one ``{in}``) for ``keys`` in chunks."""
-        for part in _chunks(list(keys)):
+    def _read_in(self, sql: str, keys: Iterable[str], prefix: Sequence[Any] = ()) -> Iterator[tuple]:
+        """Rows of ``sql`` (holding one ``{in}``) for ``keys`` (any iterable, read as it goes)
+        in chunks."""
+        for part in batched(keys):
             yield from self._read(sql.format(in_=",".join("?" * len(part))), [*prefix, *part])
 
     # ---- runs ------------------------------------------------------------------------------
@@ -283,8 +287,12 @@ class Store:
                       (now_iso(), status, json.dumps(summary, default=str) if summary else None, run_id))
 
     # ---- images ----------------------------------------------------------------------------
-    def images(self, task: str) -> dict[str, tuple[str | None, str | None]]:
-        """image key -> (content hash, error) for one task."""
+    def images(self, task: str, keys: Sequence[str] | None = None) -> dict[str, tuple[str | None, str | None]]:
+        """image key -> (content hash, error) for one task (``keys``: only those images)."""
+        if keys is not None:
+            return {k: (h, e) for k, h, e in self._read_in(
+                "SELECT image_key, content_hash, error FROM images WHERE task=? AND image_key IN ({in_})",
+                keys, (task,))}
         return {k: (h, e) for k, h, e in self._read(
             "SELECT image_key, content_hash, error FROM images WHERE task=?", (task,))}
 

@@ -136,12 +136,15 @@ class TextureVLM(ScriptedVLM):
 class ToyTask:
     """``toy:DIR``: for each ``img*_smooth.png`` / ``img*_textured.png``, ``questions`` yes/no
     questions alternating 'Is the image smooth?' and 'Is the image textured?' (sample ids
-    ``STEM-qJ``, all first questions, then all second ones...). Score: accuracy in percent."""
+    ``STEM-qJ``, all first questions, then all second ones...). Score: accuracy in percent.
+    ``inline=true``: each image comes as its encoded bytes (as hub datasets give them), not
+    a path."""
 
     name = "toy"
     version = "1"
 
-    def __init__(self, folder: str, questions: int = 2, broken_score: bool = False, streamed: bool = False):
+    def __init__(self, folder: str, questions: int = 2, broken_score: bool = False, streamed: bool = False,
+                 inline: bool = False):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             from cvb.errors import UsageError
@@ -150,6 +153,7 @@ class ToyTask:
         self.questions = int(questions)
         self.broken_score = broken_score in (True, "true", "1")
         self.streamed = streamed in (True, "true", "1")
+        self.inline = inline in (True, "true", "1")
         if self.streamed:  # the same rule as score(), fed one sample at a time
             self.scorer = self._scorer
 
@@ -163,6 +167,8 @@ class ToyTask:
         for j in range(self.questions):
             word = ("smooth", "textured")[j % 2]
             for source in sources:
+                if self.inline:
+                    source = ImageSource(key=source.key, data=Path(source.path).read_bytes())
                 stem = source.key[:-4]
                 truth = stem.rsplit("_", 1)[-1]
                 yield Sample(id=f"{stem}-q{j}", image=source, question=f"Is the image {word}?",

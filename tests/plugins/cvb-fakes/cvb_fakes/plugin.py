@@ -28,7 +28,8 @@ def register_vlms(register):
 def register_tasks(register):
     register(TaskSpec(name="toy", factory="cvb_fakes.components:ToyTask", arg="folder of img*_smooth|textured.png",
                       summary="two yes/no questions per image", options={"questions": "questions per image (default 2)",
-                                               "broken_score": "true: score() raises"}))
+                                               "broken_score": "true: score() raises",
+                                               "inline": "true: images as encoded bytes, not paths"}))
 
 
 @hookimpl
