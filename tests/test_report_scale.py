@@ -121,6 +121,19 @@ def test_an_older_store_gets_the_report_indexes_when_cvb_run_opens_it(tmp_path):
         assert store.answer_summaries("pope", "a") == before
 
 
+def test_building_the_indexes_of_an_older_store_is_announced_once(tmp_path):
+    """A first `cvb run` on a big older store pauses while the indexes build: it says so first."""
+    path = tmp_path / "old.sqlite"
+    _random_store(path, 5)
+    _drop_report_indexes(path)
+    heard: list[str] = []
+    Store(path, notice=heard.append).close()
+    assert len(heard) == 1 and all(name in heard[0] for name in report_indexes())
+    Store(path, notice=heard.append).close()  # built: nothing more to say
+    Store(tmp_path / "new.sqlite", notice=heard.append).close()  # a new store is made with them
+    assert len(heard) == 1
+
+
 # ---- the POPE rules' counts of many resamples at once ---------------------------------------
 
 def _pope_samples(n: int) -> list[Sample]:

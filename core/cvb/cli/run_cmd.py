@@ -134,7 +134,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                 "mode": mode, "jobs": jobs, "executor": executor, "address": address, "replicas": replicas,
                 "replica_gpus": replica_gpus, "retry_failed": retry_failed, "store": str(store_path),
                 "cache_dir": str(cache.root)}
-    store = Store(store_path)
+    store = Store(store_path, notice=lambda message: err.print(f"[yellow]note:[/] {message}"))
     runner, run_id, status = None, None, "error"
     try:
         run_id = store.begin_run(provenance.collect(registry, sys.argv, settings))

@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
 
@@ -99,8 +99,10 @@ def _finite(x: float | None) -> float | None:
 class Store:
     """One results file. ``create=False`` opens an existing store only (``cvb export``/``report``)."""
 
-    def __init__(self, path: str | Path, *, create: bool = True):
+    def __init__(self, path: str | Path, *, create: bool = True, notice: Callable[[str], None] | None = None):
+        """``notice`` hears of one-time work on an older store (its new indexes) before it starts."""
         self.path = Path(path)
+        self._notice = notice
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if fresh and not create:
             raise MissingStoreError(f"no results store at {self.path}; `cvb run ... --store {self.path}` makes one")
@@ -122,7 +124,7 @@ class Store:
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 if version is None:
                     self._create_schema()
-                self._add_indexes()
+                self._add_indexes(upgrading=version is not None)
             if version is not None and create:
                 self._add_columns()
             if version is not None or create:
@@ -196,9 +198,15 @@ class Store:
                 self.conn.execute("ROLLBACK")
             raise self._error(exc) from None
 
-    def _add_indexes(self) -> None:
+    def _add_indexes(self, upgrading: bool = False) -> None:
         """Indexes added to the schema since a store was made (a one-time build, then nothing)."""
         try:
+            if upgrading and self._notice is not None:
+                have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+                missing = sorted(set(report_indexes()) - have)
+                if missing and self.conn.execute("SELECT 1 FROM predictions LIMIT 1").fetchone():
+                    self._notice(f"{self.path}: building the indexes that `cvb report` reads ({', '.join(missing)}), "
+                                 f"once for this store: a few seconds per million stored answers")
             self.conn.execute("CREATE INDEX IF NOT EXISTS predictions_by_vlm_version ON predictions (vlm, vlm_version)")
             for sql in report_indexes().values():
                 self.conn.execute(sql)
