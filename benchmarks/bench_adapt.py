@@ -37,19 +37,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_hf_vlm (real-size configur
 
 
 def registry():
-    """The plugin registry, with the hf and pillow plugins registered by hand when cvb runs from
-    a source tree that was never pip-installed (no entry points), as on a bare GPU machine."""
-    from cvb.plugins import PluginInfo, get_registry
+    """The plugin registry, with the hf and pillow plugins registered by hand on a bare machine."""
+    from source_tree import register_builtins
 
-    reg = get_registry()
-    for name, module, category, probe in (("hf", "cvb_hf.plugin", "vlm", "hf"),
-                                         ("pillow", "cvb_pillow.plugin", "codec", "jpeg")):
-        if probe not in reg.names(category):
-            import importlib
-
-            reg.add_plugin(importlib.import_module(module),
-                           PluginInfo(name=name, distribution="cvb (source tree)", version="0", value=module))
-    return reg
+    return register_builtins(("cvb_hf", "cvb_pillow"))
 
 
 def training_images(folder: Path, n: int, size: tuple[int, int]) -> Path:

@@ -42,17 +42,10 @@ QUESTIONS = ["Is there a person in the image?", "Is there an animal in the image
 
 
 def registry():
-    """The plugin registry; registers cvb_hf by hand when cvb runs from a source tree that was
-    never pip-installed (no entry points), as on a bare GPU machine."""
-    from cvb.plugins import PluginInfo, get_registry
+    """The plugin registry, with the hf plugin registered by hand on a bare machine."""
+    from source_tree import register_builtins
 
-    reg = get_registry()
-    if "hf" not in reg.names("vlm"):
-        import cvb_hf.plugin
-
-        reg.add_plugin(cvb_hf.plugin, PluginInfo(name="hf", distribution="cvb (source tree)", version="0",
-                                                 value="cvb_hf.plugin"))
-    return reg
+    return register_builtins(("cvb_hf",))
 
 
 def yes_no_queries(n: int):

@@ -8,7 +8,8 @@ exactly as the entry points would, and skip any that the installed entry points 
 from __future__ import annotations
 
 
-def register_builtins(names: tuple[str, ...]) -> None:
+def register_builtins(names: tuple[str, ...]):
+    """The plugin registry, with the built-in plugin packages ``names`` (e.g. ``cvb_hf``) in it."""
     import importlib
 
     import cvb.plugins
@@ -19,3 +20,4 @@ def register_builtins(names: tuple[str, ...]) -> None:
         if f"{name}.plugin" not in have:
             reg.add_plugin(importlib.import_module(f"{name}.plugin"),
                            cvb.plugins.PluginInfo(name, "cvb (source tree)", "0", f"{name}.plugin"))
+    return reg
