@@ -86,6 +86,24 @@ def _store_answers(store: Store, cells: dict) -> None:
                                 for sid, text, judge, error in rows], run)
 
 
+def _old_sample_verdicts(store, task, vlm, codec, level) -> dict[str, tuple]:
+    """The former row-by-row read: sample id -> (text, judge, error) of one cell."""
+    return {sid: (text, judge, error) for sid, text, judge, error in store.conn.execute(
+        "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
+        (task, vlm, codec, level))}
+
+
+def _old_empty_answers_warning(stored) -> str | None:
+    """The former note on blank answers, from the rows read one by one."""
+    from cvb.run.summary import empty_answers_note
+
+    counts = {}
+    for k, rows in stored.items():
+        answered = [text for text, _judge, error in rows.values() if error is None]
+        counts[k] = (len(answered), sum(1 for text in answered if not (text or "").strip()))
+    return empty_answers_note(counts)
+
+
 def _old_stored_mcnemar(stored, ref_key):
     """The report's former per-row computation (McNemar from stored verdicts)."""
     out = {}
@@ -121,7 +139,7 @@ def test_stored_verdicts_tests_and_empty_warnings_match_the_per_answer_computati
     path = tmp_path / "s.sqlite"
     with Store(path) as store:
         _store_answers(store, cells)
-        stored = {k: store.sample_verdicts("gone", "vlm", *k) for k in cells}
+        stored = {k: _old_sample_verdicts(store, "gone", "vlm", *k) for k in cells}
         group = [{"task": "gone", "vlm": "vlm", "codec": k[0], "level": k[1], "score": 1.0, "n": 60} for k in cells]
         loader = uncertainty.TaskLoader(store, registry=None)
         got = uncertainty.section_stats(store, loader, "gone", "vlm", group, uncertainty.Options(resamples=100))
@@ -129,7 +147,7 @@ def test_stored_verdicts_tests_and_empty_warnings_match_the_per_answer_computati
     assert set(want) == {("jpeg", "1"), ("jpeg", "5"), ("webp", "1"), ("webp", "9")}  # not avif 2 (a 0.5)
     assert {k: v for k, v in got.cells.items()} == want
     assert got.reason.startswith("no run in the store records")
-    assert got.warnings == [uncertainty.empty_answers_warning(stored)] and "jpeg 5" in got.warnings[0]
+    assert got.warnings == [_old_empty_answers_warning(stored)] and "jpeg 5" in got.warnings[0]
 
 
 # ---- a task's count hook in the report: used when right, set aside when wrong ----------------

@@ -78,3 +78,23 @@ def jobs_note(jobs: int, cpus: int | None = None) -> str | None:
         return (f"-j {jobs} on {cpus} CPU(s): at most {cpus} workers can run at once, the others "
                 f"only add start-up and memory; -j {cpus} is as fast")
     return None
+
+
+def process_context(preload: list[str] | tuple[str, ...] = ()):
+    """How worker processes start (the ``-j`` pool, the report's plotting processes). Forked
+    from this process when no other thread runs here (fast: imports are inherited); otherwise
+    forked by a fork server (a clean single-threaded process started once, importing
+    ``preload``), since another thread (inference beside compression, a progress bar) may hold a
+    lock at the moment of a fork (an import in progress) that the child would then wait on
+    forever; spawned where neither exists."""
+    import multiprocessing as mp
+    import threading
+
+    methods = mp.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return mp.get_context("fork")
+    if "forkserver" in methods:
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(list(preload))
+        return ctx
+    return mp.get_context("spawn")

@@ -330,14 +330,12 @@ def _draw_all(jobs: list[tuple[str, tuple]], progress, workers: int | None) -> l
             out.append(_draw(job))
             say(i)
         return out
-    import multiprocessing as mp
-    import threading
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from ..threads import process_context
+
     _pyplot()  # imported once here, shared by forked workers
-    # fork only a single-threaded process (a lock held by another thread would stay held)
-    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() and threading.active_count() == 1
-                         else "spawn")
+    ctx = process_context()
     results: list[Figure | None] = [None] * len(jobs)
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
         futures = {pool.submit(_draw, job): i for i, job in enumerate(jobs)}

@@ -120,12 +120,7 @@ class TallyResampler:
         values = self._values(order, counts, col)
         if values is not None:
             return values
-        full = np.zeros(len(self.records))
-        reps = []
-        for row in counts:
-            full[order] = row
-            reps.append(float(self._finish(order, full).value))
-        return np.array(reps)
+        return np.array([float(self._finish(order, self._spread(order, row)).value) for row in counts])
 
     def _values(self, order: np.ndarray, counts: np.ndarray, col: np.ndarray) -> np.ndarray | None:
         """All rows' scores from the tally's ``values`` when it has one and it agrees with its

@@ -112,18 +112,6 @@ class TaskLoader:
             return f"task {label!r} cannot be rebuilt here ({type(exc).__name__}: {exc})"
 
 
-def empty_answers_warning(stored: Mapping[tuple[str, str], Mapping[str, tuple]]) -> str | None:
-    """``empty_answers_note`` of answers already read (``{(codec, level): {sample id: (text,
-    judge, error)}}``, ``Store.sample_verdicts``)."""
-    from ..run.summary import empty_answers_note
-
-    counts = {}
-    for k, rows in stored.items():
-        answered = [text for text, _judge, error in rows.values() if error is None]
-        counts[k] = (len(answered), sum(1 for text in answered if not (text or "").strip()))
-    return empty_answers_note(counts)
-
-
 def _verdicts(task, samples, answers: Mapping[str, str]) -> np.ndarray | None:
     """The task's 0/1 verdict per sample (a failed sample is judged as an empty answer), or None."""
     out = np.empty(len(samples))
@@ -311,8 +299,7 @@ def _columns(tally, answers: Mapping[str, str], reference, out: SectionStats) ->
         return tally.columns(answers, reference)
     except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
         tally.checked = False
-        _warn_once(out, f"task {tally.name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
-                        f"{exc}); every resample rescored with its score instead")
+        _scorer_failed(out, tally, exc)
         return None
 
 
@@ -328,13 +315,17 @@ def _tally_replicates(tally, col: np.ndarray | None, answers: Mapping[str, str],
             col = tally.columns(answers, reference)
         reps = tally.replicates(col, whole, score_of)
     except Exception as exc:  # noqa: BLE001 - a broken scorer: the task's own score still serves
-        _warn_once(out, f"task {tally.name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
-                        f"{exc}); every resample rescored with its score instead")
+        _scorer_failed(out, tally, exc)
         return None
     if reps is None:
         _warn_once(out, f"task {tally.name!r}: its scorer's counts do not reproduce its score; every "
                         f"resample rescored with its score instead")
     return reps
+
+
+def _scorer_failed(out: SectionStats, tally, exc: Exception) -> None:
+    _warn_once(out, f"task {tally.name!r}: its scorer failed on resampled counts ({type(exc).__name__}: "
+                    f"{exc}); every resample rescored with its score instead")
 
 
 def _warn_once(out: SectionStats, warning: str) -> None:

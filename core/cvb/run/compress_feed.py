@@ -26,15 +26,15 @@ class CompressionFeed:
 
     def __init__(self, jobs: Iterable[ImageJob],
                  run: Callable[[Iterable[ImageJob], threading.Event], Iterator[JobOutcome]],
-                 count: int | None = None):
-        """``jobs``: a list, or an iterable of ``count`` units (read on the thread)."""
+                 count: int):
+        """``jobs``: an iterable of ``count`` units (read on the thread)."""
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
-        self.finished = not (len(jobs) if count is None else count)  # type: ignore[arg-type]
+        self.finished = count == 0
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._produce, args=(jobs, run), name="cvb-compress",
                                         daemon=True)
-        if jobs:
+        if not self.finished:
             self._thread.start()
 
     def _produce(self, jobs, run) -> None:

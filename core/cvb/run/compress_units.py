@@ -273,7 +273,7 @@ def _pool(jobs: Iterable[ImageJob], cache: ImageCache | None, n_workers: int, re
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from ..threads import per_worker
+    from ..threads import per_worker, process_context
 
     source = iter(jobs)
     queue: deque[ImageJob] = deque(itertools.islice(source, n_workers))
@@ -281,7 +281,7 @@ def _pool(jobs: Iterable[ImageJob], cache: ImageCache | None, n_workers: int, re
     if n_workers == 0:
         return
     plugins = plugin_list(registry)
-    ctx = _context()
+    ctx = process_context(_PRELOAD)
 
     def new_pool(n: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
@@ -336,25 +336,6 @@ def split_levels(job: ImageJob) -> list[ImageJob]:
 
 #: imported once by the fork server, so each worker it forks starts with them
 _PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codec", "PIL.Image", "numpy"]
-
-
-def _context():
-    """How worker processes start. Forked from this process when no other thread runs here
-    (fast: imports and the registry are inherited); otherwise forked by a fork server (a clean
-    single-threaded process started once), since another thread (inference beside
-    compression, a progress bar) may hold a lock at the moment of a fork (an import in
-    progress) that the child would then wait on forever; spawned where neither exists."""
-    import multiprocessing as mp
-    import threading
-
-    methods = mp.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return mp.get_context("fork")
-    if "forkserver" in methods:
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        return ctx
-    return mp.get_context("spawn")
 
 
 def _alone(job: ImageJob, new_pool) -> Iterator[JobOutcome]:

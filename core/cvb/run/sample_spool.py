@@ -78,7 +78,7 @@ class DuplicateSampleId(ValueError):
 
 class SampleSpool:
     """The samples of one task: ``len``, ``spool[i]`` (a ``Sample``), ``prompt_sha(i)``,
-    ``image_key(i)``, ``order()`` (positions with each image's samples together),
+    ``content_hash(i)``, ``image_error(i)``, ``order()`` (positions with each image's samples together),
     ``chunks(n)`` (in the task's order), ``lookup(ids)`` (id -> position and fingerprints)."""
 
     def __init__(self, samples: Iterable[Sample], prompt_sha: Callable[[Sample], str],

@@ -202,8 +202,7 @@ class Store:
         """Indexes added to the schema since a store was made (a one-time build, then nothing)."""
         try:
             if upgrading and self._notice is not None:
-                have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-                missing = sorted(set(report_indexes()) - have)
+                missing = sorted(set(report_indexes()) - self._index_names())
                 if missing and self.conn.execute("SELECT 1 FROM predictions LIMIT 1").fetchone():
                     self._notice(f"{self.path}: building the indexes that `cvb report` reads ({', '.join(missing)}), "
                                  f"once for this store: a few seconds per million stored answers")
@@ -417,12 +416,6 @@ class Store:
             " WHERE task=? AND vlm=? AND codec=? AND level=? AND sample_id IN ({in_})",
             sample_ids, (task, vlm, codec, level))}
 
-    def sample_verdicts(self, task: str, vlm: str, codec: str, level: str) -> dict[str, tuple]:
-        """sample id -> (text, judge, error) of one cell: what ``cvb report``'s statistics read."""
-        return {sid: (text, judge, error) for sid, text, judge, error in self._read(
-            "SELECT sample_id, text, judge, error FROM predictions WHERE task=? AND vlm=? AND codec=?"
-            " AND level=?", (task, vlm, codec, level))}
-
     def answer_summaries(self, task: str, vlm: str) -> dict[tuple[str, str], tuple[int, int, str, str]]:
         """(codec, level) -> (answered, empty, ids, verdicts) of every cell of ``task`` x ``vlm``,
         aggregated by SQLite in one pass (``cvb report`` reads millions of answers this way):
@@ -452,16 +445,16 @@ class Store:
                 for codec, level, answered, empty, ids, verdicts in rows}
 
     def _has_report_indexes(self) -> bool:
-        names = {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
-        return set(report_indexes()) <= names
+        return set(report_indexes()) <= self._index_names()
+
+    def _index_names(self) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
 
     def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
         """(codec, level) -> {sample id: text} of the answers without error of every cell of
         ``task`` x ``vlm``, in one query (what ``cvb report`` rescores). Each cell's ids and
         texts come as two JSON arrays in one order (SQLite quotes them, ``json`` reads them back
         in C): a third of the time of a Python tuple per answer."""
-        import json
-
         return {(codec, level): dict(zip(json.loads(ids), json.loads(texts))) for codec, level, ids, texts in self._read(
             "SELECT codec, level, json_group_array(sample_id), json_group_array(text) FROM predictions"
             " WHERE task=? AND vlm=? AND error IS NULL GROUP BY codec, level", (task, vlm))}
