@@ -89,16 +89,21 @@ def test_a_bad_backend_is_a_usage_error():
 
 
 def test_cvb_run_with_a_pinned_backend_in_a_fresh_process(tiny_vlm_dirs, tmp_path):
+    """Every architecture the docs name, through the real `cvb run` in a new interpreter, pinned
+    to PIL (transformers' own choice here is torchvision: the rebuilt image processor is used)."""
+    from test_hf_fresh_process import ARCHS
+
     store = tmp_path / "r.sqlite"
+    vlms = ",".join(f"hf:{tiny_vlm_dirs[arch]}" for arch in ARCHS)
     out = subprocess.run(
-        [str(VENV_BIN / "cvb"), "run", "--vlm", f"hf:{tiny_vlm_dirs['idefics3']}", "-o", "vlm.image_backend=pil",
+        [str(VENV_BIN / "cvb"), "run", "--vlm", vlms, "-o", "vlm.image_backend=pil",
          "--task", "sample", "--limit", "2", "--codec", "none", "--metric", "none", "--store", str(store),
          "--cache-dir", str(tmp_path / "cache"), "--json", "-q"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout)["failures"] == []
     with sqlite3.connect(store) as db:
-        versions = {v for (v,) in db.execute("SELECT DISTINCT vlm_version FROM predictions")}
-        assert db.execute("SELECT COUNT(*) FROM predictions WHERE error IS NULL").fetchone()[0] == 2
-    assert versions and all(v.endswith(";image_backend=pil") for v in versions)
+        rows = db.execute("SELECT vlm, vlm_version, error FROM predictions").fetchall()
+    assert len({vlm for vlm, _, _ in rows}) == len(ARCHS) and len(rows) == 2 * len(ARCHS)
+    assert all(error is None and version.endswith(";image_backend=pil") for _, version, error in rows)
