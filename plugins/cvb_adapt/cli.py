@@ -131,11 +131,9 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
         if key in vlm_options:
             raise UsageError(f"-o vlm.{key}: cvb adapt chooses the device (accelerate) and --dtype itself")
     probe = registry.create("vlm", vlm_ref, **vlm_options)  # a bad name or option fails now, cheaply
-    from cvb_hf.vlm import HFVLM
+    from .seam import base_maker
 
-    if not isinstance(probe, HFVLM):
-        raise UsageError(f"cvb adapt trains Hugging Face VLMs (hf:..., or an alias such as qwen2.5-vl-3b); "
-                         f"{vlm_ref!r} is a {type(probe).__name__}")
+    make_vlm = base_maker(registry, vlm_ref, vlm_options, probe)
     plans = codec_plans(codecs, levels, registry, options)
     codecs_only = [c for c in plans if not c.is_reference]
     vocab = Vocabulary({c.name: tuple(c.levels) for c in codecs_only}, condition,
@@ -163,9 +161,6 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
                         grad_clip=grad_clip, seed=seed, dtype=dtype, train=train_spec.label, placement=placement,
                         save_every=save_every,
                         workers=workers, resolution=size)
-
-    def make_vlm(device: str, dt: str):
-        return registry.create("vlm", vlm_ref, **{**vlm_options, "device": device, "dtype": dt})
 
     outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
                   quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})

@@ -300,7 +300,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if main:
         out.mkdir(parents=True, exist_ok=True)
         from cvb import __version__ as cvb_version
-        from cvb_hf.loading import image_backend, revision_label
+        from cvb_hf.loading import image_backend
+
+        from .seam import family_of, revision_of
 
         weights_sha = artifact.save_weights(out, dict(params), {"cvb": artifact.FORMAT})
         losses = {"val_before": val_before, "val_after": val_after, "train_curve": curve,
@@ -310,7 +312,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             "cvb_version": cvb_version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "base": {"model": vlm_ref, "source": vlm.source, "revision": vlm.revision,
-                     "revision_label": revision_label(vlm.source, vlm.is_local, vlm.revision),
+                     "revision_label": revision_of(vlm), "family": family_of(vlm),
                      "architecture": (getattr(model.config, "architectures", None) or [type(model).__name__])[0],
                      "model_type": getattr(model.config, "model_type", ""),
                      "vision_fingerprint": base_print},

@@ -201,4 +201,9 @@ def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted`` spec: ``--vlm adapted:ADAPTER_FOLDER``."""
     if not arg:
         raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
+    from .seam import adapted_factory
+
+    other = adapted_factory(artifact.read_manifest(arg))
+    if other is not None:  # a base from another plugin family (the reference tagger)
+        return other(arg, **options)
     return AdaptedVLM(arg, **options)
