@@ -33,6 +33,10 @@ from .vocabulary import MODES
 @click.option("--resolution", default="336", show_default=True,
               help="Size teacher and student images are resized to: N, WxH, or native (no resize; "
                    "the adapted VLM applies the same at inference).")
+@click.option("--clean-mix", type=float, default=0.0, show_default=True, metavar="FRACTION",
+              help="Share of training samples that are uncompressed (clean image, no condition, against "
+                   "the teacher on the same image): keeps the adapted model close to the base on clean "
+                   "images. 0.25 = one sample in four.")
 @click.option("--condition", type=click.Choice(MODES), default="full", show_default=True,
               help="What the condition distinguishes: codec x level, codec, level, or nothing (ablation).")
 @click.option("--placement", type=click.Choice(["embedding", "rotary"]), default="embedding", show_default=True,
@@ -69,7 +73,7 @@ from .vocabulary import MODES
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_column, limit, val_fraction,
-              resolution, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
+              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
               seed, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet, as_json) -> None:
     """Train a conditional visual-encoder adapter (the paper's "enhancing" step).
 
@@ -151,6 +155,9 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     with acc.main_process_first():  # the main process compresses; the others then find it cached
         with Progress(out, enabled=not quiet and acc.is_main_process) as progress:
             data = prepare(sources, plans, cache, registry, jobs, val_fraction, description, progress)
+    from .data import add_clean
+
+    data = add_clean(data, clean_mix, seed)
     if data.failed and acc.is_main_process:
         out.print(f"[yellow]note:[/] {len(data.failed)} image/codec/level unit(s) failed and are left out, "
                   f"e.g. {data.failed[0]}")
@@ -160,7 +167,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     settings = Settings(steps=steps, epochs=epochs, batch=batch, lr=lr, warmup=warmup, weight_decay=weight_decay,
                         grad_clip=grad_clip, seed=seed, dtype=dtype, train=train_spec.label, placement=placement,
                         save_every=save_every,
-                        workers=workers, resolution=size)
+                        workers=workers, resolution=size, clean_mix=clean_mix)
 
     outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
                   quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})

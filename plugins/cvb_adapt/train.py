@@ -36,7 +36,7 @@ from cvb.errors import UsageError
 from . import artifact
 from .data import Data, PairDataset
 from .student import Student, TrainSpec
-from .vocabulary import Vocabulary
+from .vocabulary import REFERENCE, UNCONDITIONAL, Vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -63,6 +63,7 @@ class Settings:
     save_every: int = 100
     workers: int = 0  # DataLoader worker processes reading images
     resolution: Any = (336, 336)
+    clean_mix: float = 0.0  # share of uncompressed training pairs (data.add_clean)
 
     def fingerprint_fields(self) -> dict[str, Any]:
         d = asdict(self)
@@ -209,7 +210,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         comp = image_inputs(vlm.processor, [x for _, _, x in items], acc.device, model.dtype)
         t = teacher.tokens(clean, len(items))
         if student.conditioner is not None:
-            student.conditioner.set([vocab.index(p.codec, p.level) for p in pairs], [x.shape[0] for x in t])
+            student.conditioner.set([UNCONDITIONAL if p.codec == REFERENCE else vocab.index(p.codec, p.level)
+                                     for p in pairs], [x.shape[0] for x in t])
         return pairs, comp, t
 
     dataset = PairDataset(data, data.train, cache, settings.resolution)

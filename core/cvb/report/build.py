@@ -18,7 +18,7 @@ from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
 )
-from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
+from ..analysis.gap import adapted_vlms_missing, adapter_gains, clean_drift, gap_rows, gap_summary
 from ..errors import UsageError
 from ..run.plan import scoring_of
 
@@ -142,6 +142,7 @@ def build_report(
     metrics = metric_names(cells)
     gaps = gap_rows(cells, adapted)
     gains = adapter_gains(cells, adapted, interp)
+    drifts = clean_drift(cells, adapted)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -175,6 +176,7 @@ def build_report(
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),
+            "clean_drift": next((_drift_ci(d, stats) for d in drifts if d["task"] == task and d["vlm"] == vlm), None),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     return {
@@ -203,6 +205,20 @@ def _gap_ci(row: dict, stats: Mapping, hib: bool) -> None:
                          ("generalization", adap - comp)):
         lo, hi = percentile_interval(sign * values, CONFIDENCE)
         row[f"{name}_ci"] = None if math.isnan(lo) else [lo, hi]
+
+
+def _drift_ci(row: dict, stats: Mapping) -> dict:
+    """``row`` with ``drift_ci``: the adapted minus the base clean score on the same resamples."""
+    base_st = stats.get((row["task"], row["vlm"]))
+    ad_st = stats.get((row["task"], row["adapted_vlm"]))
+    reps = [st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st)]
+    row = dict(row, drift_ci=None)
+    if row["reason"] is None and all(r is not None for r in reps):
+        m = min(len(r) for r in reps)
+        sign = 1.0 if row["higher_is_better"] else -1.0
+        lo, hi = percentile_interval(sign * (reps[1][:m] - reps[0][:m]), CONFIDENCE)
+        row["drift_ci"] = None if math.isnan(lo) else [lo, hi]
+    return row
 
 
 def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], stats: Mapping,
