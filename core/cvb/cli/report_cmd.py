@@ -20,8 +20,10 @@ def load_cells(store, task: str | None = None) -> list[dict]:
     """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
     cells = [dict(c) for c in store.cells(task=task)]
     if not cells and task:
+        from ..errors import did_you_mean
+
         tasks = sorted({c["task"] for c in store.cells()})
-        raise UsageError(f"no results for task {task!r} in {store.path}; "
+        raise UsageError(f"no results for task {task!r} in {store.path}{did_you_mean(task, tasks)}; "
                          f"tasks present: {', '.join(tasks) or '(none)'}")
     return cells
 
@@ -31,8 +33,11 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
     keep = {vlm, adapted.get(vlm, vlm)}
     chosen = [c for c in cells if c["vlm"] in keep]
     if not chosen:
+        from ..errors import did_you_mean
+
         vlms = sorted({c["vlm"] for c in cells})
-        raise UsageError(f"no results for vlm {vlm!r}; VLMs present: {', '.join(vlms) or '(none)'}")
+        raise UsageError(f"no results for vlm {vlm!r}{did_you_mean(vlm, vlms)}; "
+                         f"VLMs present: {', '.join(vlms) or '(none)'}")
     return chosen
 
 
@@ -112,7 +117,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
         from ..plugins import get_registry
+        from ..report.build import check_anchor
 
+        check_anchor(cells, anchor)  # a typo found now, not after minutes of resampling
         say = None if quiet else note
         stats = report_stats(store, get_registry(), cells, Options(resamples, seed), progress=say)
         prov = store_provenance(store, cells, sys.argv)
