@@ -29,6 +29,15 @@ def _checked_store(path: Path) -> Path:
     return path
 
 
+def _to_terminal(message: str) -> None:
+    """``message`` on the controlling terminal, when there is one (stderr's pipe is gone)."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(message + "\n")
+    except OSError:
+        pass
+
+
 def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
@@ -157,11 +166,13 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         except KeyboardInterrupt:
             status = "interrupted"
             store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})
-            try:  # under `2>&1 | tee`, Ctrl-C killed tee too: stderr may be a broken pipe
-                click.echo(f"interrupted: finished work is saved in {store_path}; "
-                           f"rerun the same command to resume", err=True)
-            except OSError:
+            message = (f"interrupted: finished work is saved in {store_path}; "
+                       f"rerun the same command to resume")
+            try:
+                click.echo(message, err=True)
+            except OSError:  # under `2>&1 | tee`, Ctrl-C killed tee too: tell the terminal
                 silence_broken_output()
+                _to_terminal(message)
             ctx.exit(EXIT_INTERRUPTED)
         finally:
             if previous is not None:
