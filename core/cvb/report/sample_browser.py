@@ -119,7 +119,8 @@ table { border-collapse: collapse; }
 th, td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; text-align: left; }
 th { background: #f3f3f3; white-space: nowrap; }
 td.level { min-width: 150px; max-width: 220px; }
-td.level img { display: block; max-width: 200px; height: auto; border: 1px solid #eee; }
+td.level img { display: block; width: 200px; max-width: 100%; height: auto; border: 1px solid #eee;
+               image-rendering: pixelated; }
 .cap { color: #555; font-size: 0.85em; white-space: nowrap; }
 .ans { font-size: 0.9em; margin-top: 2px; word-break: break-word; }
 .right { color: #16632a; } .wrong { color: #a32020; } .none { color: #666; }
@@ -175,7 +176,7 @@ def html_page(browser: list[dict], images: Mapping[str, str | None], folder: str
             if s.get("category"):
                 asked.append(f"<b>Category:</b> {escape(str(s['category']))}")
             parts.append('<div class="asked">' + "<br>".join(asked) + "</div>")
-            head = "".join(f"<th>level {i + 1}</th>" for i in range(width)) if width > 1 else "<th>image</th>"
+            head = f'<th colspan="{width}">image at each level, lowest rate first</th>'
             rows = []
             for codec, levels in codecs.items():
                 tds = []
