@@ -214,10 +214,13 @@ def _cell_html(codec: str, level: str, cell: Mapping | None, vlms: Sequence[str]
 def write_browser(store, cells: Sequence[Mapping], out: Path, cache, registry=None,
                   flipping: int = FLIPPING, steady: int = STEADY,
                   warn: Callable[[str], None] | None = None) -> list[Path]:
-    """Write ``out/samples.html`` and ``out/samples/``; returns the paths written."""
+    """Write ``out/samples.html`` and ``out/samples/``; returns the paths written (none when no
+    stored answer has a verdict: cells imported without answers, a caption-only study)."""
     from ..run.seen_images import SeenImages
 
     browser = collect(store, cells, flipping, steady)
+    if not any(t["samples"] for t in browser):  # no answer has a verdict: nothing to browse
+        return []
     seen = SeenImages(store, cache, registry)
     folder = Path(out) / "samples"
     images = write_images(browser, folder, seen.image, warn)
