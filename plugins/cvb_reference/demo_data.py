@@ -3,7 +3,8 @@
 No pip package ships a few hundred natural photos, but Debian packages do, under licences that
 are not cvb's (the Tux Paint stamps are GPL-2; cvb is Apache-2.0). So nothing is vendored: this
 module downloads the packages with ``apt-get download`` (no installation, no root needed once
-the package lists exist), unpacks them with ``dpkg -x`` into the output folder, and prepares:
+the package lists exist), unpacks their images (``dpkg -x``, limited to images and the copyright
+file) into the output folder, and prepares:
 
 - **evaluation** images: the photographic stamps of ``tuxpaint-stamps-default`` (cut-outs of
   animals, food, plants, vehicles, ...; drawings in ``cartoon`` folders and ``symbols`` left
@@ -85,11 +86,22 @@ def _deb_of(debs: Path, package: str) -> Path | None:
     return found[-1] if found else None
 
 
+#: what is unpacked of a package: its images and its copyright file (the stamps' .deb also holds
+#: thousands of sound files, which would only cost time)
+UNPACKED = ("*.png", "*.jpg", "*.jpeg", "*.webp", "*/copyright")
+
+
 def unpack(deb: Path, into: Path) -> None:
-    if shutil.which("dpkg") is None:
-        raise UnavailableError("dpkg not found: cannot unpack the Debian packages")
+    """``dpkg -x`` limited to ``UNPACKED``: ``dpkg-deb --fsys-tarfile`` piped into ``tar``."""
+    if shutil.which("dpkg-deb") is None or shutil.which("tar") is None:
+        raise UnavailableError("dpkg-deb or tar not found: cannot unpack the Debian packages")
     into.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["dpkg", "-x", str(deb), str(into)], check=True)
+    fsys = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
+    tar = subprocess.run(["tar", "-x", "-C", str(into), "--wildcards", *UNPACKED], stdin=fsys.stdout,
+                         capture_output=True, text=True)
+    fsys.stdout.close()
+    if fsys.wait() != 0 or tar.returncode not in (0, 2):  # 2: a pattern matched nothing (no .webp)
+        raise UnavailableError(f"cannot unpack {deb.name}: {tar.stderr.strip()[-300:]}")
 
 
 def deb_version(deb: Path) -> str:
