@@ -115,13 +115,15 @@ def build_report(
     adapted: Mapping[str, str] | None = None,
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
+    conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
     ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
-    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``).
+    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
+    ``conditions``: what each adapted cell's answers were conditioned on (``gap_rows``).
     """
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
@@ -140,7 +142,7 @@ def build_report(
             f"{', '.join(present) or '(none)'}"
         )
     metrics = metric_names(cells)
-    gaps = gap_rows(cells, adapted)
+    gaps = gap_rows(cells, adapted, conditions)
     gains = adapter_gains(cells, adapted, interp)
     sections = []
     stats = stats or {}
