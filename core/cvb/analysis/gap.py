@@ -161,7 +161,8 @@ def like_for_like_base(adapted: str, versions: Mapping[str, Sequence[str | None]
 def resolve_adapted(entries: Iterable[str], versions: Mapping[str, Sequence[str | None]],
                     allow_unlike: bool = False) -> tuple[dict[str, str], dict[str, str]]:
     """``--adapted`` entries -> ``({base: adapted}, {base: warning})``. ``ADAPTED`` alone takes its
-    like-for-like base (``like_for_like_base``); ``BASE=ADAPTED`` is checked: a base whose
+    like-for-like base (``like_for_like_base``); ``BASE=ADAPTED`` is checked where ADAPTED
+    declares its base (an ``adapter=`` part in its version): a base whose
     model or preprocessing differs from the adapted VLM's is refused (its gaps would measure the
     preprocessing, not the adaptation), or with ``allow_unlike`` kept with a warning."""
     entries = list(entries)
@@ -175,6 +176,8 @@ def resolve_adapted(entries: Iterable[str], versions: Mapping[str, Sequence[str 
     for base, adapted in explicit.items():
         if base not in versions or adapted not in versions:
             continue  # no answers: build_report names the missing VLM
+        if not any(ADAPTER_PART in (v or "") for v in versions[adapted]):
+            continue  # a VLM that does not declare a base (another checkpoint): nothing to compare
         diff = setup_differences(versions[base], versions[adapted])
         if not diff:
             continue
