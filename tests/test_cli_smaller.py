@@ -151,3 +151,45 @@ def test_terminal_bars_redraw_rate_as_time_passes():
     task.elapsed = 50.0
     assert first == ("2.0/s", "0:00:13")
     assert (str(rate.render(task)).strip(), str(eta.render(task))) == ("5.0s each", "0:02:10")
+
+
+def _real_cvb(*args, **env):
+    full = {**os.environ, **env}
+    full.pop("CVB_LOAD_PLUGINS", None)
+    return subprocess.run([str(Path(sys.executable).with_name("cvb")), *map(str, args)], capture_output=True,
+                          text=True, env=full, timeout=120)
+
+
+def test_plugins_and_list_never_break_a_name_on_80_columns():
+    data = json.loads(_real_cvb("plugins", "--json").stdout)
+    text = _real_cvb("plugins", COLUMNS="80").stdout
+    words = {w.strip(",;") for line in text.splitlines() for w in line.split()}
+    names = {n for p in data["plugins"] for ns in p["provides"].values() for n in ns}
+    assert names and names <= words, names - words  # each name whole on one line
+    assert all(len(line) <= 80 for line in text.splitlines())
+    rows = json.loads(_real_cvb("list", "codecs", "--json").stdout)
+    table = _real_cvb("list", "codecs", COLUMNS="80").stdout
+    words = {w.strip(",;()") for line in table.splitlines() for w in line.split()}
+    assert {r["name"] for r in rows} <= words and all(len(line) <= 80 for line in table.splitlines())
+
+
+def test_list_codecs_says_what_a_level_means():
+    rows = {r["name"]: r for r in json.loads(_real_cvb("list", "codecs", "--json").stdout)}
+    assert rows["jpeg"]["level_meaning"] == "quality 1..100, higher = more bits"
+    assert rows["x265"]["level_meaning"] == "QP 0..51, lower = more bits"
+    assert rows["jpeg2000"]["level_meaning"].endswith("lower = more bits")  # a compression ratio
+    table = " ".join(_real_cvb("list", "codecs", COLUMNS="120").stdout.split())
+    assert "1,10,30,75 (quality 1..100, higher = more bits)" in table
+
+
+def test_codec_settings_read_as_typed_not_as_python_repr():
+    from cvb.options import format_params
+    from cvb.report.provenance import provenance_lines
+
+    assert format_params({"subsampling": "4:2:0", "optimize": False, "sizes": [1, 2]}) == \
+        "optimize=false sizes=1,2 subsampling=4:2:0"
+    lines = provenance_lines({"cvb_version": "0", "date": "d", "store": "s", "command": "c",
+                              "codecs": {"jpeg": [{"version": "1", "params": {"optimize": False,
+                                                                               "subsampling": "4:2:0"}}]}})
+    assert "codec jpeg: version 1, optimize=false subsampling=4:2:0" in lines
+    assert not any("{'" in line or "False" in line for line in lines)

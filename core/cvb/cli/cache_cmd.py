@@ -101,7 +101,7 @@ def show_cmd(key: str, store_path: Path | None, cache_dir: Path | None, out: Pat
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    from .output import format_params
+    from ..options import format_params
 
     for name, value in info.items():
         if name == "params":

@@ -50,21 +50,3 @@ def default_store(for_reading: bool = True) -> Path:
              f"new runs write {DEFAULT_STORE})")
         return Path(LEGACY_STORE)
     return path
-
-
-def format_params(params) -> str:
-    """Codec or component settings as a reader types them (``quality=90 subsampling=4:4:4``),
-    never a Python repr; empty for none."""
-    if not params:
-        return ""
-    if isinstance(params, str):
-        return params
-    out = []
-    for key in sorted(params):
-        value = params[key]
-        if isinstance(value, bool):
-            value = str(value).lower()
-        elif isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        out.append(f"{key}={value}")
-    return " ".join(out)
