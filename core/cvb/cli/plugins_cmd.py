@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
@@ -25,7 +24,9 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
         conflicts = [
             {"category": c, "name": n, "plugins": owners} for (c, n), owners in reg.conflicts().items()
         ]
-        click.echo(json.dumps({"plugins": data, "conflicts": conflicts}, indent=2))
+        from .output import json_result
+
+        click.echo(json_result({"plugins": data, "conflicts": conflicts}))
         return
     from rich.markup import escape
     from rich.table import Table
