@@ -1,4 +1,5 @@
-"""``adapted:PATH`` for an adapter trained on the reference tagger (``imagenet-tagger``).
+"""``adapted:PATH`` for an adapter trained on the reference tagger (``imagenet-tagger``), and
+``adapted-base:PATH``, the tagger under the same preprocessing without the adapter.
 
 The tagger with its EfficientNet-Lite0 carrying the adapter: the trained tensors and the
 condition embedding (added after the stem) go into the network the tagger answers with, and
@@ -30,8 +31,12 @@ class AdaptedTagger(ImageNetTagger):
 
     def __init__(self, adapter: str, *, condition_map: str | None = None, unseen_level: str = "nearest",
                  unseen_codec: str = "unconditional", name: str | None = None, base: str | None = None,
-                 **options: Any):
-        owner = f"adapted:{adapter}"
+                 use_adapter: bool = True, **options: Any):
+        owner = f"{'adapted' if use_adapter else 'adapted-base'}:{adapter}"
+        self.use_adapter = use_adapter
+        if not use_adapter and (condition_map or unseen_level != "nearest" or unseen_codec != "unconditional"):
+            raise UsageError(f"{owner}: the base alone has no condition (condition_map, unseen_level and "
+                             f"unseen_codec are options of adapted:{adapter})")
         if base is not None:
             raise UsageError(f"{owner}: option base is for transformers models; the tagger's weights come "
                              f"from its pip package")
@@ -47,7 +52,8 @@ class AdaptedTagger(ImageNetTagger):
                                  as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
         res = self.manifest.get("resolution", "native")
         self.resolution = None if res == "native" else tuple(int(v) for v in res)
-        extra = [f"adapter={self.manifest['weights']['sha256'][:16]}"]
+        extra = [f"resize={self.resolution[0]}x{self.resolution[1]}"] if self.resolution else []
+        extra.append(f"adapter={self.manifest['weights']['sha256'][:16]}" if use_adapter else "adapter=off")
         if condition_map:
             extra.append(f"condition_map={condition_map}")
         if unseen_level != "nearest":
@@ -60,12 +66,13 @@ class AdaptedTagger(ImageNetTagger):
         self.conditioner = None
 
     def _network(self):
-        """The classifier's network with the adapter applied (once per load)."""
-        from .vlm import apply
+        """The classifier's network, its base checked, with the adapter applied (once per load)."""
+        from .vlm import apply, check_base
 
         model = self.classifier.load()
         if self._adapted is not model:
-            self.conditioner = apply(model, self.adapter_dir, self.manifest)
+            check_base(model, self.adapter_dir, self.manifest)
+            self.conditioner = apply(model, self.adapter_dir, self.manifest) if self.use_adapter else None
             self._adapted = model
         return model
 
@@ -78,7 +85,7 @@ class AdaptedTagger(ImageNetTagger):
         resolved: list[tuple[int, str] | UsageError] = []
         for q in queries:
             try:
-                resolved.append(self.resolver.resolve(q.codec, q.level))
+                resolved.append(self.resolver.resolve(q.codec, q.level) if self.use_adapter else (-1, ""))
             except UsageError as exc:
                 resolved.append(exc)
         probs: dict[int, Any] = {}
@@ -100,7 +107,7 @@ class AdaptedTagger(ImageNetTagger):
             if isinstance(probs[i], BaseException):
                 raise probs[i]
             a = self.answer_from(q, probs[i])
-            return dataclasses.replace(a, meta={**a.meta, "condition": resolved[i][1]})
+            return dataclasses.replace(a, meta={**a.meta, "condition": resolved[i][1]}) if self.use_adapter else a
 
         return answer_each(queries, one)
 

@@ -128,13 +128,18 @@ def build_report(
     adapted: Mapping[str, str] | None = None,
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
+    conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
+    scores_only: bool = False,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
     ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
-    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``).
+    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
+    ``conditions``: what each adapted cell's answers were conditioned on (``gap_rows``).
+    ``scores_only``: the score tables' fields alone, no BD-metrics, correlations or gaps (``cvb
+    run``'s summary: it prints only those tables, and then never imports scipy).
     """
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
@@ -148,9 +153,9 @@ def build_report(
             f"{', '.join(present) or '(none)'}"
         )
     metrics = metric_names(cells)
-    gaps = gap_rows(cells, adapted)
-    gains = adapter_gains(cells, adapted, interp)
-    drifts = clean_drift(cells, adapted)
+    gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
+    gains = [] if scores_only else adapter_gains(cells, adapted, interp)
+    drifts = [] if scores_only else clean_drift(cells, adapted)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -177,10 +182,10 @@ def build_report(
             "codecs": codecs,
             "reference": _clean_cell(ref, metrics, cell_stats, clean) if ref else None,
             "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
-            "bd": _bd_rows(group, section_anchor, interp, reps),
+            "bd": [] if scores_only else _bd_rows(group, section_anchor, interp, reps),
             "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
             "warnings": list(st.warnings) if st else [],
-            "correlation": metric_correlations(group, metrics),
+            "correlation": [] if scores_only else metric_correlations(group, metrics),
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),
