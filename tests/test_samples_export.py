@@ -151,3 +151,26 @@ def test_cache_show_unknown_key_and_pruned_entry(study, tmp_path):
                 "--out", tmp_path / "x.png")
     assert gone.returncode == 1 and "no longer in the image cache" in gone.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_condition_of_an_adapted_vlm_comes_from_the_answer_note(study, tmp_path):
+    """Where the store keeps the VLM's note per answer (``answer_meta``, as cvb_adapt writes it:
+    ``{"condition": "jpeg/30"}``), the export's ``condition`` column carries it; a store
+    without the column (the control) leaves it empty."""
+    import shutil
+
+    store = tmp_path / "noted.sqlite"
+    shutil.copy(study["store"], store)
+    conn = sqlite3.connect(store)
+    conn.execute("ALTER TABLE predictions ADD COLUMN answer_meta TEXT")
+    conn.execute("UPDATE predictions SET answer_meta = json_object('condition', codec || '/' || level)"
+                 " WHERE codec != 'none'")
+    conn.commit()
+    conn.close()
+    rows = [json.loads(x) for x in _cvb("export", "--what", "samples", "--format", "jsonl", "--store",
+                                        store).stdout.splitlines()]
+    assert {(r["codec"], r["level"], r["condition"]) for r in rows} == \
+        {("none", "-", None), ("fake", "1", "fake/1"), ("fake", "4", "fake/4")}
+    plain = [json.loads(x) for x in _cvb("export", "--what", "samples", "--format", "jsonl", "--store",
+                                         study["store"]).stdout.splitlines()]
+    assert {r["condition"] for r in plain} == {None}

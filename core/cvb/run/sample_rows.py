@@ -74,8 +74,11 @@ def sample_rows(store: "Store") -> Iterator[dict[str, Any]]:
     from .plan import scoring_of
 
     have_samples = bool(_columns(store, "samples"))
-    # the condition an adapted VLM was given (plugin cvb_adapt stores it per answer, where it does)
-    condition = "p.condition" if "condition" in _columns(store, "predictions") else "NULL"
+    # the condition an adapted VLM was given: the VLM's note on its answer (``answer_meta``,
+    # ``{"condition": ...}``, from plugin cvb_adapt) where the store keeps one
+    have = _columns(store, "predictions")
+    condition = ("json_extract(p.answer_meta, '$.condition')" if "answer_meta" in have
+                 else "p.condition" if "condition" in have else "NULL")
     asked = ("s.image, s.category, s.kind, s.question, s.options, s.gold, s.prompt, s.generation, s.meta"
              if have_samples else ", ".join(["NULL"] * 9))
     join = "LEFT JOIN samples s ON s.task = p.task AND s.sample_id = p.sample_id" if have_samples else ""
