@@ -17,9 +17,10 @@ class UnknownNameError(UsageError):
 
     def __init__(self, kind: str, name: str, known: list[str], broken: list[str] | tuple[str, ...] = ()):
         self.kind, self.name, self.known, self.broken = kind, name, sorted(known), list(broken)
+        guess = did_you_mean(name, self.known)
         note = f"; plugins that failed to load (`cvb plugins`): {'; '.join(self.broken)}" if self.broken else ""
         super().__init__(
-            f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known) or '(none)'}{note}"
+            f"unknown {kind} {name!r}{guess}; known {kind}s: {', '.join(self.known) or '(none)'}{note}"
         )
 
 
@@ -31,6 +32,17 @@ class BrokenPluginError(UnknownNameError):
         UsageError.__init__(self, f"{name}: its plugin {plugin} {problem}; fix or uninstall it "
                                   f"(`cvb plugins --traceback` shows where it failed)")
         self.kind, self.name, self.known, self.broken = kind, name, sorted(known), [f"{plugin} {problem}"]
+
+
+def did_you_mean(name: str, known: "list[str] | tuple[str, ...]") -> str:
+    """``" (did you mean 'webp'?)"`` for the closest known names (difflib), else ``""``."""
+    import difflib
+
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?)"
 
 
 class UnknownLevelError(UsageError):

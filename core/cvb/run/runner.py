@@ -43,7 +43,7 @@ from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_fo
 from .progress import Progress
 from .store import Store, StoreError, batched
 from .ray_executor import RaySettings
-from .vlm_session import LocalInference, VLMSession
+from .vlm_session import LocalInference, VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
@@ -109,6 +109,7 @@ class Runner:
     def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
+        self._record_samples()
         if self.executor == "ray":
             from .ray_executor import connect
 
@@ -159,6 +160,20 @@ class Runner:
                 if not self.retry:
                     self._decode_errors.update(self.store.decode_errors(
                         [im.content_hash for _, im in chunk if im.content_hash]))
+
+    def _record_samples(self) -> None:
+        """Store what each sample asks (new or changed ones), for ``cvb export --what samples``
+        and the report's sample browser: a store then explains its answers without the task."""
+        from .sample_rows import asked_row
+
+        for t in self.plan.tasks:
+            label = t.answers_label or t.label
+            known = self.store.sample_versions(label)
+            for chunk in t.samples.chunks(_SCORE_CHUNK):
+                rows = [asked_row(label, t.version, s, sha) for _, s, sha in chunk
+                        if known.get(s.id) != (t.version, sha)]
+                if rows:
+                    self.store.save_samples(rows)
 
     def _image_error(self, t: TaskPlan, i: int) -> str | None:
         """Why the image of sample ``i`` of ``t`` cannot be used (unreadable, or undecodable)."""
@@ -547,7 +562,7 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
         return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
-                t.samples.prompt_sha(i), text, parsed, judge, error, latency)
+                t.samples.prompt_sha(i), text, parsed, judge, error, latency, answer_meta(ans))
 
     def _save_predictions(self, rows: list[tuple], bar) -> None:
         if rows:
