@@ -81,6 +81,9 @@ class HFVLM:
                 raise UnavailableError(f"{owner}: {reason}")
         self.name = name or owner
         self.mode = as_choice(owner, "mode", mode, MODES)
+        #: a peer's loglikelihood/multiple-choice question (``Query.answer_by="logits"``) is
+        #: answered from the choices' next-token scores only in logits mode
+        self.answers_by_logits = self.mode == "logits"
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
         self.batch_size = as_int(owner, "batch_size", batch_size, lo=1)
         self.max_new_tokens = None if max_new_tokens in (None, "") else as_int(owner, "max_new_tokens", max_new_tokens, lo=1)

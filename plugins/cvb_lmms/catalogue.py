@@ -1,0 +1,145 @@
+"""``cvb list tasks --source lmms-eval``: every task lmms-eval defines, and whether cvb runs it.
+
+Each task's YAML is read as lmms-eval's index reads it (``load_yaml_config`` in ``simple``
+mode: ``include`` merged, ``!function`` tags left unresolved, no task code imported), so the
+listing costs lmms-eval's own indexing and nothing more. What it says about each task:
+
+- ``kind``: image, video, audio or text, from the task's YAML (``dataset_kwargs.video``,
+  ``doc_to_audio``, no ``doc_to_visual``) and the source of its ``doc_to_visual``;
+- ``output_type``: lmms-eval's, and whether cvb asks it (``generate_until`` as generated text,
+  ``multiple_choice`` read from logits);
+- whether ``process_results`` calls a judge model (an OpenAI/GPT client in its source):
+  those are listed as unsupported (cvb's judge path serves its own protocols only);
+- ``data``: a local copy under ``$CVB_DATA_DIR`` or the Hugging Face cache, else the hub (and
+  "needs a local copy" where HF offline mode is set).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+_JUDGE = re.compile(r"openai|OpenAI|gpt-4|gpt4|GPT4|get_chat_response|get_eval|llm_judge|judge_model|"
+                    r"API_KEY|azure|anthropic|gemini\.", re.I)
+_VIDEO = re.compile(r"video|\.mp4|decord|frames", re.I)
+_AUDIO = re.compile(r"audio|\.wav|librosa|soundfile", re.I)
+
+
+def rows() -> list[dict[str, Any]]:
+    """One row per lmms-eval task (groups and tags are names of several tasks: left out)."""
+    from cvb_tasks.hubdata import default_path, offline_reason
+
+    from . import upstream
+    from .task import BY_LOGITS, GENERATE
+
+    reason = upstream.missing_reason()
+    if reason:
+        return [{"name": "lmms-eval:*", "kind": "", "summary": "", "usable": False, "status": reason}]
+    tm = upstream.task_manager()
+    from lmms_eval import utils
+
+    out = []
+    for name in tm.all_subtasks:
+        found = tm.task_index[name]
+        row: dict[str, Any] = {"name": f"lmms-eval:{name}", "kind": "", "output_type": "", "data": "",
+                               "summary": "", "usable": False}
+        try:
+            config = utils.load_yaml_config(found["yaml_path"], mode="simple")
+        except Exception as exc:  # noqa: BLE001 - one broken YAML is one row, not a failed listing
+            row["status"] = f"its YAML does not load: {type(exc).__name__}: {exc}"
+            out.append(row)
+            continue
+        kind = media_kind(config, Path(found["yaml_path"]).parent)
+        output = str(config.get("output_type") or "generate_until")
+        dataset = str(config.get("dataset_path") or "")
+        row.update(kind=kind, output_type=output, summary=dataset + (f" ({config['dataset_name']})"
+                                                                     if config.get("dataset_name") else ""))
+        if default_path(dataset) is not None:
+            row["data"] = "local copy ($CVB_DATA_DIR)"
+        elif offline_reason(dataset, name) is None and _hub_cached(dataset):
+            row["data"] = "Hugging Face cache"
+        else:
+            row["data"] = "hub" if offline_reason(dataset, name) is None else "needs a local copy (offline)"
+        judge = judged(config, Path(found["yaml_path"]).parent)
+        if kind != "image":
+            status = f"unsupported: a {kind} task (cvb compresses images)"
+        elif output not in GENERATE + BY_LOGITS:
+            status = f"unsupported: output_type {output} (cvb asks generate_until, or multiple_choice by logits)"
+        elif judge:
+            status = f"unsupported: scored by a judge model ({judge})"
+        else:
+            status = "ok" + (" (needs a VLM that reads choices from logits)" if output in BY_LOGITS else "")
+        row["usable"] = status.startswith("ok")
+        row["status"] = status
+        out.append(row)
+    return out
+
+
+def _hub_cached(dataset: str) -> bool:
+    from cvb_tasks.hubdata import _hub_cached as cached
+
+    return bool(dataset) and cached(dataset)
+
+
+def _function_name(value: Any) -> str | None:
+    """The ``utils.fn`` of a ``!function`` tag left unresolved (a YAML node) or a string."""
+    text = getattr(value, "value", value)
+    return text if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=512)
+def _functions(folder: str) -> dict[str, str]:
+    """Function name -> its source text, for every .py file of a task folder."""
+    found: dict[str, str] = {}
+    for py in Path(folder).glob("*.py"):
+        try:
+            source = py.read_text(errors="replace")
+            tree = ast.parse(source)
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                found.setdefault(node.name, ast.get_source_segment(source, node) or "")
+    return found
+
+
+def _source_of(config: dict, key: str, folder: Path) -> str:
+    name = _function_name(config.get(key))
+    if not name:
+        return ""
+    return _functions(str(folder)).get(name.rsplit(".", 1)[-1], "")
+
+
+def media_kind(config: dict, folder: Path) -> str:
+    """image, video, audio or text."""
+    kwargs = config.get("dataset_kwargs") or {}
+    if isinstance(kwargs, dict) and (kwargs.get("video") or kwargs.get("From_YouTube")):
+        return "video"
+    if config.get("doc_to_audio") is not None:
+        return "audio"
+    visual = config.get("doc_to_visual")
+    if visual is None:
+        return "text"
+    name = _function_name(visual) or ""
+    body = _source_of(config, "doc_to_visual", folder)
+    if _VIDEO.search(name) or _VIDEO.search(body):
+        return "video"
+    if _AUDIO.search(name) or _AUDIO.search(body):
+        return "audio"
+    return "image"
+
+
+def judged(config: dict, folder: Path) -> str | None:
+    """What in ``process_results`` (or an aggregation) calls a judge model, if anything."""
+    sources = [_source_of(config, "process_results", folder)]
+    for metric in config.get("metric_list") or []:
+        if isinstance(metric, dict) and _function_name(metric.get("aggregation")):
+            sources.append(_functions(str(folder)).get(_function_name(metric["aggregation"]).rsplit(".", 1)[-1], ""))
+    for text in sources:
+        hit = _JUDGE.search(text or "")
+        if hit:
+            return hit.group(0)
+    return None
