@@ -26,6 +26,8 @@ def register_tasks(register):
         options={"path": "local copy of the task's dataset: a save_to_disk folder or the hub's parquet "
                          "layout (same as lmms-eval:NAME:PATH); default $CVB_DATA_DIR/<dataset_path> if present",
                  "model": "model family whose lmms_eval_specific_kwargs (pre/post prompts) apply, e.g. "
-                          "qwen_vl; default: the task's `default`"},
+                          "qwen_vl; default: the task's `default`",
+                 "metric": "the headline among the task's metrics (all are reported); default: the first of its "
+                           "metric_list that every document reports"},
         catalogue="cvb_lmms.catalogue:rows",
     ))

@@ -20,6 +20,8 @@ choice the lowest loss (lmms-eval takes the argmin, api/task.py:1626-1627).
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import inspect
 import math
 import pickle
@@ -32,26 +34,38 @@ from cvb.scorers import Tally
 from cvb.types import Sample, TaskScore
 
 
+#: documents whose ``process_results`` keys pick the headline metric
+PROBE = 64
+
+
 class Scoring:
-    def __init__(self, task: Any, output_type: str):
+    def __init__(self, task: Any, output_type: str, metric: str | None = None):
         self.task = task
         self.output_type = output_type
         self.filters = list(task._filters)
         self.metrics = list(task.aggregation())
         if not self.metrics:
             raise ValueError(f"lmms-eval task {task.config.task!r} declares no metric")
+        if metric is not None and metric not in self.metrics:
+            from cvb.errors import UsageError
+
+            raise UsageError(f"lmms-eval:{task.config.task}: no metric {metric!r}; its metrics: "
+                             f"{', '.join(self.metrics)}")
+        self.metric = metric
         self.score_key = getattr(task.config, "score_key", None) or "score"
+        self._headline_metric: str | None = None
 
     # ---- per document --------------------------------------------------------------------
     def _process(self, doc: dict, results: list) -> dict:
         from lmms_eval.api.task import ConfigurableTask
 
         # the method without its @retry (5 tries 2 s apart: a scoring bug is no network glitch)
-        return ConfigurableTask.process_results.__wrapped__(self.task, doc, results)
+        with seeded():
+            return ConfigurableTask.process_results.__wrapped__(self.task, doc, results)
 
     def results(self, sample: Sample, prediction: str | None) -> dict[str, dict]:
         """filter name -> ``process_results``' dict of metric values, for one answer."""
-        doc = dict(sample.meta.get("doc") or {})
+        doc = copy.deepcopy(dict(sample.meta.get("doc") or {}))  # some process_results edit it (VizWiz)
         if self.output_type == "multiple_choice":
             chosen = _choice_index(sample, prediction)
             n = len(sample.options)
@@ -67,7 +81,31 @@ class Scoring:
         return out
 
     def _headline(self) -> tuple[str, str]:
-        return self.metrics[0], self.filters[0].name
+        """(metric, filter) of the headline: ``metric=`` if given, else the first metric of
+        the task's ``metric_list`` that ``process_results`` reports for every document (MMStar
+        reports its ``average`` for all, a category only for its own), judged on up to
+        ``PROBE`` documents spread over the split (the keys do not depend on the answer)."""
+        if self._headline_metric is None:
+            self._headline_metric = self.metric or self._probe()
+        return self._headline_metric, self.filters[0].name
+
+    def _probe(self) -> str:
+        from cvb_tasks.base import spread
+
+        docs = self.task.eval_docs_no_media
+        everywhere = set(self.metrics)
+        for i in spread([[i] for i in range(len(docs))], PROBE):
+            doc = dict(docs[i])
+            try:
+                if self.output_type == "multiple_choice":
+                    n = len(self.task.doc_to_choice(doc))
+                    keys = self._process(doc, [(0.0 if j == 0 else 1.0, j == 0) for j in range(n)])
+                else:
+                    keys = self._process(doc, [""])
+            except Exception:  # noqa: BLE001 - a document the probe cannot score tells nothing
+                continue
+            everywhere &= set(keys)
+        return next((m for m in self.metrics if m in everywhere), self.metrics[0])
 
     def verdict_of(self, value: Any) -> float | None:
         if isinstance(value, dict):
@@ -112,7 +150,8 @@ class Scoring:
         several = len(self.filters) > 1
         details: dict[str, float] = {}
         headline: tuple[str, float] | None = None
-        order = [(m, f.name) for f in self.filters for m in self.metrics]
+        first = self._headline()[0]
+        order = [(m, f.name) for f in self.filters for m in [first] + [m for m in self.metrics if m != first]]
         for metric, fname in order:
             got = items.get((metric, fname))
             if got is None or metric not in self.task.aggregation():
@@ -145,6 +184,27 @@ class Scoring:
             if math.isclose(value, scale * mean, rel_tol=1e-9, abs_tol=1e-9):
                 return scale
         return None
+
+
+@contextlib.contextmanager
+def seeded():
+    """Python's and numpy's random state seeded as lmms-eval seeds a run (random 0, numpy 1234:
+    evaluator.py's defaults), then restored: a rule that draws (MMMU picks a random option for
+    an answer it cannot parse) gives each document the same draw every time it is scored, so a
+    verdict is a pure function of the answer. lmms-eval draws once per run in document order
+    (and across threads), so its draw for a document can differ from this one."""
+    import random
+
+    import numpy as np
+
+    state, np_state = random.getstate(), np.random.get_state()
+    random.seed(0)
+    np.random.seed(1234)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+        np.random.set_state(np_state)
 
 
 def _numbers(name: str, value: Any):

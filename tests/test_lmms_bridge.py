@@ -1,0 +1,240 @@
+"""``--task lmms-eval:NAME[:PATH]`` against lmms-eval 0.7.3's own task code, offline.
+
+Ten image benchmarks (and POPE), each from a tiny local copy in the dataset's real schema
+(tests/lmms_bridge_data.py): the prompt cvb sends is lmms-eval's ``doc_to_text``, the images are
+``doc_to_visual``'s (decoded compressed ones through a real ``cvb run``, seen by a recording
+VLM), the budget and stop strings are the YAML's, and the verdicts and aggregates equal
+lmms-eval's ``process_results`` and aggregation functions on the same answers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lmms_bridge_data as data
+from test_tasks_common import make_task
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+TASKS = [t for t in data.COPIES if t != "pope"]
+N = 6
+
+
+@pytest.fixture(autouse=True)
+def _offline(tmp_path, monkeypatch):
+    """No hub; the parquet builder's cache in tmp; aggregations that write files write in tmp."""
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+    monkeypatch.delenv("CVB_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def bridged(task: str, root: Path, n: int = N):
+    copy = data.COPIES[task]
+    path, rows = data.write(copy, root / task, n)
+    return make_task("lmms-eval", f"{task}:{path}"), data.decoded(copy, rows)
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"))
+
+
+def check_scores(task_name: str, task, samples, docs, predictions: list[str]) -> None:
+    """cvb's verdicts and aggregates against lmms-eval's on the same answers."""
+    o = data.oracle(task_name)
+    results = [o.results(dict(d), p) for d, p in zip(docs, predictions)]
+    preds = {s.id: p for s, p in zip(samples, predictions)}
+    ours = task.score(samples, preds)
+    for metric, aggregate in o.aggregations.items():
+        items = [r[metric] for r in results if metric in r]
+        if items:
+            want = aggregate(items)
+            assert ours.details[metric] == pytest.approx(want, abs=1e-12), (task_name, metric)
+    headline = ours.metric.split(",")[0]
+    assert ours.value == ours.details[ours.metric]
+    # a document's verdict: its headline value (a dict's score), or the aggregation of it alone (MMMU)
+    assert [task.judge(s, preds[s.id]) for s in samples] == [
+        data.verdict(r[headline]) if data.verdict(r[headline]) is not None else o.aggregations[headline]([r[headline]])
+        for r in results]
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_prompts_images_budget_and_scores_equal_lmms_eval(name, tmp_path):
+    task, docs = bridged(name, tmp_path)
+    samples = list(task.samples())
+    o = data.oracle(name)
+    assert [s.id for s in samples] == [str(i) for i in range(N)]
+    assert [s.meta["prompt"] for s in samples] == [o.prompt(d) for d in docs]
+    assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {o.budget}
+    for s, d in zip(samples, docs):  # every visual, in order, pixel for pixel (losslessly kept)
+        want = [pixels(v) for v in o.visuals(d)]
+        got = [pixels(src.load()) for src in s.images]
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
+    if name == "mmmu_val":  # a question about two pictures carries both
+        assert [len(s.images) for s in samples] == [2, 1] * (N // 2)
+    assert task.version.startswith("lmms-eval 0.7.3 " + name + " config ")
+
+    for shift in range(0, 15, 2):  # every candidate answer meets every document
+        predictions = [data.candidates(d, name)[(i + shift) % 15] for i, d in enumerate(docs)]
+        check_scores(name, task, samples, docs, predictions)
+    right = [data.candidates(d, name)[0] for d in docs]
+    assert task.score(samples, dict(zip([s.id for s in samples], right))).value > 0  # the control scores
+
+
+def test_bridged_pope_scores_as_pope_under_protocol_lmms_eval(tmp_path):
+    from test_protocol_lmms_eval import random_predictions
+
+    task, docs = bridged("pope", tmp_path, 18)
+    builtin = make_task("pope", str(tmp_path / "pope"), protocol="lmms-eval")
+    ours, theirs = list(task.samples()), list(builtin.samples())
+    assert [s.meta["prompt"] for s in ours] == [s.meta["prompt"] for s in theirs]
+    assert [(s.meta["max_new_tokens"], s.meta["stop"]) for s in ours] == [
+        (s.meta["max_new_tokens"], s.meta["stop"]) for s in theirs]
+    f1 = make_task("lmms-eval", f"pope:{tmp_path / 'pope'}", metric="pope_f1_score")
+    for seed in range(12):
+        preds = random_predictions(len(ours), seed)
+        a = task.score(ours, {s.id: p for s, p in zip(ours, preds)})
+        b = builtin.score(theirs, {s.id: p for s, p in zip(theirs, preds)})
+        for metric in ("pope_accuracy", "pope_precision", "pope_recall", "pope_f1_score", "pope_yes_ratio"):
+            assert a.details[metric] == b.details[metric], metric
+        assert [task.judge(s, p) for s, p in zip(ours, preds)] == [builtin.judge(s, p) for s, p in zip(theirs, preds)]
+        c = f1.score(ours, {s.id: p for s, p in zip(ours, preds)})
+        assert (c.metric, c.value) == (b.metric, b.value)
+    assert a.metric == "pope_accuracy"  # the first metric every document reports
+
+
+def test_a_real_run_sends_the_compressed_images_and_stores_lmms_eval_verdicts(tmp_path):
+    """One in-process ``cvb run`` over the ten tasks, codec ``fake`` level 2 and the reference:
+    a recording VLM sees lmms-eval's prompt and the decoded compressed image(s) of every
+    document; the stored verdicts and the cells' scores are lmms-eval's."""
+    from cvb.testing import FakeCodec, ScriptedVLM, registry_with_fakes, run_cli
+    from cvb.specs import VLMSpec
+    from conftest import make_plugin
+
+    copies, plan = {}, {}
+    for name in TASKS:
+        task, docs = bridged(name, tmp_path, 4)
+        copies[name] = (task, docs)
+        o = data.oracle(name)
+        for i, d in enumerate(docs):
+            plan[o.prompt(d)] = (name, i, data.candidates(d, name)[i % 15], [pixels(v) for v in o.visuals(d)])
+    seen = []
+
+    def script(q):
+        seen.append((q.prompt, q.codec, q.level, pixels(q.image), [pixels(m) for m in q.more_images],
+                     q.max_new_tokens, q.stop))
+        return plan[q.prompt][2]
+
+    recorder = make_plugin("recorder", register_vlms=lambda register: register(VLMSpec(
+        name="recorder", factory=lambda **kw: ScriptedVLM(script=script, name="recorder", max_images=8, **kw),
+        kind="fake")))
+    reg = registry_with_fakes(recorder)
+    store = tmp_path / "r.sqlite"
+    refs = ",".join(f"lmms-eval:{n}:{tmp_path / n}" for n in TASKS)
+    out = run_cli(["run", "--task", refs, "--vlm", "recorder", "-c", "fake", "-l", "2", "--store", str(store),
+                   "--cache-dir", str(tmp_path / "cache"), "--metric", "none", "-q", "--json"], registry=reg)
+    assert out.exit_code == 0, out.output[-3000:]
+    result = json.loads(out.output[out.output.index("{"):])
+    assert result["work"]["predictions"] == 2 * 4 * len(TASKS)
+
+    codec = FakeCodec()
+    for prompt, c, level, image, more, budget, stop in seen:
+        name, i, _answer, visuals = plan[prompt]
+        assert (budget, stop) == data.oracle(name).budget
+        want = visuals if c == "none" else [pixels(codec.decode(codec.encode(_pil(v), "2"))) for v in visuals]
+        assert np.array_equal(image, want[0]) and len(more) == len(want) - 1
+        assert all(np.array_equal(a, b) for a, b in zip(more, want[1:]))
+        if c != "none":
+            assert not np.array_equal(image, visuals[0])  # the control: compression changed it
+    assert {c for _, c, *_ in seen} == {"none", "fake"}
+
+    import sqlite3
+
+    conn = sqlite3.connect(str(store))
+    for name in TASKS:
+        task, docs = copies[name]
+        o = data.oracle(name)
+        label = f"lmms-eval:{name}:{tmp_path / name}"
+        answers = [data.candidates(d, name)[i % 15] for i, d in enumerate(docs)]
+        samples = list(task.samples())
+        judged = dict(conn.execute("SELECT sample_id, judge FROM predictions WHERE task=? AND codec='fake'",
+                                   (label,)).fetchall())
+        assert [judged[s.id] for s in samples] == [task.judge(s, a) for s, a in zip(samples, answers)]
+        for cell in (c for c in result["cells"] if c["task"] == label):
+            want = task.score(samples, {s.id: a for s, a in zip(samples, answers)})
+            assert (cell["score_metric"], cell["score"]) == (want.metric, want.value)
+            results = [o.results(dict(d), a) for d, a in zip(docs, answers)]
+            metric = want.metric
+            assert cell["score"] == pytest.approx(_aggregate(o, metric, results), abs=1e-12)
+    # every image of a document is compressed and measured: MMMU's second pictures too
+    mmmu_images = sum(len(o) for o in (data.oracle("mmmu_val").visuals(d) for d in copies["mmmu_val"][1]))
+    (bpp,) = [c["bpp"] for c in result["cells"] if c["task"].startswith("lmms-eval:mmmu_val") and c["codec"] == "fake"]
+    rows = conn.execute("SELECT COUNT(*), AVG(bpp) FROM compressed WHERE codec='fake'").fetchone()
+    assert mmmu_images == 6 and rows[0] >= 4 * len(TASKS) + 2 and bpp > 0
+
+
+def _pil(arr):
+    from PIL import Image
+
+    return Image.fromarray(arr, "RGB")
+
+
+def _aggregate(o, metric, results):
+    return o.aggregations[metric]([r[metric] for r in results if metric in r])
+
+
+def test_a_vlm_that_takes_one_image_refuses_a_two_picture_question(tmp_path):
+    from cvb.run.vlm_session import refusal
+    from cvb.run.plan import query_for
+    from cvb.testing import ScriptedVLM
+
+    task, _docs = bridged("mmmu_val", tmp_path, 2)
+    two, one = list(task.samples())
+    images = [src.load() for src in two.images]
+    single = ScriptedVLM()
+    assert "takes 1 image(s) per question; this question has 2" in refusal(
+        single, "x", query_for(two, images[0], more_images=images[1:]))
+    assert refusal(single, "x", query_for(one, images[0])) is None  # the control
+    assert refusal(ScriptedVLM(max_images=4), "x", query_for(two, images[0], more_images=images[1:])) is None
+
+
+def test_bad_names_and_kinds_are_refused_with_the_reason(tmp_path):
+    from cvb.errors import CvbError, UnavailableError, UsageError
+
+    with pytest.raises(UsageError, match="did you mean.*chartqa"):
+        make_task("lmms-eval", "chartqaa")
+    with pytest.raises(CvbError, match="a group|a tag"):
+        make_task("lmms-eval", "mmmu")
+    with pytest.raises(UsageError, match="does not exist"):
+        make_task("lmms-eval", f"chartqa:{tmp_path / 'nowhere'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UnavailableError, match="no split 'test'.*huggingface-cli download"):
+        make_task("lmms-eval", f"chartqa:{tmp_path / 'empty'}")
+    with pytest.raises(UnavailableError, match="cannot load .*ChartQA.*hub.*lmms-eval:chartqa:DIR"):
+        make_task("lmms-eval", "chartqa")  # offline, no local copy
+
+
+def test_list_tasks_source_lmms_eval(tmp_path, monkeypatch):
+    from cvb.testing import run_cli
+
+    out = run_cli(["list", "tasks", "--source", "lmms-eval", "--json"])
+    assert out.exit_code == 0, out.output[-2000:]
+    rows = {r["name"]: r for r in json.loads(out.output[out.output.index("["):])}
+    assert len(rows) > 1000
+    for name in TASKS:
+        row = rows[f"lmms-eval:{name}"]
+        assert (row["kind"], row["usable"], row["output_type"]) == ("image", True, "generate_until"), row
+        assert row["data"] == "needs a local copy (offline)"
+    assert rows["lmms-eval:videomme"]["kind"] == "video" and not rows["lmms-eval:videomme"]["usable"]
+    assert rows["lmms-eval:llava_in_the_wild"]["status"].startswith("unsupported: scored by a judge model")
+    assert rows["lmms-eval:mmlu_anatomy"]["kind"] == "text" or not rows.get("lmms-eval:mmlu_anatomy", {"usable": 0})["usable"]
+    assert rows["lmms-eval:seedbench_ppl"]["output_type"] == "multiple_choice"
+    assert "logits" in rows["lmms-eval:seedbench_ppl"]["status"]
+    bad = run_cli(["list", "tasks", "--source", "nope"])
+    assert bad.exit_code != 0 and "sources: lmms-eval" in bad.output
