@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import io
 import math
 import pickle
 import tempfile
@@ -130,10 +131,11 @@ class Scoring:
     # ---- per cell ------------------------------------------------------------------------
     def _aggregate(self, metric: str, items: list) -> Any:
         fn = self.task.aggregation()[metric]
-        if "args" in inspect.signature(fn).parameters:  # evaluator_utils.py:120-121
-            with tempfile.TemporaryDirectory(prefix="cvb-lmms-") as out:
-                return fn(items, args=SimpleNamespace(output_path=out, log_samples=False, verbosity="ERROR"))
-        return fn(items)
+        with seeded():
+            if "args" in inspect.signature(fn).parameters:  # evaluator_utils.py:120-121
+                with tempfile.TemporaryDirectory(prefix="cvb-lmms-") as out:  # submission files
+                    return fn(items, args=SimpleNamespace(output_path=out, log_samples=False, verbosity="ERROR"))
+            return fn(items)
 
     def scorer(self) -> Tally:
         """A tally of each answer's ``process_results`` (pickled: the values lmms-eval would
@@ -201,7 +203,8 @@ def seeded():
     random.seed(0)
     np.random.seed(1234)
     try:
-        yield
+        with contextlib.redirect_stdout(io.StringIO()):  # MMMU prints its tables: not on cvb's stdout
+            yield
     finally:
         random.setstate(state)
         np.random.set_state(np_state)

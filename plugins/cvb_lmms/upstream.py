@@ -50,6 +50,7 @@ def _quiet() -> None:
     from loguru import logger
 
     logger.disable("lmms_eval")
+    logger.disable("utils")  # the task files, imported by file path under their own names
 
 
 def _task_manager_class():
