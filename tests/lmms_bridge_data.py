@@ -20,7 +20,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from cvb.compat import ensure_torchvision
 from lmms_eval_oracle import exact_match_hf_evaluate, load, yaml_of
+
+ensure_torchvision()  # lmms_eval.api imports transformers, which imports torchvision (CPU torch here)
 
 MMSTAR_CATS = ("coarse perception", "fine-grained perception", "instance reasoning", "logical reasoning",
                "science & technology", "math")

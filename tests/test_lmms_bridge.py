@@ -238,3 +238,70 @@ def test_list_tasks_source_lmms_eval(tmp_path, monkeypatch):
     assert "logits" in rows["lmms-eval:seedbench_ppl"]["status"]
     bad = run_cli(["list", "tasks", "--source", "nope"])
     assert bad.exit_code != 0 and "sources: lmms-eval" in bad.output
+
+
+def _written(text: str, seed: int) -> bytes:
+    """A picture of a number (what a document question asks about), as PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.new("RGB", (220, 80), (250 - seed * 7, 250, 245))
+    ImageDraw.Draw(im).text((12, 14), text, fill=(10, 10, 30), font=ImageFont.load_default(size=44))
+    import io
+
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_end_to_end_cli_two_codecs_then_report_with_bd(tmp_path):
+    """``cvb run --task lmms-eval:docvqa_val:LOCAL`` on the offline reference model with two
+    codecs, in a fresh process, then ``cvb report``: a BD row between the codecs, the cells
+    scored by lmms-eval's ANLS of the stored answers."""
+    import os
+    import sqlite3
+    import subprocess
+
+    from conftest import VENV_BIN
+
+    numbers = ["4217", "8830", "1975", "602"]
+    copy = data.COPIES["docvqa_val"]
+    rows = data._docvqa(len(numbers))
+    for i, (row, number) in enumerate(zip(rows, numbers)):
+        row.update(question=f"What number is written in the document {i}?", answers=[number],
+                   image={"bytes": _written(number, i), "path": None})
+    root = tmp_path / "DocVQA"
+    path, _ = data.write(data.Copy(copy.task, copy.split, copy.features, lambda n: rows, config="DocVQA",
+                                   layout="dict"), root, len(rows))
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    store = tmp_path / "r.sqlite"
+    task = f"lmms-eval:docvqa_val:{path}"
+    run = subprocess.run([str(VENV_BIN / "cvb"), "run", "--task", task, "--vlm", "reference", "-c", "jpeg,webp",
+                          "-l", "jpeg=5,90", "-l", "webp=5,90", "--store", str(store), "--cache-dir",
+                          str(tmp_path / "cache"), "--metric", "none", "-q", "--json"],
+                         capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout)
+    assert result["work"]["predictions"] == 5 * len(numbers)
+    cells = {(c["codec"], c["level"]): c for c in result["cells"]}
+    assert set(cells) == {("none", "-"), ("jpeg", "5"), ("jpeg", "90"), ("webp", "5"), ("webp", "90")}
+
+    # every cell's score is lmms-eval's mean ANLS of the answers the store holds
+    anls = data.load("api.metrics").anls
+    conn = sqlite3.connect(str(store))
+    for (codec, level), cell in cells.items():
+        texts = dict(conn.execute("SELECT sample_id, text FROM predictions WHERE task=? AND codec=? AND level=?",
+                                  (task, codec, level)).fetchall())
+        assert len(texts) == len(numbers)
+        want = [anls(references=[n], predictions=[texts[str(i)].strip()])["anls"] for i, n in enumerate(numbers)]
+        assert cell["score_metric"] == "anls" and cell["score"] == pytest.approx(sum(want) / len(want))
+        assert codec == "none" or cell["bpp"] > 0
+    assert cells[("jpeg", "90")]["bpp"] > cells[("jpeg", "5")]["bpp"]
+
+    report = subprocess.run([str(VENV_BIN / "cvb"), "report", "--store", str(store), "--format", "json",
+                             "--resamples", "50"], capture_output=True, text=True, timeout=600, env=env)
+    assert report.returncode == 0, report.stderr[-3000:]
+    (section,) = json.loads(report.stdout)["sections"]
+    assert section["task"] == task and section["score_metric"] == "anls"
+    (bd,) = [r for r in section["bd"] if r["codec"] == "webp"]
+    assert bd["anchor"] == "jpeg" and bd["bd_metric"]["kind"] == "bd-metric"
+    assert bd["bd_metric"]["value"] is not None or bd["bd_metric"]["reason"]
