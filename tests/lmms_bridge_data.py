@@ -64,6 +64,7 @@ def _features(spec: dict):
 
     kinds = {"s": datasets.Value("string"), "i": datasets.Value("int64"), "i8": datasets.Value("int8"),
              "img": datasets.Image(), "ss": datasets.List(datasets.Value("string")),
+             "imgs": datasets.List(datasets.Image()), "ii": datasets.List(datasets.Value("int64")),
              "meta": {"source": datasets.Value("string"), "split": datasets.Value("string"),
                       "image_path": datasets.Value("string")}}
     return datasets.Features({k: kinds[v] for k, v in spec.items()})
@@ -180,6 +181,13 @@ def _pope(n):
              "category": ("random", "popular", "adversarial")[i % 3]} for i in range(n)]
 
 
+def _seedbench(n):
+    return [{"answer": "ABCD"[i % 4], "choice_a": "a dog", "choice_b": "a cat", "choice_c": "a car",
+             "choice_d": "a tree", "data_id": f"{i}.jpg", "data_type": "image",
+             "question": f"seedbench {i}: what is in the picture?", "question_id": str(100 + i),
+             "question_type_id": 1, "image": [cell(1100 + i)], "segment": []} for i in range(n)]
+
+
 COPIES = {
     "chartqa": Copy("chartqa", "test", {"type": "s", "question": "s", "answer": "s", "image": "img"}, _chartqa),
     "docvqa_val": Copy("docvqa_val", "validation", {
@@ -208,6 +216,10 @@ COPIES = {
     "realworldqa": Copy("realworldqa", "test", {"image": "img", "question": "s", "answer": "s"}, _realworldqa),
     "vizwiz_vqa_val": Copy("vizwiz_vqa_val", "val", {"question_id": "s", "image": "img", "question": "s",
                                                      "answers": "ss", "category": "s"}, _vizwiz),
+    "seedbench_ppl": Copy("seedbench_ppl", "test", {
+        "answer": "s", "choice_a": "s", "choice_b": "s", "choice_c": "s", "choice_d": "s", "data_id": "s",
+        "data_type": "s", "question": "s", "question_id": "s", "question_type_id": "i", "image": "imgs",
+        "segment": "ii"}, _seedbench),
     "pope": Copy("pope", "test", {"id": "s", "question_id": "s", "question": "s", "answer": "s",
                                   "image_source": "s", "image": "img", "category": "s"}, _pope),
 }

@@ -19,7 +19,7 @@ import lmms_bridge_data as data
 from test_tasks_common import make_task
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
-TASKS = [t for t in data.COPIES if t != "pope"]
+TASKS = [t for t in data.COPIES if t not in ("pope", "seedbench_ppl")]
 N = 6
 
 
@@ -177,6 +177,22 @@ def test_a_real_run_sends_the_compressed_images_and_stores_lmms_eval_verdicts(tm
     (bpp,) = [c["bpp"] for c in result["cells"] if c["task"].startswith("lmms-eval:mmmu_val") and c["codec"] == "fake"]
     rows = conn.execute("SELECT COUNT(*), AVG(bpp) FROM compressed WHERE codec='fake'").fetchone()
     assert mmmu_images == 6 and rows[0] >= 4 * len(TASKS) + 2 and bpp > 0
+    mmmu_keys = [k for (k,) in conn.execute(
+        "SELECT key FROM compressed WHERE codec='fake' AND content_hash IN (SELECT content_hash FROM images "
+        "WHERE task LIKE 'lmms-eval:mmmu_val%')")]
+    assert len(mmmu_keys) == 6  # both pictures of the two-picture questions: each its own bpp
+    means = conn.execute(f"SELECT AVG(bpp) FROM compressed WHERE key IN ({','.join('?' * 6)})", mmmu_keys).fetchone()
+    assert bpp == pytest.approx(means[0])
+
+    # a second run finds every answer stored (resume): nothing is asked, the scores are the same
+    seen.clear()
+    again = run_cli(["run", "--task", refs, "--vlm", "recorder", "-c", "fake", "-l", "2", "--store", str(store),
+                     "--cache-dir", str(tmp_path / "cache"), "--metric", "none", "-q", "--json"], registry=reg)
+    assert again.exit_code == 0, again.output[-3000:]
+    second = json.loads(again.output[again.output.index("{"):])
+    assert second["work"]["predictions"] == 0 and not seen
+    assert sorted((c["task"], c["codec"], c["score"]) for c in second["cells"]) == sorted(
+        (c["task"], c["codec"], c["score"]) for c in result["cells"])
 
 
 def _pil(arr):
@@ -202,6 +218,31 @@ def test_a_vlm_that_takes_one_image_refuses_a_two_picture_question(tmp_path):
         single, "x", query_for(two, images[0], more_images=images[1:]))
     assert refusal(single, "x", query_for(one, images[0])) is None  # the control
     assert refusal(ScriptedVLM(max_images=4), "x", query_for(two, images[0], more_images=images[1:])) is None
+
+
+def test_multiple_choice_is_read_from_logits_and_refused_without(tmp_path):
+    """seedbench_ppl (output_type multiple_choice): a choice question to be answered from the
+    choices' logits; the chosen letter reaches process_results as the lowest loss (lmms-eval's
+    argmin), so acc is 1 exactly where it is the gold choice; a VLM that cannot read logits
+    refuses, one that can answers."""
+    from cvb.run.plan import query_for
+    from cvb.run.vlm_session import refusal
+    from cvb.testing import ScriptedVLM
+    from cvb.types import AnswerKind
+
+    task, docs = bridged("seedbench_ppl", tmp_path, 4)
+    samples = list(task.samples())
+    assert {s.kind for s in samples} == {AnswerKind.CHOICE} and "prompt" not in samples[0].meta
+    assert [s.options for s in samples] == [("a dog", "a cat", "a car", "a tree")] * 4
+    assert [s.question for s in samples] == [f"{d['question']} Answer :" for d in docs]  # seed_doc_to_text_mc
+    for letter in "ABCD":
+        assert [task.judge(s, letter) for s in samples] == [float(d["answer"] == letter) for d in docs]
+    score = task.score(samples, {s.id: "B" for s in samples})
+    assert (score.metric, score.value) == ("acc", 0.25)
+    q = query_for(samples[0], samples[0].image.load())
+    assert q.answer_by == "logits"
+    assert "does not read answers from the choices' scores" in refusal(ScriptedVLM(), "x", q)
+    assert refusal(ScriptedVLM(answers_by_logits=True), "x", q) is None
 
 
 def test_bad_names_and_kinds_are_refused_with_the_reason(tmp_path):
