@@ -346,3 +346,28 @@ def test_end_to_end_cli_two_codecs_then_report_with_bd(tmp_path):
     (bd,) = [r for r in section["bd"] if r["codec"] == "webp"]
     assert bd["anchor"] == "jpeg" and bd["bd_metric"]["kind"] == "bd-metric"
     assert bd["bd_metric"]["value"] is not None or bd["bd_metric"]["reason"]
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "idefics3"])
+def test_hf_vlm_sends_every_image_of_a_question(arch, tiny_vlm_dirs):
+    """A real (tiny) checkpoint through the hf plugin: a question with two images reaches the
+    processor as two image entries of the chat template (two images' worth of pixels), and is
+    answered; the same question with one image is the control."""
+    from PIL import Image
+
+    from cvb.plugins import get_registry
+    from cvb.types import Query
+
+    vlm = get_registry().create("vlm", f"hf:{tiny_vlm_dirs[arch]}", max_new_tokens=3)
+    first, second = Image.new("RGB", (40, 30), (200, 30, 30)), Image.new("RGB", (30, 40), (20, 30, 200))
+    two = Query(image=first, prompt="Which is red?", more_images=(second,))
+    one = Query(image=first, prompt="Which is red?")
+    vlm.answer([one])  # loads the weights
+    enc_two, enc_one = vlm.processed([two], ["Which is red?"]), vlm.processed([one], ["Which is red?"])
+    if arch == "qwen2_5_vl":
+        assert enc_two["image_grid_thw"].shape[0] == 2 and enc_one["image_grid_thw"].shape[0] == 1
+    else:
+        assert enc_two["pixel_values"].shape[1] == 2 * enc_one["pixel_values"].shape[1]
+    assert enc_two["input_ids"].shape[1] > enc_one["input_ids"].shape[1]
+    (answer,) = vlm.answer([two])
+    assert answer.error is None and vlm.max_images >= 2

@@ -45,6 +45,8 @@ OPTIONS = {
 class AdaptedVLM(HFVLM):
     """An adapter folder (``cvb adapt --out``) on its base model."""
 
+    max_images = 1  # trained and resized for one image per question
+
     def __init__(self, adapter: str, *, base: str | None = None, condition_map: str | None = None,
                  unseen_level: str = "nearest", unseen_codec: str = "unconditional",
                  name: str | None = None, **options: Any):

@@ -15,7 +15,6 @@ import functools
 import hashlib
 import inspect
 import json
-import os
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -119,8 +118,8 @@ def entry(name: str) -> dict:
 
 
 def full_config(name: str) -> dict:
-    """The task's config as lmms-eval's TaskManager builds it (``_load_individual_task_or_group``
-    in tasks/__init__.py: the YAML in full mode, its ``include`` merged under it)."""
+    """The task's config as lmms-eval's TaskManager builds it (``_get_config``: the YAML in full
+    mode, its ``include`` files merged under it, ``!function`` tags imported from its utils.py)."""
     found = entry(name)
     if found["type"] != "task":
         members = found.get("task")
@@ -132,15 +131,11 @@ def full_config(name: str) -> dict:
     from lmms_eval import utils
 
     _quiet()
-    try:
-        config = utils.load_yaml_config(found["yaml_path"], mode="full")
+    try:  # TaskManager._get_config (tasks/__init__.py:206-213): includes merged, functions imported
+        return utils.load_yaml_config(found["yaml_path"], mode="full")
     except ImportError as exc:
         raise UnavailableError(f"lmms-eval task {name!r}: its task code needs a package that is not "
                                f"installed: {exc}") from exc
-    if "include" in config:  # tasks/__init__.py:247-256
-        config = {**utils.load_yaml_config(yaml_path=None, yaml_config={"include": config.pop("include")},
-                                           yaml_dir=os.path.dirname(found["yaml_path"]), mode="full"), **config}
-    return config
 
 
 def config_hash(name: str, config: dict) -> str:
