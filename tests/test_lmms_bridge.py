@@ -205,6 +205,35 @@ def _aggregate(o, metric, results):
     return o.aggregations[metric]([r[metric] for r in results if metric in r])
 
 
+def test_another_headline_rescores_the_stored_answers_without_asking(tmp_path):
+    """``-o lmms-eval.metric=pope_f1_score`` after a run: the same stored answers, scored again
+    with another headline (a cell of its own), the model not asked."""
+    from cvb.specs import VLMSpec
+    from cvb.testing import ScriptedVLM, registry_with_fakes, run_cli
+    from conftest import make_plugin
+
+    bridged("pope", tmp_path, 6)
+    asked = []
+    recorder = make_plugin("recorder2", register_vlms=lambda register: register(VLMSpec(
+        name="recorder", factory=lambda **kw: ScriptedVLM(script=lambda q: asked.append(q) or "yes",
+                                                          name="recorder", **kw), kind="fake")))
+    reg = registry_with_fakes(recorder)
+    base = ["run", "--task", f"lmms-eval:pope:{tmp_path / 'pope'}", "--vlm", "recorder", "-c", "fake", "-l", "2",
+            "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "cache"), "--metric", "none",
+            "-q", "--json"]
+    first = run_cli(base, registry=reg)
+    assert first.exit_code == 0, first.output[-2000:]
+    assert len(asked) == 12
+    again = run_cli([*base, "-o", "lmms-eval.metric=pope_f1_score"], registry=reg)
+    assert again.exit_code == 0, again.output[-2000:]
+    result = json.loads(again.output[again.output.index("{"):])
+    assert result["work"]["predictions"] == 0 and len(asked) == 12
+    metrics = {(c["codec"], c["score_metric"]) for c in result["cells"]}
+    assert metrics == {("none", "pope_f1_score"), ("fake", "pope_f1_score")}
+    # all answered "yes" on a half-yes set: precision 0.5, recall 1, F1 2/3
+    assert {round(c["score"], 9) for c in result["cells"]} == {round(2 / 3, 9)}
+
+
 def test_a_vlm_that_takes_one_image_refuses_a_two_picture_question(tmp_path):
     from cvb.run.vlm_session import refusal
     from cvb.run.plan import query_for

@@ -111,7 +111,7 @@ def label_of(ref: str, options: Mapping[str, Any], execution: Sequence[str] = ()
 #: task options that choose how answers are scored: left out of the label predictions are
 #: stored under, so changing only the scoring rule rescores stored answers without asking the
 #: model again (a protocol that also changes the prompt changes ``prompt_sha``, which re-asks)
-SCORING_OPTIONS = ("protocol", "judge")
+SCORING_OPTIONS = ("protocol", "judge", "metric")  # metric: a bridged task's headline (lmms-eval:NAME)
 
 
 def answers_label(label: str) -> str:
