@@ -11,8 +11,10 @@ the listing says about each task:
   ``doc_to_audio``, no ``doc_to_visual``) and the source of its ``doc_to_visual``;
 - ``output_type``: lmms-eval's, and whether cvb asks it (``generate_until`` as generated text,
   ``multiple_choice`` read from logits);
-- whether ``process_results`` calls a judge model (an OpenAI/GPT client in its source):
-  those are listed as unsupported (cvb's judge path serves its own protocols only);
+- whether ``process_results`` (or an aggregation, or a function of the task's folder they call)
+  calls a judge model (an OpenAI/GPT/Reka client in its source): those are listed as
+  unsupported (cvb's judge path serves its own protocols only). A text heuristic: a judge
+  reached through another package's helper goes unseen, and the task then fails when scored;
 - ``data``: a local copy under ``$CVB_DATA_DIR`` or the Hugging Face cache, else the hub (and
   "needs a local copy" where HF offline mode is set).
 """
@@ -25,8 +27,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-_JUDGE = re.compile(r"openai|OpenAI|gpt-4|gpt4|GPT4|get_chat_response|get_eval|llm_judge|judge_model|"
-                    r"API_KEY|azure|anthropic|gemini\.", re.I)
+_JUDGE = re.compile(r"openai|gpt-4|gpt4|get_chat_response|get_eval|llm_judge|judge_model|"
+                    r"API_KEY|azure|anthropic|gemini\.|reka|chat\.completions", re.I)
+_CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _VIDEO = re.compile(r"video|\.mp4|decord|frames", re.I)
 _AUDIO = re.compile(r"audio|\.wav|librosa|soundfile", re.I)
 
@@ -136,9 +139,12 @@ def _functions(folder: str) -> dict[str, str]:
         except (OSError, SyntaxError, ValueError):
             continue
         lines = source.splitlines()
-        for node in tree.body:  # module-level functions and classes (what a YAML names)
+        for node in tree.body:  # module-level functions and classes (what a YAML names), methods
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 found.setdefault(node.name, "\n".join(lines[node.lineno - 1:node.end_lineno]))
+            for sub in node.body if isinstance(node, ast.ClassDef) else ():
+                if isinstance(sub, ast.FunctionDef) and not sub.name.startswith("__"):
+                    found.setdefault(sub.name, "\n".join(lines[sub.lineno - 1:sub.end_lineno]))
     return found
 
 
@@ -169,11 +175,15 @@ def media_kind(config: dict, folder: Path) -> str:
 
 
 def judged(config: dict, folder: Path) -> str | None:
-    """What in ``process_results`` (or an aggregation) calls a judge model, if anything."""
+    """What in ``process_results`` or an aggregation, or in a function of the task's folder
+    they call (MathVista's ``extract_answer``), calls a judge model, if anything."""
+    functions = _functions(str(folder))
     sources = [_source_of(config, "process_results", folder)]
     for metric in config.get("metric_list") or []:
         if isinstance(metric, dict) and _function_name(metric.get("aggregation")):
-            sources.append(_functions(str(folder)).get(_function_name(metric["aggregation"]).rsplit(".", 1)[-1], ""))
+            sources.append(functions.get(_function_name(metric["aggregation"]).rsplit(".", 1)[-1], ""))
+    called = {name for text in sources for name in _CALL.findall(text or "")}
+    sources += [functions[name] for name in sorted(called) if name in functions]
     for text in sources:
         hit = _JUDGE.search(text or "")
         if hit:
