@@ -281,6 +281,10 @@ def test_bad_names_and_kinds_are_refused_with_the_reason(tmp_path):
         make_task("lmms-eval", "chartqaa")
     with pytest.raises(CvbError, match="a group|a tag"):
         make_task("lmms-eval", "mmmu")
+    with pytest.raises(UsageError, match="is a video task"):
+        make_task("lmms-eval", "videomme")
+    with pytest.raises(UsageError, match="scored by a judge model"):
+        make_task("lmms-eval", "llava_in_the_wild")
     with pytest.raises(UsageError, match="does not exist"):
         make_task("lmms-eval", f"chartqa:{tmp_path / 'nowhere'}")
     (tmp_path / "empty").mkdir()

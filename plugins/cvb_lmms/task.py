@@ -58,6 +58,7 @@ class LmmsEvalTask:
         self.task_name, path = split_arg(arg, path)
         self.name = f"lmms-eval:{self.task_name}"
         self.model = model or None
+        self._refuse_unsupported()
         self.config = upstream.full_config(self.task_name)
         self.output_type = str(self.config.get("output_type") or "generate_until")
         if self.output_type not in GENERATE + BY_LOGITS:
@@ -73,6 +74,24 @@ class LmmsEvalTask:
         self.rules = Scoring(self.upstream, self.output_type, metric or None)
         #: the scoring's identity (rescoring stored answers with another headline asks nothing)
         self.scoring = f"lmms-eval {upstream.installed_version()}" + (f" metric={metric}" if metric else "")
+
+    def _refuse_unsupported(self) -> None:
+        """Refuse, before any data is loaded, what ``cvb list tasks --source lmms-eval`` lists as
+        unsupported: video, audio and text tasks, and tasks scored by a judge model."""
+        from .catalogue import judged, load_simple, media_kind
+
+        found = upstream.entry(self.task_name)
+        if found.get("type") != "task":
+            return  # full_config names what it is
+        yaml_path = Path(found["yaml_path"])
+        simple = load_simple(str(yaml_path))
+        kind = media_kind(simple, yaml_path.parent)
+        if kind != "image":
+            raise UsageError(f"{self.name} is a {kind} task; the bridge runs image tasks (cvb compresses images)")
+        judge = judged(simple, yaml_path.parent)
+        if judge:
+            raise UsageError(f"{self.name} is scored by a judge model ({judge} in its task code); the bridge "
+                             f"runs tasks lmms-eval scores by rule")
 
     # ---- samples -------------------------------------------------------------------------
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
