@@ -43,7 +43,7 @@ from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_fo
 from .progress import Progress
 from .store import Store, StoreError, batched
 from .ray_executor import RaySettings
-from .vlm_session import LocalInference, VLMSession
+from .vlm_session import LocalInference, VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
@@ -585,7 +585,7 @@ class Runner:
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
         return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
-                t.samples.prompt_sha(i), text, parsed, judge, error, latency)
+                t.samples.prompt_sha(i), text, parsed, judge, error, latency, answer_meta(ans))
 
     def _save_predictions(self, rows: list[tuple], bar) -> None:
         if rows:

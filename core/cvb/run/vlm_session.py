@@ -14,6 +14,19 @@ from ..types import Answer, Query
 from .plan import VLMPlan, create
 
 
+#: keys of ``Answer.meta`` that are cvb's own bookkeeping, never stored
+_INTERNAL_META = ("raised",)
+
+
+def answer_meta(answer: Answer) -> str | None:
+    """What the store keeps of ``answer.meta`` (the VLM's note on how it answered, e.g. the
+    adapter's ``condition``): canonical JSON, or None when there is nothing to keep."""
+    import json
+
+    kept = {str(k): v for k, v in (answer.meta or {}).items() if k not in _INTERNAL_META}
+    return json.dumps(kept, sort_keys=True, default=str) if kept else None
+
+
 class VLMSession:
     """One VLM, created on first use and asked a batch at a time.
 
