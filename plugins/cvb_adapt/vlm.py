@@ -55,6 +55,8 @@ class AdaptedVLM(HFVLM):
     """An adapter folder (``cvb adapt --out``) on its base model; ``use_adapter=False``: the base
     model alone under the adapter's preprocessing (``adapted-base:PATH``)."""
 
+    max_images = 1  # trained and resized for one image per question
+
     def __init__(self, adapter: str, *, base: str | None = None, condition_map: str | None = None,
                  unseen_level: str = "nearest", unseen_codec: str = "unconditional",
                  name: str | None = None, use_adapter: bool = True, **options: Any):

@@ -39,6 +39,21 @@ def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
         )
 
 
+def check_names(cells: Sequence[Mapping], anchor: str | None, adapted: Mapping[str, str] | None) -> None:
+    """``--anchor`` and ``--adapted`` against the cells: a name in no cell is a usage error with
+    the closest names, found before any resampling (``cvb report`` calls this first)."""
+    from ..errors import did_you_mean
+
+    check_anchor(cells, anchor)
+    missing = adapted_vlms_missing(cells, dict(adapted or {}))
+    if missing:
+        present = ordered_unique(c["vlm"] for c in cells)
+        raise UsageError(
+            f"--adapted names VLMs with no results: {', '.join(missing)}{did_you_mean(missing[0], present)}; "
+            f"VLMs present: {', '.join(present) or '(none)'}"
+        )
+
+
 def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
     if requested:
         return requested
@@ -144,14 +159,7 @@ def build_report(
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
     adapted = dict(adapted or {})
-    check_anchor(cells, anchor)
-    missing = adapted_vlms_missing(cells, adapted)
-    if missing:
-        present = ordered_unique(c["vlm"] for c in cells)
-        raise UsageError(
-            f"--adapted names VLMs with no results: {', '.join(missing)}; VLMs present: "
-            f"{', '.join(present) or '(none)'}"
-        )
+    check_names(cells, anchor, adapted)
     metrics = metric_names(cells)
     gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
     gains = [] if scores_only else adapter_gains(cells, adapted, interp)
