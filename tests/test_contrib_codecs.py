@@ -55,7 +55,8 @@ Image.open(io.BytesIO(data[4:])).save(args[args.index("-o") + 1])
 def stand_ins(tmp_path, monkeypatch):
     env = {
         "CVB_VTM_ENCODER": video_stand_ins.encoder(
-            tmp_path / "EncoderApp", "VVCSoftware: VTM Encoder Version 23.0 [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]"),
+            tmp_path / "EncoderApp", "VVCSoftware: VTM Encoder Version 23.0 [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]",
+            video_stand_ins.VTM_CHECKS),
         "CVB_VTM_DECODER": video_stand_ins.decoder(tmp_path / "DecoderApp"),
         "CVB_BPGENC": executable(tmp_path / "bpgenc", FAKE_BPGENC),
         "CVB_BPGDEC": executable(tmp_path / "bpgdec", FAKE_BPGDEC),
