@@ -97,14 +97,16 @@ except ValueError:
 for r in report.get("results", []):
     print(f"  {r['status']:5} {r['rule']}: {r.get('detail') or ''}"[:220])
 EOF
-step compress "$CVB" compress -c "$PACKAGE" "${LEVEL_ARGS[@]}" "${NAMED_OPTS[@]}" "${IMAGES[@]}" --per-image --json -q
-"$PY" - "$OUT/compress.out" <<'EOF' | tee -a "$OUT/summary.txt"
-import json, sys
-try:
-    data = json.load(open(sys.argv[1]))
-except ValueError:
-    sys.exit("  (no JSON: see compress.err)")
-print("  " + json.dumps(data)[:1500])
+step compress "$CVB" compress -c "$PACKAGE" "${LEVEL_ARGS[@]}" "${NAMED_OPTS[@]}" "${IMAGES[@]}" --out "$OUT/rd" --json -q
+"$PY" - "$OUT/rd" <<'EOF' | tee -a "$OUT/summary.txt"
+import json, pathlib, sys
+files = sorted(pathlib.Path(sys.argv[1]).glob("*.json"))
+if not files:
+    sys.exit("  (no results: see compress.err)")
+for row in json.loads(files[0].read_text())["per_image"]:
+    what = row["error"] or (f"{row['num_bytes']} bytes, {row['bpp']:.4f} bpp, PSNR {row['metrics'].get('psnr', float('nan')):.2f} dB, "
+                            f"encode {row['encode_s']:.2f} s, decode {row['decode_s']:.2f} s")
+    print(f"  level {row['level']:>3}  {pathlib.Path(row['image']).name} {row['width']}x{row['height']}: {what}")
 EOF
 RUN_OPTS=()  # KEY=VALUE options of the codec
 for o in "${OPTS[@]}"; do [ "$o" = -o ] && RUN_OPTS+=(-o) || RUN_OPTS+=("$PACKAGE.$o"); done

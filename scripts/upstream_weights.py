@@ -36,9 +36,9 @@ def mlicpp(out: str) -> None:
     from config.config import model_config
     from models import MLICPlusPlus
 
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "contrib", "cvb-mlicpp",
-                                    "cvb_mlicpp"))
-    import hooks  # the package's own swap to the Old classes
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    sys.path[:0] = [os.path.join(root, "contrib", "cvb-mlicpp", "cvb_mlicpp"), os.path.join(root, "core", "cvb")]
+    import hooks  # the package's own swap to the Old classes (it imports cvb's research_driver)
 
     for level in range(1, 7):
         torch.manual_seed(level)

@@ -80,6 +80,21 @@ def test_vtm_passes_the_conformance_kit_on_stand_ins(stand_ins):
     assert bits[:4] == b"CVBS"  # VTM streams always carry the 8-byte size header
 
 
+def test_vtm_needs_its_shipped_intra_config(stand_ins):
+    """The stand-in applies VTM 23's own GOP check: without the shipped encoder_intra_vtm.cfg
+    (VTM's cfg/encoder_intra_vtm.cfg) every encode fails, as with the real EncoderApp."""
+    from cvb.errors import ExternalToolError
+
+    image = Image.new("RGB", (64, 48), (10, 120, 200))
+    bare = VTMCodec()
+    bare.default_config, bare._default_text = None, None
+    with pytest.raises(ExternalToolError, match="Invalid GOP structure given"):
+        bare.encode(image, "40")
+    codec = VTMCodec()
+    assert "DecodingRefreshType           : 1" in codec.default_config.read_text()
+    assert codec.decode(codec.encode(image, "40")).size == image.size
+
+
 def test_bpg_passes_the_conformance_kit_on_stand_ins(stand_ins):
     codec = BPGCodec(chroma="444", effort=3)
     assert codec.version == "bpg-0.9.8" and codec.params() == {"chroma": "444", "effort": 3, "encoder": "x265"}

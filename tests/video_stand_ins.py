@@ -23,16 +23,18 @@ if os.environ.get("FAKE_CODEC_LOG"):
 if "--help" in args:
     print(BANNER)
     sys.exit(1)
-opts, it = {}, iter(args)
+opts, configs, it = {}, [], iter(args)
 for a in it:
     if a.startswith("--"):
         key, _, value = a[2:].partition("=")
         opts[key] = value
+    elif a == "-c":  # repeatable; a later file overrides an earlier one
+        configs.append(next(it))
     else:
         opts[a[1:]] = next(it)
 cfg = {}
-if "c" in opts:
-    for line in open(opts["c"]):
+for config in configs:
+    for line in open(config):
         key, sep, value = line.split("#")[0].partition(":")
         if sep and key.strip():
             cfg[key.strip()] = value.split()[0] if value.split() else ""
