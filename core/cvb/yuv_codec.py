@@ -7,9 +7,10 @@ need a .cfg even so (HM 16.7 without one rejects its own built-in transform-size
 its default GOP), so a subclass ships the reference software's own all-intra .cfg as
 ``default_config``; it goes first with ``-c``, then the user's optional ``config`` (a second
 ``-c``: only its differences matter), then the explicit settings, which win over both. In
-4:2:0 an odd-sized image is edge-padded to even and the true size travels in ``cvb.framing``'s
-8-byte header. Subclasses say where the binaries are, how the
-encoder's argv differs and how the decoder learns the picture size (``picture_size``).
+4:2:0 an odd-sized image is edge-padded to even (an image under ``min_side``, to that size) and
+the true size travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries
+are, how the encoder's argv differs and how the decoder learns the picture size
+(``picture_size``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ class YuvReferenceCodec(ExternalCodec):
     #: the reference software's own all-intra .cfg, shipped with the plugin and always passed
     #: first (its content is hashed into the cache key)
     default_config: Path | None = None
+    #: the smallest picture side coded: a smaller image is edge-padded up to it and cropped back
+    #: (its true size in the header), since an encoder's smallest coding block may not fit it
+    min_side = 16
+
+    def coded_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size of the picture the encoder is given (and the decoder writes) for an image."""
+        w, h = max(width, self.min_side), max(height, self.min_side)
+        if self.chroma == "420":
+            w, h = w + w % 2, h + h % 2
+        return w, h
 
     def __init__(self, chroma: object = "420", config: object = None, timeout: object = 600,
                  **unknown: object):
@@ -118,16 +129,14 @@ class YuvReferenceCodec(ExternalCodec):
         """(width, height, chroma) of the .yuv the decoder writes."""
         if true_size is None:
             raise CodecError(f"{self.name}: the bitstream has no size header")
-        w, h = true_size
-        return (w + w % 2, h + h % 2, self.chroma) if self.chroma == "420" else (w, h, self.chroma)
+        return (*self.coded_size(*true_size), self.chroma)
 
     def encode_files(self, image: "Image.Image", level: str, tmp: Path) -> bytes:
         qp = int(self.parse_level(level))
         image = image.convert("RGB") if image.mode != "RGB" else image
         true_size = image.size if self.always_frame else None
-        if self.chroma == "420":
-            image, padded_from = pad_to_even(image)
-            true_size = true_size or padded_from
+        image, padded_from = pad_to_even(image, self.min_side, even=self.chroma == "420")
+        true_size = true_size or padded_from
         src, dst = tmp / "in.yuv", tmp / "out.bin"
         src.write_bytes(rgb_to_yuv(image, self.chroma))
         configs = []

@@ -20,8 +20,10 @@ def load_cells(store, task: str | None = None) -> list[dict]:
     """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
     cells = [dict(c) for c in store.cells(task=task)]
     if not cells and task:
+        from ..errors import did_you_mean
+
         tasks = sorted({c["task"] for c in store.cells()})
-        raise UsageError(f"no results for task {task!r} in {store.path}; "
+        raise UsageError(f"no results for task {task!r} in {store.path}{did_you_mean(task, tasks)}; "
                          f"tasks present: {', '.join(tasks) or '(none)'}")
     return cells
 
@@ -31,29 +33,52 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
     keep = {vlm, adapted.get(vlm, vlm)}
     chosen = [c for c in cells if c["vlm"] in keep]
     if not chosen:
+        from ..errors import did_you_mean
+
         vlms = sorted({c["vlm"] for c in cells})
-        raise UsageError(f"no results for vlm {vlm!r}; VLMs present: {', '.join(vlms) or '(none)'}")
+        raise UsageError(f"no results for vlm {vlm!r}{did_you_mean(vlm, vlms)}; "
+                         f"VLMs present: {', '.join(vlms) or '(none)'}")
     return chosen
 
 
-def default_store() -> Path:
-    from ..run.store import DEFAULT_STORE  # the run command's default
+def adapted_conditions(store, cells: list[dict], adapted: dict[str, str]) -> dict[tuple, dict]:
+    """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
+    answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
+    from ..run.plan import answers_label
 
-    return Path(DEFAULT_STORE)
+    out: dict[tuple, dict] = {}
+    for t in sorted({c["task"] for c in cells}):
+        for v in sorted(set(adapted.values())):
+            for (codec, level), counts in store.answer_meta_counts(answers_label(t), v, "condition").items():
+                out[(t, v, codec, level)] = counts
+    return out
+
+
+def default_store() -> Path:
+    from .output import default_store as default  # the run command's default, one rule
+
+    return default()
 
 
 @click.command("report")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Results store written by `cvb run` (default: cvb-results.sqlite, as for `cvb run`).")
-@click.option("--task", "-t", default=None, help="Only this task.")
-@click.option("--vlm", default=None, help="Only this VLM (adapted VLMs named by --adapted are kept).")
+              help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
+                   "as for `cvb run` and scripts/demo.sh].")
+@click.option("--task", "-t", default=None, shell_complete=complete.store_labels("task"), help="Only this task.")
+@click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"), help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=click.Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")
-@click.option("--adapted", "adapted_pairs", multiple=True, metavar="VLM=ADAPTED_VLM",
+@click.option("--adapted", "adapted_pairs", multiple=True, metavar="[VLM=]ADAPTED_VLM",
               help="ADAPTED_VLM is VLM adapted to compressed images: adds the gap decomposition, "
-                   "the adapter's BD gain, and the adapted curves in the plots. Repeatable.")
+                   "the adapter's BD gain, the condition each cell used, and the adapted curves in the "
+                   "plots. Alone, the base is the VLM of the store with the same base model and "
+                   "preprocessing and no adapter (`cvb run --vlm adapted-base:PATH`); a VLM= whose "
+                   "preprocessing differs is refused. Repeatable.")
+@click.option("--allow-unlike", is_flag=True,
+              help="Report an --adapted pair whose base model or preprocessing differ, flagged "
+                   "NOT LIKE FOR LIKE, instead of refusing it.")
 @click.option("--resamples", type=click.IntRange(min=0), default=DEFAULT_RESAMPLES, show_default=True,
               help="Bootstrap resamples for confidence intervals, paired tests and BD-metric "
                    "intervals; 0: no resampling (McNemar tests only).")
@@ -66,9 +91,14 @@ def default_store() -> Path:
               help="Also write report.md, cells.csv, report.json, plots (PNG, SVG, PDF) and a "
                    "self-contained report.html into this folder.")
 @click.option("--no-plots", is_flag=True, help="With --out: skip the plots (faster).")
+@click.option("--samples", "n_samples", type=click.IntRange(min=0), default=6, show_default=True,
+              help="With --out: samples per task in the sample browser (samples.html): those whose "
+                   "verdict changes across the matrix first, then 2 that never change; 0: no browser.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
+              help="Compressed-image cache the sample browser reads [default: as for `cvb run`].")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, seed, fmt, as_json,
-               out_dir, no_plots, quiet) -> None:
+def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, fmt, as_json,
+               out_dir, no_plots, n_samples, cache_dir, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
@@ -84,9 +114,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
     Examples:
       cvb report --store cvb-out/results.sqlite
       cvb report --store r.sqlite --task pope --anchor jpeg --out report/
-      cvb report --store r.sqlite --adapted qwen=qwen-cve --out report/
+      cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
     """
-    from ..analysis.gap import parse_adapted
+    from ..analysis.gap import resolve_adapted
     from ..report.build import build_report
     from ..report.provenance import store_provenance
     from ..report.uncertainty import Options, report_stats
@@ -97,21 +127,28 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         fmt = "json"
     if out_dir is not None:
         check_output_path(out_dir, "--out")
-    adapted = parse_adapted(adapted_pairs)
     path = store_path or default_store()
     with Store(path, create=False) as store:
         cells = load_cells(store, task)
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
+        adapted, unlike = (resolve_adapted(adapted_pairs, store.component_versions()["vlms"], allow_unlike)
+                           if adapted_pairs else ({}, {}))
+        conditions = adapted_conditions(store, cells, adapted)
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
         from ..plugins import get_registry
+        from ..report.build import check_anchor
 
+        check_anchor(cells, anchor)  # a typo found now, not after minutes of resampling
         say = None if quiet else note
         stats = report_stats(store, get_registry(), cells, Options(resamples, seed), progress=say)
         prov = store_provenance(store, cells, sys.argv)
     report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
-                          provenance=prov)
+                          provenance=prov, conditions=conditions)
+    for section in report["sections"]:
+        if section["vlm"] in adapted:
+            section["warnings"].extend([unlike[section["vlm"]]] if section["vlm"] in unlike else [])
     if not quiet:
         for section in report["sections"]:
             for w in section["warnings"]:
@@ -120,8 +157,26 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
     if out_dir is not None:
         from ..report.write import write_report
 
-        written = write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
+        browser = _sample_browser(path, cells, out_dir, n_samples, cache_dir, quiet) if n_samples else []
+        if browser:
+            report["sample_browser"] = browser[0].name
+        written = browser + write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
         click.echo(f"wrote {len(written)} files to {out_dir}", err=True)
+
+
+def _sample_browser(path: Path, cells: list[dict], out_dir: Path, n: int, cache_dir: Path | None,
+                    quiet: bool) -> list[Path]:
+    """``samples.html`` and its images (see cvb.report.sample_browser)."""
+    from ..plugins import get_registry
+    from ..report.sample_browser import STEADY, write_browser
+    from ..run.image_cache import ImageCache, default_cache_dir
+    from ..run.store import Store
+    from .output import note
+
+    with Store(path, create=False) as store:
+        return write_browser(store, cells, out_dir, ImageCache(cache_dir or default_cache_dir()),
+                             get_registry(), flipping=n, steady=min(STEADY, n),
+                             warn=None if quiet else note)
 
 
 def _print(report: dict, fmt: str) -> None:

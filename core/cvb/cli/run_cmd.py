@@ -16,6 +16,8 @@ import click
 from ..errors import UsageError
 from ..jsonsafe import json_safe
 from . import complete
+from .jobs_option import jobs_option
+from .options import Aliased
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -29,6 +31,15 @@ def _checked_store(path: Path) -> Path:
     return path
 
 
+def _to_terminal(message: str) -> None:
+    """``message`` on the controlling terminal, when there is one (stderr's pipe is gone)."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(message + "\n")
+    except OSError:
+        pass
+
+
 def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
@@ -37,7 +48,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
-@click.option("--levels", "-l", "levels", multiple=True,
+@click.option("--levels", "-l", "levels", multiple=True, shell_complete=complete.levels,
               help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
                    "with a single codec.")
 @click.option("--vlm", "vlms", multiple=True, required=True, shell_complete=complete.names("vlm"),
@@ -49,12 +60,12 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
                    "installed; `none` for no metric).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples of each task.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True, help="SQLite results store (created if missing).",
+              default=DEFAULT_STORE, show_default=True, envvar="CVB_STORE",
+              help="SQLite results store, created with its folder if missing [env CVB_STORE].",
               callback=lambda ctx, param, value: _checked_store(value))
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Codec worker processes (each with its share of the CPUs' threads).")
+@jobs_option("Codec worker processes (each with its share of the CPUs' threads), or")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
                    "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
@@ -71,7 +82,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--mode", type=click.Choice(["generate", "logits"]),
               help="Answer yes/no and multiple choice by generating text or from one forward "
                    "pass's logits, for VLMs that offer both.")
-@click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+@click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE", shell_complete=complete.options,
               help="Component option. TARGET is a category (vlm, codec, task, metric: all of them) "
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
                    "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
@@ -98,30 +109,29 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
       cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
     """
-    from rich.console import Console
-
     from ..plugins import get_registry
     from ..run import provenance, summary
     from ..run.image_cache import ImageCache, default_cache_dir
     from ..run.plan import RunRequest, build_plan
-    from ..run.progress import Progress
+    from ..run.progress import Progress, safe_console, silence_broken_output
     from ..run import ray_executor
     from ..run.ray_executor import RaySettings
     from ..run.runner import MAX_LISTED_FAILURES, Runner
     from ..run.store import Store
     from .console import console
 
-    err = Console(stderr=True)  # progress and notes: stdout holds only the result
+    err = safe_console(stderr=True)  # progress and notes: stdout holds only the result
     out = err if as_json else console()
     registry = get_registry()
     request = RunRequest(vlms=vlms, tasks=tasks, codecs=codecs, levels=levels,
                          metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
                          mode=mode, options=options)
     plan = build_plan(request, registry)
-    from ..threads import jobs_note
+    from .jobs_option import resolved
 
-    if jobs_note(jobs) and executor == "local":
-        plan.notes.append(jobs_note(jobs))
+    jobs, jobs_note = resolved(jobs)
+    if jobs_note and executor == "local":
+        plan.notes.append(jobs_note)
     if jobs > 1 and executor == "ray":
         plan.notes.append(f"-j {jobs} has no effect with --executor ray: compression runs as Ray tasks "
                           f"(two in flight per cluster CPU)")
@@ -158,8 +168,13 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         except KeyboardInterrupt:
             status = "interrupted"
             store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})
-            click.echo(f"interrupted: finished work is saved in {store_path}; "
-                       f"rerun the same command to resume", err=True)
+            message = (f"interrupted: finished work is saved in {store_path}; "
+                       f"rerun the same command to resume")
+            try:
+                click.echo(message, err=True)
+            except OSError:  # under `2>&1 | tee`, Ctrl-C killed tee too: tell the terminal
+                silence_broken_output()
+                _to_terminal(message)
             ctx.exit(EXIT_INTERRUPTED)
         finally:
             if previous is not None:
@@ -185,7 +200,9 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                   "work": result["work"], "cells": cells, "n_failures": len(failures),
                   "failure_counts": counts, "failures": failures[:MAX_LISTED_FAILURES],
                   "notes": plan.notes}
-        click.echo(json.dumps(json_safe(report), indent=2))
+        from .output import json_result
+
+        click.echo(json_result(json_safe(report)))
     else:
         summary.print_cells(out, cells, [m.name for m in plan.metrics])
         work = result["work"]
@@ -201,32 +218,81 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 
 
 @click.command("export")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True, help="Results store written by `cvb run`.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Results store written by `cvb run` [default: $CVB_STORE, else {DEFAULT_STORE}].")
 @click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
-              help="Which table.")
+              help="Which table: samples (each answer with its question, gold answer, prompt, verdict, "
+                   "codec, level, bpp and image key), cells, failures, versions (each VLM version "
+                   "once), or a raw store table.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of stdout.")
-def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None) -> None:
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
+              cls=Aliased, hidden=("--output",), help="Write here instead of stdout.")
+@click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --what samples: also write each answer's image, exactly as the VLM received "
+                   "it, as DIR/KEY.png (lossless; KEY is the row's `key`).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
+              help="Compressed-image cache the images are read from [default: as for `cvb run`].")
+@click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
+def export_cmd(store_path: Path | None, what: str, fmt: str, output: Path | None, images_dir: Path | None,
+               cache_dir: Path | None, quiet: bool) -> None:
     """Write one table of a results store as CSV or JSON lines.
 
-    `cells` rows are those `cvb report` reads; in CSV each image metric is a `metric.NAME`
-    column and each score detail (F1, precision, per-category accuracy) a `detail.NAME` column,
-    as in the report's cells.csv; JSON columns (run options, codec params) are decoded in
-    JSONL. An empty table still writes its CSV header.
+    `samples` is the reader's table: one row per answer with the question, options, gold
+    answer, the prompt text sent, the raw and parsed answer, the verdict (1 right, 0 wrong,
+    between for partial credit), codec, level, bpp of that image and its `key` (for `cvb cache
+    show KEY` or --images), plus a short `vlm_version_id` whose full text `--what versions`
+    prints once. `cells` rows are those `cvb report` reads; in CSV each image metric is a
+    `metric.NAME` column and each score detail a `detail.NAME` column; JSON columns are
+    decoded in JSONL, JSON text in CSV. An empty table still writes its CSV header.
+
+    \b
+    Examples:
+      cvb export --what samples --out samples.csv
+      cvb export --what samples --format jsonl --images seen/ --out samples.jsonl
+      cvb export --what versions
     """
     from ..run.export import write_rows
     from ..run.store import Store
-    from .output import check_output_path
+    from .output import check_output_path, default_store
 
     if output is not None:
-        check_output_path(output, "--output")
-    with Store(store_path, create=False) as store:
+        check_output_path(output, "--out")
+    if images_dir is not None and what != "samples":
+        raise UsageError("--images goes with --what samples (the rows that name each image's key)")
+    with Store(store_path or default_store(), create=False) as store:
         rows = store.export_rows(what)
+        if images_dir is not None:
+            rows = _with_images(store, rows, images_dir, cache_dir, quiet)
         columns = store.export_columns(what)
         if output is None:
             write_rows(rows, fmt, sys.stdout, columns)
             return
         with open(output, "w", encoding="utf-8", newline="") as fh:
             write_rows(rows, fmt, fh, columns)
+
+
+def _with_images(store, rows, folder: Path, cache_dir: Path | None, quiet: bool):
+    """``rows`` passed through, each distinct image written once to ``folder/KEY.png``; an image
+    that cannot be had back (pruned from the cache) is named on stderr, the export goes on."""
+    from ..run.image_cache import ImageCache, default_cache_dir
+    from ..run.seen_images import ImageUnavailable, SeenImages, save_png
+    from .output import note
+
+    seen = SeenImages(store, ImageCache(cache_dir or default_cache_dir()))
+    done: set[str] = set()
+    missing = 0
+    for row in rows:
+        key = row.get("key")
+        if key and key not in done and not row.get("error"):
+            done.add(key)
+            path = folder / f"{key}.png"
+            if not path.exists():
+                try:
+                    save_png(seen.image(key), path)
+                except ImageUnavailable as exc:
+                    missing += 1
+                    if not quiet and missing <= 5:
+                        note(f"warning: {exc}")
+        yield row
+    if not quiet:
+        note(f"images: {len(done) - missing} in {folder}" + (f", {missing} not available" if missing else ""))

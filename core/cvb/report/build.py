@@ -26,6 +26,19 @@ REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"
 
 
+def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
+    """A named anchor nowhere in the cells is a usage error (a typo), found before any
+    resampling; the closest codec present is suggested."""
+    from ..errors import did_you_mean
+
+    all_codecs = ordered_unique(c["codec"] for c in cells if c["codec"] != "none")
+    if anchor and cells and anchor not in all_codecs:
+        raise UsageError(
+            f"anchor codec {anchor!r} is not in the results{did_you_mean(anchor, all_codecs)}; "
+            f"codecs present: {', '.join(all_codecs) or '(none)'}"
+        )
+
+
 def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
     if requested:
         return requested
@@ -115,23 +128,23 @@ def build_report(
     adapted: Mapping[str, str] | None = None,
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
+    conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
+    scores_only: bool = False,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
     ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
-    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``).
+    (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
+    ``conditions``: what each adapted cell's answers were conditioned on (``gap_rows``).
+    ``scores_only``: the score tables' fields alone, no BD-metrics, correlations or gaps (``cvb
+    run``'s summary: it prints only those tables, and then never imports scipy).
     """
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
     adapted = dict(adapted or {})
-    all_codecs = ordered_unique(c["codec"] for c in cells if c["codec"] != "none")
-    if anchor and cells and anchor not in all_codecs:
-        raise UsageError(
-            f"anchor codec {anchor!r} is not in the results; codecs present: "
-            f"{', '.join(all_codecs) or '(none)'}"
-        )
+    check_anchor(cells, anchor)
     missing = adapted_vlms_missing(cells, adapted)
     if missing:
         present = ordered_unique(c["vlm"] for c in cells)
@@ -140,8 +153,8 @@ def build_report(
             f"{', '.join(present) or '(none)'}"
         )
     metrics = metric_names(cells)
-    gaps = gap_rows(cells, adapted)
-    gains = adapter_gains(cells, adapted, interp)
+    gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
+    gains = [] if scores_only else adapter_gains(cells, adapted, interp)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -168,10 +181,10 @@ def build_report(
             "codecs": codecs,
             "reference": _clean_cell(ref, metrics, cell_stats, clean) if ref else None,
             "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
-            "bd": _bd_rows(group, section_anchor, interp, reps),
+            "bd": [] if scores_only else _bd_rows(group, section_anchor, interp, reps),
             "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
             "warnings": list(st.warnings) if st else [],
-            "correlation": metric_correlations(group, metrics),
+            "correlation": [] if scores_only else metric_correlations(group, metrics),
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),

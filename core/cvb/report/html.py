@@ -61,6 +61,9 @@ def html_report(report: dict, images: dict | None = None) -> str:
              "<h1>cvb report</h1>",
              f"<p>Interpolation: {escape(report['interp'])}. Anchor: "
              f"{escape(report['anchor'] or 'jpeg if present, else the first codec')}.</p>"]
+    if report.get("sample_browser"):
+        parts.append(f'<p><a href="{escape(report["sample_browser"])}">Sample browser</a>: chosen samples '
+                     f"at every codec and level, the images the models saw, each model's answer.</p>")
     sections = report["sections"]
     if sections:
         parts.append("<nav><ul>" + "".join(

@@ -22,14 +22,20 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
 
-DEFAULT_STORE = "cvb-results.sqlite"
+#: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
+#: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
+DEFAULT_STORE = "cvb-out/results.sqlite"
+STORE_ENV = "CVB_STORE"
+#: the default of cvb before 2026-12: still read when it is the only store in the folder
+LEGACY_STORE = "cvb-results.sqlite"
 SCHEMA_VERSION = 1
 APPLICATION = "cvb-results"
 BUSY_TIMEOUT_MS = 60_000
 _CHUNK = 500  # keys per ``IN (...)`` query, far below SQLite's variable limit
 
 #: what ``cvb export --what`` accepts -> the table behind it
-EXPORTS = ("predictions", "cells", "compressed", "metrics", "images", "runs", "failures")
+EXPORTS = ("samples", "predictions", "cells", "compressed", "metrics", "images", "runs", "failures",
+           "versions")
 
 
 class StoreError(CvbError):
@@ -162,10 +168,20 @@ class Store:
         return version
 
     #: columns added to schema version 1 after stores were made with it: (table, column, type)
-    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"),)
+    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"), ("predictions", "answer_meta", "TEXT"))
+
+    #: tables added to schema version 1 after stores were made with it (created on a writable open)
+    ADDED_TABLES = ("samples",)
 
     def _add_columns(self) -> None:
-        """Columns newer than the store (nullable, so older readers and rows are unaffected)."""
+        """Columns and tables newer than the store (nullable, so older readers and rows are unaffected)."""
+        schema = (Path(__file__).with_name("schema.sql")).read_text(encoding="utf-8")
+        for table in self.ADDED_TABLES:
+            start = schema.index(f"CREATE TABLE IF NOT EXISTS {table} (")
+            try:
+                self.conn.execute(schema[start:schema.index(");\n", start) + 2])
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
         for table, column, kind in self.ADDED_COLUMNS:
             have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
@@ -320,6 +336,20 @@ class Store:
             "SELECT DISTINCT content_hash, error FROM images WHERE error IS NOT NULL"
             " AND content_hash IN ({in_})", hashes)}
 
+    # ---- what each sample asks ---------------------------------------------------------------
+    def sample_versions(self, task: str) -> dict[str, tuple[str, str]]:
+        """sample id -> (task_version, prompt_sha) of the stored questions of one task label."""
+        return {sid: (v, p) for sid, v, p in self._read(
+            "SELECT sample_id, task_version, prompt_sha FROM samples WHERE task=?", (task,))}
+
+    def save_samples(self, rows: Sequence[tuple]) -> None:
+        """(task, sample_id, task_version, prompt_sha, image, image_path, kind, question, options,
+        gold, category, prompt, generation, meta) rows, JSON columns already text; replaces a row."""
+        with self.write() as c:
+            c.executemany("INSERT OR REPLACE INTO samples (task, sample_id, task_version, prompt_sha, image,"
+                          " image_path, kind, question, options, gold, category, prompt, generation, meta)"
+                          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
     # ---- compressed images and their metrics ------------------------------------------------
     def compressed(self, keys: Sequence[str]) -> dict[str, str | None]:
         """compressed key -> error (None: usable) for the keys that have a row."""
@@ -450,6 +480,19 @@ class Store:
     def _index_names(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
 
+    def answer_meta_counts(self, task: str, vlm: str, key: str) -> dict[tuple[str, str], dict[str | None, int]]:
+        """``{(codec, level): {value: answers}}``: what the usable answers of ``vlm`` on ``task``
+        (the label answers are stored under) say for ``key`` of their ``answer_meta`` (None:
+        nothing said), e.g. the adapter's ``condition``."""
+        if not key.replace("_", "").isalnum():
+            raise ValueError(f"answer_meta key {key!r}: letters, digits and _ only")
+        out: dict[tuple[str, str], dict[str | None, int]] = {}
+        for codec, level, value, n in self._read(
+                f"SELECT codec, level, json_extract(answer_meta, '$.{key}'), COUNT(*) FROM predictions"
+                " WHERE task=? AND vlm=? AND error IS NULL GROUP BY 1, 2, 3", (task, vlm)):
+            out.setdefault((codec, level), {})[None if value is None else str(value)] = int(n)
+        return out
+
     def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
         """(codec, level) -> {sample id: text} of the answers without error of every cell of
         ``task`` x ``vlm``, in one query (what ``cvb report`` rescores). Each cell's ids and
@@ -484,26 +527,28 @@ class Store:
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
-        parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
-        was given for other inputs (another image, prompt, task version or model version)."""
+        parsed, judge, error, latency_s[, answer_meta]). An existing answer is replaced only when it
+        failed or was given for other inputs (another image, prompt, task version or model
+        version). ``answer_meta``: the VLM's JSON note on how it answered (``Answer.meta``; the
+        adapter's condition), or None."""
         if not rows:
             return
         ns = time.time_ns()
         with self.write() as c:
             c.executemany(
                 "INSERT INTO predictions (task, task_version, sample_id, vlm, vlm_version, codec, level,"
-                " key, prompt_sha, text, parsed, judge, error, latency_s, run_id, updated_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " key, prompt_sha, text, parsed, judge, error, latency_s, answer_meta, run_id, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (task, vlm, codec, level, sample_id) DO UPDATE SET"
                 " task_version=excluded.task_version, vlm_version=excluded.vlm_version, key=excluded.key,"
                 " prompt_sha=excluded.prompt_sha, text=excluded.text, parsed=excluded.parsed,"
                 " judge=excluded.judge, error=excluded.error, latency_s=excluded.latency_s,"
-                " run_id=excluded.run_id, updated_ns=excluded.updated_ns"
+                " answer_meta=excluded.answer_meta, run_id=excluded.run_id, updated_ns=excluded.updated_ns"
                 " WHERE predictions.error IS NOT NULL OR predictions.key IS NOT excluded.key"
                 " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
                 " OR predictions.task_version IS NOT excluded.task_version"
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
-                [(*r, run_id, ns) for r in rows])
+                [(*r, None, run_id, ns) if len(r) == 14 else (*r, run_id, ns) for r in rows])
 
     def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
                      verdicts: Mapping[str, float | None]) -> None:
@@ -654,6 +699,10 @@ class Store:
                     "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
         if what == "failures":
             return ["stage", "task", "vlm", "codec", "level", "item", "error"]
+        if what in ("samples", "versions"):
+            from .sample_rows import COLUMNS
+
+            return list(COLUMNS[what])
         if what not in EXPORTS:
             raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
         return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
@@ -668,8 +717,13 @@ class Store:
         if what == "failures":
             yield from self.failures()
             return
+        if what in ("samples", "versions"):
+            from . import sample_rows
+
+            yield from (sample_rows.sample_rows(self) if what == "samples" else sample_rows.version_rows(self))
+            return
         json_cols = {"runs": ("argv", "options", "plugins", "prompts", "summary"),
-                     "compressed": ("params",)}.get(what, ())
+                     "compressed": ("params",), "predictions": ("answer_meta",)}.get(what, ())
         order = {"predictions": "task, vlm, codec, level, sample_id", "compressed": "codec, level, key",
                  "metrics": "key, metric", "images": "task, image_key", "runs": "id"}[what]
         try:
