@@ -13,7 +13,8 @@
 # It installs contrib/cvb-PACKAGE into a scratch site (no network), then runs
 #   1. cvb list codecs            (the package's row: ok, or what is missing)
 #   2. cvb check codec PACKAGE    (the conformance kit; the 4000x3000 rule only with
-#                                  CVB_UPSTREAM_LARGE=1, the rate rule skipped with random weights)
+#                                  CVB_UPSTREAM_LARGE=1; with random weights the rate and
+#                                  fidelity rules are skipped: noise neither rises nor resembles)
 #   3. cvb compress               (bpp, PSNR, encode/decode time per image, on two sample photos)
 #   4. cvb run                    (a small matrix: the reference VLM on the sample task, 2 samples)
 # and keeps every output under $CVB_UPSTREAM_OUT (default: a new folder under /tmp), whose
@@ -54,12 +55,12 @@ case "$PACKAGE" in
   bpg) first CVB_BPGENC bpgenc; first CVB_BPGDEC bpgdec ;;
   illm)
     export PYTHONPATH="$OUT/site:$("$TARGET" -c 'import neuralcompression, os; print(os.path.dirname(os.path.dirname(neuralcompression.__file__)))')"
-    if [ "${CVB_UPSTREAM_PRETRAINED:-0}" != 1 ]; then OPTS=(pretrained=false); SKIP+=(--skip rate); fi ;;
+    if [ "${CVB_UPSTREAM_PRETRAINED:-0}" != 1 ]; then OPTS=(pretrained=false); SKIP+=(--skip rate --skip fidelity); fi ;;
   *)
     NAME="$(echo "$PACKAGE" | tr a-z A-Z)"
     export "CVB_${NAME}_REPO=$TARGET"
-    # random weights (scripts/upstream_weights.py) say nothing about rate: skip that rule
-    [ "${CVB_UPSTREAM_PRETRAINED:-0}" = 1 ] || SKIP+=(--skip rate) ;;
+    # random weights (scripts/upstream_weights.py) say nothing about rate or fidelity
+    [ "${CVB_UPSTREAM_PRETRAINED:-0}" = 1 ] || SKIP+=(--skip rate --skip fidelity) ;;
 esac
 [ -n "$LEVELS" ] && LEVEL_ARGS=(-l "$LEVELS") || LEVEL_ARGS=()
 CHECK_OPTS=(); NAMED_OPTS=()  # `cvb check` takes -o KEY=VALUE, compress and run -o CODEC.KEY=VALUE
