@@ -126,8 +126,8 @@ def test_spooled_texts_read_like_the_dict_they_replace():
 
 def test_a_score_only_task_is_scored_from_the_spool_in_a_run(tmp_path, monkeypatch):
     """The toy task written the simple way (samples() a list, only score()) through the real
-    `cvb run`: score() gets the samples as a read-only view of the run's spool and the
-    predictions from a temporary file, not lists and dicts of the whole cell, and the cell's
+    `cvb run`: score() of a large cell gets the samples as a read-only view of the run's spool
+    and the predictions from a temporary file, not lists and dicts of the whole cell, and the cell's
     score is the one the task's own score() gives on its list and a dict of the stored answers."""
     import json
     import sqlite3
@@ -139,6 +139,7 @@ def test_a_score_only_task_is_scored_from_the_spool_in_a_run(tmp_path, monkeypat
     from cvb_fakes.harness import cli, use_fakes
 
     use_fakes(monkeypatch)
+    monkeypatch.setattr(WholeSet, "IN_MEMORY", 10)  # a small cell taken as a large one (> 10)
     seen = []
     original = ToyTask.score
 
@@ -154,6 +155,12 @@ def test_a_score_only_task_is_scored_from_the_spool_in_a_run(tmp_path, monkeypat
                "-q", "--json"])
     assert res.exit_code == 0, res.output
     assert seen == [("SampleView", "SpooledTexts", 18, 18)] * 2  # the reference cell and fake 1
+    monkeypatch.setattr(WholeSet, "IN_MEMORY", 18)  # control: a cell this small is held as before
+    seen.clear()
+    res = cli(["run", "--task", f"toy:{images}", "-o", "task.questions=3", "--vlm", "scripted", "--codec", "fake",
+               "--levels", "1", "--metric", "none", "--store", str(tmp_path / "r2.sqlite"),
+               "--cache-dir", str(tmp_path / "c"), "-q", "--json"])
+    assert res.exit_code == 0 and seen == [("list", "dict", 18, 18)] * 2, (res.output, seen)
     cells = {c["codec"]: c for c in json.loads(res.stdout)["cells"]}
     task = ToyTask(str(images), questions=3)
     conn = sqlite3.connect(store)

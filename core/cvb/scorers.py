@@ -60,13 +60,18 @@ class WholeSet:
     the cell (every sample, its prediction) and calls ``score`` at the end.
 
     ``samples``: the cell's samples, already kept elsewhere (``cvb run`` gives its spool on disk,
-    every sample of the task in order, as ``add`` is then fed them): only the texts are collected,
-    in temporary files (``cvb.text_spool``), and ``score`` gets read-only views, so a cell of
-    100k answers is scored in flat memory. Without it, lists and dicts as before."""
+    every sample of the task in order, as ``add`` is then fed them): for a cell of more than
+    ``IN_MEMORY`` samples only the texts are collected, in temporary files (``cvb.text_spool``),
+    and ``score`` gets read-only views, so a cell of 100k answers is scored in flat memory (at
+    some CPU: each sample is read back from the spool). Otherwise lists and dicts, as before."""
+
+    #: cells up to this many samples are collected in memory (a few MB; no CPU spent on reading
+    #: them back), larger ones in temporary files
+    IN_MEMORY = 10_000
 
     def __init__(self, task: Any, samples: Sequence[Sample] | None = None):
         self.task = task
-        self._given = samples is not None
+        self._given = samples is not None and len(samples) > self.IN_MEMORY
         if self._given:
             from .text_spool import SpooledTexts
 
