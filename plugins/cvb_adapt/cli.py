@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cvb.cli.options import Aliased
 from cvb.errors import UsageError
 
 from .student import TRAIN_CHOICES
@@ -30,9 +31,11 @@ from .vocabulary import MODES
 @click.option("--limit", type=click.IntRange(min=2), help="Use only the first N images.")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Share of the images held out for validation (split by image content).")
-@click.option("--resolution", default="336", show_default=True,
-              help="Size teacher and student images are resized to: N, WxH, or native (no resize; "
-                   "the adapted VLM applies the same at inference).")
+@click.option("--resolution", default="native", show_default=True,
+              help="native: the image processor's own pipeline, unchanged (aspect ratio, tiles, Qwen's "
+                   "token count), exactly as the base model sees images; or N / WxH: every image squashed "
+                   "to that size first (the paper's 336), which the adapted VLM then repeats at "
+                   "evaluation and only `adapted-base:OUT` repeats for the base model.")
 @click.option("--condition", type=click.Choice(MODES), default="full", show_default=True,
               help="What the condition distinguishes: codec x level, codec, level, or nothing (ablation).")
 @click.option("--placement", type=click.Choice(["embedding", "rotary"]), default="embedding", show_default=True,
@@ -42,7 +45,8 @@ from .vocabulary import MODES
               help=f"What trains: {TRAIN_CHOICES}. full = whole vision side + condition (the paper).")
 @click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps [default: --epochs over the data].")
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--batch-size", "-b", "--batch", "batch", type=click.IntRange(min=1), default=20, show_default=True,
+              cls=Aliased, hidden=("--batch",),
               help="Image pairs per step per process (the paper: 20 per GPU).")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="AdamW learning rate.")
 @click.option("--warmup", type=float, default=0.05, show_default=True,

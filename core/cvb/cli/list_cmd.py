@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
 _PLURAL = {"codecs": "codec", "vlms": "vlm", "tasks": "task", "metrics": "metric"}
+
+
+_LEVEL = re.compile(r"\blevels?\s*=?\s*([^;(]+)")
+
+
+def level_meaning(spec) -> str:
+    """What a codec's level means, for `cvb list codecs`: the unit and range its summary gives
+    (``level = quality 1..100``), and the direction its default levels show (they are listed
+    lowest rate first, so ``47,40,33,26`` means lower = more bits)."""
+    m = _LEVEL.search(spec.summary or "")
+    unit = m.group(1).strip().rstrip(",") if m else ""
+    unit = re.sub(r"\s*\((?:higher|lower) = more bits\)", "", unit)
+    direction = ""
+    try:
+        values = [float(v) for v in spec.levels]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) > 1 and values != sorted(values, reverse=True):
+        direction = "higher = more bits" if values == sorted(values) else ""
+    elif len(values) > 1:
+        direction = "lower = more bits"
+    return ", ".join(p for p in (unit, direction) if p)
 
 
 def describe(spec, owner: str) -> dict:
@@ -25,6 +48,7 @@ def describe(spec, owner: str) -> dict:
         row["note"] = note
     if hasattr(spec, "levels"):
         row["levels"] = list(spec.levels)
+        row["level_meaning"] = level_meaning(spec)
     if hasattr(spec, "splits"):
         row["splits"] = list(spec.splits)
     if hasattr(spec, "higher_is_better"):
@@ -34,10 +58,32 @@ def describe(spec, owner: str) -> dict:
     return row
 
 
+def catalogue_rows(reg, category: str, source: str) -> list[dict]:
+    """The rows of the catalogue a component reaches (``Spec.catalogue``), e.g. every task of
+    lmms-eval behind ``lmms-eval:NAME``; a UsageError naming the sources there are."""
+    from ..errors import UsageError
+    from ..specs import resolve
+
+    sources = {s.name: s for s in reg.specs(category) if getattr(s, "catalogue", None)}
+    spec = sources.get(source)
+    if spec is None:
+        known = ", ".join(sorted(sources)) or "none installed"
+        raise UsageError(f"no {category} source {source!r}; sources: {known}")
+    reason = spec.status()
+    if reason is not None:
+        raise UsageError(f"{category} source {source!r} is not usable here: {reason}")
+    owner = reg.owner(category, spec.name)
+    return [{"plugin": owner, **row} for row in resolve(spec.catalogue)()]
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(sorted(_PLURAL)))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_cmd(what: str, as_json: bool) -> None:
+@click.option("--source", default=None, metavar="NAME",
+              help="List the members of a peer's catalogue that a component reaches by name instead "
+                   "(e.g. `cvb list tasks --source lmms-eval`: every lmms-eval task, its kind, output "
+                   "type, data availability and whether cvb runs it).")
+def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     """List registered codecs, VLMs, tasks or metrics and whether each is usable here.
 
     An unusable entry says why and how to fix it (a binary to install, a weights file
@@ -47,6 +93,9 @@ def list_cmd(what: str, as_json: bool) -> None:
 
     reg = get_registry()
     category = _PLURAL[what]
+    if source is not None:
+        _print_catalogue(catalogue_rows(reg, category, source), what, source, as_json)
+        return
     rows = [describe(s, reg.owner(category, s.name)) for s in reg.specs(category)]
     conflicts = {n: o for (c, n), o in reg.conflicts().items() if c == category}
     for name, owners in sorted(conflicts.items()):
@@ -59,22 +108,29 @@ def list_cmd(what: str, as_json: bool) -> None:
 
     from .console import console
 
-    table = Table(title=f"cvb {what}")
+    from rich import box
+    from rich.markup import escape
+
+    table = Table(title=f"cvb {what}", box=box.SIMPLE_HEAD, pad_edge=False)
     cols = ["name", "kind"]
     if category == "codec":
         cols.append("levels")
     if category == "task":
         cols.append("splits")
-    cols += ["plugin", "status"]
-    for col in cols:
-        table.add_column(col, overflow="fold", no_wrap=col in ("name", "kind", "plugin"))
+    narrow = console().width < 100  # an 80-column terminal: the plugin is in `cvb plugins` and --json
+    cols += ([] if narrow and category == "codec" else ["plugin"]) + ["status"]
+    for col in cols:  # names never broken mid-word; levels and splits wrap between words
+        wraps = col in ("levels", "splits")
+        table.add_column(col, no_wrap=not wraps, ratio=1 if wraps else None, min_width=16 if wraps else None)
     notes = []  # long fix-it sentences go below the table, full width
     for r in rows:
         cells = []
         for col in cols:
             v = r.get(col, "")
             if isinstance(v, list):
-                v = ",".join(v)
+                v = ",".join(v) if col != "splits" else ", ".join(v)
+            if col == "levels" and r.get("level_meaning"):  # what the numbers mean, under them
+                v = f"{v} [dim]({escape(r['level_meaning'])})[/]"
             if col == "status":
                 if r["usable"] and r.get("note"):
                     notes.append((r["name"], r["note"]))
@@ -91,3 +147,24 @@ def list_cmd(what: str, as_json: bool) -> None:
         console().print(f"[yellow][{i}][/] [bold]{name}[/]: {reason}", highlight=False)
     if not rows:
         console().print(f"no {what} registered; `cvb plugins` shows what is installed")
+
+
+def _print_catalogue(rows: list[dict], what: str, source: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    from .console import console
+
+    extra = [k for k in dict.fromkeys(k for r in rows for k in r)
+             if k not in ("name", "kind", "summary", "plugin", "usable", "status")]
+    table = Table(title=f"cvb {what} from {source}")
+    for col in ["name", "kind", *extra, "status"]:
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
+    for r in rows:
+        status = "[green]ok[/]" + r["status"][2:] if r.get("usable") else f"[yellow]{r.get('status', '')}[/]"
+        table.add_row(*[str(r.get(c, "")) for c in ["name", "kind", *extra]], status)
+    console().print(table)
+    usable = sum(1 for r in rows if r.get("usable"))
+    console().print(f"{usable} of {len(rows)} runnable here as `cvb run --task NAME[:LOCAL_COPY]`")
