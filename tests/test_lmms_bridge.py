@@ -234,6 +234,16 @@ def test_another_headline_rescores_the_stored_answers_without_asking(tmp_path):
     assert {round(c["score"], 9) for c in result["cells"]} == {round(2 / 3, 9)}
 
 
+@pytest.mark.parametrize("name", ["docvqa_val", "mmmu_val"])
+def test_bridged_tasks_pass_the_task_conformance_kit(name, tmp_path):
+    """``cvb check task``'s rules (limit takes a prefix, as lmms-eval's --limit; judge in [0, 1];
+    score pure and streamed alike; right answers told from wrong) on a bridged task."""
+    from cvb.conformance.task_checks import check_task
+
+    bridged(name, tmp_path)
+    check_task(f"lmms-eval:{name}:{tmp_path / name}", limit=4).raise_for_failures()
+
+
 def test_a_vlm_that_takes_one_image_refuses_a_two_picture_question(tmp_path):
     from cvb.run.vlm_session import refusal
     from cvb.run.plan import query_for

@@ -95,12 +95,13 @@ class LmmsEvalTask:
 
     # ---- samples -------------------------------------------------------------------------
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
-        from cvb_tasks.base import spread
-
+        """The documents in lmms-eval's order; ``limit``: the first ones, as lmms-eval's ``--limit``."""
         docs = self.upstream.eval_docs
         plain = self.upstream.eval_docs_no_media
+        if limit is not None and limit < 1:
+            raise UsageError(f"limit must be at least 1, got {limit}")
         textual = 0
-        for i in spread([[i] for i in range(len(docs))], limit):
+        for i in range(len(docs) if limit is None else min(limit, len(docs))):
             sample = self._sample(i, docs[i], plain[i])
             if sample is None:
                 textual += 1
