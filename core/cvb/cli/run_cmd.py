@@ -205,15 +205,23 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
               default=DEFAULT_STORE, show_default=True, help="Results store written by `cvb run`.")
 @click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
               help="Which table.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
+              show_default=True, help="parquet needs --output (a binary file).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of stdout.")
-def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None) -> None:
-    """Write one table of a results store as CSV or JSON lines.
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="cells: bootstrap resamples behind the intervals and p-values (as cvb report).")
+@click.option("--seed", type=int, default=20260401, show_default=True, help="cells: seed of the resampling.")
+@click.option("--inference", type=click.Choice(["bootstrap", "mcnemar"]), default="bootstrap",
+              show_default=True, help="cells: the verdict's method, as `cvb report --inference`.")
+def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None, resamples: int, seed: int,
+               inference: str) -> None:
+    """Write one table of a results store as CSV, JSON lines or Parquet.
 
-    `cells` rows are those `cvb report` reads; in CSV each image metric is a `metric.NAME`
-    column and each score detail (F1, precision, per-category accuracy) a `detail.NAME` column,
-    as in the report's cells.csv; JSON columns (run options, codec params) are decoded in
+    `cells` is the cells table of `cvb report` (the same columns as its cells.csv, documented
+    in docs/report.md): scores with intervals, delta, p, protocol, judge model and method; it
+    resamples the stored answers as `cvb report` does (--resamples 0: no intervals). Other
+    tables are the store's rows; JSON columns (run options, codec params) are decoded in
     JSONL. An empty table still writes its CSV header.
     """
     from ..run.export import write_rows
@@ -222,6 +230,19 @@ def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None) -> No
 
     if output is not None:
         check_output_path(output, "--output")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet writes a binary file: name it with --output FILE")
+    if what == "cells":
+        from ..report.cells_table import export_cells
+
+        export_cells(store_path, fmt, output, resamples=resamples, seed=seed, inference=inference)
+        return
+    if fmt == "parquet":
+        from ..run.export import write_parquet
+
+        with Store(store_path, create=False) as store:
+            write_parquet(store.export_rows(what), output, store.export_columns(what))
+        return
     with Store(store_path, create=False) as store:
         rows = store.export_rows(what)
         columns = store.export_columns(what)
