@@ -76,7 +76,7 @@ def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path): 
 
     res = subprocess.run([CVB, "export", "--store", str(store), "--format", "parquet"], capture_output=True,
                          text=True, env=env, timeout=120)
-    assert res.returncode == 2 and "--output" in res.stderr
+    assert res.returncode == 2 and "--out FILE" in res.stderr
     cvb(env, "export", "--store", str(store), "--what", "runs", "--format", "parquet", "--output",
         str(tmp_path / "runs.parquet"))
     assert pq.read_table(tmp_path / "runs.parquet").num_rows == 1

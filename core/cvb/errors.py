@@ -16,9 +16,21 @@ class UnknownNameError(UsageError):
 
     def __init__(self, kind: str, name: str, known: list[str]):
         self.kind, self.name, self.known = kind, name, sorted(known)
+        guess = did_you_mean(name, self.known)
         super().__init__(
-            f"unknown {kind} {name!r}; known {kind}s: {', '.join(self.known) or '(none)'}"
+            f"unknown {kind} {name!r}{guess}; known {kind}s: {', '.join(self.known) or '(none)'}"
         )
+
+
+def did_you_mean(name: str, known: "list[str] | tuple[str, ...]") -> str:
+    """``" (did you mean 'webp'?)"`` for the closest known names (difflib), else ``""``."""
+    import difflib
+
+    lowered = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(str(name).lower(), list(lowered), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?)"
 
 
 class UnknownLevelError(UsageError):

@@ -66,6 +66,51 @@ def _hub_cached(dataset_id: str) -> bool:
             or (prepared / org_name).is_dir() or (prepared / org_name.lower()).is_dir())
 
 
+PROBE_TIMEOUT_S = 3.0
+_PROBED: dict[str, str | None] = {}
+
+
+def hub_unreachable() -> str | None:
+    """Why the Hugging Face hub (``$HF_ENDPOINT``, default huggingface.co) cannot be reached
+    from here, found in a few seconds at most (name lookup, then a TCP connect); None when
+    it answers. Asked once per process, before a load the hub client would retry for long."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    if endpoint in _PROBED:
+        return _PROBED[endpoint]
+    parts = urlsplit(endpoint)
+    host, port = parts.hostname or "huggingface.co", parts.port or (80 if parts.scheme == "http" else 443)
+    found: list = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            found.append(exc)
+
+    worker = threading.Thread(target=resolve, daemon=True)
+    worker.start()
+    worker.join(PROBE_TIMEOUT_S)
+    reason = None
+    if not found:
+        reason = f"no answer for {host} within {PROBE_TIMEOUT_S:.0f} s"
+    elif isinstance(found[0], OSError):
+        reason = f"cannot resolve {host}: {found[0]}"
+    else:
+        family, kind, proto, _name, address = found[0][0]
+        try:
+            with socket.socket(family, kind, proto) as sock:
+                sock.settimeout(PROBE_TIMEOUT_S)
+                sock.connect(address)
+        except OSError as exc:
+            reason = f"cannot connect to {host}:{port}: {exc}"
+    _PROBED[endpoint] = reason
+    return reason
+
+
 def offline_reason(dataset_id: str, task: str) -> str | None:
     """The status line for `cvb list`: a reason only when we KNOW the data cannot be reached.
 
@@ -96,6 +141,11 @@ def load_split(dataset_id: str, config: str | None, split: str, path: str | os.P
     if _offline() and not _hub_cached(dataset_id):  # known to fail: say so without trying
         raise UnavailableError(f"{task}: {dataset_id} is not in the Hugging Face cache and HF offline "
                                f"mode is set; " + fetch_hint(dataset_id, task))
+    if not _offline() and not _hub_cached(dataset_id):
+        unreachable = hub_unreachable()
+        if unreachable:  # say so now, not after the hub client's retries (about 30 s)
+            raise UnavailableError(f"{task}: {dataset_id} is not in the Hugging Face cache and the hub "
+                                   f"cannot be reached ({unreachable}); " + fetch_hint(dataset_id, task))
     from .tables import DatasetTable
 
     try:

@@ -56,6 +56,59 @@ def info_cmd(cache_dir: Path | None, as_json: bool) -> None:
                    f"file(s): `cvb cache prune` removes them")
 
 
+@cache_cmd.command("show")
+@click.argument("key")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Results store whose answers name KEY (it knows the codec and settings that decode "
+                   "it) [default: $CVB_STORE, else cvb-out/results.sqlite].")
+@_CACHE_DIR
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the decoded image the VLM received here, as a lossless PNG.")
+@click.option("--bits", "bits_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the bitstream here (the bytes bpp was measured from; for codec none, the original file).")
+@click.option("--json", "as_json", is_flag=True, help="Print what is known of KEY as JSON.")
+def show_cmd(key: str, store_path: Path | None, cache_dir: Path | None, out: Path | None,
+             bits_out: Path | None, as_json: bool) -> None:
+    """One image a VLM saw, by its KEY (the `key` column of `cvb export --what samples`).
+
+    Prints its codec, level, settings, bpp and size; --out writes the decoded image exactly as
+    the VLM received it (a lossless PNG whose pixels are those bytes), --bits the bitstream.
+    A KEY of codec none (the original's content hash) gives the task's image file decoded as
+    the run decoded it.
+
+    \b
+    Examples:
+      cvb export --what samples --store r.sqlite | head      # the key of each answer
+      cvb cache show 3f2a... --store r.sqlite --out seen.png
+    """
+    from ..run.seen_images import SeenImages, save_png
+    from ..run.store import Store
+    from .output import check_output_path, default_store
+
+    with Store(store_path or default_store(), create=False) as store:
+        seen = SeenImages(store, _cache(cache_dir))
+        info = seen.describe(key)
+        if out is not None:
+            check_output_path(out, "--out")
+            image = seen.image(key)
+            save_png(image, out)
+            info.update(width=image.width, height=image.height, written=str(out))
+        if bits_out is not None:
+            check_output_path(bits_out, "--bits")
+            bits_out.parent.mkdir(parents=True, exist_ok=True)
+            bits_out.write_bytes(seen.bits(key))
+            info["bits_written"] = str(bits_out)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    from .output import format_params
+
+    for name, value in info.items():
+        if name == "params":
+            value = format_params(value) or "(defaults)"
+        click.echo(f"{name:<14}{'-' if value is None else value}")
+
+
 @cache_cmd.command("prune")
 @_CACHE_DIR
 @click.option("--max-size", metavar="SIZE",

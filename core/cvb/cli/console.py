@@ -7,6 +7,6 @@ from functools import lru_cache
 
 @lru_cache(maxsize=None)
 def console():
-    from rich.console import Console
+    from ..run.progress import safe_console
 
-    return Console()
+    return safe_console()

@@ -32,6 +32,19 @@ class CvbGroup(click.Group):
         self._add_plugin_commands()
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        """A misspelt command gets the closest names (``cvb reprot`` -> did you mean 'report'?)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            from ..errors import did_you_mean
+
+            name = args[0] if args else ""
+            guess = did_you_mean(name, self.list_commands(ctx)) if name and not name.startswith("-") else ""
+            if not guess:
+                raise
+            raise click.UsageError(f"{exc.message.rstrip('.')}{guess}.", ctx) from None
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)

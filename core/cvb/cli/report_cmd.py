@@ -21,8 +21,10 @@ def load_cells(store, task: str | None = None) -> list[dict]:
     """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
     cells = [dict(c) for c in store.cells(task=task)]
     if not cells and task:
+        from ..errors import did_you_mean
+
         tasks = sorted({c["task"] for c in store.cells()})
-        raise UsageError(f"no results for task {task!r} in {store.path}; "
+        raise UsageError(f"no results for task {task!r} in {store.path}{did_you_mean(task, tasks)}; "
                          f"tasks present: {', '.join(tasks) or '(none)'}")
     return cells
 
@@ -32,20 +34,24 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
     keep = {vlm, adapted.get(vlm, vlm)}
     chosen = [c for c in cells if c["vlm"] in keep]
     if not chosen:
+        from ..errors import did_you_mean
+
         vlms = sorted({c["vlm"] for c in cells})
-        raise UsageError(f"no results for vlm {vlm!r}; VLMs present: {', '.join(vlms) or '(none)'}")
+        raise UsageError(f"no results for vlm {vlm!r}{did_you_mean(vlm, vlms)}; "
+                         f"VLMs present: {', '.join(vlms) or '(none)'}")
     return chosen
 
 
 def default_store() -> Path:
-    from ..run.store import DEFAULT_STORE  # the run command's default
+    from .output import default_store as default  # the run command's default, one rule
 
-    return Path(DEFAULT_STORE)
+    return default()
 
 
 @click.command("report")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Results store written by `cvb run` (default: cvb-results.sqlite, as for `cvb run`).")
+              help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
+                   "as for `cvb run` and scripts/demo.sh].")
 @click.option("--task", "-t", default=None, help="Only this task.")
 @click.option("--vlm", default=None, help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
@@ -72,13 +78,18 @@ def default_store() -> Path:
               help="Also write report.md, cells.csv, report.json, plots (PNG, SVG, PDF) and a "
                    "self-contained report.html into this folder.")
 @click.option("--no-plots", is_flag=True, help="With --out: skip the plots (faster).")
+@click.option("--samples", "n_samples", type=click.IntRange(min=0), default=6, show_default=True,
+              help="With --out: samples per task in the sample browser (samples.html): those whose "
+                   "verdict changes across the matrix first, then 2 that never change; 0: no browser.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
+              help="Compressed-image cache the sample browser reads [default: as for `cvb run`].")
 @click.option("--provenance", "full_provenance", is_flag=True,
               help="End the terminal tables with the full provenance block (commands, runs, "
                    "model, task and codec versions) instead of its one-line summary; the files "
                    "of --out and --json always hold it in full.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
 def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, seed, inference, fmt,
-               as_json, out_dir, no_plots, full_provenance, quiet) -> None:
+               as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
@@ -117,7 +128,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
         from ..plugins import get_registry
+        from ..report.build import check_anchor
 
+        check_anchor(cells, anchor)  # a typo found now, not after minutes of resampling
         say = None if quiet else note
         opts = Options(resamples, seed, inference=inference)
         stats = report_stats(store, get_registry(), cells, opts, progress=say)
@@ -132,8 +145,26 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
     if out_dir is not None:
         from ..report.write import write_report
 
-        written = write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
+        browser = _sample_browser(path, cells, out_dir, n_samples, cache_dir, quiet) if n_samples else []
+        if browser:
+            report["sample_browser"] = browser[0].name
+        written = browser + write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
         click.echo(f"wrote {len(written)} files to {out_dir}", err=True)
+
+
+def _sample_browser(path: Path, cells: list[dict], out_dir: Path, n: int, cache_dir: Path | None,
+                    quiet: bool) -> list[Path]:
+    """``samples.html`` and its images (see cvb.report.sample_browser)."""
+    from ..plugins import get_registry
+    from ..report.sample_browser import STEADY, write_browser
+    from ..run.image_cache import ImageCache, default_cache_dir
+    from ..run.store import Store
+    from .output import note
+
+    with Store(path, create=False) as store:
+        return write_browser(store, cells, out_dir, ImageCache(cache_dir or default_cache_dir()),
+                             get_registry(), flipping=n, steady=min(STEADY, n),
+                             warn=None if quiet else note)
 
 
 def _print(report: dict, fmt: str, full_provenance: bool = False) -> None:

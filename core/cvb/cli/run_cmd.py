@@ -29,6 +29,15 @@ def _checked_store(path: Path) -> Path:
     return path
 
 
+def _to_terminal(message: str) -> None:
+    """``message`` on the controlling terminal, when there is one (stderr's pipe is gone)."""
+    try:
+        with open("/dev/tty", "w", encoding="utf-8") as tty:
+            tty.write(message + "\n")
+    except OSError:
+        pass
+
+
 def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
@@ -49,7 +58,8 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
                    "installed; `none` for no metric).")
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N samples of each task.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True, help="SQLite results store (created if missing).",
+              default=DEFAULT_STORE, show_default=True, envvar="CVB_STORE",
+              help="SQLite results store, created with its folder if missing [env CVB_STORE].",
               callback=lambda ctx, param, value: _checked_store(value))
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
@@ -98,20 +108,18 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
       cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
     """
-    from rich.console import Console
-
     from ..plugins import get_registry
     from ..run import provenance, summary
     from ..run.image_cache import ImageCache, default_cache_dir
     from ..run.plan import RunRequest, build_plan
-    from ..run.progress import Progress
+    from ..run.progress import Progress, safe_console, silence_broken_output
     from ..run import ray_executor
     from ..run.ray_executor import RaySettings
     from ..run.runner import MAX_LISTED_FAILURES, Runner
     from ..run.store import Store
     from .console import console
 
-    err = Console(stderr=True)  # progress and notes: stdout holds only the result
+    err = safe_console(stderr=True)  # progress and notes: stdout holds only the result
     out = err if as_json else console()
     registry = get_registry()
     request = RunRequest(vlms=vlms, tasks=tasks, codecs=codecs, levels=levels,
@@ -158,8 +166,13 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
         except KeyboardInterrupt:
             status = "interrupted"
             store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})
-            click.echo(f"interrupted: finished work is saved in {store_path}; "
-                       f"rerun the same command to resume", err=True)
+            message = (f"interrupted: finished work is saved in {store_path}; "
+                       f"rerun the same command to resume")
+            try:
+                click.echo(message, err=True)
+            except OSError:  # under `2>&1 | tee`, Ctrl-C killed tee too: tell the terminal
+                silence_broken_output()
+                _to_terminal(message)
             ctx.exit(EXIT_INTERRUPTED)
         finally:
             if previous is not None:
@@ -201,53 +214,107 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 
 
 @click.command("export")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=DEFAULT_STORE, show_default=True, help="Results store written by `cvb run`.")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help=f"Results store written by `cvb run` [default: $CVB_STORE, else {DEFAULT_STORE}].")
 @click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
-              help="Which table.")
+              help="Which table: samples (each answer with its question, gold answer, prompt, verdict, "
+                   "codec, level, bpp and image key), cells (the report's cells table), failures, "
+                   "versions (each VLM version once), or a raw store table.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
-              show_default=True, help="parquet needs --output (a binary file).")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
+              show_default=True, help="parquet needs --out (a binary file).")
+@click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write here instead of stdout.")
+@click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --what samples: also write each answer's image, exactly as the VLM received "
+                   "it, as DIR/KEY.png (lossless; KEY is the row's `key`).")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
+              help="Compressed-image cache the images are read from [default: as for `cvb run`].")
 @click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="cells: bootstrap resamples behind the intervals and p-values (as cvb report).")
 @click.option("--seed", type=int, default=20260401, show_default=True, help="cells: seed of the resampling.")
 @click.option("--inference", type=click.Choice(["bootstrap", "mcnemar"]), default="bootstrap",
               show_default=True, help="cells: the verdict's method, as `cvb report --inference`.")
-def export_cmd(store_path: Path, what: str, fmt: str, output: Path | None, resamples: int, seed: int,
-               inference: str) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
+def export_cmd(store_path: Path | None, what: str, fmt: str, output: Path | None, images_dir: Path | None,
+               cache_dir: Path | None, resamples: int, seed: int, inference: str, quiet: bool) -> None:
     """Write one table of a results store as CSV, JSON lines or Parquet.
 
-    `cells` is the cells table of `cvb report` (the same columns as its cells.csv, documented
-    in docs/report.md): scores with intervals, delta, p, protocol, judge model and method; it
-    resamples the stored answers as `cvb report` does (--resamples 0: no intervals). Other
-    tables are the store's rows; JSON columns (run options, codec params) are decoded in
-    JSONL. An empty table still writes its CSV header.
+    `samples` is the reader's table: one row per answer with the question, options, gold
+    answer, the prompt text sent, the raw and parsed answer, the verdict (1 right, 0 wrong,
+    between for partial credit), codec, level, bpp of that image and its `key` (for `cvb cache
+    show KEY` or --images), plus a short `vlm_version_id` whose full text `--what versions`
+    prints once. `cells` is the cells table of `cvb report` (the same columns as its
+    cells.csv, documented in docs/report.md): scores with intervals, delta, p, protocol, judge
+    model and method; it resamples the stored answers as `cvb report` does (--resamples 0: no
+    intervals). JSON columns are decoded in JSONL, JSON text in CSV. An empty table still
+    writes its CSV header.
+
+    \b
+    Examples:
+      cvb export --what samples --out samples.csv
+      cvb export --what samples --format jsonl --images seen/ --out samples.jsonl
+      cvb export --what cells --format parquet --out cells.parquet
+      cvb export --what versions
     """
     from ..run.export import write_rows
     from ..run.store import Store
-    from .output import check_output_path
+    from .output import check_output_path, default_store
 
     if output is not None:
-        check_output_path(output, "--output")
+        check_output_path(output, "--out")
+    if images_dir is not None and what != "samples":
+        raise UsageError("--images goes with --what samples (the rows that name each image's key)")
     if fmt == "parquet" and output is None:
-        raise UsageError("--format parquet writes a binary file: name it with --output FILE")
+        raise UsageError("--format parquet writes a binary file: name it with --out FILE")
     if what == "cells":
         from ..report.cells_table import export_cells
 
-        export_cells(store_path, fmt, output, resamples=resamples, seed=seed, inference=inference)
+        export_cells(store_path or default_store(), fmt, output, resamples=resamples, seed=seed,
+                     inference=inference)
         return
     if fmt == "parquet":
         from ..run.export import write_parquet
 
-        with Store(store_path, create=False) as store:
-            write_parquet(store.export_rows(what), output, store.export_columns(what))
+        with Store(store_path or default_store(), create=False) as store:
+            rows = store.export_rows(what)
+            if images_dir is not None:
+                rows = _with_images(store, rows, images_dir, cache_dir, quiet)
+            write_parquet(rows, output, store.export_columns(what))
         return
-    with Store(store_path, create=False) as store:
+    with Store(store_path or default_store(), create=False) as store:
         rows = store.export_rows(what)
+        if images_dir is not None:
+            rows = _with_images(store, rows, images_dir, cache_dir, quiet)
         columns = store.export_columns(what)
         if output is None:
             write_rows(rows, fmt, sys.stdout, columns)
             return
         with open(output, "w", encoding="utf-8", newline="") as fh:
             write_rows(rows, fmt, fh, columns)
+
+
+def _with_images(store, rows, folder: Path, cache_dir: Path | None, quiet: bool):
+    """``rows`` passed through, each distinct image written once to ``folder/KEY.png``; an image
+    that cannot be had back (pruned from the cache) is named on stderr, the export goes on."""
+    from ..run.image_cache import ImageCache, default_cache_dir
+    from ..run.seen_images import ImageUnavailable, SeenImages, save_png
+    from .output import note
+
+    seen = SeenImages(store, ImageCache(cache_dir or default_cache_dir()))
+    done: set[str] = set()
+    missing = 0
+    for row in rows:
+        key = row.get("key")
+        if key and key not in done and not row.get("error"):
+            done.add(key)
+            path = folder / f"{key}.png"
+            if not path.exists():
+                try:
+                    save_png(seen.image(key), path)
+                except ImageUnavailable as exc:
+                    missing += 1
+                    if not quiet and missing <= 5:
+                        note(f"warning: {exc}")
+        yield row
+    if not quiet:
+        note(f"images: {len(done) - missing} in {folder}" + (f", {missing} not available" if missing else ""))

@@ -27,6 +27,19 @@ REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"
 
 
+def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
+    """A named anchor nowhere in the cells is a usage error (a typo), found before any
+    resampling; the closest codec present is suggested."""
+    from ..errors import did_you_mean
+
+    all_codecs = ordered_unique(c["codec"] for c in cells if c["codec"] != "none")
+    if anchor and cells and anchor not in all_codecs:
+        raise UsageError(
+            f"anchor codec {anchor!r} is not in the results{did_you_mean(anchor, all_codecs)}; "
+            f"codecs present: {', '.join(all_codecs) or '(none)'}"
+        )
+
+
 def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
     if requested:
         return requested
@@ -134,12 +147,7 @@ def build_report(
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
     adapted = dict(adapted or {})
-    all_codecs = ordered_unique(c["codec"] for c in cells if c["codec"] != "none")
-    if anchor and cells and anchor not in all_codecs:
-        raise UsageError(
-            f"anchor codec {anchor!r} is not in the results; codecs present: "
-            f"{', '.join(all_codecs) or '(none)'}"
-        )
+    check_anchor(cells, anchor)
     missing = adapted_vlms_missing(cells, adapted)
     if missing:
         present = ordered_unique(c["vlm"] for c in cells)

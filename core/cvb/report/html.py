@@ -123,6 +123,9 @@ def html_report(report: dict, images: dict | None = None) -> str:
              f"<p>Interpolation: {escape(report['interp'])}. Anchor: "
              f"{escape(report['anchor'] or 'jpeg if present, else the first codec')}.</p>",
              how_to_read(report)]
+    if report.get("sample_browser"):
+        parts.append(f'<p><a href="{escape(report["sample_browser"])}">Sample browser</a>: chosen samples '
+                     f"at every codec and level, the images the models saw, each model's answer.</p>")
     sections = report["sections"]
     if sections:
         parts.append("<nav><ul>" + "".join(

@@ -84,8 +84,12 @@ def options_for(opts: Mapping[str, Mapping[str, Any]], category: str, ref: str) 
 def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
     unknown = sorted(set(opts) - set(OPTION_CATEGORIES) - names)
     if unknown:
-        raise UsageError(f"-o {unknown[0]}.KEY=VALUE names no component of this run; targets: "
-                         f"{', '.join(OPTION_CATEGORIES + tuple(sorted(names)))}")
+        from ..errors import did_you_mean
+
+        targets = OPTION_CATEGORIES + tuple(sorted(names))
+        raise UsageError(f"-o {unknown[0]}.KEY=VALUE names no component of this run"
+                         f"{did_you_mean(unknown[0], targets)}; targets: "
+                         f"{', '.join(targets)}")
 
 
 def result_options(options: Mapping[str, Any], execution: Sequence[str] = ()) -> dict[str, Any]:

@@ -30,9 +30,68 @@ class Bar:
 
 
 def stderr_console():
+    return safe_console(stderr=True)
+
+
+def safe_console(**kwargs):
+    """A rich ``Console`` that, when its pipe closes (``cvb run 2>&1 | tee log`` and Ctrl-C
+    kills ``tee`` too), drops what it would write instead of raising ``SystemExit(1)`` as rich
+    does: the command still finishes its own way (an interrupted run records ``interrupted``
+    and exits 130)."""
     from rich.console import Console
 
-    return Console(stderr=True)
+    class PipeSafeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            silence_broken_output()
+
+    return PipeSafeConsole(**kwargs)
+
+
+def silence_broken_output() -> None:
+    """Point stdout and stderr at /dev/null: after their reader went away, every later write
+    (and Python's flush at exit, which would turn the exit status into 120) goes nowhere."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+            pass
+    os.close(devnull)
+
+
+def rate_and_eta(done: float, total: float | None, elapsed: float | None) -> tuple[str, str]:
+    """Rate and ETA from the units this stage finished over the time since it began: no
+    burst of units finishing together (a pool returning a batch) reads as thousands per
+    second, and a stage that finishes nothing for a while shows its rate falling."""
+    if not elapsed or elapsed <= 0 or not done:
+        return "", "-:--:--"
+    rate = done / elapsed
+    text = f"{rate:.1f}/s" if rate >= 0.95 else f"{elapsed / done:.1f}s each"
+    if total is None or done >= total:
+        return text, "0:00:00"
+    return text, str(timedelta(seconds=round((total - done) / rate)))
+
+
+def _rate_columns():
+    """rich columns drawing ``rate_and_eta`` at every refresh (not only when a unit finishes,
+    so a stalled stage does not freeze its last figures)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            return Text(f"{rate_and_eta(task.completed, task.total, task.elapsed)[0]:>11}")
+
+    class Eta(ProgressColumn):
+        def render(self, task):
+            if task.finished:
+                return Text("0:00:00")
+            return Text(rate_and_eta(task.completed, task.total, task.elapsed)[1])
+
+    return Rate(), Eta()
 
 
 class _Plain:
@@ -53,25 +112,27 @@ class _Plain:
         now = time.monotonic()
         if st["done"] >= st["total"] or now - st["last"] >= self.interval:
             st["last"] = now
-            self.stream.write(self.line(st, now) + "\n")
-            self.stream.flush()
+            self.log(self.line(st, now))
 
     @staticmethod
     def line(st: dict, now: float) -> str:
         done, total = st["done"], st["total"]
         elapsed = max(now - st["start"], 1e-9)
-        rate = done / elapsed
+        rate, eta = rate_and_eta(done, total, elapsed)
         text = f"{st['name']}: {done}/{total}"
         if total:
             text += f" ({100 * done / total:.0f}%)"
-        text += f", {rate:.1f}/s, elapsed {timedelta(seconds=round(elapsed))}"
-        if done < total and rate > 0:
-            text += f", eta {timedelta(seconds=round((total - done) / rate))}"
+        text += (f", {rate}" if rate else "") + f", elapsed {timedelta(seconds=round(elapsed))}"
+        if done < total and rate:
+            text += f", eta {eta}"
         return text
 
     def log(self, message: str) -> None:
-        self.stream.write(message + "\n")
-        self.stream.flush()
+        try:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+        except OSError:  # its reader is gone (a pipe to a killed tee): progress is not the result
+            silence_broken_output()
 
 
 class Progress:
@@ -90,13 +151,14 @@ class Progress:
         if not console.is_terminal:
             self._plain = _Plain(console.file if console.file is not None else sys.stderr, interval)
             return
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
-                                   TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
+                                   TimeElapsedColumn)
 
+        rate, eta = _rate_columns()
         self._rich = RichProgress(
             TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>10}"), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), console=console, transient=False)
+            rate, TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("eta"), eta,
+            console=console, transient=False)
 
     def __enter__(self) -> "Progress":
         if self._rich is not None:
@@ -105,12 +167,15 @@ class Progress:
 
     def __exit__(self, *exc: Any) -> None:
         if self._rich is not None:
-            self._rich.stop()
+            try:
+                self._rich.stop()
+            except OSError:  # stderr's reader is gone: nothing more to draw
+                silence_broken_output()
 
     def bar(self, name: str, total: int) -> Bar:
         task_id = None
         if self._rich is not None:
-            task_id = self._rich.add_task(name, total=total, rate="")
+            task_id = self._rich.add_task(name, total=total)
         elif self._plain is not None:
             task_id = self._plain.add(name, total)
         return Bar(self, task_id)
@@ -121,9 +186,6 @@ class Progress:
         if self._rich is None:
             return
         self._rich.update(task_id, advance=n)
-        task = next(t for t in self._rich.tasks if t.id == task_id)
-        speed = task.finished_speed or task.speed
-        self._rich.update(task_id, rate=f"{speed:.1f}/s" if speed else "")
 
     def log(self, message: str) -> None:
         if self._rich is not None:

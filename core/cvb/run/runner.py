@@ -109,6 +109,7 @@ class Runner:
     def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
+        self._record_samples()
         if self.executor == "ray":
             from .ray_executor import connect
 
@@ -159,6 +160,20 @@ class Runner:
                 if not self.retry:
                     self._decode_errors.update(self.store.decode_errors(
                         [im.content_hash for _, im in chunk if im.content_hash]))
+
+    def _record_samples(self) -> None:
+        """Store what each sample asks (new or changed ones), for ``cvb export --what samples``
+        and the report's sample browser: a store then explains its answers without the task."""
+        from .sample_rows import asked_row
+
+        for t in self.plan.tasks:
+            label = t.answers_label or t.label
+            known = self.store.sample_versions(label)
+            for chunk in t.samples.chunks(_SCORE_CHUNK):
+                rows = [asked_row(label, t.version, s, sha) for _, s, sha in chunk
+                        if known.get(s.id) != (t.version, sha)]
+                if rows:
+                    self.store.save_samples(rows)
 
     def _image_error(self, t: TaskPlan, i: int) -> str | None:
         """Why the image of sample ``i`` of ``t`` cannot be used (unreadable, or undecodable)."""

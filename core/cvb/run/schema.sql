@@ -70,6 +70,27 @@ CREATE TABLE IF NOT EXISTS metrics (
     PRIMARY KEY (key, metric)
 );
 
+-- What each sample asks (one row per task label and sample id, rewritten when the task's
+-- version or the prompt changes), so an answer can be read beside its question, options, gold
+-- answer and the exact prompt text without the task plugin (`cvb export --what samples`).
+CREATE TABLE IF NOT EXISTS samples (
+    task         TEXT NOT NULL,            -- the label predictions are stored under
+    sample_id    TEXT NOT NULL,
+    task_version TEXT NOT NULL,
+    prompt_sha   TEXT NOT NULL,            -- predictions.prompt_sha of this sample's questions
+    image        TEXT,                     -- images.image_key: the task's own key of the image
+    image_path   TEXT,                     -- absolute path of its file, where the task reads one
+    kind         TEXT NOT NULL,            -- yesno | choice | open | caption
+    question     TEXT NOT NULL,
+    options      TEXT,                     -- JSON list, in letter order A, B, C...
+    gold         TEXT,                     -- JSON: the ground truth (a list: several references)
+    category     TEXT,
+    prompt       TEXT NOT NULL,            -- the text cvb hands the VLM (cvb.prompts.build_prompt)
+    generation   TEXT,                     -- JSON {max_new_tokens, stop}
+    meta         TEXT,                     -- JSON: the task's other fields of the sample
+    PRIMARY KEY (task, sample_id)
+);
+
 -- One answer of one VLM to one sample in one cell. The identity (task, vlm, codec, level,
 -- sample_id) is UNIQUE; task_version, key (the compressed image), prompt_sha and vlm_version
 -- (the model's weights and settings) say what the answer was given for: when they change, the

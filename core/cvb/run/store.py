@@ -22,14 +22,20 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
 
-DEFAULT_STORE = "cvb-results.sqlite"
+#: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
+#: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
+DEFAULT_STORE = "cvb-out/results.sqlite"
+STORE_ENV = "CVB_STORE"
+#: the default of cvb before 2026-12: still read when it is the only store in the folder
+LEGACY_STORE = "cvb-results.sqlite"
 SCHEMA_VERSION = 1
 APPLICATION = "cvb-results"
 BUSY_TIMEOUT_MS = 60_000
 _CHUNK = 500  # keys per ``IN (...)`` query, far below SQLite's variable limit
 
 #: what ``cvb export --what`` accepts -> the table behind it
-EXPORTS = ("predictions", "cells", "compressed", "metrics", "images", "runs", "failures")
+EXPORTS = ("samples", "predictions", "cells", "compressed", "metrics", "images", "runs", "failures",
+           "versions")
 
 
 class StoreError(CvbError):
@@ -164,8 +170,18 @@ class Store:
     #: columns added to schema version 1 after stores were made with it: (table, column, type)
     ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"),)
 
+    #: tables added to schema version 1 after stores were made with it (created on a writable open)
+    ADDED_TABLES = ("samples",)
+
     def _add_columns(self) -> None:
-        """Columns newer than the store (nullable, so older readers and rows are unaffected)."""
+        """Columns and tables newer than the store (nullable, so older readers and rows are unaffected)."""
+        schema = (Path(__file__).with_name("schema.sql")).read_text(encoding="utf-8")
+        for table in self.ADDED_TABLES:
+            start = schema.index(f"CREATE TABLE IF NOT EXISTS {table} (")
+            try:
+                self.conn.execute(schema[start:schema.index(");\n", start) + 2])
+            except sqlite3.Error as exc:
+                raise self._error(exc) from None
         for table, column, kind in self.ADDED_COLUMNS:
             have = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
             if column not in have:
@@ -319,6 +335,20 @@ class Store:
         return {h: e for h, e in self._read_in(
             "SELECT DISTINCT content_hash, error FROM images WHERE error IS NOT NULL"
             " AND content_hash IN ({in_})", hashes)}
+
+    # ---- what each sample asks ---------------------------------------------------------------
+    def sample_versions(self, task: str) -> dict[str, tuple[str, str]]:
+        """sample id -> (task_version, prompt_sha) of the stored questions of one task label."""
+        return {sid: (v, p) for sid, v, p in self._read(
+            "SELECT sample_id, task_version, prompt_sha FROM samples WHERE task=?", (task,))}
+
+    def save_samples(self, rows: Sequence[tuple]) -> None:
+        """(task, sample_id, task_version, prompt_sha, image, image_path, kind, question, options,
+        gold, category, prompt, generation, meta) rows, JSON columns already text; replaces a row."""
+        with self.write() as c:
+            c.executemany("INSERT OR REPLACE INTO samples (task, sample_id, task_version, prompt_sha, image,"
+                          " image_path, kind, question, options, gold, category, prompt, generation, meta)"
+                          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     # ---- compressed images and their metrics ------------------------------------------------
     def compressed(self, keys: Sequence[str]) -> dict[str, str | None]:
@@ -654,6 +684,10 @@ class Store:
                     "score_metric", "higher_is_better", "details", "n", "n_failed", "error"]
         if what == "failures":
             return ["stage", "task", "vlm", "codec", "level", "item", "error"]
+        if what in ("samples", "versions"):
+            from .sample_rows import COLUMNS
+
+            return list(COLUMNS[what])
         if what not in EXPORTS:
             raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
         return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
@@ -667,6 +701,11 @@ class Store:
             return
         if what == "failures":
             yield from self.failures()
+            return
+        if what in ("samples", "versions"):
+            from . import sample_rows
+
+            yield from (sample_rows.sample_rows(self) if what == "samples" else sample_rows.version_rows(self))
             return
         json_cols = {"runs": ("argv", "options", "plugins", "prompts", "summary"),
                      "compressed": ("params",)}.get(what, ())

@@ -82,6 +82,20 @@ def _die_once(queries) -> None:
         os._exit(9)
 
 
+def _record(queries) -> None:
+    """``$CVB_FAKES_RECORD=DIR``: keep the exact pixels each query handed the VLM, as
+    ``DIR/SAMPLE~CODEC~LEVEL.raw`` (``Image.tobytes()``) beside a ``.json`` of mode and size."""
+    import json
+
+    folder = os.environ.get("CVB_FAKES_RECORD")
+    if not folder:
+        return
+    for q in queries:
+        stem = Path(folder) / f"{q.sample_id}~{q.codec}~{q.level}"
+        stem.with_suffix(".raw").write_bytes(q.image.tobytes())
+        stem.with_suffix(".json").write_text(json.dumps({"mode": q.image.mode, "size": list(q.image.size)}))
+
+
 class LyingCodec(CountingCodec):
     """The fake codec breaking its protocol on purpose: ``lie`` = ``decode-none`` (decode returns
     None), ``encode-str`` (encode returns text) or ``decode-size`` (a decoded image of another size)."""
@@ -122,6 +136,7 @@ class TextureVLM(ScriptedVLM):
             CALLS["load"] += 1
             _log("load scripted")
         _die_once(queries)
+        _record(queries)
         if self.delay:
             time.sleep(self.delay)
         if self.raise_on and any(self.raise_on in q.sample_id for q in queries):
