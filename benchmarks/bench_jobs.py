@@ -22,6 +22,7 @@ divided by the CPUs; the script prints that floor per variant and the ratio the 
 which is what an idle machine shows when the threads overlap well.
 
     .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress] [--jobs 2,4]
+                                              [--codecs jpeg,webp,avif] [--metrics psnr] [--limit N]
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ _SELF_CPU_ENV = "CVB_BENCH_SELF_CPU"  # where the child writes its own CPU secon
 
 def child(argv: list[str]) -> None:
     """The real `cvb` command line with the installed plugins plus the test fakes; writes this
-    process's own CPU time at the end."""
+    process's own CPU time at the end where ``CVB_BENCH_SELF_CPU`` names a file."""
     sys.path[:0] = [str(FAKES), str(Path(__file__).resolve().parent)]
     from source_tree import register_builtins
 
@@ -71,15 +72,24 @@ def child(argv: list[str]) -> None:
     try:
         cvb_main()
     finally:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        Path(os.environ[_SELF_CPU_ENV]).write_text(json.dumps(r.ru_utime + r.ru_stime))
+        if os.environ.get(_SELF_CPU_ENV):  # asked for by timed(); other benchmarks only run the command
+            r = resource.getrusage(resource.RUSAGE_SELF)
+            Path(os.environ[_SELF_CPU_ENV]).write_text(json.dumps(r.ru_utime + r.ru_stime))
+
+
+#: (codecs, metrics or None for the commands' defaults, samples of the task or None for all):
+#: what main() was asked for (smaller for a smoke test)
+SIZE: tuple[str, str | None, int | None] = (CODECS, None, None)
 
 
 def command(what: str, jobs: int, tmp: Path) -> list[str]:
+    codecs, metrics, limit = SIZE
+    extra = ["-m", metrics] if metrics else []
     if what == "run":
-        return ["run", "-t", "sample", "-c", CODECS, "--vlm", "scripted", "-j", str(jobs), "-q",
-                "--store", str(tmp / "r.sqlite"), "--cache-dir", str(tmp / "cache")]
-    return ["compress", "-c", CODECS, "-j", str(jobs), "-q"]
+        return ["run", "-t", "sample", "-c", codecs, "--vlm", "scripted", "-j", str(jobs), "-q",
+                "--store", str(tmp / "r.sqlite"), "--cache-dir", str(tmp / "cache"), *extra,
+                *(["--limit", str(limit)] if limit else [])]
+    return ["compress", "-c", codecs, "-j", str(jobs), "-q", *extra]
 
 
 def _subreaper() -> None:
@@ -206,7 +216,12 @@ def main() -> None:
     ap.add_argument("--what", default="run,compress", help="run, compress or both")
     ap.add_argument("--no-one-thread", action="store_true", help="skip the -j 1 OMP_NUM_THREADS=1 variant")
     ap.add_argument("--jobs", default="2", help="the -j values compared with -j 1, e.g. 2,4 on four CPUs")
+    ap.add_argument("--codecs", default=CODECS)
+    ap.add_argument("--metrics", default=None, help="image metrics (default: the commands' own)")
+    ap.add_argument("--limit", type=int, default=None, help="samples of the task (run only)")
     args = ap.parse_args()
+    global SIZE
+    SIZE = (args.codecs, args.metrics, args.limit)
     from cvb.threads import available_cpus
 
     _subreaper()

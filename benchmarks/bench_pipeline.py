@@ -13,7 +13,10 @@ works. Each command runs in a fresh process; measured in one session:
 A strictly phased run costs ``compress + infer - startup``; a perfectly overlapped one
 ``max(compress, infer)``. Prints all of them and where the pipelined run lies between.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--vlm-delay 0.05] [-j 1]
+    .venv/bin/python benchmarks/bench_pipeline.py [--vlm-delay 0.05] [-j 1] [--codecs jpeg,webp,avif]
+                                                  [--metrics psnr] [--limit N]
+
+(``--limit``, ``--codecs`` and ``--metrics`` make it smaller: tests/test_benchmarks.py runs it so.)
 """
 
 from __future__ import annotations
@@ -46,23 +49,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vlm-delay", type=float, default=0.05, help="seconds the VLM sleeps per batch")
     ap.add_argument("-j", "--jobs", default="1")
+    ap.add_argument("--codecs", default="jpeg,webp,avif")
+    ap.add_argument("--metrics", default=None, help="image metrics (default: cvb run's)")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N samples of the task")
     args = ap.parse_args()
+    limit = ["--limit", str(args.limit)] if args.limit else []
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-pipe-"))
 
-    def run(name: str, cache: str, delay: float, *extra: str) -> float:
-        return cvb(["run", "-t", "sample", "-c", "jpeg,webp,avif", "--vlm", "scripted", "-j", args.jobs, "-q",
-                    "--store", str(tmp / f"{name}.sqlite"), "--cache-dir", str(tmp / cache), *extra], delay)
+    def run(name: str, cache: str, delay: float, metrics: str | None = args.metrics) -> float:
+        return cvb(["run", "-t", "sample", "-c", args.codecs, "--vlm", "scripted", "-j", args.jobs, "-q",
+                    "--store", str(tmp / f"{name}.sqlite"), "--cache-dir", str(tmp / cache), *limit,
+                    *(["-m", metrics] if metrics else [])], delay)
 
     try:
         compress = run("compress", "cache-a", 0.0)
-        infer = run("infer", "cache-a", args.vlm_delay, "-m", "none")
-        startup = run("infer", "cache-a", args.vlm_delay, "-m", "none")
+        infer = run("infer", "cache-a", args.vlm_delay, "none")
+        startup = run("infer", "cache-a", args.vlm_delay, "none")
         pipelined = run("pipelined", "cache-b", args.vlm_delay)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     phased = compress + infer - startup
     ideal = max(compress, infer)
-    print(f"cvb run -t sample -c jpeg,webp,avif -j {args.jobs}, default metrics, VLM sleeping "
+    print(f"cvb run -t sample -c {args.codecs} -j {args.jobs}, {args.metrics or 'default'} metrics, "
+          f"{f'{args.limit} samples, ' if args.limit else ''}VLM sleeping "
           f"{args.vlm_delay} s per batch; wall seconds")
     print(f"  compress alone {compress:6.2f}   infer alone {infer:6.2f}   startup {startup:6.2f}")
     print(f"  phased (compress + infer - startup) {phased:6.2f}   overlapped ideal {ideal:6.2f}   "

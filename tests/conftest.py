@@ -68,3 +68,10 @@ def tiny_vlm_dirs(tmp_path_factory):
 
     return Dirs()
 # ---- end hf VLM plugin ------------------------------------------------------------------------
+
+
+# ---- suite time: the `slow` mark ---------------------------------------------------------------
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: many seconds of CPU (fresh processes, real models); the full suite runs "
+                   "them, `-m 'not slow'` is the quick development subset (CONTRIBUTING.md)")

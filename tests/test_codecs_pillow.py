@@ -155,9 +155,10 @@ def test_pillow_without_a_codec_says_so(registry, monkeypatch):
 
 
 def test_avif_bitstream_does_not_depend_on_the_cpus(registry, monkeypatch):
-    """libaom writes another AVIF with one encoder thread than with several, and Pillow's
-    default is one thread per CPU: cvb pins one thread, so the bytes (and the cache key's
-    promise) hold on any machine and in any -j worker, whatever its thread budget."""
+    """libaom writes one AVIF with one encoder thread and another with two or more, and
+    Pillow's default is one thread per CPU: cvb encodes on at least two threads, its thread
+    budget when it has more (``-j`` workers' share, or every CPU alone), so the bytes (and the
+    cache key's promise) hold on any machine and in any -j worker, whatever its thread budget."""
     import io
 
     from PIL import AvifImagePlugin
@@ -165,20 +166,22 @@ def test_avif_bitstream_does_not_depend_on_the_cpus(registry, monkeypatch):
     with Image.open(sample_photo_paths()["coffee"]) as im:
         image = im.convert("RGB")
     codec = registry.create("codec", "avif")
-    assert codec.version.endswith("/threads-1")  # older entries (threads = CPUs) are not reused
+    assert codec.version.endswith("/row-mt")  # older entries (1 thread, or threads = CPUs) are not reused
 
-    def pillow_default(threads: int, quality: int) -> bytes:  # what cvb did before the pin
-        monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", threads)
+    def pillow(threads: int, quality: int) -> bytes:
         buf = io.BytesIO()
-        image.save(buf, format="AVIF", quality=quality, speed=6, subsampling="4:2:0")
+        image.save(buf, format="AVIF", quality=quality, speed=6, subsampling="4:2:0", max_threads=threads)
         return buf.getvalue()
 
     for level in ("10", "70"):
-        made = set()
-        for threads in (1, 2, 4, 16):  # Pillow's default would follow the CPUs of the process
-            monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", threads)
+        made, used = set(), []
+        for budget in (1, 2, 4, 16):  # a -j worker's share ... every CPU of a big machine
+            monkeypatch.setenv("CVB_THREADS", str(budget))
+            monkeypatch.setattr(AvifImagePlugin, "DEFAULT_MAX_THREADS", 1)  # never Pillow's default
+            used.append(codec.save_args(level)["max_threads"])
             made.add(codec.encode(image, level))
+        assert used == [2, 2, 4, 16]  # threads given back when the budget has them
         assert len(made) == 1, f"level {level}: the bitstream changed with the thread count"
-        assert made == {pillow_default(1, int(level))}
-        # the reason for the pin: left to Pillow's default, the file depends on the CPUs
-        assert pillow_default(4, int(level)) != pillow_default(1, int(level))
+        assert made == {pillow(3, int(level))}
+        # the reason for two at least: one thread writes another file
+        assert pillow(1, int(level)) != pillow(2, int(level))

@@ -54,7 +54,7 @@ def run(*args):
 def test_rates_and_fidelity_rise_with_level(reg, images):
     res = run("-c", "fake", "-l", "2,4,8", "-i", str(images), "-m", "mse", "--json", "-q")
     assert res.exit_code == 0, res.output
-    summary = json.loads(res.output)["summary"]
+    summary = json.loads(res.stdout)["summary"]
     assert [s["level"] for s in summary] == ["2", "4", "8"]
     bpp = [s["bpp"] for s in summary]
     mse = [s["metrics"]["mse"] for s in summary]
@@ -65,7 +65,7 @@ def test_rates_and_fidelity_rise_with_level(reg, images):
 
 def test_bpp_is_from_the_bitstream(reg, images):
     res = run("-c", "fake", "-l", "3", "-i", str(images / "img0.png"), "-m", "none", "--json", "-q")
-    bpp = json.loads(res.output)["summary"][0]["bpp"]
+    bpp = json.loads(res.stdout)["summary"][0]["bpp"]
     img = Image.open(images / "img0.png").convert("RGB")
     assert bpp == len(FakeCodec().encode(img, "3")) * 8 / (64 * 48)
 
@@ -99,8 +99,8 @@ def test_compressai_json_shape(reg, images, tmp_path):
 
 
 def test_two_workers_match_one(reg, images):
-    one = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q").output)
-    two = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q", "-j", "2").output)
+    one = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q").stdout)
+    two = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q", "-j", "2").stdout)
     key = lambda s: (s["level"], round(s["bpp"], 9), round(s["metrics"]["mse"], 9))  # noqa: E731
     assert [key(s) for s in one["summary"]] == [key(s) for s in two["summary"]]
 
@@ -141,7 +141,7 @@ def test_codec_options_reach_every_worker(reg_with_option, images, jobs):
     def bpp(*extra):
         res = run("-c", "fake", "-l", "4", "-i", str(images), "-m", "none", "--json", "-q", "-j", jobs, *extra)
         assert res.exit_code == 0, res.output
-        return json.loads(res.output)["summary"][0]["bpp"]
+        return json.loads(res.stdout)["summary"][0]["bpp"]
 
     assert bpp("-O", "fake.coarse=true") < bpp() == bpp("-O", "codec.coarse=false")
     res = CliRunner().invoke(cli, ["compress", "-c", "fake", "-i", str(images), "-O", "fake.nope=1"])

@@ -34,3 +34,48 @@ def test_cli_stays_light(args):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"{args} imported heavy modules: {out.stdout.strip()}"
+
+
+# A rerun of a finished matrix does no work: it reads the store and prints the cells. It must not
+# pay for analysis it does not print (scipy's import, torch's, a model's).
+RERUN_PROBE = """
+import sys
+sys.path.insert(0, {fakes!r})
+import cvb.plugins
+from cvb.cli.main import cli
+from cvb_fakes import plugin as fakes
+
+reg = cvb.plugins.get_registry()  # the installed plugins (jpeg, the default metrics, sample)...
+reg.add_plugin(fakes, cvb.plugins.PluginInfo("fakes", "cvb-fakes", "0.1.0", "cvb_fakes.plugin"))  # ...+ a VLM
+try:
+    cli.main({args!r}, standalone_mode=False)
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print("HEAVY=" + ",".join(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+RERUN_HEAVY = (*HEAVY, "scipy", "pandas", "matplotlib")
+
+
+def _probe_run(args: list[str]) -> str:
+    from pathlib import Path
+
+    fakes = str(Path(__file__).parent / "plugins" / "cvb-fakes")
+    out = subprocess.run([sys.executable, "-c", RERUN_PROBE.format(fakes=fakes, args=args, heavy=RERUN_HEAVY)],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_rerun_of_a_finished_matrix_stays_light(tmp_path):
+    """The real `cvb run` (installed JPEG codec, default metrics, bundled sample task, the fakes'
+    VLM) once, then again in a fresh process: the rerun prints the cells table and imports
+    neither scipy nor torch. Control: the first run, which measures MS-SSIM, does import torch
+    (so the probe sees heavy imports where they happen)."""
+    args = ["run", "--codec", "jpeg", "--levels", "50", "--vlm", "scripted", "--task", "sample",
+            "--limit", "3", "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "cache"), "-q"]
+    first = _probe_run(args)
+    assert "torch" in first.split("HEAVY=")[1], first
+    rerun = _probe_run(args)
+    heavy = rerun.split("HEAVY=")[1].strip()
+    assert heavy == "", f"a rerun that does no work imported {heavy}"
+    assert "jpeg" in rerun and "0 compressed" in rerun and "0 predictions" in rerun, rerun

@@ -1,12 +1,13 @@
 """AVIF (AV1 intra in HEIF) through Pillow's native libavif: level = quality 0..100.
 
-The encoder runs on one thread, always. libaom writes another bitstream with one thread than
-with several (row-based multi-threading), and Pillow's default is one thread per CPU of the
-process, so the same image and quality gave different files, bpp and metrics on machines, or
-``-j`` workers, with another number of CPUs, under one cache key. One thread is the setting
-whose output no machine changes; ``-j`` workers are the way to use more cores. (Checked with
-libaom 3.14: 1 thread gives one bitstream, 2 to 16 threads another; tested in
-tests/test_codecs_pillow.py.)
+The encoder runs on at least two threads, and on this process's thread budget
+(``cvb.threads.thread_budget()``: every free CPU when nothing else runs, a ``-j`` worker's share
+otherwise). libaom writes one bitstream with one thread and another with two or more (row-based
+multi-threading: 2 to 64 threads give the same bytes, checked with libaom 3.14 up to 1800x1400;
+tested in tests/test_codecs_pillow.py), so the same image and quality give the same file on any
+machine, in any ``-j`` worker, under one cache key. (cvb once pinned one thread, which made AVIF
+1.77x slower wherever it ran alone, as in ``cvb compress``; entries of that version, ``/threads-1``,
+are not reused.)
 """
 
 from __future__ import annotations
@@ -37,8 +38,9 @@ class AvifCodec(PillowCodec):
     format = "AVIF"
     default_levels = ("10", "30", "50", "70")
     level_min, level_max = 0, 100
-    #: libavif's ``maxThreads`` for encoding: fixed, so the bitstream does not depend on the CPUs
-    ENCODER_THREADS = 1
+    #: libavif's ``maxThreads`` for encoding is at least this: every count from 2 up writes the
+    #: same bitstream (one thread another), so the bytes do not depend on the CPUs
+    MIN_ENCODER_THREADS = 2
 
     def __init__(self, speed: object = 6, subsampling: str = "4:2:0", **unknown: object):
         reject_unknown(self.name, unknown, ("speed", "subsampling"))
@@ -49,7 +51,7 @@ class AvifCodec(PillowCodec):
         self.subsampling = as_choice(self.name, "subsampling", subsampling, SUBSAMPLING)
         self.version = (
             f"pillow-{pillow_version}/libavif-{features.version('avif')}/{avif_encoder_version()}"
-            f"/threads-{self.ENCODER_THREADS}"  # entries made with Pillow's per-CPU default differ
+            "/row-mt"  # 2+ encoder threads: entries made with one (/threads-1) or Pillow's default differ
         )
 
     def params(self) -> Mapping[str, object]:
@@ -57,4 +59,10 @@ class AvifCodec(PillowCodec):
 
     def save_args(self, level: str) -> dict[str, Any]:
         return {"quality": int(level), "speed": self.speed, "subsampling": self.subsampling,
-                "max_threads": self.ENCODER_THREADS}
+                "max_threads": self.encoder_threads()}
+
+    def encoder_threads(self) -> int:
+        """This process's thread budget, at least ``MIN_ENCODER_THREADS`` (same bitstream)."""
+        from cvb.threads import thread_budget
+
+        return max(self.MIN_ENCODER_THREADS, thread_budget())

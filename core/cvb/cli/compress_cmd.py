@@ -10,6 +10,7 @@ import click
 
 from ..errors import UsageError
 from . import complete
+from .jobs_option import jobs_option
 from .output import check_output_path
 from .options import codec_levels, collect_images, parse_levels, split_csv
 from .options import metric_names as metric_list  # metric_names is a local variable here
@@ -29,8 +30,7 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 @click.option("--metric", "-m", "metrics", multiple=True, default=["psnr,ms-ssim"], show_default=True,
               shell_complete=complete.names("metric", True),
               help="Image-quality metrics (`cvb list metrics`); 'none' for codec timing only.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Worker processes.")
+@jobs_option("Worker processes, or")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one CompressAI-style JSON per codec (results: bpp, psnr-rgb, ms-ssim-rgb, "
                    "encoding_time, decoding_time) plus per-image rows.")
@@ -99,10 +99,11 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
         if not paths:
             raise UsageError("no sample photos found (install scikit-image); pass --images")
 
-    from ..threads import jobs_note
+    from .jobs_option import resolved
 
-    if jobs_note(jobs):
-        click.echo(f"note: {jobs_note(jobs)}", err=True)
+    jobs, jobs_note = resolved(jobs)
+    if jobs_note:
+        click.echo(f"note: {jobs_note}", err=True)
     labels = image_labels(paths)
     units = [Unit(str(p), name, tuple(lvls), tuple(metric_names), label)
              for p, label in zip(paths, labels) for name, lvls in plan]

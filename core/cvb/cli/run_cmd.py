@@ -16,6 +16,7 @@ import click
 from ..errors import UsageError
 from ..jsonsafe import json_safe
 from . import complete
+from .jobs_option import jobs_option
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -63,8 +64,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
               callback=lambda ctx, param, value: _checked_store(value))
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Codec worker processes (each with its share of the CPUs' threads).")
+@jobs_option("Codec worker processes (each with its share of the CPUs' threads), or")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
                    "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
@@ -126,10 +126,11 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                          metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
                          mode=mode, options=options)
     plan = build_plan(request, registry)
-    from ..threads import jobs_note
+    from .jobs_option import resolved
 
-    if jobs_note(jobs) and executor == "local":
-        plan.notes.append(jobs_note(jobs))
+    jobs, jobs_note = resolved(jobs)
+    if jobs_note and executor == "local":
+        plan.notes.append(jobs_note)
     if jobs > 1 and executor == "ray":
         plan.notes.append(f"-j {jobs} has no effect with --executor ray: compression runs as Ray tasks "
                           f"(two in flight per cluster CPU)")

@@ -135,6 +135,7 @@ def build_report(
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
     inference: Mapping | None = None,
+    scores_only: bool = False,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
@@ -143,6 +144,8 @@ def build_report(
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
     (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
     ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``).
+    ``scores_only``: the score tables' fields alone, no BD-metrics, correlations or gaps (``cvb
+    run``'s summary: it prints only those tables, and then never imports scipy).
     """
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
@@ -156,8 +159,8 @@ def build_report(
             f"{', '.join(present) or '(none)'}"
         )
     metrics = metric_names(cells)
-    gaps = gap_rows(cells, adapted)
-    gains = adapter_gains(cells, adapted, interp)
+    gaps = [] if scores_only else gap_rows(cells, adapted)
+    gains = [] if scores_only else adapter_gains(cells, adapted, interp)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -184,10 +187,10 @@ def build_report(
             "codecs": codecs,
             "reference": _clean_cell(ref, metrics, cell_stats, clean) if ref else None,
             "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
-            "bd": _bd_rows(group, section_anchor, interp, reps),
+            "bd": [] if scores_only else _bd_rows(group, section_anchor, interp, reps),
             "uncertainty": _uncertainty(st),
             "warnings": list(st.warnings) if st else [],
-            "correlation": metric_correlations(group, metrics),
+            "correlation": [] if scores_only else metric_correlations(group, metrics),
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),

@@ -56,7 +56,7 @@ def print_cells(console, cells: Sequence[dict[str, Any]], metric_names: Sequence
     from ..report.build import build_report
     from ..report.tables import cells_table, fit_columns, rich_table
 
-    report = build_report(cells)
+    report = build_report(cells, scores_only=True)  # no BD-metrics or correlations: no scipy
     for section in report["sections"]:
         for part in fit_columns(cells_table(section, list(metric_names)), console.width):
             console.print(rich_table(part))
