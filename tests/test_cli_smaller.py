@@ -151,3 +151,99 @@ def test_terminal_bars_redraw_rate_as_time_passes():
     task.elapsed = 50.0
     assert first == ("2.0/s", "0:00:13")
     assert (str(rate.render(task)).strip(), str(eta.render(task))) == ("5.0s each", "0:02:10")
+
+
+def _real_cvb(*args, **env):
+    full = {**os.environ, **env}
+    full.pop("CVB_LOAD_PLUGINS", None)
+    return subprocess.run([str(Path(sys.executable).with_name("cvb")), *map(str, args)], capture_output=True,
+                          text=True, env=full, timeout=120)
+
+
+def test_plugins_and_list_never_break_a_name_on_80_columns():
+    data = json.loads(_real_cvb("plugins", "--json").stdout)
+    text = _real_cvb("plugins", COLUMNS="80").stdout
+    words = {w.strip(",;") for line in text.splitlines() for w in line.split()}
+    names = {n for p in data["plugins"] for ns in p["provides"].values() for n in ns}
+    assert names and names <= words, names - words  # each name whole on one line
+    assert all(len(line) <= 80 for line in text.splitlines())
+    rows = json.loads(_real_cvb("list", "codecs", "--json").stdout)
+    table = _real_cvb("list", "codecs", COLUMNS="80").stdout
+    words = {w.strip(",;()") for line in table.splitlines() for w in line.split()}
+    assert {r["name"] for r in rows} <= words and all(len(line) <= 80 for line in table.splitlines())
+
+
+def test_list_codecs_says_what_a_level_means():
+    rows = {r["name"]: r for r in json.loads(_real_cvb("list", "codecs", "--json").stdout)}
+    assert rows["jpeg"]["level_meaning"] == "quality 1..100, higher = more bits"
+    assert rows["x265"]["level_meaning"] == "QP 0..51, lower = more bits"
+    assert rows["jpeg2000"]["level_meaning"].endswith("lower = more bits")  # a compression ratio
+    table = " ".join(_real_cvb("list", "codecs", COLUMNS="120").stdout.split())
+    assert "1,10,30,75 (quality 1..100, higher = more bits)" in table
+
+
+def test_codec_settings_read_as_typed_not_as_python_repr():
+    from cvb.options import format_params
+    from cvb.report.provenance import provenance_lines
+
+    assert format_params({"subsampling": "4:2:0", "optimize": False, "sizes": [1, 2]}) == \
+        "optimize=false sizes=1,2 subsampling=4:2:0"
+    lines = provenance_lines({"cvb_version": "0", "date": "d", "store": "s", "command": "c",
+                              "codecs": {"jpeg": [{"version": "1", "params": {"optimize": False,
+                                                                               "subsampling": "4:2:0"}}]}})
+    assert "codec jpeg: version 1, optimize=false subsampling=4:2:0" in lines
+    assert not any("{'" in line or "False" in line for line in lines)
+
+
+def _complete(*words, cwd=None):
+    env = {"COMP_WORDS": " ".join(["cvb", *words]), "COMP_CWORD": str(len(words)), "_CVB_COMPLETE": "bash_complete"}
+    full = {**os.environ, **env}
+    full.pop("CVB_LOAD_PLUGINS", None)
+    res = subprocess.run([str(Path(sys.executable).with_name("cvb"))], capture_output=True, text=True, env=full,
+                         timeout=120, cwd=cwd)
+    assert res.returncode == 0 and not res.stderr, res.stderr
+    return [line.split(",", 1)[1] for line in res.stdout.splitlines() if "," in line]
+
+
+def test_completion_after_check_report_levels_and_options(tmp_path):
+    assert _complete("check", "codec", "jp") == ["jpeg", "jpeg2000"]
+    assert "psnr" in _complete("check", "metric", "ps") and "jpeg" not in _complete("check", "metric", "")
+    assert _complete("check", "codec", "jpeg", "-l", "") == ["1,10,30,75", "1", "10", "30", "75"]
+    assert _complete("run", "-c", "jpeg,webp", "-l", "") == ["jpeg=", "webp="]
+    assert _complete("run", "-c", "jpeg,webp", "-l", "webp=0,1") == ["webp=0,10"]
+    assert _complete("run", "-c", "jpeg", "--vlm", "reference", "-o", "") == \
+        ["codec.", "vlm.", "task.", "metric.", "jpeg.", "reference."]
+    assert _complete("run", "-c", "jpeg", "-o", "jpeg.") == ["jpeg.optimize=", "jpeg.subsampling="]
+    assert _complete("check", "codec", "jpeg", "-o", "") == ["codec.", "jpeg."]
+    # report -t / --vlm: the labels in the store (the default one, or --store's)
+    images = make_images(tmp_path / "imgs", 2)
+    store = tmp_path / "s.sqlite"
+    assert _cvb(*_run_args(images, store, tmp_path / "c")).returncode == 0
+    assert _complete("report", "--store", str(store), "-t", "") == [f"toy:{images}"]
+    assert _complete("report", "--store", str(store), "--vlm", "s") == ["scripted"]
+    assert _complete("report", "-t", "", cwd=tmp_path) == []  # no store here: nothing, no traceback
+
+
+def test_one_flag_vocabulary_with_old_spellings_kept(tmp_path):
+    """`check` reads -o and -l as `run` does; a usage mistake in `check` is a usage error (exit
+    2), not a FAILED rule; old spellings (--output, --dir, -O, --batch) still work, unshown."""
+    ok = _real_cvb("check", "codec", "jpeg", "-l", "jpeg=30", "-o", "jpeg.subsampling=4:4:4", "--skip", "large",
+                   "--skip", "fresh", "--skip", "rate", "--json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    report = json.loads(ok.stdout)
+    assert report["cvb_json"] == 1 and report["ok"]
+    for args, says in ((["-o", "jpeg.qualty=3"], "unknown option(s) qualty"),
+                       (["-o", "webp.quality=3"], "names 'webp', not the codec checked"),
+                       (["-l", "webp=30"], "names codec 'webp'"), (["-l", "500"], "no level '500'")):
+        bad = _real_cvb("check", "codec", "jpeg", *args)
+        assert bad.returncode == 2 and says in bad.stderr and "FAILED" not in bad.stdout, (args, bad.stderr)
+    helps = {cmd: " ".join(_real_cvb(cmd, "--help").stdout.split())
+             for cmd in ("export", "new-plugin", "compress", "check", "adapt")}
+    assert "--out FILE" in helps["export"] and "--output" not in helps["export"]
+    assert "--out DIRECTORY" in helps["new-plugin"] and "--dir" not in helps["new-plugin"]
+    assert "-O" not in helps["compress"] and "-O" not in helps["check"]
+    assert "-b, --batch-size" in helps["adapt"] and "--batch " not in helps["adapt"]
+    made = _real_cvb("new-plugin", "codec", "zz", "--dir", tmp_path)  # the old spelling still works
+    assert made.returncode == 0 and (tmp_path / "cvb-zz" / "pyproject.toml").is_file()
+    for cmd in (["plugins", "--json"], ["cache", "info", "--cache-dir", tmp_path / "c", "--json"]):
+        assert json.loads(_real_cvb(*cmd).stdout)["cvb_json"] == 1

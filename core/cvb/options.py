@@ -59,3 +59,21 @@ def reject_unknown(owner: str, given: Mapping[str, object], known: Iterable[str]
     if given:
         names = ", ".join(sorted(given))
         raise UsageError(f"{owner}: unknown option(s) {names}; known: {', '.join(sorted(known)) or '(none)'}")
+
+
+def format_params(params: Mapping[str, object] | str | None) -> str:
+    """Codec or component settings as a reader types them (``quality=90 subsampling=4:4:4``),
+    never a Python repr; empty for none."""
+    if not params:
+        return ""
+    if isinstance(params, str):
+        return params
+    out = []
+    for key in sorted(params):
+        value = params[key]
+        if isinstance(value, bool):
+            value = str(value).lower()
+        elif isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        out.append(f"{key}={value}")
+    return " ".join(out)

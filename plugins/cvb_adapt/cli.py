@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from cvb.cli.options import Aliased
 from cvb.errors import UsageError
 
 from .student import TRAIN_CHOICES
@@ -42,7 +43,8 @@ from .vocabulary import MODES
               help=f"What trains: {TRAIN_CHOICES}. full = whole vision side + condition (the paper).")
 @click.option("--steps", type=click.IntRange(min=1), help="Optimizer steps [default: --epochs over the data].")
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--batch", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--batch-size", "-b", "--batch", "batch", type=click.IntRange(min=1), default=20, show_default=True,
+              cls=Aliased, hidden=("--batch",),
               help="Image pairs per step per process (the paper: 20 per GPU).")
 @click.option("--lr", type=float, default=1e-4, show_default=True, help="AdamW learning rate.")
 @click.option("--warmup", type=float, default=0.05, show_default=True,

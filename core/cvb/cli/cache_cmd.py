@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import click
+
+from .output import json_result
 
 _CACHE_DIR = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
@@ -43,7 +44,7 @@ def info_cmd(cache_dir: Path | None, as_json: bool) -> None:
     cap = max_size_from_env()
     info["max_bytes"] = cap
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json_result(info))
         return
     when = lambda t: "-" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))  # noqa: E731
     click.echo(f"cache    {info['root']}{'' if cache.root.is_dir() else ' (does not exist yet)'}")
@@ -99,9 +100,9 @@ def show_cmd(key: str, store_path: Path | None, cache_dir: Path | None, out: Pat
             bits_out.write_bytes(seen.bits(key))
             info["bits_written"] = str(bits_out)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json_result(info))
         return
-    from .output import format_params
+    from ..options import format_params
 
     for name, value in info.items():
         if name == "params":

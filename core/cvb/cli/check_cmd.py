@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from ..errors import UsageError
+from . import complete
+from .options import Aliased
 
 SKIPPABLE = ("rate", "1x1", "odd", "large", "fresh")
 
 
 @click.command("check")
 @click.argument("category", type=click.Choice(["codec", "vlm", "task", "metric"]))
-@click.argument("name")
-@click.option("--option", "-o", "-O", "options", multiple=True, metavar="KEY=VALUE",
-              help="An option of the component checked, e.g. -o pretrained=false (repeatable; -o as "
-                   "in `cvb run`, -O is the same).")
-@click.option("--levels", "-l", help="Codecs: levels to test, comma-separated (default: its defaults).")
+@click.argument("name", shell_complete=complete.component_name)
+@click.option("--option", "-o", "-O", "options", multiple=True, metavar="[TARGET.]KEY=VALUE", cls=Aliased,
+              hidden=("-O",), shell_complete=complete.options,
+              help="An option of the component checked, as in `cvb run`: -o NAME.KEY=VALUE or "
+                   "-o CATEGORY.KEY=VALUE (e.g. -o jpeg.subsampling=4:4:4, -o codec.pretrained=false), "
+                   "or plain KEY=VALUE. Repeatable.")
+@click.option("--levels", "-l", "levels", multiple=True, shell_complete=complete.levels,
+              help="Codecs: levels to test, as in `cvb run`: L1,L2 or NAME=L1,L2 (default: its defaults).")
 @click.option("--images", "-i", "images", multiple=True,
               help="Codecs: photos to test on (files, folders, globs); default: two bundled sample photos.")
 @click.option("--skip", "skips", multiple=True, type=click.Choice(SKIPPABLE),
@@ -48,29 +52,25 @@ def check_cmd(category, name, options, levels, images, skips, limit, as_json) ->
     \b
     Examples:
       cvb check codec jpeg
-      cvb check codec bmshj2018-factorized -O pretrained=false --skip rate --skip large
+      cvb check codec bmshj2018-factorized -o codec.pretrained=false --skip rate --skip large
       cvb check vlm hf:/path/to/checkpoint
       cvb check task sample --limit 40
       cvb check metric ms-ssim
     """
     from .. import conformance
-    from ..run.plan import coerce
-    from .options import collect_images, split_csv
+    from .options import collect_images
 
-    opts = {}
-    for raw in options:
-        key, sep, value = raw.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-O {raw!r}: write KEY=VALUE (e.g. -O pretrained=false)")
-        opts[key.strip()] = coerce(value.strip())
     codec_only = {"--levels": levels, "--images": images, "--skip": skips}
     stray = [flag for flag, given in codec_only.items() if given and category != "codec"]
     if stray:
         raise UsageError(f"{', '.join(stray)} only apply to `cvb check codec`")
     _known(category, name)
+    opts = _options(options, category, name)
+    made = _made(category, name, opts)
+    wanted = _levels(levels, name, made) if category == "codec" else None
     if category == "codec":
         skip = {s: "--skip on the command line" for s in skips}
-        report = conformance.check_codec(name, options=opts, levels=split_csv(levels) or None,
+        report = conformance.check_codec(name, options=opts, levels=wanted,
                                          images=collect_images(images) if images else None, skip=skip)
     elif category == "vlm":
         report = conformance.check_vlm(name, options=opts)
@@ -79,11 +79,71 @@ def check_cmd(category, name, options, levels, images, skips, limit, as_json) ->
     else:
         report = conformance.check_metric(name, options=opts)
     if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2))
+        from .output import json_result
+
+        click.echo(json_result(report.as_dict()))
     else:
         _print(report)
     if not report.ok:
         sys.exit(1)
+
+
+def _options(values, category: str, ref: str) -> dict:
+    """``-o`` as `cvb run` reads it (NAME.KEY=VALUE, CATEGORY.KEY=VALUE) or plain KEY=VALUE;
+    a target that is not this component, or a key its factory does not take, is a usage error
+    (exit 2) before any rule runs, never a failed check."""
+    from ..errors import did_you_mean
+    from ..plugins import get_registry
+    from ..run.plan import check_options, coerce
+    from ..specs import split_ref
+
+    name = split_ref(ref)[0]
+    opts = {}
+    for raw in values:
+        target, sep, value = raw.partition("=")
+        prefix, dot, key = target.strip().rpartition(".")
+        if not dot:
+            key = target.strip()
+        elif prefix not in (category, name, ref):
+            raise UsageError(f"-o {raw!r} names {prefix!r}, not the {category} checked"
+                             f"{did_you_mean(prefix, [category, name])}; write -o {name}.KEY=VALUE, "
+                             f"-o {category}.KEY=VALUE or -o KEY=VALUE")
+        if not sep or not key:
+            raise UsageError(f"-o {raw!r}: write [TARGET.]KEY=VALUE (e.g. -o {name}.KEY=VALUE)")
+        opts[key] = coerce(value.strip())
+    check_options(get_registry(), category, ref, opts)
+    return opts
+
+
+def _made(category: str, ref: str, opts: dict):
+    """A codec or metric created once up front (both are cheap to make): a bad option value
+    the factory refuses is a usage error (exit 2) here, not a failed `create` rule. None for
+    VLMs and tasks (making one may load weights or data: the rules do it) or when creating
+    fails otherwise (the `create` rule reports that)."""
+    from ..plugins import get_registry
+    from ..run.plan import create
+
+    if category not in ("codec", "metric"):
+        return None
+    try:
+        return create(get_registry(), category, ref, opts)
+    except UsageError:
+        raise
+    except Exception:  # noqa: BLE001 - unusable here: the create rule says why
+        return None
+
+
+def _levels(values, ref: str, codec) -> list[str] | None:
+    """``-l`` as `cvb run` reads it (L1,L2 or NAME=L1,L2), each level checked by the codec: a bad
+    level is a usage error (exit 2), not a failed rule."""
+    from ..specs import split_ref
+    from .options import codec_levels, parse_levels
+
+    if not values:
+        return None
+    name = split_ref(ref)[0]
+    levels = parse_levels(values, [name]).get(name)
+    return levels if codec is None else codec_levels(codec, levels)
 
 
 def _known(category: str, ref: str) -> None:

@@ -11,8 +11,8 @@ import click
 from ..errors import UsageError
 from . import complete
 from .jobs_option import jobs_option
-from .output import check_output_path
-from .options import codec_levels, collect_images, parse_levels, split_csv
+from .output import check_output_path, json_result
+from .options import Aliased, codec_levels, collect_images, parse_levels, split_csv
 from .options import metric_names as metric_list  # metric_names is a local variable here
 
 DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
@@ -22,7 +22,7 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 @click.option("--codec", "-c", "codecs", multiple=True, default=[DEFAULT_CODECS], show_default=True,
               shell_complete=complete.names("codec"),
               help="Codec names, comma-separated or repeated (`cvb list codecs`).")
-@click.option("--levels", "-l", "levels", multiple=True,
+@click.option("--levels", "-l", "levels", multiple=True, shell_complete=complete.levels,
               help="Levels to run instead of the defaults: CODEC=L1,L2 (or L1,L2 with one codec).")
 @click.option("--images", "-i", "images", multiple=True,
               help="Image files, folders or globs. Default: the sample photos shipped with "
@@ -34,8 +34,10 @@ DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write one CompressAI-style JSON per codec (results: bpp, psnr-rgb, ms-ssim-rgb, "
                    "encoding_time, decoding_time) plus per-image rows.")
-@click.option("--option", "-o", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE",
-              help="Codec or metric option (-o as in `cvb run`; -O is the same); TARGET is codec, "
+@click.option("--option", "-o", "-O", "options", multiple=True, metavar="TARGET.KEY=VALUE", cls=Aliased,
+              shell_complete=complete.options,
+              hidden=("-O",),
+              help="Codec or metric option (as in `cvb run`); TARGET is codec, "
                    "metric (all of them) or one name, e.g. -o jpeg.subsampling=4:4:4, "
                    "-o bmshj2018-factorized.pretrained=false.")
 @click.option("--per-image", is_flag=True, help="Also print a row per image.")
@@ -127,9 +129,9 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
             (out_dir / f"{name}.json").write_text(json.dumps(data, indent=2))
 
     if as_json:
-        click.echo(json.dumps({"images": len(paths), "summary": summary,
+        click.echo(json_result({"images": len(paths), "summary": summary,
                                "failures": [{"image": r.image, "codec": r.codec, "level": r.level,
-                                             "error": r.error} for r in failures]}, indent=2))
+                                             "error": r.error} for r in failures]}))
     else:
         _print_tables(summary, rows if per_image else [], metric_names, len(paths))
         if out_dir:

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 
 import click
 
 _PLURAL = {"codecs": "codec", "vlms": "vlm", "tasks": "task", "metrics": "metric"}
+
+
+_LEVEL = re.compile(r"\blevels?\s*=?\s*([^;(]+)")
+
+
+def level_meaning(spec) -> str:
+    """What a codec's level means, for `cvb list codecs`: the unit and range its summary gives
+    (``level = quality 1..100``), and the direction its default levels show (they are listed
+    lowest rate first, so ``47,40,33,26`` means lower = more bits)."""
+    m = _LEVEL.search(spec.summary or "")
+    unit = m.group(1).strip().rstrip(",") if m else ""
+    unit = re.sub(r"\s*\((?:higher|lower) = more bits\)", "", unit)
+    direction = ""
+    try:
+        values = [float(v) for v in spec.levels]
+    except (TypeError, ValueError):
+        values = []
+    if len(values) > 1 and values != sorted(values, reverse=True):
+        direction = "higher = more bits" if values == sorted(values) else ""
+    elif len(values) > 1:
+        direction = "lower = more bits"
+    return ", ".join(p for p in (unit, direction) if p)
 
 
 def describe(spec, owner: str) -> dict:
@@ -25,6 +48,7 @@ def describe(spec, owner: str) -> dict:
         row["note"] = note
     if hasattr(spec, "levels"):
         row["levels"] = list(spec.levels)
+        row["level_meaning"] = level_meaning(spec)
     if hasattr(spec, "splits"):
         row["splits"] = list(spec.splits)
     if hasattr(spec, "higher_is_better"):
@@ -59,22 +83,29 @@ def list_cmd(what: str, as_json: bool) -> None:
 
     from .console import console
 
-    table = Table(title=f"cvb {what}")
+    from rich import box
+    from rich.markup import escape
+
+    table = Table(title=f"cvb {what}", box=box.SIMPLE_HEAD, pad_edge=False)
     cols = ["name", "kind"]
     if category == "codec":
         cols.append("levels")
     if category == "task":
         cols.append("splits")
-    cols += ["plugin", "status"]
-    for col in cols:
-        table.add_column(col, overflow="fold", no_wrap=col in ("name", "kind", "plugin"))
+    narrow = console().width < 100  # an 80-column terminal: the plugin is in `cvb plugins` and --json
+    cols += ([] if narrow and category == "codec" else ["plugin"]) + ["status"]
+    for col in cols:  # names never broken mid-word; levels and splits wrap between words
+        wraps = col in ("levels", "splits")
+        table.add_column(col, no_wrap=not wraps, ratio=1 if wraps else None, min_width=16 if wraps else None)
     notes = []  # long fix-it sentences go below the table, full width
     for r in rows:
         cells = []
         for col in cols:
             v = r.get(col, "")
             if isinstance(v, list):
-                v = ",".join(v)
+                v = ",".join(v) if col != "splits" else ", ".join(v)
+            if col == "levels" and r.get("level_meaning"):  # what the numbers mean, under them
+                v = f"{v} [dim]({escape(r['level_meaning'])})[/]"
             if col == "status":
                 if r["usable"] and r.get("note"):
                     notes.append((r["name"], r["note"]))

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import click
 
+from .options import Aliased
+
 
 @click.command("new-plugin")
 @click.argument("category", type=click.Choice(["codec", "vlm", "task", "metric"]))
 @click.argument("name")
-@click.option("--dir", "-d", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              show_default=True, help="Folder in which the package folder cvb-NAME is created.")
+@click.option("--out", "--dir", "-d", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, cls=Aliased, hidden=("--dir", "-d"),
+              help="Folder in which the package folder cvb-NAME is created.")
 def new_plugin_cmd(category: str, name: str, parent: Path) -> None:
     """Write a ready, pip-installable plugin package cvb-NAME.
 

@@ -1,4 +1,5 @@
-"""Option parsing shared by `cvb compress` and `cvb run`: names, levels, image inputs."""
+"""Option parsing shared by the commands: names, levels, image inputs, and old spellings of
+flags kept as hidden aliases (one vocabulary, docs/cli.md)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,27 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import click
+
 from ..errors import UsageError
 from ..imageio import IMAGE_SUFFIXES
+
+
+class Aliased(click.Option):
+    """An option whose older spellings (``hidden=("--output",)``) still work but are left out
+    of ``--help`` and completion, so every command shows one vocabulary."""
+
+    def __init__(self, *args, hidden: tuple[str, ...] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.hidden_names = set(hidden)
+
+    def get_help_record(self, ctx):
+        shown, saved = [o for o in self.opts if o not in self.hidden_names], self.opts
+        self.opts = shown or saved
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = saved
 
 
 def metric_names(values: Iterable[str] | str | None) -> list[str]:

@@ -15,6 +15,19 @@ import click
 _KEY_VALUE = re.compile(r"^[A-Za-z_][\w.-]*=.*")
 
 
+#: the version of every ``--json`` shape (documented per command in docs/cli.md); it grows when
+#: a field changes meaning or goes away (new fields do not change it). ``report.json`` has its
+#: own ``cvb_report`` version.
+JSON_VERSION = 1
+
+
+def json_result(obj: dict, **dumps) -> str:
+    """A command's ``--json`` object with its shape's version first (``"cvb_json": 1``)."""
+    import json
+
+    return json.dumps({"cvb_json": JSON_VERSION, **obj}, indent=2, **dumps)
+
+
 def note(message: str) -> None:
     """A progress note or warning on stderr (never mixed into the result on stdout)."""
     click.echo(message, err=True)
@@ -50,21 +63,3 @@ def default_store(for_reading: bool = True) -> Path:
              f"new runs write {DEFAULT_STORE})")
         return Path(LEGACY_STORE)
     return path
-
-
-def format_params(params) -> str:
-    """Codec or component settings as a reader types them (``quality=90 subsampling=4:4:4``),
-    never a Python repr; empty for none."""
-    if not params:
-        return ""
-    if isinstance(params, str):
-        return params
-    out = []
-    for key in sorted(params):
-        value = params[key]
-        if isinstance(value, bool):
-            value = str(value).lower()
-        elif isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        out.append(f"{key}={value}")
-    return " ".join(out)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import click
 
@@ -25,22 +24,33 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
         conflicts = [
             {"category": c, "name": n, "plugins": owners} for (c, n), owners in reg.conflicts().items()
         ]
-        click.echo(json.dumps({"plugins": data, "conflicts": conflicts}, indent=2))
+        from .output import json_result
+
+        click.echo(json_result({"plugins": data, "conflicts": conflicts}))
         return
     from rich.markup import escape
     from rich.table import Table
 
     from .console import console
 
-    table = Table(title="cvb plugins")
-    for col in ("plugin", "distribution", "version", "hooks", "provides", "status"):
-        table.add_column(col, overflow="fold")
+    from rich import box
+
+    rows = []
     for i in infos:
         provides = "; ".join(f"{c}: {', '.join(n)}" for c, n in sorted(i.provides.items()))
         hooks = ", ".join(h.removeprefix("register_") for h in i.hooks)
         status = "[green]ok[/]" if i.error is None else f"[red]{escape(i.error)}[/]"
-        table.add_row(escape(i.name), escape(i.distribution), escape(i.version), escape(hooks),
-                      escape(provides), status)
+        rows.append((escape(i.name), escape(f"{i.distribution} {i.version}"), escape(hooks), escape(provides), status))
+    # names are never broken mid-word: a column is at least as wide as its longest word
+    longest = lambda col: max((len(w) for r in rows for w in r[col].split()), default=4)  # noqa: E731
+    table = Table(title="cvb plugins", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("distribution", min_width=min(longest(1), 24))
+    table.add_column("hooks", min_width=longest(2))
+    table.add_column("provides", min_width=longest(3), ratio=1)
+    table.add_column("status", overflow="fold", min_width=6)
+    for row in rows:
+        table.add_row(*row)
     console().print(table)
     for line in iter_errors(reg):
         if "registered by more than one plugin" in line:

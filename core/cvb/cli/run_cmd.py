@@ -17,6 +17,7 @@ from ..errors import UsageError
 from ..jsonsafe import json_safe
 from . import complete
 from .jobs_option import jobs_option
+from .options import Aliased
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -47,7 +48,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
-@click.option("--levels", "-l", "levels", multiple=True,
+@click.option("--levels", "-l", "levels", multiple=True, shell_complete=complete.levels,
               help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
                    "with a single codec.")
 @click.option("--vlm", "vlms", multiple=True, required=True, shell_complete=complete.names("vlm"),
@@ -81,7 +82,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--mode", type=click.Choice(["generate", "logits"]),
               help="Answer yes/no and multiple choice by generating text or from one forward "
                    "pass's logits, for VLMs that offer both.")
-@click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE",
+@click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE", shell_complete=complete.options,
               help="Component option. TARGET is a category (vlm, codec, task, metric: all of them) "
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
                    "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
@@ -199,7 +200,9 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                   "work": result["work"], "cells": cells, "n_failures": len(failures),
                   "failure_counts": counts, "failures": failures[:MAX_LISTED_FAILURES],
                   "notes": plan.notes}
-        click.echo(json.dumps(json_safe(report), indent=2))
+        from .output import json_result
+
+        click.echo(json_result(json_safe(report)))
     else:
         summary.print_cells(out, cells, [m.name for m in plan.metrics])
         work = result["work"]
@@ -224,7 +227,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
               show_default=True, help="parquet needs --out (a binary file).")
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of stdout.")
+              cls=Aliased, hidden=("--output",), help="Write here instead of stdout.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="With --what samples: also write each answer's image, exactly as the VLM received "
                    "it, as DIR/KEY.png (lossless; KEY is the row's `key`).")

@@ -7,6 +7,8 @@ of the VLMs, tasks and codecs (with their parameters) behind the stored results.
 
 from __future__ import annotations
 
+from ..options import format_params
+
 import shlex
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
@@ -57,7 +59,7 @@ def provenance_lines(prov: Mapping[str, Any] | None) -> list[str]:
     for label, versions in prov.get("tasks", {}).items():
         lines.append(f"task {label}: version " + ", ".join(str(v) for v in versions))
     for name, entries in prov.get("codecs", {}).items():
-        shown = "; ".join(f"version {e['version']}" + (f" {e['params']}" if e["params"] else "")
+        shown = "; ".join(f"version {e['version']}" + (f", {format_params(e['params'])}" if e["params"] else "")
                           for e in entries)
         lines.append(f"codec {name}: {shown}")
     return lines
