@@ -19,7 +19,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 div.scroll { overflow-x: auto; max-width: 100%; -webkit-overflow-scrolling: touch; }
 table { border-collapse: collapse; margin: 0.5em 0 0.3em; font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding-bottom: 0.3em; }
+p.caption { font-weight: 600; margin: 1.2em 0 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; vertical-align: top; }
 th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
@@ -42,8 +42,10 @@ def html_table(table: Table) -> str:
             tds.append(f"<td{cls}>{escape(cell)}</td>")
         body.append("<tr>" + "".join(tds) + "</tr>")
     note = f'<p class="note">{escape(table.note)}</p>' if table.note else ""
-    return (f'<div class="scroll"><table><caption>{escape(table.title)}</caption><thead><tr>{head}</tr>'
-            f"</thead><tbody>{''.join(body)}</tbody></table></div>{note}")
+    # the title above the scroll container: it wraps at the page's width, the table scrolls
+    return (f'<p class="caption">{escape(table.title)}</p><div class="scroll"><table '
+            f'aria-label="{escape(table.title)}"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>{note}")
 
 
 def data_uri(png: Path) -> str:

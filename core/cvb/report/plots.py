@@ -135,7 +135,8 @@ def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = 
             t = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
                             ha="left" if dx > 0 else "right" if dx < 0 else "center",
                             va="bottom" if dy > 0 else "top" if dy < 0 else "center",
-                            color=color, fontsize="small", annotation_clip=False)
+                            color=color, fontsize="small", annotation_clip=False,
+                            path_effects=[_halo()])
             bb = t.get_window_extent(renderer)
             box = (bb.x0, bb.y0, bb.x1, bb.y1)
             cost = sum(_overlap(box, o) for o in placed + markers)
@@ -150,6 +151,13 @@ def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = 
         placed.append(best[1])
         artists.append(best[0])
     return artists
+
+
+def _halo():
+    """A white outline that keeps a label readable where it crosses a line or an error bar."""
+    from matplotlib.patheffects import withStroke
+
+    return withStroke(linewidth=2.5, foreground="white")
 
 
 def _box(x: float, y: float, half: float) -> tuple[float, float, float, float]:
@@ -287,9 +295,8 @@ def draw_score(section: dict, adapted_section: dict | None = None):
         _log_x(ax)
     ax.set_xlabel("bits per pixel (bpp, log scale)")
     ax.set_ylabel(score_label(section["score_metric"]))
-    title = f"{section['task']}: {score_name(section['score_metric'])} vs. bitrate, {section['vlm']}"
-    if adapted_section is not None:
-        title += f" and {adapted_section['vlm']} (adapted)"
+    vlms = section["vlm"] + (f" and {adapted_section['vlm']} (adapted)" if adapted_section is not None else "")
+    title = f"{section['task']} x {vlms}: {score_name(section['score_metric'])} vs. bitrate"
     ax.set_title(_wrap(title, 60))
     _legend(ax, loc="best", confidence=section.get("confidence", 0.95))
     _finish(fig, [(ax, labels)])
