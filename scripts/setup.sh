@@ -35,9 +35,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, by exact pin, so nothing can pull the CUDA build.
   .venv/bin/python -m pip install -q -c constraints.txt torch
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray]"
-  # lmms-eval's task code is the tests' oracle for protocol=lmms-eval; its own dependencies
-  # (torch builds, accelerate, ...) are not needed for that, only the test extra's light ones
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray,lmms-eval]"
+  # lmms-eval's task code is the tests' oracle for protocol=lmms-eval and what the
+  # `lmms-eval:NAME` bridge runs; its own dependencies (CUDA torch builds, video tools, ...) are
+  # not needed for that, only the lmms-eval extra's light ones
   .venv/bin/python -m pip install -q --no-deps "lmms-eval==0.7.3"
   echo "$want" > "$stamp"
 fi

@@ -58,14 +58,47 @@ def test_adapt_then_run_then_report(workdir):
     result = json.loads(run.stdout)
     assert result["n_failures"] == 0
     assert {c["vlm"] for c in result["cells"]} == {f"{base}[mode=logits]", f"{adapted}[mode=logits]"}
-    _cvb("report", "--store", "r.sqlite", "--adapted", f"{base}[mode=logits]={adapted}[mode=logits]",
-         "--format", "json", "--no-plots", "--out", "rep", cwd=root)
+    pair = f"{base}[mode=logits]={adapted}[mode=logits]"
+    refused = _cvb("report", "--store", "r.sqlite", "--adapted", pair, "--format", "json", cwd=root, check=False)
+    assert refused.returncode == 2 and "resize: (default) (base) vs 56x56 (adapted)" in refused.stderr, refused.stderr
+    flagged = _cvb("report", "--store", "r.sqlite", "--adapted", pair, "--allow-unlike",
+                   "--format", "json", "--no-plots", "--out", "rep", cwd=root)
+    assert "NOT LIKE FOR LIKE" in flagged.stderr
     data = json.loads((root / "rep" / "report.json").read_text())
     section = next(s for s in data["sections"] if s.get("gap"))
+    assert any("NOT LIKE FOR LIKE" in w for w in section["warnings"])
     assert {(g["codec"], g["level"]) for g in section["gap"]} == {("jpeg", "1"), ("jpeg", "5")}
     for g in section["gap"]:
         assert g["total"] == pytest.approx(g["information"] + g["generalization"])
     assert section["adapter_bd"][0]["codec"] == "jpeg"
+
+
+def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
+    """The control of the gap decomposition: an adapter trained with lr 0 changes nothing, so
+    against its base under the same preprocessing (``adapted-base:``, the default base of
+    ``--adapted ADAPTED``) every generalization gap and the BD gain are exactly 0, and each
+    cell says which condition its answers used (the report and ``cvb export``)."""
+    root, photos, model = workdir
+    _cvb(*_adapt_args(model, photos, "identity", steps=2), "--lr", "0", "-q", cwd=root)
+    adapted, base = f"adapted:{root / 'identity'}", f"adapted-base:{root / 'identity'}"
+    _cvb("run", "--vlm", base, "--vlm", adapted, "-c", "jpeg", "-l", "1,5,30", "-t", "sample", "--limit", "6",
+         "--mode", "logits", "--device", "cpu", "-m", "none", "--store", "id.sqlite", "-q", cwd=root)
+    out = _cvb("report", "--store", "id.sqlite", "--adapted", f"{adapted}[mode=logits]", "--format", "json",
+               "--resamples", "0", cwd=root)
+    section = next(s for s in json.loads(out.stdout)["sections"] if s.get("gap"))
+    assert section["vlm"] == f"{base}[mode=logits]"
+    assert [(g["level"], g["generalization"], g["condition"]) for g in section["gap"]] == [
+        ("1", 0.0, "jpeg/1"), ("5", 0.0, "jpeg/5"), ("30", 0.0, "jpeg/5 (nearest to 30)")]
+    assert all(g["reason"] is None for g in section["gap"])
+    assert [g["bd_metric"]["value"] for g in section["adapter_bd"]] == [0.0]
+    table = _cvb("report", "--store", "id.sqlite", "--adapted", f"{adapted}[mode=logits]", "--resamples", "0",
+                 cwd=root, env_extra={"COLUMNS": "250"}).stdout
+    assert "condition" in table and "jpeg/5 (nearest to 30)" in table
+    rows = [json.loads(line) for line in _cvb("export", "--store", "id.sqlite", "--what", "predictions",
+                                              "--format", "jsonl", cwd=root).stdout.splitlines()]
+    said = {(r["vlm"].split(":")[0], r["level"], (r["answer_meta"] or {}).get("condition")) for r in rows}
+    assert ("adapted", "30", "jpeg/5 (nearest to 30)") in said and ("adapted", "-", "unconditional") in said
+    assert {c for v, _, c in said if v == "adapted-base"} == {None}
 
 
 def test_killed_training_resumes_to_the_same_adapter(workdir):

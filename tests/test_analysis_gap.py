@@ -85,3 +85,40 @@ def test_adapter_gain_is_bd_metric_of_adapted_over_base():
     # two points each: PCHIP is the straight line, so the mean difference is the mean of the
     # endpoint differences: ((65-50) + (72-60)) / 2 = 13.5
     assert rows[0]["bd_metric"]["value"] == pytest.approx(13.5)
+
+
+def test_like_for_like_base_is_found_and_an_unlike_pair_refused_or_flagged():
+    """Everything before ``adapter=`` in a version is the base model and its preprocessing:
+    ``--adapted ADAPTED`` takes the VLM with the same part and no adapter; a named base whose
+    part differs is refused (its gaps would measure the preprocessing), or flagged on request."""
+    from cvb.analysis.gap import resolve_adapted, setup_differences
+
+    versions = {
+        "hf:m": ["m@main;mode=logits"],
+        "hf:m[image_backend=pil]": ["m@main;mode=logits;image_backend=pil"],
+        "adapted-base:a": ["m@main;mode=logits;image_backend=pil;resize=56x56;adapter=off"],
+        "adapted:a": ["m@main;mode=logits;image_backend=pil;resize=56x56;adapter=0123abcd"],
+        "adapted:native": ["m@main;mode=logits;image_backend=pil;adapter=4567ef01;unseen_codec=error"],
+    }
+    assert resolve_adapted(["adapted:a"], versions) == ({"adapted-base:a": "adapted:a"}, {})
+    # a plain base run under the very same preprocessing is like for like too
+    assert resolve_adapted(["adapted:native"], versions)[0] == {"hf:m[image_backend=pil]": "adapted:native"}
+    assert setup_differences(versions["hf:m"], versions["adapted:a"]) == [
+        "image_backend: (default) (base) vs pil (adapted)", "resize: (default) (base) vs 56x56 (adapted)"]
+    with pytest.raises(UsageError, match="resize: .* vs 56x56.*adapted-base:PATH.*--allow-unlike"):
+        resolve_adapted(["hf:m=adapted:a"], versions)
+    pairs, warnings = resolve_adapted(["hf:m=adapted:a"], versions, allow_unlike=True)
+    assert pairs == {"hf:m": "adapted:a"} and warnings["hf:m"].startswith("NOT LIKE FOR LIKE")
+    assert resolve_adapted(["adapted-base:a=adapted:a"], versions) == ({"adapted-base:a": "adapted:a"}, {})
+    with pytest.raises(UsageError, match="no VLM in the store answered under its base model"):
+        resolve_adapted(["adapted:a"], {k: v for k, v in versions.items() if k != "adapted-base:a"})
+    with pytest.raises(UsageError, match="no answers of that VLM"):
+        resolve_adapted(["adapted:typo"], versions)
+
+
+def test_condition_label():
+    from cvb.analysis.gap import condition_label
+
+    assert condition_label({"jpeg/5": 6}) == "jpeg/5"
+    assert condition_label({"jpeg/5": 2, "unconditional": 4}) == "unconditional (4), jpeg/5 (2)"
+    assert condition_label({None: 3}) is None

@@ -279,6 +279,8 @@ def test_cli_usage_errors_exit_2(fake_store, tmp_path):
     res = invoke("--store", str(fake_store), "--vlm", "llava")
     assert res.exit_code == 2 and "no results for vlm 'llava'; VLMs present: cve, qwen" in res.output
     res = invoke("--store", str(fake_store), "--adapted", "qwen")
+    assert res.exit_code == 2 and "--adapted 'qwen': no answers of that VLM" in res.output
+    res = invoke("--store", str(fake_store), "--adapted", "qwen=")
     assert res.exit_code == 2 and "--adapted takes VLM=ADAPTED_VLM" in res.output
     res = invoke("--store", str(tmp_path / "missing.sqlite"))
     assert res.exit_code == 2 and "no results store at" in res.output

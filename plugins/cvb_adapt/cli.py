@@ -31,9 +31,11 @@ from .vocabulary import MODES
 @click.option("--limit", type=click.IntRange(min=2), help="Use only the first N images.")
 @click.option("--val-fraction", type=float, default=0.1, show_default=True,
               help="Share of the images held out for validation (split by image content).")
-@click.option("--resolution", default="336", show_default=True,
-              help="Size teacher and student images are resized to: N, WxH, or native (no resize; "
-                   "the adapted VLM applies the same at inference).")
+@click.option("--resolution", default="native", show_default=True,
+              help="native: the image processor's own pipeline, unchanged (aspect ratio, tiles, Qwen's "
+                   "token count), exactly as the base model sees images; or N / WxH: every image squashed "
+                   "to that size first (the paper's 336), which the adapted VLM then repeats at "
+                   "evaluation and only `adapted-base:OUT` repeats for the base model.")
 @click.option("--condition", type=click.Choice(MODES), default="full", show_default=True,
               help="What the condition distinguishes: codec x level, codec, level, or nothing (ablation).")
 @click.option("--placement", type=click.Choice(["embedding", "rotary"]), default="embedding", show_default=True,

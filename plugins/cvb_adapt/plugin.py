@@ -1,7 +1,8 @@
-"""Registers ``cvb adapt`` and the ``adapted`` VLM family. Imports nothing heavy.
+"""Registers ``cvb adapt`` and the ``adapted`` and ``adapted-base`` VLMs. Imports nothing heavy.
 
 ``--vlm adapted:adapters/qwen3b-jpeg-elic`` is the base model an adapter was trained on, with
-the adapter's conditional encoder (see ``cvb_adapt.vlm``).
+the adapter's conditional encoder; ``--vlm adapted-base:adapters/qwen3b-jpeg-elic`` is that base
+model under the same preprocessing without the adapter (see ``cvb_adapt.vlm``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ def _status() -> str | None:
 
 @hookimpl
 def register_vlms(register) -> None:
-    from .vlm import OPTIONS
+    from .vlm import BASE_OPTIONS, OPTIONS
 
     register(VLMSpec(
         name="adapted",
@@ -29,6 +30,17 @@ def register_vlms(register) -> None:
         check=_status,
         arg="ADAPTER_FOLDER",
         options=dict(OPTIONS),
+        check_sees_arg=False,
+    ))
+    register(VLMSpec(
+        name="adapted-base",
+        factory="cvb_adapt.vlm:create_base",
+        kind="transformers",
+        summary="the base model of the adapter at ADAPTER_FOLDER under exactly the adapter's preprocessing, "
+                "without the adapter: the like-for-like baseline of `cvb report --adapted`",
+        check=_status,
+        arg="ADAPTER_FOLDER",
+        options=dict(BASE_OPTIONS),
         check_sees_arg=False,
     ))
 

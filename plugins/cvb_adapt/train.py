@@ -62,7 +62,7 @@ class Settings:
     placement: str = "embedding"
     save_every: int = 100
     workers: int = 0  # DataLoader worker processes reading images
-    resolution: Any = (336, 336)
+    resolution: Any = None  # (W, H): squash every image to it; None: the processor's own pipeline
 
     def fingerprint_fields(self) -> dict[str, Any]:
         d = asdict(self)

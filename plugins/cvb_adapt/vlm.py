@@ -1,18 +1,23 @@
-"""``adapted:PATH``: the base VLM an adapter was trained on, with its conditional encoder.
+"""``adapted:PATH``: the base VLM an adapter was trained on, with its conditional encoder;
+``adapted-base:PATH``: the same base model under the same preprocessing, without the adapter.
 
 An ``HFVLM`` of the adapter's base model whose vision side gets the trained tensors and the
 condition embedding at load time. Every query's condition comes from the codec and level the
 runner recorded on it (``Query.codec``/``Query.level``), image by image inside a batch; unseen
 codecs, unseen levels and the uncompressed reference follow the documented fallbacks
-(``vocabulary.Resolver``), and each answer's ``meta["condition"]`` says which class it used.
+(``vocabulary.Resolver``), and each answer's ``meta["condition"]`` says which class it used (the
+store keeps it with the answer).
 
-Images are resized to the adapter's training resolution before the model's processor sees
-them, so the adapted encoder always gets the token grid it was trained on (the paper trained at
-336x336 and evaluated at native resolution). An adapter trained at ``native`` resolution adds
-no resize.
+Preprocessing is the adapter's: the image processor's settings it was trained with (min/max
+pixels, image backend) and, for an adapter trained at a fixed ``--resolution``, a resize to it
+before the processor. ``adapted-base:PATH`` applies exactly that preprocessing to the plain base
+model, so the gap decomposition compares like with like: an adapter that changes nothing scores
+exactly as its ``adapted-base``, cell for cell.
 
-The version is the base model's plus the adapter's weights sha256 and the fallback settings, so
-its answers are stored apart from the base model's and from another adapter's.
+The version is the base model's, then ``resize=WxH`` where the adapter resizes, then
+``adapter=<sha256 prefix>`` (``adapter=off`` for ``adapted-base``) and the fallback settings. So
+everything before ``adapter=`` is the base model and its preprocessing: ``cvb report --adapted``
+compares that part of the two VLMs' versions and refuses a pair where it differs.
 """
 
 from __future__ import annotations
@@ -42,13 +47,21 @@ OPTIONS = {
 }
 
 
+#: ``adapted-base:PATH`` takes these (no condition: the fallbacks mean nothing there)
+BASE_OPTIONS = {k: v for k, v in OPTIONS.items() if k not in ("condition_map", "unseen_level", "unseen_codec")}
+
+
 class AdaptedVLM(HFVLM):
-    """An adapter folder (``cvb adapt --out``) on its base model."""
+    """An adapter folder (``cvb adapt --out``) on its base model; ``use_adapter=False``: the base
+    model alone under the adapter's preprocessing (``adapted-base:PATH``)."""
+
+    max_images = 1  # trained and resized for one image per question
 
     def __init__(self, adapter: str, *, base: str | None = None, condition_map: str | None = None,
                  unseen_level: str = "nearest", unseen_codec: str = "unconditional",
-                 name: str | None = None, **options: Any):
-        owner = f"adapted:{adapter}"
+                 name: str | None = None, use_adapter: bool = True, **options: Any):
+        owner = f"{'adapted' if use_adapter else 'adapted-base'}:{adapter}"
+        self.use_adapter = use_adapter
         for key in ("min_pixels", "max_pixels", "revision"):
             if key in options:
                 raise UsageError(f"{owner}: option {key} is fixed by the adapter (it was trained with it)")
@@ -67,7 +80,8 @@ class AdaptedVLM(HFVLM):
                                  as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
         res = self.manifest.get("resolution", "native")
         self.resolution = None if res == "native" else tuple(int(v) for v in res)
-        extra = [f"adapter={self.manifest['weights']['sha256'][:16]}"]
+        extra = [f"resize={self.resolution[0]}x{self.resolution[1]}"] if self.resolution else []
+        extra.append(f"adapter={self.manifest['weights']['sha256'][:16]}" if use_adapter else "adapter=off")
         if condition_map:
             extra.append(f"condition_map={condition_map}")
         if unseen_level != "nearest":
@@ -86,7 +100,9 @@ class AdaptedVLM(HFVLM):
             return
         super().load()
         try:
-            self.conditioner = apply(self.model, self.adapter_dir, self.manifest)
+            check_base(self.model, self.adapter_dir, self.manifest)
+            if self.use_adapter:
+                self.conditioner = apply(self.model, self.adapter_dir, self.manifest)
         except BaseException:
             self.close()
             raise
@@ -95,6 +111,8 @@ class AdaptedVLM(HFVLM):
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         queries = list(queries)
         answers = super().answer(queries)
+        if not self.use_adapter:
+            return answers
         out = []
         for q, a in zip(queries, answers):
             try:
@@ -156,10 +174,8 @@ def image_token_counts(model, enc) -> list[int]:
     return [int(n) for n in (enc["input_ids"] == token).sum(dim=1).tolist()]
 
 
-def apply(model, folder: Path, manifest: dict[str, Any]):
-    """Check the base model, then put the adapter's structure and tensors into ``model``."""
-    from .student import Student, parse_train
-
+def check_base(model, folder: Path, manifest: dict[str, Any]) -> None:
+    """Refuse a loaded model whose vision weights are not the ones the adapter was trained on."""
     recorded = manifest["base"]
     found = artifact.vision_fingerprint(artifact.base_modules(model))
     if found != recorded["vision_fingerprint"]:
@@ -167,6 +183,12 @@ def apply(model, folder: Path, manifest: dict[str, Any]):
             f"adapter {folder} was trained on {recorded['source']} ({recorded.get('architecture')}, vision "
             f"weights {recorded['vision_fingerprint'][:12]}); the model loaded has vision weights {found[:12]}: "
             f"another model. Use the adapter with the model it was trained on")
+
+
+def apply(model, folder: Path, manifest: dict[str, Any]):
+    """Put the adapter's structure and tensors into ``model`` (checked with ``check_base``)."""
+    from .student import Student, parse_train
+
     vocab = Vocabulary.from_json(manifest["vocabulary"])
     student = Student(model, vocab.size, parse_train(manifest["train"]["what"]),
                       manifest["condition"].get("placement", "embedding"))
@@ -202,3 +224,13 @@ def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
     if not arg:
         raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
     return AdaptedVLM(arg, **options)
+
+
+def create_base(arg: str | None = None, **options: Any) -> AdaptedVLM:
+    """Factory of the ``adapted-base`` spec: ``--vlm adapted-base:ADAPTER_FOLDER``."""
+    if not arg:
+        raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH (made by `cvb adapt --out PATH`)")
+    from cvb.options import reject_unknown
+
+    reject_unknown(f"adapted-base:{arg}", {k: v for k, v in options.items() if k not in BASE_OPTIONS}, BASE_OPTIONS)
+    return AdaptedVLM(arg, use_adapter=False, **options)

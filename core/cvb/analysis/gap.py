@@ -86,13 +86,133 @@ def parse_adapted(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def gap_rows(cells: Sequence[Mapping], adapted: Mapping[str, str]) -> list[dict]:
+# ---- like for like: the base VLM must see images as the adapted one does -------------------
+#: a VLM version part that starts the adapter's own settings: everything before it is the base
+#: model and its preprocessing (``adapter=off``: that base alone, e.g. ``adapted-base:PATH``)
+ADAPTER_PART = "adapter="
+NO_ADAPTER = "adapter=off"
+
+
+def base_setup(version: str | None) -> str | None:
+    """The part of a VLM version that names the base model and how images reach it: everything
+    before its first ``adapter=`` part (the whole version of a VLM without one)."""
+    if version is None:
+        return None
+    parts = version.split(";")
+    cut = next((i for i, p in enumerate(parts) if p.startswith(ADAPTER_PART)), len(parts))
+    return ";".join(parts[:cut])
+
+
+def has_adapter(version: str | None) -> bool:
+    return version is not None and any(p.startswith(ADAPTER_PART) and p != NO_ADAPTER for p in version.split(";"))
+
+
+def _setup_parts(setup: str) -> dict[str, str]:
+    parts = setup.split(";")
+    out = {"model": parts[0]}
+    for p in parts[1:]:
+        k, _, v = p.partition("=")
+        out[k] = v
+    return out
+
+
+def setup_differences(base_versions: Sequence[str | None], adapted_versions: Sequence[str | None]) -> list[str]:
+    """Why a base VLM's answers were not given under the adapted VLM's base model and
+    preprocessing (``[]``: like for like). The versions are those stored with the answers."""
+    sets = []
+    for who, versions in (("base", base_versions), ("adapted", adapted_versions)):
+        found = {base_setup(v) for v in versions}
+        if not found or None in found:
+            return [f"the {who} VLM has answers stored without a version: its preprocessing is unknown"]
+        if len(found) > 1:
+            return [f"the {who} VLM's answers come from {len(found)} different setups: {' | '.join(sorted(found))}"]
+        sets.append(found.pop())
+    if sets[0] == sets[1]:
+        return []
+    a, b = _setup_parts(sets[0]), _setup_parts(sets[1])
+    keys = list(dict.fromkeys([*a, *b]))
+    return [f"{k}: {a.get(k, '(default)')} (base) vs {b.get(k, '(default)')} (adapted)"
+            for k in keys if a.get(k) != b.get(k)]
+
+
+def like_for_like_base(adapted: str, versions: Mapping[str, Sequence[str | None]]) -> str:
+    """The VLM of the store that is ``adapted``'s base model under its exact preprocessing
+    without the adapter (same setup, no adapter): the default base of ``--adapted ADAPTED``."""
+    if adapted not in versions:
+        raise UsageError(f"--adapted {adapted!r}: no answers of that VLM in the store; VLMs present: "
+                         f"{', '.join(sorted(versions)) or '(none)'}")
+    setups = {base_setup(v) for v in versions[adapted]}
+    if len(setups) != 1 or None in setups:
+        raise UsageError(f"--adapted {adapted!r}: its answers do not name one base model and preprocessing "
+                         f"(versions {sorted(map(str, versions[adapted]))}); name the base: --adapted BASE={adapted}")
+    setup = setups.pop()
+    found = [label for label, vs in sorted(versions.items()) if label != adapted and vs
+             and all(base_setup(v) == setup and not has_adapter(v) for v in vs)]
+    if not found:
+        raise UsageError(
+            f"--adapted {adapted!r}: no VLM in the store answered under its base model and preprocessing "
+            f"({setup}) without the adapter. Run that baseline first (for cvb's adapter: "
+            f"`cvb run --vlm adapted-base:PATH ...` with the same options), or name a base with "
+            f"--adapted BASE={adapted}")
+    off = [label for label in found if all((v or "").endswith(NO_ADAPTER) for v in versions[label])]
+    return (off or found)[0]
+
+
+def resolve_adapted(entries: Iterable[str], versions: Mapping[str, Sequence[str | None]],
+                    allow_unlike: bool = False) -> tuple[dict[str, str], dict[str, str]]:
+    """``--adapted`` entries -> ``({base: adapted}, {base: warning})``. ``ADAPTED`` alone takes its
+    like-for-like base (``like_for_like_base``); ``BASE=ADAPTED`` is checked where ADAPTED
+    declares its base (an ``adapter=`` part in its version): a base whose
+    model or preprocessing differs from the adapted VLM's is refused (its gaps would measure the
+    preprocessing, not the adaptation), or with ``allow_unlike`` kept with a warning."""
+    entries = list(entries)
+    explicit = parse_adapted([e for e in entries if _split_pair(e)[1]])
+    pairs = dict(explicit)
+    for entry in entries:
+        if not _split_pair(entry)[1]:
+            adapted = entry.strip()
+            pairs.update(parse_adapted([f"{like_for_like_base(adapted, versions)}={adapted}"]))
+    warnings: dict[str, str] = {}
+    for base, adapted in explicit.items():
+        if base not in versions or adapted not in versions:
+            continue  # no answers: build_report names the missing VLM
+        if not any(ADAPTER_PART in (v or "") for v in versions[adapted]):
+            continue  # a VLM that does not declare a base (another checkpoint): nothing to compare
+        diff = setup_differences(versions[base], versions[adapted])
+        if not diff:
+            continue
+        text = (f"{base} and {adapted} do not see images the same way ({'; '.join(diff)}): the gaps would "
+                f"measure that difference, not the adaptation")
+        if not allow_unlike:
+            raise UsageError(f"--adapted {base}={adapted}: {text}. Run the like-for-like base (for cvb's "
+                             f"adapter: --vlm adapted-base:PATH) and pass --adapted {adapted} alone, or "
+                             f"pass --allow-unlike to report it anyway, flagged")
+        warnings[base] = f"NOT LIKE FOR LIKE: {text}"
+    return pairs, warnings
+
+
+def condition_label(counts: Mapping[str | None, int]) -> str | None:
+    """How a cell's answers were conditioned, from ``{condition: answers}``: ``jpeg/1``, or
+    ``jpeg/1 (5), unconditional (1)`` when they differ; None when no answer says."""
+    said = {k: n for k, n in counts.items() if k is not None}
+    if not said:
+        return None
+    if len(said) == 1 and None not in counts:
+        return next(iter(said))
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return ", ".join(f"{k if k is not None else '(not said)'} ({n})" for k, n in items)
+
+
+def gap_rows(cells: Sequence[Mapping], adapted: Mapping[str, str],
+             conditions: Mapping[tuple, Mapping[str | None, int]] | None = None) -> list[dict]:
     """One row per compressed cell of each base VLM that has an adapted counterpart.
 
     The clean score is the base VLM's uncompressed cell of the same task; the adapted score
     is the adapted VLM's cell at the same (task, codec, level). A missing one leaves the
-    gaps NaN with a ``reason``.
+    gaps NaN with a ``reason``. ``conditions``: ``{(task, adapted_vlm, codec, level):
+    {condition: answers}}`` (what each adapted answer was conditioned on), shown as ``condition``.
     """
+    conditions = conditions or {}
     groups = group_cells(cells)
     rows: list[dict] = []
     for (task, vlm), group in groups.items():
@@ -124,6 +244,7 @@ def gap_rows(cells: Sequence[Mapping], adapted: Mapping[str, str]) -> list[dict]
                     "total": g.total, "information": g.information,
                     "generalization": g.generalization,
                     "generalization_share": g.generalization_share,
+                    "condition": condition_label(conditions.get((task, adapted_vlm, c["codec"], str(c["level"])), {})),
                     "reason": reason,
                 })
     return rows
@@ -187,4 +308,5 @@ def adapted_vlms_missing(cells: Sequence[Mapping], adapted: Mapping[str, str]) -
     return [v for pair in adapted.items() for v in pair if v not in present]
 
 
-__all__ = ["Gap", "decompose", "parse_adapted", "gap_rows", "adapter_gains", "gap_summary", "adapted_vlms_missing"]
+__all__ = ["Gap", "decompose", "parse_adapted", "resolve_adapted", "like_for_like_base", "setup_differences",
+           "base_setup", "condition_label", "gap_rows", "adapter_gains", "gap_summary", "adapted_vlms_missing"]

@@ -42,6 +42,19 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
     return chosen
 
 
+def adapted_conditions(store, cells: list[dict], adapted: dict[str, str]) -> dict[tuple, dict]:
+    """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
+    answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
+    from ..run.plan import answers_label
+
+    out: dict[tuple, dict] = {}
+    for t in sorted({c["task"] for c in cells}):
+        for v in sorted(set(adapted.values())):
+            for (codec, level), counts in store.answer_meta_counts(answers_label(t), v, "condition").items():
+                out[(t, v, codec, level)] = counts
+    return out
+
+
 def default_store() -> Path:
     from .output import default_store as default  # the run command's default, one rule
 
@@ -58,9 +71,15 @@ def default_store() -> Path:
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=click.Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")
-@click.option("--adapted", "adapted_pairs", multiple=True, metavar="VLM=ADAPTED_VLM",
+@click.option("--adapted", "adapted_pairs", multiple=True, metavar="[VLM=]ADAPTED_VLM",
               help="ADAPTED_VLM is VLM adapted to compressed images: adds the gap decomposition, "
-                   "the adapter's BD gain, and the adapted curves in the plots. Repeatable.")
+                   "the adapter's BD gain, the condition each cell used, and the adapted curves in the "
+                   "plots. Alone, the base is the VLM of the store with the same base model and "
+                   "preprocessing and no adapter (`cvb run --vlm adapted-base:PATH`); a VLM= whose "
+                   "preprocessing differs is refused. Repeatable.")
+@click.option("--allow-unlike", is_flag=True,
+              help="Report an --adapted pair whose base model or preprocessing differ, flagged "
+                   "NOT LIKE FOR LIKE, instead of refusing it.")
 @click.option("--resamples", type=click.IntRange(min=0), default=DEFAULT_RESAMPLES, show_default=True,
               help="Bootstrap resamples for confidence intervals, paired tests and BD-metric "
                    "intervals; 0: no resampling (McNemar tests only).")
@@ -88,8 +107,8 @@ def default_store() -> Path:
                    "model, task and codec versions) instead of its one-line summary; the files "
                    "of --out and --json always hold it in full.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, seed, inference, fmt,
-               as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
+def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference,
+               fmt, as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
@@ -106,9 +125,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
     Examples:
       cvb report --store cvb-out/results.sqlite
       cvb report --store r.sqlite --task pope --anchor jpeg --out report/
-      cvb report --store r.sqlite --adapted qwen=qwen-cve --out report/
+      cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
     """
-    from ..analysis.gap import parse_adapted
+    from ..analysis.gap import resolve_adapted
     from ..report.build import build_report
     from ..report.provenance import store_provenance
     from ..report.uncertainty import Options, report_stats
@@ -119,12 +138,14 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         fmt = "json"
     if out_dir is not None:
         check_output_path(out_dir, "--out")
-    adapted = parse_adapted(adapted_pairs)
     path = store_path or default_store()
     with Store(path, create=False) as store:
         cells = load_cells(store, task)
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
+        adapted, unlike = (resolve_adapted(adapted_pairs, store.component_versions()["vlms"], allow_unlike)
+                           if adapted_pairs else ({}, {}))
+        conditions = adapted_conditions(store, cells, adapted)
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
         from ..plugins import get_registry
@@ -136,7 +157,10 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, resamples, 
         stats = report_stats(store, get_registry(), cells, opts, progress=say)
         prov = store_provenance(store, cells, sys.argv)
     report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
-                          provenance=prov, inference=opts.describe())
+                          provenance=prov, inference=opts.describe(), conditions=conditions)
+    for section in report["sections"]:
+        if section["vlm"] in adapted:
+            section["warnings"].extend([unlike[section["vlm"]]] if section["vlm"] in unlike else [])
     if not quiet:
         for section in report["sections"]:
             for w in section["warnings"]:

@@ -135,6 +135,7 @@ def build_report(
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
     inference: Mapping | None = None,
+    conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
     scores_only: bool = False,
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
@@ -143,7 +144,8 @@ def build_report(
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
     (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
-    ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``).
+    ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``);
+    ``conditions``: what each adapted cell's answers were conditioned on (``gap_rows``).
     ``scores_only``: the score tables' fields alone, no BD-metrics, correlations or gaps (``cvb
     run``'s summary: it prints only those tables, and then never imports scipy).
     """
@@ -159,7 +161,7 @@ def build_report(
             f"{', '.join(present) or '(none)'}"
         )
     metrics = metric_names(cells)
-    gaps = [] if scores_only else gap_rows(cells, adapted)
+    gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
     gains = [] if scores_only else adapter_gains(cells, adapted, interp)
     sections = []
     stats = stats or {}

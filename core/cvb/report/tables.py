@@ -257,8 +257,9 @@ def gap_table(section: dict) -> Table | None:
         return None
     adapted = section["gap"][0]["adapted_vlm"]
     has_ci = any(g.get("generalization_ci") for g in section["gap"])
+    has_cond = any(g.get("condition") for g in section["gap"])
     header = ["codec", "level", "compr.", "adapted", "total", "info", "general."] \
-        + (["gen. CI"] if has_ci else []) + ["share"]
+        + (["gen. CI"] if has_ci else []) + ["share"] + (["condition"] if has_cond else [])
     dec = decimals_for(g[k] for g in section["gap"] for k in ("clean", "compressed", "adapted"))
     rows = []
     for g in section["gap"]:
@@ -270,7 +271,8 @@ def gap_table(section: dict) -> Table | None:
         rows.append([g["codec"], g["level"], fmt(g["compressed"], decimals=dec), fmt(g["adapted"], decimals=dec),
                      *[fmt(g[k], True, dec) for k in ("total", "information", "generalization")]]
                     + ([fmt_ci(g.get("generalization_ci"), dec, signed=True)] if has_ci else [])
-                    + ["n/a" if share is None or not math.isfinite(share) else f"{share:.0%}"])
+                    + ["n/a" if share is None or not math.isfinite(share) else f"{share:.0%}"]
+                    + ([g.get("condition") or "-"] if has_cond else []))
     clean = next((g["clean"] for g in section["gap"] if g["clean"] is not None and math.isfinite(g["clean"])), None)
     return Table(f"{section_title(section)}: gap decomposition with {adapted}", header, rows,
                  f"scores on compressed images (compr.) and of the adapted model (adapted) against the "
@@ -278,7 +280,9 @@ def gap_table(section: dict) -> Table | None:
                  f"generalization gap (general.); share = generalization / total; positive = score "
                  f"lost to compression"
                  + (f"; gen. CI: {bootstrap_note(section)} (above 0: adaptation wins back a "
-                    "significant part)" if has_ci else ""))
+                    "significant part)" if has_ci else "")
+                 + ("; condition: what the adapted answers were conditioned on (answers per value "
+                    "when they differ)" if has_cond else ""))
 
 
 def adapter_table(section: dict) -> Table | None:

@@ -114,6 +114,8 @@ CREATE TABLE IF NOT EXISTS predictions (
     run_id       INTEGER,
     updated_ns   INTEGER NOT NULL,
     scored_as    TEXT,                     -- the cell label (protocol, judge) whose rule gave judge
+    answer_meta  TEXT,                     -- JSON: the VLM's note on how it answered (Answer.meta), e.g.
+                                           -- {"condition": "jpeg/30 (nearest to 75)"} from an adapter
     UNIQUE (task, vlm, codec, level, sample_id)
 );
 

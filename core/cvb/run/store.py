@@ -168,7 +168,7 @@ class Store:
         return version
 
     #: columns added to schema version 1 after stores were made with it: (table, column, type)
-    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"),)
+    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"), ("predictions", "answer_meta", "TEXT"))
 
     #: tables added to schema version 1 after stores were made with it (created on a writable open)
     ADDED_TABLES = ("samples",)
@@ -480,6 +480,19 @@ class Store:
     def _index_names(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
 
+    def answer_meta_counts(self, task: str, vlm: str, key: str) -> dict[tuple[str, str], dict[str | None, int]]:
+        """``{(codec, level): {value: answers}}``: what the usable answers of ``vlm`` on ``task``
+        (the label answers are stored under) say for ``key`` of their ``answer_meta`` (None:
+        nothing said), e.g. the adapter's ``condition``."""
+        if not key.replace("_", "").isalnum():
+            raise ValueError(f"answer_meta key {key!r}: letters, digits and _ only")
+        out: dict[tuple[str, str], dict[str | None, int]] = {}
+        for codec, level, value, n in self._read(
+                f"SELECT codec, level, json_extract(answer_meta, '$.{key}'), COUNT(*) FROM predictions"
+                " WHERE task=? AND vlm=? AND error IS NULL GROUP BY 1, 2, 3", (task, vlm)):
+            out.setdefault((codec, level), {})[None if value is None else str(value)] = int(n)
+        return out
+
     def answer_texts(self, task: str, vlm: str) -> dict[tuple[str, str], dict[str, str]]:
         """(codec, level) -> {sample id: text} of the answers without error of every cell of
         ``task`` x ``vlm``, in one query (what ``cvb report`` rescores). Each cell's ids and
@@ -514,26 +527,28 @@ class Store:
 
     def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
         """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
-        parsed, judge, error, latency_s). An existing answer is replaced only when it failed or
-        was given for other inputs (another image, prompt, task version or model version)."""
+        parsed, judge, error, latency_s[, answer_meta]). An existing answer is replaced only when it
+        failed or was given for other inputs (another image, prompt, task version or model
+        version). ``answer_meta``: the VLM's JSON note on how it answered (``Answer.meta``; the
+        adapter's condition), or None."""
         if not rows:
             return
         ns = time.time_ns()
         with self.write() as c:
             c.executemany(
                 "INSERT INTO predictions (task, task_version, sample_id, vlm, vlm_version, codec, level,"
-                " key, prompt_sha, text, parsed, judge, error, latency_s, run_id, updated_ns)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " key, prompt_sha, text, parsed, judge, error, latency_s, answer_meta, run_id, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT (task, vlm, codec, level, sample_id) DO UPDATE SET"
                 " task_version=excluded.task_version, vlm_version=excluded.vlm_version, key=excluded.key,"
                 " prompt_sha=excluded.prompt_sha, text=excluded.text, parsed=excluded.parsed,"
                 " judge=excluded.judge, error=excluded.error, latency_s=excluded.latency_s,"
-                " run_id=excluded.run_id, updated_ns=excluded.updated_ns"
+                " answer_meta=excluded.answer_meta, run_id=excluded.run_id, updated_ns=excluded.updated_ns"
                 " WHERE predictions.error IS NOT NULL OR predictions.key IS NOT excluded.key"
                 " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
                 " OR predictions.task_version IS NOT excluded.task_version"
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
-                [(*r, run_id, ns) for r in rows])
+                [(*r, None, run_id, ns) if len(r) == 14 else (*r, run_id, ns) for r in rows])
 
     def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
                      verdicts: Mapping[str, float | None]) -> None:
@@ -708,7 +723,7 @@ class Store:
             yield from (sample_rows.sample_rows(self) if what == "samples" else sample_rows.version_rows(self))
             return
         json_cols = {"runs": ("argv", "options", "plugins", "prompts", "summary"),
-                     "compressed": ("params",)}.get(what, ())
+                     "compressed": ("params",), "predictions": ("answer_meta",)}.get(what, ())
         order = {"predictions": "task, vlm, codec, level, sample_id", "compressed": "codec, level, key",
                  "metrics": "key, metric", "images": "task, image_key", "runs": "id"}[what]
         try:
