@@ -149,9 +149,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
         from ..plugins import get_registry
-        from ..report.build import check_anchor
+        from ..report.build import check_names
 
-        check_anchor(cells, anchor)  # a typo found now, not after minutes of resampling
+        check_names(cells, anchor, adapted)  # a typo found now, not after minutes of resampling
         say = None if quiet else note
         opts = Options(resamples, seed, inference=inference)
         stats = report_stats(store, get_registry(), cells, opts, progress=say)

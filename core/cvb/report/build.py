@@ -18,7 +18,7 @@ from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
 )
-from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
+from ..analysis.gap import adapted_vlms_missing, adapter_gains, clean_drift, gap_rows, gap_summary
 from ..errors import UsageError
 from ..run.plan import scoring_of
 from .uncertainty import INFERENCES
@@ -37,6 +37,21 @@ def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
         raise UsageError(
             f"anchor codec {anchor!r} is not in the results{did_you_mean(anchor, all_codecs)}; "
             f"codecs present: {', '.join(all_codecs) or '(none)'}"
+        )
+
+
+def check_names(cells: Sequence[Mapping], anchor: str | None, adapted: Mapping[str, str] | None) -> None:
+    """``--anchor`` and ``--adapted`` against the cells: a name in no cell is a usage error with
+    the closest names, found before any resampling (``cvb report`` calls this first)."""
+    from ..errors import did_you_mean
+
+    check_anchor(cells, anchor)
+    missing = adapted_vlms_missing(cells, dict(adapted or {}))
+    if missing:
+        present = ordered_unique(c["vlm"] for c in cells)
+        raise UsageError(
+            f"--adapted names VLMs with no results: {', '.join(missing)}{did_you_mean(missing[0], present)}; "
+            f"VLMs present: {', '.join(present) or '(none)'}"
         )
 
 
@@ -152,17 +167,11 @@ def build_report(
     if interp not in METHODS:
         raise UsageError(f"unknown interpolation {interp!r}; choose one of {', '.join(METHODS)}")
     adapted = dict(adapted or {})
-    check_anchor(cells, anchor)
-    missing = adapted_vlms_missing(cells, adapted)
-    if missing:
-        present = ordered_unique(c["vlm"] for c in cells)
-        raise UsageError(
-            f"--adapted names VLMs with no results: {', '.join(missing)}; VLMs present: "
-            f"{', '.join(present) or '(none)'}"
-        )
+    check_names(cells, anchor, adapted)
     metrics = metric_names(cells)
     gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
     gains = [] if scores_only else adapter_gains(cells, adapted, interp)
+    drifts = [] if scores_only else clean_drift(cells, adapted)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -196,6 +205,7 @@ def build_report(
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),
+            "clean_drift": next((_drift_ci(d, stats) for d in drifts if d["task"] == task and d["vlm"] == vlm), None),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     if inference is None and stats:
@@ -237,6 +247,20 @@ def _gap_ci(row: dict, stats: Mapping, hib: bool) -> None:
                          ("generalization", adap - comp)):
         lo, hi = percentile_interval(sign * values, CONFIDENCE)
         row[f"{name}_ci"] = None if math.isnan(lo) else [lo, hi]
+
+
+def _drift_ci(row: dict, stats: Mapping) -> dict:
+    """``row`` with ``drift_ci``: the adapted minus the base clean score on the same resamples."""
+    base_st = stats.get((row["task"], row["vlm"]))
+    ad_st = stats.get((row["task"], row["adapted_vlm"]))
+    reps = [st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st)]
+    row = dict(row, drift_ci=None)
+    if row["reason"] is None and all(r is not None for r in reps):
+        m = min(len(r) for r in reps)
+        sign = 1.0 if row["higher_is_better"] else -1.0
+        lo, hi = percentile_interval(sign * (reps[1][:m] - reps[0][:m]), CONFIDENCE)
+        row["drift_ci"] = None if math.isnan(lo) else [lo, hi]
+    return row
 
 
 def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], stats: Mapping,

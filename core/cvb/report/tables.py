@@ -328,12 +328,31 @@ def gap_summary_table(section: dict) -> Table | None:
                  + (f"; CI: {bootstrap_note(section)}, both curves rescored on each resample" if has_ci else ""))
 
 
+def clean_drift_table(section: dict) -> Table | None:
+    """Base and adapted model on the uncompressed images: what the adapter changed where it
+    should change nothing."""
+    d = section.get("clean_drift")
+    if not d:
+        return None
+    dec = decimals_for([d["base"], d["adapted"]])
+    if d["reason"]:
+        row = [fmt(d["base"], decimals=dec), fmt(d["adapted"], decimals=dec), Reason(d["reason"]), ""]
+    else:
+        row = [fmt(d["base"], decimals=dec), fmt(d["adapted"], decimals=dec), fmt(d["drift"], True, dec),
+               fmt_ci(d.get("drift_ci"), dec, signed=True) if d.get("drift_ci") else "-"]
+    return Table(f"{section_title(section)}: clean-image drift of {d['adapted_vlm']}",
+                 ["base", "adapted", "drift", "95% CI"], [row],
+                 "scores on the uncompressed images; drift = adapted - base, negative = the adapter made "
+                 "clean images worse (train with `cvb adapt --clean-mix` to hold it back); CI: paired "
+                 "bootstrap over samples")
+
+
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
     tables = [cells_table(section, metrics), bd_table(section, interp)]
     if section["correlation"]:  # no image metric measured: no correlation to show
         tables.append(correlation_table(section))
-    return tables + [t for t in (gap_table(section), gap_summary_table(section), adapter_table(section))
-                     if t is not None]
+    return tables + [t for t in (gap_table(section), gap_summary_table(section), adapter_table(section),
+                                 clean_drift_table(section)) if t is not None]
 
 
 # ---- renderings -----------------------------------------------------------------------------
