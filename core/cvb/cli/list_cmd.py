@@ -87,7 +87,8 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     """List registered codecs, VLMs, tasks or metrics and whether each is usable here.
 
     An unusable entry says why and how to fix it (a binary to install, a weights file
-    to place under the torch hub cache, a package to pip install).
+    to place under the torch hub cache, a package to pip install). A plugin that failed to
+    load is listed by its entry-point name with its error, since what it provides is unknown.
     """
     from ..plugins import get_registry
 
@@ -101,6 +102,10 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     for name, owners in sorted(conflicts.items()):
         rows.append({"name": name, "kind": "", "summary": "", "plugin": " + ".join(owners),
                      "usable": False, "status": f"conflict: registered by {' and '.join(owners)}"})
+    for info in reg.broken_plugins():  # what it provides is unknown: its entry point names it
+        rows.append({"name": info.name, "kind": "?", "summary": "", "plugin": info.name, "usable": False,
+                     "broken_plugin": True,
+                     "status": f"its plugin {info.label()} {info.problem} (what it provides is unknown)"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

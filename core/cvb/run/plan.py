@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import plugin_returns
 from ..cli.options import codec_levels, metric_names, parse_levels, split_csv
-from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..errors import BrokenPluginError, CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
@@ -339,8 +339,10 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
     for name in names:
         try:
             spec = registry.spec("codec", name)
+        except BrokenPluginError:
+            raise
         except UnknownNameError as exc:
-            raise UnknownNameError("codec", name, exc.known + [NONE]) from None
+            raise UnknownNameError("codec", name, exc.known + [NONE], exc.broken) from None
         options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))
