@@ -35,9 +35,23 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, by exact pin, so nothing can pull the CUDA build.
   .venv/bin/python -m pip install -q -c constraints.txt torch
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray]"
-  # lmms-eval's task code is the tests' oracle for protocol=lmms-eval; its own dependencies
-  # (torch builds, accelerate, ...) are not needed for that, only the test extra's light ones
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray,lmms-eval]"
+  # lmms-eval's task code is the tests' oracle for protocol=lmms-eval and what the
+  # `lmms-eval:NAME` bridge runs; its own dependencies (CUDA torch builds, video tools, ...) are
+  # not needed for that, only the lmms-eval extra's light ones
   .venv/bin/python -m pip install -q --no-deps "lmms-eval==0.7.3"
   echo "$want" > "$stamp"
+fi
+
+# The tagger adapter demonstration's test (tests/test_tagger_demo.py) evaluates on Tux Paint's
+# photographic stamps, a Debian package under GPL-2: cvb never ships them, so its .deb is fetched
+# once into a cache (nothing is installed; `cvb demo-data` unpacks it). CVB_DEMO_DEBS moves it.
+demo_debs=${CVB_DEMO_DEBS:-${XDG_CACHE_HOME:-$HOME/.cache}/cvb/demo-debs}
+if ! ls "$demo_debs"/tuxpaint-stamps-default_*.deb >/dev/null 2>&1; then
+  mkdir -p "$demo_debs"
+  if ! (cd "$demo_debs" && apt-get download -qq tuxpaint-stamps-default >/dev/null 2>&1); then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; fi
+    (cd "$demo_debs" && apt-get download -qq tuxpaint-stamps-default >/dev/null 2>&1) \
+      || echo "setup: could not download tuxpaint-stamps-default into $demo_debs (tests/test_tagger_demo.py needs it)" >&2
+  fi
 fi

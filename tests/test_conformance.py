@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from cvb.codec import BaseCodec
-from cvb.errors import CodecError
+from cvb.errors import CodecRefusal
 from cvb.sample_images import sample_photo_paths
 from cvb.testing import FakeCodec, ScriptedVLM, check_codec, check_metric, check_task, check_vlm
 from cvb.types import Answer, AnswerKind, ImageSource, Sample, TaskScore
@@ -64,13 +64,17 @@ def test_slow_builtin_codecs_pass_on_one_photo(name, chelsea):
 
 @pytest.mark.parametrize("name", LEARNED)
 def test_learned_builtin_codecs_pass_with_random_weights(name):
-    """Random weights code real bitstreams but do not order rates, so that rule is skipped
-    with its reason; the rest runs on a small crop at the lowest level (CI time)."""
+    """Random weights code real bitstreams but neither order rates nor give the picture back, so
+    those rules are skipped with their reason (and the floor really fails without the skip);
+    the rest runs on a small crop at the lowest level (CI time)."""
     crop = Image.open(sample_photo_paths()["chelsea"]).convert("RGB").crop((100, 50, 164, 114))
+    random_weights = {"rate": "random weights (pretrained=false) do not order rates",
+                      "fidelity": "random weights (pretrained=false) decode noise",
+                      "large": "CI time: minutes per learned codec on CPU"}
     report = check_codec(name, options={"pretrained": False}, images=[crop], levels=["1"],
-                         skip={"rate": "random weights (pretrained=false) do not order rates",
-                               "large": "CI time: minutes per learned codec on CPU"}).raise_for_failures()
+                         skip=random_weights).raise_for_failures()
     assert statuses(report)["bitstream decodes in a fresh process"] == "pass"
+    assert statuses(report)["the registered spec and the object agree"] == "pass"
     assert statuses(report)["encoding is deterministic"] == "pass"
 
 
@@ -147,7 +151,7 @@ class Fragile(FakeCodec):
 
     def encode(self, image, level):
         if image.size == (1, 1):
-            raise CodecError("fragile: 1x1 is too small to code")
+            raise CodecRefusal("fragile: 1x1 is too small to code")
         if image.width % 2:
             raise ValueError("index out of range")
         return super().encode(image, level)
@@ -186,7 +190,7 @@ def test_each_codec_rule_catches_its_bug(codec, rule_prefix, reason):
         report.raise_for_failures()
 
 
-def test_refusing_a_size_with_a_codec_error_passes():
+def test_refusing_a_size_with_codec_refusal_passes():
     report = check_codec(Fragile(), skip={"large": "-", "odd": "-"})
     assert rule(report, "size 1x1").status == "pass" and "too small" in rule(report, "size 1x1").detail
 

@@ -78,10 +78,11 @@ def test_status_says_what_is_missing(monkeypatch, tmp_path):
 def test_tcm_passes_the_conformance_kit_through_the_worker(tcm_env):
     assert tcm_status() is None
     codec = TCMCodec()
-    assert codec.version == "tcm/0123456789ab"
+    assert codec.version == "tcm/0123456789ab+unchecked"  # a hand-made .git: read, changes unseen
     crop = Image.open(sample_photo_paths()["chelsea"]).convert("RGB").crop((0, 0, 160, 96))
     report = check_codec(codec, images=[crop], levels=["2"], skip={
         "rate": "the stand-in's checkpoints are random weights",
+        "fidelity": "the stand-in's checkpoints are random weights",
         "large": "CI time"}).raise_for_failures()
     assert next(r for r in report.results if r.rule.startswith("bitstream decodes")).status == "pass"
     bits = codec.encode(crop, "2")

@@ -6,6 +6,9 @@ torchvision 0.28 is the only build matching torch 2.13, and its ``_C`` extension
 Defining those op schemas (with a plain-torch CPU ``nms``) before the first import lets
 torchvision import, and with it compressai, piq and lpips. Where torchvision imports
 normally this does nothing.
+
+Standalone on purpose (only ``sys`` and ``torch``): the research worker (``research_driver.py``)
+loads this file by path inside a research environment that may not have cvb installed.
 """
 
 from __future__ import annotations

@@ -12,14 +12,26 @@ class UsageError(CvbError):
 
 
 class UnknownNameError(UsageError):
-    """A codec/VLM/task/metric name nobody registered; lists the known names."""
+    """A codec/VLM/task/metric name nobody registered; lists the known names, and the plugins
+    that failed to load (the name may have been theirs)."""
 
-    def __init__(self, kind: str, name: str, known: list[str]):
-        self.kind, self.name, self.known = kind, name, sorted(known)
+    def __init__(self, kind: str, name: str, known: list[str], broken: list[str] | tuple[str, ...] = ()):
+        self.kind, self.name, self.known, self.broken = kind, name, sorted(known), list(broken)
         guess = did_you_mean(name, self.known)
+        note = f"; plugins that failed to load (`cvb plugins`): {'; '.join(self.broken)}" if self.broken else ""
         super().__init__(
-            f"unknown {kind} {name!r}{guess}; known {kind}s: {', '.join(self.known) or '(none)'}"
+            f"unknown {kind} {name!r}{guess}; known {kind}s: {', '.join(self.known) or '(none)'}{note}"
         )
+
+
+class BrokenPluginError(UnknownNameError):
+    """A name that belongs to a plugin which failed to load: said so, not "unknown"."""
+
+    def __init__(self, kind: str, name: str, known: list[str], plugin: str, problem: str):
+        self.plugin, self.problem = plugin, problem
+        UsageError.__init__(self, f"{name}: its plugin {plugin} {problem}; fix or uninstall it "
+                                  f"(`cvb plugins --traceback` shows where it failed)")
+        self.kind, self.name, self.known, self.broken = kind, name, sorted(known), [f"{plugin} {problem}"]
 
 
 def did_you_mean(name: str, known: "list[str] | tuple[str, ...]") -> str:
@@ -56,6 +68,12 @@ class UnavailableError(CvbError):
 
 class CodecError(CvbError):
     """A codec failed on one image; the run records it and goes on."""
+
+
+class CodecRefusal(CodecError):
+    """A codec declining, on purpose, an input its format cannot code (a 1x1 image, a side over
+    the format's limit), with the reason. The conformance kit counts only this as a refusal:
+    any other error on such an input (a crash, a tool's non-zero exit, a segfault) is a failure."""
 
 
 class ExternalToolError(CodecError):

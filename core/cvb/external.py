@@ -105,13 +105,17 @@ class ExternalCodec(BaseCodec):
 
     def run_tool(self, argv: Sequence[str], cwd: Path) -> subprocess.CompletedProcess:
         """Run one command to completion. It runs in a process group of its own, so that on a
-        timeout (or Ctrl-C) the whole group is killed: a wrapper script's children included."""
+        timeout (or Ctrl-C) the whole group is killed: a wrapper script's children included; and
+        ``cvb.tool_guard`` kills that group if this process dies first (``kill -9`` included)."""
+        from . import tool_guard
+
         argv = [str(a) for a in argv]
         try:
             proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)
         except OSError as exc:
             raise ExternalToolError(argv, None, str(exc)) from None
+        tool_guard.watch(proc)  # killed with its group if this process dies first (kill -9 included)
         try:
             out, err = proc.communicate(timeout=self.timeout_s)
         except subprocess.TimeoutExpired:
@@ -125,6 +129,8 @@ class ExternalCodec(BaseCodec):
             kill_group(proc)
             proc.wait()
             raise
+        finally:
+            tool_guard.release(proc)
         if proc.returncode != 0:
             kill_group(proc)  # a child it left behind must not outlive the failed unit
             raise ExternalToolError(argv, proc.returncode, err.decode("utf-8", "replace"))

@@ -8,6 +8,8 @@ list of distribution names, empty = none) restricts which distributions are load
 from __future__ import annotations
 
 import os
+import sys
+import time
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -16,7 +18,7 @@ from typing import Any, Iterable
 import pluggy
 
 from . import hookspecs
-from .errors import PluginConflictError, UnavailableError, UnknownNameError
+from .errors import BrokenPluginError, PluginConflictError, UnavailableError, UnknownNameError
 from .specs import CATEGORIES, Spec, split_ref
 
 GROUP = "cvb"
@@ -41,10 +43,25 @@ class PluginInfo:
     provides: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
     detail: str | None = None  # full traceback of ``error``
+    #: a working plugin that slows every cvb command (it imports torch at load time, say)
+    warning: str | None = None
 
     @property
     def status(self) -> str:
-        return "ok" if self.error is None else "error"
+        if self.error is not None:
+            return "error"
+        return "ok" if self.warning is None else "warning"
+
+    @property
+    def problem(self) -> str:
+        """The error as a sentence about the plugin: "failed to import: ModuleNotFoundError: ..."."""
+        error = self.error or ""
+        if error.startswith("import failed: "):
+            return "failed to import: " + error[len("import failed: "):]
+        return "failed to load: " + error
+
+    def label(self) -> str:
+        return f"{self.name} ({self.distribution})" if self.distribution not in ("?", self.name) else self.name
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +73,23 @@ class PluginInfo:
             "provides": self.provides,
             "status": self.status,
             "error": self.error,
+            "warning": self.warning,
         }
+
+
+#: packages a plugin module must not import when it loads (every cvb command, `cvb --help`
+#: included, would pay seconds for them): import them inside the functions that need them
+HEAVY_MODULES = ("torch", "transformers", "tensorflow", "jax", "compressai", "torchvision", "diffusers",
+                 "timm", "onnxruntime", "cv2", "scipy", "sklearn", "skimage", "datasets", "piq", "lpips")
+
+
+def heavy_load_warning(new_modules: set[str], seconds: float) -> str | None:
+    """What a plugin's loading (its import and hooks) imported that it must not, or None."""
+    heavy = [m for m in HEAVY_MODULES if m in new_modules]
+    if not heavy:
+        return None
+    return (f"imports {', '.join(heavy)} when it loads ({seconds:.1f} s here): every cvb command, `cvb --help` "
+            f"included, pays for it; import them inside the functions that need them")
 
 
 def _allowed_distributions() -> set[str] | None:
@@ -68,6 +101,11 @@ def _allowed_distributions() -> set[str] | None:
 
 def _norm(dist: str) -> str:
     return dist.strip().lower().replace("_", "-")
+
+
+def _bare(name: str) -> str:
+    """``cvb-jpegxr``, ``cvb_jpegxr``, ``JPEGXR`` -> ``jpegxr``."""
+    return _norm(name).removeprefix("cvb-").removesuffix("-plugin")
 
 
 class Registry:
@@ -95,6 +133,7 @@ class Registry:
                 self.plugins[f"{ep.name}@{dist}"] = info
                 continue
             self.plugins[ep.name] = info
+            before, t0 = set(sys.modules), time.perf_counter()
             try:
                 obj = ep.load()
             except BaseException as exc:  # ImportError, SyntaxError, SystemExit from a bad plugin
@@ -104,6 +143,7 @@ class Registry:
                 info.detail = traceback.format_exc()
                 continue
             self.add_plugin(obj, info)
+            info.warning = heavy_load_warning(set(sys.modules) - before, time.perf_counter() - t0)
 
     def add_plugin(self, obj: Any, info: PluginInfo) -> None:
         """Register a plugin object (a module or any object with hookimpls) and collect its specs."""
@@ -199,7 +239,27 @@ class Registry:
         try:
             return self._specs[category][name][0]
         except KeyError:
-            raise UnknownNameError(category, name, self.names(category)) from None
+            pass
+        known = self.names(category)
+        owner = self.broken_owner(name)
+        if owner is not None:
+            raise BrokenPluginError(category, name, known, owner.label(), owner.problem)
+        raise UnknownNameError(category, name, known,
+                               [f"{i.label()} {i.problem}" for i in self.broken_plugins()])
+
+    def broken_plugins(self) -> list[PluginInfo]:
+        """Plugins that failed to load: what they would have registered is unknown."""
+        return [i for i in self.plugins.values() if i.error is not None]
+
+    def broken_owner(self, name: str) -> PluginInfo | None:
+        """The broken plugin ``name`` most likely belongs to: its entry point, distribution or
+        package is called so (``jpegxr``, ``cvb-jpegxr``, ``cvb_jpegxr.plugin``)."""
+        key = _bare(name)
+        for info in self.broken_plugins():
+            package = info.value.split(":")[0].split(".")[0]
+            if key in {_bare(info.name), _bare(info.distribution), _bare(package)}:
+                return info
+        return None
 
     def _owner_labels(self, category: str, name: str) -> list[str]:
         return [f"{p} ({self.plugins[p].distribution})" if p in self.plugins else p

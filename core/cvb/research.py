@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from . import tool_guard
 from .codec import BaseCodec
 from .errors import CodecError, UnavailableError, UsageError
 from .external import kill_group
@@ -37,6 +38,17 @@ if TYPE_CHECKING:
     from PIL import Image
 
 DRIVER = Path(__file__).with_name("research_driver.py")
+#: cvb's torchvision step, a standalone file the worker applies before the checkout's imports
+COMPAT = Path(__file__).with_name("compat.py")
+#: variables of cvb's environment that would put cvb's import path into the user's interpreter
+#: (cvb's compressai shadowing the research environment's own, say)
+LEAKY_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH")
+
+
+def worker_environment() -> dict[str, str]:
+    """cvb's environment less what changes the worker's ``sys.path``: the worker imports what the
+    research environment has, and the checkout (put first on its path by the driver)."""
+    return {k: v for k, v in os.environ.items() if k not in LEAKY_VARIABLES}
 
 
 class ResearchCodec(BaseCodec):
@@ -85,18 +97,11 @@ class ResearchCodec(BaseCodec):
         return path
 
     def repo_revision(self) -> str:
-        """The checkout's git commit (part of ``version``, so the cache follows the code)."""
-        for root in (self.repo, *self.repo.resolve().parents):  # the repo may be a subfolder (MLIC++)
-            git = root / ".git"
-            if git.is_dir():
-                try:
-                    ref = (git / "HEAD").read_text().strip()
-                    if ref.startswith("ref: "):
-                        return (git / ref[5:]).read_text().strip()[:12]
-                    return ref[:12]
-                except OSError:
-                    return "unversioned"
-        return "unversioned"
+        """The checkout's git commit, marked when it has uncommitted changes (part of ``version``,
+        so the cache follows the code; see ``cvb.research_revision``)."""
+        from .research_revision import repo_revision
+
+        return repo_revision(self.repo)
 
     def checkpoint_name(self, level: str) -> str:
         """The checkpoint file of ``level`` inside ``checkpoints``."""
@@ -133,7 +138,7 @@ class ResearchCodec(BaseCodec):
         return {"repo": str(self.repo), "module": self.module, "class": self.model_class,
                 "kwargs": dict(self.model_kwargs), "checkpoints": files, "pad": self.pad_multiple,
                 "device": self.device, "hooks": str(self.hooks) if self.hooks else "",
-                "settings": self.settings()}
+                "settings": self.settings(), "compat": str(COMPAT)}
 
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
@@ -141,21 +146,29 @@ class ResearchCodec(BaseCodec):
                 self._proc = subprocess.Popen([self.python, str(DRIVER), "serve", json.dumps(self.spec())],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                               stderr=subprocess.PIPE, text=True, cwd=self.repo,
+                                              env=worker_environment(),
                                               start_new_session=True)  # killed as a group
             except OSError as exc:
                 raise UnavailableError(f"{self.name}: cannot start {self.python}: {exc}") from exc
+            tool_guard.watch(self._proc)  # dies with this process, kill -9 included
             self._reply("starting the worker")
         return self._proc
 
     def _reply(self, what: str) -> dict:
         proc = self._proc
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            ready = sel.select(self.timeout_s)
+        try:
+            with selectors.DefaultSelector() as sel:
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                ready = sel.select(self.timeout_s)
+        except BaseException:  # Ctrl-C, a run being stopped: the worker goes with it, at once
+            self.close()
+            raise
         line = proc.stdout.readline() if ready else ""
         if not line:
             kill_group(proc)  # the worker and anything it started
             err = proc.stderr.read()[-800:] if proc.stderr else ""
+            proc.wait()
+            tool_guard.release(proc)
             self._proc = None
             raise CodecError(f"{self.name}: the worker ({self.python}) died or timed out {what}: {err.strip()}")
         reply = json.loads(line)
@@ -173,6 +186,7 @@ class ResearchCodec(BaseCodec):
         if self._proc is not None:
             kill_group(self._proc)
             self._proc.wait()
+            tool_guard.release(self._proc)
             self._proc = None
 
     def __del__(self) -> None:

@@ -25,6 +25,12 @@ user's environment with the checkout on ``sys.path``, and may define any of
     encode(model, spec, src_png, dst_file)  # replaces compressai_encode: must write a real bitstream
     decode(model, spec, src_file, dst_png)  # replaces compressai_decode
 
+Before the checkout is imported the worker applies ``spec["compat"]`` (cvb's ``compat.py``, a
+standalone file): the registry's CUDA-only torchvision made importable on a CPU-only torch, a
+no-op where torchvision imports normally or is not installed. The worker's ``sys.path`` holds
+the checkout and the interpreter's own paths only: cvb starts it without ``PYTHONPATH`` and the
+driver drops its own folder (cvb's package) from the path.
+
 ``spec["settings"]`` carries the codec's options for the hooks (e.g. sampling steps). A hook may
 ``import research_driver`` to reuse ``compressai_encode``, ``compressai_decode``, ``load_weights``,
 ``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to``, ``write_stream``/``read_stream``
@@ -221,6 +227,30 @@ def condition_encode(model, spec: dict, src: str, dst: str) -> None:
                      lambda path: model.apply_condition_compress(control, path, control.shape[2], control.shape[3]))
 
 
+def apply_compat(path: str) -> None:
+    """cvb's torchvision step (``compat.ensure_torchvision``), loaded from its file; an
+    environment without torchvision (or torch) has nothing to fix."""
+    if not path:
+        return
+    spec = importlib.util.spec_from_file_location("cvb_research_compat", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.ensure_torchvision()
+    except ImportError:
+        pass
+
+
+def isolate() -> None:
+    """Drop this script's folder (cvb's package: ``types.py``, ``codec.py``...) from the path, and
+    let hooks ``import research_driver`` as this very module."""
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    sys.modules.setdefault("research_driver", sys.modules[__name__])
+
+
 def load_hooks(path: str):
     spec = importlib.util.spec_from_file_location("cvb_research_hooks", path)
     module = importlib.util.module_from_spec(spec)
@@ -231,6 +261,7 @@ def load_hooks(path: str):
 class Worker:
     def __init__(self, spec: dict):
         self.spec = spec
+        apply_compat(spec.get("compat", ""))
         sys.path.insert(0, spec["repo"])
         hooks = load_hooks(spec["hooks"]) if spec.get("hooks") else None
         self.build = getattr(hooks, "build", compressai_build)
@@ -265,4 +296,5 @@ def serve(spec: dict) -> None:
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "serve":
         sys.exit("usage: research_driver.py serve SPEC_JSON")
+    isolate()
     serve(json.loads(sys.argv[2]))

@@ -50,6 +50,10 @@ class Spec:
     #: a cheap note about a *usable* component that a user should know before running it
     #: (e.g. "not in the local cache: downloads about 7.5 GB on first use"); None: nothing to say
     notice: StatusCheck | None = field(default=None, compare=False)
+    #: a component that reaches a peer's catalogue through its ARG (``lmms-eval:NAME``): a
+    #: ``"module:function"`` returning one row per member (dicts with name, kind, summary, usable,
+    #: status and any other columns), listed by ``cvb list tasks --source NAME``
+    catalogue: str | Callable[[], list] | None = field(default=None, compare=False)
 
     category: ClassVar[str] = "component"
 

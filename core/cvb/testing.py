@@ -69,8 +69,13 @@ class ScriptedVLM:
     """A VLM whose answers come from ``script(query)``; counts its loads and calls."""
 
     def __init__(self, script: Callable[[Query], str] | None = None, name: str = "scripted",
-                 batch_size: int = 8, fail_on: Callable[[Query], bool] | None = None):
+                 batch_size: int = 8, fail_on: Callable[[Query], bool] | None = None,
+                 max_images: int = 1, answers_by_logits: bool = False):
         self.name = name
+        #: images per question it takes (``Query.more_images``), and whether it stands for a
+        #: model that reads choices from logits (``Query.answer_by="logits"``)
+        self.max_images = max_images
+        self.answers_by_logits = answers_by_logits
         self.version = "1"
         self.batch_size = batch_size
         self.script = script or default_script

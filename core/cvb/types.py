@@ -64,7 +64,8 @@ class ImageSource:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One question about one image, with its ground truth (None where the task has none)."""
+    """One question about one image (or several: ``more_images``), with its ground truth
+    (None where the task has none)."""
 
     id: str
     image: ImageSource
@@ -74,6 +75,15 @@ class Sample:
     options: tuple[str, ...] = ()  # option texts for CHOICE, in letter order A, B, C...
     category: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    #: the images after ``image`` of a question about several (an lmms-eval document whose
+    #: ``doc_to_visual`` returns a list): each is compressed with the same codec and level as
+    #: ``image``, has its own bpp, and reaches the VLM as ``Query.more_images``
+    more_images: tuple[ImageSource, ...] = ()
+
+    @property
+    def images(self) -> tuple[ImageSource, ...]:
+        """Every image of the sample, ``image`` first."""
+        return (self.image, *self.more_images)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,13 @@ class Query:
     #: A VLM may condition on them (the adapter's conditional encoder does); most ignore them.
     codec: str | None = None
     level: str | None = None
+    #: the images after ``image`` (a sample's ``more_images``, decoded the same way), in order.
+    #: A VLM that takes several images per question says so with ``max_images``; cvb answers
+    #: such a query with an error for a VLM without it, never silently with one image
+    more_images: tuple["Image.Image", ...] = ()
+    #: "logits": the question is a peer's loglikelihood/multiple-choice one, answered only by
+    #: reading the choices' scores (a VLM with ``answers_by_logits`` true); None: any way
+    answer_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ and writes headerless planar Y'CbCr files (HM for HEVC, VTM for VVC, and their k
 Encode: RGB -> 8-bit Y'CbCr file (``cvb.yuv``) -> encoder -> the bitstream file. Decode:
 decoder -> a headerless .yuv -> RGB. Intra-only, one frame, 8-bit, all on the command line, so
 no .cfg is needed; an optional ``config`` file is passed first with ``-c`` and the explicit
-settings override it. In 4:2:0 an odd-sized image is edge-padded to even and the true size
-travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries are, how the
+settings override it. In 4:2:0 an odd-sized image is edge-padded to even (an image under
+``min_side``, to that size) and the true size travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries are, how the
 encoder's argv differs and how the decoder learns the picture size (``picture_size``).
 """
 
@@ -54,6 +54,16 @@ class YuvReferenceCodec(ExternalCodec):
     #: True: the decoder cannot tell the picture size by itself, so every bitstream carries
     #: ``cvb.framing``'s 8-byte size header (counted in the bpp)
     always_frame = False
+    #: the smallest picture side coded: a smaller image is edge-padded up to it and cropped back
+    #: (its true size in the header), since an encoder's smallest coding block may not fit it
+    min_side = 16
+
+    def coded_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size of the picture the encoder is given (and the decoder writes) for an image."""
+        w, h = max(width, self.min_side), max(height, self.min_side)
+        if self.chroma == "420":
+            w, h = w + w % 2, h + h % 2
+        return w, h
 
     def __init__(self, chroma: object = "420", config: object = None, timeout: object = 600,
                  **unknown: object):
@@ -109,16 +119,14 @@ class YuvReferenceCodec(ExternalCodec):
         """(width, height, chroma) of the .yuv the decoder writes."""
         if true_size is None:
             raise CodecError(f"{self.name}: the bitstream has no size header")
-        w, h = true_size
-        return (w + w % 2, h + h % 2, self.chroma) if self.chroma == "420" else (w, h, self.chroma)
+        return (*self.coded_size(*true_size), self.chroma)
 
     def encode_files(self, image: "Image.Image", level: str, tmp: Path) -> bytes:
         qp = int(self.parse_level(level))
         image = image.convert("RGB") if image.mode != "RGB" else image
         true_size = image.size if self.always_frame else None
-        if self.chroma == "420":
-            image, padded_from = pad_to_even(image)
-            true_size = true_size or padded_from
+        image, padded_from = pad_to_even(image, self.min_side, even=self.chroma == "420")
+        true_size = true_size or padded_from
         src, dst = tmp / "in.yuv", tmp / "out.bin"
         src.write_bytes(rgb_to_yuv(image, self.chroma))
         config = None

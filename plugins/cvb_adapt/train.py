@@ -44,7 +44,7 @@ from cvb.run.compress_units import die_with_parent
 from . import artifact
 from .data import Data, PairDataset
 from .student import Student, TrainSpec
-from .vocabulary import Vocabulary
+from .vocabulary import REFERENCE, UNCONDITIONAL, Vocabulary
 
 if TYPE_CHECKING:
     import torch
@@ -71,6 +71,7 @@ class Settings:
     save_every: int = 100
     workers: int = 0  # DataLoader worker processes reading images
     resolution: Any = None  # (W, H): squash every image to it; None: the processor's own pipeline
+    clean_mix: float = 0.0  # share of uncompressed training pairs (data.add_clean)
 
     def fingerprint_fields(self) -> dict[str, Any]:
         d = asdict(self)
@@ -235,7 +236,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         with amp():
             t = teacher.tokens(clean, len(items))
         if student.conditioner is not None:
-            student.conditioner.set([vocab.index(p.codec, p.level) for p in pairs], [x.shape[0] for x in t])
+            student.conditioner.set([UNCONDITIONAL if p.codec == REFERENCE else vocab.index(p.codec, p.level)
+                                     for p in pairs], [x.shape[0] for x in t])
         return pairs, comp, t
 
     def validate() -> dict[str, float]:
@@ -325,7 +327,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if main:
         out.mkdir(parents=True, exist_ok=True)
         from cvb import __version__ as cvb_version
-        from cvb_hf.loading import image_backend, revision_label
+        from cvb_hf.loading import image_backend
+
+        from .seam import family_of, revision_of
 
         weights_sha = artifact.save_weights(out, dict(params), {"cvb": artifact.FORMAT})
         losses = {"val_before": val_before, "val_after": val_after, "train_curve": curve,
@@ -335,7 +339,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             "cvb_version": cvb_version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "base": {"model": vlm_ref, "source": vlm.source, "revision": vlm.revision,
-                     "revision_label": revision_label(vlm.source, vlm.is_local, vlm.revision),
+                     "revision_label": revision_of(vlm), "family": family_of(vlm),
                      "architecture": (getattr(model.config, "architectures", None) or [type(model).__name__])[0],
                      "model_type": getattr(model.config, "model_type", ""),
                      "vision_fingerprint": base_print},

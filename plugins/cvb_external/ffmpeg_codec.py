@@ -49,6 +49,7 @@ class FfmpegCodec(ExternalCodec):
     install_hint = FFMPEG_HINT
     stream_format = ""
     needs_even_420 = False  # x265 rejects odd sizes in 4:2:0
+    min_side = 0  # the encoder's smallest picture side (padded up to it, cropped back on decode)
     option_names: tuple[str, ...] = ("chroma", "timeout")
 
     def __init__(self, chroma: object = "420", timeout: object = 300, **unknown: object):
@@ -83,8 +84,9 @@ class FfmpegCodec(ExternalCodec):
         level = self.parse_level(level)
         image = image.convert("RGB") if image.mode != "RGB" else image
         true_size = None
-        if self.needs_even_420 and self.chroma == "420":
-            image, true_size = pad_to_even(image)
+        even = self.needs_even_420 and self.chroma == "420"
+        if even or self.min_side:
+            image, true_size = pad_to_even(image, self.min_side, even)
         src, dst = tmp / "in.rgb", tmp / f"out.{self.stream_format}"
         src.write_bytes(image.tobytes())
         self.run_tool(self.encode_argv(level, image.size, src, dst), cwd=tmp)

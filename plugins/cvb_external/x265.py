@@ -24,6 +24,7 @@ class X265Codec(FfmpegCodec):
     level_min, level_max = 0, 51
     higher_level_higher_rate = False
     needs_even_420 = True
+    min_side = 16  # libx265: "Image size is too small" under 16 pixels a side
     option_names = ("chroma", "preset", "timeout")
 
     def __init__(self, preset: object = "medium", **options: object):

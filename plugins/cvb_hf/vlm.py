@@ -63,6 +63,10 @@ PREFETCH = ("auto", "on", "off")
 class HFVLM:
     """A transformers image-text-to-text model answering cvb queries in batches."""
 
+    #: images per question (``Query.more_images``): each one an image entry of the chat template,
+    #: in order, before the text (what the processors of Qwen2-VL/2.5-VL, Idefics3 and LLaVA take)
+    max_images = 8
+
     def __init__(self, model: str, *, name: str | None = None, device: str | None = None,
                  dtype: str = "auto", batch_size: int | str = 8, max_new_tokens: int | str | None = None,
                  min_pixels: int | str | None = None, max_pixels: int | str | None = None,
@@ -81,6 +85,9 @@ class HFVLM:
                 raise UnavailableError(f"{owner}: {reason}")
         self.name = name or owner
         self.mode = as_choice(owner, "mode", mode, MODES)
+        #: a peer's loglikelihood/multiple-choice question (``Query.answer_by="logits"``) is
+        #: answered from the choices' next-token scores only in logits mode
+        self.answers_by_logits = self.mode == "logits"
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
         self.batch_size = as_int(owner, "batch_size", batch_size, lo=1)
         self.max_new_tokens = None if max_new_tokens in (None, "") else as_int(owner, "max_new_tokens", max_new_tokens, lo=1)
@@ -288,9 +295,9 @@ class HFVLM:
             torch.cuda.empty_cache()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def chat_text(self, prompt: str, processor=None) -> str:
-        """The model's chat template around one image and ``prompt``, ready for the reply."""
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    def chat_text(self, prompt: str, processor=None, images: int = 1) -> str:
+        """The model's chat template around ``images`` images and ``prompt``, ready for the reply."""
+        messages = [{"role": "user", "content": [{"type": "image"}] * images + [{"type": "text", "text": prompt}]}]
         return (processor or self.processor).apply_chat_template(messages, add_generation_prompt=True,
                                                                  tokenize=False)
 
@@ -302,8 +309,8 @@ class HFVLM:
         """The processor's output for a batch (left-padded, on the CPU): pure, thread-safe
         when each thread has its own ``processor`` (the prefetch thread has a copy)."""
         processor = processor or self.processor
-        texts = [self.chat_text(p, processor) for p in prompts]
-        images = [[im] for im in self.model_images(queries)]
+        texts = [self.chat_text(p, processor, 1 + len(q.more_images)) for q, p in zip(queries, prompts)]
+        images = [[im, *(_rgb(m) for m in q.more_images)] for im, q in zip(self.model_images(queries), queries)]
         return processor(text=texts, images=images, return_tensors="pt", padding=True)
 
     def encode(self, queries: Sequence[Query], prompts: Sequence[str]):

@@ -100,14 +100,17 @@ class OpenAIVLM:
             fail_over=len(urls) > 1) for url in urls]
         self.client = clients[0] if len(clients) == 1 else ServerPool(clients)
         self.version = f"openai:{self.model}@{self.base_url}"
+        #: images per question (chat completions take several image parts in one message)
+        self.max_images = 16
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIVLM({self.version!r}, concurrency={self.concurrency})"
 
     def payload(self, query: Query) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
-        if query.image is not None:  # a text-only query (e.g. a judge's) sends no image
-            image_url: dict[str, Any] = {"url": png_data_url(query.image)}
+        images = ([query.image] if query.image is not None else []) + list(query.more_images)
+        for image in images:  # none for a text-only query (e.g. a judge's); several in order
+            image_url: dict[str, Any] = {"url": png_data_url(image)}
             if self.image_detail:
                 image_url["detail"] = self.image_detail
             content.append({"type": "image_url", "image_url": image_url})

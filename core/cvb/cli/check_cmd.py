@@ -10,7 +10,7 @@ from ..errors import UsageError
 from . import complete
 from .options import Aliased
 
-SKIPPABLE = ("rate", "1x1", "odd", "large", "fresh")
+SKIPPABLE = ("rate", "fidelity", "1x1", "odd", "large", "fresh")
 
 
 @click.command("check")
@@ -27,12 +27,16 @@ SKIPPABLE = ("rate", "1x1", "odd", "large", "fresh")
               help="Codecs: photos to test on (files, folders, globs); default: two bundled sample photos.")
 @click.option("--skip", "skips", multiple=True, type=click.Choice(SKIPPABLE),
               help="Codecs: leave a rule out (shown as skipped): rate (bpp rises with the level; "
-                   "meaningless with random weights), 1x1, odd, large (the 4000x3000 image) or "
+                   "meaningless with random weights), fidelity (the decoded image resembles the "
+                   "input; random weights give noise), 1x1, odd, large (the 4000x3000 image) or "
                    "fresh (decoding in a new process). Repeatable.")
+@click.option("--timeout", type=click.FloatRange(min=0.001),
+              help="Codecs: seconds one encode or decode may take (default 300); past it the rule fails "
+                   "as a hang. Raise it for a slow codec (a diffusion model on CPU).")
 @click.option("--limit", type=click.IntRange(min=2), default=24, show_default=True,
               help="Tasks: how many samples to check.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def check_cmd(category, name, options, levels, images, skips, limit, as_json) -> None:
+def check_cmd(category, name, options, levels, images, skips, timeout, limit, as_json) -> None:
     """Check that a plugin's codec, VLM, task or metric keeps cvb's rules.
 
     Prints one row per rule (pass, fail with the reason, skip with the reason, info) and
@@ -40,12 +44,15 @@ def check_cmd(category, name, options, levels, images, skips, limit, as_json) ->
     where the component takes one (hf:/path/to/checkpoint, folder:/my/images).
 
     \b
+    All: the plugin loads light (no torch at import); the registered spec and the object
+    agree (name, levels, kind, direction).
     Codecs: levels parse and run lowest rate first, bpp rises with the level on real photos,
-    decode(encode(x)) is RGB of the original size, the bitstream decodes in a fresh process,
+    decode(encode(x)) is RGB of the original size and resembles the input (PSNR floor, or a
+    perceptual bound for kind generative), the bitstream decodes in a fresh process,
     encoding is deterministic (unless the codec says otherwise), 1x1, odd and 4000x3000
-    images work or are refused with a clear error, timings.
-    VLMs: version set, weights load lazily, one answer per query in order, a batch answers
-    as single queries do, close() frees the weights.
+    images work or are refused with CodecRefusal (a crash fails), no call hangs past --timeout.
+    VLMs: version set, weights load lazily, one answer per query in order, not all answers
+    empty, a batch answers as single queries do, close() frees the weights.
     Tasks: samples deterministic, limit a prefix, well formed; score a pure function.
     Metrics: finite, deterministic, better images score better, odd sizes.
 
@@ -60,7 +67,7 @@ def check_cmd(category, name, options, levels, images, skips, limit, as_json) ->
     from .. import conformance
     from .options import collect_images
 
-    codec_only = {"--levels": levels, "--images": images, "--skip": skips}
+    codec_only = {"--levels": levels, "--images": images, "--skip": skips, "--timeout": timeout}
     stray = [flag for flag, given in codec_only.items() if given and category != "codec"]
     if stray:
         raise UsageError(f"{', '.join(stray)} only apply to `cvb check codec`")
@@ -71,7 +78,8 @@ def check_cmd(category, name, options, levels, images, skips, limit, as_json) ->
     if category == "codec":
         skip = {s: "--skip on the command line" for s in skips}
         report = conformance.check_codec(name, options=opts, levels=wanted,
-                                         images=collect_images(images) if images else None, skip=skip)
+                                         images=collect_images(images) if images else None, skip=skip,
+                                         **({"timeout": timeout} if timeout else {}))
     elif category == "vlm":
         report = conformance.check_vlm(name, options=opts)
     elif category == "task":

@@ -58,24 +58,54 @@ def describe(spec, owner: str) -> dict:
     return row
 
 
+def catalogue_rows(reg, category: str, source: str) -> list[dict]:
+    """The rows of the catalogue a component reaches (``Spec.catalogue``), e.g. every task of
+    lmms-eval behind ``lmms-eval:NAME``; a UsageError naming the sources there are."""
+    from ..errors import UsageError
+    from ..specs import resolve
+
+    sources = {s.name: s for s in reg.specs(category) if getattr(s, "catalogue", None)}
+    spec = sources.get(source)
+    if spec is None:
+        known = ", ".join(sorted(sources)) or "none installed"
+        raise UsageError(f"no {category} source {source!r}; sources: {known}")
+    reason = spec.status()
+    if reason is not None:
+        raise UsageError(f"{category} source {source!r} is not usable here: {reason}")
+    owner = reg.owner(category, spec.name)
+    return [{"plugin": owner, **row} for row in resolve(spec.catalogue)()]
+
+
 @click.command("list")
 @click.argument("what", type=click.Choice(sorted(_PLURAL)))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_cmd(what: str, as_json: bool) -> None:
+@click.option("--source", default=None, metavar="NAME",
+              help="List the members of a peer's catalogue that a component reaches by name instead "
+                   "(e.g. `cvb list tasks --source lmms-eval`: every lmms-eval task, its kind, output "
+                   "type, data availability and whether cvb runs it).")
+def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     """List registered codecs, VLMs, tasks or metrics and whether each is usable here.
 
     An unusable entry says why and how to fix it (a binary to install, a weights file
-    to place under the torch hub cache, a package to pip install).
+    to place under the torch hub cache, a package to pip install). A plugin that failed to
+    load is listed by its entry-point name with its error, since what it provides is unknown.
     """
     from ..plugins import get_registry
 
     reg = get_registry()
     category = _PLURAL[what]
+    if source is not None:
+        _print_catalogue(catalogue_rows(reg, category, source), what, source, as_json)
+        return
     rows = [describe(s, reg.owner(category, s.name)) for s in reg.specs(category)]
     conflicts = {n: o for (c, n), o in reg.conflicts().items() if c == category}
     for name, owners in sorted(conflicts.items()):
         rows.append({"name": name, "kind": "", "summary": "", "plugin": " + ".join(owners),
                      "usable": False, "status": f"conflict: registered by {' and '.join(owners)}"})
+    for info in reg.broken_plugins():  # what it provides is unknown: its entry point names it
+        rows.append({"name": info.name, "kind": "?", "summary": "", "plugin": info.name, "usable": False,
+                     "broken_plugin": True,
+                     "status": f"its plugin {info.label()} {info.problem} (what it provides is unknown)"})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -122,3 +152,24 @@ def list_cmd(what: str, as_json: bool) -> None:
         console().print(f"[yellow][{i}][/] [bold]{name}[/]: {reason}", highlight=False)
     if not rows:
         console().print(f"no {what} registered; `cvb plugins` shows what is installed")
+
+
+def _print_catalogue(rows: list[dict], what: str, source: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    from .console import console
+
+    extra = [k for k in dict.fromkeys(k for r in rows for k in r)
+             if k not in ("name", "kind", "summary", "plugin", "usable", "status")]
+    table = Table(title=f"cvb {what} from {source}")
+    for col in ["name", "kind", *extra, "status"]:
+        table.add_column(col, overflow="fold", no_wrap=col == "name")
+    for r in rows:
+        status = "[green]ok[/]" + r["status"][2:] if r.get("usable") else f"[yellow]{r.get('status', '')}[/]"
+        table.add_row(*[str(r.get(c, "")) for c in ["name", "kind", *extra]], status)
+    console().print(table)
+    usable = sum(1 for r in rows if r.get("usable"))
+    console().print(f"{usable} of {len(rows)} runnable here as `cvb run --task NAME[:LOCAL_COPY]`")

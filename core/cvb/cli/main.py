@@ -71,8 +71,10 @@ def cli() -> None:
     Plugins (entry-point group "cvb") add codecs, VLMs, tasks, metrics and commands;
     `cvb plugins` shows what is installed.
     """
+    from ..pins import check_numpy_pin
     from ..threads import share_cores
 
+    check_numpy_pin()  # a numpy 2 pulled in by a plugin's install: say who, before anything breaks
     share_cores()  # before any command imports torch
 
 

@@ -12,7 +12,8 @@ import click
 def plugins_cmd(as_json: bool, show_tb: bool) -> None:
     """List installed plugins: distribution, version, hooks, what each provides, status.
 
-    A plugin that fails to import is shown with its error; the others keep working.
+    A plugin that fails to import is shown with its error; the others keep working. A plugin
+    that imports torch, transformers or the like when it loads is shown as slow.
     Set CVB_LOAD_PLUGINS=dist1,dist2 to load only those distributions (empty: none).
     """
     from ..plugins import get_registry, iter_errors
@@ -39,7 +40,12 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
     for i in infos:
         provides = "; ".join(f"{c}: {', '.join(n)}" for c, n in sorted(i.provides.items()))
         hooks = ", ".join(h.removeprefix("register_") for h in i.hooks)
-        status = "[green]ok[/]" if i.error is None else f"[red]{escape(i.error)}[/]"
+        if i.error is not None:
+            status = f"[red]{escape(i.error)}[/]"
+        elif i.warning is not None:
+            status = f"[yellow]slow: {escape(i.warning)}[/]"
+        else:
+            status = "[green]ok[/]"
         rows.append((escape(i.name), escape(f"{i.distribution} {i.version}"), escape(hooks), escape(provides), status))
     # names are never broken mid-word: a column is at least as wide as its longest word
     longest = lambda col: max((len(w) for r in rows for w in r[col].split()), default=4)  # noqa: E731

@@ -1,50 +1,62 @@
 """``check_codec``: the rules every cvb codec must keep (see docs/conformance.md).
 
-Levels parse and sort lowest rate first; bpp rises with the level on real photos; decoding
-gives RGB at the original size; the bitstream decodes alone in a fresh process; encoding is
-deterministic unless the codec declares ``deterministic = False``; odd sizes (1x1, odd width
-and height, a 4000-pixel-wide photo) work or are refused with a clear ``CodecError``; timings.
+The spec ``cvb list`` shows agrees with the object; levels parse and sort lowest rate first;
+bpp rises with the level on real photos; decoding gives RGB at the original size, resembling
+the input (a fidelity floor); the bitstream decodes alone in a fresh process (at least one);
+encoding is deterministic unless the codec declares ``deterministic = False``; odd sizes (1x1,
+odd width and height, a 4000-pixel-wide photo) work or are refused with ``CodecRefusal`` (a crash
+is a failure); every encode and decode finishes within a timeout; timings.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import CvbError, UsageError
+from ..errors import CodecRefusal, UsageError
+from .bounded import Bounded, Hung
+from .fidelity import fidelity_rule
 from .inputs import load_images, odd_size_image, photos
 from .results import INFO, Report
+from .spec_agreement import spec_agreement
 from .subjects import Subject, start
 
 #: (rule name, width, height); "large" may be skipped with a reason (``skip={"large": ...}``)
 ODD_SIZES = (("size 1x1", 1, 1), ("size 17x9 (odd width and height)", 17, 9),
              ("size 4000x3000 (large)", 4000, 3000))
 SIZE_KEYS = {"1x1": 0, "odd": 1, "large": 2}
-FRESH_TIMEOUT_S = 600
+#: seconds one encode or decode may take before the check calls it hung (``timeout=``, --timeout)
+TIMEOUT_S = 300.0
+#: starts ``cvb.conformance.fresh`` with this process's import path, read from the job file rather
+#: than given as ``PYTHONPATH`` (which every process it starts would inherit, a research worker too)
+FRESH_BOOT = ("import json, sys; sys.path[:0] = json.load(open(sys.argv[1] + '/job.json'))['sys_path']; "
+              "from cvb.conformance.fresh import main; sys.exit(main(sys.argv[1]))")
 
 
 def check_codec(codec: Any, *, levels: Sequence[str] | None = None, images: Sequence[str] | None = None,
                 options: Mapping[str, Any] | None = None, skip: Mapping[str, str] | None = None,
-                fresh_process: bool = True, registry=None) -> Report:
+                fresh_process: bool = True, timeout: float = TIMEOUT_S, registry=None) -> Report:
     """Run every codec rule on ``codec``: a registered name (``"jpeg"``) or a codec object.
 
     ``levels``: the levels to test (default: the codec's defaults); ``images``: photo paths
     or PIL images (default: two bundled sample photos); ``options``: codec options, with a name only;
-    ``skip``: ``{"rate"|"1x1"|"odd"|"large"|"fresh": reason}`` rules not run, shown as skipped with
-    the reason. Returns a ``Report``; ``report.raise_for_failures()`` suits a pytest test.
+    ``skip``: ``{"rate"|"fidelity"|"1x1"|"odd"|"large"|"fresh": reason}`` rules not run, shown as
+    skipped with the reason; ``timeout``: seconds one encode or decode may take (raise it for a
+    slow codec; a call past it fails its rule, and the rules after it are not run). Returns a
+    ``Report``; ``report.raise_for_failures()`` suits a pytest test.
     """
     skip = dict(skip or {})
     report, subj = start("codec", codec, options, registry)
     if subj is None:
         return report
-    c = subj.obj
-    _attributes(report, c)
-    chosen = _levels(report, c, levels)
+    c = Bounded(subj.obj, timeout)
+    _attributes(report, subj.obj)
+    spec_agreement(report, subj)
+    chosen = _levels(report, subj.obj, levels)
     if not chosen:
         return report
     pictures = load_images(images) if images else photos()
@@ -53,13 +65,28 @@ def check_codec(codec: Any, *, levels: Sequence[str] | None = None, images: Sequ
     runs = _roundtrips(report, c, chosen, pictures)
     if "rate" not in skip:
         _rate_rises(report, chosen, runs)
+    if "fidelity" in skip:
+        report.skip("the decoded image resembles the input", skip["fidelity"])
+    else:
+        fidelity_rule(report, subj.obj, chosen[-1], runs[chosen[-1]], pictures)
+    if c.hung:
+        return _after_hang(report, c, skip)
     _deterministic(report, c, chosen, pictures)
     if "fresh" in skip:
         report.skip("bitstream decodes in a fresh process", skip["fresh"])
-    elif fresh_process:
-        _fresh(report, subj, runs)
+    elif fresh_process and not c.hung:
+        _fresh(report, subj, runs, timeout)
     _sizes(report, c, chosen[0], skip)
     _timings(report, chosen, runs)
+    return report
+
+
+def _after_hang(report: Report, c: "Bounded", skip: Mapping[str, str]) -> Report:
+    """A call that hung still runs in its thread: later rules would only wait on it."""
+    why = f"not run: {c.hung}"
+    for rule in ("encoding is deterministic", "bitstream decodes in a fresh process",
+                 *(name for name, _, _ in ODD_SIZES)):
+        report.skip(rule, why)
     return report
 
 
@@ -120,15 +147,23 @@ def _roundtrips(report: Report, c: Any, levels: list[str], pictures) -> dict[str
         problems = []
         for lv in levels:
             for name, image in pictures.items():
+                if c.hung:
+                    break
                 try:
                     out = compress(c, image, lv)
-                except CvbError as exc:
+                except Exception as exc:  # noqa: BLE001 - a crash, a refusal, a hang: all fail here
                     problems.append(f"level {lv} on {name}: {exc}")
                     continue
-                decoded = c.decode(out.bits)
+                try:
+                    decoded = c.decode(out.bits)
+                except Exception as exc:  # noqa: BLE001 - decoding twice must work too
+                    problems.append(f"level {lv} on {name}: a second decode failed: {exc}")
+                    continue
                 if decoded.mode != "RGB":
                     problems.append(f"level {lv} on {name}: decode returned mode {decoded.mode}, not RGB")
                 runs[lv].append((name, out))
+        if c.hung:
+            problems.insert(0, c.hung)
         assert not problems, "; ".join(problems[:4])
         r.detail = f"{len(levels)} levels x {len(pictures)} photos ({', '.join(pictures)})"
     return runs
@@ -163,7 +198,7 @@ def _deterministic(report: Report, c: Any, levels: list[str], pictures) -> None:
         r.detail = f"{name} at level {level}: identical {len(first)}-byte bitstreams"
 
 
-def _fresh(report: Report, subj: Subject, runs) -> None:
+def _fresh(report: Report, subj: Subject, runs, timeout: float) -> None:
     from PIL import Image
 
     rule = "bitstream decodes in a fresh process"
@@ -173,7 +208,7 @@ def _fresh(report: Report, subj: Subject, runs) -> None:
         return
     with report.rule(rule) as r, tempfile.TemporaryDirectory(prefix="cvb-check-") as tmp:
         folder = Path(tmp)
-        job = {"ref": subj.ref, "options": dict(subj.options)}
+        job = {"ref": subj.ref, "options": dict(subj.options), "sys_path": [p for p in sys.path if p]}
         (folder / "job.json").write_text(json.dumps(job))
         if subj.ref is None:
             (folder / "codec.pickle").write_bytes(subj.pickled)
@@ -184,9 +219,15 @@ def _fresh(report: Report, subj: Subject, runs) -> None:
                 key = f"level-{len(expected):02d}"
                 (folder / f"{key}.bits").write_bytes(out.bits)
                 expected[key] = (lv, out)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        proc = subprocess.run([sys.executable, "-m", "cvb.conformance.fresh", str(folder)], env=env,
-                              capture_output=True, text=True, timeout=FRESH_TIMEOUT_S)
+        assert expected, ("no bitstream to decode: no level coded a photo (see the rules above); "
+                          "0 bitstreams decoded is not a pass")
+        limit = 60 + timeout * len(expected)  # start-up and imports, then each decode
+        try:
+            proc = subprocess.run([sys.executable, "-c", FRESH_BOOT, str(folder)],
+                                  capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the fresh process did not finish decoding {len(expected)} bitstreams "
+                                 f"within {limit:.0f} s (a hang? raise the limit with --timeout)") from None
         assert proc.returncode == 0, f"the fresh process failed: {proc.stderr.strip()[-500:]}"
         import numpy as np
 
@@ -204,30 +245,33 @@ def _fresh(report: Report, subj: Subject, runs) -> None:
         r.detail = f"{len(expected)} bitstreams decoded identically by a new Python process"
 
 
-def _sizes(report: Report, c: Any, level: str, skip: Mapping[str, str]) -> None:
+def _sizes(report: Report, c: "Bounded", level: str, skip: Mapping[str, str]) -> None:
     for key, (rule, w, h) in zip(SIZE_KEYS, ODD_SIZES):
         if key in skip:
             report.skip(rule, skip[key])
+            continue
+        if c.hung:
+            report.skip(rule, f"not run: {c.hung}")
             continue
         with report.rule(rule) as r:
             image = odd_size_image(w, h)
             try:
                 bits = c.encode(image, level)
                 out = c.decode(bytes(bits))
-            except CvbError as exc:
+            except CodecRefusal as exc:  # the one way to decline an input
                 assert str(exc).strip(), f"refused with an empty {type(exc).__name__}; say why"
-                r.detail = f"refused: {type(exc).__name__}: {exc}"
-                return_ok = True
+                r.detail = f"refused: {exc}"
+                continue
+            except Hung as exc:
+                raise AssertionError(str(exc)) from None
             except Exception as exc:  # noqa: BLE001 - what the rule is about
                 raise AssertionError(
-                    f"crashed with {type(exc).__name__}: {exc}; refuse sizes the codec cannot code by "
-                    f"raising cvb.errors.CodecError with the reason") from None
-            else:
-                return_ok = False
-            if not return_ok:
-                assert out.size == (w, h), f"decoded to {out.size[0]}x{out.size[1]}, not {w}x{h}"
-                assert out.convert("RGB").mode == "RGB"
-                r.detail = f"level {level}: {len(bits) * 8 / (w * h):.3f} bpp"
+                    f"crashed with {type(exc).__name__}: {exc}; a crash (an exception, a tool's non-zero "
+                    f"exit, a segfault) is a failure, not a refusal: refuse sizes the codec cannot code by "
+                    f"raising cvb.errors.CodecRefusal with the reason") from None
+            assert out.size == (w, h), f"decoded to {out.size[0]}x{out.size[1]}, not {w}x{h}"
+            assert out.convert("RGB").mode == "RGB"
+            r.detail = f"level {level}: {len(bits) * 8 / (w * h):.3f} bpp"
 
 
 def _timings(report: Report, levels: list[str], runs) -> None:

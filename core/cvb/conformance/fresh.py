@@ -1,8 +1,11 @@
 """Decode bitstreams in a fresh process: proves they carry everything the decoder needs.
 
-``python -m cvb.conformance.fresh JOB_DIR``: ``JOB_DIR/job.json`` names the codec (a registry
-reference with options, or ``codec.pickle`` holding the object as it was before it encoded
-anything); every ``*.bits`` file there is decoded to ``*.png`` beside it, or its error written
+``main(JOB_DIR)``: ``JOB_DIR/job.json`` names the codec (a registry reference with options, or
+``codec.pickle`` holding the object as it was before it encoded anything) and ``sys_path``, the
+checking process's import path, which the starter (``codec_checks.FRESH_BOOT``) puts in front of
+this one's before importing cvb, so plugins found there are found here: passed in the job, never
+as ``PYTHONPATH``, which every process this one starts would inherit (a research codec's worker
+among them); every ``*.bits`` file there is decoded to ``*.png`` beside it, or its error written
 to ``*.error``.
 """
 

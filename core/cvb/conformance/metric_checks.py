@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from .inputs import odd_size_image, photos
 from .results import Report
+from .spec_agreement import spec_agreement
 from .subjects import start
 
 
@@ -25,6 +26,7 @@ def check_metric(metric: Any, *, options: Mapping[str, Any] | None = None, regis
         assert isinstance(m.name, str) and m.name, "name must be a non-empty string"
         assert isinstance(m.higher_is_better, bool), "higher_is_better must be a bool"
         r.detail = f"name={m.name} higher_is_better={m.higher_is_better}"
+    spec_agreement(report, subj)
     ref = next(iter(photos(1).values()))
     mild, strong = _jpeg(ref, 75), _jpeg(ref, 5)
     with report.rule("a finite float, the same twice") as r:

@@ -17,6 +17,8 @@ class Subject:
     options: Mapping[str, Any] = field(default_factory=dict)
     pickled: bytes | None = None  # the object as created (before any use), when given as one
     pickle_error: str = ""
+    spec: Any = None  # the registered Spec, when the check was asked by name
+    registry: Any = None  # the registry it came from, when asked by name
 
     @property
     def name(self) -> str:
@@ -32,9 +34,12 @@ def subject(category: str, component: Any, options: Mapping[str, Any] | None = N
     if isinstance(component, str):
         from ..plugins import get_registry
         from ..run.plan import create
+        from ..specs import split_ref
 
-        obj = create(registry or get_registry(), category, component, options)
-        return Subject(category, obj, component, options)
+        registry = registry or get_registry()
+        obj = create(registry, category, component, options)
+        return Subject(category, obj, component, options,
+                       spec=registry.spec(category, split_ref(component)[0]), registry=registry)
     if options:
         raise TypeError("options apply to a registered name; pass the object already configured")
     try:
@@ -58,4 +63,9 @@ def start(category: str, component: Any, options: Mapping[str, Any] | None, regi
     with report.rule("create") as r:
         subj = subject(category, component, options, registry)
         r.detail = f"{type(subj.obj).__name__} ready in {time.perf_counter() - t0:.2f} s"
-    return report, (None if report.failures else subj)
+    if report.failures:
+        return report, None
+    from .plugin_load import plugin_load_rule
+
+    plugin_load_rule(report, subj, subj.registry)  # a failure here leaves the other rules to run
+    return report, subj

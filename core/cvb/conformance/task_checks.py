@@ -18,6 +18,7 @@ import math
 from typing import Any, Mapping
 
 from .results import Report
+from .spec_agreement import spec_agreement
 from .subjects import start
 
 DEFAULT_SAMPLES = 24
@@ -37,6 +38,7 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
         assert isinstance(t.name, str) and t.name, "name must be a non-empty string"
         assert isinstance(t.version, str) and t.version.strip(), "version must be a non-empty string"
         r.detail = f"name={t.name} version={t.version}"
+    spec_agreement(report, subj)
     samples: list = []
     with report.rule("samples come in a fixed order; limit takes a prefix") as r:
         first = list(t.samples(limit=limit))

@@ -1,7 +1,8 @@
 """``check_vlm``: the rules every cvb VLM must keep (see docs/conformance.md).
 
-``version`` set; construction loads no weights (no torch module or ONNX session held before
-the first ``answer``); one ``Answer`` per query, in order; a batch answers exactly as the
+``version`` set; the registered spec agrees with the object; construction loads no weights (no
+torch module or ONNX session held before the first ``answer``); one ``Answer`` per query, in
+order; not every answer empty text; a batch answers exactly as the
 same queries one at a time; ``close()`` lets the weights go and a later ``answer`` still works.
 """
 
@@ -14,6 +15,7 @@ from typing import Any, Mapping
 
 from .inputs import photos
 from .results import INFO, Report
+from .spec_agreement import spec_agreement
 from .subjects import start
 
 MAX_NEW_TOKENS = 8
@@ -32,6 +34,7 @@ def check_vlm(vlm: Any, *, options: Mapping[str, Any] | None = None, registry=No
             "version must be a non-empty string (model id + revision + answer mode): it identifies predictions"
         assert isinstance(m.batch_size, int) and m.batch_size >= 1, f"batch_size {m.batch_size!r} must be an int >= 1"
         r.detail = f"name={m.name} version={m.version} batch_size={m.batch_size}"
+    spec_agreement(report, subj)
     with report.rule("weights load lazily (none held after construction)") as r:
         held = held_weights(m)
         assert not held, f"construction already holds {', '.join(held)}; load on the first answer() instead"
@@ -43,6 +46,14 @@ def check_vlm(vlm: Any, *, options: Mapping[str, Any] | None = None, registry=No
         singles = [_one(m, q) for q in queries]
         r.detail = f"{len(queries)} queries answered one at a time in {time.perf_counter() - t1:.2f} s " \
                    f"(first includes loading): " + "; ".join(repr(a.text[:24]) for a in singles)
+    with report.rule("answers are not all empty") as r:
+        assert singles, "single answers failed (see above)"
+        empty = [q.kind.value for q, a in zip(queries, singles) if not a.text.strip()]
+        assert len(empty) < len(queries), (
+            f"every answer ({', '.join(empty)}) was empty text: a VLM that says nothing scores as "
+            f"one that is always wrong; check the prompt, the generation settings and the decoding")
+        r.detail = (f"{len(queries) - len(empty)} of {len(queries)} answers have text"
+                    + (f"; empty: {', '.join(empty)}" if empty else ""))
     with report.rule("a batch answers as the same queries one at a time") as r:
         size = min(m.batch_size, len(queries))
         if size < 2:

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 
 from .. import plugin_returns
 from ..cli.options import codec_levels, metric_names, parse_levels, split_csv
-from ..errors import CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..errors import BrokenPluginError, CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
@@ -111,7 +111,7 @@ def label_of(ref: str, options: Mapping[str, Any], execution: Sequence[str] = ()
 #: task options that choose how answers are scored: left out of the label predictions are
 #: stored under, so changing only the scoring rule rescores stored answers without asking the
 #: model again (a protocol that also changes the prompt changes ``prompt_sha``, which re-asks)
-SCORING_OPTIONS = ("protocol", "judge")
+SCORING_OPTIONS = ("protocol", "judge", "metric")  # metric: a bridged task's headline (lmms-eval:NAME)
 
 
 def answers_label(label: str) -> str:
@@ -183,12 +183,15 @@ def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any
         raise CvbError(f"cannot create {category} {ref!r}: {type(exc).__name__}: {exc}") from exc
 
 
-def query_for(sample: Sample, image: Any, codec: str | None = None, level: str | None = None) -> Query:
+def query_for(sample: Sample, image: Any, codec: str | None = None, level: str | None = None,
+              more_images: tuple = ()) -> Query:
     """The question a VLM is asked about ``image`` for ``sample`` (compressed by ``codec`` at
     ``level``; ``"none"`` for the uncompressed reference, whose level is None).
 
     A task's scoring protocol speaks through the sample's meta: ``prompt`` (the complete text,
-    sent verbatim), ``max_new_tokens``, ``stop`` (stop strings); older hints ``prompt_suffix``."""
+    sent verbatim), ``max_new_tokens``, ``stop`` (stop strings), ``answer_by`` ("logits": a peer's
+    loglikelihood question); older hints ``prompt_suffix``. ``more_images``: the decoded
+    ``sample.more_images``, in order."""
     meta = sample.meta or {}
     max_new = meta.get("max_new_tokens")
     extra: dict[str, Any] = {"max_new_tokens": int(max_new)} if isinstance(max_new, int) else {}
@@ -196,11 +199,14 @@ def query_for(sample: Sample, image: Any, codec: str | None = None, level: str |
         extra["suffix"] = meta["prompt_suffix"]
     if meta.get("stop"):
         extra["stop"] = tuple(str(t) for t in meta["stop"])
+    if meta.get("answer_by"):
+        extra["answer_by"] = str(meta["answer_by"])
     prompt = sample.question
     if isinstance(meta.get("prompt"), str):
         prompt, extra["verbatim"] = meta["prompt"], True
     return Query(image=image, prompt=prompt, kind=sample.kind, options=tuple(sample.options),
-                 sample_id=sample.id, codec=codec, level=None if codec == NONE else level, **extra)
+                 sample_id=sample.id, codec=codec, level=None if codec == NONE else level,
+                 more_images=tuple(more_images), **extra)
 
 
 def prompt_sha(sample: Sample) -> str:
@@ -210,7 +216,19 @@ def prompt_sha(sample: Sample) -> str:
     text = f"{q.kind.value}\n{q.max_new_tokens}\n{build_prompt(q)}"
     if q.stop:  # absent from older fingerprints, which stay valid
         text += "\n" + json.dumps(list(q.stop))
+    if q.answer_by:
+        text += f"\nanswer_by={q.answer_by}"
+    if sample.more_images:  # the other images are part of the question: their contents name it
+        text += "\nimages:" + ",".join(_content_id(src) for src in sample.more_images)
     return sys.intern(hashlib.sha1(text.encode()).hexdigest()[:16])  # questions repeat: share
+
+
+def _content_id(source) -> str:
+    """An image's content hash, or its key where it cannot be read (the sample then fails on it)."""
+    try:
+        return hashlib.sha256(source.read_bytes()).hexdigest()
+    except (OSError, ValueError, CvbError):
+        return "unreadable:" + source.key
 
 
 @dataclass
@@ -321,8 +339,10 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
     for name in names:
         try:
             spec = registry.spec("codec", name)
+        except BrokenPluginError:
+            raise
         except UnknownNameError as exc:
-            raise UnknownNameError("codec", name, exc.known + [NONE]) from None
+            raise UnknownNameError("codec", name, exc.known + [NONE], exc.broken) from None
         options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))

@@ -490,12 +490,34 @@ class Runner:
     def _load(self, item: _Item):
         """The image the VLM sees for ``item``: the original, or the cached decoded image
         (recompressed if the cache entry is gone). Raises CvbError when it cannot be had."""
-        key = item.key
+        return self._load_image(item.codec, item.level, item.task.samples[item.index].image, item.key)
+
+    def _load_more(self, item: _Item) -> tuple:
+        """The sample's ``more_images`` as the VLM sees them: each through the same codec and
+        level as its first image, from the same cache (compressed here if it is not there yet:
+        a content-addressed key, so the compression stage's copy is the same bits)."""
+        t = item.task
+        sample = t.samples[item.index]
+        if not sample.more_images:
+            return ()
+        out = []
+        for source, h in zip(sample.more_images, t.samples.more_hashes(item.index)):
+            if h is None or h in self._decode_errors:
+                raise CvbError(f"image {source.key}: " + (self._decode_errors.get(h or "") or "unreadable"))
+            try:
+                out.append(self._load_image(item.codec, item.level, source, item.codec.key(h, item.level)))
+            except (CacheError, CvbError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - a codec failing on one image fails its sample
+                raise CvbError(f"image {source.key}: codec {item.codec.name} level {item.level}: "
+                               f"{type(exc).__name__}: {exc}") from None
+        return tuple(out)
+
+    def _load_image(self, codec: CodecPlan, level: str, source, key: str):
         if key in self._images:
             self._images.move_to_end(key)
             return self._images[key]
-        source = item.task.samples[item.index].image
-        if item.codec.is_reference:
+        if codec.is_reference:
             try:
                 image = source.load()
             except (CvbError, OSError, ValueError) as exc:
@@ -503,14 +525,14 @@ class Runner:
                 self.store.set_image_info([(key, None, None, str(exc))])
                 raise CvbError(str(exc)) from None
         else:
-            image = self.cache.image(key, item.codec.codec.decode)
+            image = self.cache.image(key, codec.codec.decode)
             if image is None:
                 from ..codec import compress
 
                 self.work.codec_calls += 1
-                comp = compress(item.codec.codec, source.load(), item.level)
+                comp = compress(codec.codec, source.load(), level)
                 self.cache.put(key, comp.bits, comp.image, measurements(comp),
-                               keep_pixels=keeps_pixels(item.codec.codec, comp.decode_s))
+                               keep_pixels=keeps_pixels(codec.codec, comp.decode_s))
                 image = comp.image
         self._images[key] = image
         if len(self._images) > _IMAGE_LRU:
@@ -523,6 +545,7 @@ class Runner:
         for item in batch:
             try:
                 image = self._load(item)
+                more = self._load_more(item)
             except CacheError:
                 raise
             except CvbError as exc:
@@ -530,7 +553,7 @@ class Runner:
                                       item.codec, item.level, item.key, Answer("", error=str(exc))))
                 continue
             ready.append(item)
-            queries.append(query_for(item.task.samples[item.index], image, item.codec.name, item.level))
+            queries.append(query_for(item.task.samples[item.index], image, item.codec.name, item.level, more))
         self._save_predictions(rows, bar)
         if queries:
             executor.submit(ready, queries)
@@ -639,9 +662,11 @@ class Runner:
         store each answer's verdict under this cell's rule. Collects the samples without an
         answer into ``failures``; None when only those were wanted (``rescore`` False)."""
         from ..scorers import scorer_for
+        from ..text_spool import SampleView
 
         stored_as = t.answers_label or t.label
-        scorer, error, n_failed = (scorer_for(t.task) if rescore else None), None, 0
+        # a whole-set score reads the task's samples from the spool: every one is fed below, in order
+        scorer, error, n_failed = (scorer_for(t.task, SampleView(t.samples)) if rescore else None), None, 0
         verdicts: dict[str, float | None] = {}
         for s, err, text, ref_text in self._cell_answers(t, vlm, c, level):
             if err is not None:

@@ -33,11 +33,16 @@ _IMAGE_LRU = 256  # images' rows kept while reading back
 # a sample is spooled as the tuple of its fields but the image (kept once per key): 3-4x faster
 # than pickling the dataclass. A new Sample field must be added to _dumps and _sample.
 assert [f.name for f in fields(Sample)] == ["id", "image", "question", "kind", "answer", "options", "category",
-                                              "meta"], "Sample changed: update the spool's _dumps and _sample"
+                                              "meta", "more_images"], "Sample changed: update the spool's _dumps and _sample"
 
 
 def _dumps(s: Sample) -> bytes:
-    return pickle.dumps((s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta), protocol=5)
+    """The sample without its images; the keys of its ``more_images`` (their sources have rows
+    of their own in ``images``, like any image's), appended only where there are some."""
+    fields_ = (s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta)
+    if s.more_images:
+        fields_ += (tuple(src.key for src in s.more_images),)
+    return pickle.dumps(fields_, protocol=5)
 
 
 @dataclass
@@ -105,7 +110,10 @@ class SampleSpool:
             else:
                 recent.move_to_end(key)
             recent[key] = rank
-            if len(recent) > _RECENT_IMAGES:
+            for more in s.more_images:  # compressed, cached and hashed like any image of the task
+                if more.key not in recent:
+                    recent[more.key] = self._rank(more)
+            while len(recent) > _RECENT_IMAGES:
                 recent.popitem(last=False)
             digest.update((("\n" if n else "") + s.id).encode())
             batch.append((n, s.id, key, rank, prompt_sha(s), _dumps(s)))
@@ -193,8 +201,10 @@ class SampleSpool:
             source = sources.get(image[0])
             if source is None:
                 source = sources[image[0]] = self._source(image)
-            sid, question, kind, answer, options, category, meta = pickle.loads(blob)
-            out[pos] = (Sample(sid, source, question, kind, answer, options, category, meta), sha, image[4], image[6])
+            sid, question, kind, answer, options, category, meta, *more = pickle.loads(blob)
+            more_images = tuple(self.source(key) for key in more[0]) if more else ()
+            out[pos] = (Sample(sid, source, question, kind, answer, options, category, meta, more_images),
+                        sha, image[4], image[6])
         return out
 
     # ---- images ------------------------------------------------------------------------------
@@ -279,8 +289,18 @@ class SampleSpool:
         return self._entry(pos)[2]
 
     def image_error(self, pos: int) -> str | None:
-        """Why the image of the sample at ``pos`` could not be read while planning, if so."""
-        return self._entry(pos)[3]
+        """Why the image of the sample at ``pos`` (or one of its ``more_images``) could not be
+        read while planning, if so."""
+        sample, _, _, error = self._entry(pos)
+        for more in sample.more_images if error is None else ():
+            error = self.image(more.key).error
+            if error is not None:
+                break
+        return error
+
+    def more_hashes(self, pos: int) -> tuple[str | None, ...]:
+        """The content hashes of the ``more_images`` of the sample at ``pos`` (None: unreadable)."""
+        return tuple(self.image(more.key).content_hash for more in self._entry(pos)[0].more_images)
 
     def __iter__(self) -> Iterator[Sample]:
         for chunk in self.chunks(_PAGE * 4):

@@ -73,6 +73,11 @@ class VLMSession:
         return str(getattr(self.model, "version", ""))
 
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
+        refused = [refusal(self.model, self.plan.label, q) for q in queries]
+        if any(refused):  # questions this model cannot take fail alone, with the reason
+            asked = [q for q, r in zip(queries, refused) if r is None]
+            answers = iter(self.answer(asked) if asked else [])
+            return [Answer("", error=r) if r else next(answers) for r in refused]
         if not self._asked:  # weights load on the first answer: that is a model loaded
             self._asked = True
             self._loaded.append(self.plan.label)
@@ -99,6 +104,22 @@ class VLMSession:
         if self._model is not None and hasattr(self._model, "close"):
             self._model.close()
         self._model = None
+
+
+def refusal(model: Any, label: str, query: Query) -> str | None:
+    """Why ``model`` cannot answer ``query`` as asked, or None: more images than its
+    ``max_images`` (1 where it does not say), or a question to be read from the choices' scores
+    (``answer_by="logits"``) for a model without ``answers_by_logits``. Never a silent
+    answer to another question (one image of three, generated text for a likelihood)."""
+    images = 1 + len(query.more_images)
+    most = int(getattr(model, "max_images", 1) or 1)
+    if images > most:
+        return (f"vlm {label} takes {most} image(s) per question; this question has {images} "
+                f"(a VLM plugin that takes several sets max_images)")
+    if query.answer_by == "logits" and not getattr(model, "answers_by_logits", False):
+        return (f"vlm {label} does not read answers from the choices' scores: this question is a "
+                f"loglikelihood/multiple_choice one (e.g. use hf:MODEL with -o vlm.mode=logits)")
+    return None
 
 
 class LocalInference:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from cvb.errors import CodecError
+from cvb.errors import CodecRefusal
 from cvb.external import ExternalCodec
 
 
@@ -19,7 +19,7 @@ class FfmpegMjpegCodec(ExternalCodec):
 
     def encode_files(self, image, level, tmp: Path) -> bytes:
         if image.width < 2 or image.height < 2:   # refuse what the tool cannot code, clearly
-            raise CodecError(f"mjpeg: {image.width}x{image.height} is too small (2x2 at least)")
+            raise CodecRefusal(f"mjpeg: {image.width}x{image.height} is too small (2x2 at least)")
         image.save(tmp / "in.png")
         self.run_tool([self.binary("ffmpeg"), "-loglevel", "error", "-i", "in.png",
                        "-q:v", self.parse_level(level), "-pix_fmt", "yuvj444p", "out.jpg"], cwd=tmp)
