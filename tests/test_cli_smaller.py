@@ -88,6 +88,9 @@ def test_anchor_typo_is_refused_before_resampling(tmp_path, monkeypatch):
     out = _cvb("report", "--store", store, "--anchor", "fakr", "--resamples", "50")
     assert out.returncode == 2 and "anchor codec 'fakr' is not in the results (did you mean 'fake'?)" in out.stderr
     assert "resampling" not in out.stderr  # refused before any resampling began
+    adapted = _cvb("report", "--store", store, "--adapted", "scripted=scriptd", "--resamples", "50")
+    assert adapted.returncode == 2 and "(did you mean 'scripted'?)" in adapted.stderr
+    assert "resampling" not in adapted.stderr
     ok = _cvb("report", "--store", store, "--anchor", "fake", "--resamples", "50")
     assert ok.returncode == 0 and "resampling" in ok.stderr  # the control: the note does appear
 

@@ -151,3 +151,44 @@ def test_cache_show_unknown_key_and_pruned_entry(study, tmp_path):
                 "--out", tmp_path / "x.png")
     assert gone.returncode == 1 and "no longer in the image cache" in gone.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_condition_of_an_adapted_vlm_comes_from_the_answer_note(study, tmp_path):
+    """A VLM that notes what it was conditioned on (``Answer.meta``, stored as ``answer_meta``,
+    as cvb_adapt's VLM does) has it in the export's ``condition`` column; answers with no
+    note (the control: the plain study) leave it empty."""
+    store = tmp_path / "noted.sqlite"
+    run = _cvb("run", "--task", f"toy:{study['images']}", "--vlm", "scripted", "--codec", "fake", "--levels",
+               "1,4", "--metric", "none", "--store", store, "--cache-dir", study["cache"], "-q", CVB_FAKES_NOTE="1")
+    assert run.returncode == 0, run.stderr
+    rows = [json.loads(x) for x in _cvb("export", "--what", "samples", "--format", "jsonl", "--store",
+                                        store).stdout.splitlines()]
+    assert {(r["codec"], r["level"], r["condition"]) for r in rows} == \
+        {("none", "-", "none/None"), ("fake", "1", "fake/1"), ("fake", "4", "fake/4")}
+    plain = [json.loads(x) for x in _cvb("export", "--what", "samples", "--format", "jsonl", "--store",
+                                         study["store"]).stdout.splitlines()]
+    assert {r["condition"] for r in plain} == {None}
+
+
+def test_real_codecs_images_come_back_as_the_vlm_saw_them(tmp_path):
+    """JPEG 2000 (whose stored settings include some its factory does not take) and WebP through
+    the real Pillow codecs: `cvb export --images` gives the VLM's pixels back, byte for byte."""
+    from PIL import Image
+
+    images = make_images(tmp_path / "imgs", 2, size=48)
+    record, store, cache = tmp_path / "seen", tmp_path / "s.sqlite", tmp_path / "cache"
+    record.mkdir()
+    env = {"CVB_FAKES_RECORD": str(record), "CVB_FAKES_WITH_INSTALLED": "1"}
+    run = _cvb("run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "jpeg2000,webp", "-l", "jpeg2000=64",
+               "-l", "webp=10", "--metric", "none", "--store", store, "--cache-dir", cache, "-q", **env)
+    assert run.returncode == 0, run.stderr
+    exp = _cvb("export", "--what", "samples", "--format", "jsonl", "--store", store, "--cache-dir", cache,
+               "--images", tmp_path / "out", **env)
+    assert exp.returncode == 0 and "not available" not in exp.stderr, exp.stderr
+    keys = {(r["sample_id"], r["codec"], r["level"] if r["codec"] != "none" else "None"): r["key"]
+            for r in map(json.loads, exp.stdout.splitlines())}
+    seen = list(_recorded(record))
+    assert {c for _, c, _, _, _ in seen} == {"none", "jpeg2000", "webp"}
+    for sid, codec, level, info, raw in seen:
+        with Image.open(tmp_path / "out" / f"{keys[(sid, codec, level)]}.png") as im:
+            assert im.tobytes() == raw, (sid, codec, level)

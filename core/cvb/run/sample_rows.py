@@ -14,9 +14,11 @@ asked); ``input_media`` -> ``image`` (the task's key) and ``key`` (the exact dec
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
+import sqlite3
 from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
@@ -42,7 +44,7 @@ LMMS_EVAL_LOG_SAMPLES = {
     "doc_hash": ("prompt_sha",),
     "input_media": ("image", "key"),
 }
-_JSON = ("options", "gold", "generation", "meta", "condition")
+_JSON = ("options", "gold", "generation", "meta")
 
 
 def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> tuple:
@@ -60,6 +62,16 @@ def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> tuple:
             dump(generation), dump(dict(sample.meta or {})))
 
 
+@functools.lru_cache(maxsize=16384)
+def _decoded(text: str) -> Any:
+    """A JSON column's value; the same sample's options, gold answer and settings repeat in
+    every cell, so each text is decoded once (read-only use: the rows are only written out)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def version_id(version: str | None) -> str | None:
     """A short, stable name of a VLM version text (sha1, 12 hex digits)."""
     return None if version is None else hashlib.sha1(version.encode()).hexdigest()[:12]
@@ -74,8 +86,11 @@ def sample_rows(store: "Store") -> Iterator[dict[str, Any]]:
     from .plan import scoring_of
 
     have_samples = bool(_columns(store, "samples"))
-    # the condition an adapted VLM was given (plugin cvb_adapt stores it per answer, where it does)
-    condition = "p.condition" if "condition" in _columns(store, "predictions") else "NULL"
+    # the condition an adapted VLM was given: the VLM's note on its answer (``answer_meta``,
+    # ``{"condition": ...}``, from plugin cvb_adapt) where the store keeps one
+    have = _columns(store, "predictions")
+    condition = ("json_extract(p.answer_meta, '$.condition')" if "answer_meta" in have
+                 else "p.condition" if "condition" in have else "NULL")
     asked = ("s.image, s.category, s.kind, s.question, s.options, s.gold, s.prompt, s.generation, s.meta"
              if have_samples else ", ".join(["NULL"] * 9))
     join = "LEFT JOIN samples s ON s.task = p.task AND s.sample_id = p.sample_id" if have_samples else ""
@@ -88,16 +103,17 @@ def sample_rows(store: "Store") -> Iterator[dict[str, Any]]:
     protocols: dict[str, str | None] = {}
     try:
         cur = store.conn.execute(sql)
-    except Exception as exc:  # noqa: BLE001 - sqlite3.Error: named as a store error
+    except sqlite3.Error as exc:
         raise store._error(exc) from None
     for (task, sid, vlm, version, codec, level, bpp, key, image, category, kind, question, options,
          gold, prompt, generation, meta, text, parsed, judge, scored_as, error, cond, latency,
          run_id, task_version, prompt_sha) in cur:
         if version not in ids:
             ids[version] = version_id(version)
-        if task not in protocols:
-            protocols[task] = scoring_of(task)["protocol"]
-        row = {"task": task, "protocol": protocols[task], "sample_id": sid, "vlm": vlm,
+        label = scored_as or task  # the label whose rule gave the verdict names the protocol
+        if label not in protocols:
+            protocols[label] = scoring_of(label)["protocol"]
+        row = {"task": task, "protocol": protocols[label], "sample_id": sid, "vlm": vlm,
                "vlm_version_id": ids[version], "codec": codec, "level": level, "bpp": bpp,
                "image": image, "key": key, "category": category, "kind": kind, "question": question,
                "options": options, "gold": gold, "prompt": prompt, "generation": generation,
@@ -106,10 +122,7 @@ def sample_rows(store: "Store") -> Iterator[dict[str, Any]]:
                "prompt_sha": prompt_sha, "meta": meta}
         for col in _JSON:
             if isinstance(row[col], str):
-                try:
-                    row[col] = json.loads(row[col])
-                except ValueError:
-                    pass
+                row[col] = _decoded(row[col])
         yield row
 
 

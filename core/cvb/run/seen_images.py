@@ -85,21 +85,33 @@ class SeenImages:
         return bits
 
     def _codec(self, name: str, params: dict) -> Any:
+        """The codec that decodes ``name``'s entries. The stored params are its ``params()``
+        plus the options it was made with; some of them describe the codec and are no factory
+        option (jpeg2000's ``mct``), so the options its plugin declares are tried next, then
+        none (a decoder reads what it needs from the bitstream)."""
         made = self._codecs.get((name, json.dumps(params, sort_keys=True)))
-        if made is None:
-            registry = self.registry
-            if registry is None:
-                from ..plugins import get_registry
+        if made is not None:
+            return made
+        registry = self.registry
+        if registry is None:
+            from ..plugins import get_registry
 
-                registry = self.registry = get_registry()
+            registry = self.registry = get_registry()
+        from ..specs import split_ref
+
+        declared = registry.spec("codec", split_ref(name)[0]).options
+        tries = [params, {k: v for k, v in params.items() if k in declared}, {}]
+        error: Exception | None = None
+        for options in dict.fromkeys(json.dumps(t, sort_keys=True) for t in tries):
             try:
-                made = registry.create("codec", name, check=False, **params)
-            except CvbError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a plugin's factory: name it
-                raise ImageUnavailable(f"cannot create codec {name!r} to decode its cache entries: "
-                                       f"{type(exc).__name__}: {exc}") from None
-            self._codecs[(name, json.dumps(params, sort_keys=True))] = made
+                made = registry.create("codec", name, check=False, **json.loads(options))
+                break
+            except Exception as exc:  # noqa: BLE001 - a plugin's factory refusing these options
+                error = exc
+        if made is None:
+            raise ImageUnavailable(f"cannot create codec {name!r} to decode its cache entries: "
+                                   f"{type(error).__name__}: {error}")
+        self._codecs[(name, json.dumps(params, sort_keys=True))] = made
         return made
 
     def _original_path(self, key: str) -> Path:

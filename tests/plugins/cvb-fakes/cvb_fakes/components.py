@@ -40,7 +40,13 @@ def _env_delay(name: str) -> float:
 
 class CountingCodec(FakeCodec):
     """cvb.testing.FakeCodec that counts encodes, fails on a poison pixel, and sleeps
-    ``$CVB_FAKES_ENCODE_DELAY`` seconds per encode (to kill a run mid-compression)."""
+    ``$CVB_FAKES_ENCODE_DELAY`` seconds per encode (to kill a run mid-compression). Each instance
+    made is logged with its process (``create fake PID``): a learned codec builds its models per
+    instance, so a worker must make one for its lifetime, not one per unit."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _log(f"create fake {os.getpid()}")
 
     def encode(self, image, level):
         CALLS["encode"] += 1
@@ -119,7 +125,9 @@ class LyingCodec(CountingCodec):
 class TextureVLM(ScriptedVLM):
     """ScriptedVLM answering from pixels; can be slow (``delay``, or ``$CVB_FAKES_DELAY`` so the
     label stays the same), fail one sample, or raise on a batch. ``$CVB_FAKES_VLM_VERSION``
-    stands for new weights under the same name (a retrained local checkpoint)."""
+    stands for new weights under the same name (a retrained local checkpoint);
+    ``$CVB_FAKES_NOTE`` adds a note to each answer (``{"condition": "CODEC/LEVEL"}``, as the
+    adapter's VLM says what it was conditioned on)."""
 
     def __init__(self, batch_size: int = 4, delay: float = 0.0, fail_on: str = "", raise_on: str = "",
                  mode: str = "generate", device: str = "cpu", str_on: str = ""):
@@ -143,6 +151,10 @@ class TextureVLM(ScriptedVLM):
             self._loaded = True
             raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
         answers = super().answer(queries)
+        if os.environ.get("CVB_FAKES_NOTE"):  # a note per answer, as an adapted VLM gives its condition
+            from cvb.types import Answer
+
+            answers = [Answer(a.text, a.error, {"condition": f"{q.codec}/{q.level}"}) for q, a in zip(queries, answers)]
         if self.str_on:
             return [a.text if self.str_on in q.sample_id else a for q, a in zip(queries, answers)]
         return answers
@@ -276,12 +288,16 @@ def make_images(folder: str | os.PathLike, n: int, size: int = 32, seed: int = 0
 
 
 def build_registry():
-    """A registry holding only this plugin (tests install it as ``cvb.plugins._REGISTRY``)."""
+    """A registry holding only this plugin (tests install it as ``cvb.plugins._REGISTRY``);
+    with ``$CVB_FAKES_WITH_INSTALLED`` set, the installed plugins too (real codecs beside the
+    fake VLM and task)."""
     from cvb.plugins import PluginInfo, Registry
 
     from . import plugin
 
     reg = Registry()
+    if os.environ.get("CVB_FAKES_WITH_INSTALLED"):
+        reg.load_entry_points()
     reg.add_plugin(plugin, PluginInfo(name="fakes", distribution="cvb-fakes", version="0.1.0",
                                       value="cvb_fakes.plugin"))
     return reg
