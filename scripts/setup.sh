@@ -42,3 +42,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --no-deps "lmms-eval==0.7.3"
   echo "$want" > "$stamp"
 fi
+
+# The tagger adapter demonstration's test (tests/test_tagger_demo.py) evaluates on Tux Paint's
+# photographic stamps, a Debian package under GPL-2: cvb never ships them, so its .deb is fetched
+# once into a cache (nothing is installed; `cvb demo-data` unpacks it). CVB_DEMO_DEBS moves it.
+demo_debs=${CVB_DEMO_DEBS:-${XDG_CACHE_HOME:-$HOME/.cache}/cvb/demo-debs}
+if ! ls "$demo_debs"/tuxpaint-stamps-default_*.deb >/dev/null 2>&1; then
+  mkdir -p "$demo_debs"
+  if ! (cd "$demo_debs" && apt-get download -qq tuxpaint-stamps-default >/dev/null 2>&1); then
+    if [ "$(id -u)" = 0 ]; then apt-get update -qq || true; fi
+    (cd "$demo_debs" && apt-get download -qq tuxpaint-stamps-default >/dev/null 2>&1) \
+      || echo "setup: could not download tuxpaint-stamps-default into $demo_debs (tests/test_tagger_demo.py needs it)" >&2
+  fi
+fi

@@ -122,3 +122,17 @@ def test_condition_label():
     assert condition_label({"jpeg/5": 6}) == "jpeg/5"
     assert condition_label({"jpeg/5": 2, "unconditional": 4}) == "unconditional (4), jpeg/5 (2)"
     assert condition_label({None: 3}) is None
+
+
+def test_clean_drift_is_the_adapted_minus_the_base_clean_score():
+    from cvb.analysis.gap import clean_drift
+
+    (row,) = clean_drift(CELLS, {"base": "ad"})
+    assert (row["base"], row["adapted"], row["drift"], row["reason"]) == (80.0, 79.0, -1.0, None)
+    # lower is better: the adapted 79 beats the base 80, so the drift is positive (negative = worse)
+    worse = [{**c, "higher_is_better": False} for c in CELLS]
+    assert clean_drift(worse, {"base": "ad"})[0]["drift"] == 1.0
+    no_ref = [c for c in CELLS if not (c["vlm"] == "ad" and c["codec"] == "none")]
+    (gone,) = clean_drift(no_ref, {"base": "ad"})
+    assert gone["reason"] == "no uncompressed cell for ad on pope" and math.isnan(gone["drift"])
+    assert clean_drift(CELLS, {"other": "ad"}) == []

@@ -31,6 +31,11 @@ def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_OFFLINE", True)  # read when datasets was imported
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.delenv("CVB_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -78,6 +83,9 @@ def test_prompts_images_budget_and_scores_equal_lmms_eval(name, tmp_path):
         assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want))
     if name == "mmmu_val":  # a question about two pictures carries both
         assert [len(s.images) for s in samples] == [2, 1] * (N // 2)
+    # the dataset's own files (each decodes to doc_to_visual's pixels), not re-encoded copies
+    own = {bytes(c["bytes"]) for r in data.COPIES[name].rows(N) for c in _cells(r)}
+    assert all(src.data in own for s in samples for src in s.images)
     assert task.version.startswith("lmms-eval 0.7.3 " + name + " config ")
 
     for shift in range(0, 15, 2):  # every candidate answer meets every document
@@ -96,6 +104,8 @@ def test_bridged_pope_scores_as_pope_under_protocol_lmms_eval(tmp_path):
     assert [s.meta["prompt"] for s in ours] == [s.meta["prompt"] for s in theirs]
     assert [(s.meta["max_new_tokens"], s.meta["stop"]) for s in ours] == [
         (s.meta["max_new_tokens"], s.meta["stop"]) for s in theirs]
+    # the same files: their compressions are shared with the built-in task's
+    assert [s.image.read_bytes() for s in ours] == [s.image.read_bytes() for s in theirs]
     f1 = make_task("lmms-eval", f"pope:{tmp_path / 'pope'}", metric="pope_f1_score")
     for seed in range(12):
         preds = random_predictions(len(ours), seed)
@@ -195,6 +205,30 @@ def test_a_real_run_sends_the_compressed_images_and_stores_lmms_eval_verdicts(tm
         (c["task"], c["codec"], c["score"]) for c in result["cells"])
 
 
+def _cells(row: dict) -> list[dict]:
+    return [c for v in row.values() for c in (v if isinstance(v, list) else [v])
+            if isinstance(c, dict) and c.get("bytes")]
+
+
+def test_a_visual_that_is_no_file_of_the_document_is_kept_as_png():
+    """The control: pixels that no cell of the document decodes to (doc_to_visual drew on the
+    image, or converted it) are kept as a lossless PNG of exactly those pixels."""
+    import io
+
+    from PIL import Image
+
+    from cvb_lmms.task import _decoded, _image_source
+
+    cell = data.picture(3)
+    original = Image.open(io.BytesIO(cell)).convert("RGB")
+    drawn = original.copy()
+    drawn.putpixel((0, 0), (1, 2, 3))
+    same = _image_source("t", 0, 0, original, _decoded([cell]))
+    other = _image_source("t", 0, 0, drawn, _decoded([cell]))
+    assert same.data == cell and other.data != cell
+    assert np.array_equal(pixels(other.load()), pixels(drawn))
+
+
 def _pil(arr):
     from PIL import Image
 
@@ -232,6 +266,16 @@ def test_another_headline_rescores_the_stored_answers_without_asking(tmp_path):
     assert metrics == {("none", "pope_f1_score"), ("fake", "pope_f1_score")}
     # all answered "yes" on a half-yes set: precision 0.5, recall 1, F1 2/3
     assert {round(c["score"], 9) for c in result["cells"]} == {round(2 / 3, 9)}
+
+
+@pytest.mark.parametrize("name", ["docvqa_val", "mmmu_val"])
+def test_bridged_tasks_pass_the_task_conformance_kit(name, tmp_path):
+    """``cvb check task``'s rules (limit takes a prefix, as lmms-eval's --limit; judge in [0, 1];
+    score pure and streamed alike; right answers told from wrong) on a bridged task."""
+    from cvb.conformance.task_checks import check_task
+
+    bridged(name, tmp_path)
+    check_task(f"lmms-eval:{name}:{tmp_path / name}", limit=4).raise_for_failures()
 
 
 def test_a_vlm_that_takes_one_image_refuses_a_two_picture_question(tmp_path):

@@ -165,7 +165,7 @@ def test_judge_rescoring_reuses_stored_answers(tmp_path, registry_of):
     plain_run = CliRunner().invoke(cli, [*base[:-2]], catch_exceptions=False)
     assert plain_run.exit_code == 0, plain_run.output
     export = CliRunner().invoke(cli, ["export", "--store", str(store)], catch_exceptions=False)
-    table = {r["task"]: (r["protocol"], r["judge"]) for r in csv.DictReader(io.StringIO(export.stdout))}
+    table = {r["task"]: (r["protocol"], r["judge_model"]) for r in csv.DictReader(io.StringIO(export.stdout))}
     assert table == {f"pope:{data}": ("cvb", ""),  # (the unjudged vlmevalkit cell was deleted above)
                      f"pope:{data}[judge=judge,protocol=vlmevalkit]": ("vlmevalkit", "judge")}
     shown = CliRunner().invoke(cli, ["report", "--store", str(store), "--format", "json", "--resamples", "0"],

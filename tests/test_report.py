@@ -169,10 +169,14 @@ def test_csv_has_every_cell_full_precision():
     cells = make_cells()
     rows = list(csv.DictReader(io.StringIO(cells_csv(build_report(cells)))))
     assert len(rows) == len(cells)
-    got = {(r["task"], r["codec"], r["level"]): r for r in rows}
+    got = {(r["task"], r["codec"], r["level_label"]): r for r in rows}
     r = got[("pope", "elic", "2")]
     assert float(r["bpp"]) == 0.18 and float(r["score"]) == 79.5 and float(r["metric.psnr"]) == 28.4
-    assert got[("pope", "none", "-")]["metric.psnr"] == ""  # missing metric: empty, not "nan"
+    assert r["level"] == "2" and r["uncompressed"] == "false"
+    ref = got[("pope", "none", "none")]
+    assert ref["metric.psnr"] == ""  # missing metric: empty, not "nan"
+    # the uncompressed row: no level and no bpp (a number column never holds "-" nor a 24 bpp outlier)
+    assert (ref["level"], ref["bpp"], ref["uncompressed"]) == ("", "", "true")
     assert float(r["detail.acc"]) == 0.795  # details are flat columns, not a JSON blob
     assert float(r["delta"]) == pytest.approx(79.5 - CLEAN)
 
@@ -208,7 +212,7 @@ def test_write_report_files_plots_and_self_contained_html(tmp_path):
     assert "no overlap in bpp: [0.19, 0.3] vs [2, 3]" in html
     assert "gap decomposition with cve" in html
     md = (tmp_path / "report.md").read_text()
-    caption = ("pope, qwen: f1 against bits per pixel (log scale), one curve per codec, points "
+    caption = ("pope, qwen: F1 (%) against bits per pixel (log scale), one curve per codec, points "
                "labelled with the codec level")
     assert f"]({'score_pope_qwen.png'})" in md and caption in md and caption in html
 
@@ -260,12 +264,13 @@ def test_cli_table_csv_markdown_and_out(fake_store, tmp_path):
     assert res.exit_code == 0, res.output
     assert "Bjontegaard deltas against jpeg" in res.stdout and "no overlap in bpp" in res.stdout
     res = invoke("--store", str(fake_store), "--format", "csv")
-    assert res.exit_code == 0 and res.stdout.startswith("task,vlm,codec,level,bpp,score")
+    assert res.exit_code == 0 and res.stdout.startswith("task,protocol,judge_model,vlm,codec,level,level_label")
     out = tmp_path / "rep"
     res = invoke("--store", str(fake_store), "--format", "markdown", "--out", str(out), "--no-plots")
     assert res.exit_code == 0, res.output
-    assert res.stdout.startswith("# cvb report") and "wrote 4 files" in res.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["cells.csv", "report.html", "report.json", "report.md"]
+    assert res.stdout.startswith("# cvb report") and "wrote 6 files" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["cells.csv", "cells.jsonl", "cells.parquet", "report.html",
+                                                     "report.json", "report.md"]
 
 
 def test_cli_usage_errors_exit_2(fake_store, tmp_path):

@@ -145,7 +145,7 @@ def test_stored_verdicts_tests_and_empty_warnings_match_the_per_answer_computati
         got = uncertainty.section_stats(store, loader, "gone", "vlm", group, uncertainty.Options(resamples=100))
     want = _old_stored_mcnemar(stored, ("none", "-"))
     assert set(want) == {("jpeg", "1"), ("jpeg", "5"), ("webp", "1"), ("webp", "9")}  # not avif 2 (a 0.5)
-    assert {k: v for k, v in got.cells.items()} == want
+    assert {k: v for k, v in got.cells.items()} == {k: {**v, "significant": v["p"] < 0.05} for k, v in want.items()}
     assert got.reason.startswith("no run in the store records")
     assert got.warnings == [_old_empty_answers_warning(stored)] and "jpeg 5" in got.warnings[0]
 
@@ -273,7 +273,7 @@ def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, p
     ref = reps[("none", "-")]
     for c in sec["cells"]:
         r = reps[(c["codec"], c["level"])]
-        assert c["ci_method"] == "bootstrap"
+        assert c["ci_method"] == "cluster bootstrap"
         assert c["ci"] == pytest.approx(list(stats.percentile_interval(r)), abs=1e-12)
         if c["codec"] != "none":
             assert c["delta_ci"] == pytest.approx(list(stats.percentile_interval(r - ref)), abs=1e-12)

@@ -236,7 +236,7 @@ def test_cvb_report_terminal_tables_through_the_cli(tmp_path):
     _drop_report_indexes(path)
     again = subprocess.run([CVB, "report", "--store", str(path)], capture_output=True, text=True, env=env)
     def tables(text: str) -> str:  # the provenance below says when the report was made
-        return text[:text.index(" provenance ")]
+        return text[:text.index("provenance: ")]
 
     assert tables(again.stdout) == tables(out.stdout)
 

@@ -50,7 +50,9 @@ def test_mcnemar_is_the_exact_binomial_of_discordant_pairs():
 def test_bootstrap_p_and_interval():
     assert stats.bootstrap_p([1.0] * 999) == pytest.approx(2 / 1000)  # never 0
     assert stats.bootstrap_p([-1.0, 1.0] * 50) == 1.0
-    assert stats.percentile_interval(range(101)) == pytest.approx((2.5, 97.5))
+    # the 2nd smallest and 2nd largest: 2 (k + 1) / 102 < 0.05 for k = 0, 1 (tail_p)
+    assert stats.percentile_interval(range(101)) == (1.0, 99.0)
+    assert stats.percentile_interval(range(1000)) == (24.0, 975.0)
     draws = stats.cluster_resamples([[0, 1], [2, 3, 4]], 200, seed=3)
     again = stats.cluster_resamples([[0, 1], [2, 3, 4]], 200, seed=3)
     assert all((a == b).all() for a, b in zip(draws, again))  # fixed seed: reproducible
@@ -114,8 +116,9 @@ def _sections(store, env, *extra):
 
 
 def test_accuracy_cells_get_wilson_and_mcnemar(stats_store):
+    """--inference mcnemar: questions as independent, as named."""
     store, env, a, _, _ = stats_store
-    sections, res = _sections(store, env)
+    sections, res = _sections(store, env, "--inference", "mcnemar")
     s = sections["answered"]
     assert s["score_metric"] == "acc"
     preds = list(csv.DictReader(io.StringIO(cvb("export", "--store", str(store), "--what", "predictions",
@@ -152,7 +155,7 @@ def test_aggregate_scores_get_a_paired_bootstrap_and_empty_answers_a_warning(sta
     assert s["score_metric"] == "consistency"
     for c in s["cells"]:
         if c["codec"] != "none":
-            assert c["ci_method"] == "bootstrap" and c["test"] == "paired bootstrap"
+            assert c["ci_method"] == "cluster bootstrap" and c["test"] == "cluster bootstrap"
             assert 0 < c["p"] <= 1 and c["ci"][0] <= c["score"] <= c["ci"][1]
     assert any("most answers are empty" in w for w in s["warnings"])
     again, _ = _sections(store, env)  # fixed seed: the same numbers
@@ -167,7 +170,12 @@ def test_terminal_report_fits_80_columns_with_provenance(stats_store):
     lines = res.stdout.splitlines()
     assert max(len(x) for x in lines) <= 80
     assert any("95% CI" in x for x in lines) and any(x.split()[:1] == ["jpeg"] for x in lines)
-    assert "provenance" in res.stdout and "cvb run -c" in res.stdout and "version pillow" in res.stdout
+    # an 80x24 terminal ends with one short provenance line, not a screen of it
+    last = [x for x in lines if x.strip()][-1]
+    assert last.startswith("provenance: cvb ") and "1 run" in last and "seed 20260401" in last
+    assert "--provenance" in last and "cvb run -c" not in res.stdout
+    full = cvb("report", "--store", str(store), "--resamples", "100", "--provenance", env=env).stdout
+    assert "cvb run -c" in full and "version pillow" in full and "provenance: cvb " not in full
     assert "word F1" in res.stdout and "(ref.)" in res.stdout  # graded consistency; no tautology
     assert "warning:" in res.stderr and "most answers are empty" in res.stderr
 
@@ -228,7 +236,8 @@ def test_intervals_of_a_limited_run_and_of_a_store_whose_task_is_gone(stats_stor
             "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}", "--limit", "12",
             "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
             "--cache-dir", str(tmp_path / "cache"), env=env)
-    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "50", env=env).stdout)["sections"]
+    (sec,) = json.loads(cvb("report", "--store", str(store), "--json", "--resamples", "50", "--inference", "mcnemar",
+                            env=env).stdout)["sections"]
     assert sec["uncertainty"]["reason"] is None and all(c["n"] == 12 and c["ci"] for c in sec["cells"])
     tested = {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in sec["cells"] if c["codec"] != "none"}
     shutil.rmtree(folder)
@@ -237,7 +246,8 @@ def test_intervals_of_a_limited_run_and_of_a_store_whose_task_is_gone(stats_stor
     assert all(c["ci"] is None for c in gone["cells"])
     assert {(c["codec"], c["level"]): (c["b"], c["c"], c["p"]) for c in gone["cells"] if c["codec"] != "none"} == tested
     table = cvb("report", "--store", str(store), env=env).stdout
-    assert "no intervals: task" in " ".join(table.split())
+    flat = " ".join(table.split())
+    assert "no intervals: task" in flat and "exact McNemar (questions as independent)" in flat
 
 
 def test_pope_f1_under_a_peer_protocol_gets_bootstrap_intervals(tmp_path):
@@ -259,9 +269,9 @@ def test_pope_f1_under_a_peer_protocol_gets_bootstrap_intervals(tmp_path):
     assert sec["task"].endswith("[protocol=lmms-eval]") and "f1" in sec["score_metric"]
     assert sec["uncertainty"]["reason"] is None
     for c in sec["cells"]:
-        assert c["ci_method"] == "bootstrap" and c["ci"][0] <= c["score"] <= c["ci"][1]
+        assert c["ci_method"] == "cluster bootstrap" and c["ci"][0] <= c["score"] <= c["ci"][1]
         if c["codec"] != "none":
-            assert c["test"] == "paired bootstrap" and 0 < c["p"] <= 1
+            assert c["test"] == "cluster bootstrap" and 0 < c["p"] <= 1
 
 
 def test_adapted_vlm_gets_gap_and_gain_intervals_and_overlaid_curves(stats_store, tmp_path):
@@ -326,4 +336,4 @@ def test_an_all_wrong_fraction_f1_is_not_taken_for_a_percentage(tmp_path):
                             env=env).stdout)["sections"]
     (c,) = sec["cells"]
     assert c["score_metric"] == "pope_f1_score" and c["score"] == 0
-    assert c["ci_method"] == "bootstrap" and c["ci"] == [0, 0]
+    assert c["ci_method"] == "cluster bootstrap" and c["ci"] == [0, 0]

@@ -36,6 +36,10 @@ from .vocabulary import MODES
                    "token count), exactly as the base model sees images; or N / WxH: every image squashed "
                    "to that size first (the paper's 336), which the adapted VLM then repeats at "
                    "evaluation and only `adapted-base:OUT` repeats for the base model.")
+@click.option("--clean-mix", type=float, default=0.0, show_default=True, metavar="FRACTION",
+              help="Share of training samples that are uncompressed (clean image, no condition, against "
+                   "the teacher on the same image): keeps the adapted model close to the base on clean "
+                   "images. 0.25 = one sample in four.")
 @click.option("--condition", type=click.Choice(MODES), default="full", show_default=True,
               help="What the condition distinguishes: codec x level, codec, level, or nothing (ablation).")
 @click.option("--placement", type=click.Choice(["embedding", "rotary"]), default="embedding", show_default=True,
@@ -55,7 +59,8 @@ from .vocabulary import MODES
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clip (0: none).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
-              help="Weights and compute: auto = bf16 on GPU, fp32 on CPU.")
+              help="Precision: bf16 = fp32 master weights with bf16 autocast (never bf16 weights, which "
+                   "drop small updates); auto = bf16 on GPU, fp32 on CPU.")
 @click.option("--save-every", type=click.IntRange(min=1), default=100, show_default=True,
               help="Checkpoint (weights, optimizer, data position) every N steps.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
@@ -73,7 +78,7 @@ from .vocabulary import MODES
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_column, limit, val_fraction,
-              resolution, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
+              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
               seed, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet, as_json) -> None:
     """Train a conditional visual-encoder adapter (the paper's "enhancing" step).
 
@@ -135,11 +140,9 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
         if key in vlm_options:
             raise UsageError(f"-o vlm.{key}: cvb adapt chooses the device (accelerate) and --dtype itself")
     probe = registry.create("vlm", vlm_ref, **vlm_options)  # a bad name or option fails now, cheaply
-    from cvb_hf.vlm import HFVLM
+    from .seam import base_maker
 
-    if not isinstance(probe, HFVLM):
-        raise UsageError(f"cvb adapt trains Hugging Face VLMs (hf:..., or an alias such as qwen2.5-vl-3b); "
-                         f"{vlm_ref!r} is a {type(probe).__name__}")
+    make_vlm = base_maker(registry, vlm_ref, vlm_options, probe)
     plans = codec_plans(codecs, levels, registry, options)
     codecs_only = [c for c in plans if not c.is_reference]
     vocab = Vocabulary({c.name: tuple(c.levels) for c in codecs_only}, condition,
@@ -157,6 +160,9 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     with acc.main_process_first():  # the main process compresses; the others then find it cached
         with Progress(out, enabled=not quiet and acc.is_main_process) as progress:
             data = prepare(sources, plans, cache, registry, jobs, val_fraction, description, progress)
+    from .data import add_clean
+
+    data = add_clean(data, clean_mix, seed)
     if data.failed and acc.is_main_process:
         out.print(f"[yellow]note:[/] {len(data.failed)} image/codec/level unit(s) failed and are left out, "
                   f"e.g. {data.failed[0]}")
@@ -166,10 +172,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     settings = Settings(steps=steps, epochs=epochs, batch=batch, lr=lr, warmup=warmup, weight_decay=weight_decay,
                         grad_clip=grad_clip, seed=seed, dtype=dtype, train=train_spec.label, placement=placement,
                         save_every=save_every,
-                        workers=workers, resolution=size)
-
-    def make_vlm(device: str, dt: str):
-        return registry.create("vlm", vlm_ref, **{**vlm_options, "device": device, "dtype": dt})
+                        workers=workers, resolution=size, clean_mix=clean_mix)
 
     outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
                   quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})

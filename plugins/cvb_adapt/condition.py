@@ -12,7 +12,9 @@ Where the vector goes (``placement``):
   every position of the embedding layer's output, which is exactly adding it to the position
   embedding (patch + position [+ class token] is all that layer sums; none has dropout there at
   inference). Qwen2-VL / Qwen2.5-VL have no such embedding: the vector is added to the patch
-  embedding's output, the same place.
+  embedding's output, the same place. A convolutional network (the reference tagger's
+  EfficientNet-Lite0) names the output of its stem ``patch_embed``: the vector is a per-channel
+  offset there.
 - ``rotary`` (the paper's code for Qwen2.5-VL, kept for comparison): the vector, head_dim / 2
   wide, is added to every patch's 2-D RoPE angles before cos/sin. **It cannot work**: RoPE
   attention depends only on the *difference* of two positions' angles, and every patch of an
@@ -137,6 +139,8 @@ def attach(tower, n_classes: int, placement: str = "embedding") -> Conditioner |
         if extra is None:
             return output
         extra = extra.to(output.dtype)
+        if output.dim() == 4:  # a convolutional stem's (images, channels, h, w): per channel
+            return output + extra[:, :, None, None]
         return output + (extra if output.dim() == 2 else extra[:, None, :])
 
     target.register_forward_hook(add)

@@ -15,6 +15,7 @@ the validation set when its content hash ranks among the lowest ``val_fraction``
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from cvb.errors import UsageError
 from cvb.types import ImageSource
+
+from .vocabulary import REFERENCE
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -75,7 +78,8 @@ class Data:
 def _mean_bpp(pairs: Sequence[Pair]) -> dict[str, float]:
     sums: dict[str, list[float]] = {}
     for p in pairs:
-        sums.setdefault(f"{p.codec}/{p.level}", []).append(p.bpp)
+        if p.codec != REFERENCE:
+            sums.setdefault(f"{p.codec}/{p.level}", []).append(p.bpp)
     return {k: round(sum(v) / len(v), 4) for k, v in sorted(sums.items())}
 
 
@@ -221,6 +225,26 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
     return Data(images, train, val, description, failed, ids, {c.name: c.codec.decode for c in codecs})
 
 
+def add_clean(data: Data, fraction: float, seed: int) -> Data:
+    """``data`` with uncompressed training pairs making up ``fraction`` of its training set.
+
+    A clean pair (codec ``none``) shows the student the clean image, unconditioned, against the
+    teacher's tokens of the same image: it holds the adapted encoder to the base model's answers
+    on clean images (fine-tuning on compressed images alone drifts there). The training images
+    are cycled in an order fixed by ``seed``; validation is unchanged."""
+    if not 0 <= fraction < 1:
+        raise UsageError(f"--clean-mix {fraction}: give a fraction of the training samples, 0 <= f < 1")
+    if fraction == 0:
+        return data
+    import numpy as np
+
+    images = sorted({p.image for p in data.train})
+    n = round(fraction / (1 - fraction) * len(data.train))
+    order = np.random.default_rng([seed, 7]).permutation(len(images))
+    clean = [Pair(images[int(order[i % len(images)])], REFERENCE, "", "", float("nan")) for i in range(n)]
+    return dataclasses.replace(data, train=data.train + clean)
+
+
 # ---- what the encoders see ---------------------------------------------------------------------
 def parse_resolution(value: str | int | None) -> tuple[int, int] | None:
     """``336`` -> (336, 336); ``448x336`` -> (448, 336) (width x height); ``native`` -> None."""
@@ -261,6 +285,8 @@ class PairDataset:
     def __getitem__(self, i: int):
         p = self.pairs[i]
         clean = self.data.images[p.image].source.load()
+        if p.codec == REFERENCE:  # a clean pair (--clean-mix): the student sees the clean image too
+            return p, fit(clean, self.size), fit(clean, self.size)
         compressed = self.cache.image(p.key, self.data.decoders.get(p.codec))
         if compressed is None:
             raise UsageError(f"the image cache lost {p.key} during training; rerun to compress it again")

@@ -223,6 +223,11 @@ def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted`` spec: ``--vlm adapted:ADAPTER_FOLDER``."""
     if not arg:
         raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
+    from .seam import adapted_factory
+
+    other = adapted_factory(artifact.read_manifest(arg))
+    if other is not None:  # a base from another plugin family (the reference tagger)
+        return other(arg, **options)
     return AdaptedVLM(arg, **options)
 
 
@@ -232,5 +237,10 @@ def create_base(arg: str | None = None, **options: Any) -> AdaptedVLM:
         raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH (made by `cvb adapt --out PATH`)")
     from cvb.options import reject_unknown
 
+    from .seam import adapted_factory
+
+    other = adapted_factory(artifact.read_manifest(arg))
+    if other is not None:  # a base from another plugin family (the reference tagger)
+        return other(arg, use_adapter=False, **options)
     reject_unknown(f"adapted-base:{arg}", {k: v for k, v in options.items() if k not in BASE_OPTIONS}, BASE_OPTIONS)
     return AdaptedVLM(arg, use_adapter=False, **options)

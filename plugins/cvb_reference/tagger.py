@@ -96,6 +96,13 @@ class ImageNetTagger:
 
         return answer_each(queries, one)
 
+    def adapter_base(self, device: str, dtype: str):
+        """The adapter seam (``cvb adapt --vlm imagenet-tagger``): the network in the shape
+        ``cvb_hf.vision`` reads, see ``tagger_vision``."""
+        from .tagger_vision import TaggerAdapterBase
+
+        return TaggerAdapterBase(device=device, dtype=dtype)
+
     def close(self) -> None:
         self.classifier.close()
         self.embedder.close()

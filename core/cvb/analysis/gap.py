@@ -302,6 +302,30 @@ def gap_summary(gaps: Sequence[Mapping], gains: Sequence[Mapping] = ()) -> list[
     return rows
 
 
+def clean_drift(cells: Sequence[Mapping], adapted: Mapping[str, str]) -> list[dict]:
+    """Per task and base VLM with an adapted counterpart: both models on the uncompressed images.
+
+    An adapter is trained for compressed images; on clean ones it should change nothing, and
+    fine-tuning drifts there (``cvb adapt --clean-mix`` holds it back). ``drift`` = adapted -
+    base, signed so that negative is worse. On a task whose answers are the base model's own
+    clean predictions (the tagger demonstration's), the adapted score *is* its agreement with
+    the base model on clean images.
+    """
+    groups = group_cells(cells)
+    rows = []
+    for (task, vlm), group in groups.items():
+        if vlm not in adapted or (task, adapted[vlm]) not in groups:
+            continue
+        base_ref, ad_ref = reference_cell(group), reference_cell(groups[(task, adapted[vlm])])
+        base, adap = (num(r.get("score")) if r else math.nan for r in (base_ref, ad_ref))
+        sign = 1.0 if higher_is_better(base_ref or ad_ref or {}) else -1.0
+        reason = None if base_ref and ad_ref else (
+            f"no uncompressed cell for {vlm if base_ref is None else adapted[vlm]} on {task}")
+        rows.append({"task": task, "vlm": vlm, "adapted_vlm": adapted[vlm], "base": base, "adapted": adap,
+                     "drift": sign * (adap - base), "higher_is_better": sign > 0, "reason": reason})
+    return rows
+
+
 def adapted_vlms_missing(cells: Sequence[Mapping], adapted: Mapping[str, str]) -> list[str]:
     """Names given to ``--adapted`` that have no cell at all (a typo, most likely)."""
     present = {c["vlm"] for c in cells}
@@ -309,4 +333,5 @@ def adapted_vlms_missing(cells: Sequence[Mapping], adapted: Mapping[str, str]) -
 
 
 __all__ = ["Gap", "decompose", "parse_adapted", "resolve_adapted", "like_for_like_base", "setup_differences",
-           "base_setup", "condition_label", "gap_rows", "adapter_gains", "gap_summary", "adapted_vlms_missing"]
+           "base_setup", "condition_label", "gap_rows", "adapter_gains", "gap_summary", "clean_drift",
+           "adapted_vlms_missing"]

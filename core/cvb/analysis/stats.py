@@ -25,7 +25,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 CONFIDENCE = 0.95
-ALPHA = 1 - CONFIDENCE
+
+
+def alpha_of(confidence: float) -> float:
+    """The significance level of a confidence level, rounded (``1 - 0.95`` is 0.0500...04 in
+    floating point, which would star a p-value of exactly 0.05)."""
+    return round(1 - confidence, 12)
+
+
+ALPHA = alpha_of(CONFIDENCE)
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 20260401
 
@@ -94,29 +102,76 @@ def draw_counts(draws: np.ndarray) -> np.ndarray:
     return np.bincount(flat, minlength=n_resamples * n_groups).reshape(n_resamples, n_groups).astype(float)
 
 
+def tail_p(k: int, r: int) -> float:
+    """Two-sided bootstrap p-value when ``k`` of ``r`` resampled differences lie on the far side
+    of 0: ``2 (k + 1) / (r + 1)``, at most 1 (the ``+1`` keeps a finite bootstrap from claiming
+    p = 0). The one expression behind both ``bootstrap_p`` and ``percentile_interval``."""
+    return min(1.0, 2.0 * (k + 1) / (r + 1))
+
+
+def _tail_rank(r: int, confidence: float) -> int:
+    """How many order statistics each tail of ``r`` values leaves out: the ``j`` with
+    ``tail_p(k, r) < 1 - confidence`` exactly for ``k < j`` (0: too few values for an interval)."""
+    alpha = alpha_of(confidence)
+    j = 0
+    while j < r and tail_p(j, r) < alpha:
+        j += 1
+    return j
+
+
 def percentile_interval(values: Iterable[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """The central ``confidence`` share of the finite bootstrap values (NaN when none)."""
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if v.size == 0:
+    """Percentile bootstrap interval of the finite ``values``: the ``j``-th smallest and the
+    ``j``-th largest value, ``j`` from ``_tail_rank`` (``j = 25`` for 1000 values at 95 %).
+
+    Built from the same tail counts as ``bootstrap_p``, so for paired differences the interval
+    excludes 0 exactly when ``bootstrap_p < 1 - confidence``: interval, p-value and the star of
+    significance can never contradict each other. NaN when there are too few values."""
+    v = np.sort(np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float))
+    j = _tail_rank(v.size, confidence)
+    if j == 0:
         return (math.nan, math.nan)
-    lo, hi = np.percentile(v, [100 * (1 - confidence) / 2, 100 * (1 + confidence) / 2])
-    return (float(lo), float(hi))
+    return (float(v[j - 1]), float(v[v.size - j]))
 
 
 def bootstrap_p(deltas: Iterable[float]) -> float:
     """Two-sided bootstrap p-value of "the paired difference is 0".
 
-    Twice the smaller share of resampled differences on either side of 0 (a difference of
-    exactly 0 counts on both sides), with the usual +1 correction ``(k + 1) / (R + 1)`` so a
-    finite number of resamples never claims p = 0; at most 1.
+    ``tail_p`` of the smaller count of resampled differences on either side of 0 (a difference of
+    exactly 0 counts on both sides): ``2 (k + 1) / (R + 1)``, never 0, at most 1.
     """
     d = np.asarray([x for x in deltas if x is not None and math.isfinite(x)], dtype=float)
     if d.size == 0:
         return math.nan
-    low = (np.sum(d <= 0) + 1) / (d.size + 1)
-    high = (np.sum(d >= 0) + 1) / (d.size + 1)
-    return float(min(1.0, 2 * min(low, high)))
+    return tail_p(int(min(np.sum(d <= 0), np.sum(d >= 0))), int(d.size))
 
 
-__all__ = ["ALPHA", "CONFIDENCE", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p", "cluster_draws",
-           "cluster_resamples", "draw_counts", "mcnemar", "mcnemar_counts", "percentile_interval", "wilson"]
+def paired_bootstrap(deltas: Iterable[float], confidence: float = CONFIDENCE) -> dict:
+    """Interval, p-value and verdict of one paired difference from its bootstrap replicates:
+    ``{"delta_ci", "p", "significant"}``; ``significant`` is ``p < 1 - confidence``, which is
+    exactly "``delta_ci`` excludes 0" (``percentile_interval``)."""
+    d = [x for x in deltas if x is not None and math.isfinite(x)]
+    lo, hi = percentile_interval(d, confidence)
+    p = bootstrap_p(d)
+    return {"delta_ci": None if math.isnan(lo) else [lo, hi], "p": p,
+            "significant": None if math.isnan(p) else bool(p < alpha_of(confidence))}
+
+
+def mcnemar_interval(b: int, c: int, n: int, scale: float, confidence: float = CONFIDENCE) -> list | None:
+    """The change of an accuracy (``scale x (c - b) / n``) as exact McNemar sees it: the
+    Clopper-Pearson interval of the share ``b / (b + c)`` of the discordant pairs (the
+    binomial McNemar's test is), mapped to the change. It excludes 0 when that binomial test
+    rejects 1/2 (conditional on ``b + c``, questions taken as independent)."""
+    from scipy.stats import binomtest
+
+    m = b + c
+    if n <= 0:
+        return None
+    if m == 0:
+        return [0.0, 0.0]
+    ci = binomtest(b, m, 0.5).proportion_ci(confidence_level=confidence, method="exact")
+    return [scale * m / n * (1 - 2 * float(ci.high)), scale * m / n * (1 - 2 * float(ci.low))]
+
+
+__all__ = ["ALPHA", "CONFIDENCE", "alpha_of", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p", "cluster_draws",
+           "cluster_resamples", "draw_counts", "mcnemar", "mcnemar_counts", "mcnemar_interval", "paired_bootstrap", "percentile_interval",
+           "tail_p", "wilson"]

@@ -16,6 +16,7 @@ FORMATS = ("table", "markdown", "csv", "json")
 INTERPOLATIONS = ("pchip", "akima", "cubic")
 DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES (not imported: numpy stays unloaded)
 DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
+INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
 
 
 def load_cells(store, task: str | None = None) -> list[dict]:
@@ -86,6 +87,11 @@ def default_store() -> Path:
                    "intervals; 0: no resampling (McNemar tests only).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of the resampling: the same seed gives the same intervals.")
+@click.option("--inference", type=Choice(INFERENCES), default="bootstrap", show_default=True,
+              help="The verdict (delta CI, p, *): 'bootstrap' = paired cluster bootstrap over "
+                   "images (questions about one image are not independent); 'mcnemar' = exact "
+                   "McNemar with Wilson score intervals, questions taken as independent (plain "
+                   "accuracies only; other scores keep the bootstrap).")
 @click.option("--format", "fmt", type=Choice(FORMATS), default="table", show_default=True,
               help="What to print: rich tables, Markdown, the cells as CSV, or the report as JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (same as --format json).")
@@ -98,15 +104,20 @@ def default_store() -> Path:
                    "verdict changes across the matrix first, then 2 that never change; 0: no browser.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache the sample browser reads [default: as for `cvb run`].")
+@click.option("--provenance", "full_provenance", is_flag=True,
+              help="End the terminal tables with the full provenance block (commands, runs, "
+                   "model, task and codec versions) instead of its one-line summary; the files "
+                   "of --out and --json always hold it in full.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, fmt, as_json,
-               out_dir, no_plots, n_samples, cache_dir, quiet) -> None:
+def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference,
+               fmt, as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
     For each task x VLM: the score of every codec x level with its bpp, image metrics, 95%
-    confidence interval, change against the uncompressed cell and a paired test of that
-    change (McNemar for plain accuracies, a paired bootstrap otherwise; same samples);
+    confidence interval, change against the uncompressed cell with its interval and p-value
+    (one method for all three: a paired cluster bootstrap over images by default, see
+    --inference; * marks p < 0.05, exactly when the change's interval excludes 0);
     BD-metric (mean score gained at equal rate, with a bootstrap interval) and BD-rate (mean
     bits saved at equal score) of every codec against the anchor, or why it is undefined;
     Pearson and Spearman correlation of the score with each image metric; the provenance of
@@ -144,10 +155,11 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
 
         check_names(cells, anchor, adapted)  # a typo found now, not after minutes of resampling
         say = None if quiet else note
-        stats = report_stats(store, get_registry(), cells, Options(resamples, seed), progress=say)
+        opts = Options(resamples, seed, inference=inference)
+        stats = report_stats(store, get_registry(), cells, opts, progress=say)
         prov = store_provenance(store, cells, sys.argv)
     report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
-                          provenance=prov, conditions=conditions)
+                          provenance=prov, inference=opts.describe(), conditions=conditions)
     for section in report["sections"]:
         if section["vlm"] in adapted:
             section["warnings"].extend([unlike[section["vlm"]]] if section["vlm"] in unlike else [])
@@ -155,7 +167,7 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
         for section in report["sections"]:
             for w in section["warnings"]:
                 note(f"warning: {section['task']} x {section['vlm']}: {w}")
-    _print(report, fmt)
+    _print(report, fmt, full_provenance)
     if out_dir is not None:
         from ..report.write import write_report
 
@@ -181,7 +193,7 @@ def _sample_browser(path: Path, cells: list[dict], out_dir: Path, n: int, cache_
                              warn=None if quiet else note)
 
 
-def _print(report: dict, fmt: str) -> None:
+def _print(report: dict, fmt: str, full_provenance: bool = False) -> None:
     if fmt == "json":
         from ..report.write import report_json
 
@@ -195,7 +207,7 @@ def _print(report: dict, fmt: str) -> None:
 
         sys.stdout.write(markdown_report(report))
     else:
-        from ..report.provenance import provenance_lines
+        from ..report.provenance import provenance_lines, provenance_summary
         from ..report.tables import rich_tables
         from .console import console
 
@@ -203,7 +215,10 @@ def _print(report: dict, fmt: str) -> None:
         for renderable in rich_tables(report, width=con.width):
             con.print(renderable)
         lines = provenance_lines(report.get("provenance"))
-        if lines:
+        if lines and full_provenance:
             con.rule("provenance")
             for line in lines:
                 con.print(line, markup=False, highlight=False, overflow="fold")
+        elif lines:  # the last line of a report on a small terminal: what made it, in brief
+            con.print(provenance_summary(report, con.width), markup=False, highlight=False,
+                      overflow="ellipsis", no_wrap=True)

@@ -222,9 +222,10 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
               help=f"Results store written by `cvb run` [default: $CVB_STORE, else {DEFAULT_STORE}].")
 @click.option("--what", type=Choice(EXPORTS), default="cells", show_default=True,
               help="Which table: samples (each answer with its question, gold answer, prompt, verdict, "
-                   "codec, level, bpp and image key), cells, failures, versions (each VLM version "
-                   "once), or a raw store table.")
-@click.option("--format", "fmt", type=Choice(["csv", "jsonl"]), default="csv", show_default=True)
+                   "codec, level, bpp and image key), cells (the report's cells table), failures, "
+                   "versions (each VLM version once), or a raw store table.")
+@click.option("--format", "fmt", type=Choice(["csv", "jsonl", "parquet"]), default="csv",
+              show_default=True, help="parquet needs --out (a binary file).")
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
               cls=Aliased, hidden=("--output",), help="Write here instead of stdout.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -232,23 +233,31 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
                    "it, as DIR/KEY.png (lossless; KEY is the row's `key`).")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache the images are read from [default: as for `cvb run`].")
+@click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="cells: bootstrap resamples behind the intervals and p-values (as cvb report).")
+@click.option("--seed", type=int, default=20260401, show_default=True, help="cells: seed of the resampling.")
+@click.option("--inference", type=Choice(["bootstrap", "mcnemar"]), default="bootstrap",
+              show_default=True, help="cells: the verdict's method, as `cvb report --inference`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
 def export_cmd(store_path: Path | None, what: str, fmt: str, output: Path | None, images_dir: Path | None,
-               cache_dir: Path | None, quiet: bool) -> None:
-    """Write one table of a results store as CSV or JSON lines.
+               cache_dir: Path | None, resamples: int, seed: int, inference: str, quiet: bool) -> None:
+    """Write one table of a results store as CSV, JSON lines or Parquet.
 
     `samples` is the reader's table: one row per answer with the question, options, gold
     answer, the prompt text sent, the raw and parsed answer, the verdict (1 right, 0 wrong,
     between for partial credit), codec, level, bpp of that image and its `key` (for `cvb cache
     show KEY` or --images), plus a short `vlm_version_id` whose full text `--what versions`
-    prints once. `cells` rows are those `cvb report` reads; in CSV each image metric is a
-    `metric.NAME` column and each score detail a `detail.NAME` column; JSON columns are
-    decoded in JSONL, JSON text in CSV. An empty table still writes its CSV header.
+    prints once. `cells` is the cells table of `cvb report` (the same columns as its
+    cells.csv, documented in docs/report.md): scores with intervals, delta, p, protocol, judge
+    model and method; it resamples the stored answers as `cvb report` does (--resamples 0: no
+    intervals). JSON columns are decoded in JSONL, JSON text in CSV. An empty table still
+    writes its CSV header.
 
     \b
     Examples:
       cvb export --what samples --out samples.csv
       cvb export --what samples --format jsonl --images seen/ --out samples.jsonl
+      cvb export --what cells --format parquet --out cells.parquet
       cvb export --what versions
     """
     from ..run.export import write_rows
@@ -259,6 +268,23 @@ def export_cmd(store_path: Path | None, what: str, fmt: str, output: Path | None
         check_output_path(output, "--out")
     if images_dir is not None and what != "samples":
         raise UsageError("--images goes with --what samples (the rows that name each image's key)")
+    if fmt == "parquet" and output is None:
+        raise UsageError("--format parquet writes a binary file: name it with --out FILE")
+    if what == "cells":
+        from ..report.cells_table import export_cells
+
+        export_cells(store_path or default_store(), fmt, output, resamples=resamples, seed=seed,
+                     inference=inference)
+        return
+    if fmt == "parquet":
+        from ..run.export import write_parquet
+
+        with Store(store_path or default_store(), create=False) as store:
+            rows = store.export_rows(what)
+            if images_dir is not None:
+                rows = _with_images(store, rows, images_dir, cache_dir, quiet)
+            write_parquet(rows, output, store.export_columns(what))
+        return
     with Store(store_path or default_store(), create=False) as store:
         rows = store.export_rows(what)
         if images_dir is not None:

@@ -13,14 +13,15 @@ import numpy as np
 
 from ..analysis.bd import METHODS, bd_metric, bd_metric_replicates, bd_rate
 from ..analysis.correlation import metric_correlations
-from ..analysis.stats import ALPHA, CONFIDENCE, percentile_interval
+from ..analysis.stats import ALPHA, CONFIDENCE, paired_bootstrap, percentile_interval
 from ..analysis.curves import (
     codec_curves, group_cells, higher_is_better, metric_names, num, ordered_unique, reference_cell,
     sorted_cells,
 )
-from ..analysis.gap import adapted_vlms_missing, adapter_gains, gap_rows, gap_summary
+from ..analysis.gap import adapted_vlms_missing, adapter_gains, clean_drift, gap_rows, gap_summary
 from ..errors import UsageError
 from ..run.plan import scoring_of
+from .uncertainty import INFERENCES
 
 REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"
@@ -63,22 +64,25 @@ def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
 
 
 def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence: float,
-                sign: float = 1.0) -> list | None:
-    """Percentile interval of the BD-metric over the bootstrap replicates of both curves' cells
-    (the same resamples for every cell, so each replicate is one consistent pair of curves)."""
+                sign: float = 1.0) -> dict:
+    """``{"ci", "p", "significant"}`` of the BD-metric over the bootstrap replicates of both
+    curves' cells (the same image resamples for every cell, so each replicate is one consistent
+    pair of curves): the cells' own method (``stats.paired_bootstrap``), so an interval that
+    excludes 0 and p < 0.05 go together."""
+    none = {"ci": None, "p": None, "significant": None}
     if not replicates or not replicates[0] or not replicates[1]:
-        return None
+        return none
     keys_a = [(c["codec"], str(c["level"])) for c in base.cells]
     keys_t = [(c["codec"], str(c["level"])) for c in curve.cells]
     reps_a = [replicates[0].get(k) for k in keys_a]
     reps_t = [replicates[1].get(k) for k in keys_t]
     if any(r is None for r in reps_a + reps_t):
-        return None
+        return none
     b = min(len(r) for r in reps_a + reps_t)  # replicate b of every cell: one pair of curves
     values = sign * bd_metric_replicates(base.bpp, np.array([r[:b] for r in reps_a]), curve.bpp,
                                          np.array([r[:b] for r in reps_t]), method)
-    lo, hi = percentile_interval(values, confidence)
-    return None if math.isnan(lo) else [lo, hi]
+    got = paired_bootstrap(values, confidence)
+    return {"ci": got["delta_ci"], "p": got["p"], "significant": got["significant"]}
 
 
 def _bd_rows(cells: Sequence[Mapping], anchor: str | None, method: str,
@@ -100,7 +104,7 @@ def _bd_rows(cells: Sequence[Mapping], anchor: str | None, method: str,
             labels = (anchor, codec)
             metric = bd_metric(base.bpp, base.scores, curve.bpp, curve.scores, method, labels).as_dict()
             if metric["value"] is not None:
-                metric["ci"] = bd_interval(base, curve, method, (replicates, replicates), confidence)
+                metric.update(bd_interval(base, curve, method, (replicates, replicates), confidence))
             rate = bd_rate(base.bpp, base.scores, curve.bpp, curve.scores, method, labels).as_dict()
         rows.append({"codec": codec, "anchor": anchor, "points": len(curve.cells),
                      "bd_metric": metric, "bd_rate": rate})
@@ -120,9 +124,11 @@ def _clean_cell(cell: Mapping, metrics: Sequence[str], stats: Mapping | None = N
     extra: dict = {"ci": info.pop("ci", None), "ci_method": info.pop("ci_method", None)}
     if cell["codec"] != "none":
         p = info.pop("p", None)
+        significant = info.pop("significant", None)  # the method's own verdict, else p < alpha
+        if significant is None and p is not None and not math.isnan(p):
+            significant = bool(p < ALPHA)
         extra.update(delta=score - clean, delta_ci=info.pop("delta_ci", None),
-                     test=info.pop("test", None), p=p,
-                     significant=None if p is None or math.isnan(p) else bool(p < ALPHA), **info)
+                     test=info.pop("test", None), p=p, significant=significant, **info)
     return {
         "task": cell["task"], **scoring_of(cell["task"]), "vlm": cell["vlm"], "codec": cell["codec"],
         "level": str(cell.get("level")), "bpp": num(cell.get("bpp")),
@@ -143,6 +149,7 @@ def build_report(
     adapted: Mapping[str, str] | None = None,
     stats: Mapping | None = None,
     provenance: Mapping | None = None,
+    inference: Mapping | None = None,
     conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
     scores_only: bool = False,
 ) -> dict:
@@ -152,6 +159,7 @@ def build_report(
     anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
     (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
+    ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``);
     ``conditions``: what each adapted cell's answers were conditioned on (``gap_rows``).
     ``scores_only``: the score tables' fields alone, no BD-metrics, correlations or gaps (``cvb
     run``'s summary: it prints only those tables, and then never imports scipy).
@@ -163,6 +171,7 @@ def build_report(
     metrics = metric_names(cells)
     gaps = [] if scores_only else gap_rows(cells, adapted, conditions)
     gains = [] if scores_only else adapter_gains(cells, adapted, interp)
+    drifts = [] if scores_only else clean_drift(cells, adapted)
     sections = []
     stats = stats or {}
     for (task, vlm), group in group_cells(cells).items():
@@ -190,19 +199,33 @@ def build_report(
             "reference": _clean_cell(ref, metrics, cell_stats, clean) if ref else None,
             "cells": [_clean_cell(c, metrics, cell_stats, clean) for c in sorted_cells(group)],
             "bd": [] if scores_only else _bd_rows(group, section_anchor, interp, reps),
-            "uncertainty": {"resamples": st.resamples, "reason": st.reason} if st else None,
+            "uncertainty": _uncertainty(st),
             "warnings": list(st.warnings) if st else [],
             "correlation": [] if scores_only else metric_correlations(group, metrics),
             "gap": section_gaps,
             "adapter_bd": adapter_rows,
             "gap_summary": gap_summary(section_gaps, adapter_rows),
+            "clean_drift": next((_drift_ci(d, stats) for d in drifts if d["task"] == task and d["vlm"] == vlm), None),
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
+    if inference is None and stats:
+        st = next(iter(stats.values()))
+        inference = {"method": st.inference, "name": INFERENCES.get(st.inference, st.inference),
+                     "unit": "image", "resamples": st.resamples, "seed": st.seed, "confidence": st.confidence}
     return {
         "cvb_report": REPORT_VERSION, "interp": interp, "anchor": anchor,
         "adapted": adapted, "metrics": metrics, "confidence": CONFIDENCE,
+        "inference": dict(inference) if inference else None,
         "provenance": dict(provenance) if provenance else None, "sections": sections,
     }
+
+
+def _uncertainty(st) -> dict | None:
+    """A section's resampling: method, resamples, seed, and why there are no intervals."""
+    if st is None:
+        return None
+    return {"method": st.inference, "name": INFERENCES.get(st.inference, st.inference),
+            "resamples": st.resamples, "seed": st.seed, "confidence": st.confidence, "reason": st.reason}
 
 
 def _gap_ci(row: dict, stats: Mapping, hib: bool) -> None:
@@ -226,6 +249,20 @@ def _gap_ci(row: dict, stats: Mapping, hib: bool) -> None:
         row[f"{name}_ci"] = None if math.isnan(lo) else [lo, hi]
 
 
+def _drift_ci(row: dict, stats: Mapping) -> dict:
+    """``row`` with ``drift_ci``: the adapted minus the base clean score on the same resamples."""
+    base_st = stats.get((row["task"], row["vlm"]))
+    ad_st = stats.get((row["task"], row["adapted_vlm"]))
+    reps = [st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st)]
+    row = dict(row, drift_ci=None)
+    if row["reason"] is None and all(r is not None for r in reps):
+        m = min(len(r) for r in reps)
+        sign = 1.0 if row["higher_is_better"] else -1.0
+        lo, hi = percentile_interval(sign * (reps[1][:m] - reps[0][:m]), CONFIDENCE)
+        row["drift_ci"] = None if math.isnan(lo) else [lo, hi]
+    return row
+
+
 def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], stats: Mapping,
                 interp: str) -> None:
     """The adapter gain's interval: both VLMs were resampled with the same draws of the task's
@@ -241,6 +278,6 @@ def _adapter_ci(row: dict, group: Sequence[Mapping], cells: Sequence[Mapping], s
     if base is None or adapted is None:
         return
     sign = 1.0 if higher_is_better(base.cells[0]) else -1.0
-    bd["ci"] = bd_interval(base, adapted, interp, (base_st.replicates, ad_st.replicates),
-                           CONFIDENCE, sign)
+    bd.update(bd_interval(base, adapted, interp, (base_st.replicates, ad_st.replicates),
+                          CONFIDENCE, sign))
 

@@ -63,3 +63,16 @@ def provenance_lines(prov: Mapping[str, Any] | None) -> list[str]:
                           for e in entries)
         lines.append(f"codec {name}: {shown}")
     return lines
+
+
+def provenance_summary(report: Mapping[str, Any], width: int = 80) -> str:
+    """The provenance in one line of at most ``width`` characters (the terminal report's last):
+    cvb version, runs, the resampling's method, count and seed, and where the full block is."""
+    prov = report.get("provenance") or {}
+    inf = report.get("inference") or {}
+    runs = len(prov.get("runs") or [])
+    parts = [f"cvb {prov.get('cvb_version', '?')}", f"{runs} run{'s' if runs != 1 else ''}"]
+    if inf.get("resamples"):
+        parts.append(f"{inf['method']} {inf['resamples']}x seed {inf['seed']}")
+    line = "provenance: " + ", ".join(parts) + "; full: --provenance"
+    return line if len(line) <= width else line[:max(1, width - 3)] + "..."

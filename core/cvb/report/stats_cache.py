@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1  # bump when what is cached, or how it is computed, changes
+FORMAT = 2  # bump when what is cached, or how it is computed, changes
 KEEP_DAYS = 30
 
 
@@ -56,7 +56,7 @@ class StatsCache:
         state = store.report_state()
         self.enabled = self.path is not None and not state["running"]
         self.base = [FORMAT, __version__, str(Path(store.path).resolve()), state,
-                     [opts.resamples, opts.seed, opts.confidence]]
+                     [opts.resamples, opts.seed, opts.confidence, opts.inference]]
         self.fingerprints = store.cell_fingerprints() if self.enabled else {}
         self._by_answers: dict[tuple[str, str], list] | None = None  # (answers label, vlm) -> cells
         self._task_ids: dict[int, str] = {}
@@ -120,7 +120,8 @@ class StatsCache:
             return None
         return SectionStats(cells={tuple(k): v for k, v in info["cells"]},
                             replicates={tuple(k): reps[i].copy() for i, k in enumerate(info["replicated"])},
-                            reason=info["reason"], resamples=info["resamples"], warnings=info["warnings"])
+                            reason=info["reason"], resamples=info["resamples"], warnings=info["warnings"],
+                            seed=info["seed"], confidence=info["confidence"], inference=info["inference"])
 
     def put(self, key: str, st) -> None:
         conn = self._connect()
@@ -130,7 +131,8 @@ class StatsCache:
         if len({len(st.replicates[k]) for k in keys}) > 1:
             return
         info = {"cells": [[list(k), v] for k, v in st.cells.items()], "replicated": [list(k) for k in keys],
-                "reason": st.reason, "resamples": st.resamples, "warnings": st.warnings}
+                "reason": st.reason, "resamples": st.resamples, "warnings": st.warnings,
+                "seed": st.seed, "confidence": st.confidence, "inference": st.inference}
         reps = np.stack([np.asarray(st.replicates[k], dtype="<f8") for k in keys]).tobytes() if keys else None
         try:
             now = time.time()

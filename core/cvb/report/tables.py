@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+from ..analysis.stats import ALPHA
 from .provenance import provenance_lines
 
 LOW_OVERLAP = 0.75  # the bjontegaard package's warning threshold
@@ -56,7 +57,10 @@ def fmt_p(value) -> str:
         return "n/a"
     if value < 0.001:
         return "<0.001"
-    return f"{value:.3f}"
+    text = f"{value:.3f}"
+    if (float(text) < ALPHA) != (value < ALPHA):  # 0.0496 is no "0.050" beside a star
+        text = f"{value:.4f}"
+    return text
 
 
 def fmt_ci(ci, decimals: int, signed: bool = False) -> str:
@@ -79,11 +83,51 @@ def _confidence(section: dict) -> str:
 RELATIVE_SCORES = {"consistency"}
 #: extra columns of a score's graded details: {score metric: {detail key: column heading}}
 GRADED_DETAILS = {"consistency": {"consistency_word_f1": "word F1"}}
-TEST_NAMES = {"mcnemar": "McNemar (exact)", "paired bootstrap": "paired bootstrap"}
+TEST_NAMES = {"mcnemar": "exact McNemar (questions as independent)",
+              "cluster bootstrap": "paired cluster bootstrap over images"}
+CI_NAMES = {"wilson": "Wilson (questions as independent)", "cluster bootstrap": "cluster bootstrap over images"}
+
+
+def inference_words(report: dict) -> str:
+    """The report's verdict method in one sentence (Markdown and HTML heads)."""
+    inf = report.get("inference") or {}
+    if not inf:
+        return ""
+    conf = inf.get("confidence", 0.95)
+    alpha = f"{1 - conf:.2g}"
+    if inf.get("method") == "mcnemar":
+        return (f"{inf['name']}: plain accuracies get Wilson score intervals, exact McNemar p-values "
+                f"and the matching exact interval of the change (other scores: paired cluster "
+                f"bootstrap over images, {inf['resamples']} resamples, seed {inf['seed']}); * marks p < "
+                f"{alpha}, exactly when the change's interval excludes 0.")
+    return (f"{inf['name']}: the score's {round(100 * conf)}% interval, the change's (delta's) interval "
+            f"and its p-value come from the same {inf['resamples']} resamples of the task's images "
+            f"(seed {inf['seed']}); * marks p < {alpha}, exactly when the delta interval excludes 0.")
+
+
+def method_note(section: dict, what: str = "CI, delta CI, p and *") -> str:
+    """The verdict's method, resamples and seed, as every table footer says it."""
+    unc = section.get("uncertainty") or {}
+    tests = sorted({TEST_NAMES.get(c.get("test"), c.get("test")) for c in section["cells"] if c.get("test")})
+    if not tests:
+        return ""
+    draws = (f" ({unc['resamples']} resamples, seed {unc['seed']})"
+             if unc.get("resamples") and not unc.get("reason") else "")
+    conf = _confidence(section)
+    return (f"{what}: {' / '.join(tests)}{draws}; * marks p < {1 - section.get('confidence', 0.95):.2g}, "
+            f"exactly when the {conf} delta CI excludes 0")
+
+
+def bootstrap_note(section: dict) -> str:
+    """"paired cluster bootstrap over images (1000 resamples, seed S)" of a section."""
+    unc = section.get("uncertainty") or {}
+    draws = f" ({unc['resamples']} resamples, seed {unc['seed']})" if unc.get("resamples") else ""
+    return TEST_NAMES["cluster bootstrap"] + draws
 
 
 def cells_table(section: dict, metrics: list[str]) -> Table:
-    """Scores of one task x VLM with interval, change against the uncompressed cell and test.
+    """Scores of one task x VLM with interval, change against the uncompressed cell, the
+    change's interval and p-value, all from one method (``method_note``).
 
     Every number column has one number of decimals; ``cvb run`` prints this same table.
     """
@@ -91,16 +135,20 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
     ref = section["reference"]
     cells = section["cells"]
     has_ci = any(c.get("ci") for c in cells)
+    has_dci = any(c.get("delta_ci") for c in cells)
     has_p = any(c.get("p") is not None for c in cells)
     show_n = len({c["n"] for c in cells}) > 1
     show_failed = any(c["n_failed"] for c in cells)
     score_dec = decimals_for([c["score"] for c in cells] + [x for c in cells for x in (c.get("ci") or [])])
     delta_dec = score_dec
     metric_dec = {m: decimals_for(c["metrics"].get(m) for c in cells) for m in metrics}
+    conf = _confidence(section)
     header = ["codec", "level", "bpp", sm]
     if has_ci:
-        header.append(f"{_confidence(section)} CI")
+        header.append(f"{conf} CI")
     header.append("delta")
+    if has_dci:
+        header.append(f"delta {conf} CI")
     if has_p:
         header.append("p")
     graded = [k for k in GRADED_DETAILS.get(sm, ()) if any(k in c["details"] for c in cells)]
@@ -126,6 +174,8 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
         if has_ci:
             row.append("" if relative else fmt_ci(c.get("ci"), score_dec))
         row.append(delta)
+        if has_dci:
+            row.append("" if reference else fmt_ci(c.get("delta_ci"), delta_dec, signed=True))
         if has_p:
             row.append("" if reference else fmt_p(c.get("p")))
         row += ["" if reference else fmt(c["details"].get(k), decimals=2) for k in graded]
@@ -139,16 +189,15 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
     if not ref:
         notes.append("no uncompressed (codec none) cell was run for this task x VLM")
     else:
-        notes.append(f"delta = {sm} - uncompressed {sm}")
+        notes.append(f"delta = {sm} - uncompressed {sm} (row none: bpp 24 = uncompressed 8-bit RGB)")
     if not show_n and cells:
         notes.append(f"n = {cells[0]['n']} samples per cell")
-    tests = sorted({TEST_NAMES.get(c.get("test"), c.get("test")) for c in cells if c.get("test")})
-    methods = sorted({c.get("ci_method") for c in cells if c.get("ci_method")})
-    if has_ci:
-        notes.append(f"CI: {' / '.join(methods)} over samples")
-    if tests:
-        notes.append(f"p: {' / '.join(tests)} against the uncompressed cell on the same samples; "
-                     f"* p < 0.05")
+    methods = sorted({CI_NAMES.get(c.get("ci_method"), c.get("ci_method")) for c in cells if c.get("ci_method")})
+    verdict = method_note(section)
+    if verdict:
+        notes.append(verdict)
+    if has_ci and methods != ["cluster bootstrap over images"]:
+        notes.append(f"score CI: {' / '.join(methods)}")
     if sm in RELATIVE_SCORES:
         notes.append(f"{sm} compares each answer with the answer on the uncompressed image")
     if graded:
@@ -182,7 +231,8 @@ def bd_table(section: dict, interp: str) -> Table:
     better = "higher" if section["higher_is_better"] else "lower"
     note = (f"{interp} interpolation over log10(bpp); BD-{sm}: mean score difference at equal "
             f"rate ({better} {sm} is better); BD-rate: mean bitrate difference at equal score "
-            f"(negative saves bits)" + ("; CI: bootstrap of both curves over samples" if has_ci else ""))
+            f"(negative saves bits)" + (f"; CI: {bootstrap_note(section)}, both curves rescored on "
+                                       f"each resample" if has_ci else ""))
     if not section["bd"]:
         note = "only one codec: nothing to compare with the anchor"
     return Table(f"{section_title(section)}: Bjontegaard deltas against {section['anchor']}",
@@ -229,7 +279,7 @@ def gap_table(section: dict) -> Table | None:
                  f"uncompressed {fmt(clean, decimals=dec)}; total gap = information gap (info) + "
                  f"generalization gap (general.); share = generalization / total; positive = score "
                  f"lost to compression"
-                 + ("; gen. CI: paired bootstrap over samples (above 0: adaptation wins back a "
+                 + (f"; gen. CI: {bootstrap_note(section)} (above 0: adaptation wins back a "
                     "significant part)" if has_ci else "")
                  + ("; condition: what the adapted answers were conditioned on (answers per value "
                     "when they differ)" if has_cond else ""))
@@ -248,7 +298,7 @@ def adapter_table(section: dict) -> Table | None:
     return Table(f"{section_title(section)}: adapter gain of {adapted} (BD-{sm})",
                  ["codec", f"BD-{sm}"] + (["95% CI"] if has_ci else []), rows,
                  "the adapted VLM's curve against the base VLM's, same codec; positive = better"
-                 + ("; CI: bootstrap of both curves over the same samples" if has_ci else ""))
+                 + (f"; CI: {bootstrap_note(section)}, both curves rescored on each resample" if has_ci else ""))
 
 
 def gap_summary_table(section: dict) -> Table | None:
@@ -275,15 +325,34 @@ def gap_summary_table(section: dict) -> Table | None:
                  + (["95% CI"] if has_ci else []), rows,
                  "gaps averaged over the levels with all three scores; share = summed generalization / "
                  "summed total gap; gain = the adapted curve against the base curve, positive = better"
-                 + ("; CI: bootstrap of both curves over the same samples" if has_ci else ""))
+                 + (f"; CI: {bootstrap_note(section)}, both curves rescored on each resample" if has_ci else ""))
+
+
+def clean_drift_table(section: dict) -> Table | None:
+    """Base and adapted model on the uncompressed images: what the adapter changed where it
+    should change nothing."""
+    d = section.get("clean_drift")
+    if not d:
+        return None
+    dec = decimals_for([d["base"], d["adapted"]])
+    if d["reason"]:
+        row = [fmt(d["base"], decimals=dec), fmt(d["adapted"], decimals=dec), Reason(d["reason"]), ""]
+    else:
+        row = [fmt(d["base"], decimals=dec), fmt(d["adapted"], decimals=dec), fmt(d["drift"], True, dec),
+               fmt_ci(d.get("drift_ci"), dec, signed=True) if d.get("drift_ci") else "-"]
+    return Table(f"{section_title(section)}: clean-image drift of {d['adapted_vlm']}",
+                 ["base", "adapted", "drift", "95% CI"], [row],
+                 "scores on the uncompressed images; drift = adapted - base, negative = the adapter made "
+                 "clean images worse (train with `cvb adapt --clean-mix` to hold it back); CI: paired "
+                 "bootstrap over samples")
 
 
 def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table]:
     tables = [cells_table(section, metrics), bd_table(section, interp)]
     if section["correlation"]:  # no image metric measured: no correlation to show
         tables.append(correlation_table(section))
-    return tables + [t for t in (gap_table(section), gap_summary_table(section), adapter_table(section))
-                     if t is not None]
+    return tables + [t for t in (gap_table(section), gap_summary_table(section), adapter_table(section),
+                                 clean_drift_table(section)) if t is not None]
 
 
 # ---- renderings -----------------------------------------------------------------------------
@@ -313,6 +382,9 @@ def markdown_report(report: dict, images: dict | None = None) -> str:
     out = ["# cvb report", "",
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]
+    words = inference_words(report)
+    if words:
+        out += [f"Statistics: {_md_escape(words)}", ""]
     for i, s in enumerate(report["sections"]):
         out += [f"## {_md_escape(section_title(s))}", ""]
         ref = s["reference"]
@@ -380,18 +452,11 @@ def rich_tables(report: dict, width: int = 80) -> Iterable:
                 yield rich_table(part)
 
 
-CSV_FIXED = ["task", "vlm", "codec", "level", "bpp", "score", "score_metric", "higher_is_better",
-             "n", "n_failed", "error", "ci", "ci_method", "delta", "delta_ci", "test", "p",
-             "significant"]
-
-
 def cells_csv(report: dict) -> str:
-    """Every cell, full precision, one row each, in ``cvb export``'s column naming
-    (``metric.NAME``, ``detail.NAME``, ``ci_low``/``ci_high``); a header even with no cell."""
-    from ..run.export import write_rows
+    """The cells table (``cvb.report.cells_table``) as CSV: every cell, full precision, a
+    header even with no cell; the same table as ``cvb export --what cells``."""
+    from .cells_table import write_cells
 
     buf = io.StringIO()
-    rows = [{k: c.get(k) for k in CSV_FIXED} | {"metrics": c["metrics"], "details": c["details"]}
-            for s in report["sections"] for c in s["cells"]]
-    write_rows(rows, "csv", buf, columns=CSV_FIXED)
+    write_cells(report, "csv", buf)
     return buf.getvalue()

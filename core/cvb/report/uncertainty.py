@@ -38,6 +38,18 @@ class SectionStats:
     reason: str | None = None  # why there are no intervals
     resamples: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. cells whose answers are mostly empty
+    seed: int = stats.DEFAULT_SEED
+    confidence: float = stats.CONFIDENCE
+    inference: str = "bootstrap"  # the method asked for (``Options.inference``)
+
+
+#: the report's verdict methods (``--inference``): name -> how tables and files name it
+INFERENCES = {
+    "bootstrap": "paired cluster bootstrap over images",
+    "mcnemar": "exact McNemar, questions as independent",
+}
+#: what a cell's ``test`` / ``ci_method`` says (one name per method, in every output)
+CLUSTER, MCNEMAR, WILSON = "cluster bootstrap", "mcnemar", "wilson"
 
 
 @dataclass
@@ -45,6 +57,12 @@ class Options:
     resamples: int = stats.DEFAULT_RESAMPLES
     seed: int = stats.DEFAULT_SEED
     confidence: float = stats.CONFIDENCE
+    inference: str = "bootstrap"  # a key of INFERENCES
+
+    def describe(self) -> dict[str, Any]:
+        """The method as ``report.json`` and every table footer record it."""
+        return {"method": self.inference, "name": INFERENCES[self.inference], "unit": "image",
+                "resamples": self.resamples, "seed": self.seed, "confidence": self.confidence}
 
 
 def _label_options(label: str, ref: str) -> dict[str, Any]:
@@ -151,7 +169,8 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     from ..run.summary import empty_answers_note
     from .stored_answers import empty_counts, read_section
 
-    out = SectionStats(resamples=opts.resamples)
+    out = SectionStats(resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence,
+                       inference=opts.inference)
     keys = [(c["codec"], str(c["level"])) for c in cells if c.get("score") is not None]
     # answers are stored under the label without scoring options (protocol, judge)
     stored_as = answers_label(task_label)
@@ -212,35 +231,37 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
             return out
 
         declared = getattr(whole, "accuracy_scale", None)
-        # the verdicts serve the accuracy shortcut and McNemar's test, which only a declared accuracy gets
+        # verdicts: the accuracy shortcut and McNemar's test, which only a declared accuracy gets
         v = _verdicts(task, samples, answers[k]) if declared else None
         scale = _accuracy_scale(declared, score_of, v, draws.checks) if v is not None else None
         if scale is not None:
             reps = scale * (draws.totals(v) / draws.totals(np.ones(len(v))))
-            k_right, n = int(v.sum()), len(v)
-            lo, hi = stats.wilson(k_right, n, opts.confidence)
-            info = {"ci": [scale * lo, scale * hi], "ci_method": "wilson"}
         else:
             reps = _tally_replicates(tally, col, answers[k], reference, again, score_of, out)
             if reps is None:
                 reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
+        if scale is not None and opts.inference == "mcnemar":
+            lo, hi = stats.wilson(int(v.sum()), len(v), opts.confidence)
+            info = {"ci": [scale * lo, scale * hi], "ci_method": WILSON}
+        else:
             lo, hi = stats.percentile_interval(reps, opts.confidence)
-            info = {"ci": [_fixed(lo), _fixed(hi)], "ci_method": "bootstrap"}
-        verdicts[k] = v
+            info = {"ci": [_fixed(lo), _fixed(hi)], "ci_method": CLUSTER}
+        verdicts[k] = (v, scale)
         out.replicates[k] = reps
         out.cells[k] = info
     for k in keys:
         info = out.cells[k]
         if ref_key is None or k == ref_key:
             continue
-        delta = out.replicates[k] - out.replicates[ref_key]
-        lo, hi = stats.percentile_interval(delta, opts.confidence)
-        info["delta_ci"] = [_fixed(lo), _fixed(hi)]
-        v, vr = verdicts[k], verdicts[ref_key]
-        if info["ci_method"] == "wilson" and v is not None and vr is not None:
-            info.update(stats.mcnemar(vr, v))
-        else:
-            info.update({"test": "paired bootstrap", "p": stats.bootstrap_p(delta)})
+        (v, scale), (vr, _) = verdicts[k], verdicts[ref_key]
+        if opts.inference == "mcnemar" and scale is not None and vr is not None:
+            test = stats.mcnemar(vr, v)
+            info.update(test, delta_ci=stats.mcnemar_interval(test["b"], test["c"], len(v), scale,
+                                                              opts.confidence),
+                        significant=bool(test["p"] < stats.alpha_of(opts.confidence)))
+        else:  # interval, p and verdict from the same resampled differences
+            info.update(stats.paired_bootstrap(out.replicates[k] - out.replicates[ref_key], opts.confidence),
+                        test=CLUSTER)
     return out
 
 
@@ -343,8 +364,8 @@ def _stored_mcnemar(out: SectionStats, stored: Mapping, ref_key) -> None:
         if k == ref_key:
             continue
         test = stored_mcnemar(stored[ref_key], cell)
-        if test is not None:
-            out.cells.setdefault(k, {}).update(test)
+        if test is not None:  # no interval: the score's scale is the task's, which is not here
+            out.cells.setdefault(k, {}).update(test, significant=bool(test["p"] < stats.alpha_of(out.confidence)))
 
 
 def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None = None,

@@ -8,7 +8,16 @@ from pathlib import Path
 from ..jsonsafe import json_safe
 from .html import html_report
 from .plots import write_plots
+from .cells_table import write_cells
 from .tables import cells_csv, markdown_report
+
+
+def cells_jsonl(report: dict) -> str:
+    import io
+
+    buf = io.StringIO()
+    write_cells(report, "jsonl", buf)
+    return buf.getvalue()
 
 
 def report_json(report: dict) -> str:
@@ -16,7 +25,9 @@ def report_json(report: dict) -> str:
 
 
 def write_report(report: dict, out: Path, plots: bool = True, progress=None) -> list[Path]:
-    """``report.md``, ``cells.csv``, ``report.json``, plots (PNG, SVG, PDF) and ``report.html``.
+    """``report.md``, the cells table (``cells.csv``, ``cells.jsonl``, ``cells.parquet``),
+    ``report.json``, plots (PNG, SVG, PDF), the matplotlib style they were drawn with, and
+    ``report.html``.
 
     Returns the paths written. Plots are optional because matplotlib is the slow part;
     ``progress(line)`` hears of each figure drawn.
@@ -28,6 +39,7 @@ def write_report(report: dict, out: Path, plots: bool = True, progress=None) -> 
     files = {
         "report.md": markdown_report(report, rel),
         "cells.csv": cells_csv(report),
+        "cells.jsonl": cells_jsonl(report),
         "report.json": report_json(report),
         "report.html": html_report(report, images),
     }
@@ -36,4 +48,7 @@ def write_report(report: dict, out: Path, plots: bool = True, progress=None) -> 
         path = out / name
         path.write_text(text, encoding="utf-8")
         written.append(path)
+    parquet = out / "cells.parquet"
+    write_cells(report, "parquet", str(parquet))
+    written.append(parquet)
     return written + [p for v in images.values() for f in v for p in f.files]

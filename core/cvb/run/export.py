@@ -85,3 +85,16 @@ def write_rows(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO,
         writer.writerow({k: "" if v is None else v for k, v in r.items()})
         n += 1
     return n
+
+
+def write_parquet(rows: Iterable[dict[str, Any]], path, columns: Sequence[str] = ()) -> int:
+    """``rows`` as a Parquet file, flattened as in CSV (``flat``); returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    flat_rows = [flat(r) for r in rows]
+    names = list(dict.fromkeys([c for c in flat_columns(columns)] + [k for r in flat_rows for k in r]))
+    table = pa.Table.from_pylist([{k: r.get(k) for k in names} for r in flat_rows]) if flat_rows else \
+        pa.table({k: pa.array([], pa.string()) for k in names})
+    pq.write_table(table, path)
+    return len(flat_rows)
