@@ -22,7 +22,8 @@ lines holding the most memory when scoring starts, when all of the run's state i
 for finding what grows, not for the figures).
 
 The toy task scores through a streamed scorer (``-o task.streamed=true``, as the built-in tasks
-do) where the fakes offer one. ``--baseline DIR`` runs an earlier checkout of cvb (its ``core``,
+do) where the fakes offer one; ``--simple-task`` runs it as a third-party task is written
+simply: ``samples()`` returns a list, and only ``score()`` (no ``scorer()``). ``--baseline DIR`` runs an earlier checkout of cvb (its ``core``,
 ``plugins`` and fakes, e.g. ``git worktree add /tmp/base main``) on the same work before each
 size, in the same session, so the two rows compare.
 
@@ -65,7 +66,8 @@ def child(args: argparse.Namespace) -> None:
     spent = _instrument()
     if args.trace:
         _trace_at_scoring(args.trace)
-    streamed = ["-o", "task.streamed=true"] if "streamed" in inspect.signature(ToyTask).parameters else []
+    streamed = (["-o", "task.streamed=true"] if "streamed" in inspect.signature(ToyTask).parameters
+                and not args.simple_task else [])
     argv = ["run", "--task", f"toy:{args.images}", "--vlm", "scripted", "--codec", "fake",
             "--levels", ",".join(LEVELS), "--metric", "none", "-o", f"task.questions={args.questions}",
             *streamed, "-b", "16", "--store", args.store, "--cache-dir", args.cache, "-q", "--json"]
@@ -139,14 +141,15 @@ def _trace_at_scoring(top: int) -> None:
 
 
 def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: Path = ROOT,
-              trace: int = 0) -> dict:
+              trace: int = 0, simple: bool = False) -> dict:
     """One run in a fresh process, on ``checkout``'s cvb (this one, or a baseline)."""
     env = dict(os.environ)
     if checkout != ROOT:
         env["PYTHONPATH"] = os.pathsep.join([str(checkout / "core"), str(checkout / "plugins")])
     out = subprocess.run([sys.executable, __file__, "--child", "--images", str(images), "--questions",
                           str(questions), "--store", str(store), "--cache", str(cache), "--fakes",
-                          str(checkout / "tests" / "plugins" / "cvb-fakes"), "--trace", str(trace)],
+                          str(checkout / "tests" / "plugins" / "cvb-fakes"), "--trace", str(trace),
+                          *(["--simple-task"] if simple else [])],
                          capture_output=True, text=True, check=True, env=env)
     if trace:
         print(out.stderr, end="", flush=True)
@@ -162,6 +165,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="measurements per size and checkout (interleaved)")
     parser.add_argument("--trace", type=int, default=0, metavar="K",
                         help="print the K lines holding most memory when scoring starts (tracemalloc)")
+    parser.add_argument("--simple-task", action="store_true",
+                        help="the toy task written the simple way: samples() returns a list, only score()")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fakes", default=str(FAKES), help=argparse.SUPPRESS)
     parser.add_argument("--images", help=argparse.SUPPRESS)
@@ -189,7 +194,7 @@ def main() -> None:
             for _ in range(args.repeat):
                 for name, checkout in checkouts:
                     seen.setdefault(name, []).append(
-                        measure(name, checkout, n, args.questions, images, args.trace))
+                        measure(name, checkout, n, args.questions, images, args.trace, args.simple_task))
             medians += [(name, n, rows) for name, rows in seen.items()]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -201,13 +206,14 @@ def main() -> None:
                   f"{statistics.median(r['ovh_cpu_ms'] for r in rows):6.3f} ms/sample")
 
 
-def measure(name: str, checkout: Path, n: int, questions: int, images: Path, trace: int = 0) -> dict:
+def measure(name: str, checkout: Path, n: int, questions: int, images: Path, trace: int = 0,
+            simple: bool = False) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
     try:
         n_images = n // questions
         store, cache = tmp / "r.sqlite", tmp / "cache"
-        first = run_child(images, questions, store, cache, checkout, trace)
-        rerun = run_child(images, questions, store, cache, checkout)
+        first = run_child(images, questions, store, cache, checkout, trace, simple)
+        rerun = run_child(images, questions, store, cache, checkout, simple=simple)
         samples = n_images * questions
         assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)
         assert first["predictions"] == rerun["predictions"] == samples * (1 + len(LEVELS))

@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
 from cvb_fakes import make_images  # noqa: E402
 from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes.components import log_events  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -114,3 +115,22 @@ def test_a_stopped_run_ends_its_workers_quietly(tmp_path):
     assert "rerun the same command to resume" in err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert not _survivors(workers)
+
+
+def test_each_worker_makes_its_codec_once(tmp_path):
+    """`cvb run -j 2` over 12 images: every process (the run, each worker) makes the codec once
+    for its lifetime, however many units it runs (a learned codec builds its models per
+    instance: 8-11 s of CPU for four CompressAI models). Control: every unit was encoded."""
+    from collections import Counter
+
+    images = make_images(tmp_path / "imgs", 12)
+    log = tmp_path / "events.log"
+    args = ["run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "fake", "--levels", "1,4",
+            "--metric", "none", "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "cache"),
+            "-j", "2", "-q"]
+    out = subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *args], capture_output=True, text=True,
+                         env=subprocess_env(CVB_FAKES_LOG=str(log)), timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert len(log_events(log, "encode")) == 12 * 2
+    made = Counter(e.split()[-1] for e in log_events(log, "create fake"))
+    assert len(made) >= 2 and set(made.values()) == {1}, made  # the run's and the workers', once each

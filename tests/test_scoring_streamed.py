@@ -105,3 +105,67 @@ def test_a_task_with_only_score_is_scored_on_the_whole_set():
     got = score_whole(scorer, ss, preds, ref)
     assert _fields(got) == _fields(task.score(ss, preds, reference=ref))
     assert got.value == 3 and got.details == {"agree": 3.0, "ids": 5.0}  # s0, s3, and s4 (neither)
+
+
+def test_spooled_texts_read_like_the_dict_they_replace():
+    from cvb.text_spool import SpooledTexts
+
+    texts = {f"s{i}": f"answer {i % 7}" for i in range(2500)}  # more than one write batch
+    spooled = SpooledTexts()
+    for k, v in texts.items():
+        spooled.put(k, v)
+    assert len(spooled) == len(texts) and list(spooled) == list(texts)
+    assert dict(spooled.items()) == texts and list(spooled.values()) == list(texts.values())
+    assert spooled["s1234"] == texts["s1234"] and "s0" in spooled and spooled.get("s9999") is None
+    assert "nope" not in spooled and 3 not in spooled
+    with pytest.raises(KeyError):
+        spooled["nope"]
+    assert spooled == texts  # Mapping equality, as a task comparing dicts would see
+    spooled.close()
+
+
+def test_a_score_only_task_is_scored_from_the_spool_in_a_run(tmp_path, monkeypatch):
+    """The toy task written the simple way (samples() a list, only score()) through the real
+    `cvb run`: score() of a large cell gets the samples as a read-only view of the run's spool
+    and the predictions from a temporary file, not lists and dicts of the whole cell, and the cell's
+    score is the one the task's own score() gives on its list and a dict of the stored answers."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "plugins" / "cvb-fakes"))
+    from cvb_fakes import make_images
+    from cvb_fakes.components import ToyTask
+    from cvb_fakes.harness import cli, use_fakes
+
+    use_fakes(monkeypatch)
+    monkeypatch.setattr(WholeSet, "IN_MEMORY", 10)  # a small cell taken as a large one (> 10)
+    seen = []
+    original = ToyTask.score
+
+    def spy(self, samples, predictions, reference=None):
+        seen.append((type(samples).__name__, type(predictions).__name__, len(samples), len(predictions)))
+        return original(self, samples, predictions, reference)
+
+    monkeypatch.setattr(ToyTask, "score", spy)
+    images = make_images(tmp_path / "imgs", 6)
+    store = tmp_path / "r.sqlite"
+    res = cli(["run", "--task", f"toy:{images}", "-o", "task.questions=3", "--vlm", "scripted", "--codec", "fake",
+               "--levels", "1", "--metric", "none", "--store", str(store), "--cache-dir", str(tmp_path / "c"),
+               "-q", "--json"])
+    assert res.exit_code == 0, res.output
+    assert seen == [("SampleView", "SpooledTexts", 18, 18)] * 2  # the reference cell and fake 1
+    monkeypatch.setattr(WholeSet, "IN_MEMORY", 18)  # control: a cell this small is held as before
+    seen.clear()
+    res = cli(["run", "--task", f"toy:{images}", "-o", "task.questions=3", "--vlm", "scripted", "--codec", "fake",
+               "--levels", "1", "--metric", "none", "--store", str(tmp_path / "r2.sqlite"),
+               "--cache-dir", str(tmp_path / "c"), "-q", "--json"])
+    assert res.exit_code == 0 and seen == [("list", "dict", 18, 18)] * 2, (res.output, seen)
+    cells = {c["codec"]: c for c in json.loads(res.stdout)["cells"]}
+    task = ToyTask(str(images), questions=3)
+    conn = sqlite3.connect(store)
+    for codec, cell in cells.items():
+        preds = dict(conn.execute("SELECT sample_id, text FROM predictions WHERE codec=?", (codec,)))
+        ref = dict(conn.execute("SELECT sample_id, text FROM predictions WHERE codec='none'"))
+        assert cell["score"] == original(task, task.samples(), preds, ref).value
+        assert cell["details"] == original(task, task.samples(), preds, ref).details

@@ -57,30 +57,53 @@ class Tally:
 
 class WholeSet:
     """The scorer of a task that only has ``score(samples, predictions, reference)``: collects
-    the cell (every sample, its prediction) and calls ``score`` at the end."""
+    the cell (every sample, its prediction) and calls ``score`` at the end.
 
-    def __init__(self, task: Any):
+    ``samples``: the cell's samples, already kept elsewhere (``cvb run`` gives its spool on disk,
+    every sample of the task in order, as ``add`` is then fed them): for a cell of more than
+    ``IN_MEMORY`` samples only the texts are collected, in temporary files (``cvb.text_spool``),
+    and ``score`` gets read-only views, so a cell of 100k answers is scored in flat memory (at
+    some CPU: each sample is read back from the spool). Otherwise lists and dicts, as before."""
+
+    #: cells up to this many samples are collected in memory (a few MB; no CPU spent on reading
+    #: them back), larger ones in temporary files
+    IN_MEMORY = 10_000
+
+    def __init__(self, task: Any, samples: Sequence[Sample] | None = None):
         self.task = task
-        self.samples: list[Sample] = []
-        self.predictions: dict[str, str] = {}
-        self.reference: dict[str, str] = {}
+        self._given = samples is not None and len(samples) > self.IN_MEMORY
+        if self._given:
+            from .text_spool import SpooledTexts
+
+            self.samples: Sequence[Sample] = samples
+            self.predictions: Mapping[str, str] = SpooledTexts()
+            self.reference: Mapping[str, str] = SpooledTexts()
+        else:
+            self.samples, self.predictions, self.reference = [], {}, {}
 
     def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
-        self.samples.append(sample)
+        put = self.predictions.put if self._given else self.predictions.__setitem__
+        if not self._given:
+            self.samples.append(sample)
         if prediction is not None:
-            self.predictions[sample.id] = prediction
+            put(sample.id, prediction)
         if reference is not None:
-            self.reference[sample.id] = reference
+            (self.reference.put if self._given else self.reference.__setitem__)(sample.id, reference)
 
     def result(self) -> TaskScore:
-        return self.task.score(self.samples, self.predictions, reference=self.reference)
+        try:
+            return self.task.score(self.samples, self.predictions, reference=self.reference)
+        finally:
+            if self._given:
+                self.predictions.close()
+                self.reference.close()
 
 
-def scorer_for(task: Any) -> Any:
+def scorer_for(task: Any, samples: Sequence[Sample] | None = None) -> Any:
     """The task's own streamed scorer (``task.scorer()``), or a :class:`WholeSet` around its
-    ``score`` for a task without one."""
+    ``score`` for a task without one (``samples``: see :class:`WholeSet`)."""
     make = getattr(task, "scorer", None)
-    return make() if callable(make) else WholeSet(task)
+    return make() if callable(make) else WholeSet(task, samples)
 
 
 def score_whole(scorer: Any, samples: Sequence[Sample], predictions: Mapping[str, str],

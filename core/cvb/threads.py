@@ -85,11 +85,12 @@ def per_worker(n_workers: int, cpus: int | None = None) -> int:
 
 
 def thread_budget() -> int:
-    """Threads this process should use at most: its budget when cvb set one, else every CPU."""
+    """Threads this process should use at most: its budget when cvb set one (a ``-j`` worker's
+    share), else every CPU free now (:func:`free_cpus`: other processes' load counts)."""
     try:
         return max(1, int(os.environ[_BUDGET_ENV]))
     except (KeyError, ValueError):
-        return available_cpus()
+        return free_cpus()
 
 
 def share_cores() -> None:

@@ -175,11 +175,20 @@ class _Collector:
         self.entries.append((key, bits, image if keep_pixels else None, dict(info), keep_pixels))
 
 
+#: this Ray worker process's codecs and metrics, built once for its lifetime (Ray reuses a
+#: worker for many tasks): a learned codec's models are built on its first unit, not every one
+_WORKSHOP: tuple[str, Workshop] | None = None
+
+
 def _compress_task(plugins, options: dict, job: ImageJob) -> tuple[JobOutcome, list]:
     from .compress_units import worker_registry_workshop
 
-    collector = _Collector()
-    workshop = worker_registry_workshop(registry_from(plugins), options, collector)
+    global _WORKSHOP
+    key = repr((plugins, options))  # another run's plugins or options: built again
+    if _WORKSHOP is None or _WORKSHOP[0] != key:
+        _WORKSHOP = (key, worker_registry_workshop(registry_from(plugins), options, None))
+    workshop = _WORKSHOP[1]
+    workshop.cache = collector = _Collector()  # this task's entries, sent back with its outcome
     return workshop.run(job), collector.entries
 
 

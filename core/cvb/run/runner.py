@@ -662,9 +662,11 @@ class Runner:
         store each answer's verdict under this cell's rule. Collects the samples without an
         answer into ``failures``; None when only those were wanted (``rescore`` False)."""
         from ..scorers import scorer_for
+        from ..text_spool import SampleView
 
         stored_as = t.answers_label or t.label
-        scorer, error, n_failed = (scorer_for(t.task) if rescore else None), None, 0
+        # a whole-set score reads the task's samples from the spool: every one is fed below, in order
+        scorer, error, n_failed = (scorer_for(t.task, SampleView(t.samples)) if rescore else None), None, 0
         verdicts: dict[str, float | None] = {}
         for s, err, text, ref_text in self._cell_answers(t, vlm, c, level):
             if err is not None:

@@ -40,7 +40,13 @@ def _env_delay(name: str) -> float:
 
 class CountingCodec(FakeCodec):
     """cvb.testing.FakeCodec that counts encodes, fails on a poison pixel, and sleeps
-    ``$CVB_FAKES_ENCODE_DELAY`` seconds per encode (to kill a run mid-compression)."""
+    ``$CVB_FAKES_ENCODE_DELAY`` seconds per encode (to kill a run mid-compression). Each instance
+    made is logged with its process (``create fake PID``): a learned codec builds its models per
+    instance, so a worker must make one for its lifetime, not one per unit."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _log(f"create fake {os.getpid()}")
 
     def encode(self, image, level):
         CALLS["encode"] += 1
