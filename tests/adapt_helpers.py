@@ -58,7 +58,7 @@ def vocabulary(mode: str = "full"):
 
 
 def train(model_dir: Path, out: Path, data, cache, *, steps: int = 40, lr: float = 3e-4, mode: str = "full",
-          what: str = "full", resolution=SIZE):
+          what: str = "full", resolution=SIZE, dtype: str = "auto", weight_decay: float = 0.01):
     from cvb_adapt.student import parse_train
     from cvb_adapt.train import Settings, run
 
@@ -67,6 +67,6 @@ def train(model_dir: Path, out: Path, data, cache, *, steps: int = 40, lr: float
     registry = get_registry()
     ref = f"hf:{model_dir}"
     settings = Settings(steps=steps, batch=8, lr=lr, resolution=resolution, workers=0, save_every=10_000,
-                        train=what)
+                        train=what, dtype=dtype, weight_decay=weight_decay)
     return run(lambda device, dtype: registry.create("vlm", ref, device=device, dtype=dtype), ref, data, cache,
                vocabulary(mode), parse_train(what), settings, out, quiet=True)

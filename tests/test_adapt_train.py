@@ -203,3 +203,65 @@ def test_adapter_records_and_reapplies_its_image_processor_implementation(qwen_a
     pinned.load()
     assert image_backend(pinned.processor.image_processor) == other
     assert f"image_backend={other}" in pinned.version
+
+
+@pytest.mark.parametrize("arch", ["qwen2_5_vl", "llava"])
+def test_bf16_autocast_moves_every_trainable_tensor(tiny_vlm_dirs, training_data, tmp_path, arch):
+    """bf16 is mixed precision: fp32 master weights, bf16 autocast. Pure-bf16 AdamW at lr 1e-4
+    left 29 % of the weights and every norm weight unchanged; here every trained tensor moves,
+    nearly every element of it (no weight decay, so only gradient updates count), and none of
+    them is a parameter the visual tokens never use (LLaVA's last CLIP layer used to be one)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from cvb.plugins import get_registry
+    from cvb_adapt.condition import condition_embedding
+
+    data, cache = training_data
+    out = tmp_path / "bf16"
+    outcome = adapt_helpers.train(tiny_vlm_dirs[arch], out, data, cache, steps=3, lr=1e-4, dtype="bf16",
+                                  weight_decay=0.0)
+    assert outcome.manifest["train"]["precision"] == "fp32 master weights, bf16 autocast"
+    trained = load_file(str(out / "adapter.safetensors"))
+    base = get_registry().create("vlm", f"hf:{tiny_vlm_dirs[arch]}", device="cpu", dtype="fp32")
+    base.load()
+    start = dict(base.model.named_parameters())
+    torch.manual_seed(42)  # the condition embedding's initial state, as training drew it
+    first = condition_embedding(2, trained[next(k for k in trained if k.endswith("cvb_condition.mlp.0.weight"))].shape[0])
+    for name, p in first.named_parameters():
+        start[next(k for k in trained if k.endswith(f"cvb_condition.{name}"))] = p
+    assert set(trained) <= set(start)
+    for name, value in trained.items():
+        assert value.dtype == torch.float32, name
+        moved = float((value != start[name].detach().float()).float().mean())
+        assert moved > 0.9, (name, moved)
+    base.close()
+
+
+def test_only_what_the_visual_tokens_use_trains(tiny_vlm_dirs):
+    """LLaVA reads CLIP's second-to-last layer: its last layer and post_layernorm never train,
+    and last:1 is the last layer that is used; Qwen uses every block and its merger."""
+    from PIL import Image
+
+    from cvb.plugins import get_registry
+    from cvb_adapt.student import Student, parse_train
+    from cvb_hf.vision import image_inputs
+
+    for arch, dead in (("llava", ("encoder.layers.1.", "post_layernorm")), ("qwen2_5_vl", ())):
+        vlm = get_registry().create("vlm", f"hf:{tiny_vlm_dirs[arch]}", device="cpu", dtype="fp32")
+        vlm.load()
+        image = Image.new("RGB", (40, 30), (120, 60, 30))
+
+        def probe():
+            return image_inputs(vlm.processor, [image], "cpu", vlm.model.dtype), 1
+
+        names = set(Student(vlm.model, 2, parse_train("full"), probe=probe).trainable())
+        vision = {n for n, _ in vlm.model.named_parameters() if ".visual." in f".{n}" or "vision_tower" in n
+                  or "multi_modal_projector" in n}
+        assert {n for n in vision if not any(d in n for d in dead)} - names <= {n for n in names if "cvb_" in n}
+        assert not {n for n in names if any(d in n for d in dead)}
+        assert len(names) > 10
+        if arch == "llava":
+            last = set(Student(vlm.model, 2, parse_train("last:1"), probe=probe).trainable())
+            assert any("encoder.layers.0." in n for n in last) and not any("encoder.layers.1." in n for n in last)
+        vlm.close()

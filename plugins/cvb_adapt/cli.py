@@ -59,7 +59,8 @@ from .vocabulary import MODES
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clip (0: none).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
-              help="Weights and compute: auto = bf16 on GPU, fp32 on CPU.")
+              help="Precision: bf16 = fp32 master weights with bf16 autocast (never bf16 weights, which "
+                   "drop small updates); auto = bf16 on GPU, fp32 on CPU.")
 @click.option("--save-every", type=click.IntRange(min=1), default=100, show_default=True,
               help="Checkpoint (weights, optimizer, data position) every N steps.")
 @click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,

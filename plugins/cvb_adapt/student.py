@@ -9,6 +9,13 @@
   blocks, plus the condition embedding (the projector stays frozen);
 - ``embedding``: the condition embedding alone (the cheapest; it can only shift positions).
 
+Only parameters the visual tokens depend on ever train, whatever ``--train`` says: given a
+probe (one real image through the processor), ``Student`` runs the model's own visual-token
+computation once and keeps the parameters autograd reaches from those tokens. So LLaVA, which
+reads CLIP's second-to-last layer, never trains its last layer or ``post_layernorm`` (they
+would stay unchanged, be saved for nothing, and stop DDP at its second step), and ``last:N``
+counts the last N blocks that are used. Derived, not listed, so it holds for any architecture.
+
 The adapter's weights are exactly the trained tensors, named relative to the model
 (``model.visual.blocks.0.attn.qkv.weight``, ``model.visual.cvb_condition.mlp.0.weight``, LoRA's
 ``...lora_A.default.weight``), so loading puts them back where they came from.
@@ -71,7 +78,9 @@ def blocks_of(tower) -> "torch.nn.ModuleList":
 class Student:
     """The parts of one loaded VLM that adapter training touches, by their names in the model."""
 
-    def __init__(self, model, n_classes: int, train: TrainSpec, placement: str = "embedding"):
+    def __init__(self, model, n_classes: int, train: TrainSpec, placement: str = "embedding", probe=None):
+        """``probe``: ``() -> (image inputs, number of images)`` for ``used_parameters``; None
+        (loading a finished adapter) skips the check."""
         from cvb_hf.vision import find_projector, find_vision_tower
 
         self.model = model
@@ -83,6 +92,7 @@ class Student:
             _add_lora(self.tower, train.n)
         if train.kind == "embedding" and self.conditioner is None:
             raise UsageError("--train embedding trains only the condition embedding, and --condition none has none")
+        self.used: set[str] | None = used_parameters(model, self.vision_modules(), probe) if probe else None
         self._select()
 
     def vision_modules(self) -> list["torch.nn.Module"]:
@@ -96,22 +106,29 @@ class Student:
         if kind == "full":
             chosen = self.vision_modules()
         elif kind == "last":
-            blocks = blocks_of(self.tower)
+            blocks = [b for b in blocks_of(self.tower) if self._is_used(b)]
             n = min(self.train_spec.n, len(blocks))
             chosen = list(blocks[len(blocks) - n:])
             merger = getattr(self.tower, "merger", None)
             chosen += [m for m in (merger, self.projector) if m is not None]
+        used = {id(p) for n, p in self.model.named_parameters() if self.used is None or n in self.used}
         for module in chosen:
             for p in module.parameters():
-                p.requires_grad_(True)
+                p.requires_grad_(id(p) in used)
         if kind == "lora":
             for name, p in self.tower.named_parameters():
                 if "lora_" in name:
-                    p.requires_grad_(True)
+                    p.requires_grad_(id(p) in used)
         emb = getattr(self.tower, ATTRIBUTE, None)
         if emb is not None:
             for p in emb.parameters():
                 p.requires_grad_(True)
+
+    def _is_used(self, module) -> bool:
+        if self.used is None:
+            return True
+        ids = {id(p) for p in module.parameters()}
+        return any(id(p) in ids for n, p in self.model.named_parameters() if n in self.used)
 
     def trainable(self) -> dict[str, "torch.nn.Parameter"]:
         """Trained parameters by their name in the model (the adapter's weight names)."""
@@ -120,6 +137,33 @@ class Student:
     def train(self, mode: bool = True) -> None:
         for m in self.vision_modules():
             m.train(mode)
+
+
+def used_parameters(model, modules, probe) -> set[str]:
+    """Names (in ``model``) of the parameters of ``modules`` that the visual tokens depend on:
+    the model's own ``features`` on the probe's image, then autograd from the tokens back to
+    every candidate (the condition embedding, absent from an unconditioned pass, is left to
+    ``_select``). The model's ``requires_grad`` flags are restored."""
+    import torch
+
+    from cvb_hf.vision import features
+
+    names = {id(p): n for n, p in model.named_parameters()}
+    candidates = {names[id(p)]: p for m in modules for p in m.parameters()
+                  if id(p) in names and f".{ATTRIBUTE}." not in f".{names[id(p)]}"}
+    before = {n: p.requires_grad for n, p in candidates.items()}
+    inputs, n_images = probe()
+    try:
+        for p in candidates.values():
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            tokens = features(model, inputs, n_images)
+            total = sum(t.float().sum() for t in tokens)
+            grads = torch.autograd.grad(total, list(candidates.values()), allow_unused=True)
+    finally:
+        for n, p in candidates.items():
+            p.requires_grad_(before[n])
+    return {n for n, g in zip(candidates, grads) if g is not None}
 
 
 def _add_lora(tower, rank: int) -> None:
