@@ -143,5 +143,6 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
         assert f'href="{f}"' in html and (out / f).exists()
     read = html.split("How to read this report")[1].split("</details>")[0]
     assert "<b>cvb</b>: cvb&#x27;s own scoring rules" in read
+    assert "no intervals or tests could be resampled here" in read  # a store without answers
     assert "jpeg: levels 1, 10, 30, 75 (lowest rate first); a higher level gives more bits" in read
     assert "24 bpp is the nominal rate of 8-bit RGB" in read
