@@ -96,11 +96,21 @@ class _Recorder:
         self.batch_size = 2
         self.version = "1"
         if with_prepare:
-            self.prepare = lambda qs: self.log.append(("prepare", tuple(qs)))
+            self.prepare = lambda qs: self.log.append(("prepare", _ids(qs)))
 
     def answer(self, queries):
-        self.log.append(("answer", tuple(queries)))
-        return [Answer(text=f"a{q}") for q in queries]
+        self.log.append(("answer", _ids(queries)))
+        return [Answer(text=f"a{q.sample_id}") for q in queries]
+
+
+def _ids(queries):
+    return tuple(int(q.sample_id) for q in queries)
+
+
+def _queries(*ids):
+    """Real queries (the session reads each one's images and answer mode), named by number."""
+    from cvb.types import Query
+    return [Query(image=None, prompt="q", sample_id=str(i)) for i in ids]
 
 
 def _executor(model):
@@ -113,10 +123,10 @@ def _executor(model):
 def test_local_executor_hands_a_preparing_vlm_each_batch_one_step_early():
     model = _Recorder(with_prepare=True)
     ex = _executor(model)
-    ex.submit("t1", [1, 2])
+    ex.submit("t1", _queries(1, 2))
     assert model.log == [("prepare", (1, 2))] and ex.pending() == 1
     assert ex.collect(block=False) == []
-    ex.submit("t2", [3, 4])  # batch 2 is prepared before batch 1 is answered
+    ex.submit("t2", _queries(3, 4))  # batch 2 is prepared before batch 1 is answered
     assert model.log == [("prepare", (1, 2)), ("prepare", (3, 4)), ("answer", (1, 2))]
     done = ex.collect(block=False)
     assert [(token, [a.text for a in answers]) for token, answers, _ in done] == [("t1", ["a1", "a2"])]
@@ -131,7 +141,7 @@ def test_local_executor_keeps_as_many_batches_ahead_as_the_vlm_prepares():
     model.prepare_ahead = 2
     ex = _executor(model)
     for n in range(4):
-        ex.submit(f"t{n}", [2 * n, 2 * n + 1])
+        ex.submit(f"t{n}", _queries(2 * n, 2 * n + 1))
     answered = [qs for what, qs in model.log if what == "answer"]
     assert answered == [(0, 1), (2, 3)] and ex.pending() == 4
     tokens = []
@@ -143,7 +153,7 @@ def test_local_executor_keeps_as_many_batches_ahead_as_the_vlm_prepares():
 def test_local_executor_answers_at_once_without_prepare():
     model = _Recorder(with_prepare=False)
     ex = _executor(model)
-    ex.submit("t1", [1, 2])
+    ex.submit("t1", _queries(1, 2))
     assert model.log == [("answer", (1, 2))] and ex.pending() == 1
     assert [t for t, *_ in ex.collect(block=False)] == ["t1"]
 
