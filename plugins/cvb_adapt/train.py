@@ -162,7 +162,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
-    from cvb_hf.vision import image_inputs
+    from cvb_hf.vision import crops_per_image, image_inputs
 
     acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     main = acc.is_main_process
@@ -237,7 +237,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             t = teacher.tokens(clean, len(items))
         if student.conditioner is not None:
             student.conditioner.set([UNCONDITIONAL if p.codec == REFERENCE else vocab.index(p.codec, p.level)
-                                     for p in pairs], [x.shape[0] for x in t])
+                                     for p in pairs], [x.shape[0] for x in t], crops_per_image(comp))
         return pairs, comp, t
 
     def validate() -> dict[str, float]:
