@@ -119,10 +119,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     train_spec = parse_train(train_what)
     if train_spec.kind == "embedding" and condition == "none":
         raise UsageError("--train embedding with --condition none trains nothing")
-    if (out_dir / artifact.MANIFEST).is_file() and not restart:
-        manifest = artifact.read_manifest(out_dir)
-        _report(out, manifest, out_dir, as_json, done_before=True)
-        return
+    finished = (out_dir / artifact.MANIFEST).is_file() and not restart
     if restart and out_dir.exists():
         shutil.rmtree(out_dir / artifact.CHECKPOINT, ignore_errors=True)
         for name in (artifact.MANIFEST, artifact.WEIGHTS, artifact.LOSSES):
@@ -147,6 +144,25 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     codecs_only = [c for c in plans if not c.is_reference]
     vocab = Vocabulary({c.name: tuple(c.levels) for c in codecs_only}, condition,
                        {c.name: {lv: float(c.rate_rank(lv)) for lv in c.levels} for c in codecs_only})
+    if finished:  # only reports, and only when this command asks for what was trained
+        manifest = artifact.read_manifest(out_dir)
+        asked = {"base": vlm_ref, "codecs and levels": vocab.describe(), "condition": condition,
+                 "placement": placement, "train": train_spec.label,
+                 "resolution": list(size) if size else "native", "lr": lr, "batch": batch, "seed": seed,
+                 "weight_decay": weight_decay, "grad_clip": grad_clip, **({"steps": steps} if steps else {})}
+        t = manifest.get("train", {})
+        done = {"base": manifest["base"].get("model"),
+                "codecs and levels": Vocabulary.from_json(manifest["vocabulary"]).describe(),
+                "condition": manifest["condition"]["mode"], "placement": manifest["condition"].get("placement"),
+                "train": t.get("what"), "resolution": manifest.get("resolution"), "lr": t.get("lr"),
+                "batch": t.get("batch_per_process"), "seed": t.get("seed"), "weight_decay": t.get("weight_decay"),
+                "grad_clip": t.get("grad_clip"), "steps": t.get("steps")}
+        changed = [f"{k}: {done.get(k)} -> {v}" for k, v in asked.items() if done.get(k) != v]
+        if changed:
+            raise UsageError(f"{out_dir} holds a finished adapter trained with other settings ({'; '.join(changed)}); "
+                             f"pass --restart to train it again, or choose another --out")
+        _report(out, manifest, out_dir, as_json, done_before=True)
+        return
     sources, description = list_sources(images, dataset, dataset_split, image_column, limit)
     cache = ImageCache(cache_dir or default_cache_dir())
 
@@ -174,8 +190,14 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
                         save_every=save_every,
                         workers=workers, resolution=size, clean_mix=clean_mix)
 
-    outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
-                  quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})
+    try:
+        outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
+                      quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})
+    except KeyboardInterrupt:
+        saved = artifact.CHECKPOINT if (out_dir / artifact.CHECKPOINT).is_dir() else None
+        click.echo(f"interrupted: {'the last checkpoint is in ' + str(out_dir / saved) if saved else 'no checkpoint yet'}; "
+                   f"rerun the same command to resume" + (" from it" if saved else ""), err=True)
+        raise SystemExit(130) from None
     if acc.is_main_process:
         _report(out, outcome.manifest, out_dir, as_json, outcome=outcome)
 

@@ -49,8 +49,10 @@ from .vocabulary import REFERENCE, UNCONDITIONAL, Vocabulary
 if TYPE_CHECKING:
     import torch
 
-#: a test hook: SIGKILL this process right after finishing that (1-based) step, as `kill -9` would
+#: test hooks: SIGKILL (as `kill -9` would) or SIGINT (as Ctrl-C would) this process right after
+#: finishing that (1-based) step
 KILL_ENV = "CVB_ADAPT_TEST_KILL_AFTER_STEP"
+INTERRUPT_ENV = "CVB_ADAPT_TEST_INTERRUPT_AFTER_STEP"
 
 
 @dataclass
@@ -209,13 +211,15 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
               "train": train_spec.label, "settings": settings.fingerprint_fields(), "world": world,
               "total_steps": total, "data": data.fingerprint(resolution)}
     ckpt_path = out / artifact.CHECKPOINT / "state.pt"
+    if main:
+        artifact.remove_stale_temporaries(out)  # a write killed half-way
     start, curve, val_before = 0, [], None
     if ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         if state["run_id"] != run_id:
-            changed = sorted(k for k in run_id if state["run_id"].get(k) != run_id[k])
-            raise UsageError(f"{out} holds a checkpoint of a run with other settings ({', '.join(changed)} "
-                             f"differ); rerun with the same options, or pass --restart to start over")
+            raise UsageError(f"{out} holds a checkpoint of a run with other settings "
+                             f"({'; '.join(differences(state['run_id'], run_id))}); rerun with the same "
+                             f"options, or pass --restart to start over")
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(state["weights"][name].to(p.device, p.dtype))
@@ -277,6 +281,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         acc.wait_for_everyone()
 
     kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
+    interrupt_at = int(os.environ.get(INTERRUPT_ENV, "0") or 0)
     bar = _bar(console, total, start, quiet or not main)
     t0, images_seen, running = time.perf_counter(), 0, None
     if torch.cuda.is_available():
@@ -317,6 +322,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                     save_checkpoint(step)
                 if kill_at and step == kill_at:
                     os.kill(os.getpid(), signal.SIGKILL)
+                if interrupt_at and step == interrupt_at:
+                    os.kill(os.getpid(), signal.SIGINT)
     finally:
         bar(None, None, None)
     seconds = time.perf_counter() - t0
@@ -378,6 +385,23 @@ def _worker_init(parent: int, worker_id: int) -> None:
     die_with_parent(parent)
 
 
+def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """``["settings.lr: 0.0001 -> 0.001", ...]``: each setting that differs, nested keys spelled
+    out, so a refusal names what changed."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif key in ("data", "base_fingerprint"):
+            out.append(f"{prefix}{key}: changed" if key == "data" else f"{prefix}{key}: another model")
+        else:
+            out.append(f"{prefix}{key}: {a} -> {b}")
+    return out
+
+
 def _mean(values: dict[str, float]) -> float | None:
     return sum(values.values()) / len(values) if values else None
 
@@ -402,11 +426,17 @@ def _forward_module(student: Student):
 
 
 def _bar(console, total: int, start: int, quiet: bool):
-    """``update(step, running_loss, lr)``; ``update(None, ...)`` closes the bar."""
+    """``update(step, running_loss, lr)``; ``update(None, ...)`` closes the bar. Always on stderr
+    (results go to stdout): a bar on a terminal, else a plain line every 10 s, as `cvb run`."""
     if quiet:
         return lambda *a: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from cvb.run.progress import PLAIN_INTERVAL_S, stderr_console
+
+    console = stderr_console()
+    if not console.is_terminal:
+        return _plain_lines(console.file, total, start, PLAIN_INTERVAL_S)
     prog = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                     TextColumn("lr {task.fields[lr]}"), TimeElapsedColumn(), TextColumn("eta"),
                     TimeRemainingColumn(), console=console)
@@ -418,6 +448,31 @@ def _bar(console, total: int, start: int, quiet: bool):
             prog.stop()
             return
         prog.update(task, completed=step, loss=f"{loss:.5g}", lr=f"{lr:.2e}")
+
+    return update
+
+
+def _plain_lines(stream, total: int, start: int, interval: float):
+    """``train: 12/40 (30%), loss 0.0012, lr 1.0e-04, 0.8 steps/s, eta 0:00:35``, every ``interval``
+    seconds and at the end."""
+    from datetime import timedelta
+
+    t0 = last = time.monotonic()
+
+    def update(step, loss, lr):
+        nonlocal last
+        now = time.monotonic()
+        if step is None or (step < total and now - last < interval):
+            return
+        last = now
+        rate = (step - start) / max(now - t0, 1e-9)
+        eta = f", eta {timedelta(seconds=round((total - step) / rate))}" if rate > 0 and step < total else ""
+        try:
+            stream.write(f"train: {step}/{total} ({100 * step / total:.0f}%), loss {loss:.5g}, lr {lr:.2e}, "
+                         f"{rate:.2f} steps/s{eta}\n")
+            stream.flush()
+        except OSError:
+            pass
 
     return update
 
