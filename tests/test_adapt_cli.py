@@ -81,7 +81,8 @@ def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
     ``--adapted ADAPTED``) every generalization gap and the BD gain are exactly 0, and each
     cell says which condition its answers used (the report and ``cvb export``)."""
     root, photos, model = workdir
-    trained = _cvb(*_adapt_args(model, photos, "identity", steps=2), "--lr", "0", cwd=root)
+    trained = _cvb(*_adapt_args(model, photos, "identity", steps=2), "--lr", "0", "--balance", "cell", cwd=root)
+    assert json.loads((root / "identity" / "adapter.json").read_text())["train"]["balance"] == "cell"
     # progress goes to stderr, as plain lines when it is not a terminal; results to stdout
     assert "train: 2/2 (100%)" in trained.stderr and "train: " not in trained.stdout
     umask = os.umask(0)

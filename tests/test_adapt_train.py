@@ -286,3 +286,15 @@ def test_llava_onevision_native_adapter_answers_a_batch_of_mixed_aspect_ratios(t
     assert [a.meta["condition"] for a in batch] == ["jpeg/1", "jpeg/5", "jpeg/1"]
     for b, q in zip(batch, queries):
         assert b.meta["logprobs"] == pytest.approx(vlm.answer([q])[0].meta["logprobs"], abs=1e-3)
+
+
+def test_cell_balance_weights_each_cell_by_its_starting_loss():
+    from cvb.errors import UsageError
+    from cvb_adapt.train import cell_weights
+
+    assert cell_weights({"jpeg/1": 4.0, "jpeg/5": 1.0}, "none") is None
+    w = cell_weights({"jpeg/1": 4.0, "jpeg/5": 1.0}, "cell")
+    assert w == pytest.approx({"jpeg/1": 0.625, "jpeg/5": 2.5})
+    assert w["jpeg/1"] * 4.0 == pytest.approx(w["jpeg/5"] * 1.0)  # every cell starts at the same loss
+    with pytest.raises(UsageError, match="none, cell"):
+        cell_weights({"jpeg/1": 1.0}, "tokens")

@@ -58,6 +58,10 @@ from .vocabulary import MODES
 @click.option("--weight-decay", type=float, default=0.01, show_default=True)
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clip (0: none).")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--balance", type=click.Choice(["none", "cell"]), default="none", show_default=True,
+              help="none: one MSE over all visual tokens (the paper; the most compressed cells, whose "
+                   "losses are largest, dominate it); cell: each codec x level weighted by 1 / its "
+                   "validation loss before training, so every cell counts alike.")
 @click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
               help="Precision: bf16 = fp32 master weights with bf16 autocast (never bf16 weights, which "
                    "drop small updates); auto = bf16 on GPU, fp32 on CPU.")
@@ -78,8 +82,9 @@ from .vocabulary import MODES
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_column, limit, val_fraction,
-              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
-              seed, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet, as_json) -> None:
+              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay,
+              grad_clip, seed, balance, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet,
+              as_json) -> None:
     """Train a conditional visual-encoder adapter (the paper's "enhancing" step).
 
     Every training image is compressed by every codec x level through `cvb run`'s engine and
@@ -149,14 +154,16 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
         asked = {"base": vlm_ref, "codecs and levels": vocab.describe(), "condition": condition,
                  "placement": placement, "train": train_spec.label,
                  "resolution": list(size) if size else "native", "lr": lr, "batch": batch, "seed": seed,
-                 "weight_decay": weight_decay, "grad_clip": grad_clip, **({"steps": steps} if steps else {})}
+                 "weight_decay": weight_decay, "grad_clip": grad_clip, "balance": balance, "clean_mix": clean_mix,
+                 **({"steps": steps} if steps else {})}
         t = manifest.get("train", {})
         done = {"base": manifest["base"].get("model"),
                 "codecs and levels": Vocabulary.from_json(manifest["vocabulary"]).describe(),
                 "condition": manifest["condition"]["mode"], "placement": manifest["condition"].get("placement"),
                 "train": t.get("what"), "resolution": manifest.get("resolution"), "lr": t.get("lr"),
                 "batch": t.get("batch_per_process"), "seed": t.get("seed"), "weight_decay": t.get("weight_decay"),
-                "grad_clip": t.get("grad_clip"), "steps": t.get("steps")}
+                "grad_clip": t.get("grad_clip"), "balance": t.get("balance", "none"),
+                "clean_mix": t.get("clean_mix", 0.0), "steps": t.get("steps")}
         changed = [f"{k}: {done.get(k)} -> {v}" for k, v in asked.items() if done.get(k) != v]
         if changed:
             raise UsageError(f"{out_dir} holds a finished adapter trained with other settings ({'; '.join(changed)}); "
@@ -186,7 +193,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     from .train import Settings, run
 
     settings = Settings(steps=steps, epochs=epochs, batch=batch, lr=lr, warmup=warmup, weight_decay=weight_decay,
-                        grad_clip=grad_clip, seed=seed, dtype=dtype, train=train_spec.label, placement=placement,
+                        grad_clip=grad_clip, seed=seed, dtype=dtype, balance=balance, train=train_spec.label, placement=placement,
                         save_every=save_every,
                         workers=workers, resolution=size, clean_mix=clean_mix)
 

@@ -72,6 +72,7 @@ class Settings:
     placement: str = "embedding"
     save_every: int = 100
     workers: int = 0  # DataLoader worker processes reading images
+    balance: str = "none"  # none: one MSE over all tokens; cell: each cell weighted by 1 / its loss before
     resolution: Any = None  # (W, H): squash every image to it; None: the processor's own pipeline
     clean_mix: float = 0.0  # share of uncompressed training pairs (data.add_clean)
 
@@ -262,8 +263,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             student.train(True)
         return {k: sum(v) / len(v) for k, v in sums.items()}
 
-    if val_before is None:
-        val_before = validate() if main else {}
+    if val_before is None:  # every process needs it to balance the cells (the same on all)
+        val_before = validate() if main or settings.balance == "cell" else {}
+    weight = cell_weights(val_before, settings.balance)
     student.train(True)
 
     def save_checkpoint(step: int) -> None:
@@ -302,7 +304,11 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                 pairs, comp, t = tokens_pair(items)
                 with amp():
                     s = forward(comp, len(items))
-                loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
+                if weight is None:
+                    loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
+                else:  # each pair's MSE, scaled so every cell starts at the same loss
+                    loss = torch.stack([weight[f"{p.codec}/{p.level}"] * torch.nn.functional.mse_loss(a.float(), b.float())
+                                        for p, a, b in zip(pairs, s, t)]).mean()
                 acc.backward(loss)
                 if settings.grad_clip > 0:
                     acc.clip_grad_norm_(list(params.values()), settings.grad_clip)
@@ -362,6 +368,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                       "weight_decay": settings.weight_decay, "grad_clip": settings.grad_clip,
                       "seed": settings.seed, "dtype": dtype,
                       "precision": ("fp32 master weights, bf16 autocast" if dtype == "bf16" else "fp32"),
+                      "balance": settings.balance, "clean_mix": settings.clean_mix,
                       "schedule": "linear warm-up + cosine"},
             "data": {**data.summary(), "fingerprint": data.fingerprint(resolution), **(describe or {})},
             "losses": {"val_before": val_before, "val_after": val_after,
@@ -383,6 +390,20 @@ def _worker_init(parent: int, worker_id: int) -> None:
     """A DataLoader worker dies with the training process, ``kill -9`` included, as `cvb run`'s
     workers do (otherwise it lives on, holding the caller's output pipes)."""
     die_with_parent(parent)
+
+
+BALANCES = ("none", "cell")
+
+
+def cell_weights(val_before: dict[str, float], balance: str) -> dict[str, float] | None:
+    """``--balance cell``: cell -> mean validation loss before training / that cell's, so the
+    most compressed cells (largest losses) stop dominating one plain MSE; None for ``none``."""
+    if balance == "none":
+        return None
+    if balance != "cell":
+        raise UsageError(f"--balance {balance!r}: choose one of {', '.join(BALANCES)}")
+    mean = _mean(val_before) or 0.0
+    return {cell: (mean / v if v > 0 else 1.0) for cell, v in val_before.items()}
 
 
 def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
