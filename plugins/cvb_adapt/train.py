@@ -306,8 +306,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                     s = forward(comp, len(items))
                 if weight is None:
                     loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
-                else:  # each pair's MSE, scaled so every cell starts at the same loss
-                    loss = torch.stack([weight[f"{p.codec}/{p.level}"] * torch.nn.functional.mse_loss(a.float(), b.float())
+                else:  # each pair's MSE, scaled so every cell starts at the same loss (clean pairs: 1)
+                    loss = torch.stack([weight.get(f"{p.codec}/{p.level}", 1.0)
+                                        * torch.nn.functional.mse_loss(a.float(), b.float())
                                         for p, a, b in zip(pairs, s, t)]).mean()
                 acc.backward(loss)
                 if settings.grad_clip > 0:
