@@ -77,6 +77,8 @@ def test_misspelt_names_get_a_suggestion(tmp_path):
     assert cmd.returncode == 2 and "did you mean 'report'" in cmd.stderr
     opt = _cvb(*_run_args(images, tmp_path / "s.sqlite"), "-o", "fakee.x=1")
     assert opt.returncode == 2 and "did you mean 'fake'" in opt.stderr
+    listing = _cvb("list", "codec")
+    assert listing.returncode == 2 and "(did you mean 'codecs'?)" in listing.stderr
     nothing_close = _cvb("run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "zzzzqq")
     assert nothing_close.returncode == 2 and "did you mean" not in nothing_close.stderr  # the control
 

@@ -18,7 +18,7 @@ from PIL import Image
 import video_stand_ins
 from conftest import ROOT
 from cvb.codec import compress
-from cvb.errors import UnavailableError, UsageError
+from cvb.errors import ExternalToolError, UnavailableError, UsageError
 from cvb.plugins import PluginInfo, Registry
 from cvb.sample_images import sample_photo_paths
 
@@ -42,7 +42,7 @@ def fake_hm(tmp_path, monkeypatch):
     log = tmp_path / "argv.log"
     monkeypatch.setenv("FAKE_CODEC_LOG", str(log))
     banner = "HM software: Encoder Version [16.20-fake] (including RExt)[Linux][64 bit]"
-    monkeypatch.setenv("CVB_HM_ENCODER", str(video_stand_ins.encoder(tmp_path / "TAppEncoder", banner)))
+    monkeypatch.setenv("CVB_HM_ENCODER", str(video_stand_ins.encoder(tmp_path / "TAppEncoder", banner, video_stand_ins.HM_CHECKS)))
     monkeypatch.setenv("CVB_HM_DECODER", str(video_stand_ins.decoder(tmp_path / "TAppDecoder")))
     return log
 
@@ -103,9 +103,10 @@ def test_encoder_argv_is_intra_one_frame_at_the_level_qp(fake_hm, tmp_path):
     cfg = tmp_path / "encoder_intra_main.cfg"
     cfg.write_text("QP : 32\n")
     codec = HMCodec(chroma="444", config=str(cfg))
-    argv = codec.encode_argv(47, (64, 48), tmp_path / "in.yuv", tmp_path / "out.bin", tmp_path / "c.cfg")
-    assert argv[0].endswith("TAppEncoder") and argv[1:3] == ["-c", str(tmp_path / "c.cfg")]
-    pairs = dict(zip(argv[3::2], argv[4::2]))
+    argv = codec.encode_argv(47, (64, 48), tmp_path / "in.yuv", tmp_path / "out.bin",
+                             (tmp_path / "d.cfg", tmp_path / "c.cfg"))
+    assert argv[0].endswith("TAppEncoder") and argv[1:5] == ["-c", str(tmp_path / "d.cfg"), "-c", str(tmp_path / "c.cfg")]
+    pairs = dict(zip(argv[5::2], argv[6::2]))
     assert pairs["-q"] == "47" and pairs["-wdt"] == "64" and pairs["-hgt"] == "48" and pairs["-f"] == "1"
     for flag in ("--InputChromaFormat=444", "--ChromaFormatIDC=444", "--IntraPeriod=1",
                  "--ConformanceWindowMode=1", "--InternalBitDepth=8", "--SEIDecodedPictureHash=0",
@@ -114,7 +115,7 @@ def test_encoder_argv_is_intra_one_frame_at_the_level_qp(fake_hm, tmp_path):
     assert codec.decode_argv(tmp_path / "a.bin", tmp_path / "r.yuv")[1:] == [
         "-b", str(tmp_path / "a.bin"), "-o", str(tmp_path / "r.yuv"), "-d", "8"]
     assert codec.version == "hm-16.20-fake"
-    assert len(codec.params()["config_sha256"]) == 16
+    assert len(codec.params()["config_sha256"]) == 16 and len(codec.params()["default_config_sha256"]) == 16
     before = codec.params()
     cfg.write_text("QP : 22\n")  # the instance keeps its snapshot; a new one sees the change
     assert codec.params() == before
@@ -166,7 +167,22 @@ def test_full_round_trip_through_hm_command_lines(fake_hm, photo, tmp_path):
     logged = [eval(line) for line in fake_hm.read_text().splitlines()]  # noqa: S307 (our own log)
     encodes = [argv for argv in logged if "-q" in argv]
     assert [argv[argv.index("-q") + 1] for argv in encodes] == ["47", "30"]
-    assert all(argv[0] == "-c" and argv[1].endswith("encoder.cfg") for argv in encodes)
+    # HM's own all-intra .cfg first (without it HM 16.7 refuses every picture), the user's second
+    assert all(argv[0] == "-c" and argv[1].endswith("default.cfg") and argv[2] == "-c"
+               and argv[3].endswith("encoder.cfg") for argv in encodes)
+
+
+def test_the_shipped_intra_config_is_what_makes_hm_encode(fake_hm, photo):
+    """The stand-in applies HM 16.7's own check (QuadtreeTULog2MaxSize defaults to 6, "must be 5
+    or smaller"): without the shipped encoder_intra_main.cfg every encode fails, as with real HM."""
+    bare = HMCodec()
+    bare.default_config, bare._default_text = None, None
+    with pytest.raises(ExternalToolError, match="QuadtreeTULog2MaxSize must be 5 or smaller"):
+        bare.encode(photo, "40")
+    codec = HMCodec()
+    assert codec.default_config.name == "encoder_intra_main.cfg"
+    assert "QuadtreeTULog2MaxSize         : 5" in codec.default_config.read_text()
+    assert compress(codec, photo, "40").image.size == photo.size
 
 
 def test_odd_size_420_is_padded_and_restored(fake_hm, photo):

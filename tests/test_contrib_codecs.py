@@ -26,9 +26,10 @@ for package in ("cvb-vtm", "cvb-bpg"):
 from cvb_bpg.codec import BPGCodec  # noqa: E402
 from cvb_vtm.codec import VTMCodec  # noqa: E402
 
-#: bpgenc's command line in, "BPG\xfb" + a JPEG whose quality falls with the QP out
+#: bpgenc's command line in, "BPG\xfb" + a JPEG whose quality falls with the QP out; like
+#: libbpg 0.9.8's bpgenc (x265), it segfaults on an image 24 px wide or narrower
 FAKE_BPGENC = r'''
-import io, sys
+import io, os, signal, sys
 from PIL import Image
 args = sys.argv[1:]
 if "-h" in args:
@@ -37,7 +38,10 @@ if "-h" in args:
 opts = dict(zip(args[:-1:2], args[1:-1:2]))
 assert opts["-f"] in ("420", "422", "444") and 1 <= int(opts["-m"]) <= 9 and opts["-e"] in ("x265", "jctvc")
 buf = io.BytesIO()
-Image.open(args[-1]).convert("RGB").save(buf, "JPEG", quality=max(1, 100 - 2 * int(opts["-q"])))
+image = Image.open(args[-1])
+if image.width <= 24:
+    os.kill(os.getpid(), signal.SIGSEGV)
+image.convert("RGB").save(buf, "JPEG", quality=max(1, 100 - 2 * int(opts["-q"])))
 open(opts["-o"], "wb").write(b"BPG\xfb" + buf.getvalue())
 '''
 
@@ -55,7 +59,8 @@ Image.open(io.BytesIO(data[4:])).save(args[args.index("-o") + 1])
 def stand_ins(tmp_path, monkeypatch):
     env = {
         "CVB_VTM_ENCODER": video_stand_ins.encoder(
-            tmp_path / "EncoderApp", "VVCSoftware: VTM Encoder Version 23.0 [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]"),
+            tmp_path / "EncoderApp", "VVCSoftware: VTM Encoder Version 23.0 [Linux][GCC 12.2.0][64 bit] [SIMD=AVX2]",
+            video_stand_ins.VTM_CHECKS),
         "CVB_VTM_DECODER": video_stand_ins.decoder(tmp_path / "DecoderApp"),
         "CVB_BPGENC": executable(tmp_path / "bpgenc", FAKE_BPGENC),
         "CVB_BPGDEC": executable(tmp_path / "bpgdec", FAKE_BPGDEC),
@@ -79,11 +84,42 @@ def test_vtm_passes_the_conformance_kit_on_stand_ins(stand_ins):
     assert bits[:4] == b"CVBS"  # VTM streams always carry the 8-byte size header
 
 
+def test_vtm_needs_its_shipped_intra_config(stand_ins):
+    """The stand-in applies VTM 23's own GOP check: without the shipped encoder_intra_vtm.cfg
+    (VTM's cfg/encoder_intra_vtm.cfg) every encode fails, as with the real EncoderApp."""
+    from cvb.errors import ExternalToolError
+
+    image = Image.new("RGB", (64, 48), (10, 120, 200))
+    bare = VTMCodec()
+    bare.default_config, bare._default_text = None, None
+    with pytest.raises(ExternalToolError, match="Invalid GOP structure given"):
+        bare.encode(image, "40")
+    codec = VTMCodec()
+    assert "DecodingRefreshType           : 1" in codec.default_config.read_text()
+    assert codec.decode(codec.encode(image, "40")).size == image.size
+
+
 def test_bpg_passes_the_conformance_kit_on_stand_ins(stand_ins):
     codec = BPGCodec(chroma="444", effort=3)
     assert codec.version == "bpg-0.9.8" and codec.params() == {"chroma": "444", "effort": 3, "encoder": "x265"}
     check_codec(codec, images=[sample_photo_paths()["chelsea"]], skip=SKIP_LARGE).raise_for_failures()
-    assert codec.encode(Image.new("RGB", (5, 3)), "40")[:4] == b"BPG\xfb"
+    assert codec.encode(Image.new("RGB", (40, 3)), "40")[:4] == b"BPG\xfb"  # the bare .bpg file
+
+
+def test_bpg_pads_the_images_bpgenc_crashes_on(stand_ins, monkeypatch):
+    """bpgenc 0.9.8 segfaults on images 24 px wide or narrower (so does the stand-in): they are
+    padded to 32 px and carry their true size, so every size codes and nothing crashes."""
+    import cvb_bpg.codec
+    from cvb.errors import ExternalToolError
+
+    codec = BPGCodec()
+    for size in ((1, 1), (17, 9), (24, 24)):
+        bits = codec.encode(Image.new("RGB", size, (200, 30, 90)), "40")
+        assert bits[:4] == b"CVBS" and bits[8:12] == b"BPG\xfb"
+        assert codec.decode(bits).size == size
+    monkeypatch.setattr(cvb_bpg.codec, "MIN_WIDTH", 1)  # control: unpadded, bpgenc crashes
+    with pytest.raises(ExternalToolError, match="exited with status -11"):
+        codec.encode(Image.new("RGB", (17, 9)), "40")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import VENV_BIN
-from test_external_process_group import _all_dead, _pids
+from test_external_process_group import _alive, _all_dead, _pids
 
 HANGING_FFMPEG = """#!/bin/sh
 # stands in for ffmpeg: answers -version; else records itself and a child, then hangs
@@ -87,4 +87,7 @@ def test_ctrl_c_stops_a_hanging_tool_at_once_and_exits_130(hanging_run, jobs):
     _, err = proc.communicate(timeout=120)  # far below the tool's 600 s: nothing waited it out
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
+    if jobs == 1:  # the tool ran in the run's own compression thread: killed before the run ended,
+        # not left to the guard (which would end it only after the thread's 5 s grace)
+        assert not [p for p in tools if _alive(p)], f"tools alive when cvb exited: {tools}"
     assert _all_dead(tools, within=5.0), f"tools still running after Ctrl-C: {tools}"

@@ -92,7 +92,11 @@ def test_prompts_images_budget_and_scores_equal_lmms_eval(name, tmp_path):
         predictions = [data.candidates(d, name)[(i + shift) % 15] for i, d in enumerate(docs)]
         check_scores(name, task, samples, docs, predictions)
     right = [data.candidates(d, name)[0] for d in docs]
-    assert task.score(samples, dict(zip([s.id for s in samples], right))).value > 0  # the control scores
+    best = task.score(samples, dict(zip([s.id for s in samples], right)))
+    assert best.value > 0  # the control scores
+    # lmms-eval's mean of values that are all 0 or 1 is declared an accuracy (the report's Wilson
+    # interval); a task's own aggregation (MMMU, MMStar) is not, whatever it gives
+    assert best.accuracy_scale == (None if name in ("mmmu_val", "mmstar") else 1.0)
 
 
 def test_bridged_pope_scores_as_pope_under_protocol_lmms_eval(tmp_path):
@@ -116,6 +120,9 @@ def test_bridged_pope_scores_as_pope_under_protocol_lmms_eval(tmp_path):
         assert [task.judge(s, p) for s, p in zip(ours, preds)] == [builtin.judge(s, p) for s, p in zip(theirs, preds)]
         c = f1.score(ours, {s.id: p for s, p in zip(ours, preds)})
         assert (c.metric, c.value) == (b.metric, b.value)
+        assert c.accuracy_scale is None  # an F1, even an all-zero one, is no accuracy
+    none_right = f1.score(ours, {s.id: "maybe" for s in ours})
+    assert none_right.value == 0 and none_right.accuracy_scale is None
     assert a.metric == "pope_accuracy"  # the first metric every document reports
 
 

@@ -139,9 +139,11 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     tables = re.findall(r"(.{0,40})<table", html)
     assert tables and all(t.endswith('<div class="scroll">') for t in tables)
     assert html.count("<table") == html.count("</table></div>")
+    assert "code { overflow-wrap: anywhere; }" in html  # provenance paths wrap at 390 px
     for f in ("score_sample_reference.svg", "score_sample_reference.pdf", "metrics_sample.svg"):
         assert f'href="{f}"' in html and (out / f).exists()
     read = html.split("How to read this report")[1].split("</details>")[0]
     assert "<b>cvb</b>: cvb&#x27;s own scoring rules" in read
+    assert "no intervals or tests could be resampled here" in read  # a store without answers
     assert "jpeg: levels 1, 10, 30, 75 (lowest rate first); a higher level gives more bits" in read
     assert "24 bpp is the nominal rate of 8-bit RGB" in read

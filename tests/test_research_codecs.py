@@ -1,12 +1,13 @@
 """cvb.research: a research codec run from a checkout and Python environment cvb never imports,
-through contrib/cvb-tcm on a stand-in LIC_TCM checkout (same class name, constructor and
-CompressAI interface; small random models saved as checkpoints)."""
+through contrib/cvb-tcm on a stand-in LIC_TCM checkout (tests/research_standins/tcm: the real
+module path, class, constructor and CompressAI interface, a tiny zlib codec inside). The real
+LIC_TCM ran through the same package with random weights: contrib/cvb-tcm/README.md."""
 
 from __future__ import annotations
 
-import os
-import subprocess
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -21,43 +22,26 @@ sys.path.insert(0, str(ROOT / "contrib" / "cvb-tcm"))
 from cvb_tcm.codec import TCMCodec  # noqa: E402
 from cvb_tcm.plugin import tcm_status  # noqa: E402
 
-STAND_IN_TCM = '''
-from cvb.compat import ensure_torchvision  # this machine's CPU torch needs cvb's shim for compressai
-ensure_torchvision()
-from compressai.models import FactorizedPrior
-
-
-class TCM(FactorizedPrior):
-    """Takes TCM's constructor arguments; a small factorized prior inside."""
-
-    def __init__(self, config, head_dim, drop_path_rate, N, M):
-        assert len(config) == 6 and len(head_dim) == 6 and M == 320
-        super().__init__(N=16, M=24)
-'''
+STANDINS = Path(__file__).with_name("research_standins")
 
 
 @pytest.fixture(scope="module")
 def tcm_checkout(tmp_path_factory):
+    """The stand-in LIC_TCM (tests/research_standins/tcm: models/tcm.py's TCM, its constructor,
+    update/compress/decompress, and its failure on a padded side of 128 px), with checkpoints
+    as LIC_TCM's train.py saves them: ``{"state_dict": ...}`` with DataParallel's ``module.``."""
+    import torch
+
     root = tmp_path_factory.mktemp("research")
     repo, ckpt = root / "LIC_TCM", root / "ckpt"
-    (repo / "models").mkdir(parents=True)
-    (repo / "models" / "__init__.py").write_text("")
-    (repo / "models" / "tcm.py").write_text(STAND_IN_TCM)
+    shutil.copytree(STANDINS / "tcm", repo)
+    shutil.copy(STANDINS / "tiny.py", repo)
     (repo / ".git").mkdir()
     (repo / ".git" / "HEAD").write_text("0123456789abcdef0123\n")
     ckpt.mkdir()
-    script = f'''
-import sys, torch
-sys.path.insert(0, {str(repo)!r})
-from models.tcm import TCM
-for level in range(1, 5):
-    torch.manual_seed(level)
-    net = TCM([2] * 6, [8, 16, 32, 32, 16, 8], 0.0, 64, 320)
-    net.update(force=True)
-    torch.save({{"state_dict": {{"module." + k: v for k, v in net.state_dict().items()}}}},
-               {str(ckpt)!r} + f"/tcm-{{level}}.pth.tar")
-'''
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    for level in range(1, 5):
+        torch.save({"state_dict": {"module.step": torch.tensor(0.2 / level)}, "epoch": 1},
+                   ckpt / f"tcm-{level}.pth.tar")
     return {"CVB_TCM_REPO": str(repo), "CVB_TCM_CHECKPOINTS": str(ckpt), "CVB_TCM_PYTHON": sys.executable}
 
 
@@ -88,6 +72,21 @@ def test_tcm_passes_the_conformance_kit_through_the_worker(tcm_env):
     bits = codec.encode(crop, "2")
     assert bits[0] == 2 and bits[1:5] == b"CVBR"  # level byte, then the worker's file
     codec.close()
+
+
+def test_tcm_pads_each_side_to_at_least_256(tcm_env):
+    """LIC_TCM's window attention fails on a padded side of 128 px (as the stand-in does): the
+    package's hooks pad each side to a multiple of 128 and at least 256, so 1x1 and 17x9 code."""
+    codec = TCMCodec()
+    for size in ((1, 1), (17, 9), (130, 40)):
+        out = codec.decode(codec.encode(Image.new("RGB", size, (200, 30, 90)), "3"))
+        assert out.size == size
+    plain = TCMCodec()
+    plain.hooks = ""  # control: the driver's plain padding to 128 hits the failure
+    with pytest.raises(CodecError, match="can't divide axis of length 9"):
+        plain.encode(Image.new("RGB", (17, 9)), "3")
+    codec.close()
+    plain.close()
 
 
 def test_worker_errors_and_estimate_only_codecs_are_refused(tcm_env, tmp_path):

@@ -110,6 +110,7 @@ class ExternalCodec(BaseCodec):
         from . import tool_guard
 
         argv = [str(a) for a in argv]
+        tool_guard.ensure()  # started before the tool, so watching it is one write
         try:
             proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, start_new_session=True)

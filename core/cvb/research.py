@@ -142,6 +142,7 @@ class ResearchCodec(BaseCodec):
 
     def _worker(self) -> subprocess.Popen:
         if self._proc is None or self._proc.poll() is not None:
+            tool_guard.ensure()  # started before the worker, so watching it is one write
             try:
                 self._proc = subprocess.Popen([self.python, str(DRIVER), "serve", json.dumps(self.spec())],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,

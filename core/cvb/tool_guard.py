@@ -38,6 +38,7 @@ for pgid in groups:
 """
 
 _lock = threading.Lock()
+_running: dict[int, subprocess.Popen] = {}  # this process's watched tools, by pid (= group id)
 _guard: subprocess.Popen | None = None
 _owner: int | None = None  # the pid that started ``_guard`` (a forked child must start its own)
 
@@ -52,6 +53,7 @@ def _forget_in_child() -> None:
         except OSError:
             pass
     _guard, _owner = None, None
+    _running.clear()  # the parent's tools are the parent's
 
 
 if hasattr(os, "register_at_fork"):
@@ -59,17 +61,9 @@ if hasattr(os, "register_at_fork"):
 
 
 def _send(line: str) -> bool:
-    global _guard, _owner
     with _lock:
-        if _guard is None or _owner != os.getpid() or _guard.poll() is not None:
-            try:
-                _guard = subprocess.Popen([sys.executable, "-S", "-c", GUARD_CODE], stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          text=True, start_new_session=True, close_fds=True)
-            except OSError:
-                _guard = None
-                return False
-            _owner = os.getpid()
+        if not _ensure_locked():
+            return False
         try:
             _guard.stdin.write(line + "\n")
             _guard.stdin.flush()
@@ -78,14 +72,61 @@ def _send(line: str) -> bool:
             return False
 
 
+def ensure() -> None:
+    """Start this process's guard now, before a tool starts: ``watch`` then only writes a line,
+    which leaves a window of microseconds (not a process start) in which a ``kill -9`` of cvb
+    would miss the tool just started."""
+    if os.name == "posix":
+        with _lock:
+            _ensure_locked()
+
+
+def _ensure_locked() -> bool:
+    """A running guard of this process's own (called with ``_lock`` held)."""
+    global _guard, _owner
+    if _guard is None or _owner != os.getpid() or _guard.poll() is not None:
+        try:
+            _guard = subprocess.Popen([sys.executable, "-S", "-c", GUARD_CODE], stdin=subprocess.PIPE,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      text=True, start_new_session=True, close_fds=True)
+        except OSError:
+            _guard = None
+            return False
+        _owner = os.getpid()
+    return True
+
+
 def watch(proc: subprocess.Popen) -> None:
     """Kill ``proc``'s process group (it leads one: ``start_new_session=True``) if this process
     dies before ``release(proc)``. Best effort: where no guard can start, nothing changes."""
+    with _lock:
+        _running[proc.pid] = proc
     if os.name == "posix":
         _send(f"+{proc.pid}")
 
 
 def release(proc: subprocess.Popen) -> None:
     """``proc`` is finished (and its group killed or empty): the guard forgets it."""
+    with _lock:
+        _running.pop(proc.pid, None)
     if os.name == "posix" and _guard is not None and _owner == os.getpid():
         _send(f"-{proc.pid}")
+
+
+def kill_running() -> int:
+    """SIGKILL the group of every tool this process is running now (Ctrl-C of a run whose
+    compression thread waits on a tool: the thread's call then returns at once, instead of
+    after the tool's timeout). Returns how many groups were signalled."""
+    import signal
+
+    with _lock:
+        procs = list(_running.values())
+    killed = 0
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed += 1
+            except (ProcessLookupError, PermissionError, AttributeError):
+                pass
+    return killed

@@ -2,11 +2,15 @@
 and writes headerless planar Y'CbCr files (HM for HEVC, VTM for VVC, and their kin).
 
 Encode: RGB -> 8-bit Y'CbCr file (``cvb.yuv``) -> encoder -> the bitstream file. Decode:
-decoder -> a headerless .yuv -> RGB. Intra-only, one frame, 8-bit, all on the command line, so
-no .cfg is needed; an optional ``config`` file is passed first with ``-c`` and the explicit
-settings override it. In 4:2:0 an odd-sized image is edge-padded to even (an image under
-``min_side``, to that size) and the true size travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries are, how the
-encoder's argv differs and how the decoder learns the picture size (``picture_size``).
+decoder -> a headerless .yuv -> RGB. Intra-only, one frame, 8-bit. The real reference encoders
+need a .cfg even so (HM 16.7 without one rejects its own built-in transform-size default, VTM 23
+its default GOP), so a subclass ships the reference software's own all-intra .cfg as
+``default_config``; it goes first with ``-c``, then the user's optional ``config`` (a second
+``-c``: only its differences matter), then the explicit settings, which win over both. In
+4:2:0 an odd-sized image is edge-padded to even (an image under ``min_side``, to that size) and
+the true size travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries
+are, how the encoder's argv differs and how the decoder learns the picture size
+(``picture_size``).
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class YuvReferenceCodec(ExternalCodec):
     #: True: the decoder cannot tell the picture size by itself, so every bitstream carries
     #: ``cvb.framing``'s 8-byte size header (counted in the bpp)
     always_frame = False
+    #: the reference software's own all-intra .cfg, shipped with the plugin and always passed
+    #: first (its content is hashed into the cache key)
+    default_config: Path | None = None
     #: the smallest picture side coded: a smaller image is edge-padded up to it and cropped back
     #: (its true size in the header), since an encoder's smallest coding block may not fit it
     min_side = 16
@@ -75,12 +82,15 @@ class YuvReferenceCodec(ExternalCodec):
             raise UnavailableError(f"{self.name}: config file {self.config} not found")
         # a snapshot: every encode uses these bytes, so the cache key below always matches
         self._config_text = self.config.read_bytes() if self.config is not None else None
+        self._default_text = self.default_config.read_bytes() if self.default_config is not None else None
         self.binaries = {self.encoder_names[0]: self.encoder_env, self.decoder_names[0]: self.decoder_env}
         self.version = tool_version(find_first_binary(self.encoder_names, self.encoder_env), self.version_pattern, self.name)
 
     def params(self) -> Mapping[str, object]:
         out: dict[str, object] = {"chroma": self.chroma, "matrix": "bt601-limited"}
-        if self._config_text is not None:  # its content, not its path, changes the bitstream
+        if self._default_text is not None:  # content, not paths, changes the bitstream
+            out["default_config_sha256"] = hashlib.sha256(self._default_text).hexdigest()[:16]
+        if self._config_text is not None:
             out["config_sha256"] = hashlib.sha256(self._config_text).hexdigest()[:16]
         return out
 
@@ -96,11 +106,11 @@ class YuvReferenceCodec(ExternalCodec):
         return []
 
     def encode_argv(self, qp: int, size: tuple[int, int], src: Path, dst: Path,
-                    config: Path | None = None) -> list[str]:
-        """``config``: where the snapshot of the user's .cfg was written for this call."""
+                    configs: tuple[Path, ...] = ()) -> list[str]:
+        """``configs``: where the snapshots of the .cfg files were written for this call, in order."""
         w, h = size
         argv = [self.binary(self.encoder_names[0])]
-        if config is not None:
+        for config in configs:
             argv += ["-c", str(config)]
         return argv + [
             "-i", str(src), "-b", str(dst),
@@ -129,11 +139,12 @@ class YuvReferenceCodec(ExternalCodec):
         true_size = true_size or padded_from
         src, dst = tmp / "in.yuv", tmp / "out.bin"
         src.write_bytes(rgb_to_yuv(image, self.chroma))
-        config = None
-        if self._config_text is not None:
-            config = tmp / "encoder.cfg"
-            config.write_bytes(self._config_text)
-        self.run_tool(self.encode_argv(qp, image.size, src, dst, config), cwd=tmp)
+        configs = []
+        for text, file in ((self._default_text, "default.cfg"), (self._config_text, "encoder.cfg")):
+            if text is not None:
+                configs.append(tmp / file)
+                configs[-1].write_bytes(text)
+        self.run_tool(self.encode_argv(qp, image.size, src, dst, tuple(configs)), cwd=tmp)
         stream = dst.read_bytes() if dst.is_file() else b""
         if not stream:
             raise CodecError(f"{self.name}: {self.encoder_names[0]} wrote no bitstream")

@@ -171,21 +171,20 @@ class Scoring:
         name, value = headline
         higher = bool(self.task.higher_is_better().get(name.split(",")[0], True))
         return TaskScore(value=value, metric=name, details=details, higher_is_better=higher,
-                         accuracy_scale=self._scale(items.get(self._headline()), value))
+                         accuracy_scale=self._scale(*self._headline(), items.get(self._headline())))
 
-    def _scale(self, items: list | None, value: float) -> float | None:
-        """1 or 100 where the headline is that times the mean of 0/1 per-document verdicts
-        (``cvb report`` then gives the Wilson interval); None otherwise (bootstrapped)."""
-        if not items:
+    def _scale(self, metric: str, _filter: str, items: list | None) -> float | None:
+        """1 where the headline is a plain accuracy by its rule: aggregated by lmms-eval's own
+        ``mean`` over per-document values that are all 0 or 1 (``cvb report`` then gives the
+        Wilson interval); None otherwise (bootstrapped). Declared from the rule, never from a
+        value that happens to equal a mean (an all-zero F1 is no accuracy)."""
+        from lmms_eval.api.metrics import mean
+
+        if not items or self.task.aggregation().get(metric) is not mean:
             return None
-        verdicts = [self.verdict_of(v) for v in items]
-        if any(v not in (0.0, 1.0) for v in verdicts):
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v not in (0, 1) for v in items):
             return None
-        mean = sum(verdicts) / len(verdicts)
-        for scale in (1.0, 100.0):
-            if math.isclose(value, scale * mean, rel_tol=1e-9, abs_tol=1e-9):
-                return scale
-        return None
+        return 1.0
 
 
 @contextlib.contextmanager

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cvb.errors import UnavailableError
 from cvb.research import ResearchCodec
 from cvb.types import CodecKind
 
-from .plugin import DEFAULT_LEVELS, ENV, FOLDERS, INSTALL_HINT, SD_CKPT
+from .plugin import DEFAULT_LEVELS, ENV, FOLDERS, INSTALL_HINT, SD_CKPT, missing_sd
 
 
 class DiffEICCodec(ResearchCodec):
@@ -23,9 +24,15 @@ class DiffEICCodec(ResearchCodec):
     hooks = Path(__file__).with_name("hooks.py")
     setting_defaults = {"steps": 50, "seed": 231}
 
+    def __init__(self, **options: object):
+        super().__init__(**options)
+        reason = missing_sd(self.repo)  # checked here, not after minutes of model building
+        if reason:
+            raise UnavailableError(f"diffeic: {reason}")
+
     def checkpoint_name(self, level: str) -> str:
         return f"{FOLDERS[level]}/lc.ckpt"
 
     def settings(self) -> dict:
-        return {**super().settings(), "sd_ckpt": str(self.checkpoints / SD_CKPT),
+        return {**super().settings(), "sd_ckpt": str(self.repo / SD_CKPT),
                 "config": "configs/model/diffeic.yaml"}

@@ -1,7 +1,9 @@
 """DiffEIC hooks for cvb's research driver (runs in the user's environment, not cvb's).
 
-Mirrors the checkout's inference_partition.py: the model comes from configs/model/diffeic.yaml,
-Stable Diffusion 2.1's weights and one level's LFGCM/control checkpoint merged (strict=False);
+Mirrors the checkout's inference_partition.py: the model comes from configs/model/diffeic.yaml
+(built by ``instantiate`` below: Stable Diffusion 2.1 must be at ``<checkout>/weight``, and the
+training-only metrics that would fetch LPIPS from a hub are left out), then Stable Diffusion
+2.1's weights and one level's LFGCM/control checkpoint are merged (strict=False);
 ``apply_condition_compress`` writes the real bitstream file (cvb keeps it, plus the original
 size); decoding is ``apply_condition_decompress`` then the DDPM sampler from seeded noise.
 """
@@ -9,11 +11,37 @@ size); decoding is ``apply_condition_decompress`` then the DDPM sampler from see
 import research_driver
 
 
+def instantiate(spec):
+    """The model from the checkout's config, as inference_partition.py builds it, with two
+    checks first: the config's ``sync_path`` (Stable Diffusion 2.1, read at construction
+    relative to the working directory, which is the checkout) must exist, and its
+    ``calculate_metrics`` (training-time PSNR/MS-SSIM/LPIPS through pyiqa, which fetches LPIPS
+    weights from a hub at construction) is emptied: inference never uses them."""
+    import os
+
+    from omegaconf import OmegaConf
+    from utils.common import instantiate_from_config
+
+    if spec.get("device", "cpu") == "cpu":
+        from ldm.xformers_state import disable_xformers
+
+        disable_xformers()
+    config = OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"]))
+    params = config["params"]
+    sync = params.get("sync_path")
+    if sync and not os.path.isfile(os.path.join(spec["repo"], sync)):
+        raise FileNotFoundError(
+            f"Stable Diffusion 2.1 ({sync} in {spec['settings']['config']}) is not at "
+            f"{os.path.normpath(os.path.join(spec['repo'], sync))}: the model reads it at construction")
+    params["calculate_metrics"] = {}
+    return instantiate_from_config(config)
+
+
 def build(spec, level):
     import torch
     from utils.common import load_state_dict
 
-    model = research_driver.ldm_instantiate(spec)
+    model = instantiate(spec)
     weights = torch.load(spec["settings"]["sd_ckpt"], map_location="cpu")["state_dict"]
     weights.update(torch.load(spec["checkpoints"][level], map_location="cpu")["state_dict"])
     load_state_dict(model, weights, strict=False)

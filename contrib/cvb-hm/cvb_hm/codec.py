@@ -8,6 +8,8 @@ Everything generic (the argv, YUV files, padding, the size header, options) is i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cvb.errors import CodecError
 from cvb.yuv_codec import YuvReferenceCodec
 
@@ -25,6 +27,8 @@ class HMCodec(YuvReferenceCodec):
     encoder_names, decoder_names = ENCODER_NAMES, DECODER_NAMES
     encoder_env, decoder_env = ENCODER_ENV, DECODER_ENV
     install_hint = INSTALL_HINT
+    #: HM 16.7 (SVN r4616) cfg/encoder_intra_main.cfg, verbatim: without a .cfg the real encoder refuses every picture
+    default_config = Path(__file__).with_name("encoder_intra_main.cfg")
     version_pattern = r"Version \[([^\]]+)\]"
 
     def profile_args(self) -> list[str]:

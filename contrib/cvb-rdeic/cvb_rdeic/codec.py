@@ -1,15 +1,17 @@
 """RDEIC on cvb's ``ResearchCodec``: ``hooks.py`` builds the checkout's model as its
-``inference.py`` does (one full checkpoint per level) and keeps the bitstream file the model's
-``apply_condition_compress`` writes."""
+``inference_partition.py`` does (Stable Diffusion 2.1 with one level's partial
+compression/control checkpoint merged in, strict=False) and keeps the bitstream file the
+model's ``apply_condition_compress`` writes."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from cvb.errors import UnavailableError
 from cvb.research import ResearchCodec
 from cvb.types import CodecKind
 
-from .plugin import DEFAULT_LEVELS, ENV, INSTALL_HINT
+from .plugin import DEFAULT_LEVELS, ENV, INSTALL_HINT, SD_CKPT, missing_sd
 
 
 class RDEICCodec(ResearchCodec):
@@ -19,12 +21,18 @@ class RDEICCodec(ResearchCodec):
     level_min, level_max = 1, 5
     env_prefix = ENV
     install_hint = INSTALL_HINT
-    pad_multiple = 64  # inference.py: pad(img, scale=64)
+    pad_multiple = 64  # inference_partition.py: pad(img, scale=64)
     hooks = Path(__file__).with_name("hooks.py")
     setting_defaults = {"steps": 2, "guidance": 1.0, "seed": 231}
+
+    def __init__(self, **options: object):
+        super().__init__(**options)
+        reason = missing_sd(self.repo)  # checked here, not after minutes of model building
+        if reason:
+            raise UnavailableError(f"rdeic: {reason}")
 
     def checkpoint_name(self, level: str) -> str:
         return f"rdeic-{level}.ckpt"
 
     def settings(self) -> dict:
-        return {**super().settings(), "config": "configs/model/rdeic.yaml"}
+        return {**super().settings(), "sd_ckpt": str(self.repo / SD_CKPT), "config": "configs/model/rdeic.yaml"}

@@ -1,20 +1,53 @@
 """RDEIC hooks for cvb's research driver (runs in the user's environment, not cvb's).
 
-Mirrors the checkout's inference.py: the model comes from configs/model/rdeic.yaml and one
-full checkpoint per level (strict); ``apply_condition_compress`` writes the real bitstream file
-(cvb keeps it, plus the original size); decoding is ``apply_condition_decompress`` (latent and
-guide hint), the relay start ``q_sample(c_latent)`` and the DDPM relay sampler, seeded.
+Mirrors the checkout's inference_partition.py, as its README runs it: the model comes from
+configs/model/rdeic.yaml (built by ``instantiate`` below: Stable Diffusion 2.1 must be at
+``<checkout>/weight``, and the training-only metrics that would fetch LPIPS from a hub are left
+out), then Stable Diffusion 2.1's ``state_dict`` updated with one level's partial
+compression/control checkpoint (``--ckpt_cc``) is loaded with strict=False;
+``apply_condition_compress`` writes the real bitstream file (cvb keeps it, plus the original
+size); decoding is ``apply_condition_decompress`` (latent and guide hint), the relay start
+``q_sample(c_latent)`` and the DDPM relay sampler, seeded. As upstream, two normal draws: x_T
+first (unused by the relay sampler), then the noise of the relay start.
 """
 
 import research_driver
+
+
+def instantiate(spec):
+    """The model from the checkout's config, as inference_partition.py builds it, with two
+    checks first: the config's ``sync_path`` (Stable Diffusion 2.1, read at construction
+    relative to the working directory, which is the checkout) must exist, and its
+    ``calculate_metrics`` (training-time PSNR/MS-SSIM/LPIPS through pyiqa, which fetches LPIPS
+    weights from a hub at construction) is emptied: inference never uses them."""
+    import os
+
+    from omegaconf import OmegaConf
+    from utils.common import instantiate_from_config
+
+    if spec.get("device", "cpu") == "cpu":
+        from ldm.xformers_state import disable_xformers
+
+        disable_xformers()
+    config = OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"]))
+    params = config["params"]
+    sync = params.get("sync_path")
+    if sync and not os.path.isfile(os.path.join(spec["repo"], sync)):
+        raise FileNotFoundError(
+            f"Stable Diffusion 2.1 ({sync} in {spec['settings']['config']}) is not at "
+            f"{os.path.normpath(os.path.join(spec['repo'], sync))}: the model reads it at construction")
+    params["calculate_metrics"] = {}
+    return instantiate_from_config(config)
 
 
 def build(spec, level):
     import torch
     from utils.common import load_state_dict
 
-    model = research_driver.ldm_instantiate(spec)
-    load_state_dict(model, torch.load(spec["checkpoints"][level], map_location="cpu"), strict=True)
+    model = instantiate(spec)
+    weights = torch.load(spec["settings"]["sd_ckpt"], map_location="cpu")["state_dict"]
+    weights.update(torch.load(spec["checkpoints"][level], map_location="cpu")["state_dict"])
+    load_state_dict(model, weights, strict=False)
     model.preprocess_model.update(force=True)
     model.freeze()
     return model.to(spec.get("device", "cpu"))
@@ -34,6 +67,7 @@ def decode(model, spec, src, dst):
         cond = {"c_latent": [c_latent], "c_crossattn": [model.get_learned_conditioning([""])],
                 "guide_hint": guide_hint}
         torch.manual_seed(int(settings["seed"]))  # the repo seeds once per run; cvb per image
+        torch.randn(shape, device=model.device, dtype=torch.float32)  # upstream's x_T, replaced below
         noise = torch.randn(shape, device=model.device, dtype=torch.float32)
         t = torch.full((1,), model.used_timesteps - 1, dtype=torch.long, device=model.device)
         x_T = model.q_sample(x_start=c_latent, t=t, noise=noise)

@@ -2,9 +2,11 @@
 
 Mirrors the checkout's src/compress.py: the model is built from its testing arguments, the
 image is scaled to [-1, 1] and reflect-padded to 256, ``net.compress`` gives strings and a shape
-that the repo's own ``write_body`` writes; decoding is ``read_body`` and
+that the repo's own ``write_body`` (``src/my_utils/compress_utils.py``, imported as compress.py
+does: ``my_utils.compress_utils``) writes; decoding is ``read_body`` and
 ``net.decompress(strings, shape, [1])`` (the positive-tag prompt compress.py uses). The file
-also holds the original size (4 bytes), counted in the bpp.
+also holds the original size (4 bytes), counted in the bpp. StableCodec's code is CUDA-only
+(``.cuda()`` in its constructor): cvb refuses ``device=cpu`` before a worker starts.
 """
 
 import os
@@ -28,14 +30,14 @@ def build(spec, level):
     finally:
         sys.argv = argv
     net = StableCodec(sd_path=s["sd_path"], args=args)
-    net.to(spec.get("device", "cpu")).eval()
+    net.to(spec["device"]).eval()  # compress.py: net.cuda().eval()
     net.codec.update(force=True)
     return net
 
 
 def encode(net, spec, src, dst):
     import torch
-    from compress_utils import write_body
+    from my_utils.compress_utils import write_body
 
     x, (w, h) = research_driver.read_rgb(src)
     p = int(spec.get("pad", 256))
@@ -44,7 +46,7 @@ def encode(net, spec, src, dst):
     small = (-w) % p >= w or (-h) % p >= h
     x = research_driver.pad_to(x * 2 - 1, p, mode="replicate" if small else "reflect")
     with torch.no_grad():
-        out = net.compress(x.to(spec.get("device", "cpu")))
+        out = net.compress(x.to(spec["device"]))
     with open(dst, "wb") as fh:
         fh.write(struct.pack(">HH", w, h))
         write_body(fh, out["shape"], out["strings"])
@@ -52,7 +54,7 @@ def encode(net, spec, src, dst):
 
 def decode(net, spec, src, dst):
     import torch
-    from compress_utils import read_body
+    from my_utils.compress_utils import read_body
 
     with open(src, "rb") as fh:
         w, h = struct.unpack(">HH", fh.read(4))

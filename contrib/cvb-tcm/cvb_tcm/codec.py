@@ -3,6 +3,8 @@ its own ``compress``/``decompress`` (CompressAI's entropy coder) in the user's e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cvb.research import ResearchCodec
 
 from .plugin import DEFAULT_LEVELS, ENV, INSTALL_HINT
@@ -21,7 +23,8 @@ class TCMCodec(ResearchCodec):
     # as LIC_TCM's eval.py builds it for the released N=64 checkpoints
     model_kwargs = {"config": [2, 2, 2, 2, 2, 2], "head_dim": [8, 16, 32, 32, 16, 8],
                     "drop_path_rate": 0.0, "N": 64, "M": 320}
-    pad_multiple = 128  # eval.py pads to 128
+    pad_multiple = 128  # eval.py pads to 128; hooks.py makes each side at least 256 (128 crashes TCM)
+    hooks = Path(__file__).with_name("hooks.py")
 
     def checkpoint_name(self, level: str) -> str:
         return f"tcm-{level}.pth.tar"

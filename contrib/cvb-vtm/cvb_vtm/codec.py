@@ -9,6 +9,8 @@ every bitstream carries cvb's 8-byte size header (``always_frame``), counted in 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cvb.yuv_codec import YuvReferenceCodec
 
 from .binaries import DECODER_ENV, DECODER_NAMES, ENCODER_ENV, ENCODER_NAMES, INSTALL_HINT
@@ -25,5 +27,7 @@ class VTMCodec(YuvReferenceCodec):
     encoder_names, decoder_names = ENCODER_NAMES, DECODER_NAMES
     encoder_env, decoder_env = ENCODER_ENV, DECODER_ENV
     install_hint = INSTALL_HINT
+    #: VTM 23.13 cfg/encoder_intra_vtm.cfg, verbatim: without a .cfg the real encoder refuses every picture
+    default_config = Path(__file__).with_name("encoder_intra_vtm.cfg")
     version_pattern = r"VTM Encoder Version ([0-9][0-9.]*)"
     always_frame = True

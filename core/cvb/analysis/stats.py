@@ -4,14 +4,16 @@ Pure functions over numbers (numpy, scipy); ``cvb.report.uncertainty`` feeds the
 per-sample predictions. Which interval and which test each score gets, and why, is in
 ``docs/analysis.md`` ("Uncertainty"):
 
-* a score that is a plain accuracy (a share of per-sample verdicts that are 0 or 1): the
-  **Wilson** score interval (scipy's ``binomtest(...).proportion_ci(method="wilson")``), and
-  the exact **McNemar** test of the discordant pairs against the uncompressed cell;
-* any other score (POPE F1, MME acc+acc+, CIDEr, consistency): a percentile **bootstrap** over
-  images (every question of a drawn image comes along), and a **paired bootstrap** test: the
-  compressed and uncompressed cells are rescored on the *same* resample;
+* the report's verdict, for every score: a **paired cluster bootstrap** over images (every
+  question of a drawn image comes along; compressed and uncompressed cells rescored on the
+  *same* resample). ``percentile_interval`` and ``bootstrap_p`` share one tail rule
+  (``tail_p``), so the interval of a difference excludes 0 exactly when p < alpha
+  (``paired_bootstrap``): interval, p-value and star never contradict each other;
+* questions as independent (``--inference mcnemar``, plain accuracies): the **Wilson** score
+  interval, the exact **McNemar** test and its matching exact interval of the change
+  (``mcnemar_interval``);
 * BD-metrics: the same resamples give one curve per codec each time; the BD-metric of each
-  resample gives its percentile interval.
+  resample gives its interval and p-value.
 
 Resampling uses ``numpy.random.default_rng(seed)`` with a fixed default seed, so a report is
 reproducible to the last digit.

@@ -8,13 +8,13 @@ import click
 
 from ..errors import UsageError
 from . import complete
-from .options import Aliased
+from .options import Aliased, Choice
 
 SKIPPABLE = ("rate", "fidelity", "1x1", "odd", "large", "fresh")
 
 
 @click.command("check")
-@click.argument("category", type=click.Choice(["codec", "vlm", "task", "metric"]))
+@click.argument("category", type=Choice(["codec", "vlm", "task", "metric"]))
 @click.argument("name", shell_complete=complete.component_name)
 @click.option("--option", "-o", "-O", "options", multiple=True, metavar="[TARGET.]KEY=VALUE", cls=Aliased,
               hidden=("-O",), shell_complete=complete.options,
@@ -25,7 +25,7 @@ SKIPPABLE = ("rate", "fidelity", "1x1", "odd", "large", "fresh")
               help="Codecs: levels to test, as in `cvb run`: L1,L2 or NAME=L1,L2 (default: its defaults).")
 @click.option("--images", "-i", "images", multiple=True,
               help="Codecs: photos to test on (files, folders, globs); default: two bundled sample photos.")
-@click.option("--skip", "skips", multiple=True, type=click.Choice(SKIPPABLE),
+@click.option("--skip", "skips", multiple=True, type=Choice(SKIPPABLE),
               help="Codecs: leave a rule out (shown as skipped): rate (bpp rises with the level; "
                    "meaningless with random weights), fidelity (the decoded image resembles the "
                    "input; random weights give noise), 1x1, odd, large (the 4000x3000 image) or "

@@ -7,6 +7,8 @@ import re
 
 import click
 
+from .options import Choice
+
 _PLURAL = {"codecs": "codec", "vlms": "vlm", "tasks": "task", "metrics": "metric"}
 
 
@@ -77,7 +79,7 @@ def catalogue_rows(reg, category: str, source: str) -> list[dict]:
 
 
 @click.command("list")
-@click.argument("what", type=click.Choice(sorted(_PLURAL)))
+@click.argument("what", type=Choice(sorted(_PLURAL)))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--source", default=None, metavar="NAME",
               help="List the members of a peer's catalogue that a component reaches by name instead "

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from .options import Aliased
+from .options import Aliased, Choice
 
 
 @click.command("new-plugin")
-@click.argument("category", type=click.Choice(["codec", "vlm", "task", "metric"]))
+@click.argument("category", type=Choice(["codec", "vlm", "task", "metric"]))
 @click.argument("name")
 @click.option("--out", "--dir", "-d", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, cls=Aliased, hidden=("--dir", "-d"),

@@ -14,6 +14,22 @@ from ..errors import UsageError
 from ..imageio import IMAGE_SUFFIXES
 
 
+class Choice(click.Choice):
+    """``click.Choice`` whose error adds the closest choices (``cvb list codec``: did you mean
+    'codecs'?)."""
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as exc:
+            from ..errors import did_you_mean
+
+            guess = did_you_mean(str(value), [str(c) for c in self.choices])
+            if guess:
+                exc.message = exc.message.rstrip(".") + guess + "."
+            raise
+
+
 class Aliased(click.Option):
     """An option whose older spellings (``hidden=("--output",)``) still work but are left out
     of ``--help`` and completion, so every command shows one vocabulary."""

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from .options import Choice
+
 from ..errors import UsageError
 from . import complete
 
@@ -69,7 +71,7 @@ def default_store() -> Path:
 @click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"), help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
-@click.option("--interp", type=click.Choice(INTERPOLATIONS), default="pchip", show_default=True,
+@click.option("--interp", type=Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")
 @click.option("--adapted", "adapted_pairs", multiple=True, metavar="[VLM=]ADAPTED_VLM",
               help="ADAPTED_VLM is VLM adapted to compressed images: adds the gap decomposition, "
@@ -85,12 +87,12 @@ def default_store() -> Path:
                    "intervals; 0: no resampling (McNemar tests only).")
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
               help="Seed of the resampling: the same seed gives the same intervals.")
-@click.option("--inference", type=click.Choice(INFERENCES), default="bootstrap", show_default=True,
+@click.option("--inference", type=Choice(INFERENCES), default="bootstrap", show_default=True,
               help="The verdict (delta CI, p, *): 'bootstrap' = paired cluster bootstrap over "
                    "images (questions about one image are not independent); 'mcnemar' = exact "
                    "McNemar with Wilson score intervals, questions taken as independent (plain "
                    "accuracies only; other scores keep the bootstrap).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+@click.option("--format", "fmt", type=Choice(FORMATS), default="table", show_default=True,
               help="What to print: rich tables, Markdown, the cells as CSV, or the report as JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (same as --format json).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,

@@ -17,7 +17,7 @@ from ..errors import UsageError
 from ..jsonsafe import json_safe
 from . import complete
 from .jobs_option import jobs_option
-from .options import Aliased
+from .options import Aliased, Choice
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -66,7 +66,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
 @jobs_option("Codec worker processes (each with its share of the CPUs' threads), or")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+@click.option("--executor", type=Choice(["local", "ray"]), default="local", show_default=True,
               help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
                    "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
 @click.option("--address", metavar="ADDR",
@@ -79,7 +79,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--batch-size", "-b", type=click.IntRange(min=1),
               help="Queries per VLM call (default: each VLM's own).")
 @click.option("--device", help="Torch device for components that take one (cpu, cuda, cuda:1, auto).")
-@click.option("--mode", type=click.Choice(["generate", "logits"]),
+@click.option("--mode", type=Choice(["generate", "logits"]),
               help="Answer yes/no and multiple choice by generating text or from one forward "
                    "pass's logits, for VLMs that offer both.")
 @click.option("--option", "-o", "options", multiple=True, metavar="TARGET.KEY=VALUE", shell_complete=complete.options,
@@ -220,11 +220,11 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 @click.command("export")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=f"Results store written by `cvb run` [default: $CVB_STORE, else {DEFAULT_STORE}].")
-@click.option("--what", type=click.Choice(EXPORTS), default="cells", show_default=True,
+@click.option("--what", type=Choice(EXPORTS), default="cells", show_default=True,
               help="Which table: samples (each answer with its question, gold answer, prompt, verdict, "
                    "codec, level, bpp and image key), cells (the report's cells table), failures, "
                    "versions (each VLM version once), or a raw store table.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
+@click.option("--format", "fmt", type=Choice(["csv", "jsonl", "parquet"]), default="csv",
               show_default=True, help="parquet needs --out (a binary file).")
 @click.option("--out", "--output", "output", type=click.Path(dir_okay=False, path_type=Path),
               cls=Aliased, hidden=("--output",), help="Write here instead of stdout.")
@@ -236,7 +236,7 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
 @click.option("--resamples", type=click.IntRange(min=0), default=1000, show_default=True,
               help="cells: bootstrap resamples behind the intervals and p-values (as cvb report).")
 @click.option("--seed", type=int, default=20260401, show_default=True, help="cells: seed of the resampling.")
-@click.option("--inference", type=click.Choice(["bootstrap", "mcnemar"]), default="bootstrap",
+@click.option("--inference", type=Choice(["bootstrap", "mcnemar"]), default="bootstrap",
               show_default=True, help="cells: the verdict's method, as `cvb report --inference`.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
 def export_cmd(store_path: Path | None, what: str, fmt: str, output: Path | None, images_dir: Path | None,

@@ -8,7 +8,7 @@ store itself is never written by a report), under a key of everything they depen
 * the store (its path and creation time) and its state: the newest run and its status, the
   highest answer row, the fingerprint and score of every cell that reads the same answers
   (any cell rescored, any answer added or redone, any other run changes them);
-* the seed, number of resamples and confidence, and cvb's version;
+* the seed, number of resamples, confidence and inference method, and cvb's version;
 * the rebuilt task: its class, version, scoring rules and every sample (id, image, question,
   answer, category), or why it cannot be rebuilt here (data moved: the key changes too).
 

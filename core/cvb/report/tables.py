@@ -95,6 +95,8 @@ def inference_words(report: dict) -> str:
         return ""
     conf = inf.get("confidence", 0.95)
     alpha = f"{1 - conf:.2g}"
+    if report.get("sections") and all((s.get("uncertainty") or {}).get("reason") for s in report["sections"]):
+        return "no intervals or tests could be resampled here; each table's note says why."
     if inf.get("method") == "mcnemar":
         return (f"{inf['name']}: plain accuracies get Wilson score intervals, exact McNemar p-values "
                 f"and the matching exact interval of the change (other scores: paired cluster "

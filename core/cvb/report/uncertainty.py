@@ -9,11 +9,13 @@ approximation of it. The same resamples serve every cell of the task, so a compr
 the uncompressed one are always compared on the same draw (a paired bootstrap), and a codec's
 curve of resampled scores gives the BD-metric's interval.
 
-A score the task declares a plain accuracy (``TaskScore.accuracy_scale``: ``scale x mean`` of
-its 0/1 ``judge`` verdicts, checked on the full set and on resamples) is resampled with numpy instead of calling ``score`` again, gets the
-Wilson interval and McNemar's test. When the task cannot be rebuilt (its data or plugin is
-gone) the cells get no interval, say why, and still get McNemar's test from the verdicts the
-run stored.
+Every interval, p-value and star comes from these resamples (``stats.paired_bootstrap``), the
+report's one verdict (``INFERENCES["bootstrap"]``). A score the task declares a plain accuracy
+(``TaskScore.accuracy_scale``: ``scale x mean`` of its 0/1 ``judge`` verdicts, checked on the
+full set and on resamples) is resampled with numpy instead of calling ``score`` again; under
+``--inference mcnemar`` it gets the Wilson interval and McNemar's test instead (questions as
+independent). When the task cannot be rebuilt (its data or plugin is gone) the cells get no
+interval, say why, and still get McNemar's test from the verdicts the run stored.
 """
 
 from __future__ import annotations

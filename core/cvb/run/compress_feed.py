@@ -78,8 +78,12 @@ class CompressionFeed:
                 return out
 
     def stop(self, wait: float = 5.0) -> None:
-        """Stop taking new units; a pool's workers are ended at once. Waits up to ``wait``
-        seconds for the thread (a unit running in this process cannot be cut short)."""
+        """Stop taking new units; a pool's workers are ended at once, and so is an external tool
+        a unit in this process (``-j 1``) is waiting on (``cvb.tool_guard``). Waits up to
+        ``wait`` seconds for the thread (Python work in it cannot be cut short)."""
         self._stop.set()
         if self._thread.is_alive():
+            from ..tool_guard import kill_running
+
+            kill_running()
             self._thread.join(timeout=wait)

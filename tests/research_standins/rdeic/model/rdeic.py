@@ -1,11 +1,11 @@
-from model.condition_codec import ConditionCodec
+from ldm.models.diffusion.ddpm import LatentDiffusion
 
 
-class RDEIC(ConditionCodec):
+class RDEIC(LatentDiffusion):
     """RDEIC's decompress also returns a guide hint; decoding starts from q_sample(c_latent)."""
 
-    def __init__(self, used_timesteps):
-        super().__init__()
+    def __init__(self, used_timesteps, sync_path, calculate_metrics, **kwargs):
+        super().__init__(sync_path=sync_path, calculate_metrics=calculate_metrics)
         self.used_timesteps = used_timesteps
 
     def apply_condition_decompress(self, stream_path):

@@ -8,11 +8,19 @@ class _Preprocess(torch.nn.Module):
         self.updated = force
 
 
-class ConditionCodec(torch.nn.Module):
-    """The inference entry points DiffEIC and RDEIC share: the condition codec writes its own stream file."""
+class LatentDiffusion(torch.nn.Module):
+    """ldm/models/diffusion/ddpm.py's LatentDiffusion, the base of DiffEIC and RDEIC, with the
+    inference entry points both subclasses have (their condition codec writes its own stream
+    file). Like the real model, building it reads ``sync_path`` (Stable Diffusion 2.1, relative
+    to the working directory) and creates the ``calculate_metrics`` models, which for LPIPS
+    means a download from a hub (refused here, as it fails offline)."""
 
-    def __init__(self):
+    def __init__(self, sync_path=None, calculate_metrics=None, **kwargs):
         super().__init__()
+        if sync_path is not None:
+            torch.load(sync_path, map_location="cpu")  # FileNotFoundError when SD 2.1 is not at ./weight
+        for name, opt in (calculate_metrics or {}).items():
+            raise OSError(f"pyiqa.create_metric({opt['type']!r}): cannot download its weights (no network)")
         self.preprocess_model = _Preprocess()
         self.register_buffer("step", torch.tensor(0.5))  # from the level's lc.ckpt
 

@@ -1,0 +1,1 @@
+from .tcm import TCM
