@@ -109,9 +109,7 @@ for row in json.loads(files[0].read_text())["per_image"]:
                             f"encode {row['encode_s']:.2f} s, decode {row['decode_s']:.2f} s")
     print(f"  level {row['level']:>3}  {pathlib.Path(row['image']).name} {row['width']}x{row['height']}: {what}")
 EOF
-RUN_OPTS=()  # KEY=VALUE options of the codec
-for o in "${OPTS[@]}"; do [ "$o" = -o ] && RUN_OPTS+=(-o) || RUN_OPTS+=("$PACKAGE.$o"); done
-step run "$CVB" run -c "$PACKAGE" "${LEVEL_ARGS[@]}" "${RUN_OPTS[@]}" --vlm reference -t sample --limit 2 \
+step run "$CVB" run -c "$PACKAGE" "${LEVEL_ARGS[@]}" "${NAMED_OPTS[@]}" --vlm reference -t sample --limit 2 \
   --store "$OUT/run.sqlite" --cache-dir "$OUT/cache"
 tail -5 "$OUT/run.out" | sed 's/^/  /' | tee -a "$OUT/summary.txt"
 echo "logs: $OUT" | tee -a "$OUT/summary.txt"

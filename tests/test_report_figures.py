@@ -139,6 +139,7 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     tables = re.findall(r"(.{0,40})<table", html)
     assert tables and all(t.endswith('<div class="scroll">') for t in tables)
     assert html.count("<table") == html.count("</table></div>")
+    assert "code { overflow-wrap: anywhere; }" in html  # provenance paths wrap at 390 px
     for f in ("score_sample_reference.svg", "score_sample_reference.pdf", "metrics_sample.svg"):
         assert f'href="{f}"' in html and (out / f).exists()
     read = html.split("How to read this report")[1].split("</details>")[0]
