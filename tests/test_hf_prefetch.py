@@ -107,7 +107,7 @@ def _ids(queries):
     return tuple(int(q.sample_id) for q in queries)
 
 
-def _queries(*ids):
+def _numbered(*ids):
     """Real queries (the session reads each one's images and answer mode), named by number."""
     from cvb.types import Query
     return [Query(image=None, prompt="q", sample_id=str(i)) for i in ids]
@@ -123,10 +123,10 @@ def _executor(model):
 def test_local_executor_hands_a_preparing_vlm_each_batch_one_step_early():
     model = _Recorder(with_prepare=True)
     ex = _executor(model)
-    ex.submit("t1", _queries(1, 2))
+    ex.submit("t1", _numbered(1, 2))
     assert model.log == [("prepare", (1, 2))] and ex.pending() == 1
     assert ex.collect(block=False) == []
-    ex.submit("t2", _queries(3, 4))  # batch 2 is prepared before batch 1 is answered
+    ex.submit("t2", _numbered(3, 4))  # batch 2 is prepared before batch 1 is answered
     assert model.log == [("prepare", (1, 2)), ("prepare", (3, 4)), ("answer", (1, 2))]
     done = ex.collect(block=False)
     assert [(token, [a.text for a in answers]) for token, answers, _ in done] == [("t1", ["a1", "a2"])]
@@ -141,7 +141,7 @@ def test_local_executor_keeps_as_many_batches_ahead_as_the_vlm_prepares():
     model.prepare_ahead = 2
     ex = _executor(model)
     for n in range(4):
-        ex.submit(f"t{n}", _queries(2 * n, 2 * n + 1))
+        ex.submit(f"t{n}", _numbered(2 * n, 2 * n + 1))
     answered = [qs for what, qs in model.log if what == "answer"]
     assert answered == [(0, 1), (2, 3)] and ex.pending() == 4
     tokens = []
@@ -153,7 +153,7 @@ def test_local_executor_keeps_as_many_batches_ahead_as_the_vlm_prepares():
 def test_local_executor_answers_at_once_without_prepare():
     model = _Recorder(with_prepare=False)
     ex = _executor(model)
-    ex.submit("t1", _queries(1, 2))
+    ex.submit("t1", _numbered(1, 2))
     assert model.log == [("answer", (1, 2))] and ex.pending() == 1
     assert [t for t, *_ in ex.collect(block=False)] == ["t1"]
 
