@@ -51,6 +51,8 @@ def test_adapt_then_run_then_report(workdir):
     assert manifest["data"]["train_images"] + manifest["data"]["val_images"] == 32
     again = _cvb(*_adapt_args(model, photos, "whole"), cwd=root)
     assert "this adapter is finished" in again.stdout and "validation loss" in again.stdout
+    other = _cvb(*_adapt_args(model, photos, "whole"), "--lr", "1e-3", cwd=root, check=False)
+    assert other.returncode == 2 and "lr: 0.0003 -> 0.001" in other.stderr and "--restart" in other.stderr
 
     base, adapted = f"hf:{model}", f"adapted:{root / 'whole'}"
     run = _cvb("run", "--vlm", base, "--vlm", adapted, "-c", "jpeg", "-l", "1,5", "-t", "sample", "--limit", "6",
@@ -79,7 +81,14 @@ def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
     ``--adapted ADAPTED``) every generalization gap and the BD gain are exactly 0, and each
     cell says which condition its answers used (the report and ``cvb export``)."""
     root, photos, model = workdir
-    _cvb(*_adapt_args(model, photos, "identity", steps=2), "--lr", "0", "-q", cwd=root)
+    trained = _cvb(*_adapt_args(model, photos, "identity", steps=2), "--lr", "0", "--balance", "cell", cwd=root)
+    assert json.loads((root / "identity" / "adapter.json").read_text())["train"]["balance"] == "cell"
+    # progress goes to stderr, as plain lines when it is not a terminal; results to stdout
+    assert "train: 2/2 (100%)" in trained.stderr and "train: " not in trained.stdout
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("adapter.safetensors", "adapter.json", "losses.json"):
+        assert (root / "identity" / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     adapted, base = f"adapted:{root / 'identity'}", f"adapted-base:{root / 'identity'}"
     _cvb("run", "--vlm", base, "--vlm", adapted, "-c", "jpeg", "-l", "1,5,30", "-t", "sample", "--limit", "6",
          "--mode", "logits", "--device", "cpu", "-m", "none", "--store", "id.sqlite", "-q", cwd=root)
@@ -100,6 +109,18 @@ def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
     assert ("adapted", "30", "jpeg/5 (nearest to 30)") in said and ("adapted", "-", "unconditional") in said
     assert {c for v, _, c in said if v == "adapted-base"} == {None}
 
+    import shutil
+
+    from cvb.errors import UsageError
+    from cvb.plugins import get_registry
+
+    shutil.copytree(root / "identity", root / "edited")
+    manifest = json.loads((root / "edited" / "adapter.json").read_text())
+    del manifest["train"]["what"]
+    (root / "edited" / "adapter.json").write_text(json.dumps(manifest))
+    with pytest.raises(UsageError, match="adapter.json has no train.what"):
+        get_registry().create("vlm", f"adapted:{root / 'edited'}")
+
 
 def test_killed_training_resumes_to_the_same_adapter(workdir):
     root, photos, model = workdir
@@ -110,12 +131,23 @@ def test_killed_training_resumes_to_the_same_adapter(workdir):
     assert (root / "killed" / "checkpoint" / "state.pt").is_file()
     assert not (root / "killed" / "adapter.json").exists()
     other = _cvb(*_adapt_args(model, photos, "killed"), "--lr", "1e-3", "-q", cwd=root, check=False)
-    assert other.returncode == 2 and "other settings" in other.stderr and "--restart" in other.stderr
+    assert other.returncode == 2 and "settings.lr: 0.0003 -> 0.001" in other.stderr and "--restart" in other.stderr
+    stale = root / "killed" / "checkpoint" / ".state.pt.abc123.tmp"  # what a kill during a write leaves
+    stale.write_bytes(b"half")
     resumed = json.loads(_cvb(*_adapt_args(model, photos, "killed"), "--json", "-q", cwd=root).stdout)
-    assert resumed["resumed_from"] == 3 and resumed["steps_run"] == 5
+    assert resumed["resumed_from"] == 3 and resumed["steps_run"] == 5 and not stale.exists()
     assert ((root / "killed" / "adapter.safetensors").read_bytes()
             == (root / "uninterrupted" / "adapter.safetensors").read_bytes())
     assert resumed["adapter"]["losses"] == whole["adapter"]["losses"]
+
+
+def test_ctrl_c_exits_130_with_a_resume_hint(workdir):
+    root, photos, model = workdir
+    out = _cvb(*_adapt_args(model, photos, "interrupted"), "-q", cwd=root, check=False,
+               env_extra={"CVB_ADAPT_TEST_INTERRUPT_AFTER_STEP": "4"})
+    assert out.returncode == 130, out.stderr[-2000:]
+    assert "interrupted: the last checkpoint is in" in out.stderr and "rerun the same command" in out.stderr
+    assert "Traceback" not in out.stderr and "Aborted" not in out.stderr
 
 
 def _processes_with(marker: str) -> list[int]:

@@ -11,7 +11,7 @@ from cvb.types import Query
 
 ARCHS = ["qwen2_5_vl", "idefics3", "llava", "internvl"]
 PLACEMENT = {"qwen2_5_vl": "patch embedding", "idefics3": "position embedding", "llava": "position embedding",
-             "internvl": "position embedding"}
+             "internvl": "position embedding", "llava_onevision": "position embedding"}
 
 
 def _image(w: int, h: int, seed: int):
@@ -37,11 +37,14 @@ def _tokens(vlm, images):
         return features(vlm.model, image_inputs(vlm.processor, images, "cpu", torch.float32), len(images))
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", [*ARCHS, "llava_onevision"])
 def test_condition_starts_at_zero_and_then_reaches_each_image(tiny_vlm_dirs, arch):
+    """Images of different aspect ratios in one batch, each with its own condition (LLaVA-OneVision
+    once refused such a batch: its crops per image do not follow its token counts)."""
     import torch
 
     from cvb_adapt.student import Student, TrainSpec
+    from cvb_hf.vision import crops_per_image, image_inputs
 
     vlm = _loaded(tiny_vlm_dirs[arch])
     images = [_image(64, 48, 0), _image(100, 120, 1), _image(40, 40, 2)]
@@ -50,7 +53,9 @@ def test_condition_starts_at_zero_and_then_reaches_each_image(tiny_vlm_dirs, arc
     cond = student.conditioner
     assert cond.kind == PLACEMENT[arch]
     counts = [t.shape[0] for t in base]
-    cond.set([0, 3, 1], counts)
+    crops = crops_per_image(image_inputs(vlm.processor, images, "cpu", torch.float32))
+    alone_crops = crops_per_image(image_inputs(vlm.processor, images[1:2], "cpu", torch.float32))
+    cond.set([0, 3, 1], counts, crops)
     step0 = _tokens(vlm, images)
     assert all(torch.equal(a, b) for a, b in zip(base, step0)), "step 0 must be the base model, bit for bit"
 
@@ -59,14 +64,14 @@ def test_condition_starts_at_zero_and_then_reaches_each_image(tiny_vlm_dirs, arc
         student.tower.cvb_condition.mlp[2].weight.normal_(std=0.5)
     mixed = _tokens(vlm, images)
     assert all((a - b).abs().max() > 1e-3 * a.abs().max() for a, b in zip(base, mixed))
-    cond.set([2, 3, 1], counts)  # only the first image's condition changes...
+    cond.set([2, 3, 1], counts, crops)  # only the first image's condition changes...
     other = _tokens(vlm, images)
     assert not torch.equal(other[0], mixed[0])
     assert torch.equal(other[1], mixed[1]) and torch.equal(other[2], mixed[2])  # ...only its tokens do
-    cond.set([-1, 3, 1], counts)  # unconditional adds nothing
+    cond.set([-1, 3, 1], counts, crops)  # unconditional adds nothing
     assert torch.equal(_tokens(vlm, images)[0], base[0])
     alone = [_image(100, 120, 1)]
-    cond.set([3], counts[1:2])
+    cond.set([3], counts[1:2], alone_crops)
     assert torch.allclose(_tokens(vlm, alone)[0], mixed[1], atol=1e-6)  # batch-mates do not matter
 
 

@@ -265,3 +265,36 @@ def test_only_what_the_visual_tokens_use_trains(tiny_vlm_dirs):
             last = set(Student(vlm.model, 2, parse_train("last:1"), probe=probe).trainable())
             assert any("encoder.layers.0." in n for n in last) and not any("encoder.layers.1." in n for n in last)
         vlm.close()
+
+
+def test_llava_onevision_native_adapter_answers_a_batch_of_mixed_aspect_ratios(tiny_vlm_dirs, training_data,
+                                                                              tmp_path):
+    """Trained at native resolution, evaluated on a batch mixing wide, tall and square images,
+    each with its own condition: each answer is what that query alone gets."""
+    from cvb.plugins import get_registry
+    from cvb.types import AnswerKind, Query
+
+    data, cache = training_data
+    out = tmp_path / "ov"
+    adapt_helpers.train(tiny_vlm_dirs["llava_onevision"], out, data, cache, steps=3, lr=1e-3, resolution=None)
+    imgs = [im.resize(size) for im, size in zip(_images(), [(90, 40), (40, 90), (60, 60)])]
+    queries = [Query(im, "Is there a cat in the image?", AnswerKind.YESNO, codec="jpeg", level=lv)
+               for im, lv in zip(imgs, ["1", "5", "1"])]
+    vlm = get_registry().create("vlm", f"adapted:{out}", device="cpu", dtype="fp32", mode="logits", batch_size=3)
+    batch = vlm.answer(queries)
+    assert [a.error for a in batch] == [None] * 3
+    assert [a.meta["condition"] for a in batch] == ["jpeg/1", "jpeg/5", "jpeg/1"]
+    for b, q in zip(batch, queries):
+        assert b.meta["logprobs"] == pytest.approx(vlm.answer([q])[0].meta["logprobs"], abs=1e-3)
+
+
+def test_cell_balance_weights_each_cell_by_its_starting_loss():
+    from cvb.errors import UsageError
+    from cvb_adapt.train import cell_weights
+
+    assert cell_weights({"jpeg/1": 4.0, "jpeg/5": 1.0}, "none") is None
+    w = cell_weights({"jpeg/1": 4.0, "jpeg/5": 1.0}, "cell")
+    assert w == pytest.approx({"jpeg/1": 0.625, "jpeg/5": 2.5})
+    assert w["jpeg/1"] * 4.0 == pytest.approx(w["jpeg/5"] * 1.0)  # every cell starts at the same loss
+    with pytest.raises(UsageError, match="none, cell"):
+        cell_weights({"jpeg/1": 1.0}, "tokens")

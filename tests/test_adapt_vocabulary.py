@@ -72,3 +72,12 @@ def test_mode_none_never_conditions():
 def test_vocabulary_round_trips_through_json():
     v = vocab("codec")
     assert Vocabulary.from_json(v.as_json()) == v
+
+
+def test_reference_mapped_without_a_level_is_refused():
+    from cvb_adapt.vocabulary import Resolver, Vocabulary, parse_condition_map
+
+    vocab = Vocabulary({"jpeg": ("1", "5")})
+    with pytest.raises(UsageError, match="no level to keep.*none:jpeg/5"):
+        Resolver(vocab, parse_condition_map("none:jpeg"))
+    assert Resolver(vocab, parse_condition_map("none:jpeg/5")).resolve("none", None)[1] == "jpeg/5 (mapped)"

@@ -31,6 +31,7 @@ CASES = [
     ("bench_hf_vlm.py", ["--n", "2", "--repeats", "1", "--max-new-tokens", "2"], "logits      bs=8"),
     ("bench_adapt.py", ["--archs", "qwen2_5_vl", "--train", "full", "--steps", "1", "--warmup-steps", "0",
                         "--batch", "2", "--workers", "0"], "pairs/s"),
+    ("bench_adapt_balance.py", ["--arch", "qwen2_5_vl", "--steps", "2"], "balance"),
 ]
 
 

@@ -63,3 +63,16 @@ def test_a_rerun_with_every_answer_stored_needs_no_key(tmp_path):
     assert json.loads(again.stdout)["work"]["predictions"] == 0
     more = _cvb(tmp_path, *_run_args(tmp_path, "openai:tiny-vl")[:-1], "--limit", "4", "-q")
     assert more.returncode == 1 and "$OPENAI_API_KEY is not set" in more.stderr and "2 questions" in more.stderr
+
+
+def test_a_bad_cache_max_size_is_refused_before_any_work(tmp_path):
+    """``$CVB_CACHE_MAX_SIZE`` is read when the run prunes the cache, at its end; a bad value is
+    refused while planning, as a bad ``$CVB_MAX_IMAGE_PIXELS`` is, not after the whole run."""
+    out = _cvb(tmp_path, *_run_args(tmp_path, "reference"), env={"CVB_CACHE_MAX_SIZE": "lots"})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "$CVB_CACHE_MAX_SIZE='lots'" in out.stderr and "e.g. 20G" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert _compressed(tmp_path) == 0 and not (tmp_path / "c").exists()  # nothing compressed nor cached
+    good = _cvb(tmp_path, *_run_args(tmp_path, "reference"), env={"CVB_CACHE_MAX_SIZE": "1G"})  # the control
+    assert good.returncode == 0, good.stderr[-2000:]
+    assert _compressed(tmp_path) > 0

@@ -56,6 +56,13 @@ def wait_until(proc, store: Path, sql: str, at_least: int, timeout: float = 60.0
     raise AssertionError("run made no progress")
 
 
+def run_statuses(store: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        return [status for (status,) in db.execute("SELECT status FROM runs ORDER BY id")]
+
+
 def assert_complete(store: Path) -> None:
     c = counts(store)
     assert (c["compressed"], c["metrics"], c["predictions"], c["cells"]) == (
@@ -83,10 +90,15 @@ def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setu
     assert at_kill["predictions"] < N_PREDICTIONS  # it really died mid-run
     if stage == "compress":
         assert at_kill["compressed"] < N_IMAGES * len(LEVELS)
+    assert run_statuses(store) == ["running"]  # nothing could record its end
 
     rerun = spawn(run_args(images, store, cache))
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
+    assert run_statuses(store) == ["killed", "ok"]  # the rerun's open found its process gone
+    shown = cli(["report", "--store", str(store), "--json"])  # its provenance says so too
+    assert shown.exit_code == 0, shown.output
+    assert [r["status"] for r in json.loads(shown.stdout)["provenance"]["runs"]] == ["killed", "ok"]
     summary = json.loads(out)
     assert summary["work"]["predictions"] == N_PREDICTIONS - at_kill["predictions"]  # none redone
     assert_complete(store)

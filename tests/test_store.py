@@ -207,3 +207,37 @@ def test_answer_counts_count_blank_answers_as_python_strips_them(store):
     assert store.answer_counts("t", "v", "fake", "9") == (0, 0)
     note = empty_answers_note({("fake", "1"): store.answer_counts("t", "v", "fake", "1"), ("none", "-"): (4, 2)})
     assert note.startswith("most answers are empty in 1 cell(s) (fake 1: 3/5)")
+
+
+def test_a_run_whose_process_is_gone_is_marked_killed_on_the_next_writable_open(tmp_path):
+    """Gone: a pid that no longer exists, or a live pid now naming another process (reused).
+    Controls: a live process that is the run's own, a run of another host, a run recorded
+    before cvb kept pids, and a read-only open (it changes nothing)."""
+    import subprocess
+    import sys
+
+    from cvb.run import run_process
+
+    path = tmp_path / "r.sqlite"
+    with Store(path) as s:
+        prov = {"cvb_version": "0"}
+        ids = {name: s.begin_run(prov) for name in ("dead", "reused", "alive", "elsewhere", "old", "done")}
+        s.finish_run(ids["done"], "ok")
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # its pid exists no longer
+    pid, host, start = run_process.this_process()
+    assert start is None or start.count(":") == 1
+    rows = {"dead": (child.pid, host, None), "reused": (pid, host, "another-boot:1"),
+            "alive": (pid, host, start), "elsewhere": (child.pid, host + "-other", None), "old": (None, None, None)}
+    with sqlite3.connect(path) as db:
+        for name, (p, h, st) in rows.items():
+            db.execute("UPDATE runs SET pid=?, host=?, pid_start=? WHERE id=?", (p, h, st, ids[name]))
+    statuses = lambda: dict(sqlite3.connect(path).execute("SELECT id, status FROM runs").fetchall())  # noqa: E731
+    Store(path, create=False).close()  # reading a store (`cvb report`) marks nothing
+    assert set(statuses().values()) == {"running", "ok"}
+    Store(path).close()
+    got = statuses()
+    expect_reused = "killed" if start is not None else "running"  # no /proc: a live pid is taken as the run
+    assert {name: got[i] for name, i in ids.items()} == {
+        "dead": "killed", "reused": expect_reused, "alive": "running", "elsewhere": "running", "old": "running",
+        "done": "ok"}

@@ -433,3 +433,52 @@ def build_mllama(folder: str | Path, seed: int = 0, hidden: int = 32, layers: in
 
 
 BUILDERS["mllama"] = build_mllama
+
+
+# ---- LLaVA-OneVision (anyres crops of several aspect ratios) --------------------------------
+
+ONEVISION_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for content in message['content'] %}{% if content['type'] == 'image' %}<image>\n"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+ONEVISION_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+
+
+def build_llava_onevision(folder: str | Path, seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
+    """LLaVA-OneVision: SigLIP ViT, anyres (a base view plus crops on a grid picked by aspect
+    ratio, the padding removed again from the tokens), Qwen2 language model."""
+    from cvb.compat import ensure_torchvision
+
+    ensure_torchvision()
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration, LlavaOnevisionProcessor
+    from transformers.models.llava_onevision.image_processing_pil_llava_onevision import (
+        LlavaOnevisionImageProcessorPil)
+    from transformers.models.llava_onevision.video_processing_llava_onevision import LlavaOnevisionVideoProcessor
+
+    tok = train_tokenizer(ONEVISION_SPECIALS, eos="<|im_end|>", pad="<|endoftext|>")
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ONEVISION_SPECIALS}
+    image_size, patch = 28, 7
+    pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
+    config = LlavaOnevisionConfig(
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=hidden, intermediate_size=2 * hidden,
+                           num_hidden_layers=2, num_attention_heads=2, image_size=image_size, patch_size=patch),
+        text_config=dict(model_type="qwen2", vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
+                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=2048, eos_token_id=ids["<|im_end|>"],
+                         pad_token_id=ids["<|endoftext|>"]),
+        image_token_index=ids["<image>"], video_token_index=ids["<video>"], image_grid_pinpoints=pinpoints,
+        vision_feature_layer=-1, vision_feature_select_strategy="full", vision_aspect_ratio="anyres_max_9",
+    )
+    _seeded(seed)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    size = {"height": image_size, "width": image_size}
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessorPil(size=size, crop_size=size, image_grid_pinpoints=pinpoints),
+        tokenizer=tok, video_processor=LlavaOnevisionVideoProcessor(), num_image_tokens=(image_size // patch) ** 2,
+        vision_feature_select_strategy="full", chat_template=ONEVISION_TEMPLATE)
+    return _save(model, processor, Path(folder))
+
+
+BUILDERS["llava_onevision"] = build_llava_onevision

@@ -6,9 +6,10 @@ streamed ``scorer()`` does (``cvb.scorers``)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Iterator
+
+from . import temp_db
 
 _BATCH = 1000  # texts written at once
 
@@ -19,7 +20,7 @@ class SpooledTexts(Mapping):
 
     def __init__(self) -> None:
         # "": a temporary file of SQLite's own, removed when closed
-        self._conn = sqlite3.connect("", check_same_thread=False)
+        self._conn = temp_db.connect()
         self._conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, text TEXT NOT NULL)")
         self._batch: list[tuple[str, str]] = []
         self._len = 0

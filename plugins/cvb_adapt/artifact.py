@@ -68,11 +68,27 @@ def file_sha256(path: Path) -> str:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """The folder made if needed, then cvb's atomic write, fsynced (checkpoints, weights)."""
+    """The folder made if needed, then cvb's atomic write, fsynced (checkpoints, weights), with
+    the permissions of a file made by ``open`` (the temporary file it renames is 0600)."""
+    import os
+
     from cvb.atomic import write_atomic as write
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write(path, data, durable=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete the temporary files a killed write left (``.NAME.*.tmp``); how many went."""
+    gone = 0
+    for d in (folder, folder / CHECKPOINT):
+        for tmp in d.glob(".*.tmp") if d.is_dir() else ():
+            tmp.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def save_weights(folder: Path, tensors: dict[str, "torch.Tensor"], metadata: dict[str, str]) -> str:
@@ -108,7 +124,19 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise UsageError(f"adapter {folder}: format {manifest.get('format')!r}, this cvb reads {FORMAT}")
     if not (root / WEIGHTS).is_file():
         raise UsageError(f"adapter {folder}: {WEIGHTS} is missing")
+    for path in REQUIRED:
+        node: Any = manifest
+        for key in path.split("."):
+            if not isinstance(node, dict) or key not in node:
+                raise UsageError(f"adapter {folder}: {MANIFEST} has no {path} (edited by hand or damaged); "
+                                 f"train the adapter again (`cvb adapt ... --restart`)")
+            node = node[key]
     return manifest
+
+
+#: what loading reads from ``adapter.json``: a missing one is a clear error, never a KeyError
+REQUIRED = ("base.source", "base.vision_fingerprint", "vocabulary.levels", "vocabulary.mode", "condition.mode",
+            "train.what", "weights.sha256")
 
 
 def load_weights(folder: str | Path, manifest: dict[str, Any]) -> dict[str, "torch.Tensor"]:

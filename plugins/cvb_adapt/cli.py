@@ -58,6 +58,10 @@ from .vocabulary import MODES
 @click.option("--weight-decay", type=float, default=0.01, show_default=True)
 @click.option("--grad-clip", type=float, default=1.0, show_default=True, help="Gradient norm clip (0: none).")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--balance", type=click.Choice(["none", "cell"]), default="none", show_default=True,
+              help="none: one MSE over all visual tokens (the paper; the most compressed cells, whose "
+                   "losses are largest, dominate it); cell: each codec x level weighted by 1 / its "
+                   "validation loss before training, so every cell counts alike.")
 @click.option("--dtype", type=click.Choice(["auto", "bf16", "fp32"]), default="auto", show_default=True,
               help="Precision: bf16 = fp32 master weights with bf16 autocast (never bf16 weights, which "
                    "drop small updates); auto = bf16 on GPU, fp32 on CPU.")
@@ -78,8 +82,9 @@ from .vocabulary import MODES
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON on stdout.")
 def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_column, limit, val_fraction,
-              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay, grad_clip,
-              seed, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet, as_json) -> None:
+              resolution, clean_mix, condition, placement, train_what, steps, epochs, batch, lr, warmup, weight_decay,
+              grad_clip, seed, balance, dtype, save_every, workers, jobs, cache_dir, options, out_dir, restart, quiet,
+              as_json) -> None:
     """Train a conditional visual-encoder adapter (the paper's "enhancing" step).
 
     Every training image is compressed by every codec x level through `cvb run`'s engine and
@@ -119,10 +124,7 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     train_spec = parse_train(train_what)
     if train_spec.kind == "embedding" and condition == "none":
         raise UsageError("--train embedding with --condition none trains nothing")
-    if (out_dir / artifact.MANIFEST).is_file() and not restart:
-        manifest = artifact.read_manifest(out_dir)
-        _report(out, manifest, out_dir, as_json, done_before=True)
-        return
+    finished = (out_dir / artifact.MANIFEST).is_file() and not restart
     if restart and out_dir.exists():
         shutil.rmtree(out_dir / artifact.CHECKPOINT, ignore_errors=True)
         for name in (artifact.MANIFEST, artifact.WEIGHTS, artifact.LOSSES):
@@ -147,6 +149,27 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     codecs_only = [c for c in plans if not c.is_reference]
     vocab = Vocabulary({c.name: tuple(c.levels) for c in codecs_only}, condition,
                        {c.name: {lv: float(c.rate_rank(lv)) for lv in c.levels} for c in codecs_only})
+    if finished:  # only reports, and only when this command asks for what was trained
+        manifest = artifact.read_manifest(out_dir)
+        asked = {"base": vlm_ref, "codecs and levels": vocab.describe(), "condition": condition,
+                 "placement": placement, "train": train_spec.label,
+                 "resolution": list(size) if size else "native", "lr": lr, "batch": batch, "seed": seed,
+                 "weight_decay": weight_decay, "grad_clip": grad_clip, "balance": balance, "clean_mix": clean_mix,
+                 **({"steps": steps} if steps else {})}
+        t = manifest.get("train", {})
+        done = {"base": manifest["base"].get("model"),
+                "codecs and levels": Vocabulary.from_json(manifest["vocabulary"]).describe(),
+                "condition": manifest["condition"]["mode"], "placement": manifest["condition"].get("placement"),
+                "train": t.get("what"), "resolution": manifest.get("resolution"), "lr": t.get("lr"),
+                "batch": t.get("batch_per_process"), "seed": t.get("seed"), "weight_decay": t.get("weight_decay"),
+                "grad_clip": t.get("grad_clip"), "balance": t.get("balance", "none"),
+                "clean_mix": t.get("clean_mix", 0.0), "steps": t.get("steps")}
+        changed = [f"{k}: {done.get(k)} -> {v}" for k, v in asked.items() if done.get(k) != v]
+        if changed:
+            raise UsageError(f"{out_dir} holds a finished adapter trained with other settings ({'; '.join(changed)}); "
+                             f"pass --restart to train it again, or choose another --out")
+        _report(out, manifest, out_dir, as_json, done_before=True)
+        return
     sources, description = list_sources(images, dataset, dataset_split, image_column, limit)
     cache = ImageCache(cache_dir or default_cache_dir())
 
@@ -170,12 +193,18 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     from .train import Settings, run
 
     settings = Settings(steps=steps, epochs=epochs, batch=batch, lr=lr, warmup=warmup, weight_decay=weight_decay,
-                        grad_clip=grad_clip, seed=seed, dtype=dtype, train=train_spec.label, placement=placement,
+                        grad_clip=grad_clip, seed=seed, dtype=dtype, balance=balance, train=train_spec.label, placement=placement,
                         save_every=save_every,
                         workers=workers, resolution=size, clean_mix=clean_mix)
 
-    outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
-                  quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})
+    try:
+        outcome = run(make_vlm, vlm_ref, data, cache, vocab, train_spec, settings, out_dir, console=out,
+                      quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})
+    except KeyboardInterrupt:
+        saved = artifact.CHECKPOINT if (out_dir / artifact.CHECKPOINT).is_dir() else None
+        click.echo(f"interrupted: {'the last checkpoint is in ' + str(out_dir / saved) if saved else 'no checkpoint yet'}; "
+                   f"rerun the same command to resume" + (" from it" if saved else ""), err=True)
+        raise SystemExit(130) from None
     if acc.is_main_process:
         _report(out, outcome.manifest, out_dir, as_json, outcome=outcome)
 

@@ -23,10 +23,14 @@ Where the vector goes (``placement``):
   the embedding gets no gradient, and an adapter trained this way is the plain fine-tuned
   encoder whatever its condition. cvb reproduces it on request so that claim can be checked.
 
-Several images in one batch each get their own condition. ``Conditioner.set(classes, weights)``
-takes one class per image and each image's share of the encoder's rows (its visual-token
-count); when the encoder runs, an image's share of its rows (patches for Qwen's packed sequence,
-tiles or crops for the others) gets that image's vector. The paper's evaluation code repeated
+Several images in one batch each get their own condition. ``Conditioner.set(classes, weights,
+crops)`` takes one class per image, each image's visual-token count and, where the processor
+cuts images into crops, each image's crop count (``cvb_hf.vision.crops_per_image``). When the
+encoder runs with one row per crop (Idefics3/SmolVLM tiles, InternVL tiles, LLaVA-OneVision's
+anyres crops), each image's crops get its vector; otherwise (Qwen's packed patches, one row per
+image for LLaVA-1.5) rows are shared in proportion to the token counts. LLaVA-OneVision needs
+the crops: its tokens per image are not proportional to its crops once the padding of a
+non-square image is removed. The paper's evaluation code repeated
 the first image's condition over the whole batch; this does not.
 """
 
@@ -77,15 +81,18 @@ class Conditioner:
         self.tower, self.embedding, self.kind = tower, embedding, kind
         self._classes: list[int] | None = None
         self._weights: list[int] | None = None
+        self._crops: list[int] | None = None
 
-    def set(self, classes: Sequence[int], weights: Sequence[int]) -> None:
-        """One class per image (-1: none), and each image's visual-token count (its share of rows)."""
-        if len(classes) != len(weights):
+    def set(self, classes: Sequence[int], weights: Sequence[int], crops: Sequence[int] | None = None) -> None:
+        """One class per image (-1: none), each image's visual-token count (its share of rows),
+        and its crop count where the processor makes crops (None: it does not)."""
+        if len(classes) != len(weights) or (crops is not None and len(crops) != len(classes)):
             raise ValueError(f"{len(classes)} conditions for {len(weights)} images")
         self._classes, self._weights = [int(c) for c in classes], [int(w) for w in weights]
+        self._crops = None if crops is None else [int(c) for c in crops]
 
     def clear(self) -> None:
-        self._classes = self._weights = None
+        self._classes = self._weights = self._crops = None
 
     def offsets(self, rows: int, device: Any) -> "torch.Tensor | None":
         """``(rows, width)``: each row's condition vector; None when nothing is set or all are -1."""
@@ -93,11 +100,14 @@ class Conditioner:
 
         if self._classes is None or all(c < 0 for c in self._classes):
             return None
-        total = sum(self._weights)
-        if total <= 0 or any((w * rows) % total for w in self._weights):
-            raise UnavailableError(f"cannot share {rows} encoder rows between images with visual-token "
-                                   f"counts {self._weights}")
-        per_image = torch.tensor([w * rows // total for w in self._weights], device=device)
+        if self._crops is not None and sum(self._crops) == rows:  # one row per crop
+            per_image = torch.tensor(self._crops, device=device)
+        else:
+            total = sum(self._weights)
+            if total <= 0 or any((w * rows) % total for w in self._weights):
+                raise UnavailableError(f"cannot share {rows} encoder rows between images with visual-token "
+                                       f"counts {self._weights} (crops {self._crops})")
+            per_image = torch.tensor([w * rows // total for w in self._weights], device=device)
         vectors = self.embedding(torch.tensor(self._classes, device=device))
         return torch.repeat_interleave(vectors, per_image, dim=0)
 

@@ -49,8 +49,10 @@ from .vocabulary import REFERENCE, UNCONDITIONAL, Vocabulary
 if TYPE_CHECKING:
     import torch
 
-#: a test hook: SIGKILL this process right after finishing that (1-based) step, as `kill -9` would
+#: test hooks: SIGKILL (as `kill -9` would) or SIGINT (as Ctrl-C would) this process right after
+#: finishing that (1-based) step
 KILL_ENV = "CVB_ADAPT_TEST_KILL_AFTER_STEP"
+INTERRUPT_ENV = "CVB_ADAPT_TEST_INTERRUPT_AFTER_STEP"
 
 
 @dataclass
@@ -70,6 +72,7 @@ class Settings:
     placement: str = "embedding"
     save_every: int = 100
     workers: int = 0  # DataLoader worker processes reading images
+    balance: str = "none"  # none: one MSE over all tokens; cell: each cell weighted by 1 / its loss before
     resolution: Any = None  # (W, H): squash every image to it; None: the processor's own pipeline
     clean_mix: float = 0.0  # share of uncompressed training pairs (data.add_clean)
 
@@ -162,7 +165,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
-    from cvb_hf.vision import image_inputs
+    from cvb_hf.vision import crops_per_image, image_inputs
 
     acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     main = acc.is_main_process
@@ -209,13 +212,15 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
               "train": train_spec.label, "settings": settings.fingerprint_fields(), "world": world,
               "total_steps": total, "data": data.fingerprint(resolution)}
     ckpt_path = out / artifact.CHECKPOINT / "state.pt"
+    if main:
+        artifact.remove_stale_temporaries(out)  # a write killed half-way
     start, curve, val_before = 0, [], None
     if ckpt_path.is_file():
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         if state["run_id"] != run_id:
-            changed = sorted(k for k in run_id if state["run_id"].get(k) != run_id[k])
-            raise UsageError(f"{out} holds a checkpoint of a run with other settings ({', '.join(changed)} "
-                             f"differ); rerun with the same options, or pass --restart to start over")
+            raise UsageError(f"{out} holds a checkpoint of a run with other settings "
+                             f"({'; '.join(differences(state['run_id'], run_id))}); rerun with the same "
+                             f"options, or pass --restart to start over")
         with torch.no_grad():
             for name, p in params.items():
                 p.copy_(state["weights"][name].to(p.device, p.dtype))
@@ -237,7 +242,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             t = teacher.tokens(clean, len(items))
         if student.conditioner is not None:
             student.conditioner.set([UNCONDITIONAL if p.codec == REFERENCE else vocab.index(p.codec, p.level)
-                                     for p in pairs], [x.shape[0] for x in t])
+                                     for p in pairs], [x.shape[0] for x in t], crops_per_image(comp))
         return pairs, comp, t
 
     def validate() -> dict[str, float]:
@@ -258,8 +263,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             student.train(True)
         return {k: sum(v) / len(v) for k, v in sums.items()}
 
-    if val_before is None:
-        val_before = validate() if main else {}
+    if val_before is None:  # every process needs it to balance the cells (the same on all)
+        val_before = validate() if main or settings.balance == "cell" else {}
+    weight = cell_weights(val_before, settings.balance)
     student.train(True)
 
     def save_checkpoint(step: int) -> None:
@@ -277,6 +283,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         acc.wait_for_everyone()
 
     kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
+    interrupt_at = int(os.environ.get(INTERRUPT_ENV, "0") or 0)
     bar = _bar(console, total, start, quiet or not main)
     t0, images_seen, running = time.perf_counter(), 0, None
     if torch.cuda.is_available():
@@ -297,7 +304,12 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                 pairs, comp, t = tokens_pair(items)
                 with amp():
                     s = forward(comp, len(items))
-                loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
+                if weight is None:
+                    loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
+                else:  # each pair's MSE, scaled so every cell starts at the same loss (clean pairs: 1)
+                    loss = torch.stack([weight.get(f"{p.codec}/{p.level}", 1.0)
+                                        * torch.nn.functional.mse_loss(a.float(), b.float())
+                                        for p, a, b in zip(pairs, s, t)]).mean()
                 acc.backward(loss)
                 if settings.grad_clip > 0:
                     acc.clip_grad_norm_(list(params.values()), settings.grad_clip)
@@ -317,6 +329,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                     save_checkpoint(step)
                 if kill_at and step == kill_at:
                     os.kill(os.getpid(), signal.SIGKILL)
+                if interrupt_at and step == interrupt_at:
+                    os.kill(os.getpid(), signal.SIGINT)
     finally:
         bar(None, None, None)
     seconds = time.perf_counter() - t0
@@ -355,6 +369,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                       "weight_decay": settings.weight_decay, "grad_clip": settings.grad_clip,
                       "seed": settings.seed, "dtype": dtype,
                       "precision": ("fp32 master weights, bf16 autocast" if dtype == "bf16" else "fp32"),
+                      "balance": settings.balance, "clean_mix": settings.clean_mix,
                       "schedule": "linear warm-up + cosine"},
             "data": {**data.summary(), "fingerprint": data.fingerprint(resolution), **(describe or {})},
             "losses": {"val_before": val_before, "val_after": val_after,
@@ -376,6 +391,37 @@ def _worker_init(parent: int, worker_id: int) -> None:
     """A DataLoader worker dies with the training process, ``kill -9`` included, as `cvb run`'s
     workers do (otherwise it lives on, holding the caller's output pipes)."""
     die_with_parent(parent)
+
+
+BALANCES = ("none", "cell")
+
+
+def cell_weights(val_before: dict[str, float], balance: str) -> dict[str, float] | None:
+    """``--balance cell``: cell -> mean validation loss before training / that cell's, so the
+    most compressed cells (largest losses) stop dominating one plain MSE; None for ``none``."""
+    if balance == "none":
+        return None
+    if balance != "cell":
+        raise UsageError(f"--balance {balance!r}: choose one of {', '.join(BALANCES)}")
+    mean = _mean(val_before) or 0.0
+    return {cell: (mean / v if v > 0 else 1.0) for cell, v in val_before.items()}
+
+
+def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """``["settings.lr: 0.0001 -> 0.001", ...]``: each setting that differs, nested keys spelled
+    out, so a refusal names what changed."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += differences(a, b, f"{prefix}{key}.")
+        elif key in ("data", "base_fingerprint"):
+            out.append(f"{prefix}{key}: changed" if key == "data" else f"{prefix}{key}: another model")
+        else:
+            out.append(f"{prefix}{key}: {a} -> {b}")
+    return out
 
 
 def _mean(values: dict[str, float]) -> float | None:
@@ -402,11 +448,17 @@ def _forward_module(student: Student):
 
 
 def _bar(console, total: int, start: int, quiet: bool):
-    """``update(step, running_loss, lr)``; ``update(None, ...)`` closes the bar."""
+    """``update(step, running_loss, lr)``; ``update(None, ...)`` closes the bar. Always on stderr
+    (results go to stdout): a bar on a terminal, else a plain line every 10 s, as `cvb run`."""
     if quiet:
         return lambda *a: None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    from cvb.run.progress import PLAIN_INTERVAL_S, stderr_console
+
+    console = stderr_console()
+    if not console.is_terminal:
+        return _plain_lines(console.file, total, start, PLAIN_INTERVAL_S)
     prog = Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                     TextColumn("lr {task.fields[lr]}"), TimeElapsedColumn(), TextColumn("eta"),
                     TimeRemainingColumn(), console=console)
@@ -418,6 +470,31 @@ def _bar(console, total: int, start: int, quiet: bool):
             prog.stop()
             return
         prog.update(task, completed=step, loss=f"{loss:.5g}", lr=f"{lr:.2e}")
+
+    return update
+
+
+def _plain_lines(stream, total: int, start: int, interval: float):
+    """``train: 12/40 (30%), loss 0.0012, lr 1.0e-04, 0.8 steps/s, eta 0:00:35``, every ``interval``
+    seconds and at the end."""
+    from datetime import timedelta
+
+    t0 = last = time.monotonic()
+
+    def update(step, loss, lr):
+        nonlocal last
+        now = time.monotonic()
+        if step is None or (step < total and now - last < interval):
+            return
+        last = now
+        rate = (step - start) / max(now - t0, 1e-9)
+        eta = f", eta {timedelta(seconds=round((total - step) / rate))}" if rate > 0 and step < total else ""
+        try:
+            stream.write(f"train: {step}/{total} ({100 * step / total:.0f}%), loss {loss:.5g}, lr {lr:.2e}, "
+                         f"{rate:.2f} steps/s{eta}\n")
+            stream.flush()
+        except OSError:
+            pass
 
     return update
 

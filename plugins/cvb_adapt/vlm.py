@@ -133,14 +133,16 @@ class AdaptedVLM(HFVLM):
         classes = [self._class(q) for q in queries]
         enc = super().encode(queries, prompts)  # the condition is set here, never ahead of time
         if self.conditioner is not None:
-            self.conditioner.set(classes, image_token_counts(self.model, enc))
+            from cvb_hf.vision import crops_per_image
+
+            self.conditioner.set(classes, image_token_counts(self.model, enc), crops_per_image(enc))
         return enc
 
     def visual_tokens(self, images, conditions: Sequence[tuple[str | None, str | None]] | None = None):
         """The adapted encoder's tokens; ``conditions`` gives each image's (codec, level)."""
         from cvb_adapt.data import fit
 
-        from cvb_hf.vision import features, image_inputs
+        from cvb_hf.vision import crops_per_image, features, image_inputs
 
         self.load()
         conditions = list(conditions or [(None, None)] * len(images))
@@ -152,7 +154,8 @@ class AdaptedVLM(HFVLM):
             with torch.no_grad():  # token counts per image, from the unconditional pass
                 self.conditioner.set([-1] * len(images), [1] * len(images))
                 counts = [t.shape[0] for t in features(self.model, inputs, len(images))]
-            self.conditioner.set([self.resolver.resolve(c, lv)[0] for c, lv in conditions], counts)
+            self.conditioner.set([self.resolver.resolve(c, lv)[0] for c, lv in conditions], counts,
+                                 crops_per_image(inputs))
         return features(self.model, inputs, len(images))
 
     def _class(self, query: Query) -> int:

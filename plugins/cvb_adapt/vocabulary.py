@@ -123,7 +123,11 @@ class Resolver:
     rank_of: Callable[[str, str], float | None] | None = None
 
     def __post_init__(self):
-        for (_, _), (codec, level) in self.condition_map.items():
+        for (src, _), (codec, level) in self.condition_map.items():
+            if src == REFERENCE and level is None:
+                raise UsageError(f"condition_map {src}:{codec}: the uncompressed reference has no level to keep; "
+                                 f"name the trained cell it stands for, e.g. {src}:{codec}/"
+                                 f"{self.vocab.levels.get(codec, ('LEVEL',))[-1]}")
             if codec not in self.vocab.levels:
                 raise UsageError(f"condition_map maps to {codec!r}, which the adapter was not trained on; "
                                  f"trained: {self.vocab.describe()}")

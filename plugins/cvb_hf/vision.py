@@ -104,7 +104,7 @@ def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor
     if isinstance(feats, torch.Tensor):
         feats = list(feats) if feats.dim() == 3 else [feats]
     feats = [f.reshape(-1, f.shape[-1]) for f in feats]
-    counts = _crops_per_image(inputs) if len(feats) != n_images else None
+    counts = crops_per_image(inputs) if len(feats) != n_images else None
     if counts is not None:
         if sum(counts) != len(feats):
             raise UnavailableError(f"{type(model).__name__}: {len(feats)} crops came back, the image "
@@ -117,14 +117,16 @@ def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor
     return feats
 
 
-def _crops_per_image(inputs: dict[str, Any]) -> list[int] | None:
+def crops_per_image(inputs: dict[str, Any]) -> list[int] | None:
     """How many crops each image was cut into, where the model returns one feature set per crop.
 
     InternVL's processor says so in ``num_patches``. Idefics3/SmolVLM pads every image to the same
     number of crops (``pixel_values`` of shape images x crops x C x H x W) and its model drops the
     all-zero padding crops; transformers 5.24 then regroups the rest per image, older releases
     (5.17, seen on a GPU machine) return one set per crop. Counting the real crops with the
-    model's own rule (a crop that is not all zeros) groups them either way.
+    model's own rule (a crop that is not all zeros) groups them either way. LLaVA-OneVision pads
+    its anyres crops the same way (``pixel_values`` images x crops x C x H x W, unused crops zero).
+    None where the processor makes no crops (Qwen's packed patches, LLaVA-1.5's one image).
     """
     crops = inputs.get("num_patches")
     if crops is not None:

@@ -213,7 +213,7 @@ def cells_table(section: dict, metrics: list[str]) -> Table:
 
 def _bd_cell(result: dict, percent: bool = False) -> str:
     if result["value"] is None:
-        return Reason(result["reason"] or "undefined")
+        return Reason(" ".join(str(result["reason"] or "undefined").split()))  # one line in a table cell
     text = f"{result['value']:+.2f} %" if percent else fmt(result["value"], True, 2)
     if result.get("overlap") is not None and result["overlap"] < LOW_OVERLAP:
         text += f" (overlap {result['overlap']:.0%})"

@@ -322,5 +322,10 @@ def _write_advice(exc: OSError) -> str:
 
 
 def max_size_from_env() -> int | None:
-    """The cap ``cvb run`` keeps the cache under: ``$CVB_CACHE_MAX_SIZE`` or the default."""
-    return parse_size(os.environ.get(MAX_SIZE_ENV, DEFAULT_MAX_SIZE))
+    """The cap ``cvb run`` keeps the cache under: ``$CVB_CACHE_MAX_SIZE`` or the default; a
+    bad value is a usage error naming the variable (``cvb run`` checks it before any work)."""
+    raw = os.environ.get(MAX_SIZE_ENV, DEFAULT_MAX_SIZE)
+    try:
+        return parse_size(raw)
+    except UsageError as exc:
+        raise UsageError(f"${MAX_SIZE_ENV}={raw!r}: {exc}") from None

@@ -12,10 +12,10 @@ their own until it is done. Each operation holds a lock: the two threads share t
 from __future__ import annotations
 
 import pickle
-import sqlite3
 import threading
 from typing import Iterable, Iterator, Sequence
 
+from .. import temp_db
 from .compress_units import ImageJob, LevelWork
 
 _READ = 64  # units read back at once by the compression thread
@@ -32,7 +32,7 @@ class JobSpool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.conn = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+        self.conn = temp_db.connect(isolation_level=None)
         self.conn.execute("CREATE TABLE units (n INTEGER PRIMARY KEY, task INTEGER NOT NULL, image TEXT NOT NULL,"
                           " content_hash TEXT NOT NULL, codec TEXT NOT NULL, levels BLOB NOT NULL)")
         # state 0: being compressed by this run; 1: done (error: why it failed)

@@ -23,7 +23,7 @@ from ..imageio import max_image_pixels
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
 from ..types import Query, Sample
-from .image_cache import key_maker, params_json
+from .image_cache import key_maker, max_size_from_env, params_json
 from .sample_spool import DuplicateSampleId, SampleSpool, SpooledImages
 
 NONE = "none"  # the uncompressed reference codec of every matrix
@@ -438,6 +438,7 @@ def _hash_images(spool: SampleSpool, batch: int = 256) -> None:
 def build_plan(req: RunRequest, registry) -> Plan:
     """Validate every name, level and option, and read the tasks' samples."""
     max_image_pixels()  # a bad $CVB_MAX_IMAGE_PIXELS is a usage error now, not a failure per image
+    max_size_from_env()  # a bad $CVB_CACHE_MAX_SIZE too, not after the whole run
     opts = parse_options(req.options)
     notes: list[str] = []
     codecs = _plan_codecs(req, registry, opts)

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from .. import temp_db
 from ..types import ImageSource, Sample
 
 _INSERT_BATCH = 2000  # samples written per statement batch while planning
@@ -89,7 +90,7 @@ class SampleSpool:
     def __init__(self, samples: Iterable[Sample], prompt_sha: Callable[[Sample], str],
                  check: Callable[[int, Any], Sample] = lambda i, s: s):
         # "": a temporary file, removed on close; autocommit, each write batch its own transaction
-        self.conn = sqlite3.connect("", check_same_thread=False, isolation_level=None)
+        self.conn = temp_db.connect(isolation_level=None)
         self.conn.execute("CREATE TABLE s (pos INTEGER PRIMARY KEY, id TEXT NOT NULL, image TEXT NOT NULL,"
                           " image_rank INTEGER NOT NULL, prompt_sha TEXT NOT NULL, blob BLOB NOT NULL)")
         self.conn.execute("CREATE UNIQUE INDEX s_id ON s (id)")

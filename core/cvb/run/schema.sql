@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at  TEXT NOT NULL,             -- ISO 8601, UTC
     finished_at TEXT,
-    status      TEXT NOT NULL,             -- running | ok | failures | interrupted | error
+    status      TEXT NOT NULL,             -- running | ok | failures | interrupted | error | killed
     cvb_version TEXT NOT NULL,
     git_commit  TEXT,                      -- of the cvb source tree, when it is a git checkout
     host        TEXT,
@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS runs (
     options     TEXT NOT NULL,             -- JSON: the resolved matrix and settings
     plugins     TEXT NOT NULL,             -- JSON list of {name, distribution, version}
     prompts     TEXT NOT NULL,             -- JSON: cvb.prompts.SUFFIX and its sha256
-    summary     TEXT                       -- JSON: counts and failures at the end
+    summary     TEXT,                      -- JSON: counts and failures at the end
+    pid         INTEGER,                   -- the cvb process, with host and pid_start: a run whose
+    pid_start   TEXT                       -- process is gone while 'running' is marked 'killed'
 );
 
 -- The images each task uses, by the task's own key; content_hash links them to compressions.

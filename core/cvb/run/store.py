@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
+from . import run_process
 
 #: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
 #: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
@@ -133,6 +134,8 @@ class Store:
                 self._add_indexes(upgrading=version is not None)
             if version is not None and create:
                 self._add_columns()
+            if create:
+                self._mark_killed_runs()
             if version is not None or create:
                 self._create_views(strict=create)
         except BaseException:
@@ -168,7 +171,8 @@ class Store:
         return version
 
     #: columns added to schema version 1 after stores were made with it: (table, column, type)
-    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"), ("predictions", "answer_meta", "TEXT"))
+    ADDED_COLUMNS = (("predictions", "scored_as", "TEXT"), ("predictions", "answer_meta", "TEXT"),
+                     ("runs", "pid", "INTEGER"), ("runs", "pid_start", "TEXT"))
 
     #: tables added to schema version 1 after stores were made with it (created on a writable open)
     ADDED_TABLES = ("samples",)
@@ -295,14 +299,29 @@ class Store:
     # ---- runs ------------------------------------------------------------------------------
     def begin_run(self, provenance: Mapping[str, Any]) -> int:
         p = provenance
+        pid, host, pid_start = run_process.this_process()
         with self.write() as c:
             cur = c.execute(
                 "INSERT INTO runs (started_at, status, cvb_version, git_commit, host, python, platform,"
-                " argv, options, plugins, prompts) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now_iso(), p["cvb_version"], p.get("git_commit"), p.get("host"), p.get("python"),
+                " argv, options, plugins, prompts, pid, pid_start)"
+                " VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now_iso(), p["cvb_version"], p.get("git_commit"), p.get("host") or host, p.get("python"),
                  p.get("platform"), json.dumps(p.get("argv", [])), json.dumps(p.get("options", {})),
-                 json.dumps(p.get("plugins", [])), json.dumps(p.get("prompts", {}))))
+                 json.dumps(p.get("plugins", [])), json.dumps(p.get("prompts", {})), pid, pid_start))
             return int(cur.lastrowid)
+
+    def _mark_killed_runs(self) -> None:
+        """Runs left ``running`` by a process that is gone (killed with -9, the machine lost
+        power: nothing recorded their end) become ``killed`` (``run_process``)."""
+        try:
+            rows = self.conn.execute("SELECT id, pid, host, pid_start FROM runs WHERE status='running'"
+                                     " AND pid IS NOT NULL").fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        gone = [(rid,) for rid, pid, host, start in rows if run_process.is_gone(pid, host, start)]
+        if gone:
+            with self.write() as c:
+                c.executemany("UPDATE runs SET status='killed' WHERE id=? AND status='running'", gone)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any] | None = None) -> None:
         with self.write() as c:
