@@ -118,6 +118,8 @@ def test_clustered_and_independent_verdicts_differ_and_each_agrees_with_itself(c
     assert boot["inference"] == {"method": "bootstrap", "name": "paired cluster bootstrap over images",
                                  "unit": "image", "resamples": 1000, "seed": 20260401, "confidence": 0.95}
     assert boot["sections"][0]["uncertainty"]["seed"] == 20260401
+    assert any("only 6 images" in w for w in boot["sections"][0]["warnings"])  # few clusters: said
+    assert not any("only 6 images" in w for w in mcn["sections"][0]["warnings"])
 
 
 @pytest.mark.parametrize("inference", ["bootstrap", "mcnemar"])

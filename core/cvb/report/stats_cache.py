@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 2  # bump when what is cached, or how it is computed, changes
+FORMAT = 3  # bump when what is cached, or how it is computed, changes
 KEEP_DAYS = 30
 
 

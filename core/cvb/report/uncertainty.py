@@ -28,6 +28,7 @@ import numpy as np
 
 from ..analysis import stats
 
+FEW_IMAGES = 20  # below this many images a cluster bootstrap is approximate (Cameron et al. 2008)
 _CHECKS = 3  # resamples on which the accuracy shortcut must reproduce the task's own score
 
 
@@ -209,6 +210,10 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
     answers = {k: texts.get(k, {}) for k in keys}
     reference = answers.get(ref_key) if ref_key else None
     draws = Resamples(samples, opts.resamples, opts.seed)
+    if opts.inference == "bootstrap" and len(draws.groups) < FEW_IMAGES:
+        out.warnings.append(f"only {len(draws.groups)} images: with few clusters the cluster bootstrap's "
+                            f"intervals are approximate (often too narrow below about {FEW_IMAGES}); "
+                            f"compare --inference mcnemar")
 
     verdicts: dict[tuple[str, str], np.ndarray | None] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
