@@ -84,7 +84,7 @@ step() {  # NAME COMMAND...: run, log, note the result
 step list "$CVB" list codecs --json
 "$PY" - "$OUT/list.out" "$PACKAGE" <<'EOF' | tee -a "$OUT/summary.txt"
 import json, sys
-rows = {r["name"]: r for r in json.load(open(sys.argv[1]))}
+rows = {r["name"]: r for r in json.load(open(sys.argv[1]))["codecs"]}
 row = rows.get(sys.argv[2])
 print(f"  status: {row['status'] if row else 'NOT REGISTERED'}")
 EOF

@@ -51,7 +51,7 @@ def test_short_flags_have_one_meaning(cmd):
 
 def test_list_vlms_says_what_a_first_use_downloads(tmp_path):
     res = cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)})
-    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    rows = {r["name"]: r for r in json.loads(res.stdout)["vlms"]}
     qwen = rows["qwen2.5-vl-3b"]
     assert qwen["usable"] and "not in the local cache" in qwen["note"] and "7.5 GB" in qwen["note"]
     snap = tmp_path / "models--Qwen--Qwen2.5-VL-3B-Instruct"
@@ -59,12 +59,12 @@ def test_list_vlms_says_what_a_first_use_downloads(tmp_path):
     (snap / "refs" / "main").write_text("abc123")
     (snap / "snapshots" / "abc123").mkdir(parents=True)
     (snap / "snapshots" / "abc123" / "config.json").write_text("{}")
-    rows = {r["name"]: r for r in json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)}
+    rows = {r["name"]: r for r in json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)["vlms"]}
     assert "note" not in rows["qwen2.5-vl-3b"] and "note" in rows["qwen2.5-vl-7b"]
     table = cvb("list", "vlms", env={"HF_HUB_CACHE": str(tmp_path), "COLUMNS": "80"}).stdout
     assert "not cached" in table and "downloads about 16.6 GB on first use" in " ".join(table.split())
     offline = json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path),
-                                                           "HF_HUB_OFFLINE": "1"}).stdout)
+                                                           "HF_HUB_OFFLINE": "1"}).stdout)["vlms"]
     assert not next(r for r in offline if r["name"] == "qwen2.5-vl-7b")["usable"]
 
 

@@ -172,14 +172,14 @@ def test_plugins_and_list_never_break_a_name_on_80_columns():
     names = {n for p in data["plugins"] for ns in p["provides"].values() for n in ns}
     assert names and names <= words, names - words  # each name whole on one line
     assert all(len(line) <= 80 for line in text.splitlines())
-    rows = json.loads(_real_cvb("list", "codecs", "--json").stdout)
+    rows = json.loads(_real_cvb("list", "codecs", "--json").stdout)["codecs"]
     table = _real_cvb("list", "codecs", COLUMNS="80").stdout
     words = {w.strip(",;()") for line in table.splitlines() for w in line.split()}
     assert {r["name"] for r in rows} <= words and all(len(line) <= 80 for line in table.splitlines())
 
 
 def test_list_codecs_says_what_a_level_means():
-    rows = {r["name"]: r for r in json.loads(_real_cvb("list", "codecs", "--json").stdout)}
+    rows = {r["name"]: r for r in json.loads(_real_cvb("list", "codecs", "--json").stdout)["codecs"]}
     assert rows["jpeg"]["level_meaning"] == "quality 1..100, higher = more bits"
     assert rows["x265"]["level_meaning"] == "QP 0..51, lower = more bits"
     assert rows["jpeg2000"]["level_meaning"].endswith("lower = more bits")  # a compression ratio

@@ -226,7 +226,7 @@ def site(tmp_path_factory):
 
 def test_a_plugin_that_failed_to_import_is_named_by_list_check_and_run(site, tmp_path):
     said = "jpegxr: its plugin jpegxr (cvb-jpegxr) failed to import: ModuleNotFoundError"
-    rows = {r["name"]: r for r in json.loads(cvb(site, "list", "codecs", "--json").stdout)}
+    rows = {r["name"]: r for r in json.loads(cvb(site, "list", "codecs", "--json").stdout)["codecs"]}
     assert said.split(": ", 1)[1] in rows["jpegxr"]["status"] and not rows["jpegxr"]["usable"]
     assert "imagecodecs_not_installed_here" in rows["jpegxr"]["status"]
     res = cvb(site, "check", "codec", "jpegxr")

@@ -144,7 +144,7 @@ def cvb(site, *args, env=None):
 
 def test_installed_contrib_codecs_are_listed_with_what_they_need(contrib_site):
     res = cvb(contrib_site, "list", "codecs", "--json")  # no HM, VTM or libbpg on this machine
-    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    rows = {r["name"]: r for r in json.loads(res.stdout)["codecs"]}
     for name, plugin in (("hm", "hm"), ("vtm", "vtm"), ("bpg", "bpg")):
         assert rows[name]["plugin"] == plugin and rows[name]["kind"] == "traditional"
     assert "EncoderApp not found on PATH" in rows["vtm"]["status"] and "CVB_VTM_ENCODER" in rows["vtm"]["status"]

@@ -47,7 +47,7 @@ def test_installed_plugin_in_plugins_and_list(example_site):
     assert ex["status"] == "ok" and ex["provides"] == {"codec": ["palette", "mjpeg", "tiny-factorized"]}
 
     res = cvb(example_site, "list", "codecs", "--json")
-    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    rows = {r["name"]: r for r in json.loads(res.stdout)["codecs"]}
     assert rows["palette"]["plugin"] == "example" and rows["palette"]["usable"]
 
 
@@ -126,7 +126,7 @@ def test_broken_misspelt_and_conflicting_installed_plugins(tmp_path):
     assert plugins["pillow"]["status"] == "ok" and "webp" in plugins["pillow"]["provides"]["codec"]
     assert {"category": "codec", "name": "jpeg", "plugins": ["cvb_rival", "pillow"]} in data["conflicts"]
 
-    rows = [r for r in json.loads(cvb(tmp_path, "list", "codecs", "--json").stdout) if r["name"] == "jpeg"]
+    rows = [r for r in json.loads(cvb(tmp_path, "list", "codecs", "--json").stdout)["codecs"] if r["name"] == "jpeg"]
     assert len(rows) == 1 and not rows[0]["usable"]
 
     res = cvb(tmp_path, "compress", "-c", "jpeg", "-q")

@@ -116,6 +116,6 @@ def test_listed_as_generative_when_installed(stand_in, tmp_path):
     env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{stand_in}", OMP_NUM_THREADS="1")
     env.pop("CVB_LOAD_PLUGINS", None)
     rows = json.loads(subprocess.run([str(VENV_BIN / "cvb"), "list", "codecs", "--json"], capture_output=True,
-                                     text=True, env=env, timeout=120).stdout)
+                                     text=True, env=env, timeout=120).stdout)["codecs"]
     row = next(r for r in rows if r["name"] == "illm")
     assert row["kind"] == "generative" and "weights not in the torch hub cache" in row["status"]

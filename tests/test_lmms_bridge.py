@@ -350,7 +350,7 @@ def test_list_tasks_source_lmms_eval(tmp_path, monkeypatch):
 
     out = run_cli(["list", "tasks", "--source", "lmms-eval", "--json"])
     assert out.exit_code == 0, out.output[-2000:]
-    rows = {r["name"]: r for r in json.loads(out.output[out.output.index("["):])}
+    rows = {r["name"]: r for r in json.loads(out.output[out.output.index('{\n  "cvb_json"'):])["tasks"]}
     assert len(rows) > 1000
     for name in TASKS:
         row = rows[f"lmms-eval:{name}"]

@@ -424,7 +424,7 @@ def test_folder_accuracy_and_consistency_hand_worked(folder):
 def test_listing_tasks_imports_no_image_library():
     probe = ("import sys\nfrom click.testing import CliRunner\nfrom cvb.cli import cli\n"
              "r = CliRunner().invoke(cli, ['list', 'tasks', '--json'])\nassert r.exit_code == 0, r.output\n"
-             "import json; rows = {x['name']: x for x in json.loads(r.output)}\n"
+             "import json; rows = {x['name']: x for x in json.loads(r.output)['tasks']}\n"
              "assert rows['sample']['usable'] and 'folder:PATH|GLOB' in rows, rows\n"
              "print(','.join(m for m in ('skimage', 'sklearn', 'matplotlib', 'PIL', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

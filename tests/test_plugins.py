@@ -124,7 +124,9 @@ def test_cli_plugins_json_and_list(registry_of):
     data = json.loads(res.output)
     assert data["plugins"][0]["provides"] == {"codec": ["fake"]}
     res = CliRunner().invoke(cli, ["list", "codecs", "--json"])
-    rows = json.loads(res.output)
+    listed = json.loads(res.output)
+    assert listed["cvb_json"] == 1  # every --json shape is versioned
+    rows = listed["codecs"]
     assert rows[0]["name"] == "fake" and rows[0]["usable"] and rows[0]["levels"] == ["1", "2"]
 
 
@@ -138,7 +140,7 @@ def test_cli_list_shows_unusable_reason(registry_of):
 
 def test_conflicting_name_is_listed_once_as_unusable(registry_of):
     registry_of(codec_plugin("one"), codec_plugin("two"))
-    rows = json.loads(CliRunner().invoke(cli, ["list", "codecs", "--json"]).output)
+    rows = json.loads(CliRunner().invoke(cli, ["list", "codecs", "--json"]).output)["codecs"]
     fake = [r for r in rows if r["name"] == "fake"]
     assert len(fake) == 1 and not fake[0]["usable"]
     assert "one" in fake[0]["status"] and "two" in fake[0]["status"]

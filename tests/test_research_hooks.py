@@ -229,7 +229,7 @@ def test_installed_packages_list_every_research_family(checkouts, tmp_path):
     env.pop("CVB_LOAD_PLUGINS", None)
     res = subprocess.run([str(VENV_BIN / "cvb"), "list", "codecs", "--json"], capture_output=True, text=True,
                          env=env, timeout=120)
-    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    rows = {r["name"]: r for r in json.loads(res.stdout)["codecs"]}
     assert {rows[n]["kind"] for n in ("stablecodec", "diffeic", "rdeic")} == {"generative"}
     assert rows["mlicpp"]["kind"] == "learned" and all(rows[n]["usable"] for n in PACKAGES)
     assert "tcm" in rows  # with cvb-tcm: every research family of the paper

@@ -109,7 +109,9 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
                      "broken_plugin": True,
                      "status": f"its plugin {info.label()} {info.problem} (what it provides is unknown)"})
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        from .output import json_result
+
+        click.echo(json_result({what: rows}))
         return
     from rich.table import Table
 
@@ -158,7 +160,9 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
 
 def _print_catalogue(rows: list[dict], what: str, source: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        from .output import json_result
+
+        click.echo(json_result({"source": source, what: rows}, default=str))
         return
     from rich.table import Table
 
