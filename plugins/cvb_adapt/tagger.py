@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from cvb.errors import UsageError
-from cvb.options import as_choice
 from cvb.types import Answer, Query
 from cvb_reference import deps
 from cvb_reference.base import ImageCache, answer_each, per_image
 from cvb_reference.tagger import ImageNetTagger
 
 from . import artifact
-from .vocabulary import UNSEEN_CODEC, UNSEEN_LEVEL, Resolver, Vocabulary, parse_condition_map
 
 
 class AdaptedTagger(ImageNetTagger):
@@ -44,23 +42,9 @@ class AdaptedTagger(ImageNetTagger):
         self.manifest = artifact.read_manifest(self.adapter_dir)
         super().__init__(**options)
         self.name = name or owner
-        self.vocab = Vocabulary.from_json(self.manifest["vocabulary"])
-        from .vlm import _codec_rank
+        from .vlm import take_adapter_identity
 
-        self.resolver = Resolver(self.vocab, parse_condition_map(condition_map),
-                                 as_choice(owner, "unseen_level", unseen_level, UNSEEN_LEVEL),
-                                 as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
-        res = self.manifest.get("resolution", "native")
-        self.resolution = None if res == "native" else tuple(int(v) for v in res)
-        extra = [f"resize={self.resolution[0]}x{self.resolution[1]}"] if self.resolution else []
-        extra.append(f"adapter={self.manifest['weights']['sha256'][:16]}" if use_adapter else "adapter=off")
-        if condition_map:
-            extra.append(f"condition_map={condition_map}")
-        if unseen_level != "nearest":
-            extra.append(f"unseen_level={unseen_level}")
-        if unseen_codec != "unconditional":
-            extra.append(f"unseen_codec={unseen_codec}")
-        self.version = ";".join([self.version, *extra])
+        take_adapter_identity(self, owner, condition_map, unseen_level, unseen_codec, use_adapter)
         self._by_class: dict[int, ImageCache] = {}
         self._adapted = None  # the network the adapter was applied to
         self.conditioner = None

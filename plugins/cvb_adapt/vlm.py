@@ -74,21 +74,7 @@ class AdaptedVLM(HFVLM):
             options["image_backend"] = pixels["image_backend"]
         super().__init__(base or recorded["source"], name=name or owner, revision=recorded.get("revision"),
                          min_pixels=pixels.get("min_pixels"), max_pixels=pixels.get("max_pixels"), **options)
-        self.vocab = Vocabulary.from_json(self.manifest["vocabulary"])
-        self.resolver = Resolver(self.vocab, parse_condition_map(condition_map),
-                                 as_choice(owner, "unseen_level", unseen_level, UNSEEN_LEVEL),
-                                 as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
-        res = self.manifest.get("resolution", "native")
-        self.resolution = None if res == "native" else tuple(int(v) for v in res)
-        extra = [f"resize={self.resolution[0]}x{self.resolution[1]}"] if self.resolution else []
-        extra.append(f"adapter={self.manifest['weights']['sha256'][:16]}" if use_adapter else "adapter=off")
-        if condition_map:
-            extra.append(f"condition_map={condition_map}")
-        if unseen_level != "nearest":
-            extra.append(f"unseen_level={unseen_level}")
-        if unseen_codec != "unconditional":
-            extra.append(f"unseen_codec={unseen_codec}")
-        self.version = ";".join([self.version, *extra])
+        take_adapter_identity(self, owner, condition_map, unseen_level, unseen_codec, use_adapter)
         self.conditioner = None
 
     def __repr__(self) -> str:
@@ -209,6 +195,28 @@ def apply(model, folder: Path, manifest: dict[str, Any]):
         p.requires_grad_(False)
     model.eval()
     return student.conditioner
+
+
+def take_adapter_identity(vlm, owner: str, condition_map: str | None, unseen_level: str,
+                          unseen_codec: str, use_adapter: bool) -> None:
+    """What an adapted VLM (transformers or tagger) takes from its manifest and options: the
+    condition vocabulary and resolver, the training resolution, and the version suffix that
+    names the preprocessing, the adapter (or ``adapter=off``) and the non-default fallbacks."""
+    vlm.vocab = Vocabulary.from_json(vlm.manifest["vocabulary"])
+    vlm.resolver = Resolver(vlm.vocab, parse_condition_map(condition_map),
+                            as_choice(owner, "unseen_level", unseen_level, UNSEEN_LEVEL),
+                            as_choice(owner, "unseen_codec", unseen_codec, UNSEEN_CODEC), _codec_rank)
+    res = vlm.manifest.get("resolution", "native")
+    vlm.resolution = None if res == "native" else tuple(int(v) for v in res)
+    extra = [f"resize={vlm.resolution[0]}x{vlm.resolution[1]}"] if vlm.resolution else []
+    extra.append(f"adapter={vlm.manifest['weights']['sha256'][:16]}" if use_adapter else "adapter=off")
+    if condition_map:
+        extra.append(f"condition_map={condition_map}")
+    if unseen_level != "nearest":
+        extra.append(f"unseen_level={unseen_level}")
+    if unseen_codec != "unconditional":
+        extra.append(f"unseen_codec={unseen_codec}")
+    vlm.version = ";".join([vlm.version, *extra])
 
 
 def _codec_rank(codec: str, level: str) -> float | None:
