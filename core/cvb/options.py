@@ -1,13 +1,16 @@
-"""Coercing component options, which arrive as strings from the command line.
+"""Options as they arrive from the command line: component options and the matrix's names.
 
 A factory gets ``key=value`` options as typed Python values from code and as strings from
-``--codec-opt``-style flags; these helpers accept both and turn a bad value into a
+``--codec-opt``-style flags; ``as_bool`` and its kin accept both and turn a bad value into a
 ``UsageError`` that names the option and what it accepts (exit status 2, not a traceback).
+``split_csv``, ``parse_levels``, ``metric_names`` and ``codec_levels`` read the comma lists of
+``--codec``/``--levels``/``--metric``: below the CLI, so the run planner and ``cvb.api`` use
+them without loading click.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 from .errors import UsageError
 
@@ -77,3 +80,57 @@ def format_params(params: Mapping[str, object] | str | None) -> str:
             value = ",".join(str(v) for v in value)
         out.append(f"{key}={value}")
     return " ".join(out)
+
+
+def metric_names(values: Iterable[str] | str | None) -> list[str]:
+    """``--metric`` values as a list of names; ``none`` alone means no metric at all."""
+    names = split_csv(values)
+    if "none" in names:
+        if len(names) > 1:
+            raise UsageError(f"--metric none turns image-quality metrics off; it cannot be combined with "
+                             f"other metrics (got {','.join(names)}): give --metric none, or only metrics")
+        return []
+    return names
+
+
+def split_csv(values: Iterable[str] | str | None) -> list[str]:
+    """``("jpeg,webp", "avif")`` -> ``["jpeg", "webp", "avif"]`` (order kept, no duplicates)."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    out: list[str] = []
+    for v in values:
+        for item in v.split(","):
+            item = item.strip()
+            if item and item not in out:
+                out.append(item)
+    return out
+
+
+def parse_levels(values: Sequence[str], codecs: Sequence[str]) -> dict[str, list[str]]:
+    """``--levels jpeg=1,5,10 --levels webp=10`` or, with a single codec, ``--levels 1,5,10``."""
+    out: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if sep:
+            if name.strip() not in codecs:
+                raise UsageError(f"--levels {value!r} names codec {name.strip()!r}, "
+                                 f"which is not among --codec {', '.join(codecs)}")
+            codec, levels = name.strip(), split_csv(rest)
+        elif len(codecs) == 1:
+            codec, levels = codecs[0], split_csv(value)
+        else:
+            raise UsageError(f"--levels {value!r} is ambiguous with several codecs; "
+                             f"write --levels CODEC=L1,L2 (codecs: {', '.join(codecs)})")
+        if not levels:  # `-l jpeg=` must not silently fall back to the defaults
+            raise UsageError(f"--levels {value!r} gives no level for codec {codec!r}")
+        out[codec] = levels
+    return out
+
+
+def codec_levels(codec, requested: list[str] | None) -> list[str]:
+    """Validated levels (lowest rate first): the requested ones, else the codec's defaults."""
+    from .codec import sort_levels
+
+    return sort_levels(codec, requested or list(codec.default_levels))

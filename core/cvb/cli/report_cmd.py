@@ -47,7 +47,7 @@ def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dic
 def adapted_conditions(store, cells: list[dict], adapted: dict[str, str]) -> dict[tuple, dict]:
     """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
     answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
 
     out: dict[tuple, dict] = {}
     for t in sorted({c["task"] for c in cells}):

@@ -168,7 +168,7 @@ def _fixed(x: float) -> float | None:
 def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from ..run.summary import empty_answers_note
     from .stored_answers import empty_counts, read_section
 
@@ -382,7 +382,7 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
     from ..run import judge_replies
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stats_cache import StatsCache
 
     opts = opts or Options()

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
+from ..identity import scoring_of
 from . import run_process
+from .store_rows import CompressedRow, ImageInfo, MetricRow, PredictionRow, SampleRow, StoredAnswer
 
 #: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
 #: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
@@ -361,9 +363,8 @@ class Store:
         return {sid: (v, p) for sid, v, p in self._read(
             "SELECT sample_id, task_version, prompt_sha FROM samples WHERE task=?", (task,))}
 
-    def save_samples(self, rows: Sequence[tuple]) -> None:
-        """(task, sample_id, task_version, prompt_sha, image, image_path, kind, question, options,
-        gold, category, prompt, generation, meta) rows, JSON columns already text; replaces a row."""
+    def save_samples(self, rows: Sequence[SampleRow]) -> None:
+        """What samples ask (``SampleRow``); replaces a sample's row."""
         with self.write() as c:
             c.executemany("INSERT OR REPLACE INTO samples (task, sample_id, task_version, prompt_sha, image,"
                           " image_path, kind, question, options, gold, category, prompt, generation, meta)"
@@ -382,14 +383,11 @@ class Store:
             out.setdefault(key, {})[metric] = error
         return out
 
-    def save_compression_results(self, compressed: Sequence[tuple], metrics: Sequence[tuple],
-                                 images: Sequence[tuple], run_id: int) -> None:
-        """One transaction for a batch of finished compression units.
-
-        ``compressed``: (key, content_hash, codec, version, level, params, bytes, bpp, w, h,
-        encode_s, decode_s, error); ``metrics``: (key, metric, value, error); ``images``:
-        (content_hash, width, height, error). A stored success is never replaced; a stored
-        error is (that is how ``--retry-failed`` mends it).
+    def save_compression_results(self, compressed: Sequence[CompressedRow], metrics: Sequence[MetricRow],
+                                 images: Sequence[ImageInfo], run_id: int) -> None:
+        """One transaction for a batch of finished compression units: the compressed images,
+        their metrics, and what decoding the originals found. A stored success is never
+        replaced; a stored error is (that is how ``--retry-failed`` mends it).
         """
         ns = time.time_ns()
         with self.write() as c:
@@ -401,23 +399,23 @@ class Store:
                 " height=excluded.height, encode_s=excluded.encode_s, decode_s=excluded.decode_s,"
                 " error=excluded.error, run_id=excluded.run_id, updated_ns=excluded.updated_ns"
                 " WHERE compressed.error IS NOT NULL",
-                [(*r, run_id, ns) for r in compressed])
+                [(*CompressedRow(*r), run_id, ns) for r in compressed])
             c.executemany(
                 "INSERT INTO metrics (key, metric, value, error, run_id, updated_ns) VALUES (?,?,?,?,?,?)"
                 " ON CONFLICT (key, metric) DO UPDATE SET value=excluded.value, error=excluded.error,"
                 " run_id=excluded.run_id, updated_ns=excluded.updated_ns WHERE metrics.error IS NOT NULL",
-                [(*r, run_id, ns) for r in metrics])
+                [(*MetricRow(*r), run_id, ns) for r in metrics])
             self._set_image_info(c, images)
 
-    def set_image_info(self, images: Sequence[tuple]) -> None:
-        """(content_hash, width, height, error) found when an image was decoded (or failed to)."""
+    def set_image_info(self, images: Sequence[ImageInfo]) -> None:
+        """What decoding images found: their size, or why they failed."""
         with self.write() as c:
             self._set_image_info(c, images)
 
     @staticmethod
-    def _set_image_info(c: sqlite3.Connection, images: Sequence[tuple]) -> None:
+    def _set_image_info(c: sqlite3.Connection, images: Sequence[ImageInfo]) -> None:
         c.executemany("UPDATE images SET width=?, height=?, error=? WHERE content_hash=?",
-                      [(w, h, e, ch) for ch, w, h, e in images])
+                      [(i.width, i.height, i.error, i.content_hash) for i in map(ImageInfo._make, images)])
 
     def mean_bpp(self, keys: Sequence[str]) -> float | None:
         total, n = 0.0, 0
@@ -438,29 +436,30 @@ class Store:
 
     # ---- predictions -----------------------------------------------------------------------
     def iter_predictions(self, task: str, vlm: str, codec: str, level: str,
-                         with_text: bool = False, with_version: bool = False) -> Iterator[tuple]:
-        """(sample_id, key, task_version, prompt_sha, error[, text][, vlm_version]) of one cell,
-        streamed."""
-        cols = ("sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else "")
-                + (", vlm_version" if with_version else ""))
+                         with_text: bool = False, with_version: bool = False) -> Iterator[StoredAnswer]:
+        """The stored answers of one cell, streamed (``text``, ``vlm_version``: None unless asked
+        for, so a check of what is stored never reads the texts)."""
+        cols = ("sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else ", NULL")
+                + (", vlm_version" if with_version else ", NULL"))
         try:
-            yield from self.conn.execute(
+            cur = self.conn.execute(
                 f"SELECT {cols} FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
                 (task, vlm, codec, level))
+            yield from map(StoredAnswer._make, cur)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
     def predictions(self, task: str, vlm: str, codec: str, level: str,
-                    with_text: bool = False) -> dict[str, tuple]:
-        """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
-        return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
+                    with_text: bool = False) -> dict[str, StoredAnswer]:
+        """sample id -> stored answer, of one cell."""
+        return {r.sample_id: r for r in self.iter_predictions(task, vlm, codec, level, with_text, True)}
 
     def predictions_of(self, task: str, vlm: str, codec: str, level: str,
-                       sample_ids: Sequence[str]) -> dict[str, tuple]:
-        """sample id -> (key, task_version, prompt_sha, error, text, vlm_version) of the given
-        samples of one cell (looked up by the unique index; what streamed scoring reads a chunk
-        of samples at a time)."""
-        return {r[0]: r[1:] for r in self._read_in(
+                       sample_ids: Sequence[str]) -> dict[str, StoredAnswer]:
+        """sample id -> stored answer (with text and model version) of the given samples of one
+        cell (looked up by the unique index; what streamed scoring reads a chunk of samples at a
+        time)."""
+        return {r[0]: StoredAnswer._make(r) for r in self._read_in(
             "SELECT sample_id, key, task_version, prompt_sha, error, text, vlm_version FROM predictions"
             " WHERE task=? AND vlm=? AND codec=? AND level=? AND sample_id IN ({in_})",
             sample_ids, (task, vlm, codec, level))}
@@ -544,12 +543,9 @@ class Store:
                          (_whitespace(), task, vlm, codec, level))[0]
         return int(row[0]), int(row[1])
 
-    def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
-        """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
-        parsed, judge, error, latency_s[, answer_meta]). An existing answer is replaced only when it
-        failed or was given for other inputs (another image, prompt, task version or model
-        version). ``answer_meta``: the VLM's JSON note on how it answered (``Answer.meta``; the
-        adapter's condition), or None."""
+    def save_predictions(self, rows: Sequence[PredictionRow], run_id: int) -> None:
+        """Answers (``PredictionRow``). An existing answer is replaced only when it failed or was
+        given for other inputs (another image, prompt, task version or model version)."""
         if not rows:
             return
         ns = time.time_ns()
@@ -567,7 +563,7 @@ class Store:
                 " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
                 " OR predictions.task_version IS NOT excluded.task_version"
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
-                [(*r, None, run_id, ns) if len(r) == 14 else (*r, run_id, ns) for r in rows])
+                [(*PredictionRow(*r), run_id, ns) for r in rows])
 
     def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
                      verdicts: Mapping[str, float | None]) -> None:
@@ -625,8 +621,6 @@ class Store:
         sql = ("SELECT task, vlm, codec, level, rate_rank, bpp, metrics, score, score_metric, higher_is_better,"
                " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
-        from .plan import scoring_of
-
         out = []
         for (t, v, codec, level, rank, bpp, metrics, score, metric, hib, details, n, n_failed,
              error) in self._read(sql, params):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from .plan import NONE, Plan, answers_label
+from ..identity import answers_label
+from .plan import NONE, Plan
 from .store import Store
 
 
