@@ -88,3 +88,30 @@ def test_every_bundled_plugin_declares_its_speed_options_with_the_option(registr
     assert not registry.spec("vlm", "openai").affects_results("timeout")
     assert registry.spec("vlm", "openai").affects_results("temperature")
     assert not registry.spec("codec", "x265").affects_results("timeout")
+
+
+def test_a_label_an_older_cvb_wrote_reads_as_the_identity_it_names_now(registry, tmp_path, monkeypatch):
+    (tmp_path / "m").mkdir()
+    monkeypatch.chdir(tmp_path)
+    now = f"hf:{tmp_path.resolve() / 'm'}[mode=logits]"
+    for old in ("hf:./m[mode=logits]", "hf:m[mode=logits,prefetch=on]", now):
+        assert Identity.read(registry.spec("vlm", "hf"), old).label == now
+    assert Identity.read(registry.spec("vlm", "adapted"), "adapted:m[prefetch=on]").label == f"adapted:{tmp_path.resolve() / 'm'}"
+    assert Identity.read(registry.spec("vlm", "hf"), "hf:./gone").label == "hf:./gone"  # no such folder: as written
+
+
+def test_adopting_an_earlier_label_moves_only_that_models_answers(tmp_path):
+    from cvb.run.store import Store
+    from cvb.run.store_rows import PredictionRow
+
+    def answer(vlm, sample, version, error=None):
+        return PredictionRow("t", "1", sample, vlm, version, "none", "-", "k", "p", "yes", None, 1.0, error, 0.1)
+
+    with Store(tmp_path / "r.sqlite") as store:
+        run = store.begin_run({"cvb_version": "0", "argv": [], "options": {}, "plugins": [], "prompts": {}})
+        store.save_predictions([answer("hf:./m", "a", "v1"), answer("hf:./m", "b", "v0"),
+                                answer("hf:./m", "c", None, "no model"), answer("hf:/m", "a", "v1")], run)
+        assert store.adopt_vlm_label("hf:/m", ["hf:./m"], "v1") == 1  # c; a is there, b is another model
+        rows = store.conn.execute("SELECT vlm, sample_id FROM predictions ORDER BY vlm, sample_id").fetchall()
+        assert rows == [("hf:./m", "a"), ("hf:./m", "b"), ("hf:/m", "a"), ("hf:/m", "c")]
+        assert store.adopt_vlm_label("hf:/m", ["hf:./m"], None) == 1  # any version: b (a stays: taken)

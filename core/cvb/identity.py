@@ -74,6 +74,14 @@ class Identity:
         pairs = [part.partition("=") for part in options]
         return cls(name, arg, tuple(sorted((k, v) for k, _, v in pairs)))
 
+    @classmethod
+    def read(cls, spec, label: str) -> "Identity":
+        """The identity a stored ``label`` names today, by the rules of ``spec``: a relative
+        path made absolute, options that cannot change results left out. Labels an older cvb
+        wrote (``hf:./x``, ``adapted:x[prefetch=on]``) read as the identity they name now."""
+        parsed = cls.parse(label)
+        return cls.of(spec, parsed.ref, dict(parsed.options))
+
     @property
     def ref(self) -> str:
         """The registered name with its ARG: ``hf:Qwen/X``."""

@@ -108,6 +108,7 @@ class Runner:
             self._jobs.close()
 
     def _run(self) -> dict[str, Any]:
+        self._file_components()
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._record_samples()
@@ -134,6 +135,24 @@ class Runner:
         if self.work.codec_calls:  # new entries: keep the cache under its cap (LRU first)
             self.cache.prune(max_bytes=max_size_from_env())
         return result
+
+    def _file_components(self) -> None:
+        """Record the identities this run files results under (the store's ``components``),
+        and take over the answers an older cvb stored under another label of the same VLM."""
+        from ..identity import Identity
+        from ..specs import split_ref
+
+        for vlm in self.plan.vlms:
+            name = split_ref(vlm.ref)[0]
+            spec = self.registry.spec("vlm", name)
+            earlier = [label for label in self.store.component_labels("vlm", name)
+                       if label != vlm.label and Identity.read(spec, label).label == vlm.label]
+            if earlier:  # only answers of this model version move (any, if it cannot be built here)
+                version = None if vlm.model is None else str(getattr(vlm.model, "version", "")) or None
+                self.store.adopt_vlm_label(vlm.label, earlier, version)
+        labels = [("vlm", v.label) for v in self.plan.vlms] + [("metric", m.name) for m in self.plan.metrics]
+        labels += [("task", label) for t in self.plan.tasks for label in {t.label, t.answers_label or t.label}]
+        self.store.record_components([(cat, Identity.parse(label)) for cat, label in labels])
 
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in

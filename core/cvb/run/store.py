@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
-from ..identity import scoring_of
+from ..identity import Identity, scoring_of
 from . import run_process
 from .store_rows import CompressedRow, ImageInfo, MetricRow, PredictionRow, SampleRow, StoredAnswer
 
@@ -137,6 +137,8 @@ class Store:
             if version is not None and create:
                 self._add_columns()
             if create:
+                self._fill_components()
+            if create:
                 self._mark_killed_runs()
             if version is not None or create:
                 self._create_views(strict=create)
@@ -177,7 +179,7 @@ class Store:
                      ("runs", "pid", "INTEGER"), ("runs", "pid_start", "TEXT"))
 
     #: tables added to schema version 1 after stores were made with it (created on a writable open)
-    ADDED_TABLES = ("samples",)
+    ADDED_TABLES = ("samples", "components")
 
     def _add_columns(self) -> None:
         """Columns and tables newer than the store (nullable, so older readers and rows are unaffected)."""
@@ -196,6 +198,67 @@ class Store:
                 except sqlite3.OperationalError as exc:
                     if "duplicate column" not in str(exc):  # another process added it first
                         raise self._error(exc) from None
+
+    #: the tables and columns holding component labels, by category (``components``)
+    LABEL_COLUMNS = (("vlm", "predictions", "vlm"), ("vlm", "cells", "vlm"), ("task", "predictions", "task"),
+                     ("task", "cells", "task"), ("metric", "metrics", "metric"))
+
+    def _fill_components(self) -> None:
+        """Once per store: the parts of every label a store made before the ``components``
+        table holds (``Identity.parse``), so its SQL reads like a new store's; later runs
+        record their own (``record_components``). Labels are kept as they are: the store
+        reports as it did."""
+        try:
+            if self.conn.execute("SELECT 1 FROM meta WHERE key='components'").fetchone():
+                return
+            with self.write() as c:
+                labels = {(cat, label) for cat, table, col in self.LABEL_COLUMNS
+                          for (label,) in c.execute(f"SELECT DISTINCT {col} FROM {table}")}
+                self._insert_components(c, [(cat, Identity.parse(label)) for cat, label in sorted(labels)])
+                c.execute("INSERT OR IGNORE INTO meta VALUES ('components', 'filled')")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    @staticmethod
+    def _insert_components(c: sqlite3.Connection, items: Iterable[tuple[str, Identity]]) -> None:
+        c.executemany("INSERT OR IGNORE INTO components (category, label, name, arg, options) VALUES (?,?,?,?,?)",
+                      [(cat, i.label, i.name, i.arg, json.dumps(dict(i.options), ensure_ascii=False))
+                       for cat, i in items])
+
+    def record_components(self, items: Iterable[tuple[str, Identity]]) -> None:
+        """(category, identity) of the components a run files results under."""
+        with self.write() as c:
+            self._insert_components(c, items)
+
+    def components(self) -> list[dict[str, Any]]:
+        """Every recorded component: {category, label, name, arg, options}."""
+        return [{"category": cat, "label": label, "name": name, "arg": arg, "options": json.loads(options)}
+                for cat, label, name, arg, options in self._read(
+                    "SELECT category, label, name, arg, options FROM components ORDER BY category, label")]
+
+    def component_labels(self, category: str, name: str) -> list[str]:
+        """The recorded labels of the components of ``category`` registered as ``name``."""
+        return [label for (label,) in self._read(
+            "SELECT label FROM components WHERE category=? AND name=? ORDER BY label", (category, name))]
+
+    def adopt_vlm_label(self, vlm: str, earlier: Sequence[str], version: str | None) -> int:
+        """File the answers stored under an ``earlier`` label of the same VLM under ``vlm``
+        (cvb before typed identities named a model ``hf:./x`` or ``adapted:x[prefetch=on]``;
+        now ``hf:/abs/x``, ``adapted:/abs/x``: ``Identity.read``), so a run never asks for an
+        answer the store has. Only answers of model version ``version`` (any, when None) and failures move; an
+        answer ``vlm`` already has stays where it is; the cells go along (a run rescores its
+        own). Returns how many answers moved."""
+        moved = 0
+        with self.write() as c:
+            for old in earlier:
+                if old == vlm or not c.execute("SELECT 1 FROM predictions WHERE vlm=? LIMIT 1", (old,)).fetchone():
+                    continue
+                moved += c.execute("UPDATE OR IGNORE predictions SET vlm=? WHERE vlm=? AND (? IS NULL"
+                                   " OR vlm_version IS ? OR vlm_version IS NULL)", (vlm, old, version, version)).rowcount
+                if not c.execute("SELECT 1 FROM predictions WHERE vlm=? LIMIT 1", (old,)).fetchone():
+                    c.execute("UPDATE OR IGNORE cells SET vlm=? WHERE vlm=?", (vlm, old))
+                    c.execute("DELETE FROM cells WHERE vlm=?", (old,))
+        return moved
 
     def _set_wal(self) -> None:
         for attempt in range(50):  # switching modes needs a moment alone with the file
