@@ -17,8 +17,8 @@ from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
 
 sys.path.insert(0, str(ROOT / "contrib" / "cvb-illm"))
-from cvb_illm.codec import IllmCodec  # noqa: E402
-from cvb_illm.plugin import illm_status  # noqa: E402
+from cvb_illm.codec import IllmCodec
+from cvb_illm.plugin import illm_status
 
 STAND_IN_INIT = '''
 from typing import List, NamedTuple, Tuple

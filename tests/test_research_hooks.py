@@ -24,11 +24,11 @@ PACKAGES = ("mlicpp", "stablecodec", "diffeic", "rdeic")
 for _name in PACKAGES:
     sys.path.insert(0, str(ROOT / "contrib" / f"cvb-{_name}"))
 
-from cvb_diffeic.codec import DiffEICCodec  # noqa: E402
-from cvb_diffeic.plugin import diffeic_status  # noqa: E402
-from cvb_mlicpp.codec import MLICPPCodec  # noqa: E402
-from cvb_rdeic.codec import RDEICCodec  # noqa: E402
-from cvb_stablecodec.codec import StableCodecCodec  # noqa: E402
+from cvb_diffeic.codec import DiffEICCodec
+from cvb_diffeic.plugin import diffeic_status
+from cvb_mlicpp.codec import MLICPPCodec
+from cvb_rdeic.codec import RDEICCodec
+from cvb_stablecodec.codec import StableCodecCodec
 
 STEP = {1: 0.2, 2: 0.1, 3: 0.05, 4: 0.025, 5: 0.0125}  # quantizer step per level: rate rises
 

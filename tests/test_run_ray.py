@@ -20,9 +20,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import log_events
+from cvb_fakes.harness import subprocess_env
 
 ray = pytest.importorskip("ray", reason="the ray extra (scripts/setup.sh installs it)")
 pytestmark = pytest.mark.slow  # a Ray cluster and real-process runs: a minute of CPU
