@@ -14,6 +14,7 @@ from cvb.specs import MetricSpec
 from cvb.testing import FakeCodec, fake_codec_spec
 
 from conftest import make_plugin
+from hang_guard import HANG_S
 
 
 class MSE:
@@ -202,7 +203,7 @@ def test_avif_sizes_are_the_same_on_one_cpu_and_in_two_workers(tmp_path):
     one_cpu = min(os.sched_getaffinity(0))
 
     def summary(extra=(), cpus=None) -> list:
-        out = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=300,
+        out = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=HANG_S,
                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         assert out.returncode == 0, out.stderr
         return [(s["level"], s["bpp"], s["metrics"]["psnr"]) for s in json.loads(out.stdout)["summary"]]
@@ -223,7 +224,7 @@ def test_more_workers_than_cpus_is_said(tmp_path):
     image = str(sample_photo_paths()["coffee"])
     one_cpu = {min(os.sched_getaffinity(0))}
     out = subprocess.run([sys.executable, "-m", "cvb", "compress", "-c", "jpeg", "-l", "30", "-m", "none", "-q",
-                          "-i", image, "-j", "2"], capture_output=True, text=True, timeout=300,
+                          "-i", image, "-j", "2"], capture_output=True, text=True, timeout=HANG_S,
                          preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))
     assert out.returncode == 0, out.stderr
     assert "note: -j 2 on 1 CPU(s): at most 1 workers can run at once" in out.stderr

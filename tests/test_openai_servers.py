@@ -14,6 +14,7 @@ from cvb.errors import UnavailableError
 from cvb_openai.vlm import OpenAIVLM
 
 from test_openai_vlm import FAST, KEY, FakeServer, echo, key, queries, reply  # noqa: F401 - `key` is a fixture
+from hang_guard import HANG_S
 
 
 def dead_url() -> str:
@@ -76,7 +77,7 @@ def test_cvb_run_spreads_a_run_over_two_servers(tmp_path, key):  # noqa: F811 - 
                               "-o", f"vlm.base_url={a.url},{b.url}", "-o", "vlm.api_key_env=CVB_TEST_KEY",
                               "-o", "vlm.concurrency=4", "--store", str(tmp_path / "s.sqlite"), "--cache-dir",
                               str(tmp_path / "cache"), "-q", "--json"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=HANG_S)
         n_a, n_b = len(a.requests), len(b.requests)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)

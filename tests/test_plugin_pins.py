@@ -8,6 +8,7 @@ import os
 import subprocess
 
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 
 
 def dist_info(site, name: str, version: str, *requires: str) -> None:
@@ -20,7 +21,7 @@ def dist_info(site, name: str, version: str, *requires: str) -> None:
 
 def cvb(site, *args, **env):
     full = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(site), **env}
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=HANG_S)
 
 
 def test_a_numpy_2_pulled_in_by_a_plugin_stops_cvb_naming_the_package(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 from cvb.report.cells_table import COLUMNS, NAMES
 
 from test_report_verdict import clustered, cvb  # noqa: F401 - `clustered`: the store fixture
+from hang_guard import HANG_S
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "report.md"
 
@@ -75,7 +76,7 @@ def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path): 
     from test_report_verdict import CVB
 
     res = subprocess.run([CVB, "export", "--store", str(store), "--format", "parquet"], capture_output=True,
-                         text=True, env=env, timeout=120)
+                         text=True, env=env, timeout=HANG_S)
     assert res.returncode == 2 and "--out FILE" in res.stderr
     cvb(env, "export", "--store", str(store), "--what", "runs", "--format", "parquet", "--output",
         str(tmp_path / "runs.parquet"))
