@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import adapt_helpers
+from hang_guard import HANG_S
 
 CVB = [sys.executable, "-m", "cvb"]
 #: the schema of the results store as cvb wrote it before typed identities (its schema.sql)
@@ -22,7 +23,7 @@ OLD_SCHEMA = Path(__file__).with_name("store_schema_2026_12_07.sql")
 
 def _cvb(*args, cwd: Path) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(cwd / "cache")}
-    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True)
+    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out.stdout
 

@@ -6,7 +6,6 @@ Light at import: the runner, the store and every plugin load inside the commands
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import sys
 from pathlib import Path
