@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from cvb.identity import Identity, answers_label, label_of, ref_of, scoring_of
+from cvb.identity import Identity, answers_label, label_of, ref_of, scoring_of, stored_label
 from cvb.plugins import get_registry
 from cvb.specs import CodecSpec, Option, VLMSpec
 
@@ -115,3 +115,13 @@ def test_adopting_an_earlier_label_moves_only_that_models_answers(tmp_path):
         rows = store.conn.execute("SELECT vlm, sample_id FROM predictions ORDER BY vlm, sample_id").fetchall()
         assert rows == [("hf:./m", "a"), ("hf:./m", "b"), ("hf:/m", "a"), ("hf:/m", "c")]
         assert store.adopt_vlm_label("hf:/m", ["hf:./m"], None) == 1  # any version: b (a stays: taken)
+
+
+def test_a_typed_name_finds_the_label_its_folder_is_stored_under(tmp_path, monkeypatch):
+    (tmp_path / "adapter").mkdir()
+    monkeypatch.chdir(tmp_path)
+    stored = [f"adapted:{tmp_path.resolve() / 'adapter'}[mode=logits]", "hf:Qwen/X"]
+    assert stored_label("adapted:adapter[mode=logits]", stored) == stored[0]
+    assert stored_label("adapted:./adapter[mode=logits]", stored) == stored[0]
+    assert stored_label("hf:Qwen/X", stored) == "hf:Qwen/X"
+    assert stored_label("adapted:adapter", stored) == "adapted:adapter"  # no such label: as typed, to be refused

@@ -95,6 +95,10 @@ def test_one_model_shares_its_answers_however_written_and_whatever_its_speed_set
         assert same["work"]["predictions"] == 0 and same["work"]["models_loaded"] == [], same["work"]
         assert [v["label"] for v in same["matrix"]["vlms"]] == [label]
     assert _vlms(store) == {f"hf:{(root / 'qwen').resolve()}", f"adapted:{(root / 'adapter').resolve()}"}
+    # the report finds the adapter however its folder is typed
+    report = json.loads(_cvb("report", "--store", store, "--vlm", "adapted:./adapter", "--format", "json",
+                             "--resamples", "0", "-q", cwd=root))
+    assert {s["vlm"] for s in report["sections"]} == {f"adapted:{(root / 'adapter').resolve()}"}
 
 
 def test_answers_an_older_cvb_filed_under_another_label_are_taken_over(models, tmp_path):

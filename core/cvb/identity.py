@@ -113,6 +113,21 @@ class Identity:
         return {"protocol": self.option("protocol") or DEFAULT_PROTOCOL, "judge": self.option("judge") or None}
 
 
+def stored_label(typed: str, labels: Iterable[str]) -> str:
+    """The stored label a name a user types means (``cvb report --vlm``/``--adapted``): itself
+    where stored, else the same with a local path ARG made absolute, as runs file it
+    (``adapted:adapters/x`` -> ``adapted:/home/me/adapters/x``); ``typed`` when neither is."""
+    known = set(labels)
+    if typed in known:
+        return typed
+    ident = Identity.parse(typed)
+    if ident.arg is not None:
+        absolute = Identity(ident.name, canonical_arg(ident.arg), ident.options).label
+        if absolute in known:
+            return absolute
+    return typed
+
+
 # ---- the label helpers the rest of cvb calls (each one line over Identity) -------------------
 def label_of(spec, ref: str, options: Mapping[str, Any]) -> str:
     """How a component created from ``spec`` as ``ref`` with ``options`` is named in the store."""

@@ -10,6 +10,7 @@ import click
 from .options import Choice
 
 from ..errors import UsageError
+from ..identity import stored_label
 from . import complete
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -61,6 +62,19 @@ def default_store() -> Path:
     from .output import default_store as default  # the run command's default, one rule
 
     return default()
+
+
+def _as_stored(entries, labels) -> list[str]:
+    """``--adapted`` entries with each VLM named as the store names it (a relative adapter
+    folder made absolute: ``stored_label``)."""
+    from ..analysis.gap import split_pair
+
+    out = []
+    for entry in entries:
+        base, sep, adapted = split_pair(entry)
+        out.append(f"{stored_label(base.strip(), labels)}={stored_label(adapted.strip(), labels)}" if sep
+                   else stored_label(entry.strip(), labels))
+    return out
 
 
 @click.command("report")
@@ -145,8 +159,9 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
         cells = load_cells(store, task)
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
-        adapted, unlike = (resolve_adapted(adapted_pairs, store.component_versions()["vlms"], allow_unlike)
-                           if adapted_pairs else ({}, {}))
+        versions = store.component_versions()["vlms"]
+        adapted_pairs, vlm = _as_stored(adapted_pairs, versions), (vlm and stored_label(vlm, versions))
+        adapted, unlike = resolve_adapted(adapted_pairs, versions, allow_unlike) if adapted_pairs else ({}, {})
         conditions = adapted_conditions(store, cells, adapted)
         if vlm is not None:
             cells = select_vlm(cells, vlm, adapted)
