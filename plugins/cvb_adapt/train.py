@@ -295,7 +295,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         while step < total:
             epoch, pos = divmod(step, spe)
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(dataset))
-            batches = [order[(b * global_batch) + rank * settings.batch:(b * global_batch) + (rank + 1) * settings.batch].tolist()
+            batches = [order[b * global_batch + rank * settings.batch:
+                             b * global_batch + (rank + 1) * settings.batch].tolist()
                        for b in range(pos, min(spe, pos + total - step))]
             loader = torch.utils.data.DataLoader(
                 dataset, batch_sampler=batches, num_workers=settings.workers, collate_fn=list,
@@ -452,7 +453,8 @@ def _bar(console, total: int, start: int, quiet: bool):
     (results go to stdout): a bar on a terminal, else a plain line every 10 s, as `cvb run`."""
     if quiet:
         return lambda *a: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from cvb.run.progress import PLAIN_INTERVAL_S, stderr_console
 

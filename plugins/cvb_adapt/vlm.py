@@ -233,7 +233,8 @@ def _codec_rank(codec: str, level: str) -> float | None:
 def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted`` spec: ``--vlm adapted:ADAPTER_FOLDER``."""
     if not arg:
-        raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
+        raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH "
+                         "(made by `cvb adapt --out PATH`)")
     from .seam import adapted_factory
 
     other = adapted_factory(artifact.read_manifest(arg))
@@ -245,7 +246,8 @@ def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
 def create_base(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted-base`` spec: ``--vlm adapted-base:ADAPTER_FOLDER``."""
     if not arg:
-        raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH (made by `cvb adapt --out PATH`)")
+        raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH "
+                         "(made by `cvb adapt --out PATH`)")
     from cvb.options import reject_unknown
 
     from .seam import adapted_factory

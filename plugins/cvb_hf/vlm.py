@@ -90,7 +90,8 @@ class HFVLM:
         self.answers_by_logits = self.mode == "logits"
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
         self.batch_size = as_int(owner, "batch_size", batch_size, lo=1)
-        self.max_new_tokens = None if max_new_tokens in (None, "") else as_int(owner, "max_new_tokens", max_new_tokens, lo=1)
+        self.max_new_tokens = (None if max_new_tokens in (None, "")
+                               else as_int(owner, "max_new_tokens", max_new_tokens, lo=1))
         self.min_pixels = None if min_pixels in (None, "") else as_int(owner, "min_pixels", min_pixels, lo=1)
         self.max_pixels = None if max_pixels in (None, "") else as_int(owner, "max_pixels", max_pixels, lo=1)
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
@@ -404,7 +405,8 @@ class HFVLM:
         answers = []
         for row, query in zip(logprobs, queries):
             best, scores = pick(row, self._candidates.for_query(query))
-            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": {k: round(v, 4) for k, v in scores.items()}}))
+            logprobs = {k: round(v, 4) for k, v in scores.items()}
+            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": logprobs}))
         return answers
 
     # ---- the seam for adapter work -------------------------------------------------------------

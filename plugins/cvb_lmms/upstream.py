@@ -124,7 +124,8 @@ def full_config(name: str) -> dict:
     if found["type"] != "task":
         members = found.get("task")
         listed = f": {', '.join(members[:12])}" if isinstance(members, list) else ""
-        kind = {"group": "a group", "tag": "a tag", "python_task": "a Python-class task"}.get(found["type"], found["type"])
+        kind = {"group": "a group", "tag": "a tag",
+                "python_task": "a Python-class task"}.get(found["type"], found["type"])
         why = ("the bridge runs YAML tasks one at a time" if found["type"] != "python_task"
                else "the bridge runs YAML-configured tasks only")
         raise UsageError(f"lmms-eval's {name!r} is {kind}{listed}; {why}")

@@ -25,7 +25,8 @@ th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td.reason { color: #a33; text-align: left; min-width: 16em; max-width: 28em; }
 p.note { color: #666; font-size: 0.9em; margin-top: 0; }
-figure { margin: 1em 0; } figcaption { color: #444; font-size: 0.9em; max-width: 60em; } img { max-width: min(100%, 900px); border: 1px solid #eee; }
+figure { margin: 1em 0; } figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
+img { max-width: min(100%, 900px); border: 1px solid #eee; }
 nav ul { columns: 2; } figcaption a { margin-right: 0.4em; }
 code { overflow-wrap: anywhere; }  /* long paths and commands wrap on a phone */
 dl.read dt { font-weight: 600; margin-top: 0.4em; } dl.read dd { margin-left: 1.2em; }
