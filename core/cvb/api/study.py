@@ -44,7 +44,7 @@ class StudyFile:
 
     path: str
     sha256: str
-    text: str
+    text: str = field(repr=False)
 
     def record(self) -> dict[str, str]:
         return {"path": self.path, "sha256": self.sha256, "text": self.text}
@@ -82,8 +82,9 @@ class Study:
     def merged(self, over: "Study") -> "Study":
         """This study with what ``over`` says on top (``over`` wins): a field ``over`` leaves
         unsaid keeps this one's value; options and levels are merged per key (``-o vlm.x=1``
-        replaces only the file's ``vlm.x``, ``-l jpeg=1`` only the file's jpeg levels)."""
-        changes: dict[str, Any] = {}
+        replaces only the file's ``vlm.x``, ``-l jpeg=1`` only the file's jpeg levels). The
+        result came from ``over``'s study file if it has one, else from this one's."""
+        changes: dict[str, Any] = {"source": over.source or self.source}
         for f in fields(self):
             if f.name == "source":
                 continue
