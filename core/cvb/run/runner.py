@@ -444,7 +444,6 @@ class Runner:
         failed: list[tuple] = []
         try:
             for t, c, level, i, key, status in self._work_order(todo):
-                s = t.samples[i]
                 error = self._image_error(t, i)
                 if error is None and not c.is_reference:
                     if status is _MISSING:
