@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes.harness import subprocess_env, use_fakes  # noqa: E402
+from cvb_fakes.harness import subprocess_env, use_fakes
 
 #: the bundled `sample` task (installed plugins) asked by the fakes' VLM through the fakes' codec
 MATRIX = {"vlms": ("scripted",), "tasks": ("sample",), "codecs": ("fake",), "levels": ("1,8",),

@@ -15,8 +15,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, subprocess_env, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, subprocess_env, use_fakes
 
 ROOT = Path(__file__).parents[1]
 #: columns that differ between two runs of the same study (when, how long, which run, stamps)

@@ -9,7 +9,6 @@ import click
 
 from .options import Choice
 
-from ..errors import UsageError
 from . import complete
 
 from ..api.report import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS
