@@ -88,7 +88,7 @@ def bench(model_dir: Path, label: str, variants: list[str], args, work: Path) ->
         settings = Settings(steps=steps, batch=args.batch, resolution=size, workers=args.workers, dtype=args.dtype,
                             save_every=10**9, warmup=0.0, train=variant)
         out = work / f"adapter-{label}-{variant.replace(':', '_')}"
-        make = lambda device, dtype: reg.create("vlm", f"hf:{model_dir}", device=device, dtype=dtype)  # noqa: E731
+        make = lambda device, dtype: reg.create("vlm", f"hf:{model_dir}", device=device, dtype=dtype)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         outcome = run(make, f"hf:{model_dir}", data, cache, vocab, parse_train(variant), settings, out, quiet=True)

@@ -11,7 +11,7 @@ from cvb.external import binary_status, env_path_problem
 from cvb.plugins import PluginInfo, Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contrib" / "cvb-hm"))
-from cvb_hm import plugin as hm_plugin  # noqa: E402
+from cvb_hm import plugin as hm_plugin
 
 
 def test_env_var_problems_are_named(tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 
@@ -17,7 +18,7 @@ CVB = str(Path(sys.executable).with_name("cvb"))
 def cvb(*args, env=None):
     full = {**os.environ, **(env or {})}
     full.pop("CVB_LOAD_PLUGINS", None)
-    return subprocess.run([CVB, *args], capture_output=True, text=True, env=full, timeout=120)
+    return subprocess.run([CVB, *args], capture_output=True, text=True, env=full, timeout=HANG_S)
 
 
 def complete(*words):

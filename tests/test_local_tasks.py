@@ -14,6 +14,7 @@ import pytest
 
 from cvb.errors import ImageLoadError, UnavailableError, UsageError
 from cvb.types import AnswerKind, ImageSource, Sample
+from hang_guard import HANG_S
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -427,6 +428,6 @@ def test_listing_tasks_imports_no_image_library():
              "import json; rows = {x['name']: x for x in json.loads(r.output)['tasks']}\n"
              "assert rows['sample']['usable'] and 'folder:PATH|GLOB' in rows, rows\n"
              "print(','.join(m for m in ('skimage', 'sklearn', 'matplotlib', 'PIL', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""

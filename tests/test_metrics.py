@@ -19,6 +19,7 @@ from cvb_metrics import weights
 from cvb_metrics.learned import DISTS, LPIPS
 from cvb_metrics.psnr import PSNR
 from cvb_metrics.ssim import MS_SSIM_WEIGHTS, MSSSIM, SSIM, ms_ssim_scales
+from hang_guard import HANG_S
 
 SIGMAS = (4.0, 12.0, 35.0)
 
@@ -324,7 +325,7 @@ def test_ssim_metrics_load_piq_without_torchvision():
     torch._dynamo: over a second in each -j worker); a later ``import piq`` still works and
     gives the same functions and values."""
     out = subprocess.run([sys.executable, "-c", SSIM_WITHOUT_TORCHVISION], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("[] True True"), out.stdout
 

@@ -335,7 +335,6 @@ def test_gqa(tmp_path):
                {"id": "s", "image": "img"}, "testdev", config="testdev_balanced_images")
     task = make_task("gqa", str(tmp_path / "GQA"), protocol="lmms-eval")
     samples = list(task.samples())
-    preds = {s.id: p for s, (_, p) in zip(samples, GQA_ROWS)}
     u, yaml = load("tasks.gqa.utils"), yaml_of("gqa", "gqa.yaml")
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
     assert [s.meta["prompt"] for s in samples] == [u.gqa_doc_to_text(d, kwargs) for d in inst]

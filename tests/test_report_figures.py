@@ -17,6 +17,7 @@ import pytest
 
 from cvb.report import build_report
 from cvb.report import plots
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 #: (codec, level, bpp, accuracy, CI, PSNR, MS-SSIM) of the demo's report
@@ -113,7 +114,7 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     env.pop("CVB_PLOT_STYLE", None)
     out = tmp_path / "rep"
     res = subprocess.run([CVB, "report", "--store", str(store), "--out", str(out), "-q"], capture_output=True,
-                         text=True, env=env, timeout=300)
+                         text=True, env=env, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     with Image.open(out / "score_sample_reference.png") as im:
         assert round(im.info["dpi"][0]) == 300 and im.width >= 1500  # 6.4 in at 300 dpi, cropped tight
@@ -126,11 +127,11 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     style.write_text("axes.facecolor: 123456\nfont.size: 7\n")
     out2 = tmp_path / "styled"
     res = subprocess.run([CVB, "report", "--store", str(store), "--out", str(out2), "-q"], capture_output=True,
-                         text=True, env={**env, "CVB_PLOT_STYLE": str(style)}, timeout=300)
+                         text=True, env={**env, "CVB_PLOT_STYLE": str(style)}, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     assert "#123456" in (out2 / "score_sample_reference.svg").read_text()
     bad = subprocess.run([CVB, "report", "--store", str(store), "--out", str(tmp_path / "bad"), "-q"],
-                         capture_output=True, text=True, env={**env, "CVB_PLOT_STYLE": "no-such-style"}, timeout=300)
+                         capture_output=True, text=True, env={**env, "CVB_PLOT_STYLE": "no-such-style"}, timeout=HANG_S)
     assert bad.returncode == 2 and "CVB_PLOT_STYLE" in bad.stderr and "ggplot" in bad.stderr
 
     # the page: viewport, every table scrolls sideways, vector files linked, words explained

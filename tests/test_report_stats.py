@@ -20,6 +20,7 @@ from PIL import Image
 from cvb.analysis import stats
 
 from test_openai_vlm import KEY, FakeServer, reply
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 
@@ -89,7 +90,7 @@ def _answer(req, seen):
 
 
 def cvb(*args, env=None, check=True):
-    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=HANG_S)
     if check:
         assert res.returncode == 0, res.stderr
     return res

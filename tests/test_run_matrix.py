@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import CALLS, log_events, make_images  # noqa: E402
-from cvb_fakes.harness import cli, counts, use_fakes  # noqa: E402
+from cvb_fakes import CALLS, log_events, make_images
+from cvb_fakes.harness import cli, counts, use_fakes
 
 N_IMAGES = 6  # two questions each: 12 samples
 

@@ -232,7 +232,7 @@ def test_a_run_whose_process_is_gone_is_marked_killed_on_the_next_writable_open(
     with sqlite3.connect(path) as db:
         for name, (p, h, st) in rows.items():
             db.execute("UPDATE runs SET pid=?, host=?, pid_start=? WHERE id=?", (p, h, st, ids[name]))
-    statuses = lambda: dict(sqlite3.connect(path).execute("SELECT id, status FROM runs").fetchall())  # noqa: E731
+    statuses = lambda: dict(sqlite3.connect(path).execute("SELECT id, status FROM runs").fetchall())
     Store(path, create=False).close()  # reading a store (`cvb report`) marks nothing
     assert set(statuses().values()) == {"running", "ok"}
     Store(path).close()

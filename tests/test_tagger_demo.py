@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from hang_guard import HANG_S
 
 CVB = [sys.executable, "-m", "cvb"]
 DEBS = Path(os.environ.get("CVB_DEMO_DEBS") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -26,7 +27,7 @@ LEVEL = "2"
 
 def _cvb(*args, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(cwd / "cache")}
-    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_S * 2)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
 

@@ -360,7 +360,7 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
     from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
 
     trained = train_tokenizer(INTERNVL_SPECIALS)
-    pad, bos, eos, start, end, context, video = INTERNVL_SPECIALS[0], *INTERNVL_SPECIALS[1:]
+    pad, _bos, eos, start, end, context, video = INTERNVL_SPECIALS[0], *INTERNVL_SPECIALS[1:]
     tok = PreTrainedTokenizerFast(tokenizer_object=trained._tokenizer, eos_token=eos, pad_token=pad,
                                   extra_special_tokens={"start_image_token": start, "end_image_token": end,
                                                         "context_image_token": context, "video_token": video})

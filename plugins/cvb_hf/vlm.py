@@ -287,7 +287,7 @@ class HFVLM:
             return fn(queries)
         except (UsageError, UnavailableError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate the sample that broke the batch
             if len(queries) == 1:
                 return [Answer(text="", error=f"{type(exc).__name__}: {exc}")]
             self._free_cache()

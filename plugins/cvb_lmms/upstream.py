@@ -173,7 +173,7 @@ def build(name: str, config: dict, model: str | None, local: Path | None):
             if local is None:
                 try:  # the original, once (its @retry would wait minutes for a missing network)
                     return ConfigurableTask.download.__wrapped__(self, dataset_kwargs)
-                except Exception as exc:  # noqa: BLE001 - network, auth, offline cache miss
+                except Exception as exc:  # network, auth, offline cache miss
                     raise UnavailableError(
                         f"lmms-eval:{name}: cannot load {self.DATASET_PATH}"
                         + (f" ({self.DATASET_NAME})" if self.DATASET_NAME else "")

@@ -63,7 +63,6 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     from ..run.plan import create, options_for, parse_options
     from ..run.progress import Progress
     from ..sample_images import sample_photo_paths
-    from .console import console
 
     if out_dir:
         check_output_path(out_dir, "--out")
