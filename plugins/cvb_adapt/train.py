@@ -126,7 +126,7 @@ class Teacher:
     def tokens(self, inputs: dict, n: int) -> list["torch.Tensor"]:
         import torch
 
-        from cvb_hf.vision import features
+        from cvb_hf import features
 
         with torch.no_grad(), self.swapped():
             return features(self.model, inputs, n)
@@ -165,7 +165,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
-    from cvb_hf.vision import crops_per_image, image_inputs
+    from cvb_hf import crops_per_image, image_inputs
 
     acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     main = acc.is_main_process
@@ -342,7 +342,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if main:
         out.mkdir(parents=True, exist_ok=True)
         from cvb import __version__ as cvb_version
-        from cvb_hf.loading import image_backend
+        from cvb_hf import image_backend
 
         from .seam import family_of, revision_of
 
@@ -434,7 +434,7 @@ def _forward_module(student: Student):
     visual-token computation, which runs through those very modules."""
     import torch
 
-    from cvb_hf.vision import features
+    from cvb_hf import features
 
     class StudentForward(torch.nn.Module):
         def __init__(self):

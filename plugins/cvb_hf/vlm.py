@@ -109,10 +109,15 @@ class HFVLM:
         self._prefetcher: Prefetcher | None = None
 
     # ---- identity ----------------------------------------------------------------------------
-    def _version(self) -> str:
+    def revision_label(self) -> str:
+        """The checkpoint's commit (12 characters), or ``local-`` and a fingerprint of a local
+        folder: the part of ``version`` that names the weights (part of the seam, docs/vlm-hf.md)."""
         from .loading import revision_label
 
-        parts = [f"{self.source}@{revision_label(self.source, self.is_local, self.revision)}", f"mode={self.mode}"]
+        return revision_label(self.source, self.is_local, self.revision)
+
+    def _version(self) -> str:
+        parts = [f"{self.source}@{self.revision_label()}", f"mode={self.mode}"]
         if self.dtype_name != "auto":
             parts.append(f"dtype={DTYPES[self.dtype_name]}")
         if self.min_pixels:

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from .provenance import provenance_lines
-from .tables import Reason, Table, fmt, inference_words, section_tables, section_title
+from .tables import Reason, Table, fmt, inference_words, section_figures, section_tables, section_title
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -52,14 +52,6 @@ def html_table(table: Table) -> str:
 
 def data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
-
-
-def section_figures(images: dict | None, section: dict, before: list[dict]) -> list:
-    """The figures of one section; the per-task figure of every VLM goes with the task's first."""
-    images = images or {}
-    first = not any(b["task"] == section["task"] for b in before)
-    return (images.get((section["task"], ""), []) if first else []) + \
-        images.get((section["task"], section["vlm"]), [])
 
 
 PROTOCOLS = {
