@@ -96,7 +96,8 @@ def test_a_label_an_older_cvb_wrote_reads_as_the_identity_it_names_now(registry,
     now = f"hf:{tmp_path.resolve() / 'm'}[mode=logits]"
     for old in ("hf:./m[mode=logits]", "hf:m[mode=logits,prefetch=on]", now):
         assert Identity.read(registry.spec("vlm", "hf"), old).label == now
-    assert Identity.read(registry.spec("vlm", "adapted"), "adapted:m[prefetch=on]").label == f"adapted:{tmp_path.resolve() / 'm'}"
+    adapted = Identity.read(registry.spec("vlm", "adapted"), "adapted:m[prefetch=on]")
+    assert adapted.label == f"adapted:{tmp_path.resolve() / 'm'}"
     assert Identity.read(registry.spec("vlm", "hf"), "hf:./gone").label == "hf:./gone"  # no such folder: as written
 
 

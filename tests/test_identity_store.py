@@ -56,15 +56,19 @@ def _make_old(store: Path, renames: dict[str, str] = {}) -> None:
 
 def _tables(path: Path) -> dict[str, list[str]]:
     with sqlite3.connect(path) as db:
-        return {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")]
-                for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+        return _columns(db)
 
 
 def _tables_of_sql(sql: str) -> dict[str, list[str]]:
     db = sqlite3.connect(":memory:")
     db.executescript(sql)
-    return {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")]
-            for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+    return _columns(db)
+
+
+def _columns(db: sqlite3.Connection) -> dict[str, list[str]]:
+    """table -> its columns, of every table of ``db``."""
+    tables = db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+    return {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")] for (t,) in tables.fetchall()}
 
 
 def _vlms(store: Path) -> set[str]:

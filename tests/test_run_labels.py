@@ -51,5 +51,6 @@ def test_a_codec_timeout_does_not_recompress(tmp_path):
 def test_label_of_leaves_out_execution_options():
     registry = get_registry()
     assert label_of(registry.spec("vlm", "reference"), "reference", {"threads": 0}) == "reference"
-    assert label_of(registry.spec("vlm", "openai"), "openai:gpt-4o", {"concurrency": 8, "timeout": 5,
-                                                                      "temperature": 0.2}) == "openai:gpt-4o[temperature=0.2]"
+    openai = registry.spec("vlm", "openai")
+    options = {"concurrency": 8, "timeout": 5, "temperature": 0.2}
+    assert label_of(openai, "openai:gpt-4o", options) == "openai:gpt-4o[temperature=0.2]"
