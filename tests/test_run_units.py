@@ -18,7 +18,8 @@ from cvb.identity import label_of
 from cvb.run import compress_units
 from cvb.run.compress_units import ImageJob, LevelWork
 from cvb.run.image_cache import ImageCache, cache_key, params_json
-from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, options_for, parse_options
+from cvb.options import coerce, options_for, parse_options
+from cvb.run.plan import RunRequest, VLMPlan, build_plan
 from cvb.run.vlm_session import VLMSession
 from cvb.specs import Option, TaskSpec, VLMSpec
 from cvb.types import Answer, AnswerKind, ImageSource, Query

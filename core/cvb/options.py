@@ -3,16 +3,19 @@
 A factory gets ``key=value`` options as typed Python values from code and as strings from
 ``--codec-opt``-style flags; ``as_bool`` and its kin accept both and turn a bad value into a
 ``UsageError`` that names the option and what it accepts (exit status 2, not a traceback).
-``split_csv``, ``parse_levels``, ``metric_names`` and ``codec_levels`` read the comma lists of
-``--codec``/``--levels``/``--metric``: below the CLI, so the run planner and ``cvb.api`` use
-them without loading click.
+``parse_options`` and ``options_for`` read ``-o TARGET.KEY=VALUE``; ``split_csv``,
+``parse_levels``, ``metric_names`` and ``codec_levels`` the comma lists of
+``--codec``/``--levels``/``--metric``: below the CLI, so the run planner, ``cvb.api`` and a
+plugin's own command use them without loading click.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence
+import json
+from typing import Any, Iterable, Mapping, Sequence
 
 from .errors import UsageError
+from .specs import split_ref
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -80,6 +83,39 @@ def format_params(params: Mapping[str, object] | str | None) -> str:
             value = ",".join(str(v) for v in value)
         out.append(f"{key}={value}")
     return " ".join(out)
+
+
+#: the targets of ``-o CATEGORY.KEY=VALUE``
+OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
+
+
+def coerce(value: str) -> Any:
+    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    return parsed if isinstance(parsed, (int, float, bool)) else value
+
+
+def parse_options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``-o CATEGORY.KEY=VALUE`` (every component of that category) or ``-o NAME.KEY=VALUE``
+    (only the component called NAME, e.g. ``-o mmbench.circular=true``), by target."""
+    out: dict[str, dict[str, Any]] = {c: {} for c in OPTION_CATEGORIES}
+    for raw in values:
+        target, sep, value = raw.partition("=")
+        name, dot, key = target.strip().rpartition(".") if "." in target else ("", "", "")
+        if not sep or not dot or not name or not key:
+            raise UsageError(f"-o {raw!r}: write CATEGORY.KEY=VALUE with CATEGORY one of "
+                             f"{', '.join(OPTION_CATEGORIES)}, or NAME.KEY=VALUE for one component "
+                             f"(e.g. -o vlm.max_new_tokens=16, -o mmbench.circular=true)")
+        out.setdefault(name.strip(), {})[key.strip()] = coerce(value.strip())
+    return out
+
+
+def options_for(opts: Mapping[str, Mapping[str, Any]], category: str, ref: str) -> dict[str, Any]:
+    """A component's options: its category's, overridden by those naming it."""
+    return {**opts[category], **opts.get(split_ref(ref)[0], {})}
 
 
 def metric_names(values: Iterable[str] | str | None) -> list[str]:

@@ -57,7 +57,7 @@ class Options:
 
 def _label_options(label: str, ref: str) -> dict[str, Any]:
     """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
-    from ..run.plan import coerce
+    from ..options import coerce
 
     if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
         return {}

@@ -20,7 +20,7 @@ from .. import plugin_returns
 from ..errors import BrokenPluginError, CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
 from ..identity import answers_label, label_of
 from ..imageio import max_image_pixels
-from ..options import codec_levels, metric_names, parse_levels, split_csv
+from ..options import OPTION_CATEGORIES, codec_levels, metric_names, options_for, parse_levels, parse_options, split_csv
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
 from ..types import Query, Sample
@@ -31,7 +31,6 @@ NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
 NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
 DEFAULT_METRICS = ("psnr", "ms-ssim")
-OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
 
 
 @dataclass
@@ -48,35 +47,6 @@ class RunRequest:
     device: str | None = None
     mode: str | None = None
     options: Sequence[str] = ()  # "vlm.KEY=VALUE", "codec.KEY=VALUE", "task.KEY=VALUE", "metric.KEY=VALUE"
-
-
-def coerce(value: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, (int, float, bool)) else value
-
-
-def parse_options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``-o CATEGORY.KEY=VALUE`` (every component of that category) or ``-o NAME.KEY=VALUE``
-    (only the component called NAME, e.g. ``-o mmbench.circular=true``), by target."""
-    out: dict[str, dict[str, Any]] = {c: {} for c in OPTION_CATEGORIES}
-    for raw in values:
-        target, sep, value = raw.partition("=")
-        name, dot, key = target.strip().rpartition(".") if "." in target else ("", "", "")
-        if not sep or not dot or not name or not key:
-            raise UsageError(f"-o {raw!r}: write CATEGORY.KEY=VALUE with CATEGORY one of "
-                             f"{', '.join(OPTION_CATEGORIES)}, or NAME.KEY=VALUE for one component "
-                             f"(e.g. -o vlm.max_new_tokens=16, -o mmbench.circular=true)")
-        out.setdefault(name.strip(), {})[key.strip()] = coerce(value.strip())
-    return out
-
-
-def options_for(opts: Mapping[str, Mapping[str, Any]], category: str, ref: str) -> dict[str, Any]:
-    """A component's options: its category's, overridden by those naming it."""
-    return {**opts[category], **opts.get(split_ref(ref)[0], {})}
 
 
 def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
