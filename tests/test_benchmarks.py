@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_S
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -41,7 +42,7 @@ def test_benchmark_runs_as_documented(script, args, printed, tmp_path):
     doc = (BENCH / script).read_text()
     assert f"benchmarks/{script}" in doc  # the documented command line this follows
     out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=900)
+                         cwd=tmp_path, timeout=HANG_S)
     assert out.returncode == 0, f"{script} {' '.join(args)} exited {out.returncode}:\n{out.stderr[-3000:]}"
     assert printed in out.stdout, out.stdout[-3000:]
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from cvb import threads
+from hang_guard import HANG_S
 
 
 def test_free_cpus_are_the_usable_ones_less_the_load():
@@ -51,10 +52,10 @@ def test_jobs_auto_through_the_real_cli(tmp_path):
     image = str(sample_photo_paths()["coffee"])
     one_cpu = {min(os.sched_getaffinity(0))}
     base = [sys.executable, "-m", "cvb", "compress", "-c", "jpeg", "-l", "30", "-m", "none", "-q", "-i", image]
-    out = subprocess.run([*base, "-j", "auto", "--json"], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([*base, "-j", "auto", "--json"], capture_output=True, text=True, timeout=HANG_S,
                          preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))
     assert out.returncode == 0, out.stderr
     assert "-j auto: 1 worker process(es), the CPUs free now (1 usable)" in out.stderr
     assert '"jpeg"' in out.stdout
-    bad = subprocess.run([*base, "-j", "many"], capture_output=True, text=True, timeout=300)
+    bad = subprocess.run([*base, "-j", "many"], capture_output=True, text=True, timeout=HANG_S)
     assert bad.returncode == 2 and "neither a number of processes nor 'auto'" in bad.stderr

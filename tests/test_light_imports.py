@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from hang_guard import HANG_S
 
 HEAVY = ("torch", "transformers", "compressai", "torchvision", "piq", "lpips", "datasets",
          "sentence_transformers", "onnxruntime", "rapidocr_onnxruntime", "sklearn", "skimage")
@@ -31,7 +32,7 @@ print(",".join(heavy))
 ])
 def test_cli_stays_light(args):
     out = subprocess.run([sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)],
-                         capture_output=True, text=True, timeout=120)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"{args} imported heavy modules: {out.stdout.strip()}"
 
@@ -62,7 +63,7 @@ def _probe_run(args: list[str]) -> str:
 
     fakes = str(Path(__file__).parent / "plugins" / "cvb-fakes")
     out = subprocess.run([sys.executable, "-c", RERUN_PROBE.format(fakes=fakes, args=args, heavy=RERUN_HEAVY)],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout
 

@@ -9,6 +9,7 @@ import subprocess
 
 from conftest import VENV_BIN
 from cvb.run.plan import label_of
+from hang_guard import HANG_S
 
 
 def _cvb(tmp_path, *args):
@@ -16,7 +17,7 @@ def _cvb(tmp_path, *args):
     env["OMP_NUM_THREADS"] = "1"
     out = subprocess.run([str(VENV_BIN / "cvb"), "run", "--task", "sample", "--limit", "2", "--metric", "none",
                           "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "c"), "--json", "-q",
-                          *args], capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+                          *args], capture_output=True, text=True, timeout=HANG_S, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     return json.loads(out.stdout)
 

@@ -20,9 +20,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import log_events
+from cvb_fakes.harness import subprocess_env
+from hang_guard import HANG_S
 
 ray = pytest.importorskip("ray", reason="the ray extra (scripts/setup.sh installs it)")
 pytestmark = pytest.mark.slow  # a Ray cluster and real-process runs: a minute of CPU
@@ -56,7 +57,7 @@ def cluster(tmp_path_factory):
                              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + HANG_S
         while True:  # the head's GCS port answers once the cluster is up
             assert head.poll() is None, "ray start --head ended"
             try:
@@ -86,7 +87,7 @@ def _end_group(head: subprocess.Popen) -> None:
 
 def cvb(args, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *args], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 def _args(images, tmp_path, name, *extra):
@@ -139,10 +140,11 @@ def test_ray_with_a_tiny_real_model_answers_like_local(cluster, tmp_path, tiny_v
     base = ["run", "--task", f"folder:{images}", "--vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", "--codec", "jpeg",
             "--levels", "10", "--metric", "psnr", "-o", "vlm.max_new_tokens=4", "-q", "--json"]
     runs = {}
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"])):
+    on_ray = ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"]
+    for name, extra in (("local", []), ("ray", on_ray)):
         runs[name] = subprocess.run([str(Path(sys.executable).with_name("cvb")), *base, "--store",
                                      str(tmp_path / f"{name}.sqlite"), "--cache-dir", str(tmp_path / f"{name}-cache"),
-                                     *extra], env=subprocess_env(), capture_output=True, text=True, timeout=300)
+                                     *extra], env=subprocess_env(), capture_output=True, text=True, timeout=HANG_S)
     assert runs["local"].returncode == 0, runs["local"].stderr
     assert runs["ray"].returncode == 0, runs["ray"].stderr
     answers = _answers(tmp_path / "ray.sqlite")
