@@ -35,7 +35,8 @@ def test_builtin_x265_and_hm_say_what_is_wrong(tmp_path, monkeypatch):
     reg.load_entry_points()
     reg.add_plugin(hm_plugin, PluginInfo("hm", "cvb-hm", "0.1.0", "cvb_hm.plugin"))
     for codec in ("x265", "ffmpeg-av1"):
-        assert "CVB_FFMPEG=" in reg.spec("codec", codec).status() and "does not exist" in reg.spec("codec", codec).status()
+        status = reg.spec("codec", codec).status()
+        assert "CVB_FFMPEG=" in status and "does not exist" in status
     reason = reg.spec("codec", "hm").status()
     assert f"CVB_HM_ENCODER={tmp_path / 'TAppEncoder'} does not exist" in reason
     assert "TAppDecoder not found on PATH" in reason  # the decoder variable is unset: PATH it is

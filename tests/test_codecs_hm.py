@@ -43,7 +43,8 @@ def fake_hm(tmp_path, monkeypatch):
     log = tmp_path / "argv.log"
     monkeypatch.setenv("FAKE_CODEC_LOG", str(log))
     banner = "HM software: Encoder Version [16.20-fake] (including RExt)[Linux][64 bit]"
-    monkeypatch.setenv("CVB_HM_ENCODER", str(video_stand_ins.encoder(tmp_path / "TAppEncoder", banner, video_stand_ins.HM_CHECKS)))
+    encoder = video_stand_ins.encoder(tmp_path / "TAppEncoder", banner, video_stand_ins.HM_CHECKS)
+    monkeypatch.setenv("CVB_HM_ENCODER", str(encoder))
     monkeypatch.setenv("CVB_HM_DECODER", str(video_stand_ins.decoder(tmp_path / "TAppDecoder")))
     return log
 
@@ -106,7 +107,8 @@ def test_encoder_argv_is_intra_one_frame_at_the_level_qp(fake_hm, tmp_path):
     codec = HMCodec(chroma="444", config=str(cfg))
     argv = codec.encode_argv(47, (64, 48), tmp_path / "in.yuv", tmp_path / "out.bin",
                              (tmp_path / "d.cfg", tmp_path / "c.cfg"))
-    assert argv[0].endswith("TAppEncoder") and argv[1:5] == ["-c", str(tmp_path / "d.cfg"), "-c", str(tmp_path / "c.cfg")]
+    assert argv[0].endswith("TAppEncoder")
+    assert argv[1:5] == ["-c", str(tmp_path / "d.cfg"), "-c", str(tmp_path / "c.cfg")]
     pairs = dict(zip(argv[5::2], argv[6::2]))
     assert pairs["-q"] == "47" and pairs["-wdt"] == "64" and pairs["-hgt"] == "48" and pairs["-f"] == "1"
     for flag in ("--InputChromaFormat=444", "--ChromaFormatIDC=444", "--IntraPeriod=1",

@@ -176,6 +176,7 @@ def test_cache_keys_are_the_sha256_of_their_json():
 
     rng = random.Random(0)
     for _ in range(500):
-        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12))) for _ in range(5)]
+        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12)))
+                for _ in range(5)]
         blob = json.dumps(args, separators=(",", ":"))
         assert cache_key(*args) == hashlib.sha256(blob.encode()).hexdigest()

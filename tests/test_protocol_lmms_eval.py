@@ -246,7 +246,8 @@ def test_mmbench(tmp_path):
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
     for s in samples:
         assert s.meta["prompt"] == u.mmbench_doc_to_text(dict(by_id[s.id]), kwargs)
-    assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} == {(1024, ("ASSISTANT:",))}
+    assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} \
+        == {(1024, ("ASSISTANT:",))}
     assert any(s.options == ("None", "left", "right") for s in samples)  # "None" is an option
 
     import pandas as pd

@@ -64,7 +64,8 @@ for level, step in {STEP!r}.items():
     torch.save({{"epoch": 1, "state_dict": {{"module." + k: v for k, v in net.state_dict().items()}}}},
                {str(folder)!r} + f"/mlicpp-{{level}}.pth.tar")
 """
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=HANG_S, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=HANG_S,
+                   env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
 @pytest.fixture(scope="module")

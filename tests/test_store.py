@@ -123,8 +123,8 @@ def test_cells_have_exactly_the_keys_report_reads_in_rate_order(store):
                          "bpp": 24.0 if codec == "none" else rank / 10}, "fp", run)
     cells = store.cells()
     assert [(c["codec"], c["level"]) for c in cells] == [("none", "-"), ("jpeg", "2"), ("jpeg", "10")]
-    assert set(cells[0]) == {"task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
-                             "score_metric", "higher_is_better", "details", "n", "n_failed", "error"}
+    assert set(cells[0]) == {"task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics",
+                             "score", "score_metric", "higher_is_better", "details", "n", "n_failed", "error"}
     assert cells[1]["metrics"] == {"psnr": 30.0} and cells[1]["details"] == {"acc": 50.0}
     assert cells[1]["higher_is_better"] is True and cells[1]["bpp"] == pytest.approx(0.2)
     assert store.cells(task="other") == [] and len(store.cells(task="t", vlm="v")) == 3

@@ -355,7 +355,8 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()
-    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, PreTrainedTokenizerFast
+    from transformers import (InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor,
+                              PreTrainedTokenizerFast)
     from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
     from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
 
@@ -381,7 +382,8 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
     image_processor = GotOcr2ImageProcessorPil(size={"height": image_size, "width": image_size}, crop_to_patches=True,
                                                min_patches=1, max_patches=4)
     processor = InternVLProcessor(image_processor=image_processor, tokenizer=tok,
-                                  video_processor=InternVLVideoProcessor(size={"height": image_size, "width": image_size}),
+                                  video_processor=InternVLVideoProcessor(
+                                      size={"height": image_size, "width": image_size}),
                                   image_seq_length=seq, chat_template=INTERNVL_TEMPLATE)
     return _save(model, processor, Path(folder))
 

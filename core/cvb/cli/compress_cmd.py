@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..imageio import collect_images
 from . import complete
 from .jobs_option import jobs_option
 from .output import check_output_path, json_result
-from .options import Aliased, codec_levels, collect_images, parse_levels, split_csv
+from .options import Aliased, codec_levels, parse_levels, split_csv
 from .options import metric_names as metric_list  # metric_names is a local variable here
 
 DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"

@@ -37,7 +37,8 @@ def default_store() -> Path:
               help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
                    "as for `cvb run` and scripts/demo.sh].")
 @click.option("--task", "-t", default=None, shell_complete=complete.store_labels("task"), help="Only this task.")
-@click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"), help="Only this VLM (adapted VLMs named by --adapted are kept).")
+@click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"),
+              help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=Choice(INTERPOLATIONS), default="pchip", show_default=True,
