@@ -60,7 +60,8 @@ def test_list_vlms_says_what_a_first_use_downloads(tmp_path):
     (snap / "refs" / "main").write_text("abc123")
     (snap / "snapshots" / "abc123").mkdir(parents=True)
     (snap / "snapshots" / "abc123" / "config.json").write_text("{}")
-    rows = {r["name"]: r for r in json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)["vlms"]}
+    listed = json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)["vlms"]
+    rows = {r["name"]: r for r in listed}
     assert "note" not in rows["qwen2.5-vl-3b"] and "note" in rows["qwen2.5-vl-7b"]
     table = cvb("list", "vlms", env={"HF_HUB_CACHE": str(tmp_path), "COLUMNS": "80"}).stdout
     assert "not cached" in table and "downloads about 16.6 GB on first use" in " ".join(table.split())

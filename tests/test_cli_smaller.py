@@ -14,12 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import FAKES_DIR, cli, count, subprocess_env, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import FAKES_DIR, count, subprocess_env
 from hang_guard import HANG_S
 
 

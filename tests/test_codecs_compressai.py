@@ -221,7 +221,7 @@ def _no_download(monkeypatch):
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()
-    import compressai.zoo  # noqa: F401
+    import compressai.zoo  # noqa: F401 - imported before torch.hub is patched (above)
     import torch.hub
 
     def refuse(url, *args, **kwargs):

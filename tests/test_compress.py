@@ -102,7 +102,7 @@ def test_compressai_json_shape(reg, images, tmp_path):
 def test_two_workers_match_one(reg, images):
     one = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q").stdout)
     two = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q", "-j", "2").stdout)
-    key = lambda s: (s["level"], round(s["bpp"], 9), round(s["metrics"]["mse"], 9))  # noqa: E731
+    key = lambda s: (s["level"], round(s["bpp"], 9), round(s["metrics"]["mse"], 9))
     assert [key(s) for s in one["summary"]] == [key(s) for s in two["summary"]]
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import subprocess
-import sys
 
 import pytest
 from PIL import Image

@@ -24,8 +24,8 @@ CONTRIB = ROOT / "contrib"
 for package in ("cvb-vtm", "cvb-bpg"):
     sys.path.insert(0, str(CONTRIB / package))
 
-from cvb_bpg.codec import BPGCodec  # noqa: E402
-from cvb_vtm.codec import VTMCodec  # noqa: E402
+from cvb_bpg.codec import BPGCodec
+from cvb_vtm.codec import VTMCodec
 
 #: bpgenc's command line in, "BPG\xfb" + a JPEG whose quality falls with the QP out; like
 #: libbpg 0.9.8's bpgenc (x265), it segfaults on an image 24 px wide or narrower

@@ -17,8 +17,9 @@ from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
 
 sys.path.insert(0, str(ROOT / "contrib" / "cvb-illm"))
-from cvb_illm.codec import IllmCodec  # noqa: E402
-from cvb_illm.plugin import illm_status  # noqa: E402
+from cvb_illm.codec import IllmCodec
+from cvb_illm.plugin import illm_status
+from hang_guard import HANG_S
 
 STAND_IN_INIT = '''
 from typing import List, NamedTuple, Tuple
@@ -39,7 +40,6 @@ ensure_torchvision()
 from compressai.models import ScaleHyperprior
 
 from neuralcompression import HyperpriorCompressedOutput
-from hang_guard import HANG_S
 
 
 class HiFiCStandIn(ScaleHyperprior):

@@ -23,9 +23,9 @@ from cvb.imageio import IMAGE_SUFFIXES, decode_image, load_image, max_image_pixe
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import spawn  # noqa: E402
-from conftest import VENV_BIN  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import spawn
+from conftest import VENV_BIN
 from hang_guard import HANG_S
 
 

@@ -361,7 +361,8 @@ def test_list_tasks_source_lmms_eval(tmp_path, monkeypatch):
     assert rows["lmms-eval:llava_in_the_wild"]["status"].startswith("unsupported: scored by a judge model")
     # found one call deep: MathVista's process_results asks its evaluator, which asks GPT
     assert rows["lmms-eval:mathvista_testmini_cot"]["status"].startswith("unsupported: scored by a judge model")
-    assert rows["lmms-eval:mmlu_anatomy"]["kind"] == "text" or not rows.get("lmms-eval:mmlu_anatomy", {"usable": 0})["usable"]
+    assert (rows["lmms-eval:mmlu_anatomy"]["kind"] == "text"
+            or not rows.get("lmms-eval:mmlu_anatomy", {"usable": 0})["usable"])
     assert rows["lmms-eval:seedbench_ppl"]["output_type"] == "multiple_choice"
     assert "logits" in rows["lmms-eval:seedbench_ppl"]["status"]
     bad = run_cli(["list", "tasks", "--source", "nope"])

@@ -302,7 +302,8 @@ from cvb.plugins import get_registry
 reg = get_registry()
 rng = np.random.default_rng(0)
 a = Image.fromarray(rng.integers(0, 256, (200, 240, 3), dtype=np.uint8))
-b = Image.fromarray(np.clip(np.asarray(a, dtype=np.int16) + rng.integers(-20, 21, (200, 240, 3)), 0, 255).astype(np.uint8))
+noisy = np.asarray(a, dtype=np.int16) + rng.integers(-20, 21, (200, 240, 3))
+b = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 values = [reg.create("metric", "ms-ssim").measure(a, b), reg.create("metric", "ssim").measure(a, b)]
 loaded = sorted(m for m in ("torchvision", "torch._dynamo", "piq") if m in sys.modules)
 # the real package still imports afterwards (LPIPS, DISTS), with the same functions

@@ -17,8 +17,8 @@ from cvb.types import Answer, AnswerKind, ImageSource, Sample
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import counts, spawn  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import counts, spawn
 from hang_guard import HANG_S
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cvb.report.cells_table import COLUMNS, NAMES
 
-from test_report_verdict import clustered, cvb  # noqa: F401 - the store fixture
+from test_report_verdict import clustered, cvb  # noqa: F401 - `clustered`: the store fixture
 from hang_guard import HANG_S
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "report.md"
@@ -30,7 +30,7 @@ def test_the_documented_columns_are_the_schema():
     assert [k for _, k in doc[:len(NAMES)]] == [k for _, k, _ in COLUMNS]
 
 
-def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):  # noqa: F811
+def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):  # noqa: F811 - the `clustered` fixture imported above
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -67,7 +67,7 @@ def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):
     assert str(pf.schema.field("judge_model").type) == "string"  # all null, still typed
 
 
-def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path):  # noqa: F811
+def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path):  # noqa: F811 - the `clustered` fixture imported above
     import subprocess
 
     import pyarrow.parquet as pq

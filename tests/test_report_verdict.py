@@ -84,7 +84,8 @@ def clustered(tmp_path_factory):
         res = subprocess.run([CVB, "run", "-c", "jpeg", "-l", "1,95", "--vlm", "openai:tiny-vl", "-t",
                               f"folder:{d}", "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}",
                               "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "psnr", "--store", str(store),
-                              "--cache-dir", str(tmp / "cache")], capture_output=True, text=True, env=env, timeout=HANG_S)
+                              "--cache-dir", str(tmp / "cache")],
+                             capture_output=True, text=True, env=env, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     return store, env, tmp
 

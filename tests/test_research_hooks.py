@@ -25,11 +25,11 @@ PACKAGES = ("mlicpp", "stablecodec", "diffeic", "rdeic")
 for _name in PACKAGES:
     sys.path.insert(0, str(ROOT / "contrib" / f"cvb-{_name}"))
 
-from cvb_diffeic.codec import DiffEICCodec  # noqa: E402
-from cvb_diffeic.plugin import diffeic_status  # noqa: E402
-from cvb_mlicpp.codec import MLICPPCodec  # noqa: E402
-from cvb_rdeic.codec import RDEICCodec  # noqa: E402
-from cvb_stablecodec.codec import StableCodecCodec  # noqa: E402
+from cvb_diffeic.codec import DiffEICCodec
+from cvb_diffeic.plugin import diffeic_status
+from cvb_mlicpp.codec import MLICPPCodec
+from cvb_rdeic.codec import RDEICCodec
+from cvb_stablecodec.codec import StableCodecCodec
 
 STEP = {1: 0.2, 2: 0.1, 3: 0.05, 4: 0.025, 5: 0.0125}  # quantizer step per level: rate rises
 
@@ -64,7 +64,8 @@ for level, step in {STEP!r}.items():
     torch.save({{"epoch": 1, "state_dict": {{"module." + k: v for k, v in net.state_dict().items()}}}},
                {str(folder)!r} + f"/mlicpp-{{level}}.pth.tar")
 """
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=HANG_S, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=HANG_S,
+                   env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
 @pytest.fixture(scope="module")

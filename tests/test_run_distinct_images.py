@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import CountingCodec, texture_answer  # noqa: E402
-from cvb_fakes.harness import count, spawn  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import CountingCodec, texture_answer
+from cvb_fakes.harness import count, spawn
 from hang_guard import HANG_S
 
 N_IMAGES, LEVELS = 24, ("1", "4")
@@ -66,7 +66,7 @@ def expected_answers(images: Path) -> dict[tuple[str, str, str], str | None]:
         except OSError:
             original = None
         sid = f"{stem}-q0"
-        ask = lambda image: texture_answer(Query(image=image, prompt="Is the image smooth?", kind=AnswerKind.YESNO))  # noqa: E731
+        ask = lambda image: texture_answer(Query(image=image, prompt="Is the image smooth?", kind=AnswerKind.YESNO))
         out[(sid, "none", "-")] = None if original is None else ask(original)
         for level in LEVELS:
             try:

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, spawn, use_fakes  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, spawn, use_fakes
+from cvb_fakes.components import log_events
 from hang_guard import HANG_S
 
 

@@ -20,9 +20,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import log_events
+from cvb_fakes.harness import subprocess_env
 from hang_guard import HANG_S
 
 ray = pytest.importorskip("ray", reason="the ray extra (scripts/setup.sh installs it)")
@@ -140,7 +140,8 @@ def test_ray_with_a_tiny_real_model_answers_like_local(cluster, tmp_path, tiny_v
     base = ["run", "--task", f"folder:{images}", "--vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", "--codec", "jpeg",
             "--levels", "10", "--metric", "psnr", "-o", "vlm.max_new_tokens=4", "-q", "--json"]
     runs = {}
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"])):
+    on_ray = ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"]
+    for name, extra in (("local", []), ("ray", on_ray)):
         runs[name] = subprocess.run([str(Path(sys.executable).with_name("cvb")), *base, "--store",
                                      str(tmp_path / f"{name}.sqlite"), "--cache-dir", str(tmp_path / f"{name}-cache"),
                                      *extra], env=subprocess_env(), capture_output=True, text=True, timeout=HANG_S)

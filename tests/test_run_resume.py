@@ -14,8 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, count, counts, spawn, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, count, counts, spawn, use_fakes
 from hang_guard import HANG_S
 
 N_IMAGES, LEVELS = 10, ("1", "4")

@@ -10,16 +10,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import CALLS, build_registry, make_images  # noqa: E402
-from cvb_fakes.harness import use_fakes  # noqa: E402
+from cvb_fakes import CALLS, build_registry, make_images
+from cvb_fakes.harness import use_fakes
 
-from cvb.errors import UsageError  # noqa: E402
-from cvb.run import compress_units  # noqa: E402
-from cvb.run.compress_units import ImageJob, LevelWork  # noqa: E402
-from cvb.run.image_cache import ImageCache, cache_key, params_json  # noqa: E402
-from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, options_for, parse_options  # noqa: E402
-from cvb.run.vlm_session import VLMSession  # noqa: E402
-from cvb.types import Answer, AnswerKind, ImageSource, Query  # noqa: E402
+from cvb.errors import UsageError
+from cvb.run import compress_units
+from cvb.run.compress_units import ImageJob, LevelWork
+from cvb.run.image_cache import ImageCache, cache_key, params_json
+from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, options_for, parse_options
+from cvb.run.vlm_session import VLMSession
+from cvb.types import Answer, AnswerKind, ImageSource, Query
 
 
 def test_cache_key_changes_with_every_part():

@@ -14,9 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import subprocess_env
+from cvb_fakes.components import log_events
 from hang_guard import HANG_S
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")

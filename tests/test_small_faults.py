@@ -18,8 +18,8 @@ from cvb.testing import FakeCodec
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, use_fakes
 from hang_guard import HANG_S
 
 

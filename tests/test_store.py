@@ -123,8 +123,8 @@ def test_cells_have_exactly_the_keys_report_reads_in_rate_order(store):
                          "bpp": 24.0 if codec == "none" else rank / 10}, "fp", run)
     cells = store.cells()
     assert [(c["codec"], c["level"]) for c in cells] == [("none", "-"), ("jpeg", "2"), ("jpeg", "10")]
-    assert set(cells[0]) == {"task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics", "score",
-                             "score_metric", "higher_is_better", "details", "n", "n_failed", "error"}
+    assert set(cells[0]) == {"task", "protocol", "judge", "vlm", "codec", "level", "rate_rank", "bpp", "metrics",
+                             "score", "score_metric", "higher_is_better", "details", "n", "n_failed", "error"}
     assert cells[1]["metrics"] == {"psnr": 30.0} and cells[1]["details"] == {"acc": 50.0}
     assert cells[1]["higher_is_better"] is True and cells[1]["bpp"] == pytest.approx(0.2)
     assert store.cells(task="other") == [] and len(store.cells(task="t", vlm="v")) == 3
@@ -232,7 +232,7 @@ def test_a_run_whose_process_is_gone_is_marked_killed_on_the_next_writable_open(
     with sqlite3.connect(path) as db:
         for name, (p, h, st) in rows.items():
             db.execute("UPDATE runs SET pid=?, host=?, pid_start=? WHERE id=?", (p, h, st, ids[name]))
-    statuses = lambda: dict(sqlite3.connect(path).execute("SELECT id, status FROM runs").fetchall())  # noqa: E731
+    statuses = lambda: dict(sqlite3.connect(path).execute("SELECT id, status FROM runs").fetchall())
     Store(path, create=False).close()  # reading a store (`cvb report`) marks nothing
     assert set(statuses().values()) == {"running", "ok"}
     Store(path).close()

@@ -63,7 +63,7 @@ class Spec:
             return None
         try:
             return self.check()
-        except Exception as exc:  # a broken check must not break `cvb list`
+        except Exception as exc:  # noqa: BLE001 - a broken check must not break `cvb list`
             return f"status check failed: {exc}"
 
     def note(self) -> str | None:

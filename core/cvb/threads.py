@@ -140,6 +140,14 @@ def resolve_jobs(jobs: int | str) -> int:
     return free_cpus() if str(jobs).strip().lower() == "auto" else max(1, int(jobs))
 
 
+def jobs_and_note(jobs: int | str) -> tuple[int, str | None]:
+    """(worker count, a note for the user or None) for ``-j``'s value (a count or ``auto``)."""
+    if str(jobs).strip().lower() == "auto":
+        n = free_cpus()
+        return n, f"-j auto: {n} worker process(es), the CPUs free now ({available_cpus()} usable)"
+    return int(jobs), jobs_note(int(jobs))
+
+
 def process_context(preload: list[str] | tuple[str, ...] = ()):
     """How worker processes start (the ``-j`` pool, the report's plotting processes). Forked
     from this process when no other thread runs here (fast: imports are inherited); otherwise

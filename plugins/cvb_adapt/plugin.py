@@ -12,7 +12,7 @@ from cvb.specs import VLMSpec
 
 
 def _status() -> str | None:
-    from cvb_hf.status import hf_status
+    from cvb_hf import hf_status
 
     return hf_status()
 

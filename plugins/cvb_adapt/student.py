@@ -81,7 +81,7 @@ class Student:
     def __init__(self, model, n_classes: int, train: TrainSpec, placement: str = "embedding", probe=None):
         """``probe``: ``() -> (image inputs, number of images)`` for ``used_parameters``; None
         (loading a finished adapter) skips the check."""
-        from cvb_hf.vision import find_projector, find_vision_tower
+        from cvb_hf import find_projector, find_vision_tower
 
         self.model = model
         self.tower = find_vision_tower(model)
@@ -146,7 +146,7 @@ def used_parameters(model, modules, probe) -> set[str]:
     ``_select``). The model's ``requires_grad`` flags are restored."""
     import torch
 
-    from cvb_hf.vision import features
+    from cvb_hf import features
 
     names = {id(p): n for n, p in model.named_parameters()}
     candidates = {names[id(p)]: p for m in modules for p in m.parameters()

@@ -90,7 +90,8 @@ class HFVLM:
         self.answers_by_logits = self.mode == "logits"
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
         self.batch_size = as_int(owner, "batch_size", batch_size, lo=1)
-        self.max_new_tokens = None if max_new_tokens in (None, "") else as_int(owner, "max_new_tokens", max_new_tokens, lo=1)
+        self.max_new_tokens = (None if max_new_tokens in (None, "")
+                               else as_int(owner, "max_new_tokens", max_new_tokens, lo=1))
         self.min_pixels = None if min_pixels in (None, "") else as_int(owner, "min_pixels", min_pixels, lo=1)
         self.max_pixels = None if max_pixels in (None, "") else as_int(owner, "max_pixels", max_pixels, lo=1)
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
@@ -108,10 +109,15 @@ class HFVLM:
         self._prefetcher: Prefetcher | None = None
 
     # ---- identity ----------------------------------------------------------------------------
-    def _version(self) -> str:
+    def revision_label(self) -> str:
+        """The checkpoint's commit (12 characters), or ``local-`` and a fingerprint of a local
+        folder: the part of ``version`` that names the weights (part of the seam, docs/vlm-hf.md)."""
         from .loading import revision_label
 
-        parts = [f"{self.source}@{revision_label(self.source, self.is_local, self.revision)}", f"mode={self.mode}"]
+        return revision_label(self.source, self.is_local, self.revision)
+
+    def _version(self) -> str:
+        parts = [f"{self.source}@{self.revision_label()}", f"mode={self.mode}"]
         if self.dtype_name != "auto":
             parts.append(f"dtype={DTYPES[self.dtype_name]}")
         if self.min_pixels:
@@ -282,7 +288,7 @@ class HFVLM:
             return fn(queries)
         except (UsageError, UnavailableError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate the sample that broke the batch
             if len(queries) == 1:
                 return [Answer(text="", error=f"{type(exc).__name__}: {exc}")]
             self._free_cache()
@@ -404,7 +410,8 @@ class HFVLM:
         answers = []
         for row, query in zip(logprobs, queries):
             best, scores = pick(row, self._candidates.for_query(query))
-            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": {k: round(v, 4) for k, v in scores.items()}}))
+            logprobs = {k: round(v, 4) for k, v in scores.items()}
+            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": logprobs}))
         return answers
 
     # ---- the seam for adapter work -------------------------------------------------------------

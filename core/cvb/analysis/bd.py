@@ -139,7 +139,8 @@ def _mean_difference(xa, ya, xt, yt, method):
     if np.ndim(ya) == 1:
         avg = (float(ft.integrate(lo, hi)) - float(fa.integrate(lo, hi))) / (hi - lo)
     else:  # one column per replicate (``bd_metric_replicates``)
-        avg = (np.asarray(ft.integrate(lo, hi), dtype=float) - np.asarray(fa.integrate(lo, hi), dtype=float)) / (hi - lo)
+        gap = np.asarray(ft.integrate(lo, hi), dtype=float) - np.asarray(fa.integrate(lo, hi), dtype=float)
+        avg = gap / (hi - lo)
     return avg, (lo, hi), (hi - lo) / union
 
 

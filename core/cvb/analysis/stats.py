@@ -175,5 +175,6 @@ def mcnemar_interval(b: int, c: int, n: int, scale: float, confidence: float = C
 
 
 __all__ = ["ALPHA", "CONFIDENCE", "alpha_of", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "bootstrap_p", "cluster_draws",
-           "cluster_resamples", "draw_counts", "mcnemar", "mcnemar_counts", "mcnemar_interval", "paired_bootstrap", "percentile_interval",
+           "cluster_resamples", "draw_counts", "mcnemar", "mcnemar_counts", "mcnemar_interval", "paired_bootstrap",
+           "percentile_interval",
            "tail_p", "wilson"]

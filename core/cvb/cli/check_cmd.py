@@ -65,7 +65,7 @@ def check_cmd(category, name, options, levels, images, skips, timeout, limit, as
       cvb check metric ms-ssim
     """
     from .. import conformance
-    from .options import collect_images
+    from ..imageio import collect_images
 
     codec_only = {"--levels": levels, "--images": images, "--skip": skips, "--timeout": timeout}
     stray = [flag for flag, given in codec_only.items() if given and category != "codec"]

@@ -34,9 +34,6 @@ def jobs_option(what: str):
 
 def resolved(jobs: int | str) -> tuple[int, str | None]:
     """(worker count, a note for the user or None) for ``-j``'s value."""
-    from ..threads import available_cpus, free_cpus, jobs_note
+    from ..threads import jobs_and_note
 
-    if jobs == "auto":
-        n = free_cpus()
-        return n, f"-j auto: {n} worker process(es), the CPUs free now ({available_cpus()} usable)"
-    return jobs, jobs_note(jobs)
+    return jobs_and_note(jobs)

@@ -1,17 +1,13 @@
-"""Option parsing shared by the commands: names, levels, image inputs, and old spellings of
+"""Option parsing shared by the commands: names, levels, and old spellings of
 flags kept as hidden aliases (one vocabulary, docs/cli.md)."""
 
 from __future__ import annotations
 
-import glob
-import os
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import click
 
 from ..errors import UsageError
-from ..imageio import IMAGE_SUFFIXES
 
 
 class Choice(click.Choice):
@@ -99,26 +95,3 @@ def codec_levels(codec, requested: list[str] | None) -> list[str]:
     from ..codec import sort_levels
 
     return sort_levels(codec, requested or list(codec.default_levels))
-
-
-def collect_images(inputs: Sequence[str]) -> list[Path]:
-    """Files, folders (recursive) and globs -> sorted image paths; an input matching nothing is an error."""
-    found: list[Path] = []
-    seen: set[Path] = set()  # a list lookup per file is quadratic: COCO train2017 has 118k images
-    for item in inputs:
-        p = Path(item)
-        # anything but a folder is listed (a FIFO named x.png too): reading it says what is wrong
-        if p.is_dir():
-            matches = [q for q in sorted(p.rglob("*")) if not q.is_dir() and q.suffix.lower() in IMAGE_SUFFIXES]
-        elif p.exists():
-            matches = [p]
-        else:
-            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(item), recursive=True))
-                       if not Path(m).is_dir()]
-        if not matches:
-            raise UsageError(f"no images found at {item!r}")
-        for m in matches:
-            if m not in seen:
-                seen.add(m)
-                found.append(m)
-    return found

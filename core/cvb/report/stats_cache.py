@@ -104,7 +104,7 @@ class StatsCache:
         return self.conn
 
     def get(self, key: str):
-        from .uncertainty import SectionStats
+        from .section_stats import SectionStats
 
         conn = self._connect()
         if conn is None:

@@ -21,29 +21,16 @@ interval, say why, and still get McNemar's test from the verdicts the run stored
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..analysis import stats
+from .section_stats import SectionStats
 
 FEW_IMAGES = 20  # below this many images a cluster bootstrap is approximate (Cameron et al. 2008)
 _CHECKS = 3  # resamples on which the accuracy shortcut must reproduce the task's own score
-
-
-@dataclass
-class SectionStats:
-    """What ``build_report`` needs from resampling one task x VLM."""
-
-    cells: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    replicates: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    reason: str | None = None  # why there are no intervals
-    resamples: int = 0
-    warnings: list[str] = field(default_factory=list)  # e.g. cells whose answers are mostly empty
-    seed: int = stats.DEFAULT_SEED
-    confidence: float = stats.CONFIDENCE
-    inference: str = "bootstrap"  # the method asked for (``Options.inference``)
 
 
 #: the report's verdict methods (``--inference``): name -> how tables and files name it
@@ -169,8 +156,7 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
     from ..run.plan import answers_label
-    from ..run.summary import empty_answers_note
-    from .stored_answers import empty_counts, read_section
+    from .stored_answers import empty_answers_note, empty_counts, read_section
 
     out = SectionStats(resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence,
                        inference=opts.inference)

@@ -2,7 +2,8 @@
 
 A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
 writes the entry to the cache (when there is one: `cvb compress` runs without; see
-``image_cache`` for what an entry keeps), and measures the missing metrics against the original while both are in memory. Units run in this process (``-j 1``) or in a
+``image_cache`` for what an entry keeps), and measures the missing metrics against the original
+while both are in memory. Units run in this process (``-j 1``) or in a
 process pool whose workers build the plugin registry once, in an initializer. Workers only
 compute and write cache files; the parent is the store's single writer.
 """

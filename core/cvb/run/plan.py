@@ -179,7 +179,7 @@ def create(registry, category: str, ref: str, options: Mapping[str, Any]) -> Any
         return registry.create(category, ref, **options)
     except CvbError:
         raise
-    except Exception as exc:  # noqa: BLE001 - a plugin's factory failing: name it
+    except Exception as exc:  # a plugin's factory failing: name it
         raise CvbError(f"cannot create {category} {ref!r}: {type(exc).__name__}: {exc}") from exc
 
 

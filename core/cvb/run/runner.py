@@ -37,15 +37,15 @@ from ..types import Answer, Sample
 from .claims import Claims, answer_unit, compression_unit
 from .compress_claims import shared
 from .compress_feed import CompressionFeed
-from .compress_units import JobOutcome, LevelWork, Workshop, measurements, run_jobs
+from .compress_units import JobOutcome, LevelWork, Workshop, measurements
+from .executor import Executor, LocalExecutor
 from .job_spool import NOT_FRESH, JobSpool
 from . import judge_replies
 from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError, batched
-from .ray_executor import RaySettings
-from .vlm_session import LocalInference, VLMSession, answer_meta
+from .vlm_session import VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
 _FLUSH_SECONDS = 0.5  # ...and at most this old: a kill loses under a second of codec work
@@ -80,11 +80,12 @@ class _Item:
 
 class Runner:
     def __init__(self, plan: Plan, store: Store, cache: ImageCache, registry, run_id: int, *,
-                 jobs: int = 1, batch_size: int | None = None, retry_failed: bool = False,
-                 progress: Progress | None = None, executor: str = "local", ray: RaySettings | None = None):
+                 executor: Executor | None = None, batch_size: int | None = None,
+                 retry_failed: bool = False, progress: Progress | None = None):
         self.plan, self.store, self.cache, self.registry = plan, store, cache, registry
-        self.executor, self.ray = executor, ray or RaySettings()
-        self.run_id, self.jobs, self.batch_size, self.retry = run_id, jobs, batch_size, retry_failed
+        #: where the work runs (``cvb.run.executor.make_executor``): this process's pool by default
+        self.executor = executor or LocalExecutor()
+        self.run_id, self.batch_size, self.retry = run_id, batch_size, retry_failed
         self.progress = progress or Progress(enabled=False)
         self.work = Work()
         self._decode_errors: dict[str, str] = {}  # content hash -> why it cannot be decoded
@@ -123,10 +124,7 @@ class Runner:
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._record_samples()
-        if self.executor == "ray":
-            from .ray_executor import connect
-
-            connect(self.ray)  # here, on the main thread, before the compression feed needs it
+        self.executor.start()  # on the main thread, before the compression feed needs it
         self._start_compression()
         try:
             for vlm in self.plan.vlms:
@@ -272,14 +270,9 @@ class Runner:
         options = self._worker_options()
         # read on the compression thread: the image of a unit without the sample spool's cache
         jobs = self._jobs.units(lambda ti, image: self.plan.tasks[ti].samples.source(image, cached=False))
-        if self.executor == "ray":
-            from .ray_executor import ray_jobs
+        def run(todo, stop):
+            return self.executor.compress(todo, workshop, self.cache, self.registry, options, stop)
 
-            def run(todo, stop):
-                return ray_jobs(todo, workshop, self.cache, self.registry, options, self.ray, stop)
-        else:
-            def run(todo, stop):
-                return run_jobs(todo, workshop, self.jobs, self.registry, options, stop)
         # each level claimed before it is done; those of a run beside this one waited for
         self._feed = CompressionFeed(jobs, shared(run, self._claims, self._recheck), count=self._jobs.count)
 
@@ -425,11 +418,7 @@ class Runner:
             session.close()
 
     def _inference_executor(self, session: VLMSession, vlm: VLMPlan):
-        if self.executor == "ray":
-            from .ray_executor import RayInference
-
-            return RayInference(vlm, self.registry, self.batch_size, self.ray, self.work.models_loaded)
-        return LocalInference(session)
+        return self.executor.inference(session, vlm, self.registry, self.batch_size, self.work.models_loaded)
 
     def _work_order(self, todo: list[tuple[TaskPlan, CodecPlan, str, array]]
                     ) -> Iterator[tuple[TaskPlan, CodecPlan, str, int, str | None, object]]:
@@ -498,7 +487,6 @@ class Runner:
         aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
-                s = t.samples[i]
                 error = self._image_error(t, i)
                 if error is None and not c.is_reference:
                     if status is _MISSING:

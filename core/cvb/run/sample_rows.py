@@ -54,7 +54,7 @@ def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> tuple:
     from .plan import query_for
 
     q = query_for(sample, None)
-    dump = lambda v: json.dumps(json_safe(v), default=str, ensure_ascii=False)  # noqa: E731
+    dump = lambda v: json.dumps(json_safe(v), default=str, ensure_ascii=False)
     generation = {"max_new_tokens": q.max_new_tokens, "stop": list(q.stop)}
     path = os.path.abspath(sample.image.path) if sample.image.path and sample.image.data is None else None
     return (task, sample.id, task_version, prompt_sha, sample.image.key, path, sample.kind.value, sample.question,

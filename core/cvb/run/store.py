@@ -515,7 +515,8 @@ class Store:
         return set(report_indexes()) <= self._index_names()
 
     def _index_names(self) -> set[str]:
-        return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
+        return {r[0] for r in self._read(
+            "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name='predictions'")}
 
     def answer_meta_counts(self, task: str, vlm: str, key: str) -> dict[tuple[str, str], dict[str | None, int]]:
         """``{(codec, level): {value: answers}}``: what the usable answers of ``vlm`` on ``task``
@@ -535,7 +536,8 @@ class Store:
         ``task`` x ``vlm``, in one query (what ``cvb report`` rescores). Each cell's ids and
         texts come as two JSON arrays in one order (SQLite quotes them, ``json`` reads them back
         in C): a third of the time of a Python tuple per answer."""
-        return {(codec, level): dict(zip(json.loads(ids), json.loads(texts))) for codec, level, ids, texts in self._read(
+        return {(codec, level): dict(zip(json.loads(ids), json.loads(texts)))
+                for codec, level, ids, texts in self._read(
             "SELECT codec, level, json_group_array(sample_id), json_group_array(text) FROM predictions"
             " WHERE task=? AND vlm=? AND error IS NULL GROUP BY codec, level", (task, vlm))}
 
@@ -676,7 +678,8 @@ class Store:
         vlm = self._read("SELECT MIN(vlm) FROM predictions")[0][0]
         while vlm is not None:
             versions: list = []
-            if self._read("SELECT EXISTS (SELECT 1 FROM predictions WHERE vlm=? AND vlm_version IS NULL)", (vlm,))[0][0]:
+            if self._read("SELECT EXISTS (SELECT 1 FROM predictions WHERE vlm=? AND vlm_version IS NULL)",
+                          (vlm,))[0][0]:
                 versions.append(None)
             ver = self._read("SELECT MIN(vlm_version) FROM predictions WHERE vlm=?", (vlm,))[0][0]
             while ver is not None:

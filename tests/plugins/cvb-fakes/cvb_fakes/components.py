@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from cvb.errors import CodecError
 from cvb.testing import FakeCodec, ScriptedVLM
 from cvb.types import AnswerKind, ImageSource, Query, Sample, TaskScore
 
