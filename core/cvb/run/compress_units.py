@@ -67,6 +67,8 @@ class JobOutcome:
     height: int | None = None
     image_error: str | None = None
     levels: list[LevelOutcome] = field(default_factory=list)
+    #: settled by a run beside this one (``compress_claims``): nothing of it is stored again
+    elsewhere: bool = False
 
 
 class Workshop:
