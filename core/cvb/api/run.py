@@ -118,7 +118,7 @@ def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, conso
                          device=study.device, mode=study.mode, options=study.options)
     plan = build_plan(request, registry)
     try:
-        jobs, jobs_note = jobs_and_note(study.jobs or 1)
+        jobs, jobs_note = jobs_and_note(study.jobs)
         executor = make_executor(study.executor or "local", jobs=jobs, address=study.address,
                                  replicas=study.replicas, replica_gpus=study.replica_gpus)
     except BaseException:

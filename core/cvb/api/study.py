@@ -70,7 +70,7 @@ class Study:
     limit: int | None = None
     store: Path | None = None  # None: $CVB_STORE, else cvb-out/results.sqlite
     cache_dir: Path | None = None  # None: $CVB_CACHE_DIR, else the user cache dir's cvb/images
-    jobs: int | str | None = None  # a count or "auto"; None: 1
+    jobs: int | str | None = None  # a count or "auto"; None: $CVB_JOBS, else auto
     executor: str | None = None  # "local" (None) or "ray"
     address: str | None = None
     replicas: int | None = None
