@@ -13,7 +13,7 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .study import Study
 
@@ -79,9 +79,10 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
 
-def run_study(study: Study, *, progress: bool = False, console=None, argv: Sequence[str] | None = None,
-              registry=None) -> RunResult:
-    """Run ``study`` into its store and return the summary of its matrix.
+def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, console=None,
+              argv: Sequence[str] | None = None, registry=None) -> RunResult:
+    """Run ``study`` (a ``Study``, or a dict of a study file's keys) into its store and return
+    the summary of its matrix.
 
     Every finished unit is committed at once: a run stopped by Ctrl-C (``RunInterrupted``) or
     killed resumes where it stopped when run again, and a finished study only reads the store.
@@ -100,6 +101,10 @@ def run_study(study: Study, *, progress: bool = False, console=None, argv: Seque
     from ..run.store import Store
     from ..threads import jobs_and_note
 
+    if isinstance(study, Mapping):
+        from .study import study_from_dict
+
+        study = study_from_dict(study)
     if not study.vlms or not study.tasks:
         from ..errors import UsageError
 
