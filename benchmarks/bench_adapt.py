@@ -88,7 +88,7 @@ def bench(model_dir: Path, label: str, variants: list[str], args, work: Path) ->
         settings = Settings(steps=steps, batch=args.batch, resolution=size, workers=args.workers, dtype=args.dtype,
                             save_every=10**9, warmup=0.0, train=variant)
         out = work / f"adapter-{label}-{variant.replace(':', '_')}"
-        make = lambda device, dtype: reg.create("vlm", f"hf:{model_dir}", device=device, dtype=dtype)  # noqa: E731
+        make = lambda device, dtype: reg.create("vlm", f"hf:{model_dir}", device=device, dtype=dtype)
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         outcome = run(make, f"hf:{model_dir}", data, cache, vocab, parse_train(variant), settings, out, quiet=True)
@@ -98,7 +98,8 @@ def bench(model_dir: Path, label: str, variants: list[str], args, work: Path) ->
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         row = {"model": label, "train": variant, "batch": args.batch, "resolution": args.resolution,
                "dtype": outcome.manifest["train"]["dtype"], "pairs_per_s": round(args.batch / per_step, 2),
-               "s_per_step": round(per_step, 4), "trained_params_M": round(outcome.manifest["train"]["parameters"] / 1e6, 3),
+               "s_per_step": round(per_step, 4),
+               "trained_params_M": round(outcome.manifest["train"]["parameters"] / 1e6, 3),
                "peak_mem_MB": round(peak), "peak_kind": "cuda" if outcome.peak_memory_mb is not None else "cpu-rss",
                "val_before": round(outcome.manifest["losses"]["val_before_mean"], 6),
                "val_after": round(outcome.manifest["losses"]["val_after_mean"], 6)}
@@ -112,7 +113,8 @@ def bench(model_dir: Path, label: str, variants: list[str], args, work: Path) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--real-size", default="", help="qwen2.5-vl-3b: the real-size model with random weights")
-    parser.add_argument("--archs", default="qwen2_5_vl,idefics3,llava,internvl", help="tiny architectures (default mode)")
+    parser.add_argument("--archs", default="qwen2_5_vl,idefics3,llava,internvl",
+                        help="tiny architectures (default mode)")
     parser.add_argument("--train", default="full,last:2,lora:8,embedding", help="variants, comma-separated")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda if available)")
     parser.add_argument("--batch", type=int, default=8)

@@ -55,7 +55,8 @@ def main() -> None:
           f"thread budget {thread_budget()} -> {budget} encoder threads; load average {load0:.1f} -> "
           f"{os.getloadavg()[0]:.1f}; medians of {args.repeat} interleaved passes")
     for name, (wall, cpu) in med.items():
-        print(f"  {name:7s} {variants[name]:3d} thread(s)   wall {wall:6.2f} s   CPU {cpu:6.2f} s   {sizes[name]:,} bytes")
+        print(f"  {name:7s} {variants[name]:3d} thread(s)   wall {wall:6.2f} s   CPU {cpu:6.2f} s   "
+              f"{sizes[name]:,} bytes")
     print(f"  pinned / budget = {med['pinned'][0] / med['budget'][0]:.2f}x wall, "
           f"{med['pinned'][1] / med['budget'][1]:.2f}x CPU")
 

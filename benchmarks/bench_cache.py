@@ -104,7 +104,8 @@ def main() -> None:
             size = {k: statistics.median(c for _, _, c in v) for k, v in rows.items()}
             print(f"{name:6s} {ms['codec']:9.2f} | {part['png'][0]:5.2f}+{part['png'][1]:5.2f}ms {size['png']:8.0f} | "
                   f"{part['cache'][0]:5.2f}+{part['cache'][1]:5.2f}ms {size['cache']:8.0f} "
-                  f"{100 * kept.count(False) / len(kept):5.0f}% | {part['pixels'][0]:5.2f}+{part['pixels'][1]:5.2f}ms | "
+                  f"{100 * kept.count(False) / len(kept):5.0f}% | "
+                  f"{part['pixels'][0]:5.2f}+{part['pixels'][1]:5.2f}ms | "
                   f"{ms['png'] / ms['codec']:9.2f} {ms['cache'] / ms['codec']:11.2f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

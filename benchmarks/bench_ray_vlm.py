@@ -114,7 +114,8 @@ def main() -> None:
         rates = {}
         for name, extra in settings:
             store = tmp / f"{name.replace(' ', '')}.sqlite"
-            wall, err = run([*base, "--store", str(store), "--cache-dir", str(tmp / f"cache-{len(rates)}"), *extra], env)
+            cache = tmp / f"cache-{len(rates)}"
+            wall, err = run([*base, "--store", str(store), "--cache-dir", str(cache), *extra], env)
             n, failed = answered(store)
             if not n:
                 raise SystemExit(f"{name}: no answer stored:\n{err[-4000:]}")

@@ -23,12 +23,14 @@ for finding what grows, not for the figures).
 
 The toy task scores through a streamed scorer (``-o task.streamed=true``, as the built-in tasks
 do) where the fakes offer one; ``--simple-task`` runs it as a third-party task is written
-simply: ``samples()`` returns a list, and only ``score()`` (no ``scorer()``). ``--baseline DIR`` runs an earlier checkout of cvb (its ``core``,
+simply: ``samples()`` returns a list, and only ``score()`` (no ``scorer()``). ``--baseline DIR``
+runs an earlier checkout of cvb (its ``core``,
 ``plugins`` and fakes, e.g. ``git worktree add /tmp/base main``) on the same work before each
 size, in the same session, so the two rows compare.
 
     .venv/bin/python benchmarks/bench_run.py [--sizes 10000,100000] [--questions 20] [--baseline DIR]
-    .venv/bin/python benchmarks/bench_run.py --questions 1 --image-size 16 --sizes 10000,100000 --repeat 3 --baseline DIR
+    .venv/bin/python benchmarks/bench_run.py --questions 1 --image-size 16 --sizes 10000,100000 \
+        --repeat 3 --baseline DIR
 """
 
 from __future__ import annotations
@@ -221,7 +223,8 @@ def measure(name: str, checkout: Path, n: int, questions: int, images: Path, tra
         ovh_cpu = first["cpu"] - first["codec_cpu"] - first["vlm_cpu"]
         preds = first["new_predictions"]
         print(f"{name:>8} {samples:>8} {preds:>7} {first['wall']:>5.1f}w/{first['cpu']:>5.1f}c "
-              f"{first['codec_s']:>4.1f}w/{first['codec_cpu']:>4.1f}c {first['vlm_s']:>4.1f}w/{first['vlm_cpu']:>4.1f}c "
+              f"{first['codec_s']:>4.1f}w/{first['codec_cpu']:>4.1f}c "
+              f"{first['vlm_s']:>4.1f}w/{first['vlm_cpu']:>4.1f}c "
               f"{ovh_wall / samples * 1e3:>6.3f}w/{ovh_cpu / samples * 1e3:>5.3f}c ms "
               f"{ovh_cpu / preds * 1e3:>9.3f}ms {rerun['wall']:>4.2f}w/{rerun['cpu']:>4.2f}c "
               f"{100 * rerun['wall'] / first['wall']:>5.1f}w/{100 * rerun['cpu'] / first['cpu']:>4.1f}c "

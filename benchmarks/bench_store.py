@@ -89,7 +89,8 @@ def fill(store_path: Path, tasks: int, vlms: int, codecs: int, levels: int, samp
                     store.save_predictions(rows, run_id)
                     n += len(rows)
                     store.save_cell({"task": task, "vlm": vlm, "codec": codec, "level": level, "task_version": "1",
-                                     "codec_kind": "traditional", "rate_rank": None if codec == "none" else float(level),
+                                     "codec_kind": "traditional",
+                                     "rate_rank": None if codec == "none" else float(level),
                                      "n": samples, "n_failed": 0, "score": 50.0 + (hash((t, v, codec, level)) % 40),
                                      "score_metric": "acc", "higher_is_better": True, "details": {},
                                      "bpp": 24.0 if codec == "none" else 0.1 * int(level), "metrics": {}},
@@ -175,7 +176,8 @@ def main() -> None:
                     for r in range(args.repeat):  # afresh: a new statistics cache for every report
                         fresh["baseline"].append(cvb(whole, args.baseline, tmp / f"cache-b{r}.sqlite"))
                         fresh["this"].append(cvb(whole, None, tmp / f"cache-t{r}.sqlite"))
-                    base["report*"], t["report*"] = statistics.median(fresh["baseline"]), statistics.median(fresh["this"])
+                    base["report*"] = statistics.median(fresh["baseline"])
+                    t["report*"] = statistics.median(fresh["this"])
                     if not args.no_plots_baseline:  # statistics from their caches, one after the other
                         outs: dict[str, list[float]] = {"baseline": [], "this": []}
                         for r in range(args.repeat):
@@ -183,7 +185,8 @@ def main() -> None:
                                                         tmp / "cache-b0.sqlite"))
                             outs["this"].append(cvb([*whole, "--out", str(tmp / "rep-all")], None,
                                                     tmp / "cache-t0.sqlite"))
-                        base["report*o"], t["report*o"] = statistics.median(outs["baseline"]), statistics.median(outs["this"])
+                        base["report*o"] = statistics.median(outs["baseline"])
+                        t["report*o"] = statistics.median(outs["this"])
                     writes: dict[str, list[float]] = {"baseline": [], "this": []}
                     for r in range(args.repeat):
                         writes["baseline"].append(write_rate(tmp / "w.sqlite", args.baseline))
@@ -197,7 +200,8 @@ def main() -> None:
                     conn.execute(f"DROP INDEX IF EXISTS {name}")
                 conn.commit()
                 conn.close()
-                t["report*-"] = statistics.median([cvb(whole, None, tmp / f"cache-n{r}.sqlite") for r in range(args.repeat)])
+                t["report*-"] = statistics.median([cvb(whole, None, tmp / f"cache-n{r}.sqlite")
+                                                   for r in range(args.repeat)])
         print(f"{'':8s} {'small store':>12s} {'big store':>10s} {'big/small':>9s}   (seconds, each a fresh process)")
         for what in ("resume", "export", "report", "report*", "report*2", "report*o", "report*-"):
             s, b = times["small"].get(what), times["big"][what]
@@ -209,7 +213,8 @@ def main() -> None:
         if "writes" in times:
             w = times["writes"]
             print(f"writes   baseline cvb {w['baseline']:,.0f} answers/s, this cvb {w['this']:,.0f} answers/s "
-                  f"(Store.save_predictions, medians of {args.repeat}): {1e6 / w['this'] - 1e6 / w['baseline']:+.1f} us "
+                  f"(Store.save_predictions, medians of {args.repeat}): "
+                  f"{1e6 / w['this'] - 1e6 / w['baseline']:+.1f} us "
                   f"per answer")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

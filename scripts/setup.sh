@@ -35,7 +35,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, by exact pin, so nothing can pull the CUDA build.
   .venv/bin/python -m pip install -q -c constraints.txt torch
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray,lmms-eval]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test,ray,lmms-eval,lint]"
   # lmms-eval's task code is the tests' oracle for protocol=lmms-eval and what the
   # `lmms-eval:NAME` bridge runs; its own dependencies (CUDA torch builds, video tools, ...) are
   # not needed for that, only the lmms-eval extra's light ones

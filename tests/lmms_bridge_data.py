@@ -132,7 +132,8 @@ def _ai2d(n):
 
 def _scienceqa(n):
     return [{"image": cell(500 + i), "question": f"scienceqa: which property do these {i} objects share?",
-             "choices": ["hard", "soft", "sticky"][: 2 + i % 2], "answer": i % 2, "hint": ("", "Select the better answer.")[i % 2],
+             "choices": ["hard", "soft", "sticky"][: 2 + i % 2], "answer": i % 2,
+             "hint": ("", "Select the better answer.")[i % 2],
              "task": "closed choice", "grade": "grade2", "subject": "natural science", "topic": "physics",
              "category": "Materials", "skill": "Compare properties of objects", "lecture": "", "solution": ""}
             for i in range(n)]
@@ -177,7 +178,8 @@ def _vizwiz(n):
 
 def _pope(n):
     return [{"id": str(i), "question_id": str(i), "question": f"pope: is there a thing {i} in the image?",
-             "answer": ("yes", "no")[i % 2], "image_source": f"COCO_val2014_{i // 2:012d}", "image": cell(1000 + i // 2),
+             "answer": ("yes", "no")[i % 2], "image_source": f"COCO_val2014_{i // 2:012d}",
+             "image": cell(1000 + i // 2),
              "category": ("random", "popular", "adversarial")[i % 3]} for i in range(n)]
 
 

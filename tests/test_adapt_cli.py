@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 import adapt_helpers
+from hang_guard import HANG_S
 
 CVB = [sys.executable, "-m", "cvb"]
 
 
 def _cvb(*args, cwd: Path, env_extra: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(cwd / "cache"), **(env_extra or {})}
-    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_S)
     if check:
         assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
@@ -176,9 +177,9 @@ def test_kill_9_leaves_no_data_loader_worker_behind(workdir):
            "CVB_ADAPT_TEST_KILL_AFTER_STEP": "4"}
     args = [*CVB, *map(str, _adapt_args(model, photos, "workers", steps=8)), "--workers", "2", "-q"]
     proc = subprocess.Popen(args, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, err = proc.communicate(timeout=120)  # returns once every holder of the pipe is gone
+    _, err = proc.communicate(timeout=HANG_S)  # returns once every holder of the pipe is gone
     assert proc.returncode == -9, err[-2000:]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + HANG_S
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _processes_with(marker) == []
@@ -231,7 +232,7 @@ def test_two_processes_train_as_one_with_their_joint_batch(workdir, tiny_vlm_dir
     two = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "cvb",
            *map(str, args[:args.index("--batch") + 1]), "4", *map(str, args[args.index("--batch") + 2:]), "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(root / "cache")}
-    out = subprocess.run(two, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(two, cwd=root, env=env, capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr[-3000:]
     _cvb(*_adapt_args(model, photos, f"one-{arch}", steps=3), "-q", cwd=root)
     from safetensors.torch import load_file

@@ -165,7 +165,8 @@ def test_idefics3_crops_are_grouped_per_image_when_the_model_returns_one_set_per
         config = vlm.model.config
 
         def get_image_features(self, pixel_values, pixel_attention_mask=None):
-            per_image = vlm.model.get_image_features(pixel_values=pixel_values, pixel_attention_mask=pixel_attention_mask)
+            per_image = vlm.model.get_image_features(pixel_values=pixel_values,
+                                                     pixel_attention_mask=pixel_attention_mask)
             per_image = getattr(per_image, "pooler_output", per_image)
             tokens = vlm.processor.image_seq_len
             return torch.cat([t.reshape(-1, tokens, t.shape[-1]) for t in per_image])

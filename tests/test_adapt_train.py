@@ -227,7 +227,8 @@ def test_bf16_autocast_moves_every_trainable_tensor(tiny_vlm_dirs, training_data
     base.load()
     start = dict(base.model.named_parameters())
     torch.manual_seed(42)  # the condition embedding's initial state, as training drew it
-    first = condition_embedding(2, trained[next(k for k in trained if k.endswith("cvb_condition.mlp.0.weight"))].shape[0])
+    weight = next(k for k in trained if k.endswith("cvb_condition.mlp.0.weight"))
+    first = condition_embedding(2, trained[weight].shape[0])
     for name, p in first.named_parameters():
         start[next(k for k in trained if k.endswith(f"cvb_condition.{name}"))] = p
     assert set(trained) <= set(start)

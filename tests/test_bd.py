@@ -150,7 +150,7 @@ def test_decreasing_scores_lower_is_better():
     # the mean log-rate difference over the common score range unchanged.
     ra, sa = [0.1, 0.2, 0.4, 0.8], [9.0, 7.0, 5.5, 4.0]
     rt, st = [0.1, 0.2, 0.4, 0.8], [8.0, 6.0, 4.5, 3.5]
-    neg = lambda v: [-x for x in v]  # noqa: E731
+    neg = lambda v: [-x for x in v]
     for method in METHODS:
         ours = bd_rate(ra, sa, rt, st, method)
         ref = _ref(bjontegaard.bd_rate, ra, neg(sa), rt, neg(st), method)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_S
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
@@ -20,7 +21,7 @@ CASES = [
     ("bench_store.py", ["--tasks", "1", "--vlms", "1", "--codecs", "1", "--levels", "1", "--samples", "10"],
      "report*o"),
     ("bench_jobs.py", ["--repeat", "1", "--codecs", "jpeg", "--metrics", "psnr", "--limit", "4",
-                       "--no-one-thread"], "compress wall -j 1 / -j 2"),
+                       "--no-one-thread", "--jobs", "2,default"], "compress wall -j 1 / default"),
     ("bench_run.py", ["--sizes", "40", "--questions", "2", "--image-size", "16"], "rss MB"),
     ("bench_rerun.py", ["--repeat", "1", "--codecs", "jpeg", "--limit", "2"], "heavy imports:"),
     ("bench_cache.py", ["--codecs", "jpeg", "--repeat", "1"], "cache/codec"),
@@ -41,7 +42,7 @@ def test_benchmark_runs_as_documented(script, args, printed, tmp_path):
     doc = (BENCH / script).read_text()
     assert f"benchmarks/{script}" in doc  # the documented command line this follows
     out = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True,
-                         cwd=tmp_path, timeout=900)
+                         cwd=tmp_path, timeout=HANG_S)
     assert out.returncode == 0, f"{script} {' '.join(args)} exited {out.returncode}:\n{out.stderr[-3000:]}"
     assert printed in out.stdout, out.stdout[-3000:]
 

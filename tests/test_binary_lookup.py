@@ -11,7 +11,7 @@ from cvb.external import binary_status, env_path_problem
 from cvb.plugins import PluginInfo, Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contrib" / "cvb-hm"))
-from cvb_hm import plugin as hm_plugin  # noqa: E402
+from cvb_hm import plugin as hm_plugin
 
 
 def test_env_var_problems_are_named(tmp_path, monkeypatch):
@@ -35,7 +35,8 @@ def test_builtin_x265_and_hm_say_what_is_wrong(tmp_path, monkeypatch):
     reg.load_entry_points()
     reg.add_plugin(hm_plugin, PluginInfo("hm", "cvb-hm", "0.1.0", "cvb_hm.plugin"))
     for codec in ("x265", "ffmpeg-av1"):
-        assert "CVB_FFMPEG=" in reg.spec("codec", codec).status() and "does not exist" in reg.spec("codec", codec).status()
+        status = reg.spec("codec", codec).status()
+        assert "CVB_FFMPEG=" in status and "does not exist" in status
     reason = reg.spec("codec", "hm").status()
     assert f"CVB_HM_ENCODER={tmp_path / 'TAppEncoder'} does not exist" in reason
     assert "TAppDecoder not found on PATH" in reason  # the decoder variable is unset: PATH it is

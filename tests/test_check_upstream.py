@@ -14,11 +14,12 @@ from conftest import ROOT, VENV_BIN
 from cvb.sample_images import sample_photo_paths
 from test_contrib_codecs import FAKE_BPGDEC, FAKE_BPGENC
 from video_stand_ins import executable
+from hang_guard import HANG_S
 
 SCRIPT = ROOT / "scripts" / "check-upstream.sh"
 
 
-def run(*args, env=None, timeout=600):
+def run(*args, env=None, timeout=HANG_S):
     full = dict(os.environ, CVB=str(VENV_BIN / "cvb"), OMP_NUM_THREADS="1", **(env or {}))
     for key in ("CVB_LOAD_PLUGINS", "CVB_BPGENC", "CVB_BPGDEC", "PYTHONPATH"):
         full.pop(key, None)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 
@@ -17,7 +18,7 @@ CVB = str(Path(sys.executable).with_name("cvb"))
 def cvb(*args, env=None):
     full = {**os.environ, **(env or {})}
     full.pop("CVB_LOAD_PLUGINS", None)
-    return subprocess.run([CVB, *args], capture_output=True, text=True, env=full, timeout=120)
+    return subprocess.run([CVB, *args], capture_output=True, text=True, env=full, timeout=HANG_S)
 
 
 def complete(*words):
@@ -59,7 +60,8 @@ def test_list_vlms_says_what_a_first_use_downloads(tmp_path):
     (snap / "refs" / "main").write_text("abc123")
     (snap / "snapshots" / "abc123").mkdir(parents=True)
     (snap / "snapshots" / "abc123" / "config.json").write_text("{}")
-    rows = {r["name"]: r for r in json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)["vlms"]}
+    listed = json.loads(cvb("list", "vlms", "--json", env={"HF_HUB_CACHE": str(tmp_path)}).stdout)["vlms"]
+    rows = {r["name"]: r for r in listed}
     assert "note" not in rows["qwen2.5-vl-3b"] and "note" in rows["qwen2.5-vl-7b"]
     table = cvb("list", "vlms", env={"HF_HUB_CACHE": str(tmp_path), "COLUMNS": "80"}).stdout
     assert "not cached" in table and "downloads about 16.6 GB on first use" in " ".join(table.split())

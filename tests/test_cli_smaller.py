@@ -14,17 +14,17 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import FAKES_DIR, cli, count, subprocess_env, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import FAKES_DIR, count, subprocess_env
+from hang_guard import HANG_S
 
 
 def _cvb(*args, cwd=None, **env):
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *map(str, args)], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=300, cwd=cwd)
+                          capture_output=True, text=True, timeout=HANG_S, cwd=cwd)
 
 
 def _run_args(images, store=None, cache=None):
@@ -50,7 +50,7 @@ def test_ctrl_c_under_a_pipe_to_tee_is_interrupted_not_an_error(tmp_path):
     proc = subprocess.Popen(["bash", "-c", script], env=subprocess_env(CVB_FAKES_DELAY="0.2"),
                             start_new_session=True, preexec_fn=shell_like,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         assert proc.poll() is None, "the run ended before Ctrl-C"
         try:
@@ -60,7 +60,7 @@ def test_ctrl_c_under_a_pipe_to_tee_is_interrupted_not_an_error(tmp_path):
             pass
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGINT)  # the terminal's Ctrl-C: every process of the pipeline
-    proc.wait(timeout=60)
+    proc.wait(timeout=HANG_S)
     rc = (tmp_path / "rc").read_text().strip() if (tmp_path / "rc").exists() else None
     statuses = [r[0] for r in sqlite3.connect(store).execute("SELECT status FROM runs")]
     assert (rc, statuses) == ("130", ["interrupted"]), (rc, statuses, (tmp_path / "log.txt").read_text()[-2000:])
@@ -126,7 +126,7 @@ def test_an_unreachable_hub_is_said_at_once(tmp_path):
                PYTHONPATH=str(FAKES_DIR))
     out = subprocess.run([sys.executable, "-m", "cvb", "run", "-c", "jpeg", "--vlm", "reference", "-t", "pope",
                           "--limit", "1", "--store", str(tmp_path / "s.sqlite"), "-q"], env=env,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode != 0
     assert "lmms-lab/POPE is not in the Hugging Face cache and the hub cannot be reached" in out.stderr
     assert "cannot connect to 127.0.0.1:9" in out.stderr and "huggingface-cli download" in out.stderr
@@ -162,7 +162,7 @@ def _real_cvb(*args, **env):
     full = {**os.environ, **env}
     full.pop("CVB_LOAD_PLUGINS", None)
     return subprocess.run([str(Path(sys.executable).with_name("cvb")), *map(str, args)], capture_output=True,
-                          text=True, env=full, timeout=120)
+                          text=True, env=full, timeout=HANG_S)
 
 
 def test_plugins_and_list_never_break_a_name_on_80_columns():
@@ -205,7 +205,7 @@ def _complete(*words, cwd=None):
     full = {**os.environ, **env}
     full.pop("CVB_LOAD_PLUGINS", None)
     res = subprocess.run([str(Path(sys.executable).with_name("cvb"))], capture_output=True, text=True, env=full,
-                         timeout=120, cwd=cwd)
+                         timeout=HANG_S, cwd=cwd)
     assert res.returncode == 0 and not res.stderr, res.stderr
     return [line.split(",", 1)[1] for line in res.stdout.splitlines() if "," in line]
 

@@ -19,6 +19,7 @@ from cvb.codec import compress
 from cvb.errors import CodecError, UnavailableError, UsageError
 from cvb.plugins import PluginInfo, Registry
 from cvb.sample_images import sample_photo_paths
+from hang_guard import HANG_S
 
 ZOO = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "mbt2018",
        "cheng2020-anchor", "cheng2020-attn")
@@ -220,7 +221,7 @@ def _no_download(monkeypatch):
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()
-    import compressai.zoo  # noqa: F401
+    import compressai.zoo  # noqa: F401 - imported before torch.hub is patched (above)
     import torch.hub
 
     def refuse(url, *args, **kwargs):
@@ -299,7 +300,7 @@ def test_plugin_and_status_checks_import_nothing_heavy():
         "[s.status() for s in r.specs('codec')]\n"
         "print(','.join(m for m in ('torch', 'compressai', 'torchvision') if m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "TORCH_HOME": "/nonexistent"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
@@ -321,6 +322,6 @@ def test_bits_decode_in_a_fresh_process_from_the_bytes_alone(shared, crop, tmp_p
         "print(out.shape, bool(np.array_equal(out, np.load(sys.argv[1] + '/expected.npy'))))\n"
     )
     res = subprocess.run([sys.executable, "-c", probe, str(tmp_path)], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split()[-1] == "True" and f"({crop.height}, {crop.width}, 3)" in res.stdout

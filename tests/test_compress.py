@@ -14,6 +14,7 @@ from cvb.specs import MetricSpec
 from cvb.testing import FakeCodec, fake_codec_spec
 
 from conftest import make_plugin
+from hang_guard import HANG_S
 
 
 class MSE:
@@ -101,7 +102,7 @@ def test_compressai_json_shape(reg, images, tmp_path):
 def test_two_workers_match_one(reg, images):
     one = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q").stdout)
     two = json.loads(run("-c", "fake", "-l", "2,5", "-i", str(images), "-m", "mse", "--json", "-q", "-j", "2").stdout)
-    key = lambda s: (s["level"], round(s["bpp"], 9), round(s["metrics"]["mse"], 9))  # noqa: E731
+    key = lambda s: (s["level"], round(s["bpp"], 9), round(s["metrics"]["mse"], 9))
     assert [key(s) for s in one["summary"]] == [key(s) for s in two["summary"]]
 
 
@@ -202,7 +203,7 @@ def test_avif_sizes_are_the_same_on_one_cpu_and_in_two_workers(tmp_path):
     one_cpu = min(os.sched_getaffinity(0))
 
     def summary(extra=(), cpus=None) -> list:
-        out = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=300,
+        out = subprocess.run([*args, *extra], capture_output=True, text=True, timeout=HANG_S,
                              preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         assert out.returncode == 0, out.stderr
         return [(s["level"], s["bpp"], s["metrics"]["psnr"]) for s in json.loads(out.stdout)["summary"]]
@@ -223,7 +224,7 @@ def test_more_workers_than_cpus_is_said(tmp_path):
     image = str(sample_photo_paths()["coffee"])
     one_cpu = {min(os.sched_getaffinity(0))}
     out = subprocess.run([sys.executable, "-m", "cvb", "compress", "-c", "jpeg", "-l", "30", "-m", "none", "-q",
-                          "-i", image, "-j", "2"], capture_output=True, text=True, timeout=300,
+                          "-i", image, "-j", "2"], capture_output=True, text=True, timeout=HANG_S,
                          preexec_fn=lambda: os.sched_setaffinity(0, one_cpu))
     assert out.returncode == 0, out.stderr
     assert "note: -j 2 on 1 CPU(s): at most 1 workers can run at once" in out.stderr

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
 import subprocess
-import sys
 
 import pytest
 from PIL import Image
@@ -19,6 +17,7 @@ from cvb.testing import FakeCodec, ScriptedVLM, check_codec, check_metric, check
 from cvb.types import Answer, AnswerKind, ImageSource, Sample, TaskScore
 
 from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 FAST = ("jpeg", "webp", "jpeg2000", "avif")
 #: codecs whose 4000x3000 rule costs 3-6 s each here: CI checks them on one photo, without it
@@ -308,7 +307,7 @@ def test_metric_direction_is_checked():
 # ---- the command line -------------------------------------------------------------------------
 def cvb(*args):
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=HANG_S)
 
 
 def test_cli_check_passes_prints_a_table_and_json():

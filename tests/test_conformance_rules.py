@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 import pytest
@@ -17,6 +16,7 @@ from cvb.errors import CodecError, CodecRefusal, ExternalToolError
 from cvb.specs import CodecSpec, MetricSpec
 from cvb.testing import FakeCodec, ScriptedVLM, check_codec, check_metric, check_vlm
 from cvb.types import CodecKind
+from hang_guard import HANG_S
 
 NOT_LARGE = {"large": "not needed here"}
 
@@ -107,7 +107,7 @@ def test_a_slow_codec_passes_once_the_author_raises_the_timeout():
         delay = 0.3
 
     assert not check_codec(Slow(), skip=NOT_LARGE, timeout=0.1, fresh_process=False).ok
-    assert check_codec(Slow(), levels=["6"], skip={**NOT_LARGE, "odd": "-", "1x1": "-"}, timeout=30,
+    assert check_codec(Slow(), levels=["6"], skip={**NOT_LARGE, "odd": "-", "1x1": "-"}, timeout=HANG_S,
                        fresh_process=False).ok
 
 
@@ -208,7 +208,7 @@ def fake_distribution(site, dist: str, module: str, source: str) -> None:
 def cvb(site, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from PIL import Image
 
 import video_stand_ins
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 from video_stand_ins import executable
 from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
@@ -23,8 +24,8 @@ CONTRIB = ROOT / "contrib"
 for package in ("cvb-vtm", "cvb-bpg"):
     sys.path.insert(0, str(CONTRIB / package))
 
-from cvb_bpg.codec import BPGCodec  # noqa: E402
-from cvb_vtm.codec import VTMCodec  # noqa: E402
+from cvb_bpg.codec import BPGCodec
+from cvb_vtm.codec import VTMCodec
 
 #: bpgenc's command line in, "BPG\xfb" + a JPEG whose quality falls with the QP out; like
 #: libbpg 0.9.8's bpgenc (x265), it segfaults on an image 24 px wide or narrower
@@ -132,14 +133,14 @@ def contrib_site(tmp_path_factory):
         shutil.copytree(CONTRIB / package, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
         sources.append(str(source))
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(target), *sources], check=True, capture_output=True, timeout=300)
+                    "--no-index", "--target", str(target), *sources], check=True, capture_output=True, timeout=HANG_S)
     return target
 
 
 def cvb(site, *args, env=None):
     full = dict(os.environ, PYTHONPATH=str(site), OMP_NUM_THREADS="1", **(env or {}))
     full.pop("CVB_LOAD_PLUGINS", None)
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=HANG_S)
 
 
 def test_installed_contrib_codecs_are_listed_with_what_they_need(contrib_site):

@@ -13,6 +13,7 @@ import pytest
 from cvb.sample_images import sample_photo_paths
 
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 
 EXAMPLE = ROOT / "tests" / "plugins" / "cvb-example"
 
@@ -26,7 +27,7 @@ def example_site(tmp_path_factory):
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
          "--no-index", "--target", str(target), str(source)],
-        check=True, capture_output=True, timeout=300,
+        check=True, capture_output=True, timeout=HANG_S,
     )
     return target
 
@@ -35,7 +36,7 @@ def cvb(site, *args, env_extra=None):
     env = dict(os.environ, PYTHONPATH=str(site))
     env.pop("CVB_LOAD_PLUGINS", None)
     env.update(env_extra or {})
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env, timeout=HANG_S)
 
 
 def test_installed_plugin_in_plugins_and_list(example_site):

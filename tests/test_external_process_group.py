@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 WRAPPER = """#!/bin/sh
 # stands in for ffmpeg: answers -version, else starts a child that would run for minutes and waits
@@ -41,7 +42,7 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def _all_dead(pids: list[int], within: float = 5.0) -> bool:
+def _all_dead(pids: list[int], within: float = HANG_S) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if not any(_alive(p) for p in pids):
@@ -70,7 +71,7 @@ def test_cvb_compress_timeout_kills_the_wrapper_children(tmp_path, wrapper):
     env = {**os.environ, "CVB_FFMPEG": str(script), "CVB_TEST_PIDS": str(pids), "OMP_NUM_THREADS": "1"}
     out = subprocess.run([str(VENV_BIN / "cvb"), "compress", "-c", "x265", "-l", "30", "-O", "x265.timeout=1",
                           "-i", str(tmp_path / "a.png"), "-m", "none", "--json"],
-                         capture_output=True, text=True, timeout=120, env=env)
+                         capture_output=True, text=True, timeout=HANG_S, env=env)
     assert out.returncode == 1, out.stderr[-2000:]
     failures = json.loads(out.stdout)["failures"]
     assert len(failures) == 1 and "timed out" in failures[0]["error"]

@@ -14,8 +14,8 @@ from cvb.types import AnswerKind, Query
 
 torch = pytest.importorskip("torch")
 
-from cvb_hf.choices import CandidateTokens, pick  # noqa: E402
-from tiny_vlms import _CORPUS, train_tokenizer  # noqa: E402
+from cvb_hf.choices import CandidateTokens, pick
+from tiny_vlms import _CORPUS, train_tokenizer
 
 YESNO = Query(None, "Is it a cat?", AnswerKind.YESNO)
 CHOICE = Query(None, "Which?", AnswerKind.CHOICE, options=("red", "green", "blue"))

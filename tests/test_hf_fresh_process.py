@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 
 ARCHS = ("llava", "idefics3", "janus", "qwen2_5_vl", "paligemma", "internvl")
 
@@ -28,7 +29,7 @@ def _cvb_run(tmp_path: Path, vlms: str, mode: str) -> dict:
         [str(VENV_BIN / "cvb"), "run", "--vlm", vlms, "--task", "sample", "--limit", "2", "--codec", "none",
          "--metric", "none", "--mode", mode, "--store", str(store), "--cache-dir", str(tmp_path / "cache"),
          "--json", "-q"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+        capture_output=True, text=True, timeout=HANG_S, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout)
     with sqlite3.connect(store) as db:
@@ -64,7 +65,7 @@ def test_every_image_text_to_text_config_imports_after_the_compat_step():
         "    except Exception as exc:\n"
         "        bad.append(f'{model_type}: {exc}')\n"
         "print(len(N), bad)\n")
-    out = subprocess.run([str(VENV_BIN / "python"), "-c", probe], capture_output=True, text=True, timeout=180,
+    out = subprocess.run([str(VENV_BIN / "python"), "-c", probe], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]
     count, bad = out.stdout.strip().split(" ", 1)

@@ -14,6 +14,7 @@ import pytest
 from conftest import VENV_BIN
 from cvb.errors import UnavailableError, UsageError
 from cvb.plugins import get_registry
+from hang_guard import HANG_S
 
 
 def _vlm(path, **options):
@@ -99,7 +100,7 @@ def test_cvb_run_with_a_pinned_backend_in_a_fresh_process(tiny_vlm_dirs, tmp_pat
         [str(VENV_BIN / "cvb"), "run", "--vlm", vlms, "-o", "vlm.image_backend=pil",
          "--task", "sample", "--limit", "2", "--codec", "none", "--metric", "none", "--store", str(store),
          "--cache-dir", str(tmp_path / "cache"), "--json", "-q"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True, text=True, timeout=HANG_S, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     assert json.loads(out.stdout)["failures"] == []

@@ -17,6 +17,7 @@ import pytest
 from conftest import VENV_BIN
 from cvb.types import Answer, AnswerKind, Query
 from test_hf_vlm import _image, _queries, _texts, _vlm
+from hang_guard import HANG_S
 
 
 def _spy_processed(vlm, monkeypatch) -> list[str]:
@@ -166,7 +167,7 @@ def _run(tmp_path, store, path, prefetch):
         [str(VENV_BIN / "cvb"), "run", "--vlm", f"hf:{path}", "-t", "sample", "--limit", "6", "-c", "jpeg",
          "-l", "10,40", "-m", "none", "-b", "4", "-o", f"vlm.prefetch={prefetch}", "--store", str(store),
          "--cache-dir", str(tmp_path / "cache"), "--json", "-q"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+        capture_output=True, text=True, timeout=HANG_S, env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     with sqlite3.connect(store) as db:
         rows = db.execute("SELECT codec, level, sample_id, text, error FROM predictions "

@@ -17,8 +17,9 @@ from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
 
 sys.path.insert(0, str(ROOT / "contrib" / "cvb-illm"))
-from cvb_illm.codec import IllmCodec  # noqa: E402
-from cvb_illm.plugin import illm_status  # noqa: E402
+from cvb_illm.codec import IllmCodec
+from cvb_illm.plugin import illm_status
+from hang_guard import HANG_S
 
 STAND_IN_INIT = '''
 from typing import List, NamedTuple, Tuple
@@ -112,10 +113,10 @@ def test_listed_as_generative_when_installed(stand_in, tmp_path):
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--no-index", "--target", str(site), str(ROOT / "contrib" / "cvb-illm")],
-                   check=True, capture_output=True, timeout=300)
+                   check=True, capture_output=True, timeout=HANG_S)
     env = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{stand_in}", OMP_NUM_THREADS="1")
     env.pop("CVB_LOAD_PLUGINS", None)
     rows = json.loads(subprocess.run([str(VENV_BIN / "cvb"), "list", "codecs", "--json"], capture_output=True,
-                                     text=True, env=env, timeout=120).stdout)["codecs"]
+                                     text=True, env=env, timeout=HANG_S).stdout)["codecs"]
     row = next(r for r in rows if r["name"] == "illm")
     assert row["kind"] == "generative" and "weights not in the torch hub cache" in row["status"]

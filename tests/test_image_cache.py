@@ -13,11 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, subprocess_env, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, subprocess_env, use_fakes
 
-from cvb.errors import UsageError  # noqa: E402
-from cvb.run.image_cache import ImageCache, keeps_pixels, parse_size  # noqa: E402
+from cvb.errors import UsageError
+from cvb.run.image_cache import ImageCache, keeps_pixels, parse_size
+from hang_guard import HANG_S
 
 INFO = {"num_bytes": 3, "bpp": 0.5, "encode_s": 0.001, "decode_s": 0.001}
 
@@ -118,7 +119,7 @@ def test_sizes():
 
 def _cvb(*args, **env):
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *args], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_cache_info_and_prune_through_the_cli(tmp_path, monkeypatch):
@@ -175,6 +176,7 @@ def test_cache_keys_are_the_sha256_of_their_json():
 
     rng = random.Random(0)
     for _ in range(500):
-        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12))) for _ in range(5)]
+        args = ["".join(rng.choice(string.printable + 'é\u2603"\\') for _ in range(rng.randrange(12)))
+                for _ in range(5)]
         blob = json.dumps(args, separators=(",", ":"))
         assert cache_key(*args) == hashlib.sha256(blob.encode()).hexdigest()

@@ -23,9 +23,10 @@ from cvb.imageio import IMAGE_SUFFIXES, decode_image, load_image, max_image_pixe
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import spawn  # noqa: E402
-from conftest import VENV_BIN  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import spawn
+from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -153,7 +154,7 @@ def test_cvb_run_survives_a_bomb_and_a_fifo(tmp_path):
     for attempt in range(2):  # the rerun meets the stored failures: still no abort
         proc = spawn(args)
         try:
-            out, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=HANG_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             pytest.fail("cvb run hung (a FIFO read blocks)")
@@ -177,7 +178,7 @@ def test_cvb_compress_reads_gifs_and_survives_a_bomb(tmp_path):
     if fifo:
         os.mkfifo(folder / "pipe.png")  # listed, then failed with its reason: never silently skipped
     out = subprocess.run([str(VENV_BIN / "cvb"), "compress", "-i", str(folder), "-c", "jpeg", "-l", "50",
-                          "-m", "psnr", "--json"], capture_output=True, text=True, timeout=120,
+                          "-m", "psnr", "--json"], capture_output=True, text=True, timeout=HANG_S,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 1, out.stderr[-2000:]  # a failed image: exit status 1, the rest done
     result = json.loads(out.stdout)

@@ -17,6 +17,7 @@ import pytest
 
 import lmms_bridge_data as data
 from test_tasks_common import make_task
+from hang_guard import HANG_S
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
 TASKS = [t for t in data.COPIES if t not in ("pope", "seedbench_ppl")]
@@ -360,7 +361,8 @@ def test_list_tasks_source_lmms_eval(tmp_path, monkeypatch):
     assert rows["lmms-eval:llava_in_the_wild"]["status"].startswith("unsupported: scored by a judge model")
     # found one call deep: MathVista's process_results asks its evaluator, which asks GPT
     assert rows["lmms-eval:mathvista_testmini_cot"]["status"].startswith("unsupported: scored by a judge model")
-    assert rows["lmms-eval:mmlu_anatomy"]["kind"] == "text" or not rows.get("lmms-eval:mmlu_anatomy", {"usable": 0})["usable"]
+    assert (rows["lmms-eval:mmlu_anatomy"]["kind"] == "text"
+            or not rows.get("lmms-eval:mmlu_anatomy", {"usable": 0})["usable"])
     assert rows["lmms-eval:seedbench_ppl"]["output_type"] == "multiple_choice"
     assert "logits" in rows["lmms-eval:seedbench_ppl"]["status"]
     bad = run_cli(["list", "tasks", "--source", "nope"])
@@ -405,7 +407,7 @@ def test_end_to_end_cli_two_codecs_then_report_with_bd(tmp_path):
     run = subprocess.run([str(VENV_BIN / "cvb"), "run", "--task", task, "--vlm", "reference", "-c", "jpeg,webp",
                           "-l", "jpeg=5,90", "-l", "webp=5,90", "--store", str(store), "--cache-dir",
                           str(tmp_path / "cache"), "--metric", "none", "-q", "--json"],
-                         capture_output=True, text=True, timeout=600, env=env)
+                         capture_output=True, text=True, timeout=HANG_S, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
     assert result["work"]["predictions"] == 5 * len(numbers)
@@ -425,7 +427,7 @@ def test_end_to_end_cli_two_codecs_then_report_with_bd(tmp_path):
     assert cells[("jpeg", "90")]["bpp"] > cells[("jpeg", "5")]["bpp"]
 
     report = subprocess.run([str(VENV_BIN / "cvb"), "report", "--store", str(store), "--format", "json",
-                             "--resamples", "50"], capture_output=True, text=True, timeout=600, env=env)
+                             "--resamples", "50"], capture_output=True, text=True, timeout=HANG_S, env=env)
     assert report.returncode == 0, report.stderr[-3000:]
     (section,) = json.loads(report.stdout)["sections"]
     assert section["task"] == task and section["score_metric"] == "anls"

@@ -14,6 +14,7 @@ import pytest
 
 from cvb.errors import ImageLoadError, UnavailableError, UsageError
 from cvb.types import AnswerKind, ImageSource, Sample
+from hang_guard import HANG_S
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -182,7 +183,8 @@ def test_sample_scores_hand_worked():
     assert d["yes_ratio"] == pytest.approx(40.0)
     assert d["acc/adversarial_negatives"] == 0.0 and d["acc/random_negatives"] == 100.0
     assert d["acc/ocr"] == pytest.approx(100 / 3)
-    assert (d["questions"], d["questions/existence"], d["questions/ocr"], d["missing"], d["unparsed"]) == (8, 5, 3, 2, 1)
+    counts = (d["questions"], d["questions/existence"], d["questions/ocr"], d["missing"], d["unparsed"])
+    assert counts == (8, 5, 3, 2, 1)
     assert task.score(samples, preds) == score  # pure
     assert [task.judge(s, preds.get(s.id)) for s in samples] == [1, 0, 0, 1, 0, 1, 0, 0]
 
@@ -380,7 +382,8 @@ def test_folder_consistency_hand_worked():
     assert score.value == pytest.approx(100 / 3)
     # word F1: a 1.0; b: 2 common of 3 predicted and 2 reference words -> 0.8; c 0.0
     assert score.details["consistency_word_f1"] == pytest.approx(60.0)
-    assert (score.details["questions/compared"], score.details["missing"], score.details["questions/answered"]) == (3, 1, 0)
+    d = score.details
+    assert (d["questions/compared"], d["missing"], d["questions/answered"]) == (3, 1, 0)
     assert math.isnan(score_folder(samples, preds, None).value)
     same = score_folder(samples, reference, reference)
     assert same.value == 100.0
@@ -427,6 +430,6 @@ def test_listing_tasks_imports_no_image_library():
              "import json; rows = {x['name']: x for x in json.loads(r.output)['tasks']}\n"
              "assert rows['sample']['usable'] and 'folder:PATH|GLOB' in rows, rows\n"
              "print(','.join(m for m in ('skimage', 'sklearn', 'matplotlib', 'PIL', 'torch') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""

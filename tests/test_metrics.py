@@ -19,6 +19,7 @@ from cvb_metrics import weights
 from cvb_metrics.learned import DISTS, LPIPS
 from cvb_metrics.psnr import PSNR
 from cvb_metrics.ssim import MS_SSIM_WEIGHTS, MSSSIM, SSIM, ms_ssim_scales
+from hang_guard import HANG_S
 
 SIGMAS = (4.0, 12.0, 35.0)
 
@@ -301,7 +302,8 @@ from cvb.plugins import get_registry
 reg = get_registry()
 rng = np.random.default_rng(0)
 a = Image.fromarray(rng.integers(0, 256, (200, 240, 3), dtype=np.uint8))
-b = Image.fromarray(np.clip(np.asarray(a, dtype=np.int16) + rng.integers(-20, 21, (200, 240, 3)), 0, 255).astype(np.uint8))
+noisy = np.asarray(a, dtype=np.int16) + rng.integers(-20, 21, (200, 240, 3))
+b = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 values = [reg.create("metric", "ms-ssim").measure(a, b), reg.create("metric", "ssim").measure(a, b)]
 loaded = sorted(m for m in ("torchvision", "torch._dynamo", "piq") if m in sys.modules)
 # the real package still imports afterwards (LPIPS, DISTS), with the same functions
@@ -324,7 +326,7 @@ def test_ssim_metrics_load_piq_without_torchvision():
     torch._dynamo: over a second in each -j worker); a later ``import piq`` still works and
     gives the same functions and values."""
     out = subprocess.run([sys.executable, "-c", SSIM_WITHOUT_TORCHVISION], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("[] True True"), out.stdout
 

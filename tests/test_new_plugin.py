@@ -10,6 +10,7 @@ import tomllib
 import pytest
 
 from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 
 def cvb(*args, site=None, cwd=None):
@@ -18,7 +19,7 @@ def cvb(*args, site=None, cwd=None):
     if site:
         env["PYTHONPATH"] = str(site)
     return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300)
+                          cwd=cwd, timeout=HANG_S)
 
 
 @pytest.mark.parametrize("category", ["codec", "vlm", "task", "metric"])
@@ -33,14 +34,14 @@ def test_template_installs_passes_check_and_its_own_tests(tmp_path, category):
 
     site = tmp_path / "site"  # a real pip install of the package (no network, no deps)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), str(root)], check=True, capture_output=True, timeout=300)
+                    "--no-index", "--target", str(site), str(root)], check=True, capture_output=True, timeout=HANG_S)
     listed = cvb("list", f"{category}s", "--json", site=site)
     assert f'"name": "{name}"' in listed.stdout, listed.stdout
     checked = cvb("check", category, name, site=site)
     assert checked.returncode == 0 and "PASSED" in checked.stdout, checked.stdout + checked.stderr
 
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                           cwd=root, capture_output=True, text=True, timeout=300,
+                           cwd=root, capture_output=True, text=True, timeout=HANG_S,
                            env=dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1"))
     assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout[-2000:]
 

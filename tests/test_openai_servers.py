@@ -13,7 +13,8 @@ import pytest
 from cvb.errors import UnavailableError
 from cvb_openai.vlm import OpenAIVLM
 
-from test_openai_vlm import FAST, KEY, FakeServer, echo, key, queries, reply  # noqa: F401 - key is a fixture
+from test_openai_vlm import FAST, KEY, FakeServer, echo, key, queries, reply  # noqa: F401 - `key` is a fixture
+from hang_guard import HANG_S
 
 
 def dead_url() -> str:
@@ -28,7 +29,7 @@ def model(*urls: str, **kw) -> OpenAIVLM:
     return OpenAIVLM("tiny-vl", base_url=",".join(urls), **{**FAST, "concurrency": 4, **kw})
 
 
-def test_requests_spread_over_the_servers_and_answers_keep_their_order(key):
+def test_requests_spread_over_the_servers_and_answers_keep_their_order(key):  # noqa: F811 - the `key` fixture imported above
     with FakeServer() as a, FakeServer() as b:
         vlm = model(a.url, b.url)
         answers = vlm.answer(queries(24))
@@ -38,7 +39,7 @@ def test_requests_spread_over_the_servers_and_answers_keep_their_order(key):
     assert vlm.version == f"openai:tiny-vl@{a.url},{b.url}"
 
 
-def test_a_server_that_is_down_is_left_for_the_others(key):
+def test_a_server_that_is_down_is_left_for_the_others(key):  # noqa: F811 - the `key` fixture imported above
     down = dead_url()
     with FakeServer() as up:
         vlm = model(down, up.url, max_retries=3)
@@ -47,7 +48,7 @@ def test_a_server_that_is_down_is_left_for_the_others(key):
     assert vlm.client.sent[0] <= 4  # tried by the first requests in flight, then set aside
 
 
-def test_a_request_failing_on_one_server_is_tried_on_another(key):
+def test_a_request_failing_on_one_server_is_tried_on_another(key):  # noqa: F811 - the `key` fixture imported above
     def broken(req, seen):
         return 503, {}, {"error": {"message": "overloaded"}}
 
@@ -58,13 +59,13 @@ def test_a_request_failing_on_one_server_is_tried_on_another(key):
     assert len(good.requests) == 8
 
 
-def test_every_server_down_makes_the_vlm_unavailable(key):
+def test_every_server_down_makes_the_vlm_unavailable(key):  # noqa: F811 - the `key` fixture imported above
     vlm = model(dead_url(), dead_url())
     with pytest.raises(UnavailableError, match="no server can be reached"):
         vlm.answer(queries(2))
 
 
-def test_cvb_run_spreads_a_run_over_two_servers(tmp_path, key):
+def test_cvb_run_spreads_a_run_over_two_servers(tmp_path, key):  # noqa: F811 - the `key` fixture imported above
     """The real `cvb` command in a fresh process, answering the sample task through two servers."""
     def answer(req, seen):
         text = req["messages"][0]["content"][-1]["text"]
@@ -76,7 +77,7 @@ def test_cvb_run_spreads_a_run_over_two_servers(tmp_path, key):
                               "-o", f"vlm.base_url={a.url},{b.url}", "-o", "vlm.api_key_env=CVB_TEST_KEY",
                               "-o", "vlm.concurrency=4", "--store", str(tmp_path / "s.sqlite"), "--cache-dir",
                               str(tmp_path / "cache"), "-q", "--json"],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=HANG_S)
         n_a, n_b = len(a.requests), len(b.requests)
     assert out.returncode == 0, out.stderr
     summary = json.loads(out.stdout)

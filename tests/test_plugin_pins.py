@@ -8,19 +8,20 @@ import os
 import subprocess
 
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 
 
 def dist_info(site, name: str, version: str, *requires: str) -> None:
     info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir()
-    lines = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     lines += [f"Requires-Dist: {r}" for r in requires]
     (info / "METADATA").write_text("\n".join(lines) + "\n")
 
 
 def cvb(site, *args, **env):
     full = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(site), **env}
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=300)
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, env=full, timeout=HANG_S)
 
 
 def test_a_numpy_2_pulled_in_by_a_plugin_stops_cvb_naming_the_package(tmp_path):

@@ -17,8 +17,9 @@ from cvb.types import Answer, AnswerKind, ImageSource, Sample
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import counts, spawn  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import counts, spawn
+from hang_guard import HANG_S
 
 
 def _run(tmp_path, *extra):
@@ -26,7 +27,7 @@ def _run(tmp_path, *extra):
     store = tmp_path / "r.sqlite"
     proc = spawn(["run", "--task", f"toy:{folder}", "--store", str(store), "--cache-dir", str(tmp_path / "c"),
                   "--json", "-q", *extra])
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=HANG_S)
     assert "Traceback" not in err, err[-3000:]
     return proc.returncode, out, err, store
 

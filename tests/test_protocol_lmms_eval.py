@@ -246,7 +246,8 @@ def test_mmbench(tmp_path):
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
     for s in samples:
         assert s.meta["prompt"] == u.mmbench_doc_to_text(dict(by_id[s.id]), kwargs)
-    assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} == {(1024, ("ASSISTANT:",))}
+    assert {(s.meta["max_new_tokens"], s.meta["stop"]) for s in samples} == {generation(yaml)} \
+        == {(1024, ("ASSISTANT:",))}
     assert any(s.options == ("None", "left", "right") for s in samples)  # "None" is an option
 
     import pandas as pd
@@ -335,7 +336,6 @@ def test_gqa(tmp_path):
                {"id": "s", "image": "img"}, "testdev", config="testdev_balanced_images")
     task = make_task("gqa", str(tmp_path / "GQA"), protocol="lmms-eval")
     samples = list(task.samples())
-    preds = {s.id: p for s, (_, p) in zip(samples, GQA_ROWS)}
     u, yaml = load("tasks.gqa.utils"), yaml_of("gqa", "gqa.yaml")
     kwargs = yaml["lmms_eval_specific_kwargs"]["default"]
     assert [s.meta["prompt"] for s in samples] == [u.gqa_doc_to_text(d, kwargs) for d in inst]

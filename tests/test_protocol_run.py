@@ -17,6 +17,7 @@ import pytest
 
 from conftest import VENV_BIN, make_plugin
 from lmms_eval_oracle import load
+from hang_guard import HANG_S
 
 N = 6
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
@@ -218,6 +219,6 @@ def test_judge_replies_persist_through_the_cli(tmp_path):
 
 
 def cvb_env(env, *args: str) -> str:
-    out = subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, timeout=HANG_S, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     return out.stdout

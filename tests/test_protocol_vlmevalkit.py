@@ -85,7 +85,8 @@ def test_mmbench_circular_from_the_data(tmp_path):
     by_id = {str(r["index"]): r for r in rows}
     one = next(s for s in samples if s.id == "1")
     assert one.meta["prompt"] == ("Hint: Look at the sign.\nQuestion: What does the sign say?\nOptions:\n"
-                                  "A. stop\nB. go\nC. wait\nPlease select the correct answer from the options above. \n")
+                                  "A. stop\nB. go\nC. wait\n"
+                                  "Please select the correct answer from the options above. \n")
     # every copy answered right except question 3's (one copy says "E") and question 4's (empty)
     preds = {s.id: by_id[s.id]["answer"] for s in samples}
     preds["1000003"] = "E"

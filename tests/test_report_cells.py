@@ -12,7 +12,8 @@ from pathlib import Path
 
 from cvb.report.cells_table import COLUMNS, NAMES
 
-from test_report_verdict import clustered, cvb  # noqa: F401 - the store fixture
+from test_report_verdict import clustered, cvb  # noqa: F401 - `clustered`: the store fixture
+from hang_guard import HANG_S
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "report.md"
 
@@ -29,7 +30,7 @@ def test_the_documented_columns_are_the_schema():
     assert [k for _, k in doc[:len(NAMES)]] == [k for _, k, _ in COLUMNS]
 
 
-def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):  # noqa: F811
+def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):  # noqa: F811 - the `clustered` fixture imported above
     import pandas as pd
     import pyarrow.parquet as pq
 
@@ -66,7 +67,7 @@ def test_export_and_report_write_one_table_in_every_format(clustered, tmp_path):
     assert str(pf.schema.field("judge_model").type) == "string"  # all null, still typed
 
 
-def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path):  # noqa: F811
+def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path):  # noqa: F811 - the `clustered` fixture imported above
     import subprocess
 
     import pyarrow.parquet as pq
@@ -75,7 +76,7 @@ def test_parquet_needs_a_file_and_other_tables_export_too(clustered, tmp_path): 
     from test_report_verdict import CVB
 
     res = subprocess.run([CVB, "export", "--store", str(store), "--format", "parquet"], capture_output=True,
-                         text=True, env=env, timeout=120)
+                         text=True, env=env, timeout=HANG_S)
     assert res.returncode == 2 and "--out FILE" in res.stderr
     cvb(env, "export", "--store", str(store), "--what", "runs", "--format", "parquet", "--output",
         str(tmp_path / "runs.parquet"))

@@ -17,15 +17,22 @@ import pytest
 
 from cvb.report import build_report
 from cvb.report import plots
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 #: (codec, level, bpp, accuracy, CI, PSNR, MS-SSIM) of the demo's report
-DEMO = [("avif", "10", 0.189, 56.0, (39.51, 72.31), 26.11, 0.9285), ("avif", "30", 0.327, 68.0, (57.75, 77.65), 28.98, 0.9634),
-        ("avif", "50", 0.662, 72.0, (59.46, 83.52), 32.69, 0.9839), ("avif", "70", 1.218, 74.67, (66.67, 83.78), 36.82, 0.9921),
-        ("jpeg", "1", 0.198, 49.33, (30.43, 67.21), 21.16, 0.7844), ("jpeg", "10", 0.348, 68.0, (57.35, 77.92), 26.19, 0.915),
-        ("jpeg", "30", 0.657, 68.0, (57.53, 78.79), 29.65, 0.9669), ("jpeg", "75", 1.347, 73.33, (64.29, 83.78), 34.57, 0.988),
-        ("webp", "0", 0.135, 65.33, (58.11, 73.33), 25.45, 0.8965), ("webp", "10", 0.312, 68.0, (56.52, 80.25), 28.7, 0.9526),
-        ("webp", "50", 0.7, 70.67, (60.27, 82.26), 32.68, 0.9784), ("webp", "80", 1.151, 73.33, (64.29, 83.78), 35.48, 0.9881)]
+DEMO = [("avif", "10", 0.189, 56.0, (39.51, 72.31), 26.11, 0.9285),
+        ("avif", "30", 0.327, 68.0, (57.75, 77.65), 28.98, 0.9634),
+        ("avif", "50", 0.662, 72.0, (59.46, 83.52), 32.69, 0.9839),
+        ("avif", "70", 1.218, 74.67, (66.67, 83.78), 36.82, 0.9921),
+        ("jpeg", "1", 0.198, 49.33, (30.43, 67.21), 21.16, 0.7844),
+        ("jpeg", "10", 0.348, 68.0, (57.35, 77.92), 26.19, 0.915),
+        ("jpeg", "30", 0.657, 68.0, (57.53, 78.79), 29.65, 0.9669),
+        ("jpeg", "75", 1.347, 73.33, (64.29, 83.78), 34.57, 0.988),
+        ("webp", "0", 0.135, 65.33, (58.11, 73.33), 25.45, 0.8965),
+        ("webp", "10", 0.312, 68.0, (56.52, 80.25), 28.7, 0.9526),
+        ("webp", "50", 0.7, 70.67, (60.27, 82.26), 32.68, 0.9784),
+        ("webp", "80", 1.151, 73.33, (64.29, 83.78), 35.48, 0.9881)]
 
 
 def demo_cells(vlm="reference", twin=False):
@@ -113,7 +120,7 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     env.pop("CVB_PLOT_STYLE", None)
     out = tmp_path / "rep"
     res = subprocess.run([CVB, "report", "--store", str(store), "--out", str(out), "-q"], capture_output=True,
-                         text=True, env=env, timeout=300)
+                         text=True, env=env, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     with Image.open(out / "score_sample_reference.png") as im:
         assert round(im.info["dpi"][0]) == 300 and im.width >= 1500  # 6.4 in at 300 dpi, cropped tight
@@ -126,11 +133,11 @@ def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     style.write_text("axes.facecolor: 123456\nfont.size: 7\n")
     out2 = tmp_path / "styled"
     res = subprocess.run([CVB, "report", "--store", str(store), "--out", str(out2), "-q"], capture_output=True,
-                         text=True, env={**env, "CVB_PLOT_STYLE": str(style)}, timeout=300)
+                         text=True, env={**env, "CVB_PLOT_STYLE": str(style)}, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     assert "#123456" in (out2 / "score_sample_reference.svg").read_text()
     bad = subprocess.run([CVB, "report", "--store", str(store), "--out", str(tmp_path / "bad"), "-q"],
-                         capture_output=True, text=True, env={**env, "CVB_PLOT_STYLE": "no-such-style"}, timeout=300)
+                         capture_output=True, text=True, env={**env, "CVB_PLOT_STYLE": "no-such-style"}, timeout=HANG_S)
     assert bad.returncode == 2 and "CVB_PLOT_STYLE" in bad.stderr and "ggplot" in bad.stderr
 
     # the page: viewport, every table scrolls sideways, vector files linked, words explained

@@ -248,7 +248,8 @@ def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, p
     env.pop("CVB_LOAD_PLUGINS", None)
     store = tmp_path / "p.sqlite"
     with FakeServer(_answer) as server:
-        res = subprocess.run([CVB, "run", "-c", "jpeg", "-l", "1,50,90", "--vlm", "openai:tiny-vl", "-t", f"pope:{data}",
+        res = subprocess.run([CVB, "run", "-c", "jpeg", "-l", "1,50,90", "--vlm", "openai:tiny-vl",
+                              "-t", f"pope:{data}",
                               "-o", f"task.protocol={protocol}", "-o", f"vlm.base_url={server.url}",
                               "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "none", "--store", str(store),
                               "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, env=env)
@@ -314,7 +315,8 @@ def test_cached_statistics_are_keyed_on_the_store_state_and_never_kept_during_a_
         assert got.cells == {("jpeg", "1"): {"ci": [1.0, 2.0], "p": pytest.approx(math.nan, nan_ok=True)}}
         assert all((got.replicates[k] == st.replicates[k]).all() for k in st.replicates)
         assert (got.reason, got.resamples, got.warnings) == (None, 10, ["w"])
-        assert StatsCache(store, uncertainty.Options(resamples=10, seed=1)).key("t", "vlm", "t", "no run records it") != key
+        other = StatsCache(store, uncertainty.Options(resamples=10, seed=1))
+        assert other.key("t", "vlm", "t", "no run records it") != key
         _store_answers(store, {("jpeg", "1"): [("a", "no", 0.0, None)]})  # a new answer, another run
         store.finish_run(2, "ok")
         assert StatsCache(store, opts).key("t", "vlm", "t", "no run records it") != key

@@ -92,7 +92,8 @@ def test_answer_summaries_from_the_indexes_equal_the_row_by_row_query(tmp_path, 
             for v in ("a", "b:c[x=1]"):
                 rows: dict = {}
                 for codec, level, sid, text in store.conn.execute(
-                        "SELECT codec, level, sample_id, text FROM predictions WHERE task=? AND vlm=? AND error IS NULL",
+                        "SELECT codec, level, sample_id, text FROM predictions"
+                        " WHERE task=? AND vlm=? AND error IS NULL",
                         (t, v)):
                     rows.setdefault((codec, level), {})[sid] = text
                 assert store.answer_texts(t, v) == rows
@@ -231,8 +232,8 @@ def test_cvb_report_terminal_tables_through_the_cli(tmp_path):
         for c in s["cells"]:
             if c["score"] is not None:
                 want = f"{c['score']:.2f}"
-                assert any(re.search(rf"^ {re.escape(c['codec'])}\s+{re.escape(c['level'])}\s.*\s{re.escape(want)}(\s|$)",
-                                     line) for line in lines), (c["codec"], c["level"], want)
+                row = rf"^ {re.escape(c['codec'])}\s+{re.escape(c['level'])}\s.*\s{re.escape(want)}(\s|$)"
+                assert any(re.search(row, line) for line in lines), (c["codec"], c["level"], want)
     _drop_report_indexes(path)
     again = subprocess.run([CVB, "report", "--store", str(path)], capture_output=True, text=True, env=env)
     def tables(text: str) -> str:  # the provenance below says when the report was made

@@ -20,6 +20,7 @@ from PIL import Image
 from cvb.analysis import stats
 
 from test_openai_vlm import KEY, FakeServer, reply
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 
@@ -89,7 +90,7 @@ def _answer(req, seen):
 
 
 def cvb(*args, env=None, check=True):
-    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=HANG_S)
     if check:
         assert res.returncode == 0, res.stderr
     return res
@@ -137,7 +138,8 @@ def test_accuracy_cells_get_wilson_and_mcnemar(stats_store):
         got = [verdict[(task, c["codec"], c["level"], i)] for i in ids]
         b = sum(r == 1 and g == 0 for r, g in zip(ref, got))
         cc = sum(r == 0 and g == 1 for r, g in zip(ref, got))
-        p = 1.0 if b + cc == 0 else min(1.0, 2 * sum(math.comb(b + cc, i) for i in range(min(b, cc) + 1)) / 2 ** (b + cc))
+        tail = sum(math.comb(b + cc, i) for i in range(min(b, cc) + 1))
+        p = 1.0 if b + cc == 0 else min(1.0, 2 * tail / 2 ** (b + cc))
         assert (c["test"], c["b"], c["c"]) == ("mcnemar", b, cc)
         assert c["p"] == pytest.approx(p) and c["significant"] == (p < 0.05)
         assert c["delta_ci"][0] <= c["delta"] <= c["delta_ci"][1]

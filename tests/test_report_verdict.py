@@ -22,6 +22,7 @@ from PIL import Image
 from cvb.analysis import stats
 
 from test_openai_vlm import KEY, FakeServer, reply
+from hang_guard import HANG_S
 
 CVB = str(Path(sys.executable).with_name("cvb"))
 IMAGES, QUESTIONS, HIT = 6, 10, 2  # images, questions per image, images whose answers break
@@ -83,13 +84,14 @@ def clustered(tmp_path_factory):
         res = subprocess.run([CVB, "run", "-c", "jpeg", "-l", "1,95", "--vlm", "openai:tiny-vl", "-t",
                               f"folder:{d}", "-o", "folder.questions=q.jsonl", "-o", f"vlm.base_url={server.url}",
                               "-o", "vlm.api_key_env=CVB_TEST_KEY", "-m", "psnr", "--store", str(store),
-                              "--cache-dir", str(tmp / "cache")], capture_output=True, text=True, env=env, timeout=300)
+                              "--cache-dir", str(tmp / "cache")],
+                             capture_output=True, text=True, env=env, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     return store, env, tmp
 
 
 def cvb(env, *args):
-    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=300)
+    res = subprocess.run([CVB, *args], capture_output=True, text=True, env=env, timeout=HANG_S)
     assert res.returncode == 0, res.stderr
     return res
 

@@ -19,8 +19,8 @@ from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
 
 sys.path.insert(0, str(ROOT / "contrib" / "cvb-tcm"))
-from cvb_tcm.codec import TCMCodec  # noqa: E402
-from cvb_tcm.plugin import tcm_status  # noqa: E402
+from cvb_tcm.codec import TCMCodec
+from cvb_tcm.plugin import tcm_status
 
 STANDINS = Path(__file__).with_name("research_standins")
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, VENV_BIN
+from hang_guard import HANG_S
 from cvb.errors import CodecError, UnavailableError, UsageError
 from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
@@ -24,11 +25,11 @@ PACKAGES = ("mlicpp", "stablecodec", "diffeic", "rdeic")
 for _name in PACKAGES:
     sys.path.insert(0, str(ROOT / "contrib" / f"cvb-{_name}"))
 
-from cvb_diffeic.codec import DiffEICCodec  # noqa: E402
-from cvb_diffeic.plugin import diffeic_status  # noqa: E402
-from cvb_mlicpp.codec import MLICPPCodec  # noqa: E402
-from cvb_rdeic.codec import RDEICCodec  # noqa: E402
-from cvb_stablecodec.codec import StableCodecCodec  # noqa: E402
+from cvb_diffeic.codec import DiffEICCodec
+from cvb_diffeic.plugin import diffeic_status
+from cvb_mlicpp.codec import MLICPPCodec
+from cvb_rdeic.codec import RDEICCodec
+from cvb_stablecodec.codec import StableCodecCodec
 
 STEP = {1: 0.2, 2: 0.1, 3: 0.05, 4: 0.025, 5: 0.0125}  # quantizer step per level: rate rises
 
@@ -63,7 +64,8 @@ for level, step in {STEP!r}.items():
     torch.save({{"epoch": 1, "state_dict": {{"module." + k: v for k, v in net.state_dict().items()}}}},
                {str(folder)!r} + f"/mlicpp-{{level}}.pth.tar")
 """
-    subprocess.run([sys.executable, "-c", script], check=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=HANG_S,
+                   env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 
 @pytest.fixture(scope="module")
@@ -223,12 +225,12 @@ def test_installed_packages_list_every_research_family(checkouts, tmp_path):
     site = tmp_path / "site"
     dirs = [str(ROOT / "contrib" / f"cvb-{name}") for name in (*PACKAGES, "tcm")]
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), *dirs], check=True, capture_output=True, timeout=300)
+                    "--no-index", "--target", str(site), *dirs], check=True, capture_output=True, timeout=HANG_S)
     assert (site / "cvb_diffeic" / "hooks.py").is_file()  # the hooks file ships with the package
     env = dict(os.environ, PYTHONPATH=str(site), OMP_NUM_THREADS="1", **checkouts)
     env.pop("CVB_LOAD_PLUGINS", None)
     res = subprocess.run([str(VENV_BIN / "cvb"), "list", "codecs", "--json"], capture_output=True, text=True,
-                         env=env, timeout=120)
+                         env=env, timeout=HANG_S)
     rows = {r["name"]: r for r in json.loads(res.stdout)["codecs"]}
     assert {rows[n]["kind"] for n in ("stablecodec", "diffeic", "rdeic")} == {"generative"}
     assert rows["mlicpp"]["kind"] == "learned" and all(rows[n]["usable"] for n in PACKAGES)

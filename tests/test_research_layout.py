@@ -100,7 +100,8 @@ def test_each_stand_in_has_the_upstream_module_paths(package):
     standin, root, shared = PACKAGES[package]
     files = upstream_files(package)
     trees = [STANDINS / standin, *(STANDINS / s for s in shared)]
-    present = {str(p.relative_to(t)) for t in trees for p in t.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    present = {str(p.relative_to(t)) for t in trees for p in t.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
     extra = sorted(p for p in present if p not in files and Path(p).name not in STANDIN_ONLY)
     assert not extra, f"the {standin} stand-in has files upstream does not: {extra}"
     for module in repo_modules(package):  # and what the package imports is there to import

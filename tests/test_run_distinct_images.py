@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import CountingCodec, texture_answer  # noqa: E402
-from cvb_fakes.harness import count, spawn  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import CountingCodec, texture_answer
+from cvb_fakes.harness import count, spawn
+from hang_guard import HANG_S
 
 N_IMAGES, LEVELS = 24, ("1", "4")
 CORRUPT, POISON = (5,), (7,)  # an unreadable file; an image the fake codec cannot encode
@@ -65,7 +66,7 @@ def expected_answers(images: Path) -> dict[tuple[str, str, str], str | None]:
         except OSError:
             original = None
         sid = f"{stem}-q0"
-        ask = lambda image: texture_answer(Query(image=image, prompt="Is the image smooth?", kind=AnswerKind.YESNO))  # noqa: E731
+        ask = lambda image: texture_answer(Query(image=image, prompt="Is the image smooth?", kind=AnswerKind.YESNO))
         out[(sid, "none", "-")] = None if original is None else ask(original)
         for level in LEVELS:
             try:
@@ -80,7 +81,7 @@ def test_images_as_bytes_answer_as_files_do_and_resume_after_a_kill(tmp_path):
     total = N_IMAGES * (1 + len(LEVELS))
 
     files = spawn(run_args(images, tmp_path / "files.sqlite", tmp_path / "files-cache"))
-    out, err = files.communicate(timeout=180)
+    out, err = files.communicate(timeout=HANG_S)
     assert files.returncode == 1, err  # the corrupt and the poisoned image fail alone
     by_files = json.loads(out)
     assert by_files["work"]["predictions"] == total
@@ -95,17 +96,17 @@ def test_images_as_bytes_answer_as_files_do_and_resume_after_a_kill(tmp_path):
     # the same images given as bytes: killed in the middle of inference, then resumed
     store, cache = tmp_path / "bytes.sqlite", tmp_path / "bytes-cache"
     proc = spawn(run_args(images, store, cache, "-o", "task.inline=true"), CVB_FAKES_DELAY="0.1")
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_S
     while count_or_zero(store) < 12:
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the run made no progress"
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=HANG_S)
     at_kill = count(store, "SELECT COUNT(*) FROM predictions")
     assert 12 <= at_kill < total
     rerun = spawn(run_args(images, store, cache, "-o", "task.inline=true"))
-    out, err = rerun.communicate(timeout=180)
+    out, err = rerun.communicate(timeout=HANG_S)
     assert rerun.returncode == 1, err
     resumed = json.loads(out)
     assert resumed["work"]["predictions"] == total - at_kill  # only the missing ones asked
@@ -116,7 +117,7 @@ def test_images_as_bytes_answer_as_files_do_and_resume_after_a_kill(tmp_path):
 
     # a rerun does nothing
     again = spawn(run_args(images, store, cache, "-o", "task.inline=true"))
-    out, err = again.communicate(timeout=180)
+    out, err = again.communicate(timeout=HANG_S)
     assert again.returncode == 1, err
     work = json.loads(out)["work"]
     assert (work["predictions"], work["codec_calls"], work["cells_scored"]) == (0, 0, 0)
@@ -134,7 +135,7 @@ def test_a_task_returning_a_list_of_images_as_bytes_still_runs(tmp_path):
     images = make_images(tmp_path / "imgs", 8, corrupt=(3,))
     proc = spawn(run_args(images, tmp_path / "s.sqlite", tmp_path / "cache", "-o", "task.inline=true",
                           streamed=False))
-    out, err = proc.communicate(timeout=180)
+    out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 1, err  # the corrupt image fails alone
     assert json.loads(out)["work"]["predictions"] == 8 * (1 + len(LEVELS))
     got = {(sid, codec, level): (text if error is None else None)

@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import CALLS, log_events, make_images  # noqa: E402
-from cvb_fakes.harness import cli, counts, use_fakes  # noqa: E402
+from cvb_fakes import CALLS, log_events, make_images
+from cvb_fakes.harness import cli, counts, use_fakes
 
 N_IMAGES = 6  # two questions each: 12 samples
 
@@ -102,7 +102,8 @@ def test_a_new_store_reuses_the_image_cache_without_calling_the_codec(env):
     out = json.loads(result.stdout)
     assert CALLS["encode"] == 0 and out["work"]["compressed"] == N_IMAGES
     first = sqlite3.connect(env["store"]).execute("SELECT key, num_bytes, bpp FROM compressed ORDER BY key")
-    second = sqlite3.connect(env["tmp"] / "other.sqlite").execute("SELECT key, num_bytes, bpp FROM compressed ORDER BY key")
+    second = sqlite3.connect(env["tmp"] / "other.sqlite").execute(
+        "SELECT key, num_bytes, bpp FROM compressed ORDER BY key")
     assert first.fetchall() == second.fetchall()
 
 
@@ -291,7 +292,8 @@ def test_export_csv_and_jsonl(env):
     assert res.exit_code == 0 and len(rows) == 3 and rows[1]["codec"] == "fake"
     assert float(rows[1]["metric.mse"]) > float(rows[2]["metric.mse"])
     out = env["tmp"] / "preds.jsonl"
-    assert cli(["export", "--store", store, "--what", "predictions", "--format", "jsonl", "--output", str(out)]).exit_code == 0
+    res = cli(["export", "--store", store, "--what", "predictions", "--format", "jsonl", "--output", str(out)])
+    assert res.exit_code == 0
     preds = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(preds) == 3 * 2 * N_IMAGES and {"sample_id", "text", "judge", "key"} <= set(preds[0])
     res = cli(["export", "--store", str(env["tmp"] / "none.sqlite"), "--what", "runs"])

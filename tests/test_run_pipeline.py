@@ -12,9 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, spawn, use_fakes  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, spawn, use_fakes
+from cvb_fakes.components import log_events
+from hang_guard import HANG_S
 
 
 def _args(images, tmp_path, name, *extra):
@@ -36,7 +37,7 @@ def test_inference_starts_while_images_are_still_compressed(tmp_path, monkeypatc
     # each encode is slow: a strictly phased run would load the model after the last encode
     proc = spawn(_args(images, tmp_path, "slow", "-j", jobs), CVB_FAKES_LOG=str(log),
                  CVB_FAKES_ENCODE_DELAY="0.15")
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 1, err  # the poisoned image fails at both levels, the rest goes on
     events = [e for e in log_events(log) if e.startswith(("encode", "load"))]
     assert events.count("load scripted") == 1 and len([e for e in events if e.startswith("encode")]) == 16
@@ -65,7 +66,7 @@ def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, mon
     args = _args(images, tmp_path, "slow", "-o", "task.questions=8")
     proc = spawn(args, CVB_FAKES_DELAY="0.1")  # 80 reference answers, 2 per 0.1 s batch: 4 s
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + HANG_S
         compressed = 0
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -79,7 +80,7 @@ def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, mon
         assert count(store, "SELECT COUNT(*) FROM predictions WHERE codec != 'none'") == 0
         assert count(store, "SELECT COUNT(*) FROM predictions") < 80  # still on the reference cell
     finally:
-        out, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 0, err
 
 

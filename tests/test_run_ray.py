@@ -20,9 +20,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.components import log_events
+from cvb_fakes.harness import subprocess_env
+from hang_guard import HANG_S
 
 ray = pytest.importorskip("ray", reason="the ray extra (scripts/setup.sh installs it)")
 pytestmark = pytest.mark.slow  # a Ray cluster and real-process runs: a minute of CPU
@@ -56,7 +57,7 @@ def cluster(tmp_path_factory):
                              "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + HANG_S
         while True:  # the head's GCS port answers once the cluster is up
             assert head.poll() is None, "ray start --head ended"
             try:
@@ -86,7 +87,7 @@ def _end_group(head: subprocess.Popen) -> None:
 
 def cvb(args, **env) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *args], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 def _args(images, tmp_path, name, *extra):
@@ -139,10 +140,11 @@ def test_ray_with_a_tiny_real_model_answers_like_local(cluster, tmp_path, tiny_v
     base = ["run", "--task", f"folder:{images}", "--vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", "--codec", "jpeg",
             "--levels", "10", "--metric", "psnr", "-o", "vlm.max_new_tokens=4", "-q", "--json"]
     runs = {}
-    for name, extra in (("local", []), ("ray", ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"])):
+    on_ray = ["--executor", "ray", "--address", cluster["address"], "--replicas", "2"]
+    for name, extra in (("local", []), ("ray", on_ray)):
         runs[name] = subprocess.run([str(Path(sys.executable).with_name("cvb")), *base, "--store",
                                      str(tmp_path / f"{name}.sqlite"), "--cache-dir", str(tmp_path / f"{name}-cache"),
-                                     *extra], env=subprocess_env(), capture_output=True, text=True, timeout=300)
+                                     *extra], env=subprocess_env(), capture_output=True, text=True, timeout=HANG_S)
     assert runs["local"].returncode == 0, runs["local"].stderr
     assert runs["ray"].returncode == 0, runs["ray"].stderr
     answers = _answers(tmp_path / "ray.sqlite")
@@ -155,3 +157,23 @@ def test_ray_options_need_the_ray_executor(tmp_path):
     images = make_images(tmp_path / "imgs", 1)
     out = cvb(_args(images, tmp_path, "x", "--replicas", "2"))
     assert out.returncode == 2 and "need --executor ray" in out.stderr
+
+
+def test_two_ray_runs_at_once_share_the_work(cluster, tmp_path):
+    """Two runs on one store and one cluster: each image x level compressed once and each
+    question answered once in all, by Ray tasks and replicas (the claims are the drivers')."""
+    images = make_images(tmp_path / "imgs", 8)
+    log = cluster["log"]
+    before = len(log_events(log, "encode ")), len(log_events(log, "answer "))
+    args = [sys.executable, "-m", "cvb_fakes.cli", *_args(images, tmp_path, "shared", "--executor", "ray",
+                                                          "--address", cluster["address"])]
+    procs = [subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=HANG_S) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outs]
+    after = len(log_events(log, "encode ")), len(log_events(log, "answer "))
+    assert (after[0] - before[0], after[1] - before[1]) == (8 * 2, 8 * 2 * 3)
+    assert [_cells(out) for out, _ in outs][0] == _cells(outs[1][0])
+    with sqlite3.connect(tmp_path / "shared.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 8 * 2 * 3
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0

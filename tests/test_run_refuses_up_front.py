@@ -11,12 +11,13 @@ import subprocess
 import pytest
 
 from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 
 def _cvb(tmp_path, *args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     full_env.update({"OMP_NUM_THREADS": "1", **(env or {})})
-    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, timeout=180,
+    return subprocess.run([str(VENV_BIN / "cvb"), *args], capture_output=True, text=True, timeout=HANG_S,
                           env=full_env, cwd=tmp_path)
 
 

@@ -14,8 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, count, counts, spawn, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, count, counts, spawn, use_fakes
+from hang_guard import HANG_S
 
 N_IMAGES, LEVELS = 10, ("1", "4")
 N_SAMPLES = 2 * N_IMAGES
@@ -43,7 +44,7 @@ def setup(tmp_path, monkeypatch):
     return images, comparable(json.loads(result.stdout)["cells"])
 
 
-def wait_until(proc, store: Path, sql: str, at_least: int, timeout: float = 60.0) -> None:
+def wait_until(proc, store: Path, sql: str, at_least: int, timeout: float = HANG_S) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, f"run ended before it could be killed: {proc.communicate()}"
@@ -84,7 +85,7 @@ def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setu
     proc = spawn(run_args(images, store, cache), **env)
     wait_until(proc, store, progress_sql, at_least)
     os.kill(proc.pid, signal.SIGKILL)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=HANG_S)
     assert proc.returncode == -signal.SIGKILL
     at_kill = counts(store)
     assert at_kill["predictions"] < N_PREDICTIONS  # it really died mid-run
@@ -93,7 +94,7 @@ def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setu
     assert run_statuses(store) == ["running"]  # nothing could record its end
 
     rerun = spawn(run_args(images, store, cache))
-    out, err = rerun.communicate(timeout=120)
+    out, err = rerun.communicate(timeout=HANG_S)
     assert rerun.returncode == 0, err
     assert run_statuses(store) == ["killed", "ok"]  # the rerun's open found its process gone
     shown = cli(["report", "--store", str(store), "--json"])  # its provenance says so too
@@ -115,7 +116,7 @@ def test_two_runs_at_once_on_one_store(tmp_path, setup):
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
     env = {"CVB_FAKES_DELAY": "0.02", "CVB_FAKES_ENCODE_DELAY": "0.01"}
     procs = [spawn(run_args(images, store, cache), **env) for _ in range(2)]
-    results = [p.communicate(timeout=180) for p in procs]
+    results = [p.communicate(timeout=HANG_S) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [r[1] for r in results]
     assert_complete(store)
     assert count(store, "SELECT COUNT(*) FROM runs WHERE status = 'ok'") == 2
@@ -131,14 +132,14 @@ def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
     proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.2")
     wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 130 and "interrupted: finished work is saved" in err, (
         proc.returncode, count(store, "SELECT COUNT(*) FROM predictions"), err[-2000:])
     saved = count(store, "SELECT COUNT(*) FROM predictions")
     assert 6 <= saved < N_PREDICTIONS
     assert count(store, "SELECT COUNT(*) FROM runs WHERE status = 'interrupted'") == 1
     rerun = spawn(run_args(images, store, cache))
-    out, err = rerun.communicate(timeout=120)
+    out, err = rerun.communicate(timeout=HANG_S)
     assert rerun.returncode == 0, err
     assert json.loads(out)["work"]["predictions"] == N_PREDICTIONS - saved
     assert_complete(store)

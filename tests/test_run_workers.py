@@ -14,9 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
-from cvb_fakes.components import log_events  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import subprocess_env
+from cvb_fakes.components import log_events
+from hang_guard import HANG_S
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 
@@ -66,7 +67,7 @@ def _alive(pid: int) -> bool:
     return st is not None and st[0] != "Z"
 
 
-def _survivors(pids: list[int], within: float = 10.0) -> list[int]:
+def _survivors(pids: list[int], within: float = HANG_S) -> list[int]:
     """Those of ``pids`` still alive after ``within`` seconds (multiprocessing's helper
     processes end a moment after the last process holding their pipe)."""
     deadline = time.monotonic() + within
@@ -84,7 +85,7 @@ def _start(tmp_path: Path):
     proc = subprocess.Popen([sys.executable, "-m", "cvb_fakes.cli", *args], start_new_session=True, text=True,
                             env=subprocess_env(CVB_FAKES_ENCODE_DELAY="0.2"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + HANG_S
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         if len(_workers(proc.pid)) >= 2:
@@ -100,7 +101,7 @@ def test_workers_die_with_a_killed_run(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     # every worker inherited the run's stdout and stderr: they close once all workers are gone
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=HANG_S)
     assert not _survivors(workers), "workers outlived the killed run"
     assert "Traceback" not in err
 
@@ -110,7 +111,7 @@ def test_a_stopped_run_ends_its_workers_quietly(tmp_path):
     saves its work and exits 130; its workers end without a traceback or a hang."""
     proc, workers = _start(tmp_path)
     os.killpg(proc.pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 130, err
     assert "rerun the same command to resume" in err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
@@ -129,7 +130,7 @@ def test_each_worker_makes_its_codec_once(tmp_path):
             "--metric", "none", "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "cache"),
             "-j", "2", "-q"]
     out = subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *args], capture_output=True, text=True,
-                         env=subprocess_env(CVB_FAKES_LOG=str(log)), timeout=300)
+                         env=subprocess_env(CVB_FAKES_LOG=str(log)), timeout=HANG_S)
     assert out.returncode == 0, out.stderr
     assert len(log_events(log, "encode")) == 12 * 2
     made = Counter(e.split()[-1] for e in log_events(log, "create fake"))

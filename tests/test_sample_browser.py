@@ -12,13 +12,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import subprocess_env
+from hang_guard import HANG_S
 
 
 def _cvb(*args, **env):
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *map(str, args)], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 def test_browser_shows_every_level_of_a_chosen_sample(tmp_path):

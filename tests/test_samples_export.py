@@ -19,15 +19,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import subprocess_env  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import subprocess_env
 
-from cvb.run.sample_rows import COLUMNS, LMMS_EVAL_LOG_SAMPLES  # noqa: E402
+from cvb.run.sample_rows import COLUMNS, LMMS_EVAL_LOG_SAMPLES
+from hang_guard import HANG_S
 
 
 def _cvb(*args, **env):
     return subprocess.run([sys.executable, "-m", "cvb_fakes.cli", *map(str, args)], env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=HANG_S)
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,9 @@ from cvb.testing import FakeCodec
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
-from cvb_fakes import make_images  # noqa: E402
-from cvb_fakes.harness import cli, use_fakes  # noqa: E402
+from cvb_fakes import make_images
+from cvb_fakes.harness import cli, use_fakes
+from hang_guard import HANG_S
 
 
 # ---- a factory that takes no keyword arguments ---------------------------------------------------
@@ -119,7 +120,7 @@ def test_plugins_traceback_prints_no_markup(registry_of):
 
 def test_metric_none_combined_with_others_is_explained(tmp_path):
     out = subprocess.run([str(VENV_BIN / "cvb"), "compress", "-c", "jpeg", "-m", "psnr,none", "-q"],
-                         capture_output=True, text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         capture_output=True, text=True, timeout=HANG_S, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 2
     assert "--metric none turns image-quality metrics off; it cannot be combined" in out.stderr
     assert "unknown metric" not in out.stderr

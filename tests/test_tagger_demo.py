@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from hang_guard import HANG_S
 
 CVB = [sys.executable, "-m", "cvb"]
 DEBS = Path(os.environ.get("CVB_DEMO_DEBS") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -26,7 +27,7 @@ LEVEL = "2"
 
 def _cvb(*args, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CVB_CACHE_DIR": str(cwd / "cache")}
-    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    out = subprocess.run([*CVB, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True, timeout=HANG_S * 2)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return out
 
@@ -45,7 +46,8 @@ def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
     assert meta["eval_images"] == 40 and meta["train_images"] == 24
     assert (root / "data/licenses/tuxpaint-stamps-default.copyright").is_file()
 
-    manifest = json.loads(_cvb("adapt", "--vlm", "imagenet-tagger", "-c", "jpeg", "-l", LEVEL, "-i", root / "data/train",
+    manifest = json.loads(_cvb("adapt", "--vlm", "imagenet-tagger", "-c", "jpeg", "-l", LEVEL,
+                               "-i", root / "data/train",
                                "--batch", "4", "--steps", "1", "--lr", "0", "--val-fraction", "0.1", "--workers", "0",
                                "--out", "control", "--json", "-q", cwd=root).stdout)["adapter"]
     assert manifest["base"]["family"] == "imagenet-tagger" and manifest["condition"]["added_to"] == "patch embedding"
@@ -53,7 +55,8 @@ def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
     base, identity = "imagenet-tagger", f"adapted:{root / 'control'}"
     _cvb("run", "--vlm", base, "--vlm", identity, "-c", "jpeg", "-l", LEVEL, "-t", "folder:data/eval",
          "-o", "folder.questions=data/eval/questions.jsonl", "-m", "none", "--store", "r.sqlite", "-q", cwd=root)
-    out = json.loads(_cvb("report", "--store", "r.sqlite", "--adapted", f"{base}={identity}", "--json", cwd=root).stdout)
+    out = json.loads(_cvb("report", "--store", "r.sqlite", "--adapted", f"{base}={identity}", "--json",
+                          cwd=root).stdout)
     (section,) = [s for s in out["sections"] if s["vlm"] == base]
     (gap,) = section["gap"]
     assert (gap["codec"], gap["level"], gap["reason"]) == ("jpeg", LEVEL, None)

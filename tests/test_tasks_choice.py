@@ -88,7 +88,9 @@ def mmb_dir(tmp_path):
                         (idx, q, hint, ans, a, b, c, d, cat)):
             cols[k].append(v)
         cols["image"].append(image_cell((idx % 7 * 30, 50, 50)))
-        cols["source"].append("test"); cols["L2-category"].append("x"); cols["comment"].append(None)
+        cols["source"].append("test")
+        cols["L2-category"].append("x")
+        cols["comment"].append(None)
         cols["split"].append("dev")
     return write_dataset(cols, features, tmp_path / "MMBench", split="dev", config="en")
 

@@ -26,7 +26,8 @@ def write_gqa(root, layout="parquet", drop_image=None):
         "groups": {"global": s, "local": s},
         "entailed": datasets.List(s), "equivalent": datasets.List(s),
         "types": {"structural": s, "semantic": s, "detailed": s},
-        "semantic": datasets.List({"operation": s, "argument": s, "dependencies": datasets.List(datasets.Value("int32"))}),
+        "semantic": datasets.List({"operation": s, "argument": s,
+                                   "dependencies": datasets.List(datasets.Value("int32"))}),
         "semanticStr": s,
     })
     cols = {

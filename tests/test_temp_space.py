@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from conftest import VENV_BIN
+from hang_guard import HANG_S
 
 
 def _sample(i: int, question: str):
@@ -83,7 +84,7 @@ def test_cvb_run_with_a_full_temp_folder_says_one_line(tmp_path):
             "--store", str(tmp_path / "r.sqlite"), "--cache-dir", str(tmp_path / "c"), "-q"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp)}
     out = subprocess.run([str(VENV_BIN / "python"), "-c", boot, *args], capture_output=True, text=True,
-                         timeout=300, env=env, cwd=tmp_path)
+                         timeout=HANG_S, env=env, cwd=tmp_path)
     assert out.returncode == 1, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]

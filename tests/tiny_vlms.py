@@ -355,12 +355,13 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()
-    from transformers import InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor, PreTrainedTokenizerFast
+    from transformers import (InternVLConfig, InternVLForConditionalGeneration, InternVLProcessor,
+                              PreTrainedTokenizerFast)
     from transformers.models.got_ocr2.image_processing_pil_got_ocr2 import GotOcr2ImageProcessorPil
     from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
 
     trained = train_tokenizer(INTERNVL_SPECIALS)
-    pad, bos, eos, start, end, context, video = INTERNVL_SPECIALS[0], *INTERNVL_SPECIALS[1:]
+    pad, _bos, eos, start, end, context, video = INTERNVL_SPECIALS[0], *INTERNVL_SPECIALS[1:]
     tok = PreTrainedTokenizerFast(tokenizer_object=trained._tokenizer, eos_token=eos, pad_token=pad,
                                   extra_special_tokens={"start_image_token": start, "end_image_token": end,
                                                         "context_image_token": context, "video_token": video})
@@ -381,7 +382,8 @@ def build_internvl(folder: str | Path, seed: int = 0, hidden: int = 32, layers: 
     image_processor = GotOcr2ImageProcessorPil(size={"height": image_size, "width": image_size}, crop_to_patches=True,
                                                min_patches=1, max_patches=4)
     processor = InternVLProcessor(image_processor=image_processor, tokenizer=tok,
-                                  video_processor=InternVLVideoProcessor(size={"height": image_size, "width": image_size}),
+                                  video_processor=InternVLVideoProcessor(
+                                      size={"height": image_size, "width": image_size}),
                                   image_seq_length=seq, chat_template=INTERNVL_TEMPLATE)
     return _save(model, processor, Path(folder))
 

@@ -6,6 +6,6 @@ that provide them; it never imports a concrete codec or model.
 
 __version__ = "0.1.0"
 
-from .hookspecs import hookimpl  # noqa: E402  (the one thing plugin modules need at import)
+from .hookspecs import hookimpl  # the one thing plugin modules need at import
 
 __all__ = ["__version__", "hookimpl"]

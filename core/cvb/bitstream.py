@@ -1,8 +1,10 @@
 """One bytestring from what a CompressAI-style ``model.compress`` returns, and back.
 
-Used by ``cvb.learned.LearnedCodec`` (and so by every learned codec built on it). ``compress`` gives ``{"strings": [[bytes], ...], "shape": ...}`` where shape is a
+Used by ``cvb.learned.LearnedCodec`` (and so by every learned codec built on it). ``compress``
+gives ``{"strings": [[bytes], ...], "shape": ...}`` where shape is a
 ``torch.Size`` or, for latent-codec models such as ELIC, a nested dict/list of them. The
-file is a 1-byte magic, the level code (one byte: the quality, or the level's index), the original width and height, then that tree in a
+file is a 1-byte magic, the level code (one byte: the quality, or the level's index), the
+original width and height, then that tree in a
 compact tagged form (unsigned LEB128 varints for lengths and sizes). The overhead is a few
 dozen bytes per image and is counted in the bpp like every other header.
 """

@@ -64,7 +64,7 @@ def ensure_torchvision() -> None:
     if "torchvision" in sys.modules and hasattr(sys.modules["torchvision"], "transforms"):
         return
     try:
-        import torchvision  # noqa: F401
+        import torchvision
 
         return
     except RuntimeError as exc:
@@ -73,4 +73,4 @@ def ensure_torchvision() -> None:
     for mod in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
         del sys.modules[mod]
     _define_ops()
-    import torchvision  # noqa: F401,F811  (now with the ops defined)
+    import torchvision  # noqa: F401 - imported again, now with the ops defined

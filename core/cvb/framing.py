@@ -1,8 +1,10 @@
 """A size header for the one case where the raw stream cannot carry the picture size.
 
-Shared by external video-codec plugins (cvb's ``x265``, ``cvb-hm``, ``cvb-vtm``). HEVC in 4:2:0 can only code even widths and heights (its conformance window counts in
+Shared by external video-codec plugins (cvb's ``x265``, ``cvb-hm``, ``cvb-vtm``). HEVC in 4:2:0
+can only code even widths and heights (its conformance window counts in
 chroma samples), so an odd-sized image is edge-padded by one pixel (an image under an
-encoder's smallest picture, to that size) and the true size must travel with the stream. Only then do the bits start with ``b"CVBS"`` and two 16-bit sizes
+encoder's smallest picture, to that size) and the true size must travel with the stream. Only
+then do the bits start with ``b"CVBS"`` and two 16-bit sizes
 (8 bytes, counted in the bpp like any header); otherwise they are the bare stream, playable
 as is. No Annex-B HEVC stream starts with ``C`` (they start with a 0x000001 start code).
 """

@@ -150,7 +150,7 @@ class Registry:
         self.plugins.setdefault(info.name, info)
         try:
             self.pm.register(obj, name=info.name)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is listed with its error, the rest load
             info.error = f"invalid plugin: {exc}"
             return
         callers = self.pm.get_hookcallers(obj) or []
@@ -166,7 +166,7 @@ class Registry:
                 registered: list[str] = []
                 try:
                     impl.function(register=self._registrar(category, info, registered))
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a failing hook disables its plugin, not cvb
                     info.error = f"{hook} failed: {type(exc).__name__}: {exc}"
                     info.detail = traceback.format_exc()
                     self._withdraw(category, info, registered)  # half a registration is none
@@ -213,7 +213,7 @@ class Registry:
         for impl in self.pm.hook.register_commands.get_hookimpls():
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a plugin's broken command must not break the CLI
                 info = self.plugins.get(impl.plugin_name)
                 if info is not None:
                     info.error = f"register_commands failed: {type(exc).__name__}: {exc}"

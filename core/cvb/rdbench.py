@@ -105,7 +105,7 @@ def summarize(rows: Sequence[RDRow]) -> list[dict[str, Any]]:
     out = []
     for (codec, level), rs in groups.items():
         ok = [r for r in rs if r.error is None]
-        mean = lambda xs: sum(xs) / len(xs) if xs else math.nan  # noqa: E731
+        mean = lambda xs: sum(xs) / len(xs) if xs else math.nan
         names = sorted({m for r in ok for m in r.metrics})
         out.append({
             "codec": codec,

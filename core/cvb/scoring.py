@@ -217,7 +217,8 @@ def extract_choice(text: Any, options: Sequence[str] | int) -> str | None:
     order: a leading letter on its own ("B", "b", "(B)", "B.", "B) cat", "B: cat"); "answer is B"
     / "Answer: (B)" / "option B" / "**B**"; VLMEvalKit's ``can_infer_option`` (exactly one
     capital option letter stands alone among the words, with its guard that a lone "A" in a
-    sentence of more than 3 words may be the article); then ``can_infer_text`` (exactly one option text is contained in the answer,
+    sentence of more than 3 words may be the article); then ``can_infer_text`` (exactly one option
+    text is contained in the answer,
     after preferring an answer equal to one option, and an option that contains the others).
     """
     n = options if isinstance(options, int) else len(options)

@@ -84,7 +84,8 @@ class YuvReferenceCodec(ExternalCodec):
         self._config_text = self.config.read_bytes() if self.config is not None else None
         self._default_text = self.default_config.read_bytes() if self.default_config is not None else None
         self.binaries = {self.encoder_names[0]: self.encoder_env, self.decoder_names[0]: self.decoder_env}
-        self.version = tool_version(find_first_binary(self.encoder_names, self.encoder_env), self.version_pattern, self.name)
+        encoder = find_first_binary(self.encoder_names, self.encoder_env)
+        self.version = tool_version(encoder, self.version_pattern, self.name)
 
     def params(self) -> Mapping[str, object]:
         out: dict[str, object] = {"chroma": self.chroma, "matrix": "bt601-limited"}

@@ -37,7 +37,7 @@ CHECKPOINT = "checkpoint"
 def base_modules(model) -> list[tuple[str, "torch.nn.Module"]]:
     """``[("tower", ...), ("projector", ...)]``: the base model's vision side (no projector
     entry where the tower holds it, as Qwen's merger)."""
-    from cvb_hf.vision import find_projector, find_vision_tower
+    from cvb_hf import find_projector, find_vision_tower
 
     return [(n, m) for n, m in (("tower", find_vision_tower(model)), ("projector", find_projector(model)))
             if m is not None]

@@ -111,7 +111,8 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     from cvb.cli.console import console
     from cvb.plugins import get_registry
     from cvb.run.image_cache import ImageCache, default_cache_dir
-    from cvb.run.plan import codec_plans, options_for, parse_options
+    from cvb.options import options_for, parse_options
+    from cvb.run.plan import codec_plans
     from cvb.run.progress import Progress
 
     from . import artifact
@@ -193,7 +194,8 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     from .train import Settings, run
 
     settings = Settings(steps=steps, epochs=epochs, batch=batch, lr=lr, warmup=warmup, weight_decay=weight_decay,
-                        grad_clip=grad_clip, seed=seed, dtype=dtype, balance=balance, train=train_spec.label, placement=placement,
+                        grad_clip=grad_clip, seed=seed, dtype=dtype, balance=balance, train=train_spec.label,
+                        placement=placement,
                         save_every=save_every,
                         workers=workers, resolution=size, clean_mix=clean_mix)
 
@@ -202,7 +204,8 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
                       quiet=quiet, accelerator=acc, describe={"images_arg": list(images), "dataset": dataset})
     except KeyboardInterrupt:
         saved = artifact.CHECKPOINT if (out_dir / artifact.CHECKPOINT).is_dir() else None
-        click.echo(f"interrupted: {'the last checkpoint is in ' + str(out_dir / saved) if saved else 'no checkpoint yet'}; "
+        where = "the last checkpoint is in " + str(out_dir / saved) if saved else "no checkpoint yet"
+        click.echo(f"interrupted: {where}; "
                    f"rerun the same command to resume" + (" from it" if saved else ""), err=True)
         raise SystemExit(130) from None
     if acc.is_main_process:

@@ -103,7 +103,7 @@ def list_sources(images: Sequence[str], dataset: str | None, split: str, column:
         sources = _dataset_sources(dataset, split, column, limit)
         what = f"dataset {dataset} split {split}"
     elif images:
-        from cvb.cli.options import collect_images
+        from cvb.imageio import collect_images
 
         paths = collect_images(images)
         sources = [ImageSource(key=str(p), path=str(p)) for p in (paths[:limit] if limit else paths)]

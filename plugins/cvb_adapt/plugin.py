@@ -12,7 +12,7 @@ from cvb.specs import VLMSpec
 
 
 def _status() -> str | None:
-    from cvb_hf.status import hf_status
+    from cvb_hf import hf_status
 
     return hf_status()
 
@@ -31,6 +31,7 @@ def register_vlms(register) -> None:
         arg="ADAPTER_FOLDER",
         options=dict(OPTIONS),
         check_sees_arg=False,
+        local_arg=True,
     ))
     register(VLMSpec(
         name="adapted-base",
@@ -42,6 +43,7 @@ def register_vlms(register) -> None:
         arg="ADAPTER_FOLDER",
         options=dict(BASE_OPTIONS),
         check_sees_arg=False,
+        local_arg=True,
     ))
 
 

@@ -28,7 +28,7 @@ def base_maker(registry, vlm_ref: str, vlm_options: dict[str, Any], probe) -> Ca
     """``make(device, dtype)`` -> the base to train; a clear error for a VLM with no seam."""
     if callable(getattr(probe, "adapter_base", None)):
         return lambda device, dtype: registry.create("vlm", vlm_ref, **vlm_options).adapter_base(device, dtype)
-    from cvb_hf.vlm import HFVLM
+    from cvb_hf import HFVLM
 
     if not isinstance(probe, HFVLM):
         raise UsageError(f"cvb adapt trains Hugging Face VLMs (hf:..., or an alias such as qwen2.5-vl-3b) and "
@@ -44,7 +44,7 @@ def revision_of(vlm) -> str:
     label = getattr(vlm, "revision_label", None)
     if callable(label):
         return label()
-    from cvb_hf.loading import revision_label
+    from cvb_hf import revision_label
 
     return revision_label(vlm.source, vlm.is_local, vlm.revision)
 

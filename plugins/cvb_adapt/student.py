@@ -87,7 +87,7 @@ class Student:
     def __init__(self, model, n_classes: int, train: TrainSpec, placement: str = "embedding", probe=None):
         """``probe``: ``() -> (image inputs, number of images)`` for ``used_parameters``; None
         (loading a finished adapter) skips the check."""
-        from cvb_hf.vision import find_projector, find_vision_tower
+        from cvb_hf import find_projector, find_vision_tower
 
         self.model = model
         self.tower = find_vision_tower(model)
@@ -163,7 +163,7 @@ def used_parameters(model, modules, probe, entry=None) -> tuple[set[str], set[st
     the first block), also the names of those its input depends on (else an empty set)."""
     import torch
 
-    from cvb_hf.vision import features
+    from cvb_hf import features
 
     seen: list[Any] = []
 

@@ -17,9 +17,7 @@ from typing import Any, Sequence
 
 from cvb.errors import UsageError
 from cvb.types import Answer, Query
-from cvb_reference import deps
-from cvb_reference.base import ImageCache, answer_each, per_image
-from cvb_reference.tagger import ImageNetTagger
+from cvb_reference import TAGGER_MODULES, ImageCache, ImageNetTagger, answer_each, per_image, require
 
 from . import artifact
 
@@ -63,7 +61,7 @@ class AdaptedTagger(ImageNetTagger):
     def answer(self, queries: Sequence[Query]) -> list[Answer]:
         from .data import fit
 
-        deps.require(*deps.TAGGER_MODULES)
+        require(*TAGGER_MODULES)
         queries = list(queries)
         self._network()
         resolved: list[tuple[int, str] | UsageError] = []

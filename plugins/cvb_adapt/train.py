@@ -126,7 +126,7 @@ class Teacher:
     def tokens(self, inputs: dict, n: int) -> list["torch.Tensor"]:
         import torch
 
-        from cvb_hf.vision import features
+        from cvb_hf import features
 
         with torch.no_grad(), self.swapped():
             return features(self.model, inputs, n)
@@ -165,7 +165,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
 
-    from cvb_hf.vision import crops_per_image, image_inputs
+    from cvb_hf import crops_per_image, image_inputs
 
     acc = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     main = acc.is_main_process
@@ -295,7 +295,8 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         while step < total:
             epoch, pos = divmod(step, spe)
             order = np.random.default_rng([settings.seed, epoch]).permutation(len(dataset))
-            batches = [order[(b * global_batch) + rank * settings.batch:(b * global_batch) + (rank + 1) * settings.batch].tolist()
+            batches = [order[b * global_batch + rank * settings.batch:
+                             b * global_batch + (rank + 1) * settings.batch].tolist()
                        for b in range(pos, min(spe, pos + total - step))]
             loader = torch.utils.data.DataLoader(
                 dataset, batch_sampler=batches, num_workers=settings.workers, collate_fn=list,
@@ -341,7 +342,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     if main:
         out.mkdir(parents=True, exist_ok=True)
         from cvb import __version__ as cvb_version
-        from cvb_hf.loading import image_backend
+        from cvb_hf import image_backend
 
         from .seam import family_of, revision_of
 
@@ -433,7 +434,7 @@ def _forward_module(student: Student):
     visual-token computation, which runs through those very modules."""
     import torch
 
-    from cvb_hf.vision import features
+    from cvb_hf import features
 
     class StudentForward(torch.nn.Module):
         def __init__(self):
@@ -452,7 +453,8 @@ def _bar(console, total: int, start: int, quiet: bool):
     (results go to stdout): a bar on a terminal, else a plain line every 10 s, as `cvb run`."""
     if quiet:
         return lambda *a: None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
 
     from cvb.run.progress import PLAIN_INTERVAL_S, stderr_console
 

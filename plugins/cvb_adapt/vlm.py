@@ -29,7 +29,7 @@ from typing import Any, Sequence
 from cvb.errors import UnavailableError, UsageError
 from cvb.options import as_choice
 from cvb.types import Answer, Query
-from cvb_hf.vlm import HFVLM, OPTIONS as HF_OPTIONS
+from cvb_hf import HFVLM, OPTIONS as HF_OPTIONS
 
 from . import artifact
 from .vocabulary import UNSEEN_CODEC, UNSEEN_LEVEL, Resolver, Vocabulary, parse_condition_map
@@ -119,7 +119,7 @@ class AdaptedVLM(HFVLM):
         classes = [self._class(q) for q in queries]
         enc = super().encode(queries, prompts)  # the condition is set here, never ahead of time
         if self.conditioner is not None:
-            from cvb_hf.vision import crops_per_image
+            from cvb_hf import crops_per_image
 
             self.conditioner.set(classes, image_token_counts(self.model, enc), crops_per_image(enc))
         return enc
@@ -128,7 +128,7 @@ class AdaptedVLM(HFVLM):
         """The adapted encoder's tokens; ``conditions`` gives each image's (codec, level)."""
         from cvb_adapt.data import fit
 
-        from cvb_hf.vision import crops_per_image, features, image_inputs
+        from cvb_hf import crops_per_image, features, image_inputs
 
         self.load()
         conditions = list(conditions or [(None, None)] * len(images))
@@ -233,7 +233,8 @@ def _codec_rank(codec: str, level: str) -> float | None:
 def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted`` spec: ``--vlm adapted:ADAPTER_FOLDER``."""
     if not arg:
-        raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH (made by `cvb adapt --out PATH`)")
+        raise UsageError("the adapted VLM needs its adapter folder: --vlm adapted:PATH "
+                         "(made by `cvb adapt --out PATH`)")
     from .seam import adapted_factory
 
     other = adapted_factory(artifact.read_manifest(arg))
@@ -245,7 +246,8 @@ def create(arg: str | None = None, **options: Any) -> AdaptedVLM:
 def create_base(arg: str | None = None, **options: Any) -> AdaptedVLM:
     """Factory of the ``adapted-base`` spec: ``--vlm adapted-base:ADAPTER_FOLDER``."""
     if not arg:
-        raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH (made by `cvb adapt --out PATH`)")
+        raise UsageError("adapted-base needs an adapter folder: --vlm adapted-base:PATH "
+                         "(made by `cvb adapt --out PATH`)")
     from cvb.options import reject_unknown
 
     from .seam import adapted_factory

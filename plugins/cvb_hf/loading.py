@@ -141,7 +141,7 @@ def load_processor(source: str, config, is_local: bool, revision: str | None):
     kwargs = hub_kwargs(is_local, revision)
     try:
         return AutoProcessor.from_pretrained(source, **kwargs)
-    except Exception as exc:
+    except Exception as exc:  # any failure to build it is the same answer for the user
         if not _mentions_video(exc):
             raise UnavailableError(f"cannot build the processor of {source}: {_first_line(exc)}") from exc
         try:
@@ -177,7 +177,7 @@ def use_image_backend(processor, source: str, is_local: bool, revision: str | No
     choice = {"backend": backend} if int(tf_version.split(".")[0]) >= 5 else {"use_fast": backend == "torchvision"}
     try:
         image_processor = AutoImageProcessor.from_pretrained(source, **hub_kwargs(is_local, revision), **choice)
-    except Exception as exc:  # noqa: BLE001 - any failure to build it is the same answer for the user
+    except Exception as exc:
         raise UnavailableError(f"cannot build the {backend} image processor of {source}: {_first_line(exc)}") from exc
     if image_backend(image_processor) != backend:
         why = "is torchvision installed and importable?" if backend == "torchvision" else ""

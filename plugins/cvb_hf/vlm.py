@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from cvb.errors import UnavailableError, UsageError
 from cvb.options import as_choice, as_int, reject_unknown
 from cvb.prompts import build_prompt, cut_at_stop
+from cvb.specs import Option
 from cvb.types import Answer, Query
 
 from .aliases import resolve_model
@@ -52,11 +53,11 @@ OPTIONS = {
     "image_backend": ("auto (transformers' choice: torchvision where it imports, else PIL), pil or "
                       "torchvision: which implementation of the model's image processor prepares images; "
                       "they do not resize identically, so pin it to compare answers across machines"),
-    "prefetch": ("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
-                 "(image processor, tokenizer) on a CPU thread while the model answers this one"),
+    # changes how fast answers come, never what they are: not part of the model's identity
+    "prefetch": Option("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
+                       "(image processor, tokenizer) on a CPU thread while the model answers this one",
+                       affects_results=False),
 }
-#: options that change how fast answers come, never what they are: kept out of store labels
-EXECUTION_OPTIONS = ("prefetch",)
 PREFETCH = ("auto", "on", "off")
 
 
@@ -90,7 +91,8 @@ class HFVLM:
         self.answers_by_logits = self.mode == "logits"
         self.dtype_name = as_choice(owner, "dtype", str(dtype).lower(), DTYPES)
         self.batch_size = as_int(owner, "batch_size", batch_size, lo=1)
-        self.max_new_tokens = None if max_new_tokens in (None, "") else as_int(owner, "max_new_tokens", max_new_tokens, lo=1)
+        self.max_new_tokens = (None if max_new_tokens in (None, "")
+                               else as_int(owner, "max_new_tokens", max_new_tokens, lo=1))
         self.min_pixels = None if min_pixels in (None, "") else as_int(owner, "min_pixels", min_pixels, lo=1)
         self.max_pixels = None if max_pixels in (None, "") else as_int(owner, "max_pixels", max_pixels, lo=1)
         if self.min_pixels and self.max_pixels and self.min_pixels > self.max_pixels:
@@ -108,10 +110,15 @@ class HFVLM:
         self._prefetcher: Prefetcher | None = None
 
     # ---- identity ----------------------------------------------------------------------------
-    def _version(self) -> str:
+    def revision_label(self) -> str:
+        """The checkpoint's commit (12 characters), or ``local-`` and a fingerprint of a local
+        folder: the part of ``version`` that names the weights (part of the seam, docs/vlm-hf.md)."""
         from .loading import revision_label
 
-        parts = [f"{self.source}@{revision_label(self.source, self.is_local, self.revision)}", f"mode={self.mode}"]
+        return revision_label(self.source, self.is_local, self.revision)
+
+    def _version(self) -> str:
+        parts = [f"{self.source}@{self.revision_label()}", f"mode={self.mode}"]
         if self.dtype_name != "auto":
             parts.append(f"dtype={DTYPES[self.dtype_name]}")
         if self.min_pixels:
@@ -282,7 +289,7 @@ class HFVLM:
             return fn(queries)
         except (UsageError, UnavailableError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - isolate the sample that broke the batch
             if len(queries) == 1:
                 return [Answer(text="", error=f"{type(exc).__name__}: {exc}")]
             self._free_cache()
@@ -404,7 +411,8 @@ class HFVLM:
         answers = []
         for row, query in zip(logprobs, queries):
             best, scores = pick(row, self._candidates.for_query(query))
-            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": {k: round(v, 4) for k, v in scores.items()}}))
+            logprobs = {k: round(v, 4) for k, v in scores.items()}
+            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": logprobs}))
         return answers
 
     # ---- the seam for adapter work -------------------------------------------------------------

@@ -27,6 +27,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+#: output types cvb can ask: generated text, or one of the choices read from logits
+GENERATE = ("generate_until",)
+BY_LOGITS = ("multiple_choice",)
 _JUDGE = re.compile(r"openai|gpt-4|gpt4|get_chat_response|get_eval|llm_judge|judge_model|"
                     r"API_KEY|azure|anthropic|gemini\.|reka|chat\.completions", re.I)
 _CALL = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -36,10 +39,9 @@ _AUDIO = re.compile(r"audio|\.wav|librosa|soundfile", re.I)
 
 def rows() -> list[dict[str, Any]]:
     """One row per lmms-eval task (groups and tags are names of several tasks: left out)."""
-    from cvb_tasks.hubdata import default_path, offline_reason
+    from cvb_tasks import default_path, offline_reason
 
     from . import upstream
-    from .task import BY_LOGITS, GENERATE
 
     reason = upstream.missing_reason()
     if reason:
@@ -117,7 +119,7 @@ def load_simple(path: str) -> dict:
 
 
 def _hub_cached(dataset: str) -> bool:
-    from cvb_tasks.hubdata import _hub_cached as cached
+    from cvb_tasks import hub_cached as cached
 
     return bool(dataset) and cached(dataset)
 

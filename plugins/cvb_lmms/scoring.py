@@ -91,7 +91,7 @@ class Scoring:
         return self._headline_metric, self.filters[0].name
 
     def _probe(self) -> str:
-        from cvb_tasks.base import spread
+        from cvb_tasks import spread
 
         docs = self.task.eval_docs_no_media
         everywhere = set(self.metrics)

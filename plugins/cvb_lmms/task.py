@@ -28,14 +28,12 @@ from cvb.scorers import score_whole
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 
 from . import upstream
+from .catalogue import BY_LOGITS, GENERATE
 from .scoring import Scoring
 
 #: a yaml without ``max_new_tokens`` leaves it to lmms-eval's model wrapper; cvb uses 1024, the
 #: default of its llava_hf and openai wrappers (as protocol=lmms-eval does)
 WRAPPER_MAX_NEW_TOKENS = 1024
-#: output types cvb can ask: generated text, or one of the choices read from logits
-GENERATE = ("generate_until",)
-BY_LOGITS = ("multiple_choice",)
 
 
 def split_arg(arg: str | None, path: str | None) -> tuple[str, str | None]:
@@ -180,7 +178,7 @@ class LmmsEvalTask:
 
 
 def _default_local(dataset_path: Any) -> Path | None:
-    from cvb_tasks.hubdata import default_path
+    from cvb_tasks import default_path
 
     return default_path(str(dataset_path)) if dataset_path else None
 

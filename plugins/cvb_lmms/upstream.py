@@ -124,7 +124,8 @@ def full_config(name: str) -> dict:
     if found["type"] != "task":
         members = found.get("task")
         listed = f": {', '.join(members[:12])}" if isinstance(members, list) else ""
-        kind = {"group": "a group", "tag": "a tag", "python_task": "a Python-class task"}.get(found["type"], found["type"])
+        kind = {"group": "a group", "tag": "a tag",
+                "python_task": "a Python-class task"}.get(found["type"], found["type"])
         why = ("the bridge runs YAML tasks one at a time" if found["type"] != "python_task"
                else "the bridge runs YAML-configured tasks only")
         raise UsageError(f"lmms-eval's {name!r} is {kind}{listed}; {why}")
@@ -173,7 +174,7 @@ def build(name: str, config: dict, model: str | None, local: Path | None):
             if local is None:
                 try:  # the original, once (its @retry would wait minutes for a missing network)
                     return ConfigurableTask.download.__wrapped__(self, dataset_kwargs)
-                except Exception as exc:  # noqa: BLE001 - network, auth, offline cache miss
+                except Exception as exc:  # network, auth, offline cache miss
                     raise UnavailableError(
                         f"lmms-eval:{name}: cannot load {self.DATASET_PATH}"
                         + (f" ({self.DATASET_NAME})" if self.DATASET_NAME else "")
@@ -213,7 +214,7 @@ def _is_media(feature) -> bool:
 
 
 def fetch_hint(name: str, dataset_path: str | None, dataset_name: str | None) -> str:
-    from cvb_tasks.hubdata import DATA_DIR_ENV
+    from cvb_tasks import DATA_DIR_ENV
 
     return (f"on a machine with internet run `huggingface-cli download --repo-type dataset {dataset_path} "
             f"--local-dir DIR` (or `datasets.load_dataset({dataset_path!r}"
@@ -227,7 +228,7 @@ def local_split(root: Path, config: str | None, split: str, name: str, dataset_p
     layout, under ``root`` or ``root/<dataset_name>``."""
     import datasets
 
-    from cvb_tasks.hubdata import parquet_files
+    from cvb_tasks import parquet_files
 
     if not root.exists():
         raise UsageError(f"lmms-eval:{name}: local copy {str(root)!r} does not exist; "

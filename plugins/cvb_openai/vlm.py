@@ -74,7 +74,8 @@ class OpenAIVLM:
         self.model = model.strip()
         owner = f"openai:{self.model}"
         reject_unknown(owner, unknown, OPTIONS)
-        urls = [u.strip().rstrip("/") for u in str(base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).split(",")]
+        given = str(base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL)
+        urls = [u.strip().rstrip("/") for u in given.split(",")]
         if not all(urls):
             raise UsageError(f"{owner}: base_url {base_url!r} has an empty URL in its list")
         self.base_url = ",".join(urls)

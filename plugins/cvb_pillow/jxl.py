@@ -29,7 +29,7 @@ class JxlCodec(PillowCodec):
         return {"effort": self.effort}
 
     def prepare_pillow(self) -> None:
-        import pillow_jxl.JpegXLImagePlugin  # noqa: F401  registers the JXL opener/saver
+        import pillow_jxl.JpegXLImagePlugin  # noqa: F401 - registers the JXL opener/saver
 
     def save_args(self, level: str) -> dict[str, Any]:
         # lossless_jpeg=False: never losslessly re-wrap a source that Pillow opened as JPEG

@@ -70,7 +70,7 @@ def answer_each(queries: Sequence[Query], fn: Callable[[int, Query], Answer]) ->
             out.append(fn(i, q))
         except UnavailableError:
             raise
-        except Exception as exc:  # one bad sample must not sink the batch
+        except Exception as exc:  # noqa: BLE001 - one bad sample must not sink the batch
             out.append(Answer(text="", error=error_text(exc)))
     return out
 
@@ -87,7 +87,7 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
     for i, q in enumerate(queries):
         try:
             keys[i] = image_key(q.image)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an unreadable image fails its own sample
             results[i] = exc
     todo: dict[str, "Image.Image"] = {}
     fresh: dict[str, T] = {}
@@ -104,14 +104,14 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
             fresh.update(zip(todo, compute(list(todo.values()))))
         except UnavailableError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - retried one by one below
             # one bad image in the batch: retry one by one so the others still get answers
             for key, image in todo.items():
                 try:
                     fresh[key] = compute([image])[0]
                 except UnavailableError:
                     raise
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the image that broke the batch fails alone
                     results.update({i: exc for i, k in keys.items() if k == key})
         for key in todo:
             if key in fresh:

@@ -33,7 +33,8 @@ def demo_data_cmd(out_dir, packages, debs, seed, eval_fraction, crops_per_image,
     """Fetch and prepare the photos of the offline adapter demonstration (docs/adapter.md).
 
     Downloads Debian packages with `apt-get download` (nothing is installed), unpacks their
-    images (dpkg -x limited to images and copyright files), and writes held-out evaluation images (Tux Paint's photographic stamps, split by
+    images (dpkg -x limited to images and copyright files), and writes held-out evaluation images
+    (Tux Paint's photographic stamps, split by
     stamp folder), training images (the other stamps, crops of desktop wallpapers and of the
     bundled sample photos) and eval/questions.jsonl, whose answers are the base imagenet-tagger's
     top-1 classes on the clean images. The packages' licences (the stamps are GPL-2) are not

@@ -79,7 +79,8 @@ class OcrReader:
         self.batch_size = as_int(self.name, "batch_size", batch_size, 1)
         self.threads = as_int(self.name, "threads", threads, 0)
         self.version = (f"{self.name}/{ALGORITHM} PP-OCRv4 box_thresh={BOX_THRESH:g} "
-                        f"upscale_below={UPSCALE_BELOW} rec_height={REC_HEIGHT} min_score={self.min_score:g} match={self.match:g} "
+                        f"upscale_below={UPSCALE_BELOW} rec_height={REC_HEIGHT} min_score={self.min_score:g} "
+                        f"match={self.match:g} "
                         f"[{deps.versions(*deps.OCR_MODULES)}]")
         self.engine = OcrEngine(min_score=self.min_score, threads=self.threads)
         self._lines: ImageCache[list[TextLine]] = ImageCache(64)

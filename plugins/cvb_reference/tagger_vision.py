@@ -38,7 +38,7 @@ def pixel_values(images: Sequence["Image.Image"], views: Sequence[str]) -> "torc
     import numpy as np
     import torch
 
-    from .classifier import views_of
+    from .efficientnet import views_of
 
     crops = [v for img in images for v in views_of(img, views)]
     if not crops:
@@ -136,7 +136,7 @@ class TaggerAdapterBase:
 
     def __init__(self, device: str = "cpu", dtype: str = "fp32", threads: int = 0):
         from . import deps
-        from .classifier import VIEWS
+        from .efficientnet import VIEWS
 
         if dtype not in ("fp32", "auto"):
             from cvb.errors import UsageError
@@ -153,13 +153,13 @@ class TaggerAdapterBase:
     def load(self) -> None:
         if self.model is not None:
             return
-        from .classifier import build_network, weights_sha256
+        from .efficientnet import build_network, weights_sha256
 
         self.revision = weights_sha256()[:12]
         self.model = tagger_model(build_network(self.device), self.views)
 
     def revision_label(self) -> str:
-        from .classifier import weights_sha256
+        from .efficientnet import weights_sha256
 
         return weights_sha256()[:12]
 

@@ -2,4 +2,28 @@
 
 One module per benchmark; ``plugin`` registers them without importing ``datasets``. Each task
 takes a local copy (``name:PATH`` or ``path=``) for machines without the hub. See docs/tasks.md.
+
+What another plugin may use (the lmms-eval bridge reads the same hub copies) is what this
+package root exports: the hub-data helpers ``default_path``, ``offline_reason``, ``hub_cached``,
+``parquet_files``, ``DATA_DIR_ENV`` and ``spread`` (an evenly spread subset of whole groups).
 """
+
+#: the public names (imported from the package root; its modules are internal) -> their module,
+#: imported on first use so that loading the plugin stays light
+_WHERE = {
+    "default_path": "hubdata",
+    "offline_reason": "hubdata",
+    "hub_cached": "hubdata",
+    "parquet_files": "hubdata",
+    "DATA_DIR_ENV": "hubdata",
+    "spread": "base",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

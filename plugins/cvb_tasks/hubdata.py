@@ -52,7 +52,7 @@ def _hf_home() -> Path:
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "huggingface"
 
 
-def _hub_cached(dataset_id: str) -> bool:
+def hub_cached(dataset_id: str) -> bool:
     """Whether a Hugging Face cache holds (some version of) the dataset: directory checks only.
 
     Looks where ``huggingface_hub`` downloads (``datasets--ORG--NAME``) and where ``datasets``
@@ -117,7 +117,7 @@ def offline_reason(dataset_id: str, task: str) -> str | None:
     That is: offline mode is set, no ``$CVB_DATA_DIR`` copy and nothing in the hub cache. With
     the hub allowed we cannot tell cheaply whether the network works, so we say nothing.
     """
-    if not _offline() or default_path(dataset_id) is not None or _hub_cached(dataset_id):
+    if not _offline() or default_path(dataset_id) is not None or hub_cached(dataset_id):
         return None
     return f"needs network or a local copy of {dataset_id} (HF offline mode is set): " + fetch_hint(dataset_id, task)
 
@@ -138,10 +138,10 @@ def load_split(dataset_id: str, config: str | None, split: str, path: str | os.P
         import datasets
     except ImportError as exc:  # pragma: no cover - a dependency of cvb
         raise UnavailableError(f"{task} needs the `datasets` package: pip install datasets") from exc
-    if _offline() and not _hub_cached(dataset_id):  # known to fail: say so without trying
+    if _offline() and not hub_cached(dataset_id):  # known to fail: say so without trying
         raise UnavailableError(f"{task}: {dataset_id} is not in the Hugging Face cache and HF offline "
                                f"mode is set; " + fetch_hint(dataset_id, task))
-    if not _offline() and not _hub_cached(dataset_id):
+    if not _offline() and not hub_cached(dataset_id):
         unreachable = hub_unreachable()
         if unreachable:  # say so now, not after the hub client's retries (about 30 s)
             raise UnavailableError(f"{task}: {dataset_id} is not in the Hugging Face cache and the hub "

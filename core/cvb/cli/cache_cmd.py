@@ -46,7 +46,7 @@ def info_cmd(cache_dir: Path | None, as_json: bool) -> None:
     if as_json:
         click.echo(json_result(info))
         return
-    when = lambda t: "-" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))  # noqa: E731
+    when = lambda t: "-" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
     click.echo(f"cache    {info['root']}{'' if cache.root.is_dir() else ' (does not exist yet)'}")
     click.echo(f"entries  {info['entries']} ({human_size(info['bytes'])})")
     click.echo(f"used     oldest {when(info['oldest'])}, newest {when(info['newest'])}")

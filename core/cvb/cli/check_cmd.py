@@ -65,7 +65,7 @@ def check_cmd(category, name, options, levels, images, skips, timeout, limit, as
       cvb check metric ms-ssim
     """
     from .. import conformance
-    from .options import collect_images
+    from ..imageio import collect_images
 
     codec_only = {"--levels": levels, "--images": images, "--skip": skips, "--timeout": timeout}
     stray = [flag for flag, given in codec_only.items() if given and category != "codec"]
@@ -102,7 +102,8 @@ def _options(values, category: str, ref: str) -> dict:
     (exit 2) before any rule runs, never a failed check."""
     from ..errors import did_you_mean
     from ..plugins import get_registry
-    from ..run.plan import check_options, coerce
+    from ..options import coerce
+    from ..run.plan import check_options
     from ..specs import split_ref
 
     name = split_ref(ref)[0]

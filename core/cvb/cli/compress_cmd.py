@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 
 from ..errors import UsageError
+from ..imageio import collect_images
 from . import complete
 from .jobs_option import jobs_option
 from .output import check_output_path, json_result
-from .options import Aliased, codec_levels, collect_images, parse_levels, split_csv
+from .options import Aliased, codec_levels, parse_levels, split_csv
 from .options import metric_names as metric_list  # metric_names is a local variable here
 
 DEFAULT_CODECS = "jpeg,webp,avif,jpeg2000,heif,jxl"
@@ -59,10 +60,10 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     """
     from ..plugins import get_registry
     from ..rdbench import Unit, compressai_json, image_labels, run_units, summarize
-    from ..run.plan import create, options_for, parse_options
+    from ..options import options_for, parse_options
+    from ..run.plan import create
     from ..run.progress import Progress
     from ..sample_images import sample_photo_paths
-    from .console import console
 
     if out_dir:
         check_output_path(out_dir, "--out")

@@ -1,17 +1,12 @@
-"""Option parsing shared by the commands: names, levels, image inputs, and old spellings of
+"""Option parsing shared by the commands: names, levels, and old spellings of
 flags kept as hidden aliases (one vocabulary, docs/cli.md)."""
 
 from __future__ import annotations
 
-import glob
-import os
-from pathlib import Path
-from typing import Iterable, Sequence
-
 import click
 
-from ..errors import UsageError
-from ..imageio import IMAGE_SUFFIXES
+# the matrix's names and levels are parsed below the CLI (``cvb.options``); the commands import them from here too
+from ..options import codec_levels, metric_names, parse_levels, split_csv  # noqa: F401 - re-exported
 
 
 class Choice(click.Choice):
@@ -45,80 +40,3 @@ class Aliased(click.Option):
             return super().get_help_record(ctx)
         finally:
             self.opts = saved
-
-
-def metric_names(values: Iterable[str] | str | None) -> list[str]:
-    """``--metric`` values as a list of names; ``none`` alone means no metric at all."""
-    names = split_csv(values)
-    if "none" in names:
-        if len(names) > 1:
-            raise UsageError(f"--metric none turns image-quality metrics off; it cannot be combined with "
-                             f"other metrics (got {','.join(names)}): give --metric none, or only metrics")
-        return []
-    return names
-
-
-def split_csv(values: Iterable[str] | str | None) -> list[str]:
-    """``("jpeg,webp", "avif")`` -> ``["jpeg", "webp", "avif"]`` (order kept, no duplicates)."""
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    out: list[str] = []
-    for v in values:
-        for item in v.split(","):
-            item = item.strip()
-            if item and item not in out:
-                out.append(item)
-    return out
-
-
-def parse_levels(values: Sequence[str], codecs: Sequence[str]) -> dict[str, list[str]]:
-    """``--levels jpeg=1,5,10 --levels webp=10`` or, with a single codec, ``--levels 1,5,10``."""
-    out: dict[str, list[str]] = {}
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if sep:
-            if name.strip() not in codecs:
-                raise UsageError(f"--levels {value!r} names codec {name.strip()!r}, "
-                                 f"which is not among --codec {', '.join(codecs)}")
-            codec, levels = name.strip(), split_csv(rest)
-        elif len(codecs) == 1:
-            codec, levels = codecs[0], split_csv(value)
-        else:
-            raise UsageError(f"--levels {value!r} is ambiguous with several codecs; "
-                             f"write --levels CODEC=L1,L2 (codecs: {', '.join(codecs)})")
-        if not levels:  # `-l jpeg=` must not silently fall back to the defaults
-            raise UsageError(f"--levels {value!r} gives no level for codec {codec!r}")
-        out[codec] = levels
-    return out
-
-
-def codec_levels(codec, requested: list[str] | None) -> list[str]:
-    """Validated levels (lowest rate first): the requested ones, else the codec's defaults."""
-    from ..codec import sort_levels
-
-    return sort_levels(codec, requested or list(codec.default_levels))
-
-
-def collect_images(inputs: Sequence[str]) -> list[Path]:
-    """Files, folders (recursive) and globs -> sorted image paths; an input matching nothing is an error."""
-    found: list[Path] = []
-    seen: set[Path] = set()  # a list lookup per file is quadratic: COCO train2017 has 118k images
-    for item in inputs:
-        p = Path(item)
-        # anything but a folder is listed (a FIFO named x.png too): reading it says what is wrong
-        if p.is_dir():
-            matches = [q for q in sorted(p.rglob("*")) if not q.is_dir() and q.suffix.lower() in IMAGE_SUFFIXES]
-        elif p.exists():
-            matches = [p]
-        else:
-            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(item), recursive=True))
-                       if not Path(m).is_dir()]
-        if not matches:
-            raise UsageError(f"no images found at {item!r}")
-        for m in matches:
-            if m not in seen:
-                seen.add(m)
-                found.append(m)
-    return found

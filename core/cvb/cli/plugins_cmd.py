@@ -48,7 +48,7 @@ def plugins_cmd(as_json: bool, show_tb: bool) -> None:
             status = "[green]ok[/]"
         rows.append((escape(i.name), escape(f"{i.distribution} {i.version}"), escape(hooks), escape(provides), status))
     # names are never broken mid-word: a column is at least as wide as its longest word
-    longest = lambda col: max((len(w) for r in rows for w in r[col].split()), default=4)  # noqa: E731
+    longest = lambda col: max((len(w) for r in rows for w in r[col].split()), default=4)
     table = Table(title="cvb plugins", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("plugin", no_wrap=True)
     table.add_column("distribution", min_width=min(longest(1), 24))

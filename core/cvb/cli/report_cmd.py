@@ -9,52 +9,17 @@ import click
 
 from .options import Choice
 
-from ..errors import UsageError
 from . import complete
 
+from ..api.report import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS
+
 FORMATS = ("table", "markdown", "csv", "json")
-INTERPOLATIONS = ("pchip", "akima", "cubic")
-DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES (not imported: numpy stays unloaded)
-DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
-INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
 
 
-def load_cells(store, task: str | None = None) -> list[dict]:
-    """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
-    cells = [dict(c) for c in store.cells(task=task)]
-    if not cells and task:
-        from ..errors import did_you_mean
-
-        tasks = sorted({c["task"] for c in store.cells()})
-        raise UsageError(f"no results for task {task!r} in {store.path}{did_you_mean(task, tasks)}; "
-                         f"tasks present: {', '.join(tasks) or '(none)'}")
-    return cells
-
-
-def select_vlm(cells: list[dict], vlm: str, adapted: dict[str, str]) -> list[dict]:
-    """The cells of ``vlm`` and of its adapted version, if ``--adapted`` names one."""
-    keep = {vlm, adapted.get(vlm, vlm)}
-    chosen = [c for c in cells if c["vlm"] in keep]
-    if not chosen:
-        from ..errors import did_you_mean
-
-        vlms = sorted({c["vlm"] for c in cells})
-        raise UsageError(f"no results for vlm {vlm!r}{did_you_mean(vlm, vlms)}; "
-                         f"VLMs present: {', '.join(vlms) or '(none)'}")
-    return chosen
-
-
-def adapted_conditions(store, cells: list[dict], adapted: dict[str, str]) -> dict[tuple, dict]:
-    """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
-    answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
-    from ..run.plan import answers_label
-
-    out: dict[tuple, dict] = {}
-    for t in sorted({c["task"] for c in cells}):
-        for v in sorted(set(adapted.values())):
-            for (codec, level), counts in store.answer_meta_counts(answers_label(t), v, "condition").items():
-                out[(t, v, codec, level)] = counts
-    return out
+#: a study file's key -> this command's parameter it is the default of
+_FROM_STUDY = {"store": "store_path", "anchor": "anchor", "interp": "interp", "adapted": "adapted_pairs",
+               "allow_unlike": "allow_unlike", "resamples": "resamples", "seed": "seed",
+               "inference": "inference", "out": "out_dir"}
 
 
 def default_store() -> Path:
@@ -64,11 +29,16 @@ def default_store() -> Path:
 
 
 @click.command("report")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Study file (TOML, docs/study-files.md): its store and its [report] table "
+                   "(anchor, resamples, seed, inference, interp, adapted, allow_unlike, out) "
+                   "are the defaults of these flags.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
                    "as for `cvb run` and scripts/demo.sh].")
 @click.option("--task", "-t", default=None, shell_complete=complete.store_labels("task"), help="Only this task.")
-@click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"), help="Only this VLM (adapted VLMs named by --adapted are kept).")
+@click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"),
+              help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
               help="Codec the others are compared with (default: jpeg if present, else the first codec).")
 @click.option("--interp", type=Choice(INTERPOLATIONS), default="pchip", show_default=True,
@@ -109,8 +79,10 @@ def default_store() -> Path:
                    "model, task and codec versions) instead of its one-line summary; the files "
                    "of --out and --json always hold it in full.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference,
-               fmt, as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
+@click.pass_context
+def report_cmd(ctx: click.Context, config, store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike,
+               resamples, seed, inference, fmt, as_json, out_dir, no_plots, n_samples, cache_dir,
+               full_provenance, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
@@ -128,69 +100,36 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
       cvb report --store cvb-out/results.sqlite
       cvb report --store r.sqlite --task pope --anchor jpeg --out report/
       cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
+      cvb report --config paper.toml     (the study's store and [report] settings)
     """
-    from ..analysis.gap import resolve_adapted
-    from ..report.build import build_report
-    from ..report.provenance import store_provenance
-    from ..report.uncertainty import Options, report_stats
-    from ..run.store import Store  # a missing store is a usage error (exit 2) there
+    from ..api.report import report_store
     from .output import check_output_path, note
 
+    if config is not None:  # the study's settings, under the flags typed here
+        from click.core import ParameterSource
+
+        from ..api.study import load_study
+
+        study = load_study(config)
+        said = {**study.report, **({"store": study.store} if study.store is not None else {})}
+        params = {name: said[key] if key in said and ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE
+                  else ctx.params[name] for key, name in _FROM_STUDY.items()}
+        (store_path, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference, out_dir) = (
+            params[n] for n in _FROM_STUDY.values())
     if as_json:
         fmt = "json"
     if out_dir is not None:
         check_output_path(out_dir, "--out")
-    path = store_path or default_store()
-    with Store(path, create=False) as store:
-        cells = load_cells(store, task)
-        if not cells:
-            raise UsageError(f"the results store {path} holds no results yet")
-        adapted, unlike = (resolve_adapted(adapted_pairs, store.component_versions()["vlms"], allow_unlike)
-                           if adapted_pairs else ({}, {}))
-        conditions = adapted_conditions(store, cells, adapted)
-        if vlm is not None:
-            cells = select_vlm(cells, vlm, adapted)
-        from ..plugins import get_registry
-        from ..report.build import check_names
-
-        check_names(cells, anchor, adapted)  # a typo found now, not after minutes of resampling
-        say = None if quiet else note
-        opts = Options(resamples, seed, inference=inference)
-        stats = report_stats(store, get_registry(), cells, opts, progress=say)
-        prov = store_provenance(store, cells, sys.argv)
-    report = build_report(cells, anchor=anchor, interp=interp, adapted=adapted, stats=stats,
-                          provenance=prov, inference=opts.describe(), conditions=conditions)
-    for section in report["sections"]:
-        if section["vlm"] in adapted:
-            section["warnings"].extend([unlike[section["vlm"]]] if section["vlm"] in unlike else [])
+    report = report_store(store_path or default_store(), task=task, vlm=vlm, anchor=anchor, interp=interp,
+                          adapted=adapted_pairs, allow_unlike=allow_unlike, resamples=resamples, seed=seed,
+                          inference=inference, cache_dir=cache_dir, progress=None if quiet else note)
     if not quiet:
-        for section in report["sections"]:
-            for w in section["warnings"]:
-                note(f"warning: {section['task']} x {section['vlm']}: {w}")
-    _print(report, fmt, full_provenance)
+        for warning in report.warnings():
+            note(f"warning: {warning}")
+    _print(report.data, fmt, full_provenance)
     if out_dir is not None:
-        from ..report.write import write_report
-
-        browser = _sample_browser(path, cells, out_dir, n_samples, cache_dir, quiet) if n_samples else []
-        if browser:
-            report["sample_browser"] = browser[0].name
-        written = browser + write_report(report, out_dir, plots=not no_plots, progress=None if quiet else note)
+        written = report.write(out_dir, plots=not no_plots, samples=n_samples, progress=None if quiet else note)
         click.echo(f"wrote {len(written)} files to {out_dir}", err=True)
-
-
-def _sample_browser(path: Path, cells: list[dict], out_dir: Path, n: int, cache_dir: Path | None,
-                    quiet: bool) -> list[Path]:
-    """``samples.html`` and its images (see cvb.report.sample_browser)."""
-    from ..plugins import get_registry
-    from ..report.sample_browser import STEADY, write_browser
-    from ..run.image_cache import ImageCache, default_cache_dir
-    from ..run.store import Store
-    from .output import note
-
-    with Store(path, create=False) as store:
-        return write_browser(store, cells, out_dir, ImageCache(cache_dir or default_cache_dir()),
-                             get_registry(), flipping=n, steady=min(STEADY, n),
-                             warn=None if quiet else note)
 
 
 def _print(report: dict, fmt: str, full_provenance: bool = False) -> None:

@@ -5,9 +5,6 @@ Light at import: the runner, the store and every plugin load inside the commands
 
 from __future__ import annotations
 
-import contextlib
-import json
-import signal
 import sys
 from pathlib import Path
 
@@ -18,6 +15,7 @@ from ..jsonsafe import json_safe
 from . import complete
 from .jobs_option import jobs_option
 from .options import Aliased, Choice
+from ..run.executor import EXECUTORS
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -40,20 +38,19 @@ def _to_terminal(message: str) -> None:
         pass
 
 
-def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
-    raise KeyboardInterrupt
-
-
 @click.command("run")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Study file (TOML): the matrix and every setting these flags take, in one file "
+                   "a paper keeps (docs/study-files.md); flags given here override it.")
 @click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
 @click.option("--levels", "-l", "levels", multiple=True, shell_complete=complete.levels,
               help="Levels instead of each codec's defaults: CODEC=L1,L2 (repeatable), or L1,L2 "
                    "with a single codec.")
-@click.option("--vlm", "vlms", multiple=True, required=True, shell_complete=complete.names("vlm"),
+@click.option("--vlm", "vlms", multiple=True, shell_complete=complete.names("vlm"),
               help="VLMs, comma-separated or repeated (`cvb list vlms`), e.g. hf:Qwen/Qwen2.5-VL-3B-Instruct.")
-@click.option("--task", "-t", "tasks", multiple=True, required=True, shell_complete=complete.names("task"),
+@click.option("--task", "-t", "tasks", multiple=True, shell_complete=complete.names("task"),
               help="Tasks, comma-separated or repeated (`cvb list tasks`).")
 @click.option("--metric", "-m", "metrics", multiple=True, shell_complete=complete.names("metric", True),
               help="Image-quality metrics of each compressed image (default: psnr,ms-ssim where "
@@ -66,7 +63,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
 @jobs_option("Codec worker processes (each with its share of the CPUs' threads), or")
-@click.option("--executor", type=Choice(["local", "ray"]), default="local", show_default=True,
+@click.option("--executor", type=Choice(list(EXECUTORS)), default="local", show_default=True,
               help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
                    "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
 @click.option("--address", metavar="ADDR",
@@ -91,9 +88,7 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context
-def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, store_path, cache_dir,
-            jobs, executor, address, replicas, replica_gpus, batch_size, device, mode, options,
-            retry_failed, quiet, as_json) -> None:
+def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
     """Run the matrix codec x level x VLM x task, plus the uncompressed reference cell.
 
     Every finished unit (a compressed image, its metrics, a batch of answers) is committed to
@@ -108,113 +103,72 @@ def run_cmd(ctx: click.Context, codecs, levels, vlms, tasks, metrics, limit, sto
       cvb run --codec jpeg,webp --vlm hf:HuggingFaceTB/SmolVLM-256M-Instruct --task sample
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
       cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
+      cvb run --config paper.toml --limit 200     (a study file; flags override it)
     """
-    from ..plugins import get_registry
-    from ..run import provenance, summary
-    from ..run.image_cache import ImageCache, default_cache_dir
-    from ..run.plan import RunRequest, build_plan
-    from ..run.progress import Progress, safe_console, silence_broken_output
-    from ..run import ray_executor
-    from ..run.ray_executor import RaySettings
-    from ..run.runner import MAX_LISTED_FAILURES, Runner
-    from ..run.store import Store
+    from ..api.run import RunInterrupted, run_study
+    from ..run import summary
+    from ..run.progress import safe_console, silence_broken_output
     from .console import console
 
+    study = _study(ctx, config, flags)
     err = safe_console(stderr=True)  # progress and notes: stdout holds only the result
     out = err if as_json else console()
-    registry = get_registry()
-    request = RunRequest(vlms=vlms, tasks=tasks, codecs=codecs, levels=levels,
-                         metrics=metrics or None, limit=limit, batch_size=batch_size, device=device,
-                         mode=mode, options=options)
-    plan = build_plan(request, registry)
-    from .jobs_option import resolved
-
-    jobs, jobs_note = resolved(jobs)
-    if jobs_note and executor == "local":
-        plan.notes.append(jobs_note)
-    if jobs > 1 and executor == "ray":
-        plan.notes.append(f"-j {jobs} has no effect with --executor ray: compression runs as Ray tasks "
-                          f"(two in flight per cluster CPU)")
-    if executor == "local" and (address or replicas or replica_gpus is not None):
-        raise UsageError("--address, --replicas and --replica-gpus need --executor ray")
-    for note in plan.notes:
-        err.print(f"[yellow]note:[/] {note}")
-    cache = ImageCache(cache_dir or default_cache_dir())
-    settings = {**plan.describe(), "limit": limit, "batch_size": batch_size, "device": device,
-                "mode": mode, "jobs": jobs, "executor": executor, "address": address, "replicas": replicas,
-                "replica_gpus": replica_gpus, "retry_failed": retry_failed, "store": str(store_path),
-                "cache_dir": str(cache.root)}
-    store = Store(store_path, notice=lambda message: err.print(f"[yellow]note:[/] {message}"))
-    runner, run_id, status = None, None, "error"
     try:
-        run_id = store.begin_run(provenance.collect(registry, sys.argv, settings))
+        result = run_study(study, progress=not quiet, console=err)
+    except RunInterrupted as stop:
+        message = (f"interrupted: finished work is saved in {stop.store}; "
+                   f"rerun the same command to resume")
         try:
-            previous = signal.signal(signal.SIGTERM, _interrupt)
-        except ValueError:  # not the main thread (embedded use): no handler
-            previous = None
-        try:
-            with Progress(err, enabled=not quiet) as progress:
-                runner = Runner(plan, store, cache, registry, run_id, jobs=jobs, batch_size=batch_size,
-                                retry_failed=retry_failed, progress=progress, executor=executor,
-                                ray=RaySettings(address, replicas, replica_gpus))
-                if executor == "local":
-                    result = runner.run()
-                else:  # Ray prints its messages (a replica restarted) on stdout: they go to stderr
-                    with contextlib.redirect_stdout(sys.stderr):
-                        try:
-                            result = runner.run()
-                        finally:
-                            ray_executor.shutdown()
-        except KeyboardInterrupt:
-            status = "interrupted"
-            store.finish_run(run_id, status, {"work": runner.work.__dict__ if runner else {}})
-            message = (f"interrupted: finished work is saved in {store_path}; "
-                       f"rerun the same command to resume")
-            try:
-                click.echo(message, err=True)
-            except OSError:  # under `2>&1 | tee`, Ctrl-C killed tee too: tell the terminal
-                silence_broken_output()
-                _to_terminal(message)
-            ctx.exit(EXIT_INTERRUPTED)
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-        failures = result["failures"]
-        status = "failures" if failures else "ok"
-        cells = summary.plan_cells(store, plan)
-        for warning in summary.cell_warnings(store, cells):
-            err.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
-        counts = summary.failure_counts(failures)
-        store.finish_run(run_id, status, {"work": result["work"], "failures": counts})
-    finally:
-        if status == "error" and run_id is not None:
-            try:
-                store.finish_run(run_id, status)
-            except Exception:  # noqa: BLE001 - the original error is the one to show
-                pass
-        store.close()
-        plan.close()
-
+            click.echo(message, err=True)
+        except OSError:  # under `2>&1 | tee`, Ctrl-C killed tee too: tell the terminal
+            silence_broken_output()
+            _to_terminal(message)
+        ctx.exit(EXIT_INTERRUPTED)
+    store_path, work = result.store, result.work
     if as_json:
-        report = {"store": str(store_path), "run_id": run_id, "status": status, "matrix": plan.describe(),
-                  "work": result["work"], "cells": cells, "n_failures": len(failures),
-                  "failure_counts": counts, "failures": failures[:MAX_LISTED_FAILURES],
-                  "notes": plan.notes}
         from .output import json_result
 
-        click.echo(json_result(json_safe(report)))
+        click.echo(json_result(json_safe(result.as_json())))
     else:
-        summary.print_cells(out, cells, [m.name for m in plan.metrics])
-        work = result["work"]
+        summary.print_cells(out, result.cells, result.metric_names)
         err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
                   markup=False, highlight=False, soft_wrap=True)
-        out.print(f"store {store_path} (run {run_id}): {work['compressed']} compressed, "
+        out.print(f"store {store_path} (run {result.run_id}): {work['compressed']} compressed, "
                   f"{work['metrics']} metric values, {work['predictions']} predictions, "
                   f"{work['cells_scored']} cells scored; models loaded: "
                   f"{', '.join(work['models_loaded']) or 'none'}")
-    if failures:
-        summary.print_failures(out, failures)
+    if result.failures:
+        summary.print_failures(out, result.failures)
         ctx.exit(EXIT_FAILURES)
+
+
+#: run_cmd's parameters that are a study's fields under another name
+_FIELDS = {"store_path": "store"}
+
+
+def _study(ctx: click.Context, config: Path | None, flags: dict):
+    """The study these flags describe, over ``config``'s when given: a flag typed on the
+    command line wins over the file, the file over an environment variable or a default."""
+    from click.core import ParameterSource
+
+    from ..api.study import Study, load_study
+
+    def study_of(names) -> Study:
+        return Study(**{_FIELDS.get(n, n): tuple(flags[n]) if isinstance(flags[n], tuple) else flags[n]
+                        for n in names})
+
+    typed = [n for n in flags if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
+    study = study_of([n for n in flags if n not in typed])
+    if config is not None:
+        study = study.merged(load_study(config))
+        if study.store is not None and "store_path" not in typed:
+            _checked_store(study.store)
+    study = study.merged(study_of(typed))
+    for name in ("vlms", "tasks"):
+        if not getattr(study, name):
+            param = next(p for p in ctx.command.params if p.name == name)
+            raise click.MissingParameter(ctx=ctx, param=param)
+    return study
 
 
 @click.command("export")

@@ -38,7 +38,8 @@ def check_metric(metric: Any, *, options: Mapping[str, Any] | None = None, regis
         same, m_mild, m_strong = m.measure(ref, ref.copy()), m.measure(ref, mild), m.measure(ref, strong)
         sign = 1 if m.higher_is_better else -1
         assert sign * same >= sign * m_mild, f"an identical copy scores {same:.4g}, worse than JPEG q75 ({m_mild:.4g})"
-        assert sign * m_mild > sign * m_strong, f"JPEG q75 scores {m_mild:.4g}, not better than JPEG q5 ({m_strong:.4g})"
+        assert sign * m_mild > sign * m_strong, \
+            f"JPEG q75 scores {m_mild:.4g}, not better than JPEG q5 ({m_strong:.4g})"
         r.detail = f"identical {same:.4g}, JPEG q75 {m_mild:.4g}, JPEG q5 {m_strong:.4g}"
     with report.rule("odd sizes (33x17) work") as r:
         small = odd_size_image(33, 17)

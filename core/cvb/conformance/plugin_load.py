@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from .results import INFO, Report
-from .subjects import Subject
+
+if TYPE_CHECKING:
+    from .subjects import Subject
 
 RULE = "its plugin loads light (no torch, transformers... at import)"
 #: loads one plugin (module or module:attr) as the registry does and prints the warning, if any

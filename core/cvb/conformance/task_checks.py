@@ -44,13 +44,15 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
         first = list(t.samples(limit=limit))
         again = list(t.samples(limit=limit))
         assert first, "samples(limit) yielded nothing"
-        assert [_key(s) for s in first] == [_key(s) for s in again], "two listings differ: samples are not deterministic"
+        assert [_key(s) for s in first] == [_key(s) for s in again], \
+            "two listings differ: samples are not deterministic"
         unlimited = list(itertools.islice(t.samples(), len(first)))
         assert [s.id for s in unlimited] == [s.id for s in first], (
             f"samples(limit={limit}) is not a prefix of samples(): {[s.id for s in first[:3]]} vs "
             f"{[s.id for s in unlimited[:3]]}")
         half = list(t.samples(limit=max(1, len(first) // 2)))
-        assert [s.id for s in half] == [s.id for s in first[:len(half)]], "a smaller limit is not a prefix of a larger one"
+        assert [s.id for s in half] == [s.id for s in first[:len(half)]], \
+            "a smaller limit is not a prefix of a larger one"
         samples = first
         r.detail = f"{len(first)} samples"
     if not samples:
@@ -72,7 +74,8 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
             keys.setdefault(s.image.key, s)
         for key, s in list(keys.items())[:8]:
             image = s.image.load()
-            assert image.mode == "RGB" and image.size[0] > 0 and image.size[1] > 0, f"image {key}: {image.mode} {image.size}"
+            assert image.mode == "RGB" and image.size[0] > 0 and image.size[1] > 0, \
+                f"image {key}: {image.mode} {image.size}"
         r.detail = f"{min(len(keys), 8)} of {len(keys)} distinct images loaded"
     right = {s.id: _right_answer(s) for s in samples}
     wrong = {s.id: "zzz qqq" for s in samples}

@@ -23,10 +23,12 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("judge_model", "string", "the judge model that scored free-text answers; empty: rule-based"),
     ("vlm", "string", "VLM label as stored"),
     ("codec", "string", "codec name; none for the uncompressed reference"),
-    ("level", "float", "the codec's level as a number (quality, QP, ratio: see cvb list codecs); empty for the uncompressed row and for levels that are words"),
+    ("level", "float", "the codec's level as a number (quality, QP, ratio: see cvb list codecs); "
+                       "empty for the uncompressed row and for levels that are words"),
     ("level_label", "string", "the level as given on the command line; none for the uncompressed row"),
     ("uncompressed", "bool", "true on the uncompressed reference row"),
-    ("bpp", "float", "mean bits per pixel of the compressed images; empty for the uncompressed row (nominally 24: 8-bit RGB)"),
+    ("bpp", "float", "mean bits per pixel of the compressed images; "
+                     "empty for the uncompressed row (nominally 24: 8-bit RGB)"),
     ("score", "float", "the task's score"),
     ("score_metric", "string", "what score is (acc, f1, ...)"),
     ("higher_is_better", "bool", "direction of the score"),

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from .provenance import provenance_lines
-from .tables import Reason, Table, fmt, inference_words, section_tables, section_title
+from .tables import Reason, Table, fmt, inference_words, section_figures, section_tables, section_title
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -25,7 +25,8 @@ th:nth-child(-n+2), td:nth-child(-n+2) { text-align: left; }
 th { background: #f3f3f3; } tr:nth-child(even) td { background: #fafafa; }
 td.reason { color: #a33; text-align: left; min-width: 16em; max-width: 28em; }
 p.note { color: #666; font-size: 0.9em; margin-top: 0; }
-figure { margin: 1em 0; } figcaption { color: #444; font-size: 0.9em; max-width: 60em; } img { max-width: min(100%, 900px); border: 1px solid #eee; }
+figure { margin: 1em 0; } figcaption { color: #444; font-size: 0.9em; max-width: 60em; }
+img { max-width: min(100%, 900px); border: 1px solid #eee; }
 nav ul { columns: 2; } figcaption a { margin-right: 0.4em; }
 code { overflow-wrap: anywhere; }  /* long paths and commands wrap on a phone */
 dl.read dt { font-weight: 600; margin-top: 0.4em; } dl.read dd { margin-left: 1.2em; }
@@ -51,14 +52,6 @@ def html_table(table: Table) -> str:
 
 def data_uri(png: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
-
-
-def section_figures(images: dict | None, section: dict, before: list[dict]) -> list:
-    """The figures of one section; the per-task figure of every VLM goes with the task's first."""
-    images = images or {}
-    first = not any(b["task"] == section["task"] for b in before)
-    return (images.get((section["task"], ""), []) if first else []) + \
-        images.get((section["task"], section["vlm"]), [])
 
 
 PROTOCOLS = {

@@ -25,7 +25,8 @@ def store_provenance(store, cells: Sequence[Mapping], argv: Sequence[str]) -> di
     for r in store.export_rows("runs"):
         runs.append({"id": r["id"], "started_at": r["started_at"], "status": r["status"],
                      "cvb_version": r["cvb_version"], "git_commit": r.get("git_commit"),
-                     "command": command_line(["cvb", *(r.get("argv") or [])[1:]])})
+                     "command": command_line(["cvb", *(r.get("argv") or [])[1:]]),
+                     "study_file": study_file(r.get("options"))})
     return {
         "cvb_version": __version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -36,6 +37,14 @@ def store_provenance(store, cells: Sequence[Mapping], argv: Sequence[str]) -> di
         "tasks": {k: v for k, v in versions["tasks"].items() if k in used_tasks},
         "codecs": {k: v for k, v in versions["codecs"].items() if k in used_codecs},
     }
+
+
+def study_file(options: Any) -> dict[str, str] | None:
+    """The study file (path and SHA-256) a run recorded in its options, or None (a run made
+    from flags alone, or by a cvb before study files)."""
+    study = options.get("study") if isinstance(options, Mapping) else None
+    file = study.get("file") if isinstance(study, Mapping) else None
+    return {"path": file["path"], "sha256": file["sha256"]} if isinstance(file, Mapping) else None
 
 
 def command_line(argv: Sequence[str]) -> str:
@@ -53,6 +62,9 @@ def provenance_lines(prov: Mapping[str, Any] | None) -> list[str]:
         commit = f", git {r['git_commit'][:10]}" if r.get("git_commit") else ""
         lines.append(f"run {r['id']} ({r['started_at']}, {r['status']}, cvb {r['cvb_version']}{commit}): "
                      f"{r['command']}")
+        if r.get("study_file"):
+            lines.append(f"run {r['id']} study file: {r['study_file']['path']} "
+                         f"(sha256 {r['study_file']['sha256']})")
     for label, versions in prov.get("vlms", {}).items():
         lines.append(f"vlm {label}: " + ", ".join(str(v) for v in versions if v) if any(versions)
                      else f"vlm {label}: (no version recorded)")
@@ -72,6 +84,10 @@ def provenance_summary(report: Mapping[str, Any], width: int = 80) -> str:
     inf = report.get("inference") or {}
     runs = len(prov.get("runs") or [])
     parts = [f"cvb {prov.get('cvb_version', '?')}", f"{runs} run{'s' if runs != 1 else ''}"]
+    studies = sorted({(r["study_file"]["path"], r["study_file"]["sha256"][:8])
+                      for r in prov.get("runs") or [] if r.get("study_file")})
+    if studies:  # which study file made the numbers, on every terminal report
+        parts.append("study " + ", ".join(f"{path} ({sha})" for path, sha in studies))
     if inf.get("resamples"):
         parts.append(f"{inf['method']} {inf['resamples']}x seed {inf['seed']}")
     line = "provenance: " + ", ".join(parts) + "; full: --provenance"

@@ -63,7 +63,7 @@ class StatsCache:
         self._used: list[str] = []  # keys read: their time of use is written once, at close
 
     def key(self, task_label: str, vlm: str, stored_as: str, made: Any) -> str:
-        from ..run.plan import answers_label
+        from ..identity import answers_label
 
         if self._by_answers is None:
             self._by_answers = {}
@@ -104,7 +104,7 @@ class StatsCache:
         return self.conn
 
     def get(self, key: str):
-        from .uncertainty import SectionStats
+        from .section_stats import SectionStats
 
         conn = self._connect()
         if conn is None:

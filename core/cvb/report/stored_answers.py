@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
-
 from ..analysis import stats
 from ..run.store import ID_SEP
 
@@ -58,6 +56,20 @@ def stored_mcnemar(ref: StoredCell, cell: StoredCell) -> dict | None:
     a, b = _paired(ref, cell)
     if not a or "x" in a or "x" in b:
         return None
+    import numpy as np
+
     right_ref = np.frombuffer(a.encode("ascii"), dtype=np.uint8) == ord("1")
     right = np.frombuffer(b.encode("ascii"), dtype=np.uint8) == ord("1")
     return stats.mcnemar_counts(int(np.sum(right_ref & ~right)), int(np.sum(~right_ref & right)))
+
+
+def empty_answers_note(counts: Mapping[tuple[str, str], tuple[int, int]]) -> str | None:
+    """A warning naming the cells where more than half of the answers are empty, or None.
+
+    ``counts``: ``{(codec, level): (answered, empty)}`` (``Store.answer_counts``)."""
+    mostly_empty = [f"{codec} {level}: {empty}/{answered}" for (codec, level), (answered, empty) in counts.items()
+                    if answered and empty > answered / 2]
+    if not mostly_empty:
+        return None
+    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
+            f"the model may not answer this prompt, and scores then compare empty strings")

@@ -8,25 +8,15 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..analysis.stats import ALPHA
 from .provenance import provenance_lines
+from .table import Reason, Table
 
 LOW_OVERLAP = 0.75  # the bjontegaard package's warning threshold
 
 
-class Reason(str):
-    """A table cell that explains why a value is undefined (renderers may style it)."""
-
-
-@dataclass
-class Table:
-    title: str
-    header: list[str]
-    rows: list[list[str]]
-    note: str = ""
 
 
 def fmt(value, signed: bool = False, decimals: int | None = None) -> str:
@@ -357,6 +347,14 @@ def section_tables(section: dict, metrics: list[str], interp: str) -> list[Table
                                  clean_drift_table(section)) if t is not None]
 
 
+def section_figures(images: dict | None, section: dict, before: list[dict]) -> list:
+    """The figures of one section; the per-task figure of every VLM goes with the task's first."""
+    images = images or {}
+    first = not any(b["task"] == section["task"] for b in before)
+    return (images.get((section["task"], ""), []) if first else []) + \
+        images.get((section["task"], section["vlm"]), [])
+
+
 # ---- renderings -----------------------------------------------------------------------------
 
 _MD_SPECIAL = "\\<>&|"  # backslash-escaped: labels are text, never HTML nor a broken table row
@@ -379,8 +377,6 @@ def markdown_table(table: Table) -> str:
 
 def markdown_report(report: dict, images: dict | None = None) -> str:
     """The whole report as Markdown; ``images`` maps (task, vlm) to (relative PNG path, caption)."""
-    from .html import section_figures
-
     out = ["# cvb report", "",
            f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
            ""]

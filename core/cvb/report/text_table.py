@@ -2,7 +2,7 @@
 
 rich's ``Table`` measures and renders every cell as a renderable of its own (about 0.15 ms a
 cell on the project's machine); a study's report is 63 sections, about 20,000 cells, which
-took 3-6 s to print. A ``cvb.report.tables.Table`` holds strings only, so one pass of padding
+took 3-6 s to print. A ``cvb.report.table.Table`` holds strings only, so one pass of padding
 lays it out: numbers right-aligned and never wrapped, the row's name and free-text reasons
 left-aligned (wrapped only when the terminal is too narrow), a rule under the header. rich
 then prints each table as one styled ``Text``.
@@ -14,7 +14,7 @@ import textwrap
 from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
-    from .tables import Table
+    from .table import Table
 
 GAP = "  "  # between columns
 MIN_WRAPPED = 8  # a wrapped text column keeps at least this many characters
@@ -23,8 +23,8 @@ Segment = tuple[str, "str | None"]  # text and its rich style
 
 def text_columns(t: "Table") -> set[int]:
     """Columns laid out as text (left-aligned, wrappable): the row's name (the first two) and
-    any column holding a reason (``tables.Reason``)."""
-    from .tables import Reason
+    any column holding a reason (``table.Reason``)."""
+    from .table import Reason
 
     return {0, 1} | {i for r in t.rows for i, c in enumerate(r) if isinstance(c, Reason)}
 
@@ -56,7 +56,7 @@ def _wrapped(text: str, width: int | None) -> list[str]:
 def table_lines(t: "Table", width: int | None = None) -> Iterator[list[Segment]]:
     """The lines of ``t`` as styled segments: title, header, rule, rows (a wrapped row takes
     several lines), note; a reason is italic red. Each line one leading space, no trailing one."""
-    from .tables import Reason
+    from .table import Reason
 
     def prose(text: str, style: str) -> Iterator[list[Segment]]:  # title and note: the full width
         for line in _wrapped(text, width):

@@ -21,29 +21,16 @@ interval, say why, and still get McNemar's test from the verdicts the run stored
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from ..analysis import stats
+from .section_stats import SectionStats
 
 FEW_IMAGES = 20  # below this many images a cluster bootstrap is approximate (Cameron et al. 2008)
 _CHECKS = 3  # resamples on which the accuracy shortcut must reproduce the task's own score
-
-
-@dataclass
-class SectionStats:
-    """What ``build_report`` needs from resampling one task x VLM."""
-
-    cells: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    replicates: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    reason: str | None = None  # why there are no intervals
-    resamples: int = 0
-    warnings: list[str] = field(default_factory=list)  # e.g. cells whose answers are mostly empty
-    seed: int = stats.DEFAULT_SEED
-    confidence: float = stats.CONFIDENCE
-    inference: str = "bootstrap"  # the method asked for (``Options.inference``)
 
 
 #: the report's verdict methods (``--inference``): name -> how tables and files name it
@@ -68,17 +55,13 @@ class Options:
                 "resamples": self.resamples, "seed": self.seed, "confidence": self.confidence}
 
 
-def _label_options(label: str, ref: str) -> dict[str, Any]:
-    """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
-    from ..run.plan import coerce
+def _label_options(label: str) -> dict[str, Any]:
+    """``pope[circular=True,split=test]`` -> {circular: True, split: "test"}: a task label's
+    options, typed as ``-o`` reads them."""
+    from ..identity import Identity
+    from ..options import coerce
 
-    if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
-        return {}
-    out = {}
-    for part in label[len(ref) + 1:-1].split(","):
-        key, _, value = part.partition("=")
-        out[key.strip()] = coerce(value.strip())
-    return out
+    return {key: coerce(value) for key, value in Identity.parse(label).options}
 
 
 def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -88,7 +71,7 @@ def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
         opts = run.get("options") or {}
         for t in opts.get("tasks") or []:
             if isinstance(t, dict) and t.get("label") and t.get("ref"):
-                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]))
+                out[t["label"]] = (t["ref"], _label_options(t["label"]))
     return out
 
 
@@ -168,9 +151,8 @@ def _fixed(x: float) -> float | None:
 def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
-    from ..run.plan import answers_label
-    from ..run.summary import empty_answers_note
-    from .stored_answers import empty_counts, read_section
+    from ..identity import answers_label
+    from .stored_answers import empty_answers_note, empty_counts, read_section
 
     out = SectionStats(resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence,
                        inference=opts.inference)
@@ -382,7 +364,7 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
     from ..run import judge_replies
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stats_cache import StatsCache
 
     opts = opts or Options()

@@ -19,6 +19,8 @@ Every node needs the same Python environment: cvb, its plugins and their depende
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -235,3 +237,44 @@ def ray_jobs(jobs: Sequence[ImageJob], local: Workshop, cache: ImageCache, regis
             for key, bits, image, info, keep in entries:
                 cache.put(key, bits, image, info, keep_pixels=keep)
             yield outcome
+
+
+# ---- the executor ----------------------------------------------------------------------------
+class RayExecutor:
+    """``--executor ray`` behind ``cvb.run.executor.Executor``'s interface."""
+
+    name = "ray"
+
+    def __init__(self, settings: RaySettings, jobs: int = 1):
+        self.settings, self.jobs = settings, jobs
+
+    def notes(self, jobs_note: str | None) -> list[str]:
+        from ..threads import AutoWorkers
+
+        if self.jobs > 1 and not isinstance(self.jobs, AutoWorkers):  # a count cvb chose says nothing
+            return [f"-j {self.jobs} has no effect with --executor ray: compression runs as Ray tasks "
+                    f"(two in flight per cluster CPU)"]
+        return []
+
+    def start(self) -> None:
+        connect(self.settings)  # on the main thread, before the compression feed needs it
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        # Ray prints its messages (a replica restarted) on stdout: they go to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            try:
+                yield
+            finally:
+                shutdown()
+
+    def compress(self, jobs, workshop: Workshop, cache: ImageCache, registry, options: dict,
+                 stop=None) -> Iterator[JobOutcome]:
+        return ray_jobs(jobs, workshop, cache, registry, options, self.settings, stop)
+
+    def inference(self, session, vlm, registry, batch_size: int | None, loaded: list[str]) -> RayInference:
+        return RayInference(vlm, registry, batch_size, self.settings, loaded)
+
+    def describe(self) -> dict[str, Any]:
+        return {"jobs": self.jobs, "executor": self.name, "address": self.settings.address,
+                "replicas": self.settings.replicas, "replica_gpus": self.settings.replica_gpus}

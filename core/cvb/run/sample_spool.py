@@ -34,7 +34,8 @@ _IMAGE_LRU = 256  # images' rows kept while reading back
 # a sample is spooled as the tuple of its fields but the image (kept once per key): 3-4x faster
 # than pickling the dataclass. A new Sample field must be added to _dumps and _sample.
 assert [f.name for f in fields(Sample)] == ["id", "image", "question", "kind", "answer", "options", "category",
-                                              "meta", "more_images"], "Sample changed: update the spool's _dumps and _sample"
+                                              "meta", "more_images"], \
+    "Sample changed: update the spool's _dumps and _sample"
 
 
 def _dumps(s: Sample) -> bytes:

@@ -3,9 +3,11 @@ table or JSON, and the list of what failed."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Sequence
 
-from .plan import NONE, Plan, answers_label
+from ..identity import answers_label
+from ..report.stored_answers import empty_answers_note
+from .plan import NONE, Plan
 from .store import Store
 
 
@@ -21,18 +23,6 @@ def plan_cells(store: Store, plan: Plan) -> list[dict[str, Any]]:
                 c["delta"] = None if c["score"] is None or ref is None else c["score"] - ref
                 out.append(c)
     return out
-
-
-def empty_answers_note(counts: Mapping[tuple[str, str], tuple[int, int]]) -> str | None:
-    """A warning naming the cells where more than half of the answers are empty, or None.
-
-    ``counts``: ``{(codec, level): (answered, empty)}`` (``Store.answer_counts``)."""
-    mostly_empty = [f"{codec} {level}: {empty}/{answered}" for (codec, level), (answered, empty) in counts.items()
-                    if answered and empty > answered / 2]
-    if not mostly_empty:
-        return None
-    return (f"most answers are empty in {len(mostly_empty)} cell(s) ({', '.join(mostly_empty)}): "
-            f"the model may not answer this prompt, and scores then compare empty strings")
 
 
 def cell_warnings(store: Store, cells: Sequence[dict[str, Any]]) -> list[str]:

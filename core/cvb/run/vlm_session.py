@@ -50,7 +50,7 @@ class VLMSession:
                 self._model = create(self._registry, "vlm", self.plan.ref, self.plan.options)
             except CvbError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a factory bug or a failed load: name it
+            except Exception as exc:  # a factory bug or a failed load: name it
                 raise CvbError(f"cannot create vlm {self.plan.label}: {type(exc).__name__}: {exc}") from exc
         return self._model
 

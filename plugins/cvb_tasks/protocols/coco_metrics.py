@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 def _pycocoevalcap_available() -> bool:
     try:
-        import pycocoevalcap  # noqa: F401
+        import pycocoevalcap  # noqa: F401 - only whether it imports
     except ImportError:
         return False
     return shutil.which("java") is not None

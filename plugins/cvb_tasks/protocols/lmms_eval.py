@@ -177,8 +177,11 @@ class Mme(Rules):
 
     def scorer(self):
         # keeps a count per (category, question id, right): an image's pair, no text
-        return Tally(lambda s, pred, _ref: (s.category, str(_doc(s).get("question_id", s.meta.get("pair", s.image.key))),
-                                            self._correct(s, _result(pred)), pred is None), self._finish)
+        def record(s, pred, _ref):
+            pair = str(_doc(s).get("question_id", s.meta.get("pair", s.image.key)))
+            return s.category, pair, self._correct(s, _result(pred)), pred is None
+
+        return Tally(record, self._finish)
 
     def _finish(self, counts: Counter) -> TaskScore:
         # utils.py:93-122: per category, per question id (an image: two questions), acc + acc+,
@@ -493,7 +496,8 @@ class OcrBench(Rules):
     def scorer(self):
         def record(sample, prediction, _ref):
             doc = _doc(sample)
-            return doc["question_type"], ocrbench_hit(_result(prediction), doc["answer"], doc["dataset"]), prediction is None
+            hit = ocrbench_hit(_result(prediction), doc["answer"], doc["dataset"])
+            return doc["question_type"], hit, prediction is None
         return Tally(record, self._finish)
 
     @staticmethod

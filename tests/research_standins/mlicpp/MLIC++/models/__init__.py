@@ -1,1 +1,1 @@
-from .mlicpp import MLICPlusPlus  # noqa: F401
+from .mlicpp import MLICPlusPlus

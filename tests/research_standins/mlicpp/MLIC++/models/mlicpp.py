@@ -2,7 +2,7 @@ import torch
 import torch.nn as nn
 
 import tiny
-from modules.transform import *  # noqa: F401,F403
+from modules.transform import *
 
 
 class MLICPlusPlus(nn.Module):
@@ -18,12 +18,12 @@ class MLICPlusPlus(nn.Module):
         assert config.N == 192 and config.M == 320 and config.slice_num == 10
         self.N, self.M, self.slice_num = config.N, config.M, config.slice_num
         self.slice_ch = self.M // self.slice_num
-        self.g_s = SynthesisTransform(N=self.N, M=self.M)  # noqa: F405
+        self.g_s = SynthesisTransform(N=self.N, M=self.M)
         self.lrp_anchor = nn.ModuleList(
-            LatentResidualPrediction(in_dim=self.M + (i + 1) * self.slice_ch, out_dim=self.slice_ch)  # noqa: F405
+            LatentResidualPrediction(in_dim=self.M + (i + 1) * self.slice_ch, out_dim=self.slice_ch)
             for i in range(self.slice_num))
         self.lrp_nonanchor = nn.ModuleList(
-            LatentResidualPrediction(in_dim=self.M + (i + 1) * self.slice_ch, out_dim=self.slice_ch)  # noqa: F405
+            LatentResidualPrediction(in_dim=self.M + (i + 1) * self.slice_ch, out_dim=self.slice_ch)
             for i in range(self.slice_num))
         self.register_buffer("step", torch.tensor(0.5))
         self.fresh = False

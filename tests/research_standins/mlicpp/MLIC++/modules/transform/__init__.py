@@ -1,2 +1,2 @@
-from .quantization import *  # noqa: F401,F403
-from .synthesis import *  # noqa: F401,F403
+from .quantization import *
+from .synthesis import *

@@ -1,0 +1,75 @@
+"""The linters run in CI and keep their promises: scripts/test.sh (CI's command) lints before
+pytest, the configuration flags what the house rules forbid, and every `# noqa` says why."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tokenize
+
+from conftest import ROOT, VENV_BIN
+
+NOQA = re.compile(r"#\s*noqa\b(?P<rest>.*)$", re.IGNORECASE)
+# after "noqa": a colon, the codes it silences, " - ", and why they do not apply here
+JUSTIFIED = re.compile(r"^:\s*[A-Z]+[0-9]+(\s*,\s*[A-Z]+[0-9]+)*\s+-\s+\S")
+
+
+def _commands(script: str) -> list[str]:
+    lines = (ROOT / script).read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_ci_runs_the_linters_before_pytest_and_stops_on_a_finding():
+    assert _commands(".ci/run")[-1] == "exec scripts/test.sh -q"
+    steps = _commands("scripts/test.sh")
+    assert "set -euo pipefail" in steps  # a linter's non-zero exit ends the run: no pytest, CI red
+    order = [next(i for i, s in enumerate(steps) if s.startswith(cmd))
+             for cmd in ("scripts/setup.sh", "scripts/lint.sh", "exec .venv/bin/python -m pytest")]
+    assert order == sorted(order), steps
+    lint = _commands("scripts/lint.sh")
+    assert "set -euo pipefail" in lint and ".venv/bin/ruff check --quiet ." in lint
+
+
+def test_the_linters_are_installed_by_setup_at_their_pinned_versions():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = dict(p.split("==") for p in project["optional-dependencies"]["lint"])
+    assert "ruff" in pins
+    assert ",lint]" in (ROOT / "scripts/setup.sh").read_text()
+    out = subprocess.run([str(VENV_BIN / "ruff"), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ruff", pins["ruff"]]
+
+
+def test_ruff_flags_what_the_house_rules_forbid(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import json\n\n\n"
+                   "def f(x):\n"
+                   "    try:\n"
+                   "        return int(x)\n"
+                   "    except Exception:\n"
+                   "        return None\n\n\n"
+                   "def g(x):\n"
+                   "    return x  # noqa: E501 - nothing long here\n")
+    res = subprocess.run([str(VENV_BIN / "ruff"), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
+                          "--output-format", "concise", str(bad)], capture_output=True, text=True)
+    assert res.returncode == 1, res.stdout + res.stderr
+    found = {m.group(1) for m in re.finditer(r"bad\.py:\d+:\d+: ([A-Z]+[0-9]+)", res.stdout)}
+    assert found == {"F401", "BLE001", "RUF100"}, res.stdout
+
+
+def test_every_noqa_names_its_codes_and_says_why():
+    files = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    bare = []
+    for name in files:
+        path = ROOT / name
+        if not path.is_file():  # deleted in the work tree, not yet committed
+            continue
+        tokens = tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline)
+        for tok in tokens:
+            m = NOQA.search(tok.string) if tok.type == tokenize.COMMENT else None
+            if m and not JUSTIFIED.match(m.group("rest")):
+                bare.append(f"{name}:{tok.start[0]}: {tok.line.strip()}")
+    assert not bare, "a `# noqa` needs its codes and a reason (`# noqa: BLE001 - why`):\n" + "\n".join(bare)
