@@ -3,11 +3,12 @@
 Real weights (the imagenet-tagger's EfficientNet-Lite0), real photographs (Tux Paint's stamps,
 fetched by scripts/setup.sh as a .deb into a cache: GPL-2 data that cvb never ships), held-out
 images from stamp folders that training never sees. Fresh `cvb` processes: demo-data -> adapt
--> run -> report --adapted. What is asserted here is the loop and its control: the split is by
-folder, the held-out task's answers are the base tagger's clean predictions (so it scores 100 on
-clean images), and an adapter trained at learning rate 0 recovers exactly nothing and drifts
-exactly nowhere, through training, saving, loading, answering and the report. The recovery
-itself (a real training run: minutes of CPU) is measured in docs/adapter.md, not here.
+-> run -> report --adapted. Asserted: the split is by folder; the held-out task's answers are
+the base tagger's clean predictions (so it scores 100 on clean images); an adapter trained at
+learning rate 0 recovers exactly nothing and drifts exactly nowhere, through training, saving,
+loading, answering and the report; and a real (shortened) training run raises held-out top-1
+agreement at JPEG quality 2 beyond the report's own 95 % interval. The full table is in
+docs/adapter.md ("An offline recovery").
 """
 
 from __future__ import annotations
@@ -32,18 +33,21 @@ def _cvb(*args, cwd: Path) -> subprocess.CompletedProcess:
     return out
 
 
-def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
+#: the shortened recovery recipe (docs/adapter.md): condition, stem and first four blocks, one level
+RECIPE = ["--train", "first:4", "--lr", "1e-3", "--steps", "60", "--batch", "16"]
+
+
+def test_tagger_adapter_recovers_held_out_agreement_beyond_its_interval(tmp_path):
     debs = sorted(DEBS.glob("tuxpaint-stamps-default_*.deb"))
     assert debs, (f"no tuxpaint-stamps-default .deb in {DEBS}: scripts/setup.sh downloads it (apt-get download "
                   f"tuxpaint-stamps-default there, or set CVB_DEMO_DEBS)")
     root = tmp_path
-    _cvb("demo-data", "--out", "data", "--debs", DEBS, "--package", "tuxpaint-stamps-default", "--max-eval", "40",
-         "--max-train", "24", "--crops", "2", "--eval-size", "128", "--crop-size", "128", cwd=root)
+    _cvb("demo-data", "--out", "data", "--debs", DEBS, "--package", "tuxpaint-stamps-default", cwd=root)
     meta = json.loads((root / "data/manifest.json").read_text())
     assert set(meta["eval_folders"]).isdisjoint(meta["train_folders"])
     stamps = root / "data/train/stamps"
     assert not {str(p.parent.relative_to(stamps)) for p in stamps.rglob("*.png")} & set(meta["eval_folders"])
-    assert meta["eval_images"] == 40 and meta["train_images"] == 24
+    assert meta["eval_images"] > 200 and meta["train_images"] > 150  # 285 and 218 with the 2022.06.04 stamps
     assert (root / "data/licenses/tuxpaint-stamps-default.copyright").is_file()
 
     manifest = json.loads(_cvb("adapt", "--vlm", "imagenet-tagger", "-c", "jpeg", "-l", LEVEL,
@@ -66,3 +70,13 @@ def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
     assert gap["condition"] == f"jpeg/{LEVEL}"
     drift = section["clean_drift"]
     assert (drift["base"], drift["adapted"], drift["drift"]) == (100.0, 100.0, 0.0)
+
+    # the recovery: held-out agreement at quality 2 rises, and the interval the report prints for
+    # that rise (the generalization gap closed by the adapter, paired bootstrap) lies above 0
+    section = section_of(f"{base}={adapted}")
+    (gap,) = section["gap"]
+    assert gap["reason"] is None and gap["compressed"] < 100.0
+    assert gap["adapted"] > gap["compressed"]
+    low, high = gap["generalization_ci"]
+    assert 0 < low <= gap["generalization"] <= high, gap
+    assert section["clean_drift"]["adapted"] <= 100.0  # reported, whatever it is (docs/adapter.md)
