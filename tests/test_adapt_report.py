@@ -48,3 +48,16 @@ def test_summary_per_codec():
 
 def test_summary_of_nothing_is_empty():
     assert gap_summary([], []) == []
+
+
+def test_a_multi_line_reason_is_one_line_in_the_gain_cell():
+    """A BD gain that cannot be computed says why inside its table cell, on one line (a
+    multi-line reason used to break the table's rows)."""
+    from cvb.report.tables import adapter_table
+
+    section = {"adapter_bd": [{"codec": "jpeg", "adapted_vlm": "qwen+a", "bd_metric": {
+        "value": None, "reason": "qwen needs >= 2 points\n  with distinct bpp\nfor pchip interpolation, got 1"}}],
+        "gap_summary": [], "score_metric": "f1", "task": "pope", "vlm": "qwen"}
+    table = adapter_table(section)
+    (row,) = table.rows
+    assert row[1] == "qwen needs >= 2 points with distinct bpp for pchip interpolation, got 1"
