@@ -56,12 +56,22 @@ def test_tagger_adapter_recovers_held_out_agreement_beyond_its_interval(tmp_path
                                "--out", "control", "--json", "-q", cwd=root).stdout)["adapter"]
     assert manifest["base"]["family"] == "imagenet-tagger" and manifest["condition"]["added_to"] == "patch embedding"
 
-    base, identity = "imagenet-tagger", f"adapted:{root / 'control'}"
-    _cvb("run", "--vlm", base, "--vlm", identity, "-c", "jpeg", "-l", LEVEL, "-t", "folder:data/eval",
+    trained = json.loads(_cvb("adapt", "--vlm", "imagenet-tagger", "-c", "jpeg", "-l", LEVEL, "-i", root / "data/train",
+                              *RECIPE, "--val-fraction", "0.05", "--workers", "0", "--out", "trained", "--json", "-q",
+                              cwd=root).stdout)["adapter"]
+    assert trained["train"]["what"] == "first:4"
+    assert trained["losses"]["val_after"][f"jpeg/{LEVEL}"] < trained["losses"]["val_before"][f"jpeg/{LEVEL}"]
+
+    base, identity, adapted = "imagenet-tagger", f"adapted:{root / 'control'}", f"adapted:{root / 'trained'}"
+    _cvb("run", "--vlm", base, "--vlm", identity, "--vlm", adapted, "-c", "jpeg", "-l", LEVEL, "-t", "folder:data/eval",
          "-o", "folder.questions=data/eval/questions.jsonl", "-m", "none", "--store", "r.sqlite", "-q", cwd=root)
-    out = json.loads(_cvb("report", "--store", "r.sqlite", "--adapted", f"{base}={identity}", "--json",
-                          cwd=root).stdout)
-    (section,) = [s for s in out["sections"] if s["vlm"] == base]
+
+    def section_of(pair: str) -> dict:
+        out = json.loads(_cvb("report", "--store", "r.sqlite", "--adapted", pair, "--json", cwd=root).stdout)
+        (section,) = [s for s in out["sections"] if s["vlm"] == base]
+        return section
+
+    section = section_of(f"{base}={identity}")
     (gap,) = section["gap"]
     assert (gap["codec"], gap["level"], gap["reason"]) == ("jpeg", LEVEL, None)
     assert gap["clean"] == 100.0  # the answers are the base tagger's own clean predictions
