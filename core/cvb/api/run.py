@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .study import Study
+from .study import Study, store_path
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -58,13 +58,6 @@ class RunResult:
                 "matrix": self.matrix, "work": self.work, "cells": self.cells,
                 "n_failures": len(self.failures), "failure_counts": self.failure_counts,
                 "failures": self.failures[:MAX_LISTED_FAILURES], "notes": self.notes}
-
-
-def store_path(study: Study) -> Path:
-    """Where ``study``'s results go: its ``store``, else ``$CVB_STORE``, else cvb-out/results.sqlite."""
-    from ..run.store import DEFAULT_STORE, STORE_ENV
-
-    return study.store or Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
 def cache_path(study: Study) -> Path:

@@ -37,6 +37,11 @@ from ..run.executor import EXECUTORS
 
 #: the list fields, in the command line's spelling ("jpeg,webp" or repeated flags)
 LISTS = ("vlms", "tasks", "codecs", "metrics")
+#: ``cvb report``'s choices and defaults (here, not from cvb.report: numpy stays unloaded)
+INTERPOLATIONS = ("pchip", "akima", "cubic")
+DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES
+DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
+INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
 #: the ``[report]`` table's keys: ``cvb report``'s settings for this study (``--config``)
 REPORT_KEYS = ("anchor", "interp", "resamples", "seed", "inference", "adapted", "allow_unlike", "out")
 
@@ -144,6 +149,15 @@ class Study:
         return out
 
 
+def store_path(study: Study) -> Path:
+    """Where ``study``'s results go: its ``store``, else ``$CVB_STORE``, else cvb-out/results.sqlite."""
+    import os
+
+    from ..run.store import DEFAULT_STORE, STORE_ENV
+
+    return study.store or Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
+
+
 def known_keys() -> list[str]:
     return [f.name for f in fields(Study) if f.name != "source"]
 
@@ -236,8 +250,6 @@ def _options(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _report(value: Any, where: str) -> dict[str, Any]:
-    from .report import INFERENCES, INTERPOLATIONS
-
     if not isinstance(value, dict):
         raise _fail(where, "report", "a table ([report] anchor = \"jpeg\")", value)
     out: dict[str, Any] = {}
