@@ -124,11 +124,11 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise UsageError(f"adapter {folder}: format {manifest.get('format')!r}, this cvb reads {FORMAT}")
     if not (root / WEIGHTS).is_file():
         raise UsageError(f"adapter {folder}: {WEIGHTS} is missing")
-    for path in REQUIRED:
+    for dotted in REQUIRED:
         node: Any = manifest
-        for key in path.split("."):
+        for key in dotted.split("."):
             if not isinstance(node, dict) or key not in node:
-                raise UsageError(f"adapter {folder}: {MANIFEST} has no {path} (edited by hand or damaged); "
+                raise UsageError(f"adapter {folder}: {MANIFEST} has no {dotted} (edited by hand or damaged); "
                                  f"train the adapter again (`cvb adapt ... --restart`)")
             node = node[key]
     return manifest
