@@ -72,6 +72,8 @@ class WholeSet:
     def __init__(self, task: Any, samples: Sequence[Sample] | None = None):
         self.task = task
         self._kept: list[Sample] | None = None  # the samples, when this collects them
+        self._put: Callable[[str, str], None]
+        self._put_reference: Callable[[str, str], None]
         self._spools: tuple[Any, ...] = ()  # temporary files to close after scoring
         self.samples: Sequence[Sample]
         self.predictions: Mapping[str, str]

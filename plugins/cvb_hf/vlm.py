@@ -307,7 +307,7 @@ class HFVLM:
         return (processor or self.processor).apply_chat_template(messages, add_generation_prompt=True,
                                                                  tokenize=False)
 
-    def model_images(self, queries: Sequence[Query]) -> list["Image.Image"]:
+    def model_images(self, queries: Sequence[Query]) -> list["Image.Image | None"]:
         """Each query's image as the processor is given it (subclasses resize here)."""
         return [None if q.image is None else _rgb(q.image) for q in queries]
 

@@ -68,7 +68,7 @@ def _check_method(method: str) -> None:
         raise ValueError(f"unknown interpolation {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _curve(rates: Sequence[float], scores: Sequence[float], label: str,
+def _curve(rates: Sequence[float], scores: Sequence[float] | np.ndarray, label: str,
            method: str) -> tuple[np.ndarray, np.ndarray]:
     """Finite points with bpp > 0, sorted by rate, repeated rates merged (mean score).
 

@@ -469,7 +469,9 @@ def plot_workers(jobs: int) -> int:
 
 def _draw(job: tuple[str, tuple]) -> Figure | None:
     kind, args = job
-    draw: Callable[..., Figure | None] = {"score": plot_score, "metrics": plot_metrics, "task": plot_task}[kind]
+    draws: dict[str, Callable[..., Figure | None]] = {"score": plot_score, "metrics": plot_metrics,
+                                                       "task": plot_task}
+    draw = draws[kind]
     return draw(*args)
 
 
