@@ -157,3 +157,13 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         if section["vlm"] in pairs and section["vlm"] in unlike:
             section["warnings"].append(unlike[section["vlm"]])
     return Report(data=data, cells=cells, store=path, cache_dir=cache_dir, registry=registry)
+
+
+def report_study(study, **overrides) -> Report:
+    """The report of ``study``'s store with its ``[report]`` settings (``cvb report --config``);
+    ``overrides``: ``report_store``'s keyword arguments, over the study's. The study's ``out``
+    is not written here: ``Report.write(study.report["out"])`` writes it."""
+    from .run import store_path
+
+    settings = {k: v for k, v in study.report.items() if k != "out"}
+    return report_store(store_path(study), **{**settings, **overrides})

@@ -113,7 +113,7 @@ def run_study(study: Study, *, progress: bool = False, console=None, argv: Seque
                          device=study.device, mode=study.mode, options=study.options)
     plan = build_plan(request, registry)
     try:
-        jobs, jobs_note = jobs_and_note(study.jobs or 1)
+        jobs, jobs_note = jobs_and_note(study.jobs)
         executor = make_executor(study.executor or "local", jobs=jobs, address=study.address,
                                  replicas=study.replicas, replica_gpus=study.replica_gpus)
     except BaseException:

@@ -33,9 +33,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import UsageError
+from ..run.executor import EXECUTORS
 
 #: the list fields, in the command line's spelling ("jpeg,webp" or repeated flags)
 LISTS = ("vlms", "tasks", "codecs", "metrics")
+#: the ``[report]`` table's keys: ``cvb report``'s settings for this study (``--config``)
+REPORT_KEYS = ("anchor", "interp", "resamples", "seed", "inference", "adapted", "allow_unlike", "out")
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,7 @@ class Study:
     limit: int | None = None
     store: Path | None = None  # None: $CVB_STORE, else cvb-out/results.sqlite
     cache_dir: Path | None = None  # None: $CVB_CACHE_DIR, else the user cache dir's cvb/images
-    jobs: int | str | None = None  # a count or "auto"; None: 1
+    jobs: int | str | None = None  # a count or "auto"; None: $CVB_JOBS, else auto
     executor: str | None = None  # "local" (None) or "ray"
     address: str | None = None
     replicas: int | None = None
@@ -76,6 +79,9 @@ class Study:
     device: str | None = None
     mode: str | None = None
     retry_failed: bool | None = None  # None: False
+    #: ``cvb report --config``'s settings (``REPORT_KEYS``): anchor, resamples, seed...; ``cvb
+    #: run`` only records them
+    report: Mapping[str, Any] = field(default_factory=dict)
     #: the file this study was read from (None: made in Python or from flags alone)
     source: StudyFile | None = field(default=None, compare=False)
 
@@ -91,7 +97,9 @@ class Study:
             value = getattr(over, f.name)
             if value is None or value == ():
                 continue
-            if f.name == "options":
+            if f.name == "report":
+                value = {**self.report, **value}
+            elif f.name == "options":
                 value = _merge_keyed(self.options, value, _option_key)
             elif f.name == "levels":
                 value = _merge_levels(self.levels, value)
@@ -103,7 +111,11 @@ class Study:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "source" or value is None or value == ():
+            if f.name == "source" or value is None or value == () or value == {}:
+                continue
+            if f.name == "report":
+                out[f.name] = {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                               for k, v in value.items()}
                 continue
             out[f.name] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) else value
         return out
@@ -207,6 +219,37 @@ def _options(value: Any, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _report(value: Any, where: str) -> dict[str, Any]:
+    from .report import INFERENCES, INTERPOLATIONS
+
+    if not isinstance(value, dict):
+        raise _fail(where, "report", "a table ([report] anchor = \"jpeg\")", value)
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        name = f"report.{key}"
+        if key not in REPORT_KEYS:
+            from ..errors import did_you_mean
+
+            raise UsageError(f"{where}: unknown key {name!r}{did_you_mean(key, REPORT_KEYS)}; "
+                             f"known keys of [report]: {', '.join(REPORT_KEYS)}")
+        if key in ("resamples", "seed"):
+            if isinstance(v, bool) or not isinstance(v, int) or (key == "resamples" and v < 0):
+                raise _fail(where, name, "a whole number" + (" (0 or more)" if key == "resamples" else ""), v)
+        elif key == "allow_unlike":
+            if not isinstance(v, bool):
+                raise _fail(where, name, "true or false", v)
+        elif key == "adapted":
+            v = _strings(name, v, where)
+        elif key in ("interp", "inference"):
+            choices = INTERPOLATIONS if key == "interp" else INFERENCES
+            if v not in choices:
+                raise _fail(where, name, f"one of {', '.join(choices)}", v)
+        elif not isinstance(v, str) or not v:
+            raise _fail(where, name, "a path" if key == "out" else "a codec name", v)
+        out[key] = Path(v) if key == "out" else v
+    return out
+
+
 def _levels(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, dict):  # {codec: [levels]} or {codec: "1,3"}
         return tuple(f"{codec}={','.join(_strings(f'levels.{codec}', v, where))}" for codec, v in value.items())
@@ -218,6 +261,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return _strings(key, value, where)
     if key == "options":
         return _options(value, where)
+    if key == "report":
+        return _report(value, where)
     if key == "levels":
         return _levels(value, where)
     if key in ("store", "cache_dir"):
@@ -240,8 +285,6 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise _fail(where, key, "true or false", value)
         return value
-    from ..run.executor import EXECUTORS
-
     choices = {"executor": EXECUTORS, "mode": ("generate", "logits")}.get(key)
     if not isinstance(value, str) or (choices and value not in choices):
         raise _fail(where, key, f"one of {', '.join(choices)}" if choices else "a string", value)

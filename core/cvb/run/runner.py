@@ -34,6 +34,8 @@ from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
+from .claims import Claims, answer_unit, compression_unit
+from .compress_claims import shared
 from .compress_feed import CompressionFeed
 from .compress_units import JobOutcome, LevelWork, Workshop, measurements
 from .executor import Executor, LocalExecutor
@@ -52,6 +54,7 @@ _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image)
 MAX_LISTED_FAILURES = 200
 _MISSING = NOT_FRESH  # a compressed image never made (status of a sample's key)
 _ORDER_CHUNK = 512  # samples of a cell whose keys' state is looked up at once
+_CLAIM_POLL_S = 0.2  # how often answers another run holds are looked at again at a VLM's end
 
 
 @dataclass
@@ -99,13 +102,23 @@ class Runner:
         self._last_flush = time.monotonic()
         self._wanted_now = False  # a sample waits for a compression: store outcomes at once
         self._bar_c = self._bar_m = None
+        #: units claimed in the store, shared with concurrent runs (``cvb.run.claims``); what a
+        #: run beside this one stored since this moment is its work, not this run's to redo
+        self._claims: Claims | None = None
+        self._started_ns = time.time_ns()
 
     def run(self) -> dict[str, Any]:
+        self._claims = Claims(self.store, self.run_id)
         try:
             with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
                 return self._run()
         finally:
             self._jobs.close()
+            try:
+                self._claims.release_all()
+            except StoreError:
+                pass  # the store failed already (that error is on its way); a later run takes them over
+            self._claims.close()
 
     def _run(self) -> dict[str, Any]:
         self._refuse_vlms_that_cannot_answer()
@@ -119,6 +132,7 @@ class Runner:
             while not self._feed.finished:  # compression no VLM waited for (all answered)
                 self._drain(block=True)
             self._flush_outcomes()
+            self._claims.renew()  # what this run stored is free to read for a run beside it
         except StoreError:
             self._feed.stop()
             raise
@@ -199,20 +213,42 @@ class Runner:
                         work = []
                         for lv in c.levels:
                             key = keys[(h, c.name, lv)]
-                            compress = key not in status or (status[key] is not None and self.retry)
-                            if not compress and status[key] is not None:
-                                continue  # failed before; --retry-failed tries again
-                            have = metric_status.get(key, {})
-                            metrics = tuple(m for m in self._metric_names
-                                            if m not in have or (have[m] is not None and self.retry))
-                            if compress or metrics:
-                                work.append(LevelWork(lv, key, compress, metrics))
-                                n_compress += compress
-                                n_metrics += len(metrics)
+                            w = self._level_work(lv, key, status, metric_status, self.retry)
+                            if w is not None:
+                                work.append(w)
+                                n_compress += w.compress
+                                n_metrics += len(w.metrics)
                         if work:
                             units.append((ti, image, h, c.name, tuple(work)))
                 self._jobs.add(units)
         return n_compress, n_metrics
+
+    def _level_work(self, level: str, key: str, status: dict, metric_status: dict, retry: bool) -> LevelWork | None:
+        """What one compressed image still needs, given the store's ``compressed`` and
+        ``metric_status`` of its key (None: nothing)."""
+        compress = key not in status or (status[key] is not None and retry)
+        if not compress and status[key] is not None:
+            return None  # failed before; --retry-failed tries again
+        have = metric_status.get(key, {})
+        metrics = tuple(m for m in self._metric_names if m not in have or (have[m] is not None and retry))
+        return LevelWork(level, key, compress, metrics) if compress or metrics else None
+
+    def _recheck(self, works) -> dict[str, tuple[LevelWork | None, str | None]]:
+        """For levels just claimed (``compress_claims``, on the compression thread, so through
+        the claims' own connection): what each still needs now, and its stored error. What a
+        run beside this one stored since this run began counts as done, failed or not."""
+        db = self._claims.db
+        keys = [w.key for w in works]
+        status = db.compressed(keys)
+        metric_status = db.metric_status(keys) if self._metric_names else {}
+        recent = db.written_since(keys, self._started_ns) if self.retry else set()
+        out = {}
+        for w in works:
+            still = self._level_work(w.level, w.key, status, metric_status, self.retry and w.key not in recent)
+            if still is not None and not still.compress and w.compress:
+                still = LevelWork(w.level, w.key, True, still.metrics)  # stored: read from the cache
+            out[w.key] = (still, status.get(w.key))
+        return out
 
     def _make_local(self, category: str, name: str) -> Any:
         if category == "codec":
@@ -234,8 +270,11 @@ class Runner:
         options = self._worker_options()
         # read on the compression thread: the image of a unit without the sample spool's cache
         jobs = self._jobs.units(lambda ti, image: self.plan.tasks[ti].samples.source(image, cached=False))
-        self._feed = CompressionFeed(jobs, lambda todo, stop: self.executor.compress(
-            todo, workshop, self.cache, self.registry, options, stop), count=self._jobs.count)
+        def run(todo, stop):
+            return self.executor.compress(todo, workshop, self.cache, self.registry, options, stop)
+
+        # each level claimed before it is done; those of a run beside this one waited for
+        self._feed = CompressionFeed(jobs, shared(run, self._claims, self._recheck), count=self._jobs.count)
 
     def _drain(self, block: bool, catch: bool = False) -> list[str]:
         """Take finished compression units from the feed, store them (in transactions of at
@@ -267,6 +306,7 @@ class Runner:
         done = [(w.key, out.image_error if lo is None else lo.error) for out in outcomes
                 for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)) if w.compress]
         self._jobs.done(done)
+        self._claims.release(compression_unit(w.key) for out in outcomes for w in out.job.levels)
         if self._feed.finished:  # nothing more will come: whatever still waits is let go
             self._jobs.finish()
         return [key for key, _ in done]
@@ -276,6 +316,8 @@ class Runner:
             return
         compressed, metrics, images = [], [], []
         for out in outcomes:
+            if out.elsewhere:
+                continue  # stored by a run beside this one
             h, c = out.job.content_hash, codec_of[out.job.codec]
             if out.image_error is not None:
                 images.append((h, None, None, out.image_error))
@@ -442,6 +484,7 @@ class Runner:
         executor = self._inference_executor(session, vlm)
         batch: list[_Item] = []
         failed: list[tuple] = []
+        aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
                 error = self._image_error(t, i)
@@ -459,12 +502,18 @@ class Runner:
                     continue
                 batch.append(_Item(t, c, level, i, key))
                 if len(batch) >= session.batch_size:
-                    self._infer(executor, vlm, batch, bar)
-                    batch = []
+                    batch = self._claimed(vlm, batch, aside, bar)  # those this run asks: fill up again
+                    if len(batch) >= session.batch_size:
+                        self._infer(executor, vlm, batch, bar)
+                        batch = []
             if batch:
-                self._infer(executor, vlm, batch, bar)
+                batch = self._claimed(vlm, batch, aside, bar)
+                if batch:
+                    self._infer(executor, vlm, batch, bar)
+            self._answers_of_others(executor, session, vlm, aside, bar)
             while executor.pending():
                 self._collect(executor, vlm, bar, block=True)
+            self._claims.renew()  # before the next model loads: its answers are stored
         except StoreError:
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
@@ -473,6 +522,60 @@ class Runner:
         finally:
             executor.close()
         self._save_predictions(failed, bar)
+
+    def _unit(self, vlm: VLMPlan, item: _Item) -> str:
+        return answer_unit(item.task.answers_label or item.task.label, vlm.label, item.codec.name, item.level,
+                           item.task.samples[item.index].id)
+
+    def _claimed(self, vlm: VLMPlan, items: list[_Item], aside: list[_Item], bar) -> list[_Item]:
+        """Those of ``items`` this run now holds (``cvb.run.claims``) and still has to ask; the
+        ones another live run holds go to ``aside``, the ones a run beside this one answered
+        since this run began are counted done."""
+        units = [self._unit(vlm, item) for item in items]
+        mine = self._claims.claim(units)
+        aside += [item for item, unit in zip(items, units) if unit not in mine]
+        ours = [(item, unit) for item, unit in zip(items, units) if unit in mine]
+        answered = self._answered_elsewhere(vlm, [item for item, _ in ours])
+        if answered:
+            self._claims.release(unit for item, unit in ours if id(item) in answered)
+            bar.advance(len(answered))
+        return [item for item, _ in ours if id(item) not in answered]
+
+    def _answered_elsewhere(self, vlm: VLMPlan, items: list[_Item]) -> set[int]:
+        """``id()`` of the ``items`` whose current answer a run beside this one stored since
+        this run began (failed or not: it is that run's answer to give)."""
+        version, out = self._vlm_versions.get(vlm.label), set()
+        cells: dict[tuple, list[_Item]] = {}
+        for item in items:
+            cells.setdefault((id(item.task), item.codec.name, item.level), []).append(item)
+        for part in cells.values():
+            t, c, level = part[0].task, part[0].codec, part[0].level
+            rows = self.store.answers_since(t.answers_label or t.label, vlm.label, c.name, level,
+                                            [t.samples[item.index].id for item in part], self._started_ns)
+            for item in part:
+                row = rows.get(t.samples[item.index].id)
+                if row is not None and self._is_current(t, row[:4], row[4], item.key,
+                                                        t.samples.prompt_sha(item.index), version):
+                    out.add(id(item))
+        return out
+
+    def _answers_of_others(self, executor, session: VLMSession, vlm: VLMPlan, aside: list[_Item], bar) -> None:
+        """Once this run has asked all it could: the samples a run beside it held, until each
+        is answered there, or free again (its run ended or died) and asked here. Compression
+        outcomes are stored meanwhile (the other run may be waiting for one of them)."""
+        while aside:
+            items = aside[:]
+            aside.clear()
+            todo = self._claimed(vlm, items, aside, bar)
+            for start in range(0, len(todo), session.batch_size):
+                self._infer(executor, vlm, todo[start:start + session.batch_size], bar)
+            if aside and not todo:
+                self._collect(executor, vlm, bar, block=False)
+                self._claims.renew()
+                if self._feed.finished:
+                    time.sleep(_CLAIM_POLL_S)
+                else:
+                    self._drain(block=True)
 
     def _load(self, item: _Item):
         """The image the VLM sees for ``item``: the original, or the cached decoded image
@@ -579,6 +682,7 @@ class Runner:
             self.store.save_predictions(rows, self.run_id)
             self.work.predictions += len(rows)
             bar.advance(len(rows))
+            self._claims.release(answer_unit(r[0], r[3], r[5], r[6], r[2]) for r in rows)
 
     # ---- stage 3: scoring -------------------------------------------------------------------
     def _score_stage(self) -> dict[str, Any]:

@@ -147,3 +147,17 @@ CREATE TABLE IF NOT EXISTS cells (
     updated_at       TEXT NOT NULL,
     PRIMARY KEY (task, vlm, codec, level)
 );
+
+-- Units of work a running `cvb run` is doing now (a compression: `compress KEY`; an answer:
+-- `answer TASK VLM CODEC LEVEL SAMPLE`, fields joined by the unit separator), so concurrent
+-- runs of one matrix share the work instead of doing it twice (cvb.run.claims). A row lives
+-- from the claim until its result is stored; the owner's process (host, pid, pid_start) or,
+-- where that cannot be checked, expires_ns says whether another run may take it over.
+CREATE TABLE IF NOT EXISTS claims (
+    unit       TEXT PRIMARY KEY,
+    run_id     INTEGER NOT NULL,
+    host       TEXT,
+    pid        INTEGER,
+    pid_start  TEXT,
+    expires_ns INTEGER NOT NULL
+);

@@ -175,7 +175,7 @@ class Store:
                      ("runs", "pid", "INTEGER"), ("runs", "pid_start", "TEXT"))
 
     #: tables added to schema version 1 after stores were made with it (created on a writable open)
-    ADDED_TABLES = ("samples",)
+    ADDED_TABLES = ("samples", "claims")
 
     def _add_columns(self) -> None:
         """Columns and tables newer than the store (nullable, so older readers and rows are unaffected)."""
@@ -323,6 +323,7 @@ class Store:
         if gone:
             with self.write() as c:
                 c.executemany("UPDATE runs SET status='killed' WHERE id=? AND status='running'", gone)
+                c.executemany("DELETE FROM claims WHERE run_id=?", gone)  # free for any run (cvb.run.claims)
 
     def finish_run(self, run_id: int, status: str, summary: Mapping[str, Any] | None = None) -> None:
         with self.write() as c:
@@ -419,6 +420,23 @@ class Store:
     def _set_image_info(c: sqlite3.Connection, images: Sequence[tuple]) -> None:
         c.executemany("UPDATE images SET width=?, height=?, error=? WHERE content_hash=?",
                       [(w, h, e, ch) for ch, w, h, e in images])
+
+    def written_since(self, keys: Sequence[str], since_ns: int) -> set[str]:
+        """Those of the compressed ``keys`` whose row, or a metric of it, was written at or after
+        ``since_ns``: what a run beside this one settled since this one began."""
+        out = {k for (k,) in self._read_in("SELECT key FROM compressed WHERE updated_ns >= ? AND key IN ({in_})",
+                                           keys, (since_ns,))}
+        return out | {k for (k,) in self._read_in(
+            "SELECT DISTINCT key FROM metrics WHERE updated_ns >= ? AND key IN ({in_})", keys, (since_ns,))}
+
+    def answers_since(self, task: str, vlm: str, codec: str, level: str, sample_ids: Sequence[str],
+                      since_ns: int) -> dict[str, tuple]:
+        """sample id -> (key, task_version, prompt_sha, error, vlm_version) of the answers of one
+        cell among ``sample_ids`` written at or after ``since_ns`` (by a run beside this one)."""
+        return {r[0]: r[1:] for r in self._read_in(
+            "SELECT sample_id, key, task_version, prompt_sha, error, vlm_version FROM predictions"
+            " WHERE task=? AND vlm=? AND codec=? AND level=? AND updated_ns >= ? AND sample_id IN ({in_})",
+            sample_ids, (task, vlm, codec, level, since_ns))}
 
     def mean_bpp(self, keys: Sequence[str]) -> float | None:
         total, n = 0.0, 0
