@@ -35,7 +35,8 @@ def _rows(store: Path) -> dict[str, list[tuple]]:
         out = {}
         for table in ("images", "samples", "compressed", "metrics", "predictions", "cells"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")
-                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at")) and r[1] not in ("encode_s", "decode_s")]
+                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at"))
+                    and r[1] not in ("encode_s", "decode_s")]
             out[table] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
         return out
     finally:

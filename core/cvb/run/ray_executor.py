@@ -167,7 +167,7 @@ class RayInference:
 class _Collector:
     """A cache stand-in inside a Ray task: it keeps the entries a unit makes, to send back."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.entries: list[tuple[str, bytes, Any, dict, bool]] = []
 
     def info(self, key: str) -> None:
