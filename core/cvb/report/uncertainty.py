@@ -57,7 +57,7 @@ class Options:
 
 def _label_options(label: str, ref: str) -> dict[str, Any]:
     """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
-    from ..run.plan import coerce
+    from ..options import coerce
 
     if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
         return {}
@@ -155,7 +155,7 @@ def _fixed(x: float) -> float | None:
 def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stored_answers import empty_answers_note, empty_counts, read_section
 
     out = SectionStats(resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence,
@@ -400,7 +400,7 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
     from ..run import judge_replies
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stats_cache import StatsCache
 
     opts = opts or Options()
