@@ -15,10 +15,10 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import UsageError
 from ..identity import stored_label
 
-INTERPOLATIONS = ("pchip", "akima", "cubic")
-DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES (not imported: numpy stays unloaded)
-DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
-INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
+from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, store_path
+
+__all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "INFERENCES", "INTERPOLATIONS", "Report", "report_store",
+           "report_study"]
 
 
 @dataclass
@@ -178,7 +178,5 @@ def report_study(study, **overrides) -> Report:
     """The report of ``study``'s store with its ``[report]`` settings (``cvb report --config``);
     ``overrides``: ``report_store``'s keyword arguments, over the study's. The study's ``out``
     is not written here: ``Report.write(study.report["out"])`` writes it."""
-    from .run import store_path
-
     settings = {k: v for k, v in study.report.items() if k != "out"}
     return report_store(store_path(study), **{**settings, **overrides})

@@ -34,7 +34,7 @@ from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
-from .claims import Claims, answer_unit, compression_unit
+from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
 from .compress_feed import CompressionFeed
 from .compress_units import JobOutcome, LevelWork, Workshop, measurements
@@ -55,7 +55,6 @@ _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image)
 MAX_LISTED_FAILURES = 200
 _MISSING = NOT_FRESH  # a compressed image never made (status of a sample's key)
 _ORDER_CHUNK = 512  # samples of a cell whose keys' state is looked up at once
-_CLAIM_POLL_S = 0.2  # how often answers another run holds are looked at again at a VLM's end
 
 
 @dataclass
@@ -257,11 +256,11 @@ class Runner:
         """For levels just claimed (``compress_claims``, on the compression thread, so through
         the claims' own connection): what each still needs now, and its stored error. What a
         run beside this one stored since this run began counts as done, failed or not."""
-        db = self._claims.db
         keys = [w.key for w in works]
-        status = db.compressed(keys)
-        metric_status = db.metric_status(keys) if self._metric_names else {}
-        recent = db.written_since(keys, self._started_ns) if self.retry else set()
+        with self._claims.reading() as db:
+            status = db.compressed(keys)
+            metric_status = db.metric_status(keys) if self._metric_names else {}
+            recent = db.written_since(keys, self._started_ns) if self.retry else set()
         out = {}
         for w in works:
             still = self._level_work(w.level, w.key, status, metric_status, self.retry and w.key not in recent)
@@ -581,17 +580,20 @@ class Runner:
         """Once this run has asked all it could: the samples a run beside it held, until each
         is answered there, or free again (its run ended or died) and asked here. Compression
         outcomes are stored meanwhile (the other run may be waiting for one of them)."""
+        delays = poll_delays()
         while aside:
             items = aside[:]
             aside.clear()
             todo = self._claimed(vlm, items, aside, bar)
             for start in range(0, len(todo), session.batch_size):
                 self._infer(executor, vlm, todo[start:start + session.batch_size], bar)
-            if aside and not todo:
+            if todo:
+                delays = poll_delays()
+            elif aside:
                 self._collect(executor, vlm, bar, block=False)
                 self._claims.renew()
                 if self._feed.finished:
-                    time.sleep(_CLAIM_POLL_S)
+                    time.sleep(next(delays))
                 else:
                     self._drain(block=True)
 
