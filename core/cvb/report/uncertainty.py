@@ -55,17 +55,13 @@ class Options:
                 "resamples": self.resamples, "seed": self.seed, "confidence": self.confidence}
 
 
-def _label_options(label: str, ref: str) -> dict[str, Any]:
-    """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
+def _label_options(label: str) -> dict[str, Any]:
+    """``pope[circular=True,split=test]`` -> {circular: True, split: "test"}: a task label's
+    options, typed as ``-o`` reads them."""
+    from ..identity import Identity
     from ..options import coerce
 
-    if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
-        return {}
-    out = {}
-    for part in label[len(ref) + 1:-1].split(","):
-        key, _, value = part.partition("=")
-        out[key.strip()] = coerce(value.strip())
-    return out
+    return {key: coerce(value) for key, value in Identity.parse(label).options}
 
 
 def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -75,7 +71,7 @@ def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
         opts = run.get("options") or {}
         for t in opts.get("tasks") or []:
             if isinstance(t, dict) and t.get("label") and t.get("ref"):
-                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]))
+                out[t["label"]] = (t["ref"], _label_options(t["label"]))
     return out
 
 

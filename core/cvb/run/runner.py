@@ -45,7 +45,7 @@ from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError, batched
-from .store_rows import CompressedRow, ImageInfo, MetricRow, PredictionRow, StoredAnswer
+from .store_rows import CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, StoredAnswer
 from .vlm_session import VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
@@ -184,8 +184,8 @@ class Runner:
         for t in self.plan.tasks:
             for chunk in batched(t.images.items(), _SCORE_CHUNK):
                 known = self.store.images(t.label, [k for k, _ in chunk])
-                new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
-                       if k not in known or known[k][0] != im.content_hash]
+                new = [ImageRow(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
+                       if k not in known or known[k].content_hash != im.content_hash]
                 if new:
                     self.store.add_images(t.label, new)
                 if not self.retry:

@@ -23,7 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from ..errors import CvbError, UsageError
 from ..identity import Identity, scoring_of
 from . import run_process
-from .store_rows import CompressedRow, ImageInfo, MetricRow, PredictionRow, SampleRow, StoredAnswer
+from .store_rows import (CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, SampleRow, StoredAnswer,
+                         StoredImage)
 
 #: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
 #: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
@@ -397,25 +398,25 @@ class Store:
                       (now_iso(), status, json.dumps(summary, default=str) if summary else None, run_id))
 
     # ---- images ----------------------------------------------------------------------------
-    def images(self, task: str, keys: Sequence[str] | None = None) -> dict[str, tuple[str | None, str | None]]:
-        """image key -> (content hash, error) for one task (``keys``: only those images)."""
+    def images(self, task: str, keys: Sequence[str] | None = None) -> dict[str, StoredImage]:
+        """image key -> stored image (content hash, error) for one task (``keys``: only those)."""
         if keys is not None:
-            return {k: (h, e) for k, h, e in self._read_in(
+            return {k: StoredImage(h, e) for k, h, e in self._read_in(
                 "SELECT image_key, content_hash, error FROM images WHERE task=? AND image_key IN ({in_})",
                 keys, (task,))}
-        return {k: (h, e) for k, h, e in self._read(
+        return {k: StoredImage(h, e) for k, h, e in self._read(
             "SELECT image_key, content_hash, error FROM images WHERE task=?", (task,))}
 
-    def add_images(self, task: str, rows: Iterable[tuple[str, str | None, int | None, str | None]]) -> None:
-        """(image key, content hash, bytes, error); a row whose hash is unchanged is left alone
-        (it keeps the decode error or size found by an earlier run)."""
+    def add_images(self, task: str, rows: Iterable[ImageRow]) -> None:
+        """Images of a task; a row whose hash is unchanged is left alone (it keeps the decode
+        error or size found by an earlier run)."""
         with self.write() as c:
             c.executemany(
                 "INSERT INTO images (task, image_key, content_hash, num_bytes, error) VALUES (?,?,?,?,?)"
                 " ON CONFLICT (task, image_key) DO UPDATE SET content_hash=excluded.content_hash,"
                 " num_bytes=excluded.num_bytes, error=excluded.error, width=NULL, height=NULL"
                 " WHERE images.content_hash IS NOT excluded.content_hash",
-                [(task, *r) for r in rows])
+                [(task, *ImageRow(*r)) for r in rows])
 
     def decode_errors(self, hashes: Sequence[str]) -> dict[str, str]:
         """content hash -> why the image could not be decoded, for the hashes that failed."""

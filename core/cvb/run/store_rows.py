@@ -7,6 +7,23 @@ from __future__ import annotations
 from typing import NamedTuple
 
 
+class ImageRow(NamedTuple):
+    """One image a task uses (``Store.add_images``): its content hash and size, or why it
+    cannot be read."""
+
+    image_key: str
+    content_hash: str | None
+    num_bytes: int | None
+    error: str | None
+
+
+class StoredImage(NamedTuple):
+    """An image a task uses, as stored (``Store.images``)."""
+
+    content_hash: str | None
+    error: str | None
+
+
 class ImageInfo(NamedTuple):
     """What decoding an image found (``Store.set_image_info``): its size, or why it failed."""
 
