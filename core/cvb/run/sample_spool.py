@@ -41,10 +41,14 @@ assert [f.name for f in fields(Sample)] == ["id", "image", "question", "kind", "
 def _dumps(s: Sample) -> bytes:
     """The sample without its images; the keys of its ``more_images`` (their sources have rows
     of their own in ``images``, like any image's), appended only where there are some."""
-    fields_ = (s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta)
+    fields_: tuple = (s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta)
     if s.more_images:
         fields_ += (tuple(src.key for src in s.more_images),)
     return pickle.dumps(fields_, protocol=5)
+
+
+#: a sample read back: (sample, prompt fingerprint, image content hash, image error)
+Entry = tuple[Sample, str, "str | None", "str | None"]
 
 
 @dataclass
@@ -63,6 +67,7 @@ class SpooledImage(ImageSource):
     it becomes a plain ``ImageSource`` holding its bytes."""
 
     __slots__ = ("_read",)
+    _read: Callable[[], bytes]
 
     def __init__(self, key: str, read: Callable[[], bytes]):
         super().__init__(key)
@@ -137,7 +142,7 @@ class SampleSpool:
         self.ids_hash = digest.hexdigest()
         self.conn.execute("CREATE INDEX s_order ON s (image_rank, pos)")
         self.conn.execute("CREATE INDEX images_hash ON images (content_hash)")
-        self._pages: OrderedDict[int, dict[int, tuple[Sample, str]]] = OrderedDict()
+        self._pages: OrderedDict[int, dict[int, Entry]] = OrderedDict()
         self._page_of: dict[int, int] = {}  # position -> page (of the pages kept)
         self._images: OrderedDict[str, tuple] = OrderedDict()  # key -> its row, the latest read
         #: the spool's images by key (a read-only mapping of ``TaskImage``, streamed)
@@ -179,7 +184,7 @@ class SampleSpool:
         return self.count
 
     # ---- reading back ------------------------------------------------------------------------
-    def _entry(self, pos: int) -> tuple[Sample, str, str | None, str | None]:
+    def _entry(self, pos: int) -> Entry:
         page = self._page_of.get(pos)
         if page is not None:
             self._pages.move_to_end(page)
@@ -203,11 +208,11 @@ class SampleSpool:
                     del self._page_of[p]
         return entries[pos]
 
-    def _entries(self, rows: Sequence[tuple]) -> dict[int, tuple[Sample, str, str | None]]:
+    def _entries(self, rows: Sequence[tuple]) -> dict[int, Entry]:
         """position -> (sample, prompt fingerprint, image content hash, image error) of rows read with
         ``_SAMPLE_IMAGE`` (samples of one image share its source)."""
         sources: dict[int, ImageSource] = {}
-        out = {}
+        out: dict[int, Entry] = {}
         for pos, sha, blob, *image in rows:
             source = sources.get(image[0])
             if source is None:
@@ -234,7 +239,7 @@ class SampleSpool:
             self._images.popitem(last=False)
         return row
 
-    def _source(self, row: tuple) -> ImageSource:
+    def _source(self, row: Sequence) -> ImageSource:
         rank, key, path, has_data = row[:4]
         if not has_data:
             return ImageSource(key, path)
