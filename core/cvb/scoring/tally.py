@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from .types import Sample, TaskScore
+from ..types import Sample, TaskScore
 
 __all__ = ["Tally", "WholeSet", "scorer_for", "score_whole"]
 
@@ -73,7 +73,7 @@ class WholeSet:
         self.task = task
         self._given = samples is not None and len(samples) > self.IN_MEMORY
         if self._given:
-            from .text_spool import SpooledTexts
+            from ..text_spool import SpooledTexts
 
             self.samples: Sequence[Sample] = samples
             self.predictions: Mapping[str, str] = SpooledTexts()
