@@ -10,7 +10,8 @@ same machine load. Prints the median wall time of each and the ratio the issue t
   compress  cvb compress -c jpeg,webp,avif (the sample photos, default metrics)
 
 Variants: ``-j 1`` (one process, which gives torch's MS-SSIM every CPU as threads), ``-j 2``,
-and ``-j 1`` with ``OMP_NUM_THREADS=1`` (one process on one thread: the single-core baseline).
+``default`` (``--jobs default``: no ``-j``, as cvb picks it from the CPUs free) and ``-j 1``
+with ``OMP_NUM_THREADS=1`` (one process on one thread: the single-core baseline).
 
 Wall time on a shared machine says little (Linux shares the CPUs between sessions), so each
 command's CPU time is measured too: the main process's own (``RUSAGE_SELF`` at its exit) and
@@ -21,7 +22,7 @@ CPUs no command takes less than its busiest thread's CPU time, nor less than its
 divided by the CPUs; the script prints that floor per variant and the ratio the floors give,
 which is what an idle machine shows when the threads overlap well.
 
-    .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress] [--jobs 2,4]
+    .venv/bin/python benchmarks/bench_jobs.py [--repeat 3] [--what run,compress] [--jobs 2,4,default]
                                               [--codecs jpeg,webp,avif] [--metrics psnr] [--limit N]
 """
 
@@ -46,9 +47,11 @@ BUILTIN = ("cvb_pillow", "cvb_metrics", "cvb_local")  # the plugins these comman
 ONE_THREAD = "-j 1 1-thread"
 
 
-def variants(jobs: list[int], one_thread: bool) -> dict[str, tuple[int, dict]]:
-    """label -> (-j, extra environment): ``-j 1``, each ``-j N`` asked for, the one-thread baseline."""
-    out = {f"-j {n}": (n, {}) for n in [1, *[n for n in jobs if n != 1]]}
+def variants(jobs: list[str], one_thread: bool) -> dict[str, tuple[int | None, dict]]:
+    """label -> (-j, extra environment): ``-j 1``, each ``-j N`` asked for (``default``: no
+    ``-j``, cvb's own choice from the CPUs free), the one-thread baseline."""
+    asked = [None if n == "default" else int(n) for n in jobs]
+    out = {("default" if n is None else f"-j {n}"): (n, {}) for n in [1, *[n for n in asked if n != 1]]}
     if one_thread:
         out[ONE_THREAD] = (1, {"OMP_NUM_THREADS": "1"})
     return out
@@ -82,14 +85,15 @@ def child(argv: list[str]) -> None:
 SIZE: tuple[str, str | None, int | None] = (CODECS, None, None)
 
 
-def command(what: str, jobs: int, tmp: Path) -> list[str]:
+def command(what: str, jobs: int | None, tmp: Path) -> list[str]:
     codecs, metrics, limit = SIZE
     extra = ["-m", metrics] if metrics else []
+    j = [] if jobs is None else ["-j", str(jobs)]  # None: the default
     if what == "run":
-        return ["run", "-t", "sample", "-c", codecs, "--vlm", "scripted", "-j", str(jobs), "-q",
+        return ["run", "-t", "sample", "-c", codecs, "--vlm", "scripted", *j, "-q",
                 "--store", str(tmp / "r.sqlite"), "--cache-dir", str(tmp / "cache"), *extra,
                 *(["--limit", str(limit)] if limit else [])]
-    return ["compress", "-c", codecs, "-j", str(jobs), "-q", *extra]
+    return ["compress", "-c", codecs, *j, "-q", *extra]
 
 
 def _subreaper() -> None:
@@ -156,12 +160,13 @@ class ThreadCPU:
         return max(self.cpu.values(), default=0.0)
 
 
-def timed(what: str, jobs: int, extra: dict) -> tuple[float, float, float, float]:
+def timed(what: str, jobs: int | None, extra: dict) -> tuple[float, float, float, float]:
     """(wall, main process CPU, worker CPU, busiest thread's CPU) seconds of one fresh command."""
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-jobs-"))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(FAKES), os.environ.get("PYTHONPATH")])),
            _SELF_CPU_ENV: str(tmp / "self-cpu.json")}
     env.pop("OMP_NUM_THREADS", None)  # measure cvb's own thread budget, not the caller's setting
+    env.pop("CVB_JOBS", None)  # and its own default -j
     env.update(extra)
     try:
         _reap_all()
@@ -215,7 +220,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="rounds of every variant")
     ap.add_argument("--what", default="run,compress", help="run, compress or both")
     ap.add_argument("--no-one-thread", action="store_true", help="skip the -j 1 OMP_NUM_THREADS=1 variant")
-    ap.add_argument("--jobs", default="2", help="the -j values compared with -j 1, e.g. 2,4 on four CPUs")
+    ap.add_argument("--jobs", default="2", help="the -j values compared with -j 1, e.g. 2,4 on four CPUs; "
+                                                "`default`: no -j (cvb picks from the CPUs free)")
     ap.add_argument("--codecs", default=CODECS)
     ap.add_argument("--metrics", default=None, help="image metrics (default: the commands' own)")
     ap.add_argument("--limit", type=int, default=None, help="samples of the task (run only)")
@@ -226,7 +232,7 @@ def main() -> None:
 
     _subreaper()
     cpus = available_cpus()
-    todo = variants([int(n) for n in args.jobs.split(",")], not args.no_one_thread)
+    todo = variants(args.jobs.split(","), not args.no_one_thread)
     print(f"-j scaling with default metrics; cpus={cpus}, python {sys.version.split()[0]}, "
           f"median of {args.repeat} alternating rounds, wall and CPU seconds of the whole command")
     print(f"  load average before: {os.getloadavg()[0]:.1f}")

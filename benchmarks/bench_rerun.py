@@ -46,6 +46,7 @@ print(json.dumps({"cpu": time.process_time(), "rss_mb": resource.getrusage(resou
 
 def rerun(checkout: Path, args: list[str]) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(checkout / "core"), str(checkout / "plugins")])}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: modules load from their bytecode, not compiled each time
     out = subprocess.run([sys.executable, "-c", CHILD, str(checkout), *args], env=env, cwd=checkout,
                          capture_output=True, text=True)
     if out.returncode != 0:

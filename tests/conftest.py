@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from pathlib import Path
@@ -10,6 +11,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
+
+# `-j`'s default is the CPUs free now, which the load decides: the suite asks for one process
+# (the compression of `cvb run` on a thread of its own) so that what a test sees never depends
+# on the machine's load; tests of the default remove this (tests/test_free_cpus.py)
+os.environ["CVB_JOBS"] = "1"
 
 
 # ---- core: registries built from in-process plugins ------------------------------------------

@@ -157,3 +157,23 @@ def test_ray_options_need_the_ray_executor(tmp_path):
     images = make_images(tmp_path / "imgs", 1)
     out = cvb(_args(images, tmp_path, "x", "--replicas", "2"))
     assert out.returncode == 2 and "need --executor ray" in out.stderr
+
+
+def test_two_ray_runs_at_once_share_the_work(cluster, tmp_path):
+    """Two runs on one store and one cluster: each image x level compressed once and each
+    question answered once in all, by Ray tasks and replicas (the claims are the drivers')."""
+    images = make_images(tmp_path / "imgs", 8)
+    log = cluster["log"]
+    before = len(log_events(log, "encode ")), len(log_events(log, "answer "))
+    args = [sys.executable, "-m", "cvb_fakes.cli", *_args(images, tmp_path, "shared", "--executor", "ray",
+                                                          "--address", cluster["address"])]
+    procs = [subprocess.Popen(args, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=HANG_S) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-3000:] for _, err in outs]
+    after = len(log_events(log, "encode ")), len(log_events(log, "answer "))
+    assert (after[0] - before[0], after[1] - before[1]) == (8 * 2, 8 * 2 * 3)
+    assert [_cells(out) for out, _ in outs][0] == _cells(outs[1][0])
+    with sqlite3.connect(tmp_path / "shared.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 8 * 2 * 3
+        assert db.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0

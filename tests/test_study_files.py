@@ -19,8 +19,9 @@ from cvb_fakes import make_images
 from cvb_fakes.harness import cli, subprocess_env, use_fakes
 
 ROOT = Path(__file__).parents[1]
-#: columns that differ between two runs of the same study (when, how long, which run, stamps)
-VOLATILE = ("id", "run_id", "latency_s", "fingerprint")  # fingerprint: of the rows' write stamps
+#: columns that differ between two runs of the same study (when, how long, which run; a cell's
+#: fingerprint is of its rows' write stamps)
+VOLATILE = ("id", "run_id", "latency_s", "encode_s", "decode_s", "fingerprint")
 
 
 def _cvb(*args, cwd=None, **env) -> subprocess.CompletedProcess:
@@ -35,7 +36,7 @@ def _rows(store: Path) -> dict[str, list[tuple]]:
         out = {}
         for table in ("images", "samples", "compressed", "metrics", "predictions", "cells"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")
-                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at")) and r[1] not in ("encode_s", "decode_s")]
+                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at"))]
             out[table] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
         return out
     finally:
@@ -187,3 +188,38 @@ def test_merging_is_per_option_and_per_codec():
     assert over.vlms == ("a",) and over.limit == 5
     assert base.merged(Study(levels=("7,8",))).levels == ("7,8",)  # a bare list: the single codec's
     assert base.merged(Study(vlms=("b", "c"))).vlms == ("b", "c")  # a list given replaces the list
+
+
+def test_cvb_report_config_takes_the_studys_store_and_report_table(tmp_path, monkeypatch):
+    images = make_images(tmp_path / "imgs", 4)
+    study = _study(tmp_path, images, f'store = "{tmp_path / "r.sqlite"}"\n')
+    study.write_text(study.read_text() + '\n[report]\nresamples = 30\nseed = 5\nanchor = "fake"\n'
+                     f'out = "{tmp_path / "rep"}"\n')
+    run = _cvb("run", "--config", study, "--cache-dir", tmp_path / "c", "-q")
+    assert run.returncode == 0, run.stderr
+    by_file = _cvb("report", "--config", study, "--json", "-q", "--no-plots", "--samples", "0")
+    assert by_file.returncode == 0, by_file.stderr
+    report = json.loads(by_file.stdout)
+    assert report["inference"]["resamples"] == 30 and report["inference"]["seed"] == 5
+    assert report["sections"][0]["anchor"] == "fake" and (tmp_path / "rep" / "report.json").is_file()
+    typed = _cvb("report", "--config", study, "--json", "-q", "--seed", "6", "--resamples", "0")
+    assert typed.returncode == 0, typed.stderr
+    assert json.loads(typed.stdout)["inference"]["seed"] == 6  # a typed flag wins over [report]
+
+    from cvb.api import load_study, report_study
+
+    use_fakes(monkeypatch)  # the toy task's scoring rule, as in the command's process
+    from_python = report_study(load_study(study))
+    assert from_python.data["inference"]["seed"] == 5
+    assert json.loads(from_python.json())["sections"] == report["sections"]
+
+
+def test_an_unknown_report_key_names_the_known_ones(tmp_path):
+    from cvb.api import load_study
+    from cvb.errors import UsageError
+
+    study = tmp_path / "s.toml"
+    study.write_text('[report]\nseeds = 3\n')
+    with pytest.raises(UsageError, match=r"unknown key 'report.seeds' \(did you mean 'seed'\?\); known keys of "
+                                         r"\[report\]: anchor, interp, resamples, seed"):
+        load_study(study)

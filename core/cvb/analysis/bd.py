@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 METHODS = ("pchip", "akima", "cubic")
 # The fewest points each interpolation needs: a cubic fit through fewer than four points is
@@ -74,6 +75,8 @@ def _curve(rates: Sequence[float], scores: Sequence[float], label: str, method: 
     Returns ``(log10 rates, scores)``. A repeated rate would make the interpolant ill-defined
     (two ordinates at one abscissa); the mean is the least surprising merge.
     """
+    import numpy as np
+
     r = np.asarray(rates, dtype=float).ravel()
     s = np.asarray(scores, dtype=float).ravel()
     if r.shape != s.shape:
@@ -114,12 +117,16 @@ class _Cubic:
     """Least-squares cubic polynomial, integrated exactly."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
+        import numpy as np
+
         if np.ndim(y) == 1:
             self._antiderivative = np.polyint(np.polyfit(x, y, 3))
         else:  # one polynomial per column
             self._antiderivative = np.stack([np.polyint(c) for c in np.polyfit(x, y, 3).T], axis=1)
 
     def integrate(self, a: float, b: float):
+        import numpy as np
+
         if self._antiderivative.ndim == 1:
             return float(np.polyval(self._antiderivative, b) - np.polyval(self._antiderivative, a))
         c = self._antiderivative  # (5, B): Horner's rule per column, as np.polyval
@@ -131,6 +138,8 @@ class _Cubic:
 
 def _mean_difference(xa, ya, xt, yt, method):
     """Mean of (f_test - f_anchor) over the overlap of both x ranges, with the overlap."""
+    import numpy as np
+
     lo, hi = max(xa[0], xt[0]), min(xa[-1], xt[-1])
     if not hi > lo:
         return None
@@ -194,6 +203,8 @@ def bd_metric_replicates(
     one interpolant over all columns does the work of B; a column with a non-finite score
     (which drops that point) goes through ``bd_metric`` on its own. Same numbers as calling
     ``bd_metric`` per column (tested)."""
+    import numpy as np
+
     _check_method(method)
     sa = np.asarray(scores_anchor, dtype=float)
     st = np.asarray(scores_test, dtype=float)
@@ -216,6 +227,8 @@ def bd_metric_replicates(
 
 def _curves(rates: Sequence[float], scores: np.ndarray, method: str):
     """``_curve`` of the columns of ``scores`` (all finite) on one set of rates."""
+    import numpy as np
+
     r = np.asarray(rates, dtype=float).ravel()
     if r.shape[0] != scores.shape[0]:
         raise ValueError(f"{r.size} rates but {scores.shape[0]} scores")
@@ -236,6 +249,8 @@ def _curves(rates: Sequence[float], scores: np.ndarray, method: str):
 
 def _by_score(x: np.ndarray, y: np.ndarray, label: str):
     """Swap axes for BD-rate: the score must be strictly monotone in the rate."""
+    import numpy as np
+
     d = np.diff(y)
     if not (np.all(d > 0) or np.all(d < 0)):
         raise _Undefined(

@@ -22,9 +22,10 @@ reproducible to the last digit.
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 CONFIDENCE = 0.95
 
@@ -58,6 +59,8 @@ def mcnemar(reference: Sequence[float], compressed: Sequence[float]) -> dict:
     p-value is the binomial test of ``b`` out of ``b + c`` at 1/2 (the exact form statsmodels'
     ``mcnemar(exact=True)`` computes). No discordant pair gives p = 1.
     """
+    import numpy as np
+
     ref = np.asarray(reference, dtype=float)
     cmp_ = np.asarray(compressed, dtype=float)
     if ref.shape != cmp_.shape:
@@ -80,6 +83,8 @@ def cluster_resamples(groups: Sequence[Sequence[int]], n_resamples: int = DEFAUL
     Questions about one image are not independent (POPE asks six about each), so the unit
     drawn with replacement is the image and all its questions come along.
     """
+    import numpy as np
+
     arrays = [np.asarray(g, dtype=np.int64) for g in groups if len(g)]
     return [np.concatenate([arrays[i] for i in row]) for row in cluster_draws(len(arrays), n_resamples, seed)]
 
@@ -87,6 +92,8 @@ def cluster_resamples(groups: Sequence[Sequence[int]], n_resamples: int = DEFAUL
 def cluster_draws(n_groups: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> np.ndarray:
     """The groups drawn by each resample of ``cluster_resamples``: ``(n_resamples, n_groups)``
     group numbers (resample ``r`` is the concatenation of groups ``draws[r]``, in that order)."""
+    import numpy as np
+
     if n_groups <= 0:
         return np.empty((0, 0), dtype=np.int64)
     return np.random.default_rng(seed).integers(0, n_groups, size=(n_resamples, n_groups))
@@ -99,6 +106,8 @@ def draw_counts(draws: np.ndarray) -> np.ndarray:
     of a per-sample quantity, ``draw_counts(draws) @ per_group`` is its sum over every
     resample at once (exactly the sum over the concatenated samples for integer counts, which
     float64 holds exactly)."""
+    import numpy as np
+
     n_resamples, n_groups = draws.shape
     flat = (draws + n_groups * np.arange(n_resamples)[:, None]).ravel()
     return np.bincount(flat, minlength=n_resamples * n_groups).reshape(n_resamples, n_groups).astype(float)
@@ -128,6 +137,8 @@ def percentile_interval(values: Iterable[float], confidence: float = CONFIDENCE)
     Built from the same tail counts as ``bootstrap_p``, so for paired differences the interval
     excludes 0 exactly when ``bootstrap_p < 1 - confidence``: interval, p-value and the star of
     significance can never contradict each other. NaN when there are too few values."""
+    import numpy as np
+
     v = np.sort(np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float))
     j = _tail_rank(v.size, confidence)
     if j == 0:
@@ -141,6 +152,8 @@ def bootstrap_p(deltas: Iterable[float]) -> float:
     ``tail_p`` of the smaller count of resampled differences on either side of 0 (a difference of
     exactly 0 counts on both sides): ``2 (k + 1) / (R + 1)``, never 0, at most 1.
     """
+    import numpy as np
+
     d = np.asarray([x for x in deltas if x is not None and math.isfinite(x)], dtype=float)
     if d.size == 0:
         return math.nan

@@ -14,9 +14,9 @@ Light at import: nothing heavy loads until a function runs.
 
 from __future__ import annotations
 
-from .report import Report, report_store
+from .report import Report, report_store, report_study
 from .run import RunInterrupted, RunResult, run_study
 from .study import Study, StudyFile, load_study, study_from_dict
 
 __all__ = ["Report", "RunInterrupted", "RunResult", "Study", "StudyFile", "load_study", "report_store",
-           "run_study", "study_from_dict"]
+           "report_study", "run_study", "study_from_dict"]

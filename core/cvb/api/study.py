@@ -33,9 +33,17 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import UsageError
+from ..run.executor import EXECUTORS
 
 #: the list fields, in the command line's spelling ("jpeg,webp" or repeated flags)
 LISTS = ("vlms", "tasks", "codecs", "metrics")
+#: ``cvb report``'s choices and defaults (here, not from cvb.report: numpy stays unloaded)
+INTERPOLATIONS = ("pchip", "akima", "cubic")
+DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES
+DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
+INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
+#: the ``[report]`` table's keys: ``cvb report``'s settings for this study (``--config``)
+REPORT_KEYS = ("anchor", "interp", "resamples", "seed", "inference", "adapted", "allow_unlike", "out")
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class Study:
     limit: int | None = None
     store: Path | None = None  # None: $CVB_STORE, else cvb-out/results.sqlite
     cache_dir: Path | None = None  # None: $CVB_CACHE_DIR, else the user cache dir's cvb/images
-    jobs: int | str | None = None  # a count or "auto"; None: 1
+    jobs: int | str | None = None  # a count or "auto"; None: $CVB_JOBS, else auto
     executor: str | None = None  # "local" (None) or "ray"
     address: str | None = None
     replicas: int | None = None
@@ -76,8 +84,27 @@ class Study:
     device: str | None = None
     mode: str | None = None
     retry_failed: bool | None = None  # None: False
+    #: ``cvb report --config``'s settings (``REPORT_KEYS``): anchor, resamples, seed...; ``cvb
+    #: run`` only records them
+    report: Mapping[str, Any] = field(default_factory=dict)
     #: the file this study was read from (None: made in Python or from flags alone)
     source: StudyFile | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        """Python callers may write a field as a study file does: a list or one comma string
+        for the lists, ``{"jpeg": [1, 3]}`` for levels, ``{"vlm": {"max_new_tokens": 16}}``
+        for options, a string for a path; it is kept in the command line's form."""
+        for name in (*LISTS, "levels", "options"):
+            value = getattr(self, name)
+            if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
+                object.__setattr__(self, name, _convert(name, list(value) if isinstance(value, tuple) else value,
+                                                        "Study"))
+        for name in ("store", "cache_dir"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value))
+        if self.report:
+            object.__setattr__(self, "report", _report(dict(self.report), "Study"))
 
     def merged(self, over: "Study") -> "Study":
         """This study with what ``over`` says on top (``over`` wins): a field ``over`` leaves
@@ -91,7 +118,9 @@ class Study:
             value = getattr(over, f.name)
             if value is None or value == ():
                 continue
-            if f.name == "options":
+            if f.name == "report":
+                value = {**self.report, **value}
+            elif f.name == "options":
                 value = _merge_keyed(self.options, value, _option_key)
             elif f.name == "levels":
                 value = _merge_levels(self.levels, value)
@@ -103,7 +132,11 @@ class Study:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name == "source" or value is None or value == ():
+            if f.name == "source" or value is None or value == () or value == {}:
+                continue
+            if f.name == "report":
+                out[f.name] = {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                               for k, v in value.items()}
                 continue
             out[f.name] = list(value) if isinstance(value, tuple) else str(value) if isinstance(value, Path) else value
         return out
@@ -114,6 +147,15 @@ class Study:
         if self.source is not None:
             out["file"] = self.source.record()
         return out
+
+
+def store_path(study: Study) -> Path:
+    """Where ``study``'s results go: its ``store``, else ``$CVB_STORE``, else cvb-out/results.sqlite."""
+    import os
+
+    from ..run.store import DEFAULT_STORE, STORE_ENV
+
+    return study.store or Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
 def known_keys() -> list[str]:
@@ -182,7 +224,7 @@ def _fail(where: str, key: str, expected: str, value: Any) -> UsageError:
 def _strings(key: str, value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
                                        for v in value):
         return tuple(str(v) for v in value)
     raise _fail(where, key, "a list of names or a comma-separated string", value)
@@ -195,7 +237,7 @@ def _option_value(value: Any) -> str:
 
 
 def _options(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, list):  # ["vlm.max_new_tokens=16", ...], as -o takes them
+    if isinstance(value, (list, tuple)):  # ["vlm.max_new_tokens=16", ...], as -o takes them
         return _strings("options", value, where)
     if not isinstance(value, dict):
         raise _fail(where, "options", 'a table of tables ([options.vlm] max_new_tokens = 16)', value)
@@ -205,6 +247,35 @@ def _options(value: Any, where: str) -> tuple[str, ...]:
             raise _fail(where, f"options.{target}", "a table of KEY = VALUE", opts)
         out += [f"{target}.{k}={_option_value(v)}" for k, v in opts.items()]
     return tuple(out)
+
+
+def _report(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, "report", "a table ([report] anchor = \"jpeg\")", value)
+    out: dict[str, Any] = {}
+    for key, v in value.items():
+        name = f"report.{key}"
+        if key not in REPORT_KEYS:
+            from ..errors import did_you_mean
+
+            raise UsageError(f"{where}: unknown key {name!r}{did_you_mean(key, REPORT_KEYS)}; "
+                             f"known keys of [report]: {', '.join(REPORT_KEYS)}")
+        if key in ("resamples", "seed"):
+            if isinstance(v, bool) or not isinstance(v, int) or (key == "resamples" and v < 0):
+                raise _fail(where, name, "a whole number" + (" (0 or more)" if key == "resamples" else ""), v)
+        elif key == "allow_unlike":
+            if not isinstance(v, bool):
+                raise _fail(where, name, "true or false", v)
+        elif key == "adapted":
+            v = _strings(name, v, where)
+        elif key in ("interp", "inference"):
+            choices = INTERPOLATIONS if key == "interp" else INFERENCES
+            if v not in choices:
+                raise _fail(where, name, f"one of {', '.join(choices)}", v)
+        elif not (isinstance(v, str) or (key == "out" and isinstance(v, Path))) or not str(v):
+            raise _fail(where, name, "a path" if key == "out" else "a codec name", v)
+        out[key] = Path(v) if key == "out" else v
+    return out
 
 
 def _levels(value: Any, where: str) -> tuple[str, ...]:
@@ -218,6 +289,8 @@ def _convert(key: str, value: Any, where: str) -> Any:
         return _strings(key, value, where)
     if key == "options":
         return _options(value, where)
+    if key == "report":
+        return _report(value, where)
     if key == "levels":
         return _levels(value, where)
     if key in ("store", "cache_dir"):
@@ -240,8 +313,6 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if not isinstance(value, bool):
             raise _fail(where, key, "true or false", value)
         return value
-    from ..run.executor import EXECUTORS
-
     choices = {"executor": EXECUTORS, "mode": ("generate", "logits")}.get(key)
     if not isinstance(value, str) or (choices and value not in choices):
         raise _fail(where, key, f"one of {', '.join(choices)}" if choices else "a string", value)

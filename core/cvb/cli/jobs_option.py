@@ -6,7 +6,7 @@ import click
 
 
 class Jobs(click.ParamType):
-    """A count of at least 1, or ``auto`` (kept as the string; ``cvb.threads.resolve_jobs``
+    """A count of at least 1, or ``auto`` (kept as the string; ``cvb.threads.jobs_and_note``
     turns it into the CPUs free when the command starts)."""
 
     name = "N|auto"
@@ -25,15 +25,18 @@ class Jobs(click.ParamType):
 
 
 def jobs_option(what: str):
+    from ..threads import JOBS_ENV
+
     return click.option(
-        "--jobs", "-j", type=Jobs(), default=1, show_default=True,
-        help=f"{what} `auto`: one per CPU free now (the CPUs this process may use, by affinity and "
-             f"cgroup quota, less the load average), since more workers than free CPUs only share "
-             f"them; a note says when -j N exceeds the free CPUs.")
+        "--jobs", "-j", type=Jobs(), default=None, envvar=JOBS_ENV, show_envvar=True,
+        help=f"{what} `auto`, the default: one per CPU free now (the CPUs this process may use, by "
+             f"affinity and cgroup quota, less the load average), and none for work too small to "
+             f"pay for a worker's start-up; a note says when busy CPUs hold the count down, or "
+             f"when -j N exceeds the free CPUs.")
 
 
-def resolved(jobs: int | str) -> tuple[int, str | None]:
-    """(worker count, a note for the user or None) for ``-j``'s value."""
+def resolved(jobs: int | str | None) -> tuple[int, str | None]:
+    """(worker count, a note for the user or None) for ``-j``'s value (None: not given)."""
     from ..threads import jobs_and_note
 
     return jobs_and_note(jobs)

@@ -16,6 +16,12 @@ from ..api.report import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLAT
 FORMATS = ("table", "markdown", "csv", "json")
 
 
+#: a study file's key -> this command's parameter it is the default of
+_FROM_STUDY = {"store": "store_path", "anchor": "anchor", "interp": "interp", "adapted": "adapted_pairs",
+               "allow_unlike": "allow_unlike", "resamples": "resamples", "seed": "seed",
+               "inference": "inference", "out": "out_dir"}
+
+
 def default_store() -> Path:
     from .output import default_store as default  # the run command's default, one rule
 
@@ -23,6 +29,10 @@ def default_store() -> Path:
 
 
 @click.command("report")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Study file (TOML, docs/study-files.md): its store and its [report] table "
+                   "(anchor, resamples, seed, inference, interp, adapted, allow_unlike, out) "
+                   "are the defaults of these flags.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
                    "as for `cvb run` and scripts/demo.sh].")
@@ -69,8 +79,10 @@ def default_store() -> Path:
                    "model, task and codec versions) instead of its one-line summary; the files "
                    "of --out and --json always hold it in full.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress notes on stderr.")
-def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference,
-               fmt, as_json, out_dir, no_plots, n_samples, cache_dir, full_provenance, quiet) -> None:
+@click.pass_context
+def report_cmd(ctx: click.Context, config, store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlike,
+               resamples, seed, inference, fmt, as_json, out_dir, no_plots, n_samples, cache_dir,
+               full_provenance, quiet) -> None:
     """Score tables with confidence intervals and tests, BD-metrics, correlations and plots.
 
     \b
@@ -88,10 +100,22 @@ def report_cmd(store_path, task, vlm, anchor, interp, adapted_pairs, allow_unlik
       cvb report --store cvb-out/results.sqlite
       cvb report --store r.sqlite --task pope --anchor jpeg --out report/
       cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
+      cvb report --config paper.toml     (the study's store and [report] settings)
     """
     from ..api.report import report_store
     from .output import check_output_path, note
 
+    if config is not None:  # the study's settings, under the flags typed here
+        from click.core import ParameterSource
+
+        from ..api.study import load_study
+
+        study = load_study(config)
+        said = {**study.report, **({"store": study.store} if study.store is not None else {})}
+        params = {name: said[key] if key in said and ctx.get_parameter_source(name) is not ParameterSource.COMMANDLINE
+                  else ctx.params[name] for key, name in _FROM_STUDY.items()}
+        (store_path, anchor, interp, adapted_pairs, allow_unlike, resamples, seed, inference, out_dir) = (
+            params[n] for n in _FROM_STUDY.values())
     if as_json:
         fmt = "json"
     if out_dir is not None:

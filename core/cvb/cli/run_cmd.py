@@ -15,6 +15,7 @@ from ..jsonsafe import json_safe
 from . import complete
 from .jobs_option import jobs_option
 from .options import Aliased, Choice
+from ..run.executor import EXECUTORS
 from ..run.store import DEFAULT_STORE, EXPORTS
 
 EXIT_FAILURES = 1
@@ -62,7 +63,7 @@ def _to_terminal(message: str) -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), envvar="CVB_CACHE_DIR",
               help="Compressed-image cache [default: the user cache dir's cvb/images; env CVB_CACHE_DIR].")
 @jobs_option("Codec worker processes (each with its share of the CPUs' threads), or")
-@click.option("--executor", type=Choice(["local", "ray"]), default="local", show_default=True,
+@click.option("--executor", type=Choice(list(EXECUTORS)), default="local", show_default=True,
               help="Where the work runs: this machine, or a Ray cluster (VLM replicas as actors, "
                    "compression as tasks; needs `pip install 'cvb[ray]'`; see docs/scale.md).")
 @click.option("--address", metavar="ADDR",
@@ -102,6 +103,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
       cvb run --codec jpeg,webp --vlm hf:HuggingFaceTB/SmolVLM-256M-Instruct --task sample
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
       cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
+      cvb run --config paper.toml --limit 200     (a study file; flags override it)
     """
     from ..api.run import RunInterrupted, run_study
     from ..run import summary

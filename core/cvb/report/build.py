@@ -9,8 +9,6 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
-import numpy as np
-
 from ..analysis.bd import METHODS, bd_metric, bd_metric_replicates, bd_rate
 from ..analysis.correlation import metric_correlations
 from ..analysis.stats import ALPHA, CONFIDENCE, paired_bootstrap, percentile_interval
@@ -20,8 +18,7 @@ from ..analysis.curves import (
 )
 from ..analysis.gap import adapted_vlms_missing, adapter_gains, clean_drift, gap_rows, gap_summary
 from ..errors import UsageError
-from ..run.plan import scoring_of
-from .uncertainty import INFERENCES
+from ..identity import scoring_of
 
 REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"
@@ -78,6 +75,8 @@ def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence
     reps_t = [replicates[1].get(k) for k in keys_t]
     if any(r is None for r in reps_a + reps_t):
         return none
+    import numpy as np
+
     b = min(len(r) for r in reps_a + reps_t)  # replicate b of every cell: one pair of curves
     values = sign * bd_metric_replicates(base.bpp, np.array([r[:b] for r in reps_a]), curve.bpp,
                                          np.array([r[:b] for r in reps_t]), method)
@@ -209,6 +208,8 @@ def build_report(
             "n_failed": sum(int(c.get("n_failed") or 0) for c in group),
         })
     if inference is None and stats:
+        from .uncertainty import INFERENCES
+
         st = next(iter(stats.values()))
         inference = {"method": st.inference, "name": INFERENCES.get(st.inference, st.inference),
                      "unit": "image", "resamples": st.resamples, "seed": st.seed, "confidence": st.confidence}
@@ -224,6 +225,8 @@ def _uncertainty(st) -> dict | None:
     """A section's resampling: method, resamples, seed, and why there are no intervals."""
     if st is None:
         return None
+    from .uncertainty import INFERENCES
+
     return {"method": st.inference, "name": INFERENCES.get(st.inference, st.inference),
             "resamples": st.resamples, "seed": st.seed, "confidence": st.confidence, "reason": st.reason}
 

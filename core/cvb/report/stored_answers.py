@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-import numpy as np
-
 from ..analysis import stats
 from ..run.store import ID_SEP
 
@@ -58,6 +56,8 @@ def stored_mcnemar(ref: StoredCell, cell: StoredCell) -> dict | None:
     a, b = _paired(ref, cell)
     if not a or "x" in a or "x" in b:
         return None
+    import numpy as np
+
     right_ref = np.frombuffer(a.encode("ascii"), dtype=np.uint8) == ord("1")
     right = np.frombuffer(b.encode("ascii"), dtype=np.uint8) == ord("1")
     return stats.mcnemar_counts(int(np.sum(right_ref & ~right)), int(np.sum(~right_ref & right)))

@@ -67,6 +67,8 @@ class JobOutcome:
     height: int | None = None
     image_error: str | None = None
     levels: list[LevelOutcome] = field(default_factory=list)
+    #: settled by a run beside this one (``compress_claims``): nothing of it is stored again
+    elsewhere: bool = False
 
 
 class Workshop:
@@ -192,7 +194,7 @@ def registry_from(plugins: Sequence[tuple[str, str, str, str]]):
 
 def worker_registry_workshop(registry, options: dict, cache) -> Workshop:
     """A workshop creating codecs and metrics (by label, with the run's options) from ``registry``."""
-    from .plan import ref_of
+    from ..identity import ref_of
 
     return Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})), cache)
 
@@ -252,7 +254,16 @@ def _run_in_worker(job: ImageJob) -> JobOutcome:
 def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, registry,
              options: dict, stop: "threading.Event | None" = None) -> Iterator[JobOutcome]:
     """Outcomes as units finish (in completion order with a pool); ``stop`` set: no new unit
-    starts and a pool's workers are ended."""
+    starts and a pool's workers are ended. A count cvb chose (``-j auto``, the default:
+    ``cvb.threads.AutoWorkers``) is cut to the workers the work pays for: the units are read
+    ahead until each worker would have its ``LEVELS_PER_WORKER`` levels."""
+    from ..threads import LEVELS_PER_WORKER, AutoWorkers, workers_for
+
+    if isinstance(n_workers, AutoWorkers) and n_workers > 1:
+        source = iter(jobs)
+        ahead = list(_take_levels(source, int(n_workers) * LEVELS_PER_WORKER))
+        n_workers = workers_for(n_workers, sum(len(job.levels) for job in ahead))
+        jobs = itertools.chain(ahead, source)
     if n_workers <= 1:
         for job in jobs:
             if stop is not None and stop.is_set():
@@ -260,6 +271,15 @@ def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, regis
             yield workshop.run(job)
         return
     yield from _pool(jobs, workshop.cache, n_workers, registry, options, stop)
+
+
+def _take_levels(source: Iterator[ImageJob], levels: int) -> Iterator[ImageJob]:
+    """Units from ``source`` until they hold ``levels`` levels (or it ends)."""
+    for job in source:
+        yield job
+        levels -= len(job.levels)
+        if levels <= 0:
+            return
 
 
 def _pool(jobs: Iterable[ImageJob], cache: ImageCache | None, n_workers: int, registry,

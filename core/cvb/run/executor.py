@@ -15,11 +15,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, ContextManager, Iterable, Iterator, Protocol
 
 from ..errors import UsageError
-from .compress_units import ImageJob, JobOutcome, Workshop, run_jobs
-from .vlm_session import LocalInference
+
+if TYPE_CHECKING:  # light at import: the command line reads EXECUTORS
+    from .compress_units import ImageJob, JobOutcome, Workshop
 
 EXECUTORS = ("local", "ray")
 
@@ -64,9 +65,13 @@ class LocalExecutor:
 
     def compress(self, jobs: Iterable[ImageJob], workshop: Workshop, cache, registry, options: dict,
                  stop=None) -> Iterator[JobOutcome]:
+        from .compress_units import run_jobs
+
         return run_jobs(jobs, workshop, self.jobs, registry, options, stop)
 
     def inference(self, session, vlm, registry, batch_size: int | None, loaded: list[str]):
+        from .vlm_session import LocalInference
+
         return LocalInference(session)
 
     def describe(self) -> dict[str, Any]:

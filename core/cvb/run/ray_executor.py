@@ -249,7 +249,9 @@ class RayExecutor:
         self.settings, self.jobs = settings, jobs
 
     def notes(self, jobs_note: str | None) -> list[str]:
-        if self.jobs > 1:
+        from ..threads import AutoWorkers
+
+        if self.jobs > 1 and not isinstance(self.jobs, AutoWorkers):  # a count cvb chose says nothing
             return [f"-j {self.jobs} has no effect with --executor ray: compression runs as Ray tasks "
                     f"(two in flight per cluster CPU)"]
         return []

@@ -34,6 +34,8 @@ from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
+from .claims import Claims, answer_unit, compression_unit, poll_delays
+from .compress_claims import shared
 from .compress_feed import CompressionFeed
 from .compress_units import JobOutcome, LevelWork, Workshop, measurements
 from .executor import Executor, LocalExecutor
@@ -43,6 +45,7 @@ from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError, batched
+from .store_rows import CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, StoredAnswer
 from .vlm_session import VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
@@ -99,15 +102,26 @@ class Runner:
         self._last_flush = time.monotonic()
         self._wanted_now = False  # a sample waits for a compression: store outcomes at once
         self._bar_c = self._bar_m = None
+        #: units claimed in the store, shared with concurrent runs (``cvb.run.claims``); what a
+        #: run beside this one stored since this moment is its work, not this run's to redo
+        self._claims: Claims | None = None
+        self._started_ns = time.time_ns()
 
     def run(self) -> dict[str, Any]:
+        self._claims = Claims(self.store, self.run_id)
         try:
             with judge_replies.kept_in(self.store, self.run_id):  # a judge's replies kept: never asked twice
                 return self._run()
         finally:
             self._jobs.close()
+            try:
+                self._claims.release_all()
+            except StoreError:
+                pass  # the store failed already (that error is on its way); a later run takes them over
+            self._claims.close()
 
     def _run(self) -> dict[str, Any]:
+        self._file_components()
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._record_samples()
@@ -119,6 +133,7 @@ class Runner:
             while not self._feed.finished:  # compression no VLM waited for (all answered)
                 self._drain(block=True)
             self._flush_outcomes()
+            self._claims.renew()  # what this run stored is free to read for a run beside it
         except StoreError:
             self._feed.stop()
             raise
@@ -131,6 +146,24 @@ class Runner:
         if self.work.codec_calls:  # new entries: keep the cache under its cap (LRU first)
             self.cache.prune(max_bytes=max_size_from_env())
         return result
+
+    def _file_components(self) -> None:
+        """Record the identities this run files results under (the store's ``components``),
+        and take over the answers an older cvb stored under another label of the same VLM."""
+        from ..identity import Identity
+        from ..specs import split_ref
+
+        for vlm in self.plan.vlms:
+            name = split_ref(vlm.ref)[0]
+            spec = self.registry.spec("vlm", name)
+            earlier = [label for label in self.store.component_labels("vlm", name)
+                       if label != vlm.label and Identity.read(spec, label).label == vlm.label]
+            if earlier:  # only answers of this model version move (any, if it cannot be built here)
+                version = None if vlm.model is None else str(getattr(vlm.model, "version", "")) or None
+                self.store.adopt_vlm_label(vlm.label, earlier, version)
+        labels = [("vlm", v.label) for v in self.plan.vlms] + [("metric", m.name) for m in self.plan.metrics]
+        labels += [("task", label) for t in self.plan.tasks for label in {t.label, t.answers_label or t.label}]
+        self.store.record_components([(cat, Identity.parse(label)) for cat, label in labels])
 
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in
@@ -151,8 +184,8 @@ class Runner:
         for t in self.plan.tasks:
             for chunk in batched(t.images.items(), _SCORE_CHUNK):
                 known = self.store.images(t.label, [k for k, _ in chunk])
-                new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
-                       if k not in known or known[k][0] != im.content_hash]
+                new = [ImageRow(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
+                       if k not in known or known[k].content_hash != im.content_hash]
                 if new:
                     self.store.add_images(t.label, new)
                 if not self.retry:
@@ -199,20 +232,42 @@ class Runner:
                         work = []
                         for lv in c.levels:
                             key = keys[(h, c.name, lv)]
-                            compress = key not in status or (status[key] is not None and self.retry)
-                            if not compress and status[key] is not None:
-                                continue  # failed before; --retry-failed tries again
-                            have = metric_status.get(key, {})
-                            metrics = tuple(m for m in self._metric_names
-                                            if m not in have or (have[m] is not None and self.retry))
-                            if compress or metrics:
-                                work.append(LevelWork(lv, key, compress, metrics))
-                                n_compress += compress
-                                n_metrics += len(metrics)
+                            w = self._level_work(lv, key, status, metric_status, self.retry)
+                            if w is not None:
+                                work.append(w)
+                                n_compress += w.compress
+                                n_metrics += len(w.metrics)
                         if work:
                             units.append((ti, image, h, c.name, tuple(work)))
                 self._jobs.add(units)
         return n_compress, n_metrics
+
+    def _level_work(self, level: str, key: str, status: dict, metric_status: dict, retry: bool) -> LevelWork | None:
+        """What one compressed image still needs, given the store's ``compressed`` and
+        ``metric_status`` of its key (None: nothing)."""
+        compress = key not in status or (status[key] is not None and retry)
+        if not compress and status[key] is not None:
+            return None  # failed before; --retry-failed tries again
+        have = metric_status.get(key, {})
+        metrics = tuple(m for m in self._metric_names if m not in have or (have[m] is not None and retry))
+        return LevelWork(level, key, compress, metrics) if compress or metrics else None
+
+    def _recheck(self, works) -> dict[str, tuple[LevelWork | None, str | None]]:
+        """For levels just claimed (``compress_claims``, on the compression thread, so through
+        the claims' own connection): what each still needs now, and its stored error. What a
+        run beside this one stored since this run began counts as done, failed or not."""
+        keys = [w.key for w in works]
+        with self._claims.reading() as db:
+            status = db.compressed(keys)
+            metric_status = db.metric_status(keys) if self._metric_names else {}
+            recent = db.written_since(keys, self._started_ns) if self.retry else set()
+        out = {}
+        for w in works:
+            still = self._level_work(w.level, w.key, status, metric_status, self.retry and w.key not in recent)
+            if still is not None and not still.compress and w.compress:
+                still = LevelWork(w.level, w.key, True, still.metrics)  # stored: read from the cache
+            out[w.key] = (still, status.get(w.key))
+        return out
 
     def _make_local(self, category: str, name: str) -> Any:
         if category == "codec":
@@ -234,8 +289,11 @@ class Runner:
         options = self._worker_options()
         # read on the compression thread: the image of a unit without the sample spool's cache
         jobs = self._jobs.units(lambda ti, image: self.plan.tasks[ti].samples.source(image, cached=False))
-        self._feed = CompressionFeed(jobs, lambda todo, stop: self.executor.compress(
-            todo, workshop, self.cache, self.registry, options, stop), count=self._jobs.count)
+        def run(todo, stop):
+            return self.executor.compress(todo, workshop, self.cache, self.registry, options, stop)
+
+        # each level claimed before it is done; those of a run beside this one waited for
+        self._feed = CompressionFeed(jobs, shared(run, self._claims, self._recheck), count=self._jobs.count)
 
     def _drain(self, block: bool, catch: bool = False) -> list[str]:
         """Take finished compression units from the feed, store them (in transactions of at
@@ -267,6 +325,7 @@ class Runner:
         done = [(w.key, out.image_error if lo is None else lo.error) for out in outcomes
                 for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)) if w.compress]
         self._jobs.done(done)
+        self._claims.release(compression_unit(w.key) for out in outcomes for w in out.job.levels)
         if self._feed.finished:  # nothing more will come: whatever still waits is let go
             self._jobs.finish()
         return [key for key, _ in done]
@@ -276,24 +335,27 @@ class Runner:
             return
         compressed, metrics, images = [], [], []
         for out in outcomes:
+            if out.elsewhere:
+                continue  # stored by a run beside this one
             h, c = out.job.content_hash, codec_of[out.job.codec]
             if out.image_error is not None:
-                images.append((h, None, None, out.image_error))
+                images.append(ImageInfo(h, None, None, out.image_error))
                 self._decode_errors[h] = out.image_error
                 continue
-            images.append((h, out.width, out.height, None))
+            images.append(ImageInfo(h, out.width, out.height, None))
             for work, lo in zip(out.job.levels, out.levels):
                 self.work.codec_calls += lo.codec_calls
                 if lo.compressed:
                     self.work.compressed += lo.error is None
-                    compressed.append((lo.key, h, c.name, c.version, lo.level, c.params, lo.num_bytes,
-                                       lo.bpp, out.width, out.height, lo.encode_s, lo.decode_s, lo.error))
+                    compressed.append(CompressedRow(lo.key, h, c.name, c.version, lo.level, c.params, lo.num_bytes,
+                                                    lo.bpp, out.width, out.height, lo.encode_s, lo.decode_s,
+                                                    lo.error))
                 if lo.error is not None and not lo.compressed:  # the cache was gone, redo failed
-                    metrics += [(lo.key, m, None, f"cannot redo the compressed image: {lo.error}")
+                    metrics += [MetricRow(lo.key, m, None, f"cannot redo the compressed image: {lo.error}")
                                 for m in work.metrics]
                 for m, value in lo.metrics.items():
                     self.work.metrics += 1
-                    metrics.append((lo.key, m, value, lo.metric_errors.get(m)))
+                    metrics.append(MetricRow(lo.key, m, value, lo.metric_errors.get(m)))
         self.store.save_compression_results(compressed, metrics, images, self.run_id)
 
     # ---- stage 2: inference -----------------------------------------------------------------
@@ -316,23 +378,22 @@ class Runner:
             batch = list(itertools.islice(rows, _SCORE_CHUNK))
             if not batch:
                 return
-            ours = t.samples.lookup([row[0] for row in batch])
+            ours = t.samples.lookup([row.sample_id for row in batch])
             for row in batch:
-                hit = ours.get(row[0])
+                hit = ours.get(row.sample_id)
                 if hit is None:
                     continue
                 key = c.key(hit[3], level) if hit[3] else None
-                if self._is_current(t, row[1:5], row[-1], key, hit[2], version):
-                    yield hit[0], row[4], row[5] if with_text else None
+                if self._is_current(t, row, key, hit[2], version):
+                    yield hit[0], row.error, row.text if with_text else None
 
     @staticmethod
-    def _is_current(t: TaskPlan, row: tuple, row_version: str | None, key: str | None, sha: str,
-                    version: str | None) -> bool:
-        """Whether a stored answer (key, task_version, prompt_sha, error) is for this image
-        (compressed ``key``), prompt (fingerprint ``sha``) and task version, by this model version."""
-        if version is not None and row_version != version and not (row_version is None and row[3]):
+    def _is_current(t: TaskPlan, row: StoredAnswer, key: str | None, sha: str, version: str | None) -> bool:
+        """Whether a stored answer is for this image (compressed ``key``), prompt (fingerprint
+        ``sha``) and task version, by this model version."""
+        if version is not None and row.vlm_version != version and not (row.vlm_version is None and row.error):
             return False  # another model's answer (a failure before any model stays a failure)
-        return row[0] == key and row[1] == t.version and row[2] == sha
+        return row.key == key and row.task_version == t.version and row.prompt_sha == sha
 
     def _cell_answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
                       ) -> Iterator[tuple[Sample, str | None, str | None, str | None]]:
@@ -350,14 +411,13 @@ class Runner:
             for _, s, sha, h in chunk:
                 row, ref_row = rows.get(s.id), refs.get(s.id)
                 ref_text = None
-                if ref_row is not None and ref_row[3] is None and self._is_current(
-                        t, ref_row[:4], ref_row[5], h, sha, version):  # the reference's key: the hash
-                    ref_text = ref_row[4] or ""
-                if row is None or not self._is_current(t, row[:4], row[5], c.key(h, level) if h else None,
-                                                       sha, version):
+                if ref_row is not None and ref_row.error is None and self._is_current(
+                        t, ref_row, h, sha, version):  # the reference's key: the hash
+                    ref_text = ref_row.text or ""
+                if row is None or not self._is_current(t, row, c.key(h, level) if h else None, sha, version):
                     yield s, "no prediction stored (run interrupted?)", None, ref_text
                 else:
-                    yield s, row[3], (row[4] or "") if row[3] is None else None, ref_text
+                    yield s, row.error, (row.text or "") if row.error is None else None, ref_text
 
     def _pending(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str) -> array:
         """Indices of the samples of one cell still to ask, each image's samples together."""
@@ -442,6 +502,7 @@ class Runner:
         executor = self._inference_executor(session, vlm)
         batch: list[_Item] = []
         failed: list[tuple] = []
+        aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
                 error = self._image_error(t, i)
@@ -459,12 +520,18 @@ class Runner:
                     continue
                 batch.append(_Item(t, c, level, i, key))
                 if len(batch) >= session.batch_size:
-                    self._infer(executor, vlm, batch, bar)
-                    batch = []
+                    batch = self._claimed(vlm, batch, aside, bar)  # those this run asks: fill up again
+                    if len(batch) >= session.batch_size:
+                        self._infer(executor, vlm, batch, bar)
+                        batch = []
             if batch:
-                self._infer(executor, vlm, batch, bar)
+                batch = self._claimed(vlm, batch, aside, bar)
+                if batch:
+                    self._infer(executor, vlm, batch, bar)
+            self._answers_of_others(executor, session, vlm, aside, bar)
             while executor.pending():
                 self._collect(executor, vlm, bar, block=True)
+            self._claims.renew()  # before the next model loads: its answers are stored
         except StoreError:
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
@@ -473,6 +540,62 @@ class Runner:
         finally:
             executor.close()
         self._save_predictions(failed, bar)
+
+    def _unit(self, vlm: VLMPlan, item: _Item) -> str:
+        return answer_unit(item.task.answers_label or item.task.label, vlm.label, item.codec.name, item.level,
+                           item.task.samples[item.index].id)
+
+    def _claimed(self, vlm: VLMPlan, items: list[_Item], aside: list[_Item], bar) -> list[_Item]:
+        """Those of ``items`` this run now holds (``cvb.run.claims``) and still has to ask; the
+        ones another live run holds go to ``aside``, the ones a run beside this one answered
+        since this run began are counted done."""
+        units = [self._unit(vlm, item) for item in items]
+        mine = self._claims.claim(units)
+        aside += [item for item, unit in zip(items, units) if unit not in mine]
+        ours = [(item, unit) for item, unit in zip(items, units) if unit in mine]
+        answered = self._answered_elsewhere(vlm, [item for item, _ in ours])
+        if answered:
+            self._claims.release(unit for item, unit in ours if id(item) in answered)
+            bar.advance(len(answered))
+        return [item for item, _ in ours if id(item) not in answered]
+
+    def _answered_elsewhere(self, vlm: VLMPlan, items: list[_Item]) -> set[int]:
+        """``id()`` of the ``items`` whose current answer a run beside this one stored since
+        this run began (failed or not: it is that run's answer to give)."""
+        version, out = self._vlm_versions.get(vlm.label), set()
+        cells: dict[tuple, list[_Item]] = {}
+        for item in items:
+            cells.setdefault((id(item.task), item.codec.name, item.level), []).append(item)
+        for part in cells.values():
+            t, c, level = part[0].task, part[0].codec, part[0].level
+            rows = self.store.answers_since(t.answers_label or t.label, vlm.label, c.name, level,
+                                            [t.samples[item.index].id for item in part], self._started_ns)
+            for item in part:
+                row = rows.get(t.samples[item.index].id)
+                if row is not None and self._is_current(t, row, item.key, t.samples.prompt_sha(item.index), version):
+                    out.add(id(item))
+        return out
+
+    def _answers_of_others(self, executor, session: VLMSession, vlm: VLMPlan, aside: list[_Item], bar) -> None:
+        """Once this run has asked all it could: the samples a run beside it held, until each
+        is answered there, or free again (its run ended or died) and asked here. Compression
+        outcomes are stored meanwhile (the other run may be waiting for one of them)."""
+        delays = poll_delays()
+        while aside:
+            items = aside[:]
+            aside.clear()
+            todo = self._claimed(vlm, items, aside, bar)
+            for start in range(0, len(todo), session.batch_size):
+                self._infer(executor, vlm, todo[start:start + session.batch_size], bar)
+            if todo:
+                delays = poll_delays()
+            elif aside:
+                self._collect(executor, vlm, bar, block=False)
+                self._claims.renew()
+                if self._feed.finished:
+                    time.sleep(next(delays))
+                else:
+                    self._drain(block=True)
 
     def _load(self, item: _Item):
         """The image the VLM sees for ``item``: the original, or the cached decoded image
@@ -509,7 +632,7 @@ class Runner:
                 image = source.load()
             except (CvbError, OSError, ValueError) as exc:
                 self._decode_errors[key] = str(exc)
-                self.store.set_image_info([(key, None, None, str(exc))])
+                self.store.set_image_info([ImageInfo(key, None, None, str(exc))])
                 raise CvbError(str(exc)) from None
         else:
             image = self.cache.image(key, codec.codec.decode)
@@ -558,7 +681,7 @@ class Runner:
         self._save_predictions(rows, bar)
 
     def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str | None, c: CodecPlan, level: str,
-             key: str | None, ans: Answer, latency: float | None = None) -> tuple:
+             key: str | None, ans: Answer, latency: float | None = None) -> PredictionRow:
         s = t.samples[i]
         text, error, judge, parsed = ans.text, ans.error, None, None
         if error is None:
@@ -571,14 +694,16 @@ class Runner:
                     parsed = None if p is None else str(p)
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
-        return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
-                t.samples.prompt_sha(i), text, parsed, judge, error, latency, answer_meta(ans))
+        return PredictionRow(t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name,
+                             level, key, t.samples.prompt_sha(i), text, parsed, judge, error, latency,
+                             answer_meta(ans))
 
-    def _save_predictions(self, rows: list[tuple], bar) -> None:
+    def _save_predictions(self, rows: list[PredictionRow], bar) -> None:
         if rows:
             self.store.save_predictions(rows, self.run_id)
             self.work.predictions += len(rows)
             bar.advance(len(rows))
+            self._claims.release(answer_unit(r[0], r[3], r[5], r[6], r[2]) for r in rows)
 
     # ---- stage 3: scoring -------------------------------------------------------------------
     def _score_stage(self) -> dict[str, Any]:

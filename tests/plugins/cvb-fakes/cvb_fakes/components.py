@@ -150,6 +150,8 @@ class TextureVLM(ScriptedVLM):
             self._loaded = True
             raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
         answers = super().answer(queries)
+        for q in queries:  # one line per question the model answered (concurrent runs share them)
+            _log(f"answer {q.codec} {q.level} {q.sample_id}")
         if os.environ.get("CVB_FAKES_NOTE"):  # a note per answer, as an adapted VLM gives its condition
             from cvb.types import Answer
 
