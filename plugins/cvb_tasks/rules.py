@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from cvb.scoring import f1_many, normalize_text, row_sums, vqa_normalize
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # --------------------------------------------------------------------------------------------
 # POPE
@@ -65,7 +68,7 @@ def pope_counts_metrics(counts: Mapping[tuple[str | None, Any], int]) -> dict[st
     }
 
 
-def pope_f1_many(pairs: Sequence[tuple[str | None, Any]], counts):
+def pope_f1_many(pairs: Sequence[tuple[str | None, Any]], counts: np.ndarray) -> np.ndarray:
     """``pope_counts_metrics(...)["f1"]`` of every row of ``counts`` at once; its columns count
     the (parsed prediction, ground truth) ``pairs``."""
     gt_yes = [_as_label(gt) == "yes" for _, gt in pairs]
@@ -186,7 +189,7 @@ def mme_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 
-def mme_totals_many(records: Sequence[tuple[Any, str, bool]], counts):
+def mme_totals_many(records: Sequence[tuple[Any, str, bool]], counts: np.ndarray) -> np.ndarray:
     """``mme_scores(...)["total"]`` of every row of ``counts`` at once (numpy, rows x records):
     column ``j`` counts the record ``(image, category, correct)``. Per category the same sums
     as ``mme_scores``: acc over every question counted, acc+ over the images present (an image

@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "normalize_text",
@@ -102,7 +105,7 @@ def parse_yes_no(text: Any) -> str | None:
     return None
 
 
-def f1_many(tp, fp, fn):
+def f1_many(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     """F1 (not x100) of many count rows at once (numpy arrays of exact integer counts): what
     ``pope_counts_metrics`` and the protocols' POPE rules compute one set at a time (precision
     or recall 0 when undefined), with the same operations, so the same numbers to the last bit."""
@@ -115,7 +118,7 @@ def f1_many(tp, fp, fn):
         return np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
 
 
-def row_sums(counts, mask: Sequence[bool]):
+def row_sums(counts: np.ndarray, mask: Sequence[bool]) -> np.ndarray:
     """Row sums of the columns of ``counts`` (rows x records) where ``mask`` is true."""
     import numpy as np
 
