@@ -128,9 +128,13 @@ def test_an_old_store_opens_reports_identically_and_resumes_without_asking(tmp_p
     _make_old(store)
     assert _report(tmp_path, store) == before  # read as it is: nothing is written by a report
     assert "components" not in _tables(store)
+    export = ["export", "--store", store, "--what", "components", "--format", "jsonl"]
+    parts = _cvb(*export, cwd=tmp_path)  # read from the labels: the table is not there yet
+    assert {json.loads(line)["label"] for line in parts.splitlines()} == {"reference", "sample", "psnr"}
     again = json.loads(_cvb("run", "-t", "sample", "--store", store, "--json", "-q", *args, cwd=tmp_path))
     assert again["work"]["predictions"] == 0 and again["work"]["codec_calls"] == 0, again["work"]
     assert _report(tmp_path, store) == before
+    assert _cvb(*export, cwd=tmp_path) == parts  # the table the run made holds the same
     with sqlite3.connect(store) as db:  # the migration gave the old labels their columns
         rows = set(db.execute("SELECT category, label, name, arg, options FROM components"))
     assert {("vlm", "reference", "reference", None, "{}"), ("task", "sample", "sample", None, "{}"),
