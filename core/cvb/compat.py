@@ -14,11 +14,15 @@ loads this file by path inside a research environment that may not have cvb inst
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 _LIB = None  # keep the torch.library.Library alive: dropping it unregisters the ops
 
 
-def _nms(boxes, scores, iou_threshold: float):
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     import torch
 
     if boxes.numel() == 0:

@@ -12,7 +12,7 @@ cropped back on decode). torch is imported only inside the methods.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from .codec import BaseCodec
 from .errors import UnavailableError, UsageError
@@ -67,7 +67,7 @@ class LearnedCodec(BaseCodec):
             models[level] = self.build_model(level).eval().to(self.device)
         return models[level]
 
-    def prepare(self, levels) -> None:
+    def prepare(self, levels: Iterable[str]) -> None:
         """Build the models for ``levels`` now, so missing weights fail before a long run."""
         for level in levels:
             self.model(self.parse_level(level))

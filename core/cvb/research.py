@@ -157,6 +157,7 @@ class ResearchCodec(BaseCodec):
 
     def _reply(self, what: str) -> dict:
         proc = self._proc
+        assert proc is not None and proc.stdout is not None, "the worker is started first"
         try:
             with selectors.DefaultSelector() as sel:
                 sel.register(proc.stdout, selectors.EVENT_READ)
@@ -179,6 +180,7 @@ class ResearchCodec(BaseCodec):
 
     def _call(self, op: str, level: str, src: Path, dst: Path) -> None:
         proc = self._worker()
+        assert proc.stdin is not None  # started with stdin=PIPE
         proc.stdin.write(json.dumps({"op": op, "level": level, "input": str(src), "output": str(dst)}) + "\n")
         proc.stdin.flush()
         self._reply(f"{op} at level {level}")

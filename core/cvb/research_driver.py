@@ -233,6 +233,7 @@ def apply_compat(path: str) -> None:
     if not path:
         return
     spec = importlib.util.spec_from_file_location("cvb_research_compat", path)
+    assert spec is not None and spec.loader is not None, path  # a .py file always has both
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
@@ -253,6 +254,8 @@ def isolate() -> None:
 
 def load_hooks(path: str):
     spec = importlib.util.spec_from_file_location("cvb_research_hooks", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load hooks file {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -287,7 +290,7 @@ def serve(spec: dict) -> None:
         request = json.loads(line)
         try:
             worker.run(request["op"], request["level"], request["input"], request["output"])
-            reply = {"ok": True}
+            reply: dict[str, object] = {"ok": True}
         except Exception as exc:  # noqa: BLE001 - reported to cvb, which records the unit as failed
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(reply), flush=True)

@@ -12,7 +12,10 @@ import re
 import string
 import unicodedata
 from collections import Counter, defaultdict
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "normalize_text",
@@ -152,7 +155,7 @@ def pope_counts_metrics(counts: Mapping[tuple[str | None, Any], int]) -> dict[st
     }
 
 
-def f1_many(tp, fp, fn):
+def f1_many(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     """F1 (not x100) of many count rows at once (numpy arrays of exact integer counts): what
     ``pope_counts_metrics`` and the protocols' POPE rules compute one set at a time (precision
     or recall 0 when undefined), with the same operations, so the same numbers to the last bit."""
@@ -165,7 +168,7 @@ def f1_many(tp, fp, fn):
         return np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
 
 
-def row_sums(counts, mask: Sequence[bool]):
+def row_sums(counts: np.ndarray, mask: Sequence[bool]) -> np.ndarray:
     """Row sums of the columns of ``counts`` (rows x records) where ``mask`` is true."""
     import numpy as np
 
@@ -173,7 +176,7 @@ def row_sums(counts, mask: Sequence[bool]):
     return np.asarray(counts, dtype=float)[:, keep].sum(axis=1) if keep.any() else np.zeros(len(counts))
 
 
-def pope_f1_many(pairs: Sequence[tuple[str | None, Any]], counts):
+def pope_f1_many(pairs: Sequence[tuple[str | None, Any]], counts: np.ndarray) -> np.ndarray:
     """``pope_counts_metrics(...)["f1"]`` of every row of ``counts`` at once; its columns count
     the (parsed prediction, ground truth) ``pairs``."""
     gt_yes = [_as_label(gt) == "yes" for _, gt in pairs]
@@ -387,7 +390,7 @@ def mme_scores(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 
-def mme_totals_many(records: Sequence[tuple[Any, str, bool]], counts):
+def mme_totals_many(records: Sequence[tuple[Any, str, bool]], counts: np.ndarray) -> np.ndarray:
     """``mme_scores(...)["total"]`` of every row of ``counts`` at once (numpy, rows x records):
     column ``j`` counts the record ``(image, category, correct)``. Per category the same sums
     as ``mme_scores``: acc over every question counted, acc+ over the images present (an image

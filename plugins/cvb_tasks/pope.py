@@ -86,6 +86,6 @@ def _pope_finish(counts: Counter) -> TaskScore:
     categories = sorted(by_cat)
     if len(categories) > 1:
         for cat in categories:
-            for k, v in pope_counts_metrics(by_cat[cat]).items():
-                details[f"{k}/{cat}"] = 100.0 * v
+            for name, v in pope_counts_metrics(by_cat[cat]).items():
+                details[f"{name}/{cat}"] = 100.0 * v
     return TaskScore(value=details["f1"], metric="f1", details=details)

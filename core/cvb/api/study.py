@@ -185,7 +185,7 @@ def load_study(path: str | Path) -> Study:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
 
     p = Path(path)
     try:

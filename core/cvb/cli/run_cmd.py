@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -155,8 +156,9 @@ def _study(ctx: click.Context, config: Path | None, flags: dict):
     from ..api.study import Study, load_study
 
     def study_of(names) -> Study:
-        return Study(**{_FIELDS.get(n, n): tuple(flags[n]) if isinstance(flags[n], tuple) else flags[n]
-                        for n in names})
+        fields: dict[str, Any] = {_FIELDS.get(n, n): tuple(flags[n]) if isinstance(flags[n], tuple) else flags[n]
+                                  for n in names}
+        return Study(**fields)
 
     typed = [n for n in flags if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
     study = study_of([n for n in flags if n not in typed])

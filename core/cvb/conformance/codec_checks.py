@@ -210,9 +210,9 @@ def _fresh(report: Report, subj: Subject, runs, timeout: float) -> None:
         folder = Path(tmp)
         job = {"ref": subj.ref, "options": dict(subj.options), "sys_path": [p for p in sys.path if p]}
         (folder / "job.json").write_text(json.dumps(job))
-        if subj.ref is None:
+        if subj.ref is None and subj.pickled is not None:
             (folder / "codec.pickle").write_bytes(subj.pickled)
-        expected = {}
+        expected: dict[str, Any] = {}
         for lv, outs in runs.items():
             if outs:
                 name, out = outs[0]

@@ -72,6 +72,7 @@ class TallyResampler:
             new = np.unique(key[~known])
             cols = np.empty(len(new), dtype=np.int64)
             text_of = list(texts)
+            assert self.tally is not None, "used for a task with a tally"
             for j, k in enumerate(new.tolist()):
                 i = k % n
                 s = self.samples[i]
@@ -99,6 +100,7 @@ class TallyResampler:
         return self._finish(self._order(col), counts)
 
     def _finish(self, order: np.ndarray, counts: np.ndarray):
+        assert self.tally is not None, "used for a task with a tally"
         self.tally.counts = Counter({self.records[k]: int(counts[k]) for k in order if counts[k]})
         return self.tally.result()
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
+from ..identity import Identity
+from ..specs import split_ref
 from ..types import Answer, Sample
 from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
@@ -155,9 +157,6 @@ class Runner:
     def _file_components(self) -> None:
         """Record the identities this run files results under (the store's ``components``),
         and take over the answers an older cvb stored under another label of the same VLM."""
-        from ..identity import Identity
-        from ..specs import split_ref
-
         for vlm in self.plan.vlms:
             name = split_ref(vlm.ref)[0]
             spec = self.registry.spec("vlm", name)
@@ -389,9 +388,9 @@ class Runner:
                 hit = ours.get(row.sample_id)
                 if hit is None:
                     continue
-                key = c.key(hit[3], level) if hit[3] else None
-                if self._is_current(t, row, key, hit[2], version):
-                    yield hit[0], row.error, row.text if with_text else None
+                key = c.key(hit.content_hash, level) if hit.content_hash else None
+                if self._is_current(t, row, key, hit.prompt_sha, version):
+                    yield hit.position, row.error, row.text if with_text else None
 
     @staticmethod
     def _is_current(t: TaskPlan, row: StoredAnswer, key: str | None, sha: str, version: str | None) -> bool:
