@@ -136,10 +136,11 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
         summary.print_cells(out, result.cells, result.metric_names)
         err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
                   markup=False, highlight=False, soft_wrap=True)
+        shared = f"; {work['by_other_runs']} made by another run on this store" if work.get("by_other_runs") else ""
         out.print(f"store {store_path} (run {result.run_id}): {work['compressed']} compressed, "
                   f"{work['metrics']} metric values, {work['predictions']} predictions, "
                   f"{work['cells_scored']} cells scored; models loaded: "
-                  f"{', '.join(work['models_loaded']) or 'none'}")
+                  f"{', '.join(work['models_loaded']) or 'none'}{shared}")
     if result.failures:
         summary.print_failures(out, result.failures)
         ctx.exit(EXIT_FAILURES)
