@@ -199,11 +199,16 @@ def test_unfinished_or_missing_adapter_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--train", "most"], "full | last:N | lora:R | embedding"),
+    (["--train", "most"], "full | last:N | first:N | lora:R | embedding"),
     (["--resolution", "big"], "give N"),
     (["--val-fraction", "1.5"], "between 0 and 1"),
     (["-c", "nosuchcodec"], "nosuchcodec"),
     (["-o", "vlm.dtype=fp16"], "--dtype"),
+    (["--train", "first:0"], "first:N needs N >= 1"),
+    # what this model cannot do is refused like any other bad request: exit 2, not 1
+    (["--vlm", "imagenet-tagger", "--placement", "rotary"], "no 2-D rotary angles"),
+    (["--vlm", "imagenet-tagger", "--train", "lora:4"], "no linear layers in its blocks for LoRA"),
+    (["--vlm", "reference"], "adapter seam"),
 ])
 def test_adapt_refuses_bad_input_clearly(workdir, extra, message):
     from click.testing import CliRunner
@@ -237,3 +242,47 @@ def test_two_processes_train_as_one_with_their_joint_batch(workdir, tiny_vlm_dir
     assert a.keys() == b.keys()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-6
     assert not (root / f"two-{arch}" / "checkpoint").exists()
+
+
+def test_an_edited_adapter_json_is_a_clear_refusal(workdir):
+    """A hand-edited or damaged adapter.json: exit 2 naming the field, from `cvb run` and from
+    rerunning `cvb adapt`, never a KeyError or TypeError traceback."""
+    import shutil
+
+    root, photos, model = workdir
+    _cvb(*_adapt_args(model, photos, "tobeedited", steps=1), "-q", cwd=root)
+
+    def edit(path, keys, value):
+        manifest = json.loads(path.read_text())
+        node = manifest
+        for k in keys[:-1]:
+            node = node[k]
+        if value is KeyError:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+        path.write_text(json.dumps(manifest))
+
+    cases = [(("losses",), KeyError, "has no losses"),
+             (("train", "steps"), "eight", 'train.steps = "eight", not a number'),
+             (("vocabulary", "levels"), ["1", "5"], "vocabulary.levels = "),
+             (("vocabulary", "levels"), {"jpeg": [1, 5]}, "levels as strings"),
+             (("resolution",), "big", 'resolution = "big"'),
+             (("train", "what"), "most", "train.what = 'most'")]
+    for n, (keys, value, message) in enumerate(cases):
+        folder = root / f"edited{n}"
+        shutil.copytree(root / "tobeedited", folder)
+        edit(folder / "adapter.json", keys, value)
+        for args in (["run", "--vlm", f"adapted:{folder}", "-c", "jpeg", "-l", "1", "-t", "sample", "--limit", "2",
+                      "-m", "none", "--store", f"e{n}.sqlite", "-q"],
+                     _adapt_args(model, photos, folder.name, steps=1)):
+            out = _cvb(*args, cwd=root, check=False)
+            assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (keys, out.stderr)
+            if n % 2:  # the rerun of cvb adapt reads the same file the same way: twice is enough
+                break
+    (root / "notjson").mkdir()
+    shutil.copy(root / "tobeedited" / "adapter.safetensors", root / "notjson")
+    (root / "notjson" / "adapter.json").write_text("{ not json")
+    out = _cvb("run", "--vlm", f"adapted:{root / 'notjson'}", "-c", "jpeg", "-l", "1", "-t", "sample", cwd=root,
+               check=False)
+    assert out.returncode == 2 and "adapter.json is not JSON" in out.stderr

@@ -299,3 +299,33 @@ def test_cell_balance_weights_each_cell_by_its_starting_loss():
     assert w["jpeg/1"] * 4.0 == pytest.approx(w["jpeg/5"] * 1.0)  # every cell starts at the same loss
     with pytest.raises(UsageError, match="none, cell"):
         cell_weights({"jpeg/1": 1.0}, "tokens")
+
+
+def test_first_blocks_train_with_what_feeds_them(tiny_vlm_dirs):
+    """first:N = the condition, what computes the first block's input (found by autograd: Qwen's
+    patch embedding, the tagger's CNN stem) and the first N blocks; nothing after them."""
+    from PIL import Image
+
+    from cvb.plugins import get_registry
+    from cvb_adapt.student import Student, parse_train
+    from cvb_hf.vision import image_inputs
+    from cvb_reference.tagger_vision import TaggerAdapterBase
+
+    image = Image.new("RGB", (40, 30), (120, 60, 30))
+    vlm = get_registry().create("vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", device="cpu", dtype="fp32")
+    vlm.load()
+    names = set(Student(vlm.model, 2, parse_train("first:1"),
+                        probe=lambda: (image_inputs(vlm.processor, [image], "cpu", vlm.model.dtype), 1)).trainable())
+    assert "model.visual.patch_embed.proj.weight" in names and any(".blocks.0." in n for n in names)
+    assert not any(".blocks.1." in n or "merger" in n for n in names)
+    assert any("cvb_condition" in n for n in names)
+    vlm.close()
+
+    tagger = TaggerAdapterBase()
+    tagger.load()
+    names = set(Student(tagger.model, 2, parse_train("first:2"),
+                        probe=lambda: (tagger.processor.image_processor(images=[[image]]), 1)).trainable())
+    assert {"visual.net._conv_stem.weight", "visual.net._bn0.weight"} <= names
+    assert any("._blocks.1." in n for n in names) and not any("._blocks.2." in n or "_fc" in n or "_conv_head" in n
+                                                             for n in names)
+    assert parse_train("first:3").label == "first:3"

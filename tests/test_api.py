@@ -109,3 +109,23 @@ def test_the_example_in_docs_api_md_runs(tmp_path):
                                                          ["scripted", "jpeg", "50"]], out.stdout
     assert "sample scripted jpeg" in out.stdout
     assert (tmp_path / "cvb-out" / "api-example.sqlite").is_file()
+
+
+def test_a_study_is_written_in_python_as_in_a_file(tmp_path, fakes):
+    """Lists, level tables and option tables in the study file's shapes become the command line's
+    forms; a dict of a file's keys runs like the Study it describes; a wrong value is named."""
+    from cvb.api import Study, run_study
+    from cvb.errors import UsageError
+
+    study = Study(vlms=["scripted"], tasks="sample", levels={"fake": [1, 8]}, options={"fake": {"broken": False}},
+                  store=str(tmp_path / "s.sqlite"), report={"seed": 3})
+    assert study.vlms == ("scripted",) and study.tasks == ("sample",) and study.levels == ("fake=1,8",)
+    assert study.options == ("fake.broken=false",) and study.store == tmp_path / "s.sqlite"
+    assert study == Study(vlms=("scripted",), tasks=("sample",), levels=("fake=1,8",),
+                          options=("fake.broken=false",), store=tmp_path / "s.sqlite", report={"seed": 3})
+    result = run_study({**MATRIX, "store": str(tmp_path / "d.sqlite"), "cache_dir": str(tmp_path / "c")})
+    assert result.ok and result.store == tmp_path / "d.sqlite" and len(result.cells) == 3
+    with pytest.raises(UsageError, match="limit must be a whole number of at least 1, not 0"):
+        run_study({**MATRIX, "limit": 0})
+    with pytest.raises(UsageError, match=r"report.seed must be a whole number"):
+        Study(report={"seed": "x"})

@@ -24,6 +24,8 @@ CASES = [
                        "--no-one-thread", "--jobs", "default"], "compress wall -j 1 / default"),
     ("bench_run.py", ["--sizes", "40", "--questions", "2", "--image-size", "16"], "rss MB"),
     ("bench_rerun.py", ["--repeat", "1", "--codecs", "jpeg", "--limit", "2"], "heavy imports:"),
+    ("bench_concurrent.py", ["--repeat", "1", "--images", "3", "--questions", "1", "--encode-delay", "0",
+                             "--vlm-delay", "0"], "codec calls / answers per run"),
     ("bench_cache.py", ["--codecs", "jpeg", "--repeat", "1"], "cache/codec"),
     ("bench_avif_threads.py", ["--levels", "10", "--repeat", "1"], "pinned / budget"),
     ("bench_compress.py", ["--repeat", "1"], "-j 2 / -j 1"),

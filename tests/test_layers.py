@@ -36,9 +36,6 @@ LAYER_NAMES = {1: "core below run/report", 2: "run/report", 3: "api", 4: "cli", 
 
 #: (importer, imported) arrows still present, removed by work in flight: owner, what removes it
 KNOWN: dict[tuple[str, str], str] = {
-    ("cvb.run.plan", "cvb.cli.options"): "identity: plan.py's option helpers move below the CLI",
-    ("cvb_adapt.cli", "cvb.run.plan"): "identity: the option and label helpers (parse_options, options_for) "
-                                       "leave plan.py for a public module",
 }
 
 

@@ -21,9 +21,13 @@ from cvb.prompts import build_prompt
 from cvb.types import AnswerKind, Query
 from cvb_openai.retry import is_retryable, parse_retry_after, retry_delay
 from cvb_openai.vlm import OpenAIVLM
+from hang_guard import HANG_S
 
 KEY = "sk-test-0123456789"
-FAST = dict(timeout=0.5, backoff=0.001, backoff_max=0.01, api_key_env="CVB_TEST_KEY")
+#: no waiting between retries; the request timeout only a hang guard (a loaded machine must not reach it)
+FAST = dict(timeout=HANG_S, backoff=0.001, backoff_max=0.01, api_key_env="CVB_TEST_KEY")
+#: the timeout the timeout test hits: far above a local echo's milliseconds, even on a loaded machine
+TIMEOUT_S = 2.0
 
 
 def reply(text: str) -> dict:
@@ -259,11 +263,11 @@ def test_400_is_not_retried(key):
 def test_timeout_fails_one_sample_others_succeed(key):
     def slow_one(req, seen):
         if req_text(req).startswith("question 2?"):
-            return 200, {}, ("sleep", 1.5, reply("too late"))
+            return 200, {}, ("sleep", 3 * TIMEOUT_S, reply("too late"))
         return echo(req, seen)
 
     with FakeServer(slow_one) as srv:
-        answers = vlm(srv, max_retries=0, timeout=0.5).answer(queries(4))
+        answers = vlm(srv, max_retries=0, timeout=TIMEOUT_S).answer(queries(4))
     assert [a.error is None for a in answers] == [True, True, False, True]
     assert "timed out" in answers[2].error and answers[2].text == ""
     assert answers[3].text == "question 3?"[::-1]

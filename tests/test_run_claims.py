@@ -195,3 +195,35 @@ def test_an_older_store_gets_the_claims_table_and_killed_runs_drop_theirs(tmp_pa
     with Store(path) as s:
         assert s.conn.execute("SELECT status FROM runs").fetchone()[0] == "killed"
         assert s.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+
+
+@pytest.mark.slow
+def test_a_run_leaves_units_a_live_run_holds_until_they_are_free(tmp_path, single):
+    """The answers of one cell are held by a live process (this test, as another run would):
+    the run does everything else, then waits; once the claims are gone it asks them itself."""
+    from cvb.run import run_process
+    from cvb.run.claims import answer_unit
+    from cvb.run.store import Store
+
+    images, want, _ = single
+    store, cache, log = tmp_path / "r.sqlite", tmp_path / "cache", tmp_path / "run.log"
+    held = [answer_unit(task, vlm, codec, level, sid) for task, vlm, codec, level, sid, *_ in want["predictions"]
+            if (codec, level) == ("fake", "6")]
+    assert len(held) == N_IMAGES * QUESTIONS
+    pid, host, start = run_process.this_process()
+    with Store(store) as s, s.write() as c:  # another run's claims: alive, on this host
+        c.executemany("INSERT INTO claims VALUES (?, 999, ?, ?, ?, 0)", [(u, host, pid, start) for u in held])
+    proc = spawn(run_args(images, store, cache, "-o", f"task.questions={QUESTIONS}"), CVB_FAKES_LOG=str(log))
+    began = time.monotonic()
+    while count(store, "SELECT COUNT(*) FROM predictions") < ANSWERS - len(held):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - began < HANG_S, "the run made no progress"
+        time.sleep(0.05)
+    assert proc.poll() is None  # everything else is done: it waits for the held answers
+    assert count(store, "SELECT COUNT(*) FROM predictions WHERE codec='fake' AND level='6'") == 0
+    with sqlite3.connect(store) as db:  # the holder ends without storing them
+        db.execute("DELETE FROM claims WHERE run_id=999")
+    out, err = proc.communicate(timeout=HANG_S)
+    assert proc.returncode == 0, err[-3000:]
+    assert calls(log) == (UNITS, ANSWERS)  # it asked the freed answers itself, once each
+    assert results(store) == want

@@ -8,7 +8,8 @@ import os
 import subprocess
 
 from conftest import VENV_BIN
-from cvb.run.plan import label_of
+from cvb.identity import label_of
+from cvb.plugins import get_registry
 from hang_guard import HANG_S
 
 
@@ -48,6 +49,8 @@ def test_a_codec_timeout_does_not_recompress(tmp_path):
 
 
 def test_label_of_leaves_out_execution_options():
-    assert label_of("reference", {"threads": 0}) == "reference"
-    assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5, "temperature": 0.2},
-                    ("timeout",)) == "openai:gpt-4o[temperature=0.2]"
+    registry = get_registry()
+    assert label_of(registry.spec("vlm", "reference"), "reference", {"threads": 0}) == "reference"
+    openai = registry.spec("vlm", "openai")
+    options = {"concurrency": 8, "timeout": 5, "temperature": 0.2}
+    assert label_of(openai, "openai:gpt-4o", options) == "openai:gpt-4o[temperature=0.2]"

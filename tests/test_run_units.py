@@ -14,11 +14,14 @@ from cvb_fakes import CALLS, build_registry, make_images
 from cvb_fakes.harness import use_fakes
 
 from cvb.errors import UsageError
+from cvb.identity import label_of
 from cvb.run import compress_units
 from cvb.run.compress_units import ImageJob, LevelWork
 from cvb.run.image_cache import ImageCache, cache_key, params_json
-from cvb.run.plan import RunRequest, VLMPlan, build_plan, coerce, label_of, options_for, parse_options
+from cvb.options import coerce, options_for, parse_options
+from cvb.run.plan import RunRequest, VLMPlan, build_plan
 from cvb.run.vlm_session import VLMSession
+from cvb.specs import Option, TaskSpec, VLMSpec
 from cvb.types import Answer, AnswerKind, ImageSource, Query
 
 
@@ -53,8 +56,9 @@ def test_options_and_labels():
     assert opts["vlm"] == {"max_new_tokens": 16} and opts["task"] == {"split": "val"}
     with pytest.raises(UsageError, match="CATEGORY.KEY=VALUE"):
         parse_options(["max_new_tokens=16"])
-    assert label_of("hf:Qwen/X", {"mode": "logits", "batch_size": 8, "device": "cuda"}) == "hf:Qwen/X[mode=logits]"
-    assert label_of("pope", {}) == "pope"
+    hf = VLMSpec("hf", "x:y")
+    assert label_of(hf, "hf:Qwen/X", {"mode": "logits", "batch_size": 8, "device": "cuda"}) == "hf:Qwen/X[mode=logits]"
+    assert label_of(TaskSpec("pope", "x:y"), "pope", {}) == "pope"
     named = parse_options(["vlm.max_new_tokens=16", "qwen2.5-vl-3b.max_new_tokens=8"])
     assert options_for(named, "vlm", "qwen2.5-vl-3b") == {"max_new_tokens": 8}
     assert options_for(named, "vlm", "hf:Other/Model") == {"max_new_tokens": 16}
@@ -208,8 +212,9 @@ def test_a_model_that_never_answers_stops_the_run():
 
 
 def test_speed_only_options_stay_out_of_labels():
-    assert label_of("reference", {"threads": 0}) == "reference"
-    assert label_of("openai:gpt-4o", {"concurrency": 8, "timeout": 5}, ("timeout",)) == "openai:gpt-4o"
+    assert label_of(VLMSpec("reference", "x:y"), "reference", {"threads": 0}) == "reference"
+    openai = VLMSpec("openai", "x:y", options={"timeout": Option("s", affects_results=False)})
+    assert label_of(openai, "openai:gpt-4o", {"concurrency": 8, "timeout": 5}) == "openai:gpt-4o"
 
 
 def _registry_of(task):

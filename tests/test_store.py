@@ -10,14 +10,16 @@ import pytest
 
 from cvb.errors import CvbError
 from cvb.run.store import SCHEMA_VERSION, Store, StoreError
+from cvb.run.store_rows import CompressedRow, MetricRow, PredictionRow, StoredAnswer
 
 PROVENANCE = {"cvb_version": "0", "argv": ["cvb", "run"], "options": {}, "plugins": [], "prompts": {}}
 
 
 def pred(sample: str, text: str = "yes", error: str | None = None, key: str = "k1", version: str = "1"):
     """A predictions row for task t / vlm v / codec fake level 1."""
-    return ("t", version, sample, "v", "1", "fake", "1", key, "p1", text, None,
-            None if error else 1.0, error, 0.01)
+    return PredictionRow(task="t", task_version=version, sample_id=sample, vlm="v", vlm_version="1", codec="fake",
+                         level="1", key=key, prompt_sha="p1", text=text, parsed=None, judge=None if error else 1.0,
+                         error=error, latency_s=0.01)
 
 
 @pytest.fixture
@@ -86,8 +88,8 @@ def test_a_prediction_is_stored_once_and_an_error_is_replaced_by_a_success(store
     store.save_predictions([pred("a", "no"), pred("b", "changed")], run)  # rerun of the same cell
     store.save_predictions([pred("b", error="late failure")], run)  # a success is never replaced
     rows = store.predictions("t", "v", "fake", "1", with_text=True)
-    assert rows["a"][3] is None and rows["a"][4] == "no"
-    assert rows["b"][3] is None and rows["b"][4] == "yes"
+    assert rows["a"].error is None and rows["a"].text == "no"
+    assert rows["b"].error is None and rows["b"].text == "yes"
     assert store.conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 2
 
 
@@ -97,17 +99,18 @@ def test_a_prediction_for_other_inputs_is_replaced_in_place(store):
     store.save_predictions([pred("a", "no", key="k2")], run)  # new codec version -> new image key
     store.save_predictions([pred("a", "maybe", key="k2", version="2")], run)  # new task version
     rows = store.predictions("t", "v", "fake", "1", with_text=True)
-    assert rows == {"a": ("k2", "2", "p1", None, "maybe")}
+    assert rows == {"a": StoredAnswer("a", "k2", "2", "p1", None, "maybe", "1")}
 
 
 def test_compressed_success_is_kept_and_failure_retried(store):
     run = store.begin_run(PROVENANCE)
-    ok = ("k1", "h1", "fake", "1", "1", "{}", 100, 0.5, 40, 40, 0.01, 0.01, None)
-    bad = ("k2", "h1", "fake", "1", "2", "{}", None, None, 40, 40, None, None, "codec crashed")
-    store.save_compression_results([ok, bad], [("k1", "mse", 3.0, None)], [], run)
-    retried = ("k2", "h1", "fake", "1", "2", "{}", 200, 1.0, 40, 40, 0.01, 0.01, None)
-    changed = ok[:6] + (999, 9.9) + ok[8:]
-    store.save_compression_results([retried, changed], [("k1", "mse", 7.0, None)], [], run)
+    ok = CompressedRow("k1", "h1", "fake", "1", "1", "{}", 100, 0.5, 40, 40, 0.01, 0.01, None)
+    bad = ok._replace(key="k2", level="2", num_bytes=None, bpp=None, encode_s=None, decode_s=None,
+                      error="codec crashed")
+    store.save_compression_results([ok, bad], [MetricRow("k1", "mse", 3.0, None)], [], run)
+    retried = bad._replace(num_bytes=200, bpp=1.0, encode_s=0.01, decode_s=0.01, error=None)
+    changed = ok._replace(num_bytes=999, bpp=9.9)
+    store.save_compression_results([retried, changed], [MetricRow("k1", "mse", 7.0, None)], [], run)
     assert store.compressed(["k1", "k2", "k3"]) == {"k1": None, "k2": None}
     assert store.mean_bpp(["k1", "k2"]) == pytest.approx(0.75)  # (0.5 + 1.0) / 2: k1 unchanged
     assert store.mean_metrics(["k1"], ["mse"]) == {"mse": 3.0}

@@ -6,10 +6,11 @@ from __future__ import annotations
 import sqlite3
 
 from cvb.run.store import Store
+from cvb.run.store_rows import PredictionRow
 
 
 def _row(vlm, version, sample, codec="none"):
-    return ("pope", "1", sample, vlm, version, codec, "-", "k", "p", "yes", None, 1.0, None, 0.1)
+    return PredictionRow("pope", "1", sample, vlm, version, codec, "-", "k", "p", "yes", None, 1.0, None, 0.1)
 
 
 def test_component_versions_are_every_distinct_version_by_index_lookups(tmp_path):

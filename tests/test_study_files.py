@@ -19,8 +19,9 @@ from cvb_fakes import make_images
 from cvb_fakes.harness import cli, subprocess_env, use_fakes
 
 ROOT = Path(__file__).parents[1]
-#: columns that differ between two runs of the same study (when, how long, which run, stamps)
-VOLATILE = ("id", "run_id", "latency_s", "fingerprint")  # fingerprint: of the rows' write stamps
+#: columns that differ between two runs of the same study (when, how long, which run; a cell's
+#: fingerprint is of its rows' write stamps)
+VOLATILE = ("id", "run_id", "latency_s", "encode_s", "decode_s", "fingerprint")
 
 
 def _cvb(*args, cwd=None, **env) -> subprocess.CompletedProcess:
@@ -35,7 +36,7 @@ def _rows(store: Path) -> dict[str, list[tuple]]:
         out = {}
         for table in ("images", "samples", "compressed", "metrics", "predictions", "cells"):
             cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")
-                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at")) and r[1] not in ("encode_s", "decode_s")]
+                    if r[1] not in VOLATILE and not r[1].endswith(("_ns", "_at"))]
             out[table] = sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
         return out
     finally:

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from .specs import Option
+
 
 def checkout_status(env_prefix: str, repo_name: str, marker: str, files: Iterable[str],
                     install_hint: str) -> str | None:
@@ -35,5 +37,5 @@ def research_options(env_prefix: str, repo: str, checkpoints: str, device: str =
         "checkpoints": f"{checkpoints} (default ${env_prefix}_CHECKPOINTS)",
         **extra,
         "device": "cpu (default), cuda, cuda:N or auto" + (f"; {device}" if device else ""),
-        "timeout": "seconds one encode or decode may take (default 600)",
+        "timeout": Option("seconds one encode or decode may take (default 600)", affects_results=False),
     }

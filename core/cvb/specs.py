@@ -17,6 +17,32 @@ from .errors import UsageError
 StatusCheck = Callable[[], "str | None"]
 
 
+class Option(str):
+    """One option a plugin declares: its one-line help (the text ``cvb list`` shows; an Option
+    is that string) and whether it can change the component's results.
+
+    ``Option("socket timeout in seconds", affects_results=False)`` marks an option that changes
+    how a component runs, never what it answers, measures or encodes (timeouts, retries,
+    parallelism, prefetching): it is left out of the component's identity (its store label,
+    ``cvb.identity``) and of cache keys, so changing it never redoes stored work. A plain
+    string declares an option that affects results.
+    """
+
+    affects_results: bool
+
+    def __new__(cls, help: str, *, affects_results: bool = True) -> "Option":
+        self = super().__new__(cls, help)
+        self.affects_results = affects_results
+        return self
+
+    def __reduce__(self):  # pickled with its flag (specs travel to worker processes)
+        return (_option, (str(self), self.affects_results))
+
+
+def _option(help: str, affects_results: bool) -> Option:
+    return Option(help, affects_results=affects_results)
+
+
 def resolve(factory: str | Callable[..., Any]) -> Callable[..., Any]:
     if callable(factory):
         return factory
@@ -36,16 +62,19 @@ class Spec:
     check: StatusCheck | None = field(default=None, compare=False)
     #: accepts ``name:ARG`` (e.g. ``hf:Qwen/Qwen2.5-VL-3B-Instruct``, ``folder:/my/images``)
     arg: str = ""  # what ARG means, for --help and `cvb list`; empty = no argument
-    #: option names the factory accepts as keyword arguments, with one-line help each
+    #: option names the factory accepts as keyword arguments, with one-line help each (an
+    #: ``Option`` where the option cannot change results)
     options: dict[str, str] = field(default_factory=dict, compare=False)
     #: False when ``check`` cannot see what an ARG or option names (e.g. a task's local data
     #: path): a component created with an ARG or options is then not refused up front by
     #: ``Registry.create``; its own loading error speaks instead.
     check_sees_arg: bool = field(default=True, compare=False)
-    #: options that change how the component runs, never what it answers, measures or encodes
-    #: (timeouts, retries, parallelism): kept out of store labels and cache keys, so changing
-    #: one never redoes stored work. ``batch_size``, ``device``, ``threads`` and ``concurrency``
-    #: are such options for every component.
+    #: True when ARG may name a local file or folder (a checkpoint, an adapter): the component's
+    #: identity holds it as an absolute path where it exists, so ``hf:x``, ``hf:./x`` and
+    #: ``hf:/abs/x`` (one folder) share stored results
+    local_arg: bool = field(default=False, compare=False)
+    #: the older spelling of ``Option(..., affects_results=False)`` (still honoured): names of
+    #: options that change how the component runs, never its results
     execution_options: tuple[str, ...] = field(default=(), compare=False)
     #: a cheap note about a *usable* component that a user should know before running it
     #: (e.g. "not in the local cache: downloads about 7.5 GB on first use"); None: nothing to say
@@ -56,6 +85,16 @@ class Spec:
     catalogue: str | Callable[[], list] | None = field(default=None, compare=False)
 
     category: ClassVar[str] = "component"
+    #: options that cannot change the results of any component of this category, declared or not
+    speed_options: ClassVar[tuple[str, ...]] = ("batch_size", "device", "threads", "concurrency")
+
+    def affects_results(self, option: str) -> bool:
+        """Whether ``option`` can change what this component answers, measures or encodes:
+        False for the category's ``speed_options``, an ``Option(..., affects_results=False)``
+        and the older ``execution_options``."""
+        if option in self.speed_options or option in self.execution_options:
+            return False
+        return getattr(self.options.get(option), "affects_results", True)
 
     def status(self) -> str | None:
         """None if usable here, else why not (never raises)."""
@@ -86,6 +125,8 @@ class Spec:
 class CodecSpec(Spec):
     levels: tuple[str, ...] = ()  # default levels, lowest rate first
     category: ClassVar[str] = "codec"
+    #: threads stay in a codec's cache key: some encoders' bitstreams depend on them
+    speed_options: ClassVar[tuple[str, ...]] = ("device",)
 
 
 @dataclass(frozen=True)

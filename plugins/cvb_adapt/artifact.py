@@ -124,19 +124,62 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise UsageError(f"adapter {folder}: format {manifest.get('format')!r}, this cvb reads {FORMAT}")
     if not (root / WEIGHTS).is_file():
         raise UsageError(f"adapter {folder}: {WEIGHTS} is missing")
-    for path in REQUIRED:
+    for path, kinds in REQUIRED.items():
         node: Any = manifest
         for key in path.split("."):
             if not isinstance(node, dict) or key not in node:
                 raise UsageError(f"adapter {folder}: {MANIFEST} has no {path} (edited by hand or damaged); "
                                  f"train the adapter again (`cvb adapt ... --restart`)")
             node = node[key]
+        if not isinstance(node, kinds) or isinstance(node, bool) and bool not in kinds:
+            raise UsageError(f"adapter {folder}: {MANIFEST} has {path} = {json.dumps(node)[:80]}, not "
+                             f"{' or '.join(_KIND_NAMES[k] for k in kinds)} (edited by hand or damaged); "
+                             f"train the adapter again (`cvb adapt ... --restart`)")
+    _check_values(folder, manifest)
     return manifest
 
 
-#: what loading reads from ``adapter.json``: a missing one is a clear error, never a KeyError
-REQUIRED = ("base.source", "base.vision_fingerprint", "vocabulary.levels", "vocabulary.mode", "condition.mode",
-            "train.what", "weights.sha256")
+_KIND_NAMES = {str: "a string", dict: "an object", list: "a list", int: "a number", float: "a number",
+               type(None): "null"}
+
+#: what loading and reporting read from ``adapter.json``, with its JSON type: a missing or
+#: mistyped one is a clear error, never a KeyError or a TypeError
+REQUIRED: dict[str, tuple[type, ...]] = {
+    "base": (dict,), "base.source": (str,), "base.vision_fingerprint": (str,),
+    "vocabulary": (dict,), "vocabulary.levels": (dict,), "vocabulary.mode": (str,),
+    "condition": (dict,), "condition.mode": (str,), "condition.added_to": (str, type(None)),
+    "train": (dict,), "train.what": (str,), "train.parameters": (int,), "train.steps": (int,),
+    "weights": (dict,), "weights.sha256": (str,),
+    "losses": (dict,), "losses.val_before": (dict,), "losses.val_after": (dict,),
+    "resolution": (str, list),
+}
+
+
+def _check_values(folder, manifest: dict[str, Any]) -> None:
+    """The values that are parsed further: the vocabulary, what was trained, the resolution."""
+    from .student import parse_train
+    from .vocabulary import Vocabulary
+
+    def bad(what: str, why: str) -> UsageError:
+        return UsageError(f"adapter {folder}: {MANIFEST} has {what} ({why}; edited by hand or damaged); "
+                          f"train the adapter again (`cvb adapt ... --restart`)")
+
+    levels = manifest["vocabulary"]["levels"]
+    if not levels or not all(isinstance(v, list) and v and all(isinstance(x, str) for x in v)
+                             for v in levels.values()):
+        raise bad(f"vocabulary.levels = {json.dumps(levels)[:80]}", "want {codec: [level, ...]} with levels as strings")
+    try:
+        Vocabulary.from_json(manifest["vocabulary"])
+    except (UsageError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise bad("a vocabulary cvb cannot read", str(exc)) from None
+    try:
+        parse_train(manifest["train"]["what"])
+    except UsageError as exc:
+        raise bad(f"train.what = {manifest['train']['what']!r}", str(exc)) from None
+    res = manifest["resolution"]
+    if res != "native" and not (isinstance(res, list) and len(res) == 2
+                                and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res)):
+        raise bad(f"resolution = {json.dumps(res)[:80]}", 'want "native" or [width, height]')
 
 
 def load_weights(folder: str | Path, manifest: dict[str, Any]) -> dict[str, "torch.Tensor"]:

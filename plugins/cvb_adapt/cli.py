@@ -111,7 +111,8 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     from cvb.cli.console import console
     from cvb.plugins import get_registry
     from cvb.run.image_cache import ImageCache, default_cache_dir
-    from cvb.run.plan import codec_plans, options_for, parse_options
+    from cvb.options import options_for, parse_options
+    from cvb.run.plan import codec_plans
     from cvb.run.progress import Progress
 
     from . import artifact

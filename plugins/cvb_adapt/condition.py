@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from cvb.errors import UnavailableError
+from cvb.errors import UnavailableError, UsageError
 
 if TYPE_CHECKING:
     import torch
@@ -123,20 +123,20 @@ def attach(tower, n_classes: int, placement: str = "embedding") -> Conditioner |
     if placement == "rotary":
         rotary = getattr(tower, "rotary_pos_emb", None)
         if rotary is None or not hasattr(rotary, "inv_freq") or not hasattr(rotary, "recomposition_frequencies"):
-            raise UnavailableError(f"{type(tower).__name__} has no 2-D rotary angles (placement rotary is for "
+            raise UsageError(f"{type(tower).__name__} has no 2-D rotary angles (placement rotary is for "
                                    f"Qwen2-VL/2.5-VL/3-VL); use placement embedding")
         emb = _place(tower, condition_embedding(n_classes, 2 * int(rotary.inv_freq.numel())))
         cond = Conditioner(tower, emb, "rotary")
         _wrap_rotary(rotary, cond)
         return cond
     if placement != "embedding":
-        raise UnavailableError(f"placement {placement!r}: choose one of {', '.join(PLACEMENTS)}")
+        raise UsageError(f"placement {placement!r}: choose one of {', '.join(PLACEMENTS)}")
     target = absolute_position_module(tower)
     kind = "position embedding"
     if target is None and isinstance(getattr(tower, "patch_embed", None), _module_type()):
         target, kind = tower.patch_embed, "patch embedding"
     if target is None:
-        raise UnavailableError(
+        raise UsageError(
             f"{type(tower).__name__}: cvb finds neither a learned position embedding nor a patch embedding "
             f"to add the condition to; supported: Qwen2-VL/2.5-VL/3-VL, SigLIP, CLIP, InternViT")
     width = _embedding_width(target) if kind == "position embedding" else _output_width(tower)

@@ -8,9 +8,12 @@ uses: the same key for the same image, codec, version, level and settings, so an
 compressed for training is never compressed again for evaluation (and vice versa), any codec
 plugin works, bpp comes from the real bitstream, and ``-j N`` spreads the codec work.
 
-The train/validation split is by image and depends only on the images' content: an image is in
-the validation set when its content hash ranks among the lowest ``val_fraction`` of all
-(hashed again with a fixed salt), whatever the listing order, so adding images later moves few.
+The train/validation split is by image and depends only on the images' pixels: an image is in
+the validation set when the hash of its decoded pixels ranks among the lowest ``val_fraction``
+of all (hashed again with a fixed salt), whatever the listing order, so adding images later
+moves few. Pixels, not file bytes: a copy of an image saved again (another PNG encoder, another
+lossless format, stripped metadata) has other bytes but the same pixels, so it lands on the same
+side, and is counted once. The cache key stays the file's content hash, as in ``cvb run``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TrainImage:
     source: ImageSource
-    content_hash: str
+    content_hash: str  # of the file's bytes: the image cache's key, as in cvb run
+    pixel_hash: str = ""  # of the decoded pixels: the split's key ("" = the content hash)
+
+
+def pixel_hash(image: "Image.Image") -> str:
+    """sha256 of an image's decoded pixels (size, mode and raw bytes): equal for any lossless copy."""
+    w, h = image.size
+    return hashlib.sha256(f"{image.mode} {w}x{h}\n".encode() + image.tobytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -153,12 +163,13 @@ def _dataset_sources(dataset: str, split: str, column: str | None, limit: int | 
 
 
 def split_images(images: Sequence[TrainImage], val_fraction: float) -> set[int]:
-    """Indices of the validation images: the lowest ``val_fraction`` by salted content hash."""
+    """Indices of the validation images: the lowest ``val_fraction`` by salted pixel hash."""
     if not 0 < val_fraction < 1:
         raise UsageError(f"--val-fraction {val_fraction}: give a number between 0 and 1 (exclusive)")
     n_val = min(len(images) - 1, max(1, round(val_fraction * len(images))))
     ranked = sorted(range(len(images)),
-                    key=lambda i: hashlib.sha256(b"cvb-adapt-val:" + images[i].content_hash.encode()).hexdigest())
+                    key=lambda i: hashlib.sha256(b"cvb-adapt-val:" + (images[i].pixel_hash or images[i].content_hash)
+                                                 .encode()).hexdigest())
     return set(ranked[:n_val])
 
 
@@ -168,18 +179,21 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
     """Hash the images, compress what the cache lacks, and split into train and validation pairs."""
     from cvb.run.compress_units import ImageJob, LevelWork, Workshop, run_jobs
 
+    from cvb.imageio import decode_image
+
     images: list[TrainImage] = []
     seen: set[str] = set()
     failed: list[str] = []
     for s in sources:
         try:
-            h = s.content_hash()
+            data = s.read_bytes()
+            pixels = pixel_hash(decode_image(data, name=s.path or s.key))
         except Exception as exc:  # noqa: BLE001 - an unreadable file is skipped, and said
             failed.append(f"{s.key}: {exc}")
             continue
-        if h not in seen:
-            seen.add(h)
-            images.append(TrainImage(s, h))
+        if pixels not in seen:  # a lossless copy of an image already listed is the same image
+            seen.add(pixels)
+            images.append(TrainImage(s, hashlib.sha256(data).hexdigest(), pixels))
     codecs = [c for c in plans if not c.is_reference]
     if not codecs:
         raise UsageError("give at least one codec to train on: --codec jpeg (`cvb list codecs`)")

@@ -31,6 +31,7 @@ def register_vlms(register) -> None:
         arg="ADAPTER_FOLDER",
         options=dict(OPTIONS),
         check_sees_arg=False,
+        local_arg=True,
     ))
     register(VLMSpec(
         name="adapted-base",
@@ -42,6 +43,7 @@ def register_vlms(register) -> None:
         arg="ADAPTER_FOLDER",
         options=dict(BASE_OPTIONS),
         check_sees_arg=False,
+        local_arg=True,
     ))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cvb import hookimpl
 from cvb.external import binary_status
-from cvb.specs import CodecSpec
+from cvb.specs import CodecSpec, Option
 
 FFMPEG_ENV = "CVB_FFMPEG"  # same as cvb_external.ffmpeg_codec.FFMPEG_ENV (kept import-free)
 FFMPEG_HINT = "install Debian package ffmpeg (apt-get install ffmpeg)"
@@ -16,7 +16,7 @@ def ffmpeg_check() -> str | None:
 
 _COMMON = {
     "chroma": "420 (default) or 444: Y'CbCr sampling coded",
-    "timeout": "seconds before one ffmpeg call is killed (default 300)",
+    "timeout": Option("seconds before one ffmpeg call is killed (default 300)", affects_results=False),
 }
 
 
@@ -26,9 +26,9 @@ def register_codecs(register):
         name="x265", factory="cvb_external.x265:X265Codec", kind="traditional",
         levels=("47", "40", "33", "26"), check=ffmpeg_check,
         summary="HEVC intra, libx265 via ffmpeg, raw .hevc stream; level = QP 0..51 (lower = more bits)",
-        options={**_COMMON, "preset": "x265 preset (default medium)"}, execution_options=("timeout",)))
+        options={**_COMMON, "preset": "x265 preset (default medium)"}))
     register(CodecSpec(
         name="ffmpeg-av1", factory="cvb_external.av1:Av1Codec", kind="traditional",
         levels=("58", "48", "38", "20"), check=ffmpeg_check,
         summary="AV1 intra, libaom via ffmpeg, raw .obu stream; level = CRF 0..63 (lower = more bits)",
-        options={**_COMMON, "cpu_used": "libaom speed 0..8 (default 6)"}, execution_options=("timeout",)))
+        options={**_COMMON, "cpu_used": "libaom speed 0..8 (default 6)"}))

@@ -14,7 +14,7 @@ from cvb.specs import VLMSpec
 
 from .aliases import ALIASES, known_aliases
 from .status import hf_status, model_notice, model_status
-from .vlm import EXECUTION_OPTIONS, OPTIONS  # light: vlm.py imports torch/transformers in methods
+from .vlm import OPTIONS  # light: vlm.py imports torch/transformers in methods
 
 
 def _create_alias(alias: str, **options: Any):
@@ -34,7 +34,7 @@ def register_vlms(register) -> None:
         check=hf_status,
         arg="ORG/NAME|PATH|ALIAS",
         options=dict(OPTIONS),
-        execution_options=EXECUTION_OPTIONS,
+        local_arg=True,
     ))
     for alias, (model_id, description) in ALIASES.items():
         register(VLMSpec(
@@ -45,5 +45,4 @@ def register_vlms(register) -> None:
             check=partial(model_status, model_id),
             notice=partial(model_notice, model_id),
             options=dict(OPTIONS),
-            execution_options=EXECUTION_OPTIONS,
         ))

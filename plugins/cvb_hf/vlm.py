@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from cvb.errors import UnavailableError, UsageError
 from cvb.options import as_choice, as_int, reject_unknown
 from cvb.prompts import build_prompt, cut_at_stop
+from cvb.specs import Option
 from cvb.types import Answer, Query
 
 from .aliases import resolve_model
@@ -52,11 +53,11 @@ OPTIONS = {
     "image_backend": ("auto (transformers' choice: torchvision where it imports, else PIL), pil or "
                       "torchvision: which implementation of the model's image processor prepares images; "
                       "they do not resize identically, so pin it to compare answers across machines"),
-    "prefetch": ("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
-                 "(image processor, tokenizer) on a CPU thread while the model answers this one"),
+    # changes how fast answers come, never what they are: not part of the model's identity
+    "prefetch": Option("auto (on when the model runs on a GPU), on or off: prepare the next batch's inputs "
+                       "(image processor, tokenizer) on a CPU thread while the model answers this one",
+                       affects_results=False),
 }
-#: options that change how fast answers come, never what they are: kept out of store labels
-EXECUTION_OPTIONS = ("prefetch",)
 PREFETCH = ("auto", "on", "off")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from cvb import hookimpl
 from cvb.specs import VLMSpec
 
-from .options import EXECUTION_OPTIONS, OPTIONS
+from .options import OPTIONS
 
 
 @hookimpl
@@ -14,5 +14,5 @@ def register_vlms(register):
         name="openai", factory="cvb_openai.vlm:OpenAIVLM", kind="api", arg="MODEL",
         summary="MODEL as an OpenAI-compatible chat-completions server names it (vLLM, SGLang, "
                 "LM Studio, OpenAI), e.g. openai:Qwen/Qwen2.5-VL-3B-Instruct",
-        options=dict(OPTIONS), execution_options=EXECUTION_OPTIONS,
+        options=dict(OPTIONS),
     ))

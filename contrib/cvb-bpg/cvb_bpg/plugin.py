@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cvb import hookimpl
 from cvb.external import tools_status
-from cvb.specs import CodecSpec
+from cvb.specs import CodecSpec, Option
 
 ENCODER_ENV, DECODER_ENV = "CVB_BPGENC", "CVB_BPGDEC"
 INSTALL_HINT = ("build libbpg (https://bellard.org/bpg/: make, needs libpng, libjpeg, cmake for x265) "
@@ -26,6 +26,5 @@ def register_codecs(register):
             "chroma": "420 (default), 422 or 444: bpgenc -f",
             "effort": "bpgenc -m compression effort 1..9 (default 8, bpgenc's own default)",
             "encoder": "x265 (default) or jctvc: bpgenc -e, the HEVC encoder inside",
-            "timeout": "seconds before one call is killed (default 300)",
-        },
-        execution_options=("timeout",)))
+            "timeout": Option("seconds before one call is killed (default 300)", affects_results=False),
+        }))

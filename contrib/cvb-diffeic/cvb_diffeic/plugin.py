@@ -48,5 +48,4 @@ def register_codecs(register):
             ENV, f"the DiffEIC checkout (with {SD_CKPT})", "folder of 1_2_*/lc.ckpt",
             device="hours per image on CPU",
             steps="diffusion sampling steps at decode (default 50, as inference_partition.py)",
-            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable"),
-        execution_options=("timeout",)))
+            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable")))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.specs import CodecSpec
+from cvb.specs import CodecSpec, Option
 
 from .binaries import hm_status
 
@@ -17,6 +17,5 @@ def register_codecs(register):
         options={
             "chroma": "420 (default) or 444: Y'CbCr sampling coded",
             "config": "optional HM .cfg passed with -c (explicit intra settings still win)",
-            "timeout": "seconds before one HM call is killed (default 600)",
-        },
-        execution_options=("timeout",)))
+            "timeout": Option("seconds before one HM call is killed (default 600)", affects_results=False),
+        }))

@@ -26,5 +26,4 @@ def register_codecs(register):
         summary="MLIC++ (Jiang & Wang, ICML 2023 NCW) from your MLIC checkout, run in your Python; "
                 "level = lambda index 1..6 (0.0018 .. 0.0483)",
         options=research_options(
-            ENV, "the MLIC++ folder of the MLIC checkout", "folder of mlicpp-1.pth.tar .. mlicpp-6.pth.tar"),
-        execution_options=("timeout",)))
+            ENV, "the MLIC++ folder of the MLIC checkout", "folder of mlicpp-1.pth.tar .. mlicpp-6.pth.tar")))

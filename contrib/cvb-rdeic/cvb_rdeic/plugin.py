@@ -47,5 +47,4 @@ def register_codecs(register):
             ENV, f"the RDEIC checkout (with {SD_CKPT})", "folder of rdeic-1.ckpt .. rdeic-5.ckpt (partial weights)",
             steps="diffusion sampling steps at decode (default 2, as inference_partition.py)",
             guidance="classifier-free guidance scale (default 1.0, as inference_partition.py)",
-            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable"),
-        execution_options=("timeout",)))
+            seed="seed of the decoder's noise (default 231, as the repo); decoding is repeatable")))

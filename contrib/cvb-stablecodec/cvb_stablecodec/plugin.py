@@ -33,5 +33,4 @@ def register_codecs(register):
                 "run in your Python; level 1..5 = stablecodec_ft32 .. ft2 (~0.005 .. ~0.035 bpp)",
         options=research_options(
             ENV, "the StableCodec checkout", f"folder of sd-turbo/, {ELIC} and stablecodec_ft*.pkl",
-            device="for stablecodec the default is auto and cpu is refused: StableCodec's code is CUDA-only"),
-        execution_options=("timeout",)))
+            device="for stablecodec the default is auto and cpu is refused: StableCodec's code is CUDA-only")))

@@ -26,5 +26,4 @@ def register_codecs(register):
         summary="TCM (Liu et al. CVPR 2023) from your LIC_TCM checkout, run in your Python; "
                 "level = lambda index 1..6 (0.0025 .. 0.05)",
         options=research_options(
-            ENV, "the LIC_TCM checkout", "folder of tcm-1.pth.tar .. tcm-6.pth.tar"),
-        execution_options=("timeout",)))
+            ENV, "the LIC_TCM checkout", "folder of tcm-1.pth.tar .. tcm-6.pth.tar")))

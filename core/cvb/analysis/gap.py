@@ -56,7 +56,7 @@ def decompose(clean: float, compressed: float, adapted: float, higher_is_better:
     return Gap(float(clean), float(compressed), float(adapted), higher_is_better)
 
 
-def _split_pair(pair: str) -> tuple[str, str, str]:
+def split_pair(pair: str) -> tuple[str, str, str]:
     """``str.partition("=")`` at the first ``=`` outside brackets: VLM labels carry their
     options in brackets (``hf:Qwen/X[mode=logits]``)."""
     depth = 0
@@ -74,7 +74,7 @@ def parse_adapted(pairs: Iterable[str]) -> dict[str, str]:
     """``["V=V2", ...]`` -> ``{"V": "V2"}``: V2 is V adapted to compressed images."""
     out: dict[str, str] = {}
     for pair in pairs:
-        base, sep, adapted = _split_pair(pair)
+        base, sep, adapted = split_pair(pair)
         base, adapted = base.strip(), adapted.strip()
         if not sep or not base or not adapted:
             raise UsageError(f"--adapted takes VLM=ADAPTED_VLM, got {pair!r}")
@@ -166,10 +166,10 @@ def resolve_adapted(entries: Iterable[str], versions: Mapping[str, Sequence[str 
     model or preprocessing differs from the adapted VLM's is refused (its gaps would measure the
     preprocessing, not the adaptation), or with ``allow_unlike`` kept with a warning."""
     entries = list(entries)
-    explicit = parse_adapted([e for e in entries if _split_pair(e)[1]])
+    explicit = parse_adapted([e for e in entries if split_pair(e)[1]])
     pairs = dict(explicit)
     for entry in entries:
-        if not _split_pair(entry)[1]:
+        if not split_pair(entry)[1]:
             adapted = entry.strip()
             pairs.update(parse_adapted([f"{like_for_like_base(adapted, versions)}={adapted}"]))
     warnings: dict[str, str] = {}

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import UsageError
+from ..identity import stored_label
 
-INTERPOLATIONS = ("pchip", "akima", "cubic")
-DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES (not imported: numpy stays unloaded)
-DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
-INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
+from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, store_path
+
+__all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "INFERENCES", "INTERPOLATIONS", "Report", "report_store",
+           "report_study"]
 
 
 @dataclass
@@ -106,13 +107,26 @@ def select_vlm(cells: list[dict], vlm: str, adapted: Mapping[str, str]) -> list[
 def adapted_conditions(store, cells: list[dict], adapted: Mapping[str, str]) -> dict[tuple, dict]:
     """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
     answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
 
     out: dict[tuple, dict] = {}
     for t in sorted({c["task"] for c in cells}):
         for v in sorted(set(adapted.values())):
             for (codec, level), counts in store.answer_meta_counts(answers_label(t), v, "condition").items():
                 out[(t, v, codec, level)] = counts
+    return out
+
+
+def _as_stored(entries: Sequence[str], labels) -> list[str]:
+    """``--adapted`` entries with each VLM named as the store names it (a relative adapter
+    folder made absolute: ``identity.stored_label``)."""
+    from ..analysis.gap import split_pair
+
+    out = []
+    for entry in entries:
+        base, sep, adapted = split_pair(entry)
+        out.append(f"{stored_label(base.strip(), labels)}={stored_label(adapted.strip(), labels)}" if sep
+                   else stored_label(entry.strip(), labels))
     return out
 
 
@@ -142,8 +156,9 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         cells = load_cells(st, task)
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
-        pairs, unlike = (resolve_adapted(tuple(adapted), st.component_versions()["vlms"], allow_unlike)
-                         if adapted else ({}, {}))
+        versions = st.component_versions()["vlms"]
+        adapted, vlm = _as_stored(adapted, versions), (vlm and stored_label(vlm, versions))
+        pairs, unlike = resolve_adapted(tuple(adapted), versions, allow_unlike) if adapted else ({}, {})
         conditions = adapted_conditions(st, cells, pairs)
         if vlm is not None:
             cells = select_vlm(cells, vlm, pairs)
@@ -163,7 +178,5 @@ def report_study(study, **overrides) -> Report:
     """The report of ``study``'s store with its ``[report]`` settings (``cvb report --config``);
     ``overrides``: ``report_store``'s keyword arguments, over the study's. The study's ``out``
     is not written here: ``Report.write(study.report["out"])`` writes it."""
-    from .run import store_path
-
     settings = {k: v for k, v in study.report.items() if k != "out"}
     return report_store(store_path(study), **{**settings, **overrides})

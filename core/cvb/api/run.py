@@ -13,9 +13,9 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
-from .study import Study
+from .study import Study, store_path
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -60,13 +60,6 @@ class RunResult:
                 "failures": self.failures[:MAX_LISTED_FAILURES], "notes": self.notes}
 
 
-def store_path(study: Study) -> Path:
-    """Where ``study``'s results go: its ``store``, else ``$CVB_STORE``, else cvb-out/results.sqlite."""
-    from ..run.store import DEFAULT_STORE, STORE_ENV
-
-    return study.store or Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
-
-
 def cache_path(study: Study) -> Path:
     """The compressed-image cache: ``cache_dir``, else ``$CVB_CACHE_DIR``, else the user cache dir's."""
     from ..run.image_cache import default_cache_dir
@@ -79,9 +72,10 @@ def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
 
-def run_study(study: Study, *, progress: bool = False, console=None, argv: Sequence[str] | None = None,
-              registry=None) -> RunResult:
-    """Run ``study`` into its store and return the summary of its matrix.
+def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, console=None,
+              argv: Sequence[str] | None = None, registry=None) -> RunResult:
+    """Run ``study`` (a ``Study``, or a dict of a study file's keys) into its store and return
+    the summary of its matrix.
 
     Every finished unit is committed at once: a run stopped by Ctrl-C (``RunInterrupted``) or
     killed resumes where it stopped when run again, and a finished study only reads the store.
@@ -100,6 +94,10 @@ def run_study(study: Study, *, progress: bool = False, console=None, argv: Seque
     from ..run.store import Store
     from ..threads import jobs_and_note
 
+    if isinstance(study, Mapping):
+        from .study import study_from_dict
+
+        study = study_from_dict(study)
     if not study.vlms or not study.tasks:
         from ..errors import UsageError
 

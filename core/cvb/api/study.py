@@ -37,6 +37,11 @@ from ..run.executor import EXECUTORS
 
 #: the list fields, in the command line's spelling ("jpeg,webp" or repeated flags)
 LISTS = ("vlms", "tasks", "codecs", "metrics")
+#: ``cvb report``'s choices and defaults (here, not from cvb.report: numpy stays unloaded)
+INTERPOLATIONS = ("pchip", "akima", "cubic")
+DEFAULT_RESAMPLES = 1000  # cvb.analysis.stats.DEFAULT_RESAMPLES
+DEFAULT_SEED = 20260401  # cvb.analysis.stats.DEFAULT_SEED
+INFERENCES = ("bootstrap", "mcnemar")  # cvb.report.uncertainty.INFERENCES
 #: the ``[report]`` table's keys: ``cvb report``'s settings for this study (``--config``)
 REPORT_KEYS = ("anchor", "interp", "resamples", "seed", "inference", "adapted", "allow_unlike", "out")
 
@@ -85,6 +90,22 @@ class Study:
     #: the file this study was read from (None: made in Python or from flags alone)
     source: StudyFile | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        """Python callers may write a field as a study file does: a list or one comma string
+        for the lists, ``{"jpeg": [1, 3]}`` for levels, ``{"vlm": {"max_new_tokens": 16}}``
+        for options, a string for a path; it is kept in the command line's form."""
+        for name in (*LISTS, "levels", "options"):
+            value = getattr(self, name)
+            if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
+                object.__setattr__(self, name, _convert(name, list(value) if isinstance(value, tuple) else value,
+                                                        "Study"))
+        for name in ("store", "cache_dir"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value))
+        if self.report:
+            object.__setattr__(self, "report", _report(dict(self.report), "Study"))
+
     def merged(self, over: "Study") -> "Study":
         """This study with what ``over`` says on top (``over`` wins): a field ``over`` leaves
         unsaid keeps this one's value; options and levels are merged per key (``-o vlm.x=1``
@@ -126,6 +147,15 @@ class Study:
         if self.source is not None:
             out["file"] = self.source.record()
         return out
+
+
+def store_path(study: Study) -> Path:
+    """Where ``study``'s results go: its ``store``, else ``$CVB_STORE``, else cvb-out/results.sqlite."""
+    import os
+
+    from ..run.store import DEFAULT_STORE, STORE_ENV
+
+    return study.store or Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 
 def known_keys() -> list[str]:
@@ -194,7 +224,7 @@ def _fail(where: str, key: str, expected: str, value: Any) -> UsageError:
 def _strings(key: str, value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
-    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
                                        for v in value):
         return tuple(str(v) for v in value)
     raise _fail(where, key, "a list of names or a comma-separated string", value)
@@ -207,7 +237,7 @@ def _option_value(value: Any) -> str:
 
 
 def _options(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, list):  # ["vlm.max_new_tokens=16", ...], as -o takes them
+    if isinstance(value, (list, tuple)):  # ["vlm.max_new_tokens=16", ...], as -o takes them
         return _strings("options", value, where)
     if not isinstance(value, dict):
         raise _fail(where, "options", 'a table of tables ([options.vlm] max_new_tokens = 16)', value)
@@ -220,8 +250,6 @@ def _options(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _report(value: Any, where: str) -> dict[str, Any]:
-    from .report import INFERENCES, INTERPOLATIONS
-
     if not isinstance(value, dict):
         raise _fail(where, "report", "a table ([report] anchor = \"jpeg\")", value)
     out: dict[str, Any] = {}
@@ -244,7 +272,7 @@ def _report(value: Any, where: str) -> dict[str, Any]:
             choices = INTERPOLATIONS if key == "interp" else INFERENCES
             if v not in choices:
                 raise _fail(where, name, f"one of {', '.join(choices)}", v)
-        elif not isinstance(v, str) or not v:
+        elif not (isinstance(v, str) or (key == "out" and isinstance(v, Path))) or not str(v):
             raise _fail(where, name, "a path" if key == "out" else "a codec name", v)
         out[key] = Path(v) if key == "out" else v
     return out

@@ -102,7 +102,8 @@ def _options(values, category: str, ref: str) -> dict:
     (exit 2) before any rule runs, never a failed check."""
     from ..errors import did_you_mean
     from ..plugins import get_registry
-    from ..run.plan import check_options, coerce
+    from ..options import coerce
+    from ..run.plan import check_options
     from ..specs import split_ref
 
     name = split_ref(ref)[0]

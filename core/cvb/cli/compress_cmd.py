@@ -60,7 +60,8 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
     """
     from ..plugins import get_registry
     from ..rdbench import Unit, compressai_json, image_labels, run_units, summarize
-    from ..run.plan import create, options_for, parse_options
+    from ..options import options_for, parse_options
+    from ..run.plan import create
     from ..run.progress import Progress
     from ..sample_images import sample_photo_paths
 

@@ -56,6 +56,9 @@ def describe(spec, owner: str) -> dict:
         row["higher_is_better"] = spec.higher_is_better
     if spec.options:
         row["options"] = dict(spec.options)
+        speed = sorted(k for k in spec.options if not spec.affects_results(k))
+        if speed:  # not part of its identity: changing them never redoes stored work
+            row["speed_options"] = speed
     return row
 
 

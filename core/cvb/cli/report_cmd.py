@@ -100,6 +100,7 @@ def report_cmd(ctx: click.Context, config, store_path, task, vlm, anchor, interp
       cvb report --store cvb-out/results.sqlite
       cvb report --store r.sqlite --task pope --anchor jpeg --out report/
       cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
+      cvb report --config paper.toml     (the study's store and [report] settings)
     """
     from ..api.report import report_store
     from .output import check_output_path, note

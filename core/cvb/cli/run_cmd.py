@@ -103,6 +103,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
       cvb run --codec jpeg,webp --vlm hf:HuggingFaceTB/SmolVLM-256M-Instruct --task sample
       cvb run -c jpeg -l 1,3,5,6 --vlm hf:Qwen/Qwen2.5-VL-3B-Instruct -t pope --limit 500 -j 4
       cvb run -c jpeg --vlm qwen2.5-vl-3b -t pope --executor ray --address auto
+      cvb run --config paper.toml --limit 200     (a study file; flags override it)
     """
     from ..api.run import RunInterrupted, run_study
     from ..run import summary

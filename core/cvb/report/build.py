@@ -18,7 +18,7 @@ from ..analysis.curves import (
 )
 from ..analysis.gap import adapted_vlms_missing, adapter_gains, clean_drift, gap_rows, gap_summary
 from ..errors import UsageError
-from ..run.plan import scoring_of
+from ..identity import scoring_of
 
 REPORT_VERSION = 1
 DEFAULT_ANCHOR = "jpeg"

@@ -70,11 +70,13 @@ def score_label(metric: str) -> str:
 def metric_label(metric: str) -> str:
     """An image metric's axis: proper name and unit (``psnr`` -> ``PSNR (dB)``); options in
     brackets are kept (``ssim[downsample=True]`` -> ``SSIM [downsample=True]``)."""
-    base, sep, rest = metric.partition("[")
-    name = METRIC_NAMES.get(base.lower())
+    from ..identity import Identity
+
+    ref = Identity.parse(metric).ref
+    name = METRIC_NAMES.get(ref.lower())
     if name is None:
         return metric
-    return f"{name} [{rest}" if sep else name
+    return f"{name} {metric[len(ref):]}" if metric != ref else name
 
 
 def _wrap(title: str, width: int = 70) -> str:

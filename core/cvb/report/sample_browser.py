@@ -33,7 +33,7 @@ def choose(store, task: str, flipping: int = FLIPPING, steady: int = STEADY) -> 
 def collect(store, cells: Sequence[Mapping], flipping: int = FLIPPING, steady: int = STEADY) -> list[dict]:
     """The browser's content, one entry per task: its columns (codec x level, lowest rate
     first, the uncompressed image first) and chosen samples with every VLM's answer per cell."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
 
     tasks: dict[str, dict] = {}
     for c in cells:

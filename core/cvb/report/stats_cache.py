@@ -63,7 +63,7 @@ class StatsCache:
         self._used: list[str] = []  # keys read: their time of use is written once, at close
 
     def key(self, task_label: str, vlm: str, stored_as: str, made: Any) -> str:
-        from ..run.plan import answers_label
+        from ..identity import answers_label
 
         if self._by_answers is None:
             self._by_answers = {}

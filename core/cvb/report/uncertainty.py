@@ -55,17 +55,13 @@ class Options:
                 "resamples": self.resamples, "seed": self.seed, "confidence": self.confidence}
 
 
-def _label_options(label: str, ref: str) -> dict[str, Any]:
-    """``pope[circular=True,split=test]`` with ref ``pope`` -> {circular: True, split: "test"}."""
-    from ..run.plan import coerce
+def _label_options(label: str) -> dict[str, Any]:
+    """``pope[circular=True,split=test]`` -> {circular: True, split: "test"}: a task label's
+    options, typed as ``-o`` reads them."""
+    from ..identity import Identity
+    from ..options import coerce
 
-    if label == ref or not label.startswith(ref + "[") or not label.endswith("]"):
-        return {}
-    out = {}
-    for part in label[len(ref) + 1:-1].split(","):
-        key, _, value = part.partition("=")
-        out[key.strip()] = coerce(value.strip())
-    return out
+    return {key: coerce(value) for key, value in Identity.parse(label).options}
 
 
 def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -75,7 +71,7 @@ def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
         opts = run.get("options") or {}
         for t in opts.get("tasks") or []:
             if isinstance(t, dict) and t.get("label") and t.get("ref"):
-                out[t["label"]] = (t["ref"], _label_options(t["label"], t["ref"]))
+                out[t["label"]] = (t["ref"], _label_options(t["label"]))
     return out
 
 
@@ -155,7 +151,7 @@ def _fixed(x: float) -> float | None:
 def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: Sequence[Mapping],
                   opts: Options) -> SectionStats:
     """Intervals, tests and bootstrap replicates of the cells of one task x VLM."""
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stored_answers import empty_answers_note, empty_counts, read_section
 
     out = SectionStats(resamples=opts.resamples, seed=opts.seed, confidence=opts.confidence,
@@ -368,7 +364,7 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
     keep them in ``cvb.report.stats_cache`` (unchanged inputs give the same numbers)."""
     from ..analysis.curves import group_cells
     from ..run import judge_replies
-    from ..run.plan import answers_label
+    from ..identity import answers_label
     from .stats_cache import StatsCache
 
     opts = opts or Options()

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Iterable, Iterator
 
 from . import run_process
 from .store import Store, batched
@@ -31,6 +32,17 @@ from .store import Store, batched
 CLAIM_TTL_S = 900
 _RENEW_S = 60
 SEP = "\x1f"  # between the fields of an answer's unit (no task, model or sample name holds it)
+#: how often a run that has nothing else to do looks again at units another run holds: the
+#: first look soon, later ones less often (each look is a small write transaction)
+POLL_FIRST_S, POLL_MAX_S = 0.2, 2.0
+
+
+def poll_delays() -> Iterator[float]:
+    """The waits between looks at units another run holds: growing from ``POLL_FIRST_S`` to ``POLL_MAX_S``."""
+    delay = POLL_FIRST_S
+    while True:
+        yield delay
+        delay = min(POLL_MAX_S, delay * 1.5)
 
 
 def compression_unit(key: str) -> str:
@@ -58,6 +70,12 @@ class Claims:
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """The claims' connection to the store, to read it from any thread (one at a time)."""
+        with self._lock:
+            yield self.db
 
     def _live(self, run_id: int, host: str | None, pid: int | None, start: str | None, expires_ns: int,
               now_ns: int) -> bool:

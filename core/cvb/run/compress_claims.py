@@ -17,12 +17,11 @@ import threading
 from dataclasses import replace
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .claims import Claims, compression_unit
+from .claims import Claims, compression_unit, poll_delays
 from .compress_units import ImageJob, JobOutcome, LevelOutcome, LevelWork
 from .store import batched
 
 _CLAIM_BATCH = 16  # units claimed in one transaction
-_POLL_S = 0.2  # how often set-aside levels are looked at again once nothing else is left
 
 #: (levels claimed by this run) -> {key: what is still to do (None: nothing), stored error}
 Recheck = Callable[[Sequence[LevelWork]], dict[str, tuple[LevelWork | None, str | None]]]
@@ -39,14 +38,16 @@ def shared(run: Run, claims: Claims, recheck: Recheck) -> Run:
             yield outcome
             yield from state.settled()
         yield from state.settled()
+        delays = poll_delays()
         while state.aside and not stop.is_set():
             todo = list(state.claimed(state.take_aside()))
             yield from state.settled()
             if todo:
+                delays = poll_delays()
                 yield from run(iter(todo), stop)
             elif state.aside:
                 claims.renew()
-                stop.wait(_POLL_S)
+                stop.wait(next(delays))
 
     return claimed_run
 

@@ -194,7 +194,7 @@ def registry_from(plugins: Sequence[tuple[str, str, str, str]]):
 
 def worker_registry_workshop(registry, options: dict, cache) -> Workshop:
     """A workshop creating codecs and metrics (by label, with the run's options) from ``registry``."""
-    from .plan import ref_of
+    from ..identity import ref_of
 
     return Workshop(lambda cat, name: registry.create(cat, ref_of(name), **options.get((cat, name), {})), cache)
 

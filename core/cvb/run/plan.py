@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from .. import plugin_returns
-from ..cli.options import codec_levels, metric_names, parse_levels, split_csv
 from ..errors import BrokenPluginError, CvbError, ImageLoadError, UnavailableError, UnknownNameError, UsageError
+from ..identity import answers_label, label_of
 from ..imageio import max_image_pixels
+from ..options import OPTION_CATEGORIES, codec_levels, metric_names, options_for, parse_levels, parse_options, split_csv
 from ..prompts import build_prompt
 from ..specs import resolve, split_ref
 from ..types import Query, Sample
@@ -30,10 +31,6 @@ NONE = "none"  # the uncompressed reference codec of every matrix
 NONE_LEVEL = "-"
 NONE_BPP = 24.0  # an uncompressed 8-bit RGB pixel
 DEFAULT_METRICS = ("psnr", "ms-ssim")
-#: options that change how any component runs, not its results: left out of labels and cache
-#: keys (a spec adds its own in ``Spec.execution_options``)
-EXECUTION_OPTIONS = ("batch_size", "device", "threads", "concurrency")
-OPTION_CATEGORIES = ("vlm", "codec", "task", "metric")
 
 
 @dataclass
@@ -52,35 +49,6 @@ class RunRequest:
     options: Sequence[str] = ()  # "vlm.KEY=VALUE", "codec.KEY=VALUE", "task.KEY=VALUE", "metric.KEY=VALUE"
 
 
-def coerce(value: str) -> Any:
-    """``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True; anything else stays a string."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, (int, float, bool)) else value
-
-
-def parse_options(values: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``-o CATEGORY.KEY=VALUE`` (every component of that category) or ``-o NAME.KEY=VALUE``
-    (only the component called NAME, e.g. ``-o mmbench.circular=true``), by target."""
-    out: dict[str, dict[str, Any]] = {c: {} for c in OPTION_CATEGORIES}
-    for raw in values:
-        target, sep, value = raw.partition("=")
-        name, dot, key = target.strip().rpartition(".") if "." in target else ("", "", "")
-        if not sep or not dot or not name or not key:
-            raise UsageError(f"-o {raw!r}: write CATEGORY.KEY=VALUE with CATEGORY one of "
-                             f"{', '.join(OPTION_CATEGORIES)}, or NAME.KEY=VALUE for one component "
-                             f"(e.g. -o vlm.max_new_tokens=16, -o mmbench.circular=true)")
-        out.setdefault(name.strip(), {})[key.strip()] = coerce(value.strip())
-    return out
-
-
-def options_for(opts: Mapping[str, Mapping[str, Any]], category: str, ref: str) -> dict[str, Any]:
-    """A component's options: its category's, overridden by those naming it."""
-    return {**opts[category], **opts.get(split_ref(ref)[0], {})}
-
-
 def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
     unknown = sorted(set(opts) - set(OPTION_CATEGORIES) - names)
     if unknown:
@@ -90,55 +58,6 @@ def _check_option_targets(opts: Mapping[str, Any], names: set[str]) -> None:
         raise UsageError(f"-o {unknown[0]}.KEY=VALUE names no component of this run"
                          f"{did_you_mean(unknown[0], targets)}; targets: "
                          f"{', '.join(targets)}")
-
-
-def result_options(options: Mapping[str, Any], execution: Sequence[str] = ()) -> dict[str, Any]:
-    """The options that can change a component's results: all but the execution options
-    (``EXECUTION_OPTIONS`` and the spec's own ``execution_options``)."""
-    return {k: v for k, v in options.items() if k not in EXECUTION_OPTIONS and k not in execution}
-
-
-def label_of(ref: str, options: Mapping[str, Any], execution: Sequence[str] = ()) -> str:
-    """How a VLM, task or metric is named in the store: its reference, plus the options that
-    change its answers, samples or values (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``),
-    so different settings never mix; ``execution`` names the spec's options that do not."""
-    shown = result_options(options, execution)
-    if not shown:
-        return ref
-    return ref + "[" + ",".join(f"{k}={shown[k]}" for k in sorted(shown)) + "]"
-
-
-#: task options that choose how answers are scored: left out of the label predictions are
-#: stored under, so changing only the scoring rule rescores stored answers without asking the
-#: model again (a protocol that also changes the prompt changes ``prompt_sha``, which re-asks)
-SCORING_OPTIONS = ("protocol", "judge", "metric")  # metric: a bridged task's headline (lmms-eval:NAME)
-
-
-def answers_label(label: str) -> str:
-    """The label a task's predictions are stored under: ``label`` without its SCORING_OPTIONS
-    (``pope[judge=x,protocol=vlmevalkit,split=all]`` -> ``pope[split=all]``)."""
-    ref, sep, rest = label.rpartition("[")
-    if not sep or not rest.endswith("]"):
-        return label
-    kept = [part for part in rest[:-1].split(",") if part.partition("=")[0] not in SCORING_OPTIONS]
-    return ref + ("[" + ",".join(kept) + "]" if kept else "")
-
-
-#: the scoring protocol of a label without ``protocol=`` (the task plugins' own rules)
-DEFAULT_PROTOCOL = "cvb"
-
-
-def scoring_of(label: str) -> dict[str, str | None]:
-    """``{"protocol", "judge"}`` of a task label: what scored its cells (``cvb`` and no judge
-    when the label names neither), for ``cvb report`` and ``cvb export``."""
-    _ref, sep, rest = label.rpartition("[")
-    options = dict(part.partition("=")[::2] for part in rest[:-1].split(",")) if sep and rest.endswith("]") else {}
-    return {"protocol": options.get("protocol") or DEFAULT_PROTOCOL, "judge": options.get("judge") or None}
-
-
-def ref_of(label: str) -> str:
-    """The registered name behind a label: ``ssim[downsample=True]`` -> ``ssim``."""
-    return label.split("[", 1)[0]
 
 
 def check_options(registry, category: str, ref: str, options: Mapping[str, Any]) -> None:
@@ -346,10 +265,9 @@ def _plan_codecs(req: RunRequest, registry, opts: dict[str, dict[str, Any]]) -> 
         options = {**options_for(opts, "codec", name), **_option_for(spec, "device", req.device)}
         codec = create(registry, "codec", name, options)
         levels = codec_levels(codec, requested.get(name))
-        # a codec's options key its cache unless they cannot change the bitstream (device, the
-        # spec's execution options such as a timeout); threads may, for some encoders
-        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items()
-                                                   if k != "device" and k not in spec.execution_options}}
+        # a codec's options key its cache unless they cannot change the bitstream (device, and
+        # what the spec declares so, such as a timeout); threads may, for some encoders
+        cache_params = {**dict(codec.params()), **{k: v for k, v in options.items() if spec.affects_results(k)}}
         kind = getattr(codec.kind, "value", codec.kind)
         plans.append(CodecPlan(name, levels, codec, options, str(codec.version),
                                params_json(cache_params), str(kind)))
@@ -373,7 +291,7 @@ def _plan_metrics(req: RunRequest, registry, opts: dict[str, dict[str, Any]], no
             continue
         options = {**options_for(opts, "metric", name), **_option_for(spec, "device", req.device)}
         check_options(registry, "metric", name, options)  # metrics are created in the workers
-        plans.append(MetricPlan(label_of(name, options, spec.execution_options), options,
+        plans.append(MetricPlan(label_of(spec, name, options), options,
                                 bool(getattr(spec, "higher_is_better", True)), name))
     return plans
 
@@ -398,7 +316,7 @@ def _plan_vlms(req: RunRequest, registry, opts: dict[str, dict[str, Any]], notes
             raise  # an unknown alias, a bad option value: exit 2 now, not after compression
         except Exception as exc:  # noqa: BLE001 - e.g. no API key: only an error if it must answer
             error = str(exc) if isinstance(exc, CvbError) else f"{type(exc).__name__}: {exc}"
-        plans.append(VLMPlan(ref, label_of(ref, options, spec.execution_options), options, model, error))
+        plans.append(VLMPlan(ref, label_of(spec, ref, options), options, model, error))
     return plans
 
 
@@ -411,7 +329,7 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
                          f"sample ids must be unique") from None
     _hash_images(spool)
     spec = registry.spec("task", split_ref(ref)[0])
-    label = label_of(ref, options, spec.execution_options)
+    label = label_of(spec, ref, options)
     return TaskPlan(ref, label, task, str(getattr(task, "version", "")), spool, spool.images, spool.ids_hash,
                     answers_label(label), str(getattr(task, "scoring", "") or ""))
 

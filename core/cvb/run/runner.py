@@ -34,7 +34,7 @@ from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..types import Answer, Sample
-from .claims import Claims, answer_unit, compression_unit
+from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
 from .compress_feed import CompressionFeed
 from .compress_units import JobOutcome, LevelWork, Workshop, measurements
@@ -45,6 +45,7 @@ from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
 from .progress import Progress
 from .store import Store, StoreError, batched
+from .store_rows import CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, StoredAnswer
 from .vlm_session import VLMSession, answer_meta
 
 _FLUSH_UNITS = 32  # compression outcomes per transaction at most...
@@ -54,7 +55,6 @@ _IMAGE_LRU = 32  # decoded images kept while a cell's samples (grouped by image)
 MAX_LISTED_FAILURES = 200
 _MISSING = NOT_FRESH  # a compressed image never made (status of a sample's key)
 _ORDER_CHUNK = 512  # samples of a cell whose keys' state is looked up at once
-_CLAIM_POLL_S = 0.2  # how often answers another run holds are looked at again at a VLM's end
 
 
 @dataclass
@@ -121,6 +121,7 @@ class Runner:
             self._claims.close()
 
     def _run(self) -> dict[str, Any]:
+        self._file_components()
         self._refuse_vlms_that_cannot_answer()
         self._record_images()
         self._record_samples()
@@ -146,6 +147,24 @@ class Runner:
             self.cache.prune(max_bytes=max_size_from_env())
         return result
 
+    def _file_components(self) -> None:
+        """Record the identities this run files results under (the store's ``components``),
+        and take over the answers an older cvb stored under another label of the same VLM."""
+        from ..identity import Identity
+        from ..specs import split_ref
+
+        for vlm in self.plan.vlms:
+            name = split_ref(vlm.ref)[0]
+            spec = self.registry.spec("vlm", name)
+            earlier = [label for label in self.store.component_labels("vlm", name)
+                       if label != vlm.label and Identity.read(spec, label).label == vlm.label]
+            if earlier:  # only answers of this model version move (any, if it cannot be built here)
+                version = None if vlm.model is None else str(getattr(vlm.model, "version", "")) or None
+                self.store.adopt_vlm_label(vlm.label, earlier, version)
+        labels = [("vlm", v.label) for v in self.plan.vlms] + [("metric", m.name) for m in self.plan.metrics]
+        labels += [("task", label) for t in self.plan.tasks for label in {t.label, t.answers_label or t.label}]
+        self.store.record_components([(cat, Identity.parse(label)) for cat, label in labels])
+
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in
         the cache while offline) stops the run if it has anything to answer; a rerun whose
@@ -165,8 +184,8 @@ class Runner:
         for t in self.plan.tasks:
             for chunk in batched(t.images.items(), _SCORE_CHUNK):
                 known = self.store.images(t.label, [k for k, _ in chunk])
-                new = [(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
-                       if k not in known or known[k][0] != im.content_hash]
+                new = [ImageRow(k, im.content_hash, im.num_bytes, im.error) for k, im in chunk
+                       if k not in known or known[k].content_hash != im.content_hash]
                 if new:
                     self.store.add_images(t.label, new)
                 if not self.retry:
@@ -237,11 +256,11 @@ class Runner:
         """For levels just claimed (``compress_claims``, on the compression thread, so through
         the claims' own connection): what each still needs now, and its stored error. What a
         run beside this one stored since this run began counts as done, failed or not."""
-        db = self._claims.db
         keys = [w.key for w in works]
-        status = db.compressed(keys)
-        metric_status = db.metric_status(keys) if self._metric_names else {}
-        recent = db.written_since(keys, self._started_ns) if self.retry else set()
+        with self._claims.reading() as db:
+            status = db.compressed(keys)
+            metric_status = db.metric_status(keys) if self._metric_names else {}
+            recent = db.written_since(keys, self._started_ns) if self.retry else set()
         out = {}
         for w in works:
             still = self._level_work(w.level, w.key, status, metric_status, self.retry and w.key not in recent)
@@ -320,22 +339,23 @@ class Runner:
                 continue  # stored by a run beside this one
             h, c = out.job.content_hash, codec_of[out.job.codec]
             if out.image_error is not None:
-                images.append((h, None, None, out.image_error))
+                images.append(ImageInfo(h, None, None, out.image_error))
                 self._decode_errors[h] = out.image_error
                 continue
-            images.append((h, out.width, out.height, None))
+            images.append(ImageInfo(h, out.width, out.height, None))
             for work, lo in zip(out.job.levels, out.levels):
                 self.work.codec_calls += lo.codec_calls
                 if lo.compressed:
                     self.work.compressed += lo.error is None
-                    compressed.append((lo.key, h, c.name, c.version, lo.level, c.params, lo.num_bytes,
-                                       lo.bpp, out.width, out.height, lo.encode_s, lo.decode_s, lo.error))
+                    compressed.append(CompressedRow(lo.key, h, c.name, c.version, lo.level, c.params, lo.num_bytes,
+                                                    lo.bpp, out.width, out.height, lo.encode_s, lo.decode_s,
+                                                    lo.error))
                 if lo.error is not None and not lo.compressed:  # the cache was gone, redo failed
-                    metrics += [(lo.key, m, None, f"cannot redo the compressed image: {lo.error}")
+                    metrics += [MetricRow(lo.key, m, None, f"cannot redo the compressed image: {lo.error}")
                                 for m in work.metrics]
                 for m, value in lo.metrics.items():
                     self.work.metrics += 1
-                    metrics.append((lo.key, m, value, lo.metric_errors.get(m)))
+                    metrics.append(MetricRow(lo.key, m, value, lo.metric_errors.get(m)))
         self.store.save_compression_results(compressed, metrics, images, self.run_id)
 
     # ---- stage 2: inference -----------------------------------------------------------------
@@ -358,23 +378,22 @@ class Runner:
             batch = list(itertools.islice(rows, _SCORE_CHUNK))
             if not batch:
                 return
-            ours = t.samples.lookup([row[0] for row in batch])
+            ours = t.samples.lookup([row.sample_id for row in batch])
             for row in batch:
-                hit = ours.get(row[0])
+                hit = ours.get(row.sample_id)
                 if hit is None:
                     continue
                 key = c.key(hit[3], level) if hit[3] else None
-                if self._is_current(t, row[1:5], row[-1], key, hit[2], version):
-                    yield hit[0], row[4], row[5] if with_text else None
+                if self._is_current(t, row, key, hit[2], version):
+                    yield hit[0], row.error, row.text if with_text else None
 
     @staticmethod
-    def _is_current(t: TaskPlan, row: tuple, row_version: str | None, key: str | None, sha: str,
-                    version: str | None) -> bool:
-        """Whether a stored answer (key, task_version, prompt_sha, error) is for this image
-        (compressed ``key``), prompt (fingerprint ``sha``) and task version, by this model version."""
-        if version is not None and row_version != version and not (row_version is None and row[3]):
+    def _is_current(t: TaskPlan, row: StoredAnswer, key: str | None, sha: str, version: str | None) -> bool:
+        """Whether a stored answer is for this image (compressed ``key``), prompt (fingerprint
+        ``sha``) and task version, by this model version."""
+        if version is not None and row.vlm_version != version and not (row.vlm_version is None and row.error):
             return False  # another model's answer (a failure before any model stays a failure)
-        return row[0] == key and row[1] == t.version and row[2] == sha
+        return row.key == key and row.task_version == t.version and row.prompt_sha == sha
 
     def _cell_answers(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str
                       ) -> Iterator[tuple[Sample, str | None, str | None, str | None]]:
@@ -392,14 +411,13 @@ class Runner:
             for _, s, sha, h in chunk:
                 row, ref_row = rows.get(s.id), refs.get(s.id)
                 ref_text = None
-                if ref_row is not None and ref_row[3] is None and self._is_current(
-                        t, ref_row[:4], ref_row[5], h, sha, version):  # the reference's key: the hash
-                    ref_text = ref_row[4] or ""
-                if row is None or not self._is_current(t, row[:4], row[5], c.key(h, level) if h else None,
-                                                       sha, version):
+                if ref_row is not None and ref_row.error is None and self._is_current(
+                        t, ref_row, h, sha, version):  # the reference's key: the hash
+                    ref_text = ref_row.text or ""
+                if row is None or not self._is_current(t, row, c.key(h, level) if h else None, sha, version):
                     yield s, "no prediction stored (run interrupted?)", None, ref_text
                 else:
-                    yield s, row[3], (row[4] or "") if row[3] is None else None, ref_text
+                    yield s, row.error, (row.text or "") if row.error is None else None, ref_text
 
     def _pending(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str) -> array:
         """Indices of the samples of one cell still to ask, each image's samples together."""
@@ -554,8 +572,7 @@ class Runner:
                                             [t.samples[item.index].id for item in part], self._started_ns)
             for item in part:
                 row = rows.get(t.samples[item.index].id)
-                if row is not None and self._is_current(t, row[:4], row[4], item.key,
-                                                        t.samples.prompt_sha(item.index), version):
+                if row is not None and self._is_current(t, row, item.key, t.samples.prompt_sha(item.index), version):
                     out.add(id(item))
         return out
 
@@ -563,17 +580,20 @@ class Runner:
         """Once this run has asked all it could: the samples a run beside it held, until each
         is answered there, or free again (its run ended or died) and asked here. Compression
         outcomes are stored meanwhile (the other run may be waiting for one of them)."""
+        delays = poll_delays()
         while aside:
             items = aside[:]
             aside.clear()
             todo = self._claimed(vlm, items, aside, bar)
             for start in range(0, len(todo), session.batch_size):
                 self._infer(executor, vlm, todo[start:start + session.batch_size], bar)
-            if aside and not todo:
+            if todo:
+                delays = poll_delays()
+            elif aside:
                 self._collect(executor, vlm, bar, block=False)
                 self._claims.renew()
                 if self._feed.finished:
-                    time.sleep(_CLAIM_POLL_S)
+                    time.sleep(next(delays))
                 else:
                     self._drain(block=True)
 
@@ -612,7 +632,7 @@ class Runner:
                 image = source.load()
             except (CvbError, OSError, ValueError) as exc:
                 self._decode_errors[key] = str(exc)
-                self.store.set_image_info([(key, None, None, str(exc))])
+                self.store.set_image_info([ImageInfo(key, None, None, str(exc))])
                 raise CvbError(str(exc)) from None
         else:
             image = self.cache.image(key, codec.codec.decode)
@@ -661,7 +681,7 @@ class Runner:
         self._save_predictions(rows, bar)
 
     def _row(self, t: TaskPlan, i: int, vlm: VLMPlan, vlm_version: str | None, c: CodecPlan, level: str,
-             key: str | None, ans: Answer, latency: float | None = None) -> tuple:
+             key: str | None, ans: Answer, latency: float | None = None) -> PredictionRow:
         s = t.samples[i]
         text, error, judge, parsed = ans.text, ans.error, None, None
         if error is None:
@@ -674,10 +694,11 @@ class Runner:
                     parsed = None if p is None else str(p)
             except Exception as exc:  # noqa: BLE001 - a judge bug fails this sample, not the run
                 error = f"judge failed: {type(exc).__name__}: {exc}"
-        return (t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name, level, key,
-                t.samples.prompt_sha(i), text, parsed, judge, error, latency, answer_meta(ans))
+        return PredictionRow(t.answers_label or t.label, t.version, s.id, vlm.label, vlm_version or None, c.name,
+                             level, key, t.samples.prompt_sha(i), text, parsed, judge, error, latency,
+                             answer_meta(ans))
 
-    def _save_predictions(self, rows: list[tuple], bar) -> None:
+    def _save_predictions(self, rows: list[PredictionRow], bar) -> None:
         if rows:
             self.store.save_predictions(rows, self.run_id)
             self.work.predictions += len(rows)

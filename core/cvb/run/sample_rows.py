@@ -21,6 +21,8 @@ import os
 import sqlite3
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .store_rows import SampleRow
+
 if TYPE_CHECKING:
     from .store import Store
 
@@ -47,7 +49,7 @@ LMMS_EVAL_LOG_SAMPLES = {
 _JSON = ("options", "gold", "generation", "meta")
 
 
-def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> tuple:
+def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> SampleRow:
     """The ``samples`` row of one sample: what ``query_for`` asks, with the exact prompt text."""
     from ..jsonsafe import json_safe
     from ..prompts import build_prompt
@@ -57,9 +59,9 @@ def asked_row(task: str, task_version: str, sample, prompt_sha: str) -> tuple:
     dump = lambda v: json.dumps(json_safe(v), default=str, ensure_ascii=False)
     generation = {"max_new_tokens": q.max_new_tokens, "stop": list(q.stop)}
     path = os.path.abspath(sample.image.path) if sample.image.path and sample.image.data is None else None
-    return (task, sample.id, task_version, prompt_sha, sample.image.key, path, sample.kind.value, sample.question,
-            dump(list(sample.options)), dump(sample.answer), sample.category or None, build_prompt(q),
-            dump(generation), dump(dict(sample.meta or {})))
+    return SampleRow(task, sample.id, task_version, prompt_sha, sample.image.key, path, sample.kind.value,
+                     sample.question, dump(list(sample.options)), dump(sample.answer), sample.category or None,
+                     build_prompt(q), dump(generation), dump(dict(sample.meta or {})))
 
 
 @functools.lru_cache(maxsize=16384)
@@ -83,7 +85,7 @@ def _columns(store: "Store", table: str) -> set[str]:
 
 def sample_rows(store: "Store") -> Iterator[dict[str, Any]]:
     """One row per stored answer, in (task, vlm, codec, level, sample_id) order, streamed."""
-    from .plan import scoring_of
+    from ..identity import scoring_of
 
     have_samples = bool(_columns(store, "samples"))
     # the condition an adapted VLM was given: the VLM's note on its answer (``answer_meta``,

@@ -148,6 +148,19 @@ CREATE TABLE IF NOT EXISTS cells (
     PRIMARY KEY (task, vlm, codec, level)
 );
 
+-- Every component label the tables above hold (predictions.task and .vlm, cells.task and .vlm,
+-- metrics.metric), in its parts (cvb.identity): the registered name, its ARG (a local path
+-- absolute) and the options that can change its results, so SQL can select on them
+-- (`WHERE name='hf' AND json_extract(options, '$.mode')='logits'`).
+CREATE TABLE IF NOT EXISTS components (
+    category TEXT NOT NULL,                -- vlm | task | metric
+    label    TEXT NOT NULL,                -- as the tables above hold it: name[:arg][[k=v,...]]
+    name     TEXT NOT NULL,                -- the registered name: hf, pope, ssim
+    arg      TEXT,                         -- hf:ARG's ARG; NULL for none
+    options  TEXT NOT NULL,                -- JSON object {option: value as the label writes it}
+    PRIMARY KEY (category, label)
+);
+
 -- Units of work a running `cvb run` is doing now (a compression: `compress KEY`; an answer:
 -- `answer TASK VLM CODEC LEVEL SAMPLE`, fields joined by the unit separator), so concurrent
 -- runs of one matrix share the work instead of doing it twice (cvb.run.claims). A row lives

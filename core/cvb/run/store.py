@@ -21,7 +21,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
+from ..identity import Identity, scoring_of
 from . import run_process
+from .store_rows import (CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, SampleRow, StoredAnswer,
+                         StoredImage)
 
 #: where every command reads and writes results unless told (``--store``, ``$CVB_STORE``);
 #: ``scripts/demo.sh`` writes here too, so ``cvb report`` after the demo needs no flag
@@ -36,7 +39,7 @@ _CHUNK = 500  # keys per ``IN (...)`` query, far below SQLite's variable limit
 
 #: what ``cvb export --what`` accepts -> the table behind it
 EXPORTS = ("samples", "predictions", "cells", "compressed", "metrics", "images", "runs", "failures",
-           "versions")
+           "versions", "components")
 
 
 class StoreError(CvbError):
@@ -135,6 +138,8 @@ class Store:
             if version is not None and create:
                 self._add_columns()
             if create:
+                self._fill_components()
+            if create:
                 self._mark_killed_runs()
             if version is not None or create:
                 self._create_views(strict=create)
@@ -175,7 +180,7 @@ class Store:
                      ("runs", "pid", "INTEGER"), ("runs", "pid_start", "TEXT"))
 
     #: tables added to schema version 1 after stores were made with it (created on a writable open)
-    ADDED_TABLES = ("samples", "claims")
+    ADDED_TABLES = ("samples", "claims", "components")
 
     def _add_columns(self) -> None:
         """Columns and tables newer than the store (nullable, so older readers and rows are unaffected)."""
@@ -194,6 +199,76 @@ class Store:
                 except sqlite3.OperationalError as exc:
                     if "duplicate column" not in str(exc):  # another process added it first
                         raise self._error(exc) from None
+
+    #: the tables and columns holding component labels, by category (``components``)
+    LABEL_COLUMNS = (("vlm", "predictions", "vlm"), ("vlm", "cells", "vlm"), ("task", "predictions", "task"),
+                     ("task", "cells", "task"), ("metric", "metrics", "metric"))
+
+    def _fill_components(self) -> None:
+        """Once per store: the parts of every label a store made before the ``components``
+        table holds (``Identity.parse``), so its SQL reads like a new store's; later runs
+        record their own (``record_components``). Labels are kept as they are: the store
+        reports as it did."""
+        try:
+            if self.conn.execute("SELECT 1 FROM meta WHERE key='components'").fetchone():
+                return
+            with self.write() as c:
+                self._insert_components(c, self._labels_in_parts())
+                c.execute("INSERT OR IGNORE INTO meta VALUES ('components', 'filled')")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _labels_in_parts(self) -> list[tuple[str, Identity]]:
+        """(category, identity) of every label the tables hold, read from the labels."""
+        labels = {(cat, label) for cat, table, col in self.LABEL_COLUMNS
+                  for (label,) in self._read(f"SELECT DISTINCT {col} FROM {table}")}
+        return [(cat, Identity.parse(label)) for cat, label in sorted(labels)]
+
+    @staticmethod
+    def _insert_components(c: sqlite3.Connection, items: Iterable[tuple[str, Identity]]) -> None:
+        c.executemany("INSERT OR IGNORE INTO components (category, label, name, arg, options) VALUES (?,?,?,?,?)",
+                      [(cat, i.label, i.name, i.arg, json.dumps(dict(i.options), ensure_ascii=False))
+                       for cat, i in items])
+
+    def record_components(self, items: Iterable[tuple[str, Identity]]) -> None:
+        """(category, identity) of the components a run files results under."""
+        with self.write() as c:
+            self._insert_components(c, items)
+
+    def components(self) -> list[dict[str, Any]]:
+        """Every recorded component: {category, label, name, arg, options}; of a store made
+        before the ``components`` table and opened read-only, read from its labels."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type='table' AND name='components'"):
+            return [{"category": cat, "label": i.label, "name": i.name, "arg": i.arg, "options": dict(i.options)}
+                    for cat, i in self._labels_in_parts()]
+        return [{"category": cat, "label": label, "name": name, "arg": arg, "options": json.loads(options)}
+                for cat, label, name, arg, options in self._read(
+                    "SELECT category, label, name, arg, options FROM components ORDER BY category, label")]
+
+    def component_labels(self, category: str, name: str) -> list[str]:
+        """The recorded labels of the components of ``category`` registered as ``name``."""
+        return [label for (label,) in self._read(
+            "SELECT label FROM components WHERE category=? AND name=? ORDER BY label", (category, name))]
+
+    def adopt_vlm_label(self, vlm: str, earlier: Sequence[str], version: str | None) -> int:
+        """File the answers stored under an ``earlier`` label of the same VLM under ``vlm``
+        (cvb before typed identities named a model ``hf:./x`` or ``adapted:x[prefetch=on]``;
+        now ``hf:/abs/x``, ``adapted:/abs/x``: ``Identity.read``), so a run never asks for an
+        answer the store has. Only answers of model version ``version`` (any, when None) and failures move; an
+        answer ``vlm`` already has stays where it is; the cells go along (a run rescores its
+        own). Returns how many answers moved."""
+        moved = 0
+        with self.write() as c:
+            for old in earlier:
+                if old == vlm or not c.execute("SELECT 1 FROM predictions WHERE vlm=? LIMIT 1", (old,)).fetchone():
+                    continue
+                moved += c.execute("UPDATE OR IGNORE predictions SET vlm=? WHERE vlm=? AND (? IS NULL"
+                                   " OR vlm_version IS ? OR vlm_version IS NULL)",
+                                   (vlm, old, version, version)).rowcount
+                if not c.execute("SELECT 1 FROM predictions WHERE vlm=? LIMIT 1", (old,)).fetchone():
+                    c.execute("UPDATE OR IGNORE cells SET vlm=? WHERE vlm=?", (vlm, old))
+                    c.execute("DELETE FROM cells WHERE vlm=?", (old,))
+        return moved
 
     def _set_wal(self) -> None:
         for attempt in range(50):  # switching modes needs a moment alone with the file
@@ -330,25 +405,25 @@ class Store:
                       (now_iso(), status, json.dumps(summary, default=str) if summary else None, run_id))
 
     # ---- images ----------------------------------------------------------------------------
-    def images(self, task: str, keys: Sequence[str] | None = None) -> dict[str, tuple[str | None, str | None]]:
-        """image key -> (content hash, error) for one task (``keys``: only those images)."""
+    def images(self, task: str, keys: Sequence[str] | None = None) -> dict[str, StoredImage]:
+        """image key -> stored image (content hash, error) for one task (``keys``: only those)."""
         if keys is not None:
-            return {k: (h, e) for k, h, e in self._read_in(
+            return {k: StoredImage(h, e) for k, h, e in self._read_in(
                 "SELECT image_key, content_hash, error FROM images WHERE task=? AND image_key IN ({in_})",
                 keys, (task,))}
-        return {k: (h, e) for k, h, e in self._read(
+        return {k: StoredImage(h, e) for k, h, e in self._read(
             "SELECT image_key, content_hash, error FROM images WHERE task=?", (task,))}
 
-    def add_images(self, task: str, rows: Iterable[tuple[str, str | None, int | None, str | None]]) -> None:
-        """(image key, content hash, bytes, error); a row whose hash is unchanged is left alone
-        (it keeps the decode error or size found by an earlier run)."""
+    def add_images(self, task: str, rows: Iterable[ImageRow]) -> None:
+        """Images of a task; a row whose hash is unchanged is left alone (it keeps the decode
+        error or size found by an earlier run)."""
         with self.write() as c:
             c.executemany(
                 "INSERT INTO images (task, image_key, content_hash, num_bytes, error) VALUES (?,?,?,?,?)"
                 " ON CONFLICT (task, image_key) DO UPDATE SET content_hash=excluded.content_hash,"
                 " num_bytes=excluded.num_bytes, error=excluded.error, width=NULL, height=NULL"
                 " WHERE images.content_hash IS NOT excluded.content_hash",
-                [(task, *r) for r in rows])
+                [(task, *ImageRow(*r)) for r in rows])
 
     def decode_errors(self, hashes: Sequence[str]) -> dict[str, str]:
         """content hash -> why the image could not be decoded, for the hashes that failed."""
@@ -362,9 +437,8 @@ class Store:
         return {sid: (v, p) for sid, v, p in self._read(
             "SELECT sample_id, task_version, prompt_sha FROM samples WHERE task=?", (task,))}
 
-    def save_samples(self, rows: Sequence[tuple]) -> None:
-        """(task, sample_id, task_version, prompt_sha, image, image_path, kind, question, options,
-        gold, category, prompt, generation, meta) rows, JSON columns already text; replaces a row."""
+    def save_samples(self, rows: Sequence[SampleRow]) -> None:
+        """What samples ask (``SampleRow``); replaces a sample's row."""
         with self.write() as c:
             c.executemany("INSERT OR REPLACE INTO samples (task, sample_id, task_version, prompt_sha, image,"
                           " image_path, kind, question, options, gold, category, prompt, generation, meta)"
@@ -383,14 +457,11 @@ class Store:
             out.setdefault(key, {})[metric] = error
         return out
 
-    def save_compression_results(self, compressed: Sequence[tuple], metrics: Sequence[tuple],
-                                 images: Sequence[tuple], run_id: int) -> None:
-        """One transaction for a batch of finished compression units.
-
-        ``compressed``: (key, content_hash, codec, version, level, params, bytes, bpp, w, h,
-        encode_s, decode_s, error); ``metrics``: (key, metric, value, error); ``images``:
-        (content_hash, width, height, error). A stored success is never replaced; a stored
-        error is (that is how ``--retry-failed`` mends it).
+    def save_compression_results(self, compressed: Sequence[CompressedRow], metrics: Sequence[MetricRow],
+                                 images: Sequence[ImageInfo], run_id: int) -> None:
+        """One transaction for a batch of finished compression units: the compressed images,
+        their metrics, and what decoding the originals found. A stored success is never
+        replaced; a stored error is (that is how ``--retry-failed`` mends it).
         """
         ns = time.time_ns()
         with self.write() as c:
@@ -402,23 +473,23 @@ class Store:
                 " height=excluded.height, encode_s=excluded.encode_s, decode_s=excluded.decode_s,"
                 " error=excluded.error, run_id=excluded.run_id, updated_ns=excluded.updated_ns"
                 " WHERE compressed.error IS NOT NULL",
-                [(*r, run_id, ns) for r in compressed])
+                [(*CompressedRow(*r), run_id, ns) for r in compressed])
             c.executemany(
                 "INSERT INTO metrics (key, metric, value, error, run_id, updated_ns) VALUES (?,?,?,?,?,?)"
                 " ON CONFLICT (key, metric) DO UPDATE SET value=excluded.value, error=excluded.error,"
                 " run_id=excluded.run_id, updated_ns=excluded.updated_ns WHERE metrics.error IS NOT NULL",
-                [(*r, run_id, ns) for r in metrics])
+                [(*MetricRow(*r), run_id, ns) for r in metrics])
             self._set_image_info(c, images)
 
-    def set_image_info(self, images: Sequence[tuple]) -> None:
-        """(content_hash, width, height, error) found when an image was decoded (or failed to)."""
+    def set_image_info(self, images: Sequence[ImageInfo]) -> None:
+        """What decoding images found: their size, or why they failed."""
         with self.write() as c:
             self._set_image_info(c, images)
 
     @staticmethod
-    def _set_image_info(c: sqlite3.Connection, images: Sequence[tuple]) -> None:
+    def _set_image_info(c: sqlite3.Connection, images: Sequence[ImageInfo]) -> None:
         c.executemany("UPDATE images SET width=?, height=?, error=? WHERE content_hash=?",
-                      [(w, h, e, ch) for ch, w, h, e in images])
+                      [(i.width, i.height, i.error, i.content_hash) for i in map(ImageInfo._make, images)])
 
     def written_since(self, keys: Sequence[str], since_ns: int) -> set[str]:
         """Those of the compressed ``keys`` whose row, or a metric of it, was written at or after
@@ -429,11 +500,11 @@ class Store:
             "SELECT DISTINCT key FROM metrics WHERE updated_ns >= ? AND key IN ({in_})", keys, (since_ns,))}
 
     def answers_since(self, task: str, vlm: str, codec: str, level: str, sample_ids: Sequence[str],
-                      since_ns: int) -> dict[str, tuple]:
-        """sample id -> (key, task_version, prompt_sha, error, vlm_version) of the answers of one
-        cell among ``sample_ids`` written at or after ``since_ns`` (by a run beside this one)."""
-        return {r[0]: r[1:] for r in self._read_in(
-            "SELECT sample_id, key, task_version, prompt_sha, error, vlm_version FROM predictions"
+                      since_ns: int) -> dict[str, StoredAnswer]:
+        """sample id -> stored answer (its text left out) of the answers of one cell among
+        ``sample_ids`` written at or after ``since_ns`` (by a run beside this one)."""
+        return {r[0]: StoredAnswer._make(r) for r in self._read_in(
+            "SELECT sample_id, key, task_version, prompt_sha, error, NULL, vlm_version FROM predictions"
             " WHERE task=? AND vlm=? AND codec=? AND level=? AND updated_ns >= ? AND sample_id IN ({in_})",
             sample_ids, (task, vlm, codec, level, since_ns))}
 
@@ -456,29 +527,30 @@ class Store:
 
     # ---- predictions -----------------------------------------------------------------------
     def iter_predictions(self, task: str, vlm: str, codec: str, level: str,
-                         with_text: bool = False, with_version: bool = False) -> Iterator[tuple]:
-        """(sample_id, key, task_version, prompt_sha, error[, text][, vlm_version]) of one cell,
-        streamed."""
-        cols = ("sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else "")
-                + (", vlm_version" if with_version else ""))
+                         with_text: bool = False, with_version: bool = False) -> Iterator[StoredAnswer]:
+        """The stored answers of one cell, streamed (``text``, ``vlm_version``: None unless asked
+        for, so a check of what is stored never reads the texts)."""
+        cols = ("sample_id, key, task_version, prompt_sha, error" + (", text" if with_text else ", NULL")
+                + (", vlm_version" if with_version else ", NULL"))
         try:
-            yield from self.conn.execute(
+            cur = self.conn.execute(
                 f"SELECT {cols} FROM predictions WHERE task=? AND vlm=? AND codec=? AND level=?",
                 (task, vlm, codec, level))
+            yield from map(StoredAnswer._make, cur)
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
     def predictions(self, task: str, vlm: str, codec: str, level: str,
-                    with_text: bool = False) -> dict[str, tuple]:
-        """sample id -> (key, task_version, prompt_sha, error[, text]) of one cell."""
-        return {r[0]: r[1:] for r in self.iter_predictions(task, vlm, codec, level, with_text)}
+                    with_text: bool = False) -> dict[str, StoredAnswer]:
+        """sample id -> stored answer, of one cell."""
+        return {r.sample_id: r for r in self.iter_predictions(task, vlm, codec, level, with_text, True)}
 
     def predictions_of(self, task: str, vlm: str, codec: str, level: str,
-                       sample_ids: Sequence[str]) -> dict[str, tuple]:
-        """sample id -> (key, task_version, prompt_sha, error, text, vlm_version) of the given
-        samples of one cell (looked up by the unique index; what streamed scoring reads a chunk
-        of samples at a time)."""
-        return {r[0]: r[1:] for r in self._read_in(
+                       sample_ids: Sequence[str]) -> dict[str, StoredAnswer]:
+        """sample id -> stored answer (with text and model version) of the given samples of one
+        cell (looked up by the unique index; what streamed scoring reads a chunk of samples at a
+        time)."""
+        return {r[0]: StoredAnswer._make(r) for r in self._read_in(
             "SELECT sample_id, key, task_version, prompt_sha, error, text, vlm_version FROM predictions"
             " WHERE task=? AND vlm=? AND codec=? AND level=? AND sample_id IN ({in_})",
             sample_ids, (task, vlm, codec, level))}
@@ -564,12 +636,9 @@ class Store:
                          (_whitespace(), task, vlm, codec, level))[0]
         return int(row[0]), int(row[1])
 
-    def save_predictions(self, rows: Sequence[tuple], run_id: int) -> None:
-        """(task, task_version, sample_id, vlm, vlm_version, codec, level, key, prompt_sha, text,
-        parsed, judge, error, latency_s[, answer_meta]). An existing answer is replaced only when it
-        failed or was given for other inputs (another image, prompt, task version or model
-        version). ``answer_meta``: the VLM's JSON note on how it answered (``Answer.meta``; the
-        adapter's condition), or None."""
+    def save_predictions(self, rows: Sequence[PredictionRow], run_id: int) -> None:
+        """Answers (``PredictionRow``). An existing answer is replaced only when it failed or was
+        given for other inputs (another image, prompt, task version or model version)."""
         if not rows:
             return
         ns = time.time_ns()
@@ -587,7 +656,7 @@ class Store:
                 " OR predictions.prompt_sha IS NOT excluded.prompt_sha"
                 " OR predictions.task_version IS NOT excluded.task_version"
                 " OR predictions.vlm_version IS NOT excluded.vlm_version",
-                [(*r, None, run_id, ns) if len(r) == 14 else (*r, run_id, ns) for r in rows])
+                [(*PredictionRow(*r), run_id, ns) for r in rows])
 
     def set_verdicts(self, task: str, vlm: str, codec: str, level: str, scored_as: str,
                      verdicts: Mapping[str, float | None]) -> None:
@@ -645,8 +714,6 @@ class Store:
         sql = ("SELECT task, vlm, codec, level, rate_rank, bpp, metrics, score, score_metric, higher_is_better,"
                " details, n, n_failed, error FROM cells" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY task, vlm, codec != 'none', codec, rate_rank, level")
-        from .plan import scoring_of
-
         out = []
         for (t, v, codec, level, rank, bpp, metrics, score, metric, hib, details, n, n_failed,
              error) in self._read(sql, params):
@@ -743,6 +810,8 @@ class Store:
             from .sample_rows import COLUMNS
 
             return list(COLUMNS[what])
+        if what == "components":
+            return ["category", "label", "name", "arg", "options"]
         if what not in EXPORTS:
             raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
         return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
@@ -756,6 +825,9 @@ class Store:
             return
         if what == "failures":
             yield from self.failures()
+            return
+        if what == "components":
+            yield from self.components()
             return
         if what in ("samples", "versions"):
             from . import sample_rows

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Sequence
 
+from ..identity import answers_label
 from ..report.stored_answers import empty_answers_note
-from .plan import NONE, Plan, answers_label
+from .plan import NONE, Plan
 from .store import Store
 
 
