@@ -85,7 +85,9 @@ def _to_terminal(message: str) -> None:
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
                    "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
                    "-o task.protocol=lmms-eval (score as lmms-eval 0.7.3; see docs/scoring-protocols.md).")
-@click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
+@click.option("--retry-failed/--no-retry-failed", default=False,
+              help="Redo units stored as failed, or keep them (the default; --no-retry-failed "
+                   "overrides a study file's retry_failed = true).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context

@@ -643,7 +643,7 @@ class Runner:
         else:
             image = self.cache.image(key, codec.codec.decode)
             if image is None:
-                from ..codec import compress
+                from ..codecs.base import compress
 
                 self.work.codec_calls += 1
                 comp = compress(codec.codec, source.load(), level)
@@ -776,10 +776,10 @@ class Runner:
     def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, rescore: bool,
                     failures: dict) -> dict[str, Any] | None:
         """Feed one cell's answers, in sample order, to the task's streamed scorer
-        (``cvb.scorers.scorer_for``: the task's own, or its whole-set ``score`` behind one) and
+        (``cvb.scoring.tally.scorer_for``: the task's own, or its whole-set ``score`` behind one) and
         store each answer's verdict under this cell's rule. Collects the samples without an
         answer into ``failures``; None when only those were wanted (``rescore`` False)."""
-        from ..scorers import scorer_for
+        from ..scoring.tally import scorer_for
         from ..text_spool import SampleView
 
         stored_as = t.answers_label or t.label
