@@ -219,7 +219,8 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
             if bar:
                 bar.advance(len(out.job.levels))
     val_ids = split_images(images, val_fraction)
-    train, val = [], []
+    train: list[Any] = []
+    val: list[Any] = []
     for i, im in enumerate(images):
         if im.content_hash in bad_images:
             failed.append(f"{im.source.key}: {bad_images[im.content_hash]}")
@@ -282,7 +283,7 @@ def fit(image: "Image.Image", size: tuple[int, int] | None) -> "Image.Image":
     image = image if image.mode == "RGB" else image.convert("RGB")
     if size is None or image.size == tuple(size):
         return image
-    return image.resize(tuple(size), Image.Resampling.BICUBIC)
+    return image.resize((size[0], size[1]), Image.Resampling.BICUBIC)
 
 
 class PairDataset:

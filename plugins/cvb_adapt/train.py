@@ -513,8 +513,8 @@ def loss_table(before: dict[str, float], after: dict[str, float]):
         change = f"{100 * (a - b) / b:+.1f}%" if b else "-"
         table.add_row(key, f"{b:.5g}", f"{a:.5g}", change)
     if before and after:
-        b, a = _mean(before), _mean(after)
-        table.add_row("mean", f"{b:.5g}", f"{a:.5g}", f"{100 * (a - b) / b:+.1f}%" if b else "-")
+        mb, ma = _mean(before) or 0.0, _mean(after) or 0.0  # both non-empty here
+        table.add_row("mean", f"{mb:.5g}", f"{ma:.5g}", f"{100 * (ma - mb) / mb:+.1f}%" if mb else "-")
     return table
 
 

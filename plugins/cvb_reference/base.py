@@ -86,6 +86,8 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
     results: dict[int, Any] = {}
     for i, q in enumerate(queries):
         try:
+            if q.image is None:
+                raise ValueError("a text-only query: this model answers questions about an image")
             keys[i] = image_key(q.image)
         except Exception as exc:  # noqa: BLE001 - an unreadable image fails its own sample
             results[i] = exc
@@ -95,10 +97,12 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
         if key in todo or key in fresh:
             continue
         hit = cache.get(key)
-        if hit is None:
-            todo[key] = queries[i].image
-        else:
+        if hit is not None:
             fresh[key] = hit
+        else:
+            image = queries[i].image
+            assert image is not None  # keyed above: it has one
+            todo[key] = image
     if todo:
         try:
             fresh.update(zip(todo, compute(list(todo.values()))))

@@ -99,7 +99,8 @@ def unpack(deb: Path, into: Path) -> None:
     fsys = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     tar = subprocess.run(["tar", "-x", "-C", str(into), "--wildcards", *UNPACKED], stdin=fsys.stdout,
                          capture_output=True, text=True)
-    fsys.stdout.close()
+    if fsys.stdout is not None:
+        fsys.stdout.close()
     if fsys.wait() != 0 or tar.returncode not in (0, 2):  # 2: a pattern matched nothing (no .webp)
         raise UnavailableError(f"cannot unpack {deb.name}: {tar.stderr.strip()[-300:]}")
 
@@ -206,15 +207,15 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
     eval_paths = [p for f in held for p in folders[f]]
     if max_eval:
         eval_paths = sorted(rng.sample(eval_paths, min(max_eval, len(eval_paths))))
-    for p in eval_paths:
-        rel = p.relative_to(stamp_root)
-        _save(shrink(flatten(Image.open(p)), eval_size), out / "eval" / rel)
+    for png in eval_paths:
+        rel = png.relative_to(stamp_root)
+        _save(shrink(flatten(Image.open(png)), eval_size), out / "eval" / rel)
 
     train: list[tuple[str, object]] = []  # (name, image)
     for f in trained:
-        for p in folders[f]:
-            rel = p.relative_to(stamp_root)
-            train.append((f"stamps/{rel}", shrink(flatten(Image.open(p)), eval_size)))
+        for png in folders[f]:
+            rel = png.relative_to(stamp_root)
+            train.append((f"stamps/{rel}", shrink(flatten(Image.open(png)), eval_size)))
     sources: list[tuple[str, Path]] = []
     for pkg in packages:
         if pkg == STAMPS:
@@ -244,8 +245,8 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
             train.append((f"{Path(name).with_suffix('')}_c{k}.png", c))
     if max_train:
         train = sorted(rng.sample(train, min(max_train, len(train))), key=lambda t: t[0])
-    for name, image in train:
-        _save(image, out / "train" / (name if name.endswith(".png") else str(Path(name).with_suffix(".png"))))
+    for name, picture in train:
+        _save(picture, out / "train" / (name if name.endswith(".png") else str(Path(name).with_suffix(".png"))))
     shutil.rmtree(unpacked, ignore_errors=True)
 
     n_eval = len(list((out / "eval").rglob("*.png")))

@@ -7,7 +7,7 @@ keeps the formats from disagreeing.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..analysis.bd import METHODS, bd_metric, bd_metric_replicates, bd_rate
 from ..analysis.correlation import metric_correlations
@@ -60,20 +60,23 @@ def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
     return codecs[0] if codecs else None
 
 
-def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence: float,
-                sign: float = 1.0) -> dict:
+def bd_interval(base: Any, curve: Any, method: str, replicates: tuple[Mapping | None, Mapping | None] | None,
+                confidence: float, sign: float = 1.0) -> dict:
     """``{"ci", "p", "significant"}`` of the BD-metric over the bootstrap replicates of both
     curves' cells (the same image resamples for every cell, so each replicate is one consistent
     pair of curves): the cells' own method (``stats.paired_bootstrap``), so an interval that
     excludes 0 and p < 0.05 go together."""
     none = {"ci": None, "p": None, "significant": None}
-    if not replicates or not replicates[0] or not replicates[1]:
+    anchor_replicates, test_replicates = replicates or (None, None)
+    if not anchor_replicates or not test_replicates:
         return none
     keys_a = [(c["codec"], str(c["level"])) for c in base.cells]
     keys_t = [(c["codec"], str(c["level"])) for c in curve.cells]
-    reps_a = [replicates[0].get(k) for k in keys_a]
-    reps_t = [replicates[1].get(k) for k in keys_t]
-    if any(r is None for r in reps_a + reps_t):
+    found_a = [anchor_replicates.get(k) for k in keys_a]
+    found_t = [test_replicates.get(k) for k in keys_t]
+    reps_a = [r for r in found_a if r is not None]
+    reps_t = [r for r in found_t if r is not None]
+    if len(reps_a) < len(found_a) or len(reps_t) < len(found_t):
         return none
     import numpy as np
 
@@ -256,12 +259,12 @@ def _drift_ci(row: dict, stats: Mapping) -> dict:
     """``row`` with ``drift_ci``: the adapted minus the base clean score on the same resamples."""
     base_st = stats.get((row["task"], row["vlm"]))
     ad_st = stats.get((row["task"], row["adapted_vlm"]))
-    reps = [st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st)]
+    base_reps, ad_reps = (st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st))
     row = dict(row, drift_ci=None)
-    if row["reason"] is None and all(r is not None for r in reps):
-        m = min(len(r) for r in reps)
+    if row["reason"] is None and base_reps is not None and ad_reps is not None:
+        m = min(len(base_reps), len(ad_reps))
         sign = 1.0 if row["higher_is_better"] else -1.0
-        lo, hi = percentile_interval(sign * (reps[1][:m] - reps[0][:m]), CONFIDENCE)
+        lo, hi = percentile_interval(sign * (ad_reps[:m] - base_reps[:m]), CONFIDENCE)
         row["drift_ci"] = None if math.isnan(lo) else [lo, hi]
     return row
 

@@ -383,7 +383,8 @@ class Store:
                 (now_iso(), p["cvb_version"], p.get("git_commit"), p.get("host") or host, p.get("python"),
                  p.get("platform"), json.dumps(p.get("argv", [])), json.dumps(p.get("options", {})),
                  json.dumps(p.get("plugins", [])), json.dumps(p.get("prompts", {})), pid, pid_start))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT gives its row id
+            return cur.lastrowid
 
     def _mark_killed_runs(self) -> None:
         """Runs left ``running`` by a process that is gone (killed with -9, the machine lost

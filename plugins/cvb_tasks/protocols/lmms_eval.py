@@ -20,7 +20,7 @@ import string
 from collections import Counter, defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import Sample, TaskScore
 from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
@@ -54,7 +54,7 @@ class Rules:
         raise NotImplementedError
 
     def scorer(self) -> Tally:  # pragma: no cover - abstract
-        """The rule as a streamed scorer (``cvb.scorers``): a tally of what it reads per sample."""
+        """The rule as a streamed scorer (``cvb.scoring.tally``): a tally of what it reads per sample."""
         raise NotImplementedError
 
 
@@ -125,8 +125,8 @@ class Pope(Rules):
         categories = sorted(by_cat)
         if len(categories) > 1:  # pope_full's subtasks pope_adv / pope_pop / pope_random (pope_full.yaml)
             for cat in categories:
-                for k, v in self._aggregate(by_cat[cat]).items():
-                    details[f"{k}/{cat}"] = float(v)
+                for name, v in self._aggregate(by_cat[cat]).items():
+                    details[f"{name}/{cat}"] = float(v)
         details.update(_counts(counts))
         return TaskScore(value=details.get("pope_f1_score", 0.0), metric="pope_f1_score", details=details)
 
@@ -195,7 +195,7 @@ class Mme(Rules):
         for key, category2score in groups.items():
             category2avg = {}
             for category, question2scores in category2score.items():
-                total = 0
+                total = 0.0
                 for scores in question2scores.values():
                     if len(scores) != 2:  # utils.py:112
                         raise ValueError("MME only supports pairwise evaluation (lmms-eval asserts two "
@@ -512,8 +512,8 @@ class OcrBench(Rules):
         recognition = sum(per[k] for k in OCRBENCH_ORDER[:6])
         final = recognition + sum(per[k] for k in OCRBENCH_ORDER[6:])
         details: dict[str, float] = {"hits": float(final), "recognition": float(recognition)}
-        for k in OCRBENCH_ORDER:
-            details[f"hits/{k}"] = float(per[k])
+        for qtype in OCRBENCH_ORDER:
+            details[f"hits/{qtype}"] = float(per[qtype])
         details.update(_counts(counts))
         return TaskScore(value=final / 1000, metric="ocrbench_accuracy", details=details)
 

@@ -87,6 +87,18 @@ def _die_once(queries) -> None:
         os._exit(9)
 
 
+_ANSWERED = [0]  # queries this process's VLMs answered
+
+
+def _hold() -> None:
+    """``$CVB_FAKES_HOLD_AFTER=N``: once this process has answered N queries, the model never
+    answers again (it sleeps until the run is interrupted or killed), so a test that stops a
+    run in the middle finds it there however slow the machine is, with no timing to win."""
+    limit = os.environ.get("CVB_FAKES_HOLD_AFTER")
+    while limit and _ANSWERED[0] >= int(limit):
+        time.sleep(0.05)
+
+
 def _record(queries) -> None:
     """``$CVB_FAKES_RECORD=DIR``: keep the exact pixels each query handed the VLM, as
     ``DIR/SAMPLE~CODEC~LEVEL.raw`` (``Image.tobytes()``) beside a ``.json`` of mode and size."""
@@ -143,6 +155,7 @@ class TextureVLM(ScriptedVLM):
             CALLS["load"] += 1
             _log("load scripted")
         _die_once(queries)
+        _hold()
         _record(queries)
         if self.delay:
             time.sleep(self.delay)
@@ -150,6 +163,7 @@ class TextureVLM(ScriptedVLM):
             self._loaded = True
             raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
         answers = super().answer(queries)
+        _ANSWERED[0] += len(queries)
         for q in queries:  # one line per question the model answered (concurrent runs share them)
             _log(f"answer {q.codec} {q.level} {q.sample_id}")
         if os.environ.get("CVB_FAKES_NOTE"):  # a note per answer, as an adapted VLM gives its condition
@@ -221,7 +235,7 @@ class ToyTask:
 
 
     def _scorer(self):
-        from cvb.scorers import Tally
+        from cvb.scoring.tally import Tally
 
         def record(s, pred, ref):
             return (0.0 if pred is None else self.judge(s, pred)), pred is None, ref is not None, pred == ref
