@@ -88,6 +88,7 @@ def models(tmp_path_factory, tiny_vlm_dirs):
     return root
 
 
+@pytest.mark.slow  # a tiny checkpoint and an adapter trained for one step
 def test_one_model_shares_its_answers_however_written_and_whatever_its_speed_settings(models):
     root, store = models, models / "speed.sqlite"
     for name, first, again in (("hf", "qwen", "./qwen"), ("adapted", "adapter", f"{models}/adapter")):
@@ -105,6 +106,7 @@ def test_one_model_shares_its_answers_however_written_and_whatever_its_speed_set
     assert {s["vlm"] for s in report["sections"]} == {f"adapted:{(root / 'adapter').resolve()}"}
 
 
+@pytest.mark.slow  # a tiny checkpoint and an adapter trained for one step
 def test_answers_an_older_cvb_filed_under_another_label_are_taken_over(models, tmp_path):
     """A store of 2026-12-07 named the model as typed (``hf:./qwen``) and an adapted VLM with
     its prefetch setting: a rerun files those answers under the model's identity and asks none."""

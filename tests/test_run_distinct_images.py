@@ -54,7 +54,7 @@ def expected_answers(images: Path) -> dict[tuple[str, str, str], str | None]:
     the fake codec directly (None: no answer, the image or its compression fails)."""
     from PIL import Image
 
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.types import AnswerKind, Query
 
     out: dict[tuple[str, str, str], str | None] = {}

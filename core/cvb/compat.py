@@ -7,7 +7,7 @@ Defining those op schemas (with a plain-torch CPU ``nms``) before the first impo
 torchvision import, and with it compressai, piq and lpips. Where torchvision imports
 normally this does nothing.
 
-Standalone on purpose (only ``sys`` and ``torch``): the research worker (``research_driver.py``)
+Standalone on purpose (only ``sys`` and ``torch``): the research worker (``codecs/research/driver.py``)
 loads this file by path inside a research environment that may not have cvb installed.
 """
 

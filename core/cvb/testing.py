@@ -15,7 +15,7 @@ import struct
 import zlib
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .codec import BaseCodec
+from .codecs.base import BaseCodec
 from .conformance import CheckFailed, Report, check_codec, check_metric, check_task, check_vlm
 from .specs import CodecSpec, VLMSpec
 from .types import Answer, AnswerKind, CodecKind, Query

@@ -2,7 +2,7 @@
 without the cell held in memory: the samples as a sequence over the run's sample spool, and the
 predictions (sample id -> text) in a temporary SQLite file. A third-party task written the
 simple way (only ``score``) then scores a cell of 100k answers in flat memory, as a task with a
-streamed ``scorer()`` does (``cvb.scorers``)."""
+streamed ``scorer()`` does (``cvb.scoring.tally``)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from cvb.errors import UsageError
-from cvb.scorers import score_whole
+from cvb.scoring.tally import score_whole
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 
 from . import upstream

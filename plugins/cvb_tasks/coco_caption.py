@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 from collections import Counter
 
 from cvb.errors import UsageError
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterator
 
-from cvb.scorers import Tally
-from cvb.scoring import parse_yes_no, pope_counts_metrics, pope_f1_many
+from cvb.scoring.tally import Tally
+from cvb.scoring import parse_yes_no
+from .rules import pope_counts_metrics, pope_f1_many
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of

@@ -111,7 +111,7 @@ def _attributes(report: Report, c: Any) -> None:
 
 
 def _levels(report: Report, c: Any, levels: Sequence[str] | None) -> list[str]:
-    from ..codec import sort_levels
+    from ..codecs.base import sort_levels
 
     chosen: list[str] = []
     with report.rule("default levels parse and run lowest rate first") as r:
@@ -140,7 +140,7 @@ def _levels(report: Report, c: Any, levels: Sequence[str] | None) -> list[str]:
 
 def _roundtrips(report: Report, c: Any, levels: list[str], pictures) -> dict[str, list[tuple[str, Any]]]:
     """``{level: [(photo, Compressed)]}`` for the runs that worked."""
-    from ..codec import compress
+    from ..codecs.base import compress
 
     runs: dict[str, list[tuple[str, Any]]] = {lv: [] for lv in levels}
     with report.rule("decode(encode(x)) is RGB at the original size") as r:

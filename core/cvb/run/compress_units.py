@@ -1,6 +1,6 @@
 """The compression stage's unit of work: one image x one codec (every level it still needs).
 
-A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
+A unit reads the original once, compresses it at each missing level (``cvb.codecs.base.compress``),
 writes the entry to the cache (when there is one: `cvb compress` runs without; see
 ``image_cache`` for what an entry keeps), and measures the missing metrics against the original
 while both are in memory. Units run in this process (``-j 1``) or in a
@@ -125,7 +125,7 @@ class Workshop:
     def _compress(self, codec, original, work: LevelWork) -> tuple[LevelOutcome, Any]:
         """One level: from the cache when a whole entry is there (no codec call), else encoded
         and decoded now. Returns the outcome and the decoded image (None if not needed/failed)."""
-        from ..codec import compress
+        from ..codecs.base import compress
 
         res = LevelOutcome(work.key, work.level)
         info = self.cache.info(work.key) if self.cache is not None else None
@@ -373,7 +373,7 @@ def split_levels(job: ImageJob) -> list[ImageJob]:
 
 
 #: imported once by the fork server, so each worker it forks starts with them
-_PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codec", "PIL.Image", "numpy"]
+_PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codecs.base", "PIL.Image", "numpy"]
 
 
 def _alone(job: ImageJob, new_pool) -> Iterator[JobOutcome]:

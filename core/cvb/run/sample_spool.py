@@ -19,7 +19,7 @@ import pickle
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .. import temp_db
 from ..types import ImageSource, Sample
@@ -78,6 +78,15 @@ class SpooledImage(ImageSource):
 
     def __reduce__(self):
         return (ImageSource, (self.key, None, self.read_bytes()))
+
+
+class SampleRef(NamedTuple):
+    """Where a sample is in its task (``SampleSpool.lookup``): what a stored answer is checked against."""
+
+    position: int
+    image: str  # the task's key of its image
+    prompt_sha: str
+    content_hash: str | None  # of its image; None: unreadable
 
 
 class DuplicateSampleId(ValueError):
@@ -332,13 +341,12 @@ class SampleSpool:
             for (p,) in rows:
                 yield p
 
-    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[int, str, str, str | None]]:
-        """sample id -> (position, image key, prompt fingerprint, image content hash), for the
-        ids of this task."""
-        out: dict[str, tuple[int, str, str, str | None]] = {}
+    def lookup(self, ids: Sequence[str]) -> dict[str, SampleRef]:
+        """sample id -> where it is (``SampleRef``), for the ids of this task."""
+        out: dict[str, SampleRef] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            out.update((sid, (pos, key, sha, h)) for sid, pos, key, sha, h in self.conn.execute(
+            out.update((sid, SampleRef(pos, key, sha, h)) for sid, pos, key, sha, h in self.conn.execute(
                 "SELECT s.id, s.pos, s.image, s.prompt_sha, images.content_hash FROM s JOIN images"
                 f" ON images.rank = s.image_rank WHERE s.id IN ({','.join('?' * len(part))})", part))
         return out

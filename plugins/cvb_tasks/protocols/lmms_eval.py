@@ -20,7 +20,7 @@ import string
 from collections import Counter, defaultdict
 from typing import Any, Callable, Mapping, Sequence
 
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import Sample, TaskScore
 from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
@@ -54,7 +54,7 @@ class Rules:
         raise NotImplementedError
 
     def scorer(self) -> Tally:  # pragma: no cover - abstract
-        """The rule as a streamed scorer (``cvb.scorers``): a tally of what it reads per sample."""
+        """The rule as a streamed scorer (``cvb.scoring.tally``): a tally of what it reads per sample."""
         raise NotImplementedError
 
 

@@ -221,7 +221,7 @@ class ToyTask:
 
 
     def _scorer(self):
-        from cvb.scorers import Tally
+        from cvb.scoring.tally import Tally
 
         def record(s, pred, ref):
             return (0.0 if pred is None else self.judge(s, pred)), pred is None, ref is not None, pred == ref

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from .types import Sample, TaskScore
+from ..types import Sample, TaskScore
 
 __all__ = ["Tally", "WholeSet", "scorer_for", "score_whole"]
 
@@ -79,7 +79,7 @@ class WholeSet:
         self.predictions: Mapping[str, str]
         self.reference: Mapping[str, str]
         if samples is not None and len(samples) > self.IN_MEMORY:
-            from .text_spool import SpooledTexts
+            from ..text_spool import SpooledTexts
 
             predictions, reference = SpooledTexts(), SpooledTexts()
             self.samples, self.predictions, self.reference = samples, predictions, reference

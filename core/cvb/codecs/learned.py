@@ -5,7 +5,7 @@ interface (``compress(x) -> {"strings", "shape"}`` and ``decompress(strings, sha
 {"x_hat"}``, on images in [0, 1], shape 1x3xHxW) with its weights loaded. cvb supplies the
 rest: padding to ``pad_multiple``, ``torch.no_grad``, device placement (``device``: cpu,
 cuda, cuda:N or auto), one model per level loaded once, and the bitstream framing
-(``cvb.bitstream``: level code, original size and the strings/shape tree in one bytestring,
+(``cvb.codecs.bitstream``: level code, original size and the strings/shape tree in one bytestring,
 cropped back on decode). torch is imported only inside the methods.
 """
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from .codec import BaseCodec
-from .errors import UnavailableError, UsageError
-from .types import CodecKind
+from .base import BaseCodec
+from ..errors import UnavailableError, UsageError
+from ..types import CodecKind
 
 if TYPE_CHECKING:
     from PIL import Image
