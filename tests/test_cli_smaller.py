@@ -47,7 +47,7 @@ def test_ctrl_c_under_a_pipe_to_tee_is_interrupted_not_an_error(tmp_path):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    proc = subprocess.Popen(["bash", "-c", script], env=subprocess_env(CVB_FAKES_DELAY="0.2"),
+    proc = subprocess.Popen(["bash", "-c", script], env=subprocess_env(CVB_FAKES_HOLD_AFTER="4"),
                             start_new_session=True, preexec_fn=shell_like,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + HANG_S

@@ -85,7 +85,9 @@ def _to_terminal(message: str) -> None:
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
                    "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
                    "-o task.protocol=lmms-eval (score as lmms-eval 0.7.3; see docs/scoring-protocols.md).")
-@click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
+@click.option("--retry-failed/--no-retry-failed", default=False,
+              help="Redo units stored as failed, or keep them (the default; --no-retry-failed "
+                   "overrides a study file's retry_failed = true).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context
@@ -131,7 +133,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
 
         click.echo(json_result(json_safe(result.as_json())))
     else:
-        summary.print_cells(out, result.cells, result.metric_names)
+        summary.print_cells(out, [c.as_dict() for c in result.cells], result.metric_names)
         err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
                   markup=False, highlight=False, soft_wrap=True)
         shared = f"; {work['by_other_runs']} made by another run on this store" if work.get("by_other_runs") else ""
