@@ -21,7 +21,7 @@ CASES = [
     ("bench_store.py", ["--tasks", "1", "--vlms", "1", "--codecs", "1", "--levels", "1", "--samples", "10"],
      "report*o"),
     ("bench_jobs.py", ["--repeat", "1", "--codecs", "jpeg", "--metrics", "psnr", "--limit", "4",
-                       "--no-one-thread", "--jobs", "2,default"], "compress wall -j 1 / default"),
+                       "--no-one-thread", "--jobs", "default"], "compress wall -j 1 / default"),
     ("bench_run.py", ["--sizes", "40", "--questions", "2", "--image-size", "16"], "rss MB"),
     ("bench_rerun.py", ["--repeat", "1", "--codecs", "jpeg", "--limit", "2"], "heavy imports:"),
     ("bench_concurrent.py", ["--repeat", "1", "--images", "3", "--questions", "1", "--encode-delay", "0",

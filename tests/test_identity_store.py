@@ -164,3 +164,11 @@ def test_an_old_store_gets_the_parts_of_its_labels_once(tmp_path):
         ("task", "pope[split=all]"): ("pope", None, {"split": "all"}),
         ("task", "pope[protocol=vlmevalkit,split=all]"): ("pope", None, {"protocol": "vlmevalkit", "split": "all"}),
     }
+
+
+def test_cvb_list_names_the_options_that_change_only_speed(tmp_path):
+    rows = {r["name"]: r for r in json.loads(_cvb("list", "vlms", "--json", cwd=tmp_path))["vlms"]}
+    for name in ("hf:ORG/NAME|PATH|ALIAS", "adapted:ADAPTER_FOLDER"):
+        assert {"prefetch", "batch_size", "device"} <= set(rows[name]["speed_options"]) <= set(rows[name]["options"])
+        assert "max_new_tokens" not in rows[name]["speed_options"]
+    assert {"timeout", "max_retries"} <= set(rows["openai:MODEL"]["speed_options"])

@@ -37,13 +37,13 @@ def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
     assert debs, (f"no tuxpaint-stamps-default .deb in {DEBS}: scripts/setup.sh downloads it (apt-get download "
                   f"tuxpaint-stamps-default there, or set CVB_DEMO_DEBS)")
     root = tmp_path
-    _cvb("demo-data", "--out", "data", "--debs", DEBS, "--package", "tuxpaint-stamps-default", "--max-eval", "40",
+    _cvb("demo-data", "--out", "data", "--debs", DEBS, "--package", "tuxpaint-stamps-default", "--max-eval", "20",
          "--max-train", "24", "--crops", "2", "--eval-size", "128", "--crop-size", "128", cwd=root)
     meta = json.loads((root / "data/manifest.json").read_text())
     assert set(meta["eval_folders"]).isdisjoint(meta["train_folders"])
     stamps = root / "data/train/stamps"
     assert not {str(p.parent.relative_to(stamps)) for p in stamps.rglob("*.png")} & set(meta["eval_folders"])
-    assert meta["eval_images"] == 40 and meta["train_images"] == 24
+    assert meta["eval_images"] == 20 and meta["train_images"] == 24
     assert (root / "data/licenses/tuxpaint-stamps-default.copyright").is_file()
 
     manifest = json.loads(_cvb("adapt", "--vlm", "imagenet-tagger", "-c", "jpeg", "-l", LEVEL,

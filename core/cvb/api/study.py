@@ -166,7 +166,7 @@ def _option_key(entry: str) -> str:
     return entry.partition("=")[0].strip()
 
 
-def _merge_keyed(base: tuple[str, ...], over: tuple[str, ...], key) -> tuple[str, ...]:
+def _merge_keyed(base: tuple[str, ...], over: tuple[str, ...], key: Callable[[str], str]) -> tuple[str, ...]:
     replaced = {key(e) for e in over}
     return tuple(e for e in base if key(e) not in replaced) + tuple(over)
 

@@ -15,6 +15,8 @@ from ..analysis.stats import ALPHA
 from .provenance import provenance_lines
 from .table import Reason, Table
 
+#: how the report names the anchor when none was asked for (``build._resolve_anchor``)
+DEFAULT_ANCHOR_WORDS = "the codec the run named first, else the first codec"
 LOW_OVERLAP = 0.75  # the bjontegaard package's warning threshold
 
 
@@ -396,7 +398,7 @@ def markdown_table(table: Table) -> str:
 def markdown_report(report: dict, images: dict | None = None) -> str:
     """The whole report as Markdown; ``images`` maps (task, vlm) to (relative PNG path, caption)."""
     out = ["# cvb report", "",
-           f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or 'jpeg if present, else the first codec'}.",
+           f"Interpolation: {report['interp']}. Anchor: {report['anchor'] or DEFAULT_ANCHOR_WORDS}.",
            ""]
     words = inference_words(report)
     if words:
