@@ -149,7 +149,7 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
     """
     from ..analysis.gap import resolve_adapted
     from ..plugins import get_registry
-    from ..report.build import build_report, check_names
+    from ..report.build import build_report, check_names, run_codec_order
     from ..report.provenance import store_provenance
     from ..report.uncertainty import Options, report_stats
     from ..run.store import Store  # a missing store is a usage error (exit 2) there
@@ -170,8 +170,9 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         opts = Options(resamples, seed, inference=inference)
         stats = report_stats(st, registry, cells, opts, progress=progress)
         prov = store_provenance(st, cells, sys.argv if argv is None else argv)
+        codec_order = run_codec_order(st)
     data = build_report(cells, anchor=anchor, interp=interp, adapted=pairs, stats=stats,
-                        provenance=prov, inference=opts.describe(), conditions=conditions)
+                        provenance=prov, inference=opts.describe(), conditions=conditions, codec_order=codec_order)
     for section in data["sections"]:
         if section["vlm"] in pairs and section["vlm"] in unlike:
             section["warnings"].append(unlike[section["vlm"]])
