@@ -1,6 +1,6 @@
 """Does AVIF get its threads back when nothing else runs?
 
-Work: the sample photos through cvb's ``avif`` codec (encode + decode, ``cvb.codec.compress``)
+Work: the sample photos through cvb's ``avif`` codec (encode + decode, ``cvb.codecs.base.compress``)
 at each ``--levels``, in this process, as ``cvb compress -j 1`` runs it, against the former pin
 of libaom to one encoder thread (the baseline, same run, rounds interleaved):
 
@@ -32,7 +32,7 @@ def main() -> None:
     from PIL import Image
 
     import cvb.plugins
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.sample_images import sample_photo_paths
     from cvb.threads import available_cpus, thread_budget
 

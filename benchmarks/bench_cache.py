@@ -2,7 +2,7 @@
 
 Work: the sample photos at every default level of each codec (``--codecs``). For each entry:
 
-  codec      encode + decode through cvb.codec.compress (the work the cache saves)
+  codec      encode + decode through cvb.codecs.base.compress (the work the cache saves)
   png        the previous layout, the baseline: the decoded image written as a lossless PNG
              (level 1) beside .bits and .json files, then the PNG read back and decoded
   cache      today's entry, written then read back as `cvb run` does (one file: a cheap
@@ -69,7 +69,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="passes over the photos (median taken)")
     args = ap.parse_args()
 
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.imageio import decode_image
     from cvb.plugins import get_registry
     from cvb.run.image_cache import ImageCache, keeps_pixels

@@ -44,7 +44,7 @@ def main() -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.plugins import get_registry
     from cvb.sample_images import package_file, sample_photo_paths
     from cvb.types import Query

@@ -6,7 +6,7 @@ read by the real `pope:` task; synthetic answers for the uncompressed cell and o
 `cvb report --json --resamples R` in this process, timed three ways:
 
   off        --resamples 0: the report without resampling (the baseline)
-  counts     POPE's `Tally` scorer (`cvb.scorers`): every resample's F1 from its resampled
+  counts     POPE's `Tally` scorer (`cvb.scoring.tally`): every resample's F1 from its resampled
              record counts (one matrix product per cell, then the tally's finish per resample)
   rescoring  that switched off: every resample rescored by the task's own `score`, as for a
              task without a tally (what every F1 cost before)

@@ -19,7 +19,9 @@ Each measurement runs in a fresh process, so peak RSS is its own. Prints, per si
 ``--repeat N`` measures each size N times, baseline and this checkout interleaved, and ends with
 the medians. ``--trace K`` runs tracemalloc in the first run and prints (to stderr) the K source
 lines holding the most memory when scoring starts, when all of the run's state is alive (slow:
-for finding what grows, not for the figures).
+for finding what grows, not for the figures). ``--profile K`` prints the K functions with the
+most own CPU time in each first run's main thread (cProfile: for finding where CPU goes; the
+profiler's own cost inflates the figures).
 
 The toy task scores through a streamed scorer (``-o task.streamed=true``, as the built-in tasks
 do) where the fakes offer one; ``--simple-task`` runs it as a third-party task is written
@@ -75,14 +77,30 @@ def child(args: argparse.Namespace) -> None:
             *streamed, "-b", "16", "--store", args.store, "--cache-dir", args.cache, "-q", "--json"]
     devnull = open(os.devnull, "w")
     stdout, sys.stdout = sys.stdout, devnull
+    profile = None
+    if args.profile:
+        import cProfile
+
+        profile = cProfile.Profile(time.thread_time)  # the main thread: inference, store, scoring
     t0, c0 = time.perf_counter(), time.process_time()
     try:
+        if profile is not None:
+            profile.enable()
         cli.main(argv, standalone_mode=False)
         code = 0
     except SystemExit as exc:
         code = exc.code
+    finally:
+        if profile is not None:
+            profile.disable()
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
+    if profile is not None:
+        import pstats
+
+        print(f"cProfile of the first run's main thread (CPU seconds), top {args.profile} by own time:",
+              file=sys.stderr)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(args.profile)
     sys.stdout = stdout
     conn = sqlite3.connect(args.store)
     codec_s = conn.execute("SELECT COALESCE(SUM(encode_s + decode_s), 0) FROM compressed "
@@ -143,7 +161,7 @@ def _trace_at_scoring(top: int) -> None:
 
 
 def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: Path = ROOT,
-              trace: int = 0, simple: bool = False) -> dict:
+              trace: int = 0, simple: bool = False, profile: int = 0) -> dict:
     """One run in a fresh process, on ``checkout``'s cvb (this one, or a baseline)."""
     env = dict(os.environ)
     if checkout != ROOT:
@@ -151,9 +169,9 @@ def run_child(images: Path, questions: int, store: Path, cache: Path, checkout: 
     out = subprocess.run([sys.executable, __file__, "--child", "--images", str(images), "--questions",
                           str(questions), "--store", str(store), "--cache", str(cache), "--fakes",
                           str(checkout / "tests" / "plugins" / "cvb-fakes"), "--trace", str(trace),
-                          *(["--simple-task"] if simple else [])],
+                          *(["--simple-task"] if simple else []), *(["--profile", str(profile)] if profile else [])],
                          capture_output=True, text=True, check=True, env=env)
-    if trace:
+    if trace or profile:
         print(out.stderr, end="", flush=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -169,6 +187,9 @@ def main() -> None:
                         help="print the K lines holding most memory when scoring starts (tracemalloc)")
     parser.add_argument("--simple-task", action="store_true",
                         help="the toy task written the simple way: samples() returns a list, only score()")
+    parser.add_argument("--profile", type=int, default=0, metavar="K",
+                        help="print the K functions with the most own CPU time of each first run's main thread "
+                             "(cProfile; inference, store writes and scoring run there)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--fakes", default=str(FAKES), help=argparse.SUPPRESS)
     parser.add_argument("--images", help=argparse.SUPPRESS)
@@ -196,7 +217,8 @@ def main() -> None:
             for _ in range(args.repeat):
                 for name, checkout in checkouts:
                     seen.setdefault(name, []).append(
-                        measure(name, checkout, n, args.questions, images, args.trace, args.simple_task))
+                        measure(name, checkout, n, args.questions, images, args.trace, args.simple_task,
+                                args.profile))
             medians += [(name, n, rows) for name, rows in seen.items()]
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -209,12 +231,12 @@ def main() -> None:
 
 
 def measure(name: str, checkout: Path, n: int, questions: int, images: Path, trace: int = 0,
-            simple: bool = False) -> dict:
+            simple: bool = False, profile: int = 0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="cvb-bench-run-"))
     try:
         n_images = n // questions
         store, cache = tmp / "r.sqlite", tmp / "cache"
-        first = run_child(images, questions, store, cache, checkout, trace, simple)
+        first = run_child(images, questions, store, cache, checkout, trace, simple, profile)
         rerun = run_child(images, questions, store, cache, checkout, simple=simple)
         samples = n_images * questions
         assert first["exit"] == 0 and rerun["exit"] == 0, (first, rerun)

@@ -37,7 +37,11 @@ def mlicpp(out: str) -> None:
     from models import MLICPlusPlus
 
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    sys.path[:0] = [os.path.join(root, "contrib", "cvb-mlicpp", "cvb_mlicpp"), os.path.join(root, "core", "cvb")]
+    sys.path[:0] = [os.path.join(root, "contrib", "cvb-mlicpp", "cvb_mlicpp"),
+                    os.path.join(root, "core", "cvb", "codecs", "research")]
+    import driver
+
+    sys.modules["research_driver"] = driver  # what hooks import, as inside the research worker
     import hooks  # the package's own swap to the Old classes (it imports cvb's research_driver)
 
     for level in range(1, 7):

@@ -38,11 +38,19 @@ def workdir(tmp_path_factory, tiny_vlm_dirs):
     return root, photos, tiny_vlm_dirs["qwen2_5_vl"]
 
 
-def test_adapt_then_run_then_report(workdir):
+@pytest.fixture(scope="module")
+def whole(workdir) -> dict:
+    """An adapter trained through `cvb adapt` in one go (8 steps) into ``whole``: its ``--json``
+    result. Read by the loop test and as the reference of the resumed training."""
+    root, photos, model = workdir
+    return json.loads(_cvb(*_adapt_args(model, photos, "whole"), "--json", "-q", cwd=root).stdout)
+
+
+def test_adapt_then_run_then_report(workdir, whole):
     """The paper's loop, as a user types it: train, rerun (only reports), run base and adapted
     VLM over a task, report the gap decomposition and the adapter's BD gain."""
     root, photos, model = workdir
-    finished = json.loads(_cvb(*_adapt_args(model, photos, "whole"), "--json", "-q", cwd=root).stdout)
+    finished = whole
     manifest = finished["adapter"]
     assert finished["steps_run"] == 8 and finished["resumed_from"] == 0
     assert manifest["base"]["source"] == str(model) and manifest["condition"]["mode"] == "full"
@@ -123,9 +131,10 @@ def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
         get_registry().create("vlm", f"adapted:{root / 'edited'}")
 
 
-def test_killed_training_resumes_to_the_same_adapter(workdir):
+def test_killed_training_resumes_to_the_same_adapter(workdir, whole):
+    """A training killed with SIGKILL after step 5 resumes from its step-3 checkpoint to the
+    adapter of the same training run in one go (``whole``): the same bytes, the same losses."""
     root, photos, model = workdir
-    whole = json.loads(_cvb(*_adapt_args(model, photos, "uninterrupted"), "--json", "-q", cwd=root).stdout)
     killed = _cvb(*_adapt_args(model, photos, "killed"), "-q", cwd=root,
                   env_extra={"CVB_ADAPT_TEST_KILL_AFTER_STEP": "5"}, check=False)
     assert killed.returncode == -9, killed.stderr[-2000:]  # SIGKILL after step 5, checkpoint at 3
@@ -138,7 +147,7 @@ def test_killed_training_resumes_to_the_same_adapter(workdir):
     resumed = json.loads(_cvb(*_adapt_args(model, photos, "killed"), "--json", "-q", cwd=root).stdout)
     assert resumed["resumed_from"] == 3 and resumed["steps_run"] == 5 and not stale.exists()
     assert ((root / "killed" / "adapter.safetensors").read_bytes()
-            == (root / "uninterrupted" / "adapter.safetensors").read_bytes())
+            == (root / "whole" / "adapter.safetensors").read_bytes())
     assert resumed["adapter"]["losses"] == whole["adapter"]["losses"]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cvb.external import binary_status, env_path_problem
+from cvb.codecs.external import binary_status, env_path_problem
 from cvb.plugins import PluginInfo, Registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contrib" / "cvb-hm"))

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvb.codec import compress
+from cvb.codecs.base import compress
 from cvb.errors import CodecError, UnavailableError, UsageError
 from cvb.plugins import PluginInfo, Registry
 from cvb.sample_images import sample_photo_paths
@@ -139,7 +139,7 @@ def test_device_option(registry, crop):
 
 
 def test_bitstream_tree_round_trips_and_rejects_damage():
-    from cvb.bitstream import Packet, pack, unpack
+    from cvb.codecs.bitstream import Packet, pack, unpack
 
     shape = {"y": [(16, 8, 8), (192, 8, 8)], "hyper": (2, 2)}
     strings = [[b"\x00" * 300], [b"abc"], [b""]]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvb.codec import compress, sort_levels
+from cvb.codecs.base import compress, sort_levels
 from cvb.errors import ExternalToolError, UnavailableError, UsageError
 from cvb.plugins import PluginInfo, Registry
 from cvb.sample_images import sample_photo_paths
@@ -139,7 +139,7 @@ def test_bad_options_and_levels(registry):
 
 
 def test_framing_round_trip():
-    from cvb.framing import frame, pad_to_even, unframe
+    from cvb.codecs.framing import frame, pad_to_even, unframe
 
     assert unframe(frame(b"\x00\x00\x01abc", None)) == (b"\x00\x00\x01abc", None)
     assert unframe(frame(b"\x00\x00\x01abc", (451, 301))) == (b"\x00\x00\x01abc", (451, 301))
@@ -152,7 +152,7 @@ def test_framing_round_trip():
 
 
 def test_env_override_must_be_executable(tmp_path, monkeypatch):
-    from cvb.external import find_binary
+    from cvb.codecs.external import find_binary
 
     plain = tmp_path / "ffmpeg"
     plain.write_text("")

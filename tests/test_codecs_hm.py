@@ -18,7 +18,7 @@ from PIL import Image
 
 import video_stand_ins
 from conftest import ROOT
-from cvb.codec import compress
+from cvb.codecs.base import compress
 from cvb.errors import ExternalToolError, UnavailableError, UsageError
 from cvb.plugins import PluginInfo, Registry
 from cvb.sample_images import sample_photo_paths
@@ -29,7 +29,7 @@ sys.path.insert(0, str(CONTRIB))
 from cvb_hm import plugin as hm_plugin
 from cvb_hm.codec import HMCodec
 from cvb_hm.hevc_sps import parse_sps
-from cvb.yuv import frame_bytes, rgb_to_yuv, yuv_to_rgb
+from cvb.codecs.yuv import frame_bytes, rgb_to_yuv, yuv_to_rgb
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
     x = np.asarray(a, dtype=np.float64)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cvb.codec import compress, sort_levels
+from cvb.codecs.base import compress, sort_levels
 from cvb.errors import CodecError, UnknownLevelError, UsageError
 from cvb.plugins import Registry
 from cvb.sample_images import sample_photo_paths

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from cvb.codec import BaseCodec
+from cvb.codecs.base import BaseCodec
 from cvb.errors import CodecRefusal
 from cvb.sample_images import sample_photo_paths
 from cvb.testing import FakeCodec, ScriptedVLM, check_codec, check_metric, check_task, check_vlm
@@ -274,7 +274,7 @@ class StreamedToyTask(ToyTask):
         self.off_by_one = off_by_one
 
     def scorer(self):
-        from cvb.scorers import Tally
+        from cvb.scoring.tally import Tally
 
         def finish(counts):
             n = sum(counts.values()) + self.off_by_one

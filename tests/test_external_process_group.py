@@ -1,5 +1,5 @@
 """An external codec's timeout kills the tool's whole process group: a wrapper script's
-children do not live on (``cvb.external.ExternalCodec.run_tool``)."""
+children do not live on (``cvb.codecs.external.ExternalCodec.run_tool``)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_cvb_compress_timeout_kills_the_wrapper_children(tmp_path, wrapper):
 
 def test_run_tool_kills_the_group_on_timeout(tmp_path, wrapper, monkeypatch):
     from cvb.errors import ExternalToolError
-    from cvb.external import ExternalCodec
+    from cvb.codecs.external import ExternalCodec
 
     script, pids = wrapper
     monkeypatch.setenv("CVB_TEST_PIDS", str(pids))
@@ -96,9 +96,9 @@ def test_run_tool_kills_the_group_on_timeout(tmp_path, wrapper, monkeypatch):
 
 
 def test_a_research_worker_that_times_out_is_killed_with_its_children(tmp_path, wrapper, monkeypatch):
-    """``cvb.research``: the long-lived worker process is killed as a group too."""
+    """``cvb.codecs.research``: the long-lived worker process is killed as a group too."""
     from cvb.errors import CodecError
-    from cvb.research import ResearchCodec
+    from cvb.codecs.research import ResearchCodec
 
     script, pids = wrapper  # stands in for the research environment's python: never replies
     monkeypatch.setenv("CVB_TEST_PIDS", str(pids))

@@ -85,6 +85,8 @@ def test_every_bundled_plugin_declares_its_speed_options_with_the_option(registr
     for category in ("vlm", "codec", "task", "metric"):
         for spec in registry.specs(category):
             assert not spec.execution_options, (category, spec.name)
+    prefetching = [s for s in registry.specs("vlm") if "prefetch" in s.options]
+    assert len(prefetching) > 3 and not any(s.affects_results("prefetch") for s in prefetching)
     assert not registry.spec("vlm", "openai").affects_results("timeout")
     assert registry.spec("vlm", "openai").affects_results("temperature")
     assert not registry.spec("codec", "x265").affects_results("timeout")

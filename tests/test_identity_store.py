@@ -88,6 +88,7 @@ def models(tmp_path_factory, tiny_vlm_dirs):
     return root
 
 
+@pytest.mark.slow  # a tiny checkpoint and an adapter trained for one step
 def test_one_model_shares_its_answers_however_written_and_whatever_its_speed_settings(models):
     root, store = models, models / "speed.sqlite"
     for name, first, again in (("hf", "qwen", "./qwen"), ("adapted", "adapter", f"{models}/adapter")):
@@ -105,6 +106,7 @@ def test_one_model_shares_its_answers_however_written_and_whatever_its_speed_set
     assert {s["vlm"] for s in report["sections"]} == {f"adapted:{(root / 'adapter').resolve()}"}
 
 
+@pytest.mark.slow  # a tiny checkpoint and an adapter trained for one step
 def test_answers_an_older_cvb_filed_under_another_label_are_taken_over(models, tmp_path):
     """A store of 2026-12-07 named the model as typed (``hf:./qwen``) and an adapted VLM with
     its prefetch setting: a rerun files those answers under the model's identity and asks none."""
@@ -128,9 +130,13 @@ def test_an_old_store_opens_reports_identically_and_resumes_without_asking(tmp_p
     _make_old(store)
     assert _report(tmp_path, store) == before  # read as it is: nothing is written by a report
     assert "components" not in _tables(store)
+    export = ["export", "--store", store, "--what", "components", "--format", "jsonl"]
+    parts = _cvb(*export, cwd=tmp_path)  # read from the labels: the table is not there yet
+    assert {json.loads(line)["label"] for line in parts.splitlines()} == {"reference", "sample", "psnr"}
     again = json.loads(_cvb("run", "-t", "sample", "--store", store, "--json", "-q", *args, cwd=tmp_path))
     assert again["work"]["predictions"] == 0 and again["work"]["codec_calls"] == 0, again["work"]
     assert _report(tmp_path, store) == before
+    assert _cvb(*export, cwd=tmp_path) == parts  # the table the run made holds the same
     with sqlite3.connect(store) as db:  # the migration gave the old labels their columns
         rows = set(db.execute("SELECT category, label, name, arg, options FROM components"))
     assert {("vlm", "reference", "reference", None, "{}"), ("task", "sample", "sample", None, "{}"),
@@ -158,3 +164,11 @@ def test_an_old_store_gets_the_parts_of_its_labels_once(tmp_path):
         ("task", "pope[split=all]"): ("pope", None, {"split": "all"}),
         ("task", "pope[protocol=vlmevalkit,split=all]"): ("pope", None, {"protocol": "vlmevalkit", "split": "all"}),
     }
+
+
+def test_cvb_list_names_the_options_that_change_only_speed(tmp_path):
+    rows = {r["name"]: r for r in json.loads(_cvb("list", "vlms", "--json", cwd=tmp_path))["vlms"]}
+    for name in ("hf:ORG/NAME|PATH|ALIAS", "adapted:ADAPTER_FOLDER"):
+        assert {"prefetch", "batch_size", "device"} <= set(rows[name]["speed_options"]) <= set(rows[name]["options"])
+        assert "max_new_tokens" not in rows[name]["speed_options"]
+    assert {"timeout", "max_retries"} <= set(rows["openai:MODEL"]["speed_options"])

@@ -48,7 +48,7 @@ def test_an_entry_without_pixels_needs_the_decoder(tmp_path):
 
 
 def test_which_codecs_keep_pixels():
-    from cvb.codec import BaseCodec
+    from cvb.codecs.base import BaseCodec
     from cvb.types import CodecKind
 
     class Traditional(BaseCodec):

@@ -323,7 +323,7 @@ def test_a_broken_image_fails_alone(reference, photos):
 
 def test_sample_task_accuracy_clean_vs_jpeg_quality_1(reference):
     """Clearly above chance on clean images, measurably lower at JPEG quality 1."""
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.plugins import get_registry
 
     reg = get_registry()

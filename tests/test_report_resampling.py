@@ -57,7 +57,7 @@ def test_draw_counts_give_the_sums_and_means_of_the_concatenated_resamples():
 
 @pytest.mark.parametrize("protocol", ["cvb", "lmms-eval", "vlmevalkit"])
 def test_pope_scores_through_a_tally_the_report_can_resample(tmp_path, protocol):
-    from cvb.scorers import Tally
+    from cvb.scoring.tally import Tally
 
     task = make_task("pope", str(pope_data(tmp_path / "POPE")), protocol=protocol)
     assert isinstance(task.scorer(), Tally)  # the fast path applies; its numbers: the end-to-end test
@@ -175,7 +175,7 @@ class CountingTask:
         return TaskScore(value=100.0 * yes / len(samples) if samples else 0.0, metric="yes share")
 
     def scorer(self):
-        from cvb.scorers import Tally
+        from cvb.scoring.tally import Tally
 
         def record(sample, prediction, reference):
             if self.hook == "raises":

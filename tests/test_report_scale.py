@@ -146,7 +146,7 @@ def _pope_samples(n: int) -> list[Sample]:
 
 
 def _mme_samples(n: int) -> list[Sample]:
-    from cvb.scoring import MME_GROUPS
+    from cvb_tasks.rules import MME_GROUPS
 
     cats = [c for g in MME_GROUPS.values() for c in g]
     rng = random.Random(n)

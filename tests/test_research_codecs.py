@@ -1,4 +1,4 @@
-"""cvb.research: a research codec run from a checkout and Python environment cvb never imports,
+"""cvb.codecs.research: a research codec run from a checkout and Python environment cvb never imports,
 through contrib/cvb-tcm on a stand-in LIC_TCM checkout (tests/research_standins/tcm: the real
 module path, class, constructor and CompressAI interface, a tiny zlib codec inside). The real
 LIC_TCM ran through the same package with random weights: contrib/cvb-tcm/README.md."""
@@ -14,7 +14,7 @@ from PIL import Image
 
 from conftest import ROOT
 from cvb.errors import CodecError, UnavailableError
-from cvb.research import ResearchCodec
+from cvb.codecs.research import ResearchCodec
 from cvb.sample_images import sample_photo_paths
 from cvb.testing import check_codec
 

@@ -52,7 +52,10 @@ def mlicpp_checkpoints(repo: Path, folder: Path) -> None:
     package, as upstream's is)."""
     script = f"""
 import sys, torch
-sys.path[:0] = [{str(repo)!r}, {str(ROOT / "core" / "cvb")!r}, {str(ROOT / "contrib" / "cvb-mlicpp" / "cvb_mlicpp")!r}]
+sys.path[:0] = [{str(repo)!r}, {str(ROOT / "core" / "cvb" / "codecs" / "research")!r},
+                {str(ROOT / "contrib" / "cvb-mlicpp" / "cvb_mlicpp")!r}]
+import driver
+sys.modules["research_driver"] = driver  # what hooks import, as inside the worker
 from config.config import model_config
 from models import MLICPlusPlus
 import hooks

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT
 
 STANDINS = Path(__file__).with_name("research_standins")
-DRIVER = ROOT / "core" / "cvb" / "research_driver.py"
+DRIVER = ROOT / "core" / "cvb" / "codecs" / "research" / "driver.py"
 #: package -> (the stand-in folder, the folder of the checkout the worker imports from, the
 #: stand-in folders copied over it, as tests/test_research_hooks.py lays the checkouts out)
 PACKAGES = {

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from cvb.research import ResearchCodec
-from cvb.research_revision import repo_revision
+from cvb.codecs.research import ResearchCodec
+from cvb.codecs.research.revision import repo_revision
 
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")  # setup.sh's machines have it

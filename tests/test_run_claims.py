@@ -94,8 +94,9 @@ def test_two_runs_at_once_do_each_unit_once(tmp_path, single, jobs):
     assert results(store) == want  # the same rows as one run alone
     assert cache_entries(cache) == want_cache
     assert count(store, "SELECT COUNT(*) FROM claims") == 0  # each run dropped its claims
-    for out, _ in outs:  # each run reports the whole matrix, scored from the shared results
-        assert len(json.loads(out)["cells"]) == 1 + len(LEVELS)
+    for (out, _), (codec_calls, answers) in zip(outs, per_run):
+        assert len(json.loads(out)["cells"]) == 1 + len(LEVELS)  # the whole matrix, from shared results
+        assert json.loads(out)["work"]["by_other_runs"] <= UNITS - codec_calls + ANSWERS - answers
 
 
 @pytest.mark.slow
@@ -104,7 +105,7 @@ def test_a_run_killed_with_9_leaves_its_claims_to_the_next(tmp_path, single):
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
     args = run_args(images, store, cache, "-o", f"task.questions={QUESTIONS}")
     first_log, second_log = tmp_path / "a.log", tmp_path / "b.log"
-    proc = spawn(args, CVB_FAKES_LOG=str(first_log), CVB_FAKES_ENCODE_DELAY="0.3")
+    proc = spawn(args, CVB_FAKES_LOG=str(first_log), CVB_FAKES_ENCODE_HOLD_AFTER="8")
     start = time.monotonic()
     while True:  # killed while it holds claims and has stored part of its work
         assert proc.poll() is None, proc.communicate()
@@ -198,9 +199,11 @@ def test_an_older_store_gets_the_claims_table_and_killed_runs_drop_theirs(tmp_pa
 
 
 @pytest.mark.slow
-def test_a_run_leaves_units_a_live_run_holds_until_they_are_free(tmp_path, single):
+@pytest.mark.parametrize("holder", ["answers", "gives up"])
+def test_a_run_leaves_units_a_live_run_holds_until_they_are_free(tmp_path, single, holder):
     """The answers of one cell are held by a live process (this test, as another run would):
-    the run does everything else, then waits; once the claims are gone it asks them itself."""
+    the run does everything else, then waits; once the claims are gone it reads the answers
+    the holder stored, or asks those it did not store itself."""
     from cvb.run import run_process
     from cvb.run.claims import answer_unit
     from cvb.run.store import Store
@@ -221,9 +224,18 @@ def test_a_run_leaves_units_a_live_run_holds_until_they_are_free(tmp_path, singl
         time.sleep(0.05)
     assert proc.poll() is None  # everything else is done: it waits for the held answers
     assert count(store, "SELECT COUNT(*) FROM predictions WHERE codec='fake' AND level='6'") == 0
-    with sqlite3.connect(store) as db:  # the holder ends without storing them
+    with sqlite3.connect(store) as db:
+        if holder == "answers":  # the holder stores its answers (those a single run gives), then lets go
+            cols = [r[1] for r in db.execute("PRAGMA table_info(predictions)") if r[1] not in ("id", "updated_ns")]
+            db.execute("ATTACH ? AS single", (str(tmp_path / "single.sqlite"),))
+            db.execute(f"INSERT INTO predictions ({', '.join(cols)}, updated_ns) SELECT {', '.join(cols)}, ?"
+                       " FROM single.predictions WHERE codec='fake' AND level='6'", (time.time_ns(),))
         db.execute("DELETE FROM claims WHERE run_id=999")
     out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 0, err[-3000:]
-    assert calls(log) == (UNITS, ANSWERS)  # it asked the freed answers itself, once each
+    work = json.loads(out)["work"]
+    if holder == "answers":  # read, not asked again
+        assert calls(log) == (UNITS, ANSWERS - len(held)) and work["by_other_runs"] == len(held)
+    else:  # it asked the freed answers itself, once each
+        assert calls(log) == (UNITS, ANSWERS) and work["by_other_runs"] == 0
     assert results(store) == want

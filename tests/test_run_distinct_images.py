@@ -54,7 +54,7 @@ def expected_answers(images: Path) -> dict[tuple[str, str, str], str | None]:
     the fake codec directly (None: no answer, the image or its compression fails)."""
     from PIL import Image
 
-    from cvb.codec import compress
+    from cvb.codecs.base import compress
     from cvb.types import AnswerKind, Query
 
     out: dict[tuple[str, str, str], str | None] = {}
@@ -95,7 +95,7 @@ def test_images_as_bytes_answer_as_files_do_and_resume_after_a_kill(tmp_path):
 
     # the same images given as bytes: killed in the middle of inference, then resumed
     store, cache = tmp_path / "bytes.sqlite", tmp_path / "bytes-cache"
-    proc = spawn(run_args(images, store, cache, "-o", "task.inline=true"), CVB_FAKES_DELAY="0.1")
+    proc = spawn(run_args(images, store, cache, "-o", "task.inline=true"), CVB_FAKES_HOLD_AFTER="12")
     deadline = time.monotonic() + HANG_S
     while count_or_zero(store) < 12:
         assert proc.poll() is None, proc.communicate()

@@ -78,7 +78,7 @@ def test_rerun_of_a_finished_matrix_only_reads(env):
     # no codec call; the VLM is built (cheap) to read its version, but never loaded
     assert CALLS == {"encode": 0, "create": 1, "load": 0}
     assert out["work"] == {"codec_calls": 0, "compressed": 0, "metrics": 0, "predictions": 0,
-                           "models_loaded": [], "cells_scored": 0}
+                           "models_loaded": [], "cells_scored": 0, "by_other_runs": 0, "taken_over": 0}
     after = counts(env["store"])
     assert after == {**before, "runs": before["runs"] + 1}
     conn = sqlite3.connect(env["store"])

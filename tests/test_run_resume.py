@@ -75,8 +75,8 @@ def assert_complete(store: Path) -> None:
 
 
 @pytest.mark.parametrize("stage, env, progress_sql, at_least", [
-    ("compress", {"CVB_FAKES_ENCODE_DELAY": "0.05"}, "SELECT COUNT(*) FROM compressed", 2),
-    ("infer", {"CVB_FAKES_DELAY": "0.05"}, "SELECT COUNT(*) FROM predictions", 10),
+    ("compress", {"CVB_FAKES_ENCODE_HOLD_AFTER": "2"}, "SELECT COUNT(*) FROM compressed", 2),
+    ("infer", {"CVB_FAKES_HOLD_AFTER": "10"}, "SELECT COUNT(*) FROM predictions", 10),
 ])
 def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setup, stage, env,
                                                                    progress_sql, at_least):
@@ -127,9 +127,8 @@ def test_two_runs_at_once_on_one_store(tmp_path, setup):
 def test_ctrl_c_stops_cleanly_with_finished_work_saved(tmp_path, setup):
     images, expected = setup
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
-    # 0.2 s per batch of 2: the 54 answers left take over 5 s, so a loaded machine's slow poll
-    # still catches the run before it ends (with 0.05 s it sometimes finished first)
-    proc = spawn(run_args(images, store, cache), CVB_FAKES_DELAY="0.2")
+    # the model holds after 6 answers: the run is caught in the middle however slow the machine
+    proc = spawn(run_args(images, store, cache), CVB_FAKES_HOLD_AFTER="6")
     wait_until(proc, store, "SELECT COUNT(*) FROM predictions", 6)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=HANG_S)

@@ -6,18 +6,8 @@ import math
 
 import pytest
 
-from cvb.scoring import (
-    MME_GROUPS,
-    extract_choice,
-    gqa_match,
-    mme_scores,
-    normalize_text,
-    ocrbench_match,
-    parse_yes_no,
-    pope_metrics,
-    vqa_normalize,
-    words,
-)
+from cvb.scoring import extract_choice, normalize_text, parse_yes_no, vqa_normalize, words
+from cvb_tasks.rules import MME_GROUPS, gqa_match, mme_scores, ocrbench_match, pope_metrics
 
 
 def test_normalize_text_folds_case_width_and_spaces():

@@ -1,4 +1,4 @@
-"""Streamed scoring (``Task.scorer()``, ``cvb.scorers``): every built-in rule fed one sample at a
+"""Streamed scoring (``Task.scorer()``, ``cvb.scoring.tally``): every built-in rule fed one sample at a
 time gives the whole-set score, keeps only what the rule needs, and a task with only the
 whole-set ``score`` (the older plugin shape) is still scored by it."""
 
@@ -9,7 +9,7 @@ import random
 import pytest
 
 from cvb.protocols import Scorer
-from cvb.scorers import Tally, WholeSet, score_whole, scorer_for
+from cvb.scoring.tally import Tally, WholeSet, score_whole, scorer_for
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 from scoring_sets import CASES, predictions, samples, task_of
 

@@ -155,12 +155,14 @@ def test_the_example_study_file_runs(tmp_path):
     """docs/examples/sample-study.toml with the real JPEG and WebP codecs, PSNR and the bundled
     `sample` task; only the VLM is the fakes' (a flag over the file: the reference models load
     torch) and the sample count is cut."""
-    example = ROOT / "docs" / "examples" / "sample-study.toml"
-    run = _cvb("run", "--config", example, "--vlm", "scripted", "--limit", "3", "--cache-dir", tmp_path / "c",
-               "--json", "-q", cwd=tmp_path, CVB_FAKES_WITH_INSTALLED="1")
+    (tmp_path / "paper").mkdir()  # the example's store is beside it: a copy keeps docs/ clean
+    example = tmp_path / "paper" / "study.toml"
+    example.write_bytes((ROOT / "docs" / "examples" / "sample-study.toml").read_bytes())
+    run = _cvb("run", "--config", "paper/study.toml", "--vlm", "scripted", "--limit", "3", "--cache-dir",
+               tmp_path / "c", "--json", "-q", cwd=tmp_path, CVB_FAKES_WITH_INSTALLED="1")
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
-    assert out["store"] == "cvb-out/sample-study.sqlite" and (tmp_path / out["store"]).is_file()
+    assert out["store"] == "paper/cvb-out/sample-study.sqlite" and (tmp_path / out["store"]).is_file()
     assert [(c["codec"], c["level"]) for c in out["cells"]] == [
         ("none", "-"), ("jpeg", "5"), ("jpeg", "30"), ("webp", "10"), ("webp", "50")]
     assert all(c["n"] == 3 and c["metrics"]["psnr"] for c in out["cells"] if c["codec"] != "none")
@@ -223,3 +225,76 @@ def test_an_unknown_report_key_names_the_known_ones(tmp_path):
     with pytest.raises(UsageError, match=r"unknown key 'report.seeds' \(did you mean 'seed'\?\); known keys of "
                                          r"\[report\]: anchor, interp, resamples, seed"):
         load_study(study)
+
+
+def test_relative_paths_in_a_study_file_are_read_from_its_folder(tmp_path):
+    """A paper's study file names its store from the paper's folder, wherever the command is
+    typed; a path typed as a flag is still the current directory's."""
+    images = make_images(tmp_path / "imgs", 4)
+    paper, elsewhere = tmp_path / "paper", tmp_path / "elsewhere"
+    paper.mkdir()
+    elsewhere.mkdir()
+    study = _study(paper, images, 'store = "results.sqlite"\ncache_dir = "cache"\n')
+    study.write_text(study.read_text() + '\n[report]\nout = "rep"\n')
+    run = _cvb("run", "--config", "../paper/study.toml", "-q", "--json", cwd=elsewhere)
+    assert run.returncode == 0, run.stderr
+    assert Path(json.loads(run.stdout)["store"]) == Path("../paper/results.sqlite")
+    assert (paper / "results.sqlite").is_file() and (paper / "cache").is_dir()
+    assert sorted(p.name for p in elsewhere.iterdir()) == []
+    report = _cvb("report", "--config", "../paper/study.toml", "--json", "-q", "--no-plots", "--samples", "0",
+                  "--resamples", "0", cwd=elsewhere)
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["sections"] and (paper / "rep" / "report.json").is_file()
+    flag = _cvb("run", "--config", "../paper/study.toml", "--store", "flag.sqlite", "-q", cwd=elsewhere)
+    assert flag.returncode == 0, flag.stderr
+    assert (elsewhere / "flag.sqlite").is_file()
+
+    from cvb.api import load_study
+
+    loaded = load_study(study)
+    assert (loaded.store, loaded.cache_dir, loaded.report["out"]) == (
+        paper / "results.sqlite", paper / "cache", paper / "rep")
+    absolute = tmp_path / "abs.sqlite"
+    study.write_text(study.read_text().replace('"results.sqlite"', json.dumps(str(absolute))))
+    assert load_study(study).store == absolute
+
+
+def _retry_recorded(store: Path) -> list[bool]:
+    conn = sqlite3.connect(store)
+    try:
+        return [json.loads(o)["retry_failed"] for (o,) in conn.execute("SELECT options FROM runs ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_no_retry_failed_switches_off_the_files_retry_failed(tmp_path):
+    images = make_images(tmp_path / "imgs", 4)
+    study = _study(tmp_path, images, 'retry_failed = true\nstore = "r.sqlite"\n')
+    for flags in ((), ("--no-retry-failed",), ("--retry-failed",)):
+        run = _cvb("run", "--config", study, "--cache-dir", tmp_path / "c", "-q", *flags)
+        assert run.returncode == 0, run.stderr
+    assert _retry_recorded(tmp_path / "r.sqlite") == [True, False, True]
+    help_text = " ".join(_cvb("run", "--help", COLUMNS="200").stdout.split())
+    assert "--retry-failed / --no-retry-failed" in help_text and "--config FILE" in help_text
+
+
+def test_a_level_may_be_one_number():
+    from cvb.api import study_from_dict
+    from cvb.errors import UsageError
+
+    assert study_from_dict({"levels": {"jpeg": 5, "webp": [10, 50]}}).levels == ("jpeg=5", "webp=10,50")
+    assert study_from_dict({"levels": 7}).levels == ("7",)
+    with pytest.raises(UsageError, match="levels.jpeg must be a list of levels, one level or a comma-separated"):
+        study_from_dict({"levels": {"jpeg": {"q": 5}}})
+
+
+def test_cvb_run_points_at_the_report_of_its_study(tmp_path):
+    images = make_images(tmp_path / "imgs", 4)
+    study = _study(tmp_path, images, 'store = "r.sqlite"\n')
+    run = _cvb("run", "--config", "study.toml", "--cache-dir", "c", "-q", cwd=tmp_path, COLUMNS="200")
+    assert run.returncode == 0, run.stderr
+    assert "BD-metrics: cvb report --config study.toml\n" in run.stderr  # its [report] settings come along
+    flag = _cvb("run", "--config", study, "--store", "other.sqlite", "--cache-dir", "c", "-q", cwd=tmp_path,
+                COLUMNS="200")
+    assert flag.returncode == 0, flag.stderr
+    assert "BD-metrics: cvb report --store other.sqlite\n" in flag.stderr  # not the file's store

@@ -7,18 +7,22 @@ Defining those op schemas (with a plain-torch CPU ``nms``) before the first impo
 torchvision import, and with it compressai, piq and lpips. Where torchvision imports
 normally this does nothing.
 
-Standalone on purpose (only ``sys`` and ``torch``): the research worker (``research_driver.py``)
+Standalone on purpose (only ``sys`` and ``torch``): the research worker (``codecs/research/driver.py``)
 loads this file by path inside a research environment that may not have cvb installed.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 _LIB = None  # keep the torch.library.Library alive: dropping it unregisters the ops
 
 
-def _nms(boxes, scores, iou_threshold: float):
+def _nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
     import torch
 
     if boxes.numel() == 0:

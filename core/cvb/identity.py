@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from .specs import split_ref
+from .specs import Spec, split_ref
 
 #: task options that choose how answers are scored: not part of the identity predictions are
 #: stored under, so changing only the scoring rule rescores stored answers without asking the
@@ -53,11 +53,11 @@ class Identity:
     options: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, spec, ref: str, options: Mapping[str, Any]) -> "Identity":
+    def of(cls, spec: Spec, ref: str, options: Mapping[str, Any]) -> "Identity":
         """The identity of ``ref`` created with ``options`` from ``spec`` (its ``Spec``): the
         options that cannot change results left out, a local ARG made absolute."""
         name, arg = split_ref(ref)
-        if arg is not None and getattr(spec, "local_arg", False):
+        if arg is not None and spec.local_arg:
             arg = canonical_arg(arg)
         return cls.make(name, arg, {k: v for k, v in options.items() if spec.affects_results(k)})
 
@@ -75,7 +75,7 @@ class Identity:
         return cls(name, arg, tuple(sorted((k, v) for k, _, v in pairs)))
 
     @classmethod
-    def read(cls, spec, label: str) -> "Identity":
+    def read(cls, spec: Spec, label: str) -> "Identity":
         """The identity a stored ``label`` names today, by the rules of ``spec``: a relative
         path made absolute, options that cannot change results left out. Labels an older cvb
         wrote (``hf:./x``, ``adapted:x[prefetch=on]``) read as the identity they name now."""
@@ -129,7 +129,7 @@ def stored_label(typed: str, labels: Iterable[str]) -> str:
 
 
 # ---- the label helpers the rest of cvb calls (each one line over Identity) -------------------
-def label_of(spec, ref: str, options: Mapping[str, Any]) -> str:
+def label_of(spec: Spec, ref: str, options: Mapping[str, Any]) -> str:
     """How a component created from ``spec`` as ``ref`` with ``options`` is named in the store."""
     return Identity.of(spec, ref, options).label
 

@@ -165,8 +165,8 @@ def parse_levels(values: Sequence[str], codecs: Sequence[str]) -> dict[str, list
     return out
 
 
-def codec_levels(codec, requested: list[str] | None) -> list[str]:
+def codec_levels(codec: Any, requested: list[str] | None) -> list[str]:
     """Validated levels (lowest rate first): the requested ones, else the codec's defaults."""
-    from .codec import sort_levels
+    from .codecs.base import sort_levels
 
     return sort_levels(codec, requested or list(codec.default_levels))

@@ -9,7 +9,7 @@ allows several forms) or raises:
 - ``PluginReturnError`` for a VLM, metric or task (the runner records it per unit, as it records
   an exception the plugin raised).
 
-Used by ``cvb.codec.compress`` (every codec call), the VLM session and the compression stage's
+Used by ``cvb.codecs.base.compress`` (every codec call), the VLM session and the compression stage's
 metrics, and the planner (task samples).
 """
 

@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pluggy
 
@@ -171,7 +171,8 @@ class Registry:
                     info.detail = traceback.format_exc()
                     self._withdraw(category, info, registered)  # half a registration is none
 
-    def _registrar(self, category: str, info: PluginInfo, registered: list[str] | None = None):
+    def _registrar(self, category: str, info: PluginInfo,
+                   registered: list[str] | None = None) -> Callable[[Spec], None]:
         expected = CATEGORIES[category]
 
         def register(spec: Spec) -> None:

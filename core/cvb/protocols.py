@@ -1,7 +1,7 @@
 """The four protocols every plugin implements: Codec, VLM, Task, Metric.
 
 They are structural (typing.Protocol): a plugin needs no base class from cvb, only these
-attributes and methods. ``cvb.codec.BaseCodec`` and friends are optional conveniences.
+attributes and methods. ``cvb.codecs.base.BaseCodec`` and friends are optional conveniences.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class Scorer(Protocol):
     ``reference`` is the answer on the uncompressed image (None where there is none), for tasks
     that score consistency. Keep only what the rule needs (counts, an image's pair, caption
     strings): that is what lets a cell of a million answers be scored in little memory.
-    ``cvb.scorers.Tally`` counts hashable records and suits most rules.
+    ``cvb.scoring.tally.Tally`` counts hashable records and suits most rules.
     """
 
     def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
@@ -85,8 +85,8 @@ class Task(Protocol):
     Optional: ``scorer() -> Scorer``, the same rule as ``score`` fed one sample at a time
     (``Scorer``). A task that has it is scored streamed by ``cvb run`` (its memory grows with
     what the rule keeps, not with the cell); one without it is scored by ``score`` on the whole
-    cell, as before (``cvb.scorers.scorer_for``). Write ``score`` as
-    ``cvb.scorers.score_whole(self.scorer(), samples, predictions, reference)`` to keep one
+    cell, as before (``cvb.scoring.tally.scorer_for``). Write ``score`` as
+    ``cvb.scoring.tally.score_whole(self.scorer(), samples, predictions, reference)`` to keep one
     piece of code for both.
     """
 

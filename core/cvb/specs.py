@@ -35,7 +35,7 @@ class Option(str):
         self.affects_results = affects_results
         return self
 
-    def __reduce__(self):  # pickled with its flag (specs travel to worker processes)
+    def __reduce__(self) -> tuple[Any, tuple[str, bool]]:  # pickled with its flag (specs travel to worker processes)
         return (_option, (str(self), self.affects_results))
 
 

@@ -50,19 +50,19 @@ def explain(exc: sqlite3.OperationalError) -> Exception:
 
 
 class _Cursor(sqlite3.Cursor):
-    def execute(self, *args):  # type: ignore[override]
+    def execute(self, *args):
         try:
             return super().execute(*args)
         except sqlite3.OperationalError as exc:
             raise explain(exc) from None
 
-    def executemany(self, *args):  # type: ignore[override]
+    def executemany(self, *args):
         try:
             return super().executemany(*args)
         except sqlite3.OperationalError as exc:
             raise explain(exc) from None
 
-    def executescript(self, *args):  # type: ignore[override]
+    def executescript(self, *args):
         try:
             return super().executescript(*args)
         except sqlite3.OperationalError as exc:
@@ -74,7 +74,7 @@ class _Cursor(sqlite3.Cursor):
         except sqlite3.OperationalError as exc:
             raise explain(exc) from None
 
-    def fetchmany(self, *args):  # type: ignore[override]
+    def fetchmany(self, *args):
         try:
             return super().fetchmany(*args)
         except sqlite3.OperationalError as exc:
@@ -96,16 +96,16 @@ class _Cursor(sqlite3.Cursor):
 class TempConnection(sqlite3.Connection):
     """A connection whose statements raise ``TempSpaceError`` where the temporary folder fails."""
 
-    def cursor(self, factory=_Cursor):  # type: ignore[override]
+    def cursor(self, factory=_Cursor):
         return super().cursor(factory)
 
-    def execute(self, *args):  # type: ignore[override]
+    def execute(self, *args):
         return self.cursor().execute(*args)
 
-    def executemany(self, *args):  # type: ignore[override]
+    def executemany(self, *args):
         return self.cursor().executemany(*args)
 
-    def executescript(self, *args):  # type: ignore[override]
+    def executescript(self, *args):
         return self.cursor().executescript(*args)
 
 

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .codec import BaseCodec
+from .codecs.base import BaseCodec
 from .conformance import CheckFailed, Report, check_codec, check_metric, check_task, check_vlm
 from .specs import CodecSpec, VLMSpec
 from .types import Answer, AnswerKind, CodecKind, Query
 
 if TYPE_CHECKING:
+    import click.testing
     from PIL import Image
+
+    from .plugins import Registry
 
 __all__ = ["FakeCodec", "ScriptedVLM", "default_script", "fake_codec_spec", "scripted_vlm_spec",
            "check_codec", "check_vlm", "check_task", "check_metric", "Report", "CheckFailed"]
@@ -113,7 +116,7 @@ def scripted_vlm_spec(name: str = "scripted", script: Callable[[Query], str] | N
                    kind="fake", summary="scripted test VLM")
 
 
-def registry_with_fakes(*plugin_modules):
+def registry_with_fakes(*plugin_modules: Any) -> Registry:
     """The installed plugins plus ``fake`` (codec) and ``scripted`` (VLM) and ``plugin_modules``
     (a plugin's own ``plugin`` module, for tests run before it is installed)."""
     import types
@@ -135,7 +138,7 @@ def registry_with_fakes(*plugin_modules):
     return reg
 
 
-def run_cli(args, registry=None):
+def run_cli(args: Sequence[object], registry: Registry | None = None) -> click.testing.Result:
     """Run the real ``cvb`` command line in this process on ``registry`` (default:
     ``registry_with_fakes()``); returns click's ``Result`` (``exit_code``, ``output``)."""
     from click.testing import CliRunner

@@ -2,7 +2,7 @@
 without the cell held in memory: the samples as a sequence over the run's sample spool, and the
 predictions (sample id -> text) in a temporary SQLite file. A third-party task written the
 simple way (only ``score``) then scores a cell of 100k answers in flat memory, as a task with a
-streamed ``scorer()`` does (``cvb.scorers``)."""
+streamed ``scorer()`` does (``cvb.scoring.tally``)."""
 
 from __future__ import annotations
 
@@ -59,12 +59,12 @@ class SpooledTexts(Mapping):
         while rows := cur.fetchmany(_BATCH):
             yield from (r[0] for r in rows)
 
-    def items(self):  # type: ignore[override] - streamed, not a view
+    def items(self) -> Iterator[tuple[str, str]]:  # type: ignore[override]  # streamed, not a view
         self._flush()
         cur = self._conn.execute("SELECT id, text FROM t ORDER BY n")
         return (row for rows in iter(lambda: cur.fetchmany(_BATCH), []) for row in rows)
 
-    def values(self):  # type: ignore[override]
+    def values(self) -> Iterator[str]:  # type: ignore[override]  # streamed, not a view
         return (text for _, text in self.items())
 
     def close(self) -> None:
@@ -81,12 +81,12 @@ class SampleView(Sequence):
     def __len__(self) -> int:
         return len(self._spool)
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return [self._spool[j] for j in range(*i.indices(len(self)))]
         if not -len(self) <= i < len(self):
             raise IndexError(i)
         return self._spool[i]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self._spool)

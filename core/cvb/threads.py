@@ -21,6 +21,10 @@ from __future__ import annotations
 import math
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 #: the variables OpenMP, the BLAS libraries, numexpr and Rust's rayon read when they start
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -50,8 +54,8 @@ def cgroup_quota(root: str = "/sys/fs/cgroup") -> float | None:
     v2 = os.path.join(root, own.get("", "/").lstrip("/"), "cpu.max")
     for path in dict.fromkeys((v2, os.path.join(root, "cpu.max"))):
         try:
-            quota, period = open(path).read().split()[:2]
-            return None if quota == "max" else int(quota) / int(period)
+            limit, span = open(path).read().split()[:2]
+            return None if limit == "max" else int(limit) / int(span)
         except (OSError, ValueError):
             continue
     v1 = next((v for k, v in own.items() if "cpu" in k.split(",")), "/")
@@ -192,7 +196,7 @@ def jobs_and_note(jobs: int | str | None) -> tuple[int, str | None]:
     return int(jobs), jobs_note(int(jobs))
 
 
-def process_context(preload: list[str] | tuple[str, ...] = ()):
+def process_context(preload: list[str] | tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """How worker processes start (the ``-j`` pool, the report's plotting processes). Forked
     from this process when no other thread runs here (fast: imports are inherited); otherwise
     forked by a fork server (a clean single-threaded process started once, importing

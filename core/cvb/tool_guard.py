@@ -64,6 +64,7 @@ def _send(line: str) -> bool:
     with _lock:
         if not _ensure_locked():
             return False
+        assert _guard is not None and _guard.stdin is not None  # _ensure_locked started it
         try:
             _guard.stdin.write(line + "\n")
             _guard.stdin.flush()

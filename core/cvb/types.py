@@ -90,7 +90,7 @@ class Sample:
 class Query:
     """What a VLM is asked: one (possibly compressed) image and one question."""
 
-    image: "Image.Image"
+    image: "Image.Image | None"  # None: a text-only query (a judge's)
     prompt: str
     kind: AnswerKind = AnswerKind.OPEN
     options: tuple[str, ...] = ()

@@ -124,15 +124,15 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
         raise UsageError(f"adapter {folder}: format {manifest.get('format')!r}, this cvb reads {FORMAT}")
     if not (root / WEIGHTS).is_file():
         raise UsageError(f"adapter {folder}: {WEIGHTS} is missing")
-    for path, kinds in REQUIRED.items():
+    for dotted, kinds in REQUIRED.items():
         node: Any = manifest
-        for key in path.split("."):
+        for key in dotted.split("."):
             if not isinstance(node, dict) or key not in node:
-                raise UsageError(f"adapter {folder}: {MANIFEST} has no {path} (edited by hand or damaged); "
+                raise UsageError(f"adapter {folder}: {MANIFEST} has no {dotted} (edited by hand or damaged); "
                                  f"train the adapter again (`cvb adapt ... --restart`)")
             node = node[key]
         if not isinstance(node, kinds) or isinstance(node, bool) and bool not in kinds:
-            raise UsageError(f"adapter {folder}: {MANIFEST} has {path} = {json.dumps(node)[:80]}, not "
+            raise UsageError(f"adapter {folder}: {MANIFEST} has {dotted} = {json.dumps(node)[:80]}, not "
                              f"{' or '.join(_KIND_NAMES[k] for k in kinds)} (edited by hand or damaged); "
                              f"train the adapter again (`cvb adapt ... --restart`)")
     _check_values(folder, manifest)

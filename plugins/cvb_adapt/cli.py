@@ -149,7 +149,8 @@ def adapt_cmd(vlm_ref, codecs, levels, images, dataset, dataset_split, image_col
     plans = codec_plans(codecs, levels, registry, options)
     codecs_only = [c for c in plans if not c.is_reference]
     vocab = Vocabulary({c.name: tuple(c.levels) for c in codecs_only}, condition,
-                       {c.name: {lv: float(c.rate_rank(lv)) for lv in c.levels} for c in codecs_only})
+                       {c.name: {lv: rank for lv in c.levels if (rank := c.rate_rank(lv)) is not None}
+                        for c in codecs_only})
     if finished:  # only reports, and only when this command asks for what was trained
         manifest = artifact.read_manifest(out_dir)
         asked = {"base": vlm_ref, "codecs and levels": vocab.describe(), "condition": condition,

@@ -98,7 +98,7 @@ class Conditioner:
         """``(rows, width)``: each row's condition vector; None when nothing is set or all are -1."""
         import torch
 
-        if self._classes is None or all(c < 0 for c in self._classes):
+        if self._classes is None or self._weights is None or all(c < 0 for c in self._classes):
             return None
         if self._crops is not None and sum(self._crops) == rows:  # one row per crop
             per_image = torch.tensor(self._crops, device=device)

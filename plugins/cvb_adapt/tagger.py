@@ -84,12 +84,13 @@ class AdaptedTagger(ImageNetTagger):
             probs.update({idx[k]: v for k, v in got.items()})
 
         def one(i: int, q: Query) -> Answer:
-            if isinstance(resolved[i], UsageError):
-                raise resolved[i]
-            if isinstance(probs[i], BaseException):
-                raise probs[i]
-            a = self.answer_from(q, probs[i])
-            return dataclasses.replace(a, meta={**a.meta, "condition": resolved[i][1]}) if self.use_adapter else a
+            condition, got = resolved[i], probs[i]
+            if isinstance(condition, UsageError):
+                raise condition
+            if isinstance(got, BaseException):
+                raise got
+            a = self.answer_from(q, got)
+            return dataclasses.replace(a, meta={**a.meta, "condition": condition[1]}) if self.use_adapter else a
 
         return answer_each(queries, one)
 

@@ -164,13 +164,14 @@ class Resolver:
 
     def _nearest(self, codec: str, level: str) -> str | None:
         trained = self.vocab.levels[codec]
-        ranks = dict(self.vocab.ranks.get(codec, {}))
+        ranks: dict[str, float] | None = dict(self.vocab.ranks.get(codec, {}))
         wanted = self.rank_of(codec, level) if self.rank_of else None
-        if wanted is None or len(ranks) != len(trained):
+        if wanted is None or ranks is None or len(ranks) != len(trained):
             ranks, wanted = _numeric(trained), _number(level)
         if wanted is None or ranks is None:
             return None
-        return min(trained, key=lambda lv: (abs(ranks[lv] - wanted), ranks[lv]))
+        found, target = ranks, wanted
+        return min(trained, key=lambda lv: (abs(found[lv] - target), found[lv]))
 
 
 def _number(text: str) -> float | None:

@@ -1,9 +1,9 @@
 """CompressAI models as cvb codecs, coded with CompressAI's own rANS entropy coder.
 
-Built on cvb's public ``cvb.learned.LearnedCodec``: this module only says which model a
+Built on cvb's public ``cvb.codecs.learned.LearnedCodec``: this module only says which model a
 level is (``build_model``: the zoo architecture with its pretrained or seeded random
 weights); the base pads the image to a multiple of 64, runs ``model.compress``, packs its
-strings and latent shape into one bytestring (``cvb.bitstream``) and crops back on decode.
+strings and latent shape into one bytestring (``cvb.codecs.bitstream``) and crops back on decode.
 Each (model, quality) loads once per codec instance.
 
 Encoder and decoder must run the same arithmetic: decode on the device (and, for the
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from cvb.errors import UnavailableError
-from cvb.learned import LearnedCodec, parse_device
+from cvb.codecs.learned import LearnedCodec, parse_device
 from cvb.options import as_bool, as_choice, as_int, reject_unknown
 
 from .models import METRICS

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from cvb.errors import CodecError
-from cvb.external import ExternalCodec, find_binary
-from cvb.framing import frame, pad_to_even, unframe
+from cvb.codecs.external import ExternalCodec, find_binary
+from cvb.codecs.framing import frame, pad_to_even, unframe
 from cvb.options import as_choice, as_float, reject_unknown
 
 if TYPE_CHECKING:

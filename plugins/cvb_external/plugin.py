@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.external import binary_status
+from cvb.codecs.external import binary_status
 from cvb.specs import CodecSpec, Option
 
 FFMPEG_ENV = "CVB_FFMPEG"  # same as cvb_external.ffmpeg_codec.FFMPEG_ENV (kept import-free)

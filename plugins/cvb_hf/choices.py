@@ -16,7 +16,7 @@ model with no preference would answer "No". Rules for the candidate tokens:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from cvb.prompts import option_letters
 from cvb.types import AnswerKind, Query
@@ -51,7 +51,7 @@ def first_token_ids(tokenizer, words: Sequence[str]) -> set[int]:
 class CandidateTokens:
     """Caches, per candidate set, the token ids that stand for each answer."""
 
-    def __init__(self, tokenizer):
+    def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
         self._cache: dict[tuple, dict[str, list[int]] | None] = {}
 

@@ -202,7 +202,7 @@ def processor_without_video(source: str, config, kwargs: dict[str, Any]):
     processor_dict, extra = cls.get_processor_dict(source, **kwargs)
     if processor_dict.get("processor_class"):
         cls = processor_class_from_name(processor_dict["processor_class"]) or cls
-    args = []
+    args: list[Any] = []
     for attr in cls.get_attributes():
         if "video" in attr:
             args.append(None)

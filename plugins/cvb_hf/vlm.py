@@ -103,8 +103,8 @@ class HFVLM:
         self.prefetch = as_choice(owner, "prefetch", str(prefetch).lower(), PREFETCH)
         self.image_backend = as_choice(owner, "image_backend", str(image_backend).lower(), IMAGE_BACKENDS)
         self.version = self._version()
-        self.model = None
-        self.processor = None
+        self.model: Any = None  # a transformers model and processor, once loaded
+        self.processor: Any = None
         self.device: Any = None
         self._candidates: CandidateTokens | None = None
         self._prefetcher: Prefetcher | None = None
@@ -276,7 +276,7 @@ class HFVLM:
         generation (the rest), each with its way of answering; empty groups left out."""
         closed: list[int] = []
         if self.mode == "logits":
-            closed = [i for i, q in enumerate(batch) if self._candidates.for_query(q) is not None]
+            closed = [i for i, q in enumerate(batch) if self._choices(q) is not None]
         rest = sorted(set(range(len(batch))) - set(closed))
         return [(ix, fn) for ix, fn in ((closed, self._by_logits), (rest, self._by_generation)) if ix]
 
@@ -308,7 +308,7 @@ class HFVLM:
         return (processor or self.processor).apply_chat_template(messages, add_generation_prompt=True,
                                                                  tokenize=False)
 
-    def model_images(self, queries: Sequence[Query]) -> list["Image.Image"]:
+    def model_images(self, queries: Sequence[Query]) -> list["Image.Image | None"]:
         """Each query's image as the processor is given it (subclasses resize here)."""
         return [None if q.image is None else _rgb(q.image) for q in queries]
 
@@ -399,20 +399,27 @@ class HFVLM:
         import torch
 
         enc = self.encode(queries, [build_prompt(q) for q in queries])
-        kwargs = {"use_cache": False}
+        kwargs: dict[str, Any] = {"use_cache": False}
         if "logits_to_keep" in self._forward_params:
             kwargs["logits_to_keep"] = 1
         with torch.inference_mode():
             logits = self.model(**enc, **kwargs).logits[:, -1, :]
         return torch.log_softmax(logits.float(), dim=-1)
 
+    def _choices(self, query: Query) -> dict[str, list[int]] | None:
+        """The candidate answers' token ids of a closed question (None: an open one)."""
+        assert self._candidates is not None, "the model is loaded first"
+        return self._candidates.for_query(query)
+
     def _by_logits(self, queries: list[Query]) -> list[Answer]:
         logprobs = self.next_token_logprobs(queries)
         answers = []
         for row, query in zip(logprobs, queries):
-            best, scores = pick(row, self._candidates.for_query(query))
-            logprobs = {k: round(v, 4) for k, v in scores.items()}
-            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": logprobs}))
+            choices = self._choices(query)
+            assert choices is not None  # only closed questions are answered by logits
+            best, scores = pick(row, choices)
+            rounded = {k: round(v, 4) for k, v in scores.items()}
+            answers.append(Answer(text=best, meta={"mode": "logits", "logprobs": rounded}))
         return answers
 
     # ---- the seam for adapter work -------------------------------------------------------------

@@ -182,8 +182,9 @@ def judged(config: dict, folder: Path) -> str | None:
     functions = _functions(str(folder))
     sources = [_source_of(config, "process_results", folder)]
     for metric in config.get("metric_list") or []:
-        if isinstance(metric, dict) and _function_name(metric.get("aggregation")):
-            sources.append(functions.get(_function_name(metric["aggregation"]).rsplit(".", 1)[-1], ""))
+        name = _function_name(metric.get("aggregation")) if isinstance(metric, dict) else None
+        if name:
+            sources.append(functions.get(name.rsplit(".", 1)[-1], ""))
     called = {name for text in sources for name in _CALL.findall(text or "")}
     sources += [functions[name] for name in sorted(called) if name in functions]
     for text in sources:

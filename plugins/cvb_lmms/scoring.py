@@ -31,7 +31,7 @@ from collections import Counter
 from types import SimpleNamespace
 from typing import Any
 
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import Sample, TaskScore
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from cvb.errors import UsageError
-from cvb.scorers import score_whole
+from cvb.scoring.tally import score_whole
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 
 from . import upstream
@@ -70,7 +70,7 @@ class LmmsEvalTask:
         self.version = (f"lmms-eval {upstream.installed_version()} {self.task_name} "
                         f"config {upstream.config_hash(self.task_name, self.config)}"
                         + (f" model={self.model}" if self.model else ""))
-        self._encoded = None  # the split with its images undecoded (``_encoded_cells``)
+        self._encoded: Any = None  # the split with its images undecoded (``_encoded_cells``)
         self.rules = Scoring(self.upstream, self.output_type, metric or None)
         #: the scoring's identity (rescoring stored answers with another headline asks nothing)
         self.scoring = f"lmms-eval {upstream.installed_version()}" + (f" metric={metric}" if metric else "")
@@ -125,7 +125,8 @@ class LmmsEvalTask:
         until = gen.get("until")
         stop = tuple(str(u) for u in ([until] if isinstance(until, str) else until or []) if str(u))
         meta: dict[str, Any] = {"doc": dict(plain), "doc_id": i}
-        kind, options = AnswerKind.OPEN, ()
+        kind = AnswerKind.OPEN
+        options: tuple[str, ...] = ()
         if self.output_type in BY_LOGITS:
             # lmms-eval scores each choice's likelihood as a continuation of the context; cvb lists
             # the choices after it and reads the best letter from one forward pass's logits

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Sequence
 
-from cvb.scoring import extract_choice, gqa_match, ocrbench_match, parse_yes_no, vqa_normalize, words
+from cvb.scoring import extract_choice, parse_yes_no, vqa_normalize, words
+from cvb_tasks import gqa_match, ocrbench_match
 from cvb.types import AnswerKind
 
 

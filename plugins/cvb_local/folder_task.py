@@ -42,10 +42,11 @@ class FolderTask:
         digest = hashlib.sha256(self.prompt.encode())
         if questions:
             self.root = root_of(spec)
-            self.questions_path = _find_questions(questions, self.root)
-            self.questions: list[Question] | None = read_questions(self.questions_path)
+            found = _find_questions(questions, self.root)
+            self.questions_path: Path | None = found
+            self.questions: list[Question] | None = read_questions(found)
             self.images: list[tuple[str, Path]] = []
-            digest.update(self.questions_path.read_bytes())
+            digest.update(found.read_bytes())
         else:
             self.questions_path = None
             self.questions = None

@@ -21,7 +21,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from cvb.errors import UnavailableError
 from cvb.options import reject_unknown
 from cvb.sample_images import package_file, sample_photo_paths
-from cvb.scoring import parse_yes_no, pope_metrics
+from cvb.scoring import parse_yes_no
+from cvb_tasks import pope_metrics
 from cvb.types import AnswerKind, ImageSource, Sample, TaskScore
 
 from .answers import MAX_NEW_TOKENS, is_correct, percent

@@ -148,9 +148,10 @@ class OpenAIVLM:
             futures = [pool.submit(self._one, q, abort) for q in queries]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for fut in done:
-                if fut.exception() is not None:
+                error = fut.exception()
+                if error is not None:
                     abort.set()  # stop retries in flight and skip requests not yet sent
-                    raise fut.exception()
+                    raise error
             return [f.result() for f in futures]
         finally:
             pool.shutdown(wait=not abort.is_set(), cancel_futures=True)

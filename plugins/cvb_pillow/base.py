@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from cvb.codec import BaseCodec
+from cvb.codecs.base import BaseCodec
 from cvb.errors import CodecError
 
 if TYPE_CHECKING:

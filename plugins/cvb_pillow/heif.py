@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Mapping
 
-from cvb.codec import BaseCodec
+from cvb.codecs.base import BaseCodec
 from cvb.errors import CodecError
 from cvb.options import as_choice, reject_unknown
 

@@ -86,6 +86,8 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
     results: dict[int, Any] = {}
     for i, q in enumerate(queries):
         try:
+            if q.image is None:
+                raise ValueError("a text-only query: this model answers questions about an image")
             keys[i] = image_key(q.image)
         except Exception as exc:  # noqa: BLE001 - an unreadable image fails its own sample
             results[i] = exc
@@ -95,28 +97,41 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
         if key in todo or key in fresh:
             continue
         hit = cache.get(key)
-        if hit is None:
-            todo[key] = queries[i].image
-        else:
+        if hit is not None:
             fresh[key] = hit
-    if todo:
-        try:
-            fresh.update(zip(todo, compute(list(todo.values()))))
-        except UnavailableError:
-            raise
-        except Exception:  # noqa: BLE001 - retried one by one below
-            # one bad image in the batch: retry one by one so the others still get answers
-            for key, image in todo.items():
-                try:
-                    fresh[key] = compute([image])[0]
-                except UnavailableError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the image that broke the batch fails alone
-                    results.update({i: exc for i, k in keys.items() if k == key})
-        for key in todo:
-            if key in fresh:
-                cache.put(key, fresh[key])
+        else:
+            image = queries[i].image
+            assert image is not None  # keyed above: it has one
+            todo[key] = image
+    computed, errors = _compute_each(todo, compute)
+    for key, value in computed.items():
+        cache.put(key, value)
+    fresh.update(computed)
     for i, key in keys.items():
         if i not in results:
-            results[i] = fresh[key]
+            results[i] = errors[key] if key in errors else fresh[key]
     return results
+
+
+def _compute_each(todo: dict[str, "Image.Image"], compute: Callable[[list["Image.Image"]], list[T]]
+                  ) -> tuple[dict[str, T], dict[str, Exception]]:
+    """``compute`` of the images of ``todo`` in one call; when that fails, of each image alone,
+    so one bad image fails alone. Returns key -> result and key -> the exception of its image."""
+    if not todo:
+        return {}, {}
+    try:
+        return dict(zip(todo, compute(list(todo.values())))), {}
+    except UnavailableError:
+        raise
+    except Exception:  # noqa: BLE001 - retried one by one below
+        pass
+    done: dict[str, T] = {}
+    errors: dict[str, Exception] = {}
+    for key, image in todo.items():
+        try:
+            done[key] = compute([image])[0]
+        except UnavailableError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the image that broke the batch fails alone
+            errors[key] = exc
+    return done, errors

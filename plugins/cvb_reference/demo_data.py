@@ -99,7 +99,8 @@ def unpack(deb: Path, into: Path) -> None:
     fsys = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     tar = subprocess.run(["tar", "-x", "-C", str(into), "--wildcards", *UNPACKED], stdin=fsys.stdout,
                          capture_output=True, text=True)
-    fsys.stdout.close()
+    if fsys.stdout is not None:
+        fsys.stdout.close()
     if fsys.wait() != 0 or tar.returncode not in (0, 2):  # 2: a pattern matched nothing (no .webp)
         raise UnavailableError(f"cannot unpack {deb.name}: {tar.stderr.strip()[-300:]}")
 
@@ -173,17 +174,9 @@ def _save(image, path: Path) -> None:
     image.save(path, format="PNG")
 
 
-def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path | None = None,
-            seed: int = 0, eval_fraction: float = 0.5, eval_size: int = 384, crop_size: int = 256,
-            crops_per_image: int = 8, max_eval: int | None = None, max_train: int | None = None,
-            sample_photos: bool = True, label: bool = True, log: Callable[[str], None] = print) -> Prepared:
-    """Download (if needed), unpack and prepare the demo images under ``out``; label the held-out ones."""
-    from PIL import Image
-
-    if STAMPS not in packages:
-        raise UsageError(f"the evaluation images come from {STAMPS}: keep it in --package")
-    debs = debs or out / "debs"
-    files = download(packages, debs, log)
+def _unpack_fresh(packages: Sequence[str], files: dict[str, Path], out: Path) -> Path:
+    """Each package unpacked under ``out/unpacked``, and its copyright file copied to
+    ``out/licenses``; the folders a previous run wrote (eval, train, licenses) removed first."""
     unpacked = out / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     for pkg, deb in files.items():
@@ -196,25 +189,12 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
         src = unpacked / p / "usr/share/doc" / p / "copyright"
         if src.is_file():
             shutil.copyfile(src, licenses / f"{p}.copyright")
+    return unpacked
 
-    rng = random.Random(seed)
-    stamp_root = unpacked / STAMPS / STAMP_ROOT
-    folders = stamp_folders(stamp_root)
-    if not folders:
-        raise UnavailableError(f"{STAMPS} unpacked to {unpacked / STAMPS} holds no stamp PNGs under {STAMP_ROOT}")
-    held, trained = split_folders(sorted(folders), eval_fraction, seed)
-    eval_paths = [p for f in held for p in folders[f]]
-    if max_eval:
-        eval_paths = sorted(rng.sample(eval_paths, min(max_eval, len(eval_paths))))
-    for p in eval_paths:
-        rel = p.relative_to(stamp_root)
-        _save(shrink(flatten(Image.open(p)), eval_size), out / "eval" / rel)
 
-    train: list[tuple[str, object]] = []  # (name, image)
-    for f in trained:
-        for p in folders[f]:
-            rel = p.relative_to(stamp_root)
-            train.append((f"stamps/{rel}", shrink(flatten(Image.open(p)), eval_size)))
+def _other_images(packages: Sequence[str], unpacked: Path, sample_photos: bool) -> list[tuple[str, Path]]:
+    """(name, path) of the training images that are not stamps: the other packages' images
+    (their docs left out) and, with ``sample_photos``, cvb's sample photos."""
     sources: list[tuple[str, Path]] = []
     for pkg in packages:
         if pkg == STAMPS:
@@ -226,6 +206,16 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
         from cvb.sample_images import sample_photo_paths
 
         sources += [(f"sample-photos/{name}", Path(p)) for name, p in sorted(sample_photo_paths().items())]
+    return sources
+
+
+def _crops_of(sources: list[tuple[str, Path]], crop_size: int, crops_per_image: int,
+              rng: random.Random) -> list[tuple[str, object]]:
+    """(name, crop) of ``crops_per_image`` random crops of each readable image of at least
+    64x64 pixels, each distinct image once (the same wallpaper at several resolutions counts once)."""
+    from PIL import Image
+
+    out: list[tuple[str, object]] = []
     seen: set[str] = set()
     for name, path in sources:
         try:
@@ -236,16 +226,51 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
         if image.size[0] < 64 or image.size[1] < 64:
             continue
         digest = hashlib.sha256(image.tobytes()).hexdigest()
-        if digest in seen:  # the same wallpaper at several resolutions counts once
+        if digest in seen:
             continue
         seen.add(digest)
-        image = shrink(flatten(image), 4 * crop_size)
-        for k, c in enumerate(crops(image, crops_per_image, crop_size, rng)):
-            train.append((f"{Path(name).with_suffix('')}_c{k}.png", c))
+        shrunk = shrink(flatten(image), 4 * crop_size)
+        for k, c in enumerate(crops(shrunk, crops_per_image, crop_size, rng)):
+            out.append((f"{Path(name).with_suffix('')}_c{k}.png", c))
+    return out
+
+
+def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path | None = None,
+            seed: int = 0, eval_fraction: float = 0.5, eval_size: int = 384, crop_size: int = 256,
+            crops_per_image: int = 8, max_eval: int | None = None, max_train: int | None = None,
+            sample_photos: bool = True, label: bool = True, log: Callable[[str], None] = print) -> Prepared:
+    """Download (if needed), unpack and prepare the demo images under ``out``; label the held-out ones."""
+    from PIL import Image
+
+    if STAMPS not in packages:
+        raise UsageError(f"the evaluation images come from {STAMPS}: keep it in --package")
+    files = download(packages, debs or out / "debs", log)
+    unpacked = _unpack_fresh(packages, files, out)
+
+    rng = random.Random(seed)
+    stamp_root = unpacked / STAMPS / STAMP_ROOT
+    folders = stamp_folders(stamp_root)
+    if not folders:
+        raise UnavailableError(f"{STAMPS} unpacked to {unpacked / STAMPS} holds no stamp PNGs under {STAMP_ROOT}")
+    held, trained = split_folders(sorted(folders), eval_fraction, seed)
+    eval_paths = [p for f in held for p in folders[f]]
+    if max_eval:
+        eval_paths = sorted(rng.sample(eval_paths, min(max_eval, len(eval_paths))))
+    for png in eval_paths:
+        rel = png.relative_to(stamp_root)
+        _save(shrink(flatten(Image.open(png)), eval_size), out / "eval" / rel)
+
+    train: list[tuple[str, object]] = []  # (name, image)
+    for f in trained:
+        for png in folders[f]:
+            rel = png.relative_to(stamp_root)
+            train.append((f"stamps/{rel}", shrink(flatten(Image.open(png)), eval_size)))
+    sources = _other_images(packages, unpacked, sample_photos)
+    train += _crops_of(sources, crop_size, crops_per_image, rng)
     if max_train:
         train = sorted(rng.sample(train, min(max_train, len(train))), key=lambda t: t[0])
-    for name, image in train:
-        _save(image, out / "train" / (name if name.endswith(".png") else str(Path(name).with_suffix(".png"))))
+    for name, picture in train:
+        _save(picture, out / "train" / (name if name.endswith(".png") else str(Path(name).with_suffix(".png"))))
     shutil.rmtree(unpacked, ignore_errors=True)
 
     n_eval = len(list((out / "eval").rglob("*.png")))

@@ -49,12 +49,12 @@ def views_of(image: "Image.Image", views: Sequence[str] = VIEWS) -> list["Image.
             w, h = image.size
             scale = 256 / min(w, h)
             resized = image.resize((max(INPUT_SIZE, round(w * scale)), max(INPUT_SIZE, round(h * scale))),
-                                   Image.BICUBIC)
+                                   Image.Resampling.BICUBIC)
             w, h = resized.size
             left, top = (w - INPUT_SIZE) // 2, (h - INPUT_SIZE) // 2
             out.append(resized.crop((left, top, left + INPUT_SIZE, top + INPUT_SIZE)))
         elif view == "full":
-            out.append(image.resize((INPUT_SIZE, INPUT_SIZE), Image.BICUBIC))
+            out.append(image.resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BICUBIC))
         else:
             raise ValueError(f"unknown view {view!r}; known: {', '.join(VIEWS)}")
     return out

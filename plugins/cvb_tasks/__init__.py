@@ -5,7 +5,9 @@ takes a local copy (``name:PATH`` or ``path=``) for machines without the hub. Se
 
 What another plugin may use (the lmms-eval bridge reads the same hub copies) is what this
 package root exports: the hub-data helpers ``default_path``, ``offline_reason``, ``hub_cached``,
-``parquet_files``, ``DATA_DIR_ENV`` and ``spread`` (an evenly spread subset of whole groups).
+``parquet_files``, ``DATA_DIR_ENV`` and ``spread`` (an evenly spread subset of whole groups);
+the benchmarks' scoring rules (``rules``: ``pope_metrics``, ``pope_counts_metrics``,
+``ocrbench_match``, ``gqa_match``, ``mme_scores``, ``MME_GROUPS``), which the offline tasks reuse.
 """
 
 #: the public names (imported from the package root; its modules are internal) -> their module,
@@ -17,6 +19,12 @@ _WHERE = {
     "parquet_files": "hubdata",
     "DATA_DIR_ENV": "hubdata",
     "spread": "base",
+    "pope_metrics": "rules",
+    "pope_counts_metrics": "rules",
+    "ocrbench_match": "rules",
+    "gqa_match": "rules",
+    "mme_scores": "rules",
+    "MME_GROUPS": "rules",
 }
 __all__ = sorted(_WHERE)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Se
 from dataclasses import replace
 
 from cvb.errors import UsageError
-from cvb.scorers import score_whole
+from cvb.scoring.tally import score_whole
 from cvb.types import ImageSource, Sample, TaskScore
 
 from . import hubdata
@@ -234,7 +234,7 @@ class HubTask:
         raise NotImplementedError
 
     def cvb_scorer(self) -> Any:
-        """cvb's own rule as a streamed scorer (usually a ``cvb.scorers.Tally``)."""
+        """cvb's own rule as a streamed scorer (usually a ``cvb.scoring.tally.Tally``)."""
         raise NotImplementedError
 
 

@@ -64,7 +64,7 @@ def cider_d(hyps: Mapping[str, str], refs: Mapping[str, Sequence[str]], n: int =
     log_n = math.log(float(len(ids)))
 
     def vec(counts: Counter):
-        v = [defaultdict(float) for _ in range(n)]
+        v: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(n)]
         norm = [0.0] * n
         length = 0
         for ngram, tf in counts.items():

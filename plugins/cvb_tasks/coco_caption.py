@@ -6,12 +6,12 @@ Data: ``lmms-lab/COCO-Caption2017`` split ``val`` (``question_id`` = the image f
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from collections import Counter
 
 from cvb.errors import UsageError
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of
@@ -36,7 +36,7 @@ class CocoCaptionTask(HubTask):
 
     def samples(self, limit: int | None = None) -> Iterator[Sample]:
         rows = self.meta_rows()
-        keep = range(len(rows))
+        keep: Sequence[int] = range(len(rows))
         if self.ids is not None:  # e.g. the Karpathy test split's file names
             keep = [i for i in keep if str(rows[i]["question_id"]) in self.ids]
             if not keep:

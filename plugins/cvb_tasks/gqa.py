@@ -12,8 +12,8 @@ from collections import Counter
 from typing import Iterator, Mapping
 
 from cvb.errors import UsageError
-from cvb.scorers import Tally
-from cvb.scoring import gqa_match
+from cvb.scoring.tally import Tally
+from .rules import gqa_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from . import hubdata

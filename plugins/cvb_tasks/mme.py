@@ -11,8 +11,9 @@ from typing import Iterator
 
 from collections import Counter
 
-from cvb.scorers import Tally
-from cvb.scoring import MME_GROUPS, mme_scores, mme_totals_many, parse_yes_no
+from cvb.scoring.tally import Tally
+from cvb.scoring import parse_yes_no
+from .rules import MME_GROUPS, mme_scores, mme_totals_many
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of

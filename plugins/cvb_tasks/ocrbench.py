@@ -12,8 +12,8 @@ from typing import Iterator
 
 from collections import Counter
 
-from cvb.scorers import Tally
-from cvb.scoring import OCRBENCH_CATEGORIES, OCRBENCH_RECOGNITION, ocrbench_match
+from cvb.scoring.tally import Tally
+from .rules import OCRBENCH_CATEGORIES, OCRBENCH_RECOGNITION, ocrbench_match
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of

@@ -16,7 +16,7 @@ _PATH_OPTION = {"path": "local copy: a save_to_disk directory or the hub's parqu
                         "(same as name:PATH); default $CVB_DATA_DIR/<dataset id> if present"}
 
 #: (name, dataset id, factory, summary, splits, extra options)
-_TASKS = (
+_TASKS: tuple[tuple[str, str, str, str, tuple[str, ...], dict[str, str]], ...] = (
     ("pope", "lmms-lab/POPE", "cvb_tasks.pope:PopeTask",
      "POPE object hallucination, 9000 yes/no on 500 COCO images; F1 x100 (+acc, precision, "
      "recall, yes-ratio)", ("all", "random", "popular", "adversarial"),

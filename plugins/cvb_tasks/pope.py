@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Iterator
 
-from cvb.scorers import Tally
-from cvb.scoring import parse_yes_no, pope_counts_metrics, pope_f1_many
+from cvb.scoring.tally import Tally
+from cvb.scoring import parse_yes_no
+from .rules import pope_counts_metrics, pope_f1_many
 from cvb.types import AnswerKind, Sample, TaskScore
 
 from .base import HubTask, spread, text_of
@@ -86,6 +87,6 @@ def _pope_finish(counts: Counter) -> TaskScore:
     categories = sorted(by_cat)
     if len(categories) > 1:
         for cat in categories:
-            for k, v in pope_counts_metrics(by_cat[cat]).items():
-                details[f"{k}/{cat}"] = 100.0 * v
+            for name, v in pope_counts_metrics(by_cat[cat]).items():
+                details[f"{name}/{cat}"] = 100.0 * v
     return TaskScore(value=details["f1"], metric="f1", details=details)

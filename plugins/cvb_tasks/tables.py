@@ -36,7 +36,7 @@ class Rows(Sequence):
     def __len__(self) -> int:
         return self._table.num_rows
 
-    def __getitem__(self, i):  # type: ignore[override]
+    def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         if i < 0:

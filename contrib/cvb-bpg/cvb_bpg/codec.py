@@ -7,7 +7,7 @@ extra). Decode: ``bpgdec -o out.png in.bpg`` -> RGB.
 libbpg 0.9.8's bpgenc (x265 inside) segfaults on an image 24 px wide or narrower (1x1, 17x9,
 24x24, 8x64: exit -11; 30x30, 31x1, 32x2 and wider code, any height, 4:2:0 and 4:4:4 alike).
 Such an image is edge-padded on the right to ``MIN_WIDTH`` and the true size travels in
-``cvb.framing``'s 8-byte header (counted in the bpp), so every size codes; a crash of bpgenc is
+``cvb.codecs.framing``'s 8-byte header (counted in the bpp), so every size codes; a crash of bpgenc is
 never taken for a refusal.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from cvb.errors import CodecError
-from cvb.external import ExternalCodec, find_binary
-from cvb.framing import frame, unframe
+from cvb.codecs.external import ExternalCodec, find_binary
+from cvb.codecs.framing import frame, unframe
 from cvb.options import as_choice, as_float, as_int, reject_unknown
 
 from .plugin import DECODER_ENV, ENCODER_ENV, INSTALL_HINT

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.external import tools_status
+from cvb.codecs.external import tools_status
 from cvb.specs import CodecSpec, Option
 
 ENCODER_ENV, DECODER_ENV = "CVB_BPGENC", "CVB_BPGDEC"

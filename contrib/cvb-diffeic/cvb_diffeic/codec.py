@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cvb.errors import UnavailableError
-from cvb.research import ResearchCodec
+from cvb.codecs.research import ResearchCodec
 from cvb.types import CodecKind
 
 from .plugin import DEFAULT_LEVELS, ENV, FOLDERS, INSTALL_HINT, SD_CKPT, missing_sd

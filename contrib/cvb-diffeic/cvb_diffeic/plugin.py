@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status, research_options
+from cvb.codecs.research.check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_DIFFEIC"

@@ -1,8 +1,8 @@
-"""Finding the HM binaries: cheap, imports nothing but cvb.external (used by the status check)."""
+"""Finding the HM binaries: cheap, imports nothing but cvb.codecs.external (used by the status check)."""
 
 from __future__ import annotations
 
-from cvb.external import tools_status
+from cvb.codecs.external import tools_status
 
 ENCODER_ENV, DECODER_ENV = "CVB_HM_ENCODER", "CVB_HM_DECODER"
 #: names HM's build gives its binaries (CMake: TAppEncoder; the old makefiles: ...Static)

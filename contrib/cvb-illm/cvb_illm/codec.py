@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from cvb.errors import UnavailableError
-from cvb.learned import LearnedCodec
+from cvb.codecs.learned import LearnedCodec
 from cvb.options import as_bool, as_int, reject_unknown
 from cvb.types import CodecKind
 

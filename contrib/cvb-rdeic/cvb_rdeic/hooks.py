@@ -53,7 +53,22 @@ def build(spec, level):
     return model.to(spec.get("device", "cpu"))
 
 
-encode = research_driver.condition_encode  # pad to 64, apply_condition_compress writes the file
+def encode(model, spec, src, dst):
+    """Pad with the checkout's ``utils.image.pad``; its ``apply_condition_compress(control, path,
+    h, w)`` entropy-codes the latent and writes the bitstream file (``write_stream``: cvb keeps
+    it, plus the original size)."""
+    import numpy as np
+    import torch
+    from PIL import Image
+    from utils.image import pad
+
+    with Image.open(src) as im:
+        img = np.array(im.convert("RGB"))
+    control = torch.tensor(pad(img, scale=int(spec.get("pad", 64)))[None] / 255.0, dtype=torch.float32,
+                           device=model.device).clamp_(0, 1).permute(0, 3, 1, 2).contiguous()
+    with torch.no_grad():
+        research_driver.write_stream(dst, img.shape[1], img.shape[0], lambda path: model.apply_condition_compress(
+            control, path, control.shape[2], control.shape[3]))
 
 
 def decode(model, spec, src, dst):

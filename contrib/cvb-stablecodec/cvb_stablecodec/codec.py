@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cvb.errors import UnavailableError
-from cvb.research import ResearchCodec
+from cvb.codecs.research import ResearchCodec
 from cvb.types import CodecKind
 
 from .plugin import CHECKPOINTS, DEFAULT_LEVELS, ELIC, ENV, INSTALL_HINT, SD_TURBO

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cvb import hookimpl
-from cvb.research_check import checkout_status, research_options
+from cvb.codecs.research.check import checkout_status, research_options
 from cvb.specs import CodecSpec
 
 ENV = "CVB_STABLECODEC"

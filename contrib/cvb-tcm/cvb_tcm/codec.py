@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cvb.research import ResearchCodec
+from cvb.codecs.research import ResearchCodec
 
 from .plugin import DEFAULT_LEVELS, ENV, INSTALL_HINT
 

@@ -1,8 +1,8 @@
-"""Finding the VTM binaries: cheap, imports nothing but cvb.external (used by the status check)."""
+"""Finding the VTM binaries: cheap, imports nothing but cvb.codecs.external (used by the status check)."""
 
 from __future__ import annotations
 
-from cvb.external import tools_status
+from cvb.codecs.external import tools_status
 
 ENCODER_ENV, DECODER_ENV = "CVB_VTM_ENCODER", "CVB_VTM_DECODER"
 #: names VTM's CMake build gives its binaries (and the ...Static names of older builds)

@@ -8,6 +8,7 @@ numpy nor scipy, and ``cvb run``'s summary needs nothing more.
 """
 
 from importlib import import_module
+from typing import Any
 
 __all__ = ["METHODS", "BDResult", "bd_metric", "bd_rate", "correlate", "metric_correlations",
            "Gap", "decompose", "gap_rows"]
@@ -16,7 +17,7 @@ _WHERE = {"METHODS": ".bd", "BDResult": ".bd", "bd_metric": ".bd", "bd_rate": ".
           "Gap": ".gap", "decompose": ".gap", "gap_rows": ".gap"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(import_module(_WHERE[name], __name__), name)

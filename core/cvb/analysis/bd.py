@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 if TYPE_CHECKING:
     import numpy as np
@@ -69,7 +69,8 @@ def _check_method(method: str) -> None:
         raise ValueError(f"unknown interpolation {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _curve(rates: Sequence[float], scores: Sequence[float], label: str, method: str):
+def _curve(rates: Sequence[float], scores: Sequence[float] | np.ndarray, label: str,
+           method: str) -> tuple[np.ndarray, np.ndarray]:
     """Finite points with bpp > 0, sorted by rate, repeated rates merged (mean score).
 
     Returns ``(log10 rates, scores)``. A repeated rate would make the interpolant ill-defined
@@ -100,7 +101,7 @@ def _curve(rates: Sequence[float], scores: Sequence[float], label: str, method: 
     return np.log10(r), s
 
 
-def _interpolant(x: np.ndarray, y: np.ndarray, method: str):
+def _interpolant(x: np.ndarray, y: np.ndarray, method: str) -> Any:
     """An object with ``.integrate(a, b)``; ``x`` strictly increasing."""
     import scipy.interpolate as si
 
@@ -124,7 +125,7 @@ class _Cubic:
         else:  # one polynomial per column
             self._antiderivative = np.stack([np.polyint(c) for c in np.polyfit(x, y, 3).T], axis=1)
 
-    def integrate(self, a: float, b: float):
+    def integrate(self, a: float, b: float) -> float | np.ndarray:
         import numpy as np
 
         if self._antiderivative.ndim == 1:
@@ -136,7 +137,8 @@ class _Cubic:
         return vb - va
 
 
-def _mean_difference(xa, ya, xt, yt, method):
+def _mean_difference(xa: np.ndarray, ya: np.ndarray, xt: np.ndarray, yt: np.ndarray,
+                     method: str) -> tuple[Any, tuple[float, float], float] | None:
     """Mean of (f_test - f_anchor) over the overlap of both x ranges, with the overlap."""
     import numpy as np
 
@@ -159,9 +161,9 @@ def _fmt(v: float) -> str:
 
 def bd_metric(
     rate_anchor: Sequence[float],
-    score_anchor: Sequence[float],
+    score_anchor: Sequence[float] | np.ndarray,
     rate_test: Sequence[float],
-    score_test: Sequence[float],
+    score_test: Sequence[float] | np.ndarray,
     method: str = "pchip",
     labels: tuple[str, str] = ("anchor", "test"),
 ) -> BDResult:
@@ -225,7 +227,7 @@ def bd_metric_replicates(
     return out
 
 
-def _curves(rates: Sequence[float], scores: np.ndarray, method: str):
+def _curves(rates: Sequence[float], scores: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
     """``_curve`` of the columns of ``scores`` (all finite) on one set of rates."""
     import numpy as np
 
@@ -247,7 +249,7 @@ def _curves(rates: Sequence[float], scores: np.ndarray, method: str):
     return np.log10(r), s
 
 
-def _by_score(x: np.ndarray, y: np.ndarray, label: str):
+def _by_score(x: np.ndarray, y: np.ndarray, label: str) -> tuple[np.ndarray, np.ndarray]:
     """Swap axes for BD-rate: the score must be strictly monotone in the rate."""
     import numpy as np
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 REFERENCE_CODEC = "none"
 
 
-def num(value) -> float:
+def num(value: Any) -> float:
     """A cell value as float; missing (None) or unparsable becomes NaN."""
     if value is None:
         return math.nan

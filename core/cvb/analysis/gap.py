@@ -121,8 +121,9 @@ def setup_differences(base_versions: Sequence[str | None], adapted_versions: Seq
     preprocessing (``[]``: like for like). The versions are those stored with the answers."""
     sets = []
     for who, versions in (("base", base_versions), ("adapted", adapted_versions)):
-        found = {base_setup(v) for v in versions}
-        if not found or None in found:
+        setups = {base_setup(v) for v in versions}
+        found = {s for s in setups if s is not None}
+        if not found or len(found) < len(setups):
             return [f"the {who} VLM has answers stored without a version: its preprocessing is unknown"]
         if len(found) > 1:
             return [f"the {who} VLM's answers come from {len(found)} different setups: {' | '.join(sorted(found))}"]

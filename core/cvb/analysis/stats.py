@@ -51,7 +51,7 @@ def wilson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float
     return (float(ci.low), float(ci.high))
 
 
-def mcnemar(reference: Sequence[float], compressed: Sequence[float]) -> dict:
+def mcnemar(reference: Sequence[float] | np.ndarray, compressed: Sequence[float] | np.ndarray) -> dict:
     """Exact McNemar test of paired 0/1 verdicts (same samples, same order).
 
     ``b``: right on the uncompressed image, wrong on the compressed one; ``c``: the reverse.

@@ -30,7 +30,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import UsageError
 from ..run.executor import EXECUTORS
@@ -166,7 +166,7 @@ def _option_key(entry: str) -> str:
     return entry.partition("=")[0].strip()
 
 
-def _merge_keyed(base: tuple[str, ...], over: tuple[str, ...], key) -> tuple[str, ...]:
+def _merge_keyed(base: tuple[str, ...], over: tuple[str, ...], key: Callable[[str], str]) -> tuple[str, ...]:
     replaced = {key(e) for e in over}
     return tuple(e for e in base if key(e) not in replaced) + tuple(over)
 
@@ -185,7 +185,7 @@ def load_study(path: str | Path) -> Study:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
 
     p = Path(path)
     try:
@@ -198,7 +198,22 @@ def load_study(path: str | Path) -> Study:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"--config {path}: not a TOML file: {exc}") from None
     source = StudyFile(str(path), hashlib.sha256(blob).hexdigest(), text)
-    return replace(study_from_dict(data, where=f"study file {path}"), source=source)
+    return _beside(replace(study_from_dict(data, where=f"study file {path}"), source=source), p.parent)
+
+
+def _beside(study: Study, folder: Path) -> Study:
+    """``study`` with its own relative paths (``store``, ``cache_dir``, ``[report]`` ``out``)
+    read from ``folder``, the study file's: the file lives in a paper's repository and names
+    its store from there, whichever directory ``cvb run --config`` is typed in. A folder of
+    ``.`` (a file in the current directory) leaves them as written."""
+
+    def near(path: Path | None) -> Path | None:
+        return None if path is None else folder / path.expanduser()
+
+    report = dict(study.report)
+    if "out" in report:
+        report["out"] = near(report["out"])
+    return replace(study, store=near(study.store), cache_dir=near(study.cache_dir), report=report)
 
 
 def study_from_dict(data: Mapping[str, Any], where: str = "study") -> Study:
@@ -279,40 +294,66 @@ def _report(value: Any, where: str) -> dict[str, Any]:
 
 
 def _levels(value: Any, where: str) -> tuple[str, ...]:
-    if isinstance(value, dict):  # {codec: [levels]} or {codec: "1,3"}
-        return tuple(f"{codec}={','.join(_strings(f'levels.{codec}', v, where))}" for codec, v in value.items())
-    return (",".join(_strings("levels", value, where)),)  # the single codec's
+    if isinstance(value, dict):  # {codec: [levels]}, {codec: "1,3"} or {codec: 5}
+        return tuple(f"{codec}={','.join(_level_list(f'levels.{codec}', v, where))}" for codec, v in value.items())
+    return (",".join(_level_list("levels", value, where)),)  # the single codec's
+
+
+def _level_list(key: str, value: Any, where: str) -> tuple[str, ...]:
+    """A list of levels, one comma-separated string, or one level (``jpeg = 5``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (str(value),)
+    try:
+        return _strings(key, value, where)
+    except UsageError:
+        raise _fail(where, key, "a list of levels, one level or a comma-separated string", value) from None
+
+
+def _path(key: str, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise _fail(where, key, "a path", value)
+    return Path(value)
+
+
+def _count(key: str, value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(where, key, "a whole number of at least 1", value)
+    return value
+
+
+def _jobs(key: str, value: Any, where: str) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise _fail(where, key, 'a number of processes (1 or more) or "auto"', value)
+
+
+def _gpus(key: str, value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise _fail(where, key, "a number of GPUs (0 or more)", value)
+    return float(value)
+
+
+def _flag(key: str, value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, key, "true or false", value)
+    return value
+
+
+#: the study keys whose values are not plain strings: key -> (key, value, file) -> the value
+_CONVERTERS: dict[str, Callable[[str, Any, str], Any]] = {
+    "options": lambda _key, value, where: _options(value, where),
+    "report": lambda _key, value, where: _report(value, where),
+    "levels": lambda _key, value, where: _levels(value, where),
+    "store": _path, "cache_dir": _path, "limit": _count, "replicas": _count, "batch_size": _count,
+    "jobs": _jobs, "replica_gpus": _gpus, "retry_failed": _flag,
+}
 
 
 def _convert(key: str, value: Any, where: str) -> Any:
     if key in LISTS:
         return _strings(key, value, where)
-    if key == "options":
-        return _options(value, where)
-    if key == "report":
-        return _report(value, where)
-    if key == "levels":
-        return _levels(value, where)
-    if key in ("store", "cache_dir"):
-        if not isinstance(value, str) or not value:
-            raise _fail(where, key, "a path", value)
-        return Path(value)
-    if key in ("limit", "replicas", "batch_size"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _fail(where, key, "a whole number of at least 1", value)
-        return value
-    if key == "jobs":
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            return value
-        raise _fail(where, key, 'a number of processes (1 or more) or "auto"', value)
-    if key == "replica_gpus":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise _fail(where, key, "a number of GPUs (0 or more)", value)
-        return float(value)
-    if key == "retry_failed":
-        if not isinstance(value, bool):
-            raise _fail(where, key, "true or false", value)
-        return value
+    if key in _CONVERTERS:
+        return _CONVERTERS[key](key, value, where)
     choices = {"executor": EXECUTORS, "mode": ("generate", "logits")}.get(key)
     if not isinstance(value, str) or (choices and value not in choices):
         raise _fail(where, key, f"one of {', '.join(choices)}" if choices else "a string", value)

@@ -63,6 +63,7 @@ def levels(ctx, param, incomplete: str):
     from click.shell_completion import CompletionItem
 
     from ..plugins import get_registry
+    from ..specs import CodecSpec
 
     codecs = [c for c in _typed(ctx)["codec"] if c != "none"]
     name, sep, rest = incomplete.rpartition("=")
@@ -71,7 +72,8 @@ def levels(ctx, param, incomplete: str):
     try:
         if not name:
             return [CompletionItem(f"{c}=") for c in codecs if c.startswith(incomplete)]
-        defaults = list(get_registry().spec("codec", name.split(":", 1)[0]).levels)
+        spec = get_registry().spec("codec", name.split(":", 1)[0])
+        defaults = list(spec.levels) if isinstance(spec, CodecSpec) else []
     except Exception:  # noqa: BLE001 - completion must never print a traceback into a shell
         return []
     lead = f"{name}=" if sep else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -84,7 +85,9 @@ def _to_terminal(message: str) -> None:
                    "or one component's name, e.g. -o vlm.max_new_tokens=16, "
                    "-o bmshj2018-factorized.pretrained=false, -o mmbench.circular=true, "
                    "-o task.protocol=lmms-eval (score as lmms-eval 0.7.3; see docs/scoring-protocols.md).")
-@click.option("--retry-failed", is_flag=True, help="Redo units stored as failed (default: keep them).")
+@click.option("--retry-failed/--no-retry-failed", default=False,
+              help="Redo units stored as failed, or keep them (the default; --no-retry-failed "
+                   "overrides a study file's retry_failed = true).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stdout.")
 @click.pass_context
@@ -130,16 +133,27 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
 
         click.echo(json_result(json_safe(result.as_json())))
     else:
-        summary.print_cells(out, result.cells, result.metric_names)
-        err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
+        summary.print_cells(out, [c.as_dict() for c in result.cells], result.metric_names)
+        err.print(f"intervals, paired tests and BD-metrics: {_report_command(ctx, config, store_path)}",
                   markup=False, highlight=False, soft_wrap=True)
+        shared = f"; {work['by_other_runs']} made by another run on this store" if work.get("by_other_runs") else ""
         out.print(f"store {store_path} (run {result.run_id}): {work['compressed']} compressed, "
                   f"{work['metrics']} metric values, {work['predictions']} predictions, "
                   f"{work['cells_scored']} cells scored; models loaded: "
-                  f"{', '.join(work['models_loaded']) or 'none'}")
+                  f"{', '.join(work['models_loaded']) or 'none'}{shared}")
     if result.failures:
         summary.print_failures(out, result.failures)
         ctx.exit(EXIT_FAILURES)
+
+
+def _report_command(ctx: click.Context, config: Path | None, store: Path) -> str:
+    """The ``cvb report`` of this run's store: ``--config`` when the study file names it (its
+    ``[report]`` settings come along), else ``--store``."""
+    from click.core import ParameterSource
+
+    if config is not None and ctx.get_parameter_source("store_path") is not ParameterSource.COMMANDLINE:
+        return f"cvb report --config {config}"
+    return f"cvb report --store {store}"
 
 
 #: run_cmd's parameters that are a study's fields under another name
@@ -154,8 +168,9 @@ def _study(ctx: click.Context, config: Path | None, flags: dict):
     from ..api.study import Study, load_study
 
     def study_of(names) -> Study:
-        return Study(**{_FIELDS.get(n, n): tuple(flags[n]) if isinstance(flags[n], tuple) else flags[n]
-                        for n in names})
+        fields: dict[str, Any] = {_FIELDS.get(n, n): tuple(flags[n]) if isinstance(flags[n], tuple) else flags[n]
+                                  for n in names}
+        return Study(**fields)
 
     typed = [n for n in flags if ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE]
     study = study_of([n for n in flags if n not in typed])

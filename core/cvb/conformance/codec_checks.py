@@ -111,7 +111,7 @@ def _attributes(report: Report, c: Any) -> None:
 
 
 def _levels(report: Report, c: Any, levels: Sequence[str] | None) -> list[str]:
-    from ..codec import sort_levels
+    from ..codecs.base import sort_levels
 
     chosen: list[str] = []
     with report.rule("default levels parse and run lowest rate first") as r:
@@ -140,7 +140,7 @@ def _levels(report: Report, c: Any, levels: Sequence[str] | None) -> list[str]:
 
 def _roundtrips(report: Report, c: Any, levels: list[str], pictures) -> dict[str, list[tuple[str, Any]]]:
     """``{level: [(photo, Compressed)]}`` for the runs that worked."""
-    from ..codec import compress
+    from ..codecs.base import compress
 
     runs: dict[str, list[tuple[str, Any]]] = {lv: [] for lv in levels}
     with report.rule("decode(encode(x)) is RGB at the original size") as r:
@@ -210,9 +210,9 @@ def _fresh(report: Report, subj: Subject, runs, timeout: float) -> None:
         folder = Path(tmp)
         job = {"ref": subj.ref, "options": dict(subj.options), "sys_path": [p for p in sys.path if p]}
         (folder / "job.json").write_text(json.dumps(job))
-        if subj.ref is None:
+        if subj.ref is None and subj.pickled is not None:
             (folder / "codec.pickle").write_bytes(subj.pickled)
-        expected = {}
+        expected: dict[str, Any] = {}
         for lv, outs in runs.items():
             if outs:
                 name, out = outs[0]

@@ -59,4 +59,4 @@ def odd_size_image(width: int, height: int) -> "Image.Image":
     from PIL import Image
 
     base = next(iter(photos(1).values()))
-    return base.resize((width, height), Image.BICUBIC)
+    return base.resize((width, height), Image.Resampling.BICUBIC)

@@ -69,7 +69,7 @@ def check_task(task: Any, *, limit: int = DEFAULT_SAMPLES, options: Mapping[str,
         kinds = sorted({s.kind.value for s in samples})
         r.detail = f"ids unique; kinds {', '.join(kinds)}"
     with report.rule("images load as RGB") as r:
-        keys = {}
+        keys: dict[str, Any] = {}
         for s in samples:
             keys.setdefault(s.image.key, s)
         for key, s in list(keys.items())[:8]:

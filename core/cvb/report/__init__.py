@@ -8,12 +8,13 @@ numpy, so ``cvb run``'s summary of a finished matrix stays light.
 """
 
 from importlib import import_module
+from typing import Any
 
 __all__ = ["build_report", "json_safe", "write_report"]
 _WHERE = {"build_report": ".build", "json_safe": "..jsonsafe", "write_report": ".write"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(import_module(_WHERE[name], __name__), name)

@@ -7,7 +7,7 @@ keeps the formats from disagreeing.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..analysis.bd import METHODS, bd_metric, bd_metric_replicates, bd_rate
 from ..analysis.correlation import metric_correlations
@@ -21,7 +21,17 @@ from ..errors import UsageError
 from ..identity import scoring_of
 
 REPORT_VERSION = 1
-DEFAULT_ANCHOR = "jpeg"
+
+
+def run_codec_order(store) -> list[str]:
+    """The codecs as the store's runs named them (``cvb run -c A,B``: A first), earliest run
+    first: the order ``runs.options`` records."""
+    out: list[str] = []
+    for run in store.export_rows("runs"):
+        for name in (run.get("options") or {}).get("codecs") or {}:
+            if name not in out:
+                out.append(name)
+    return out
 
 
 def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
@@ -52,28 +62,31 @@ def check_names(cells: Sequence[Mapping], anchor: str | None, adapted: Mapping[s
         )
 
 
-def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
+def _resolve_anchor(requested: str | None, codecs: list[str], codec_order: Sequence[str]) -> str | None:
+    """The anchor asked for; else the first of ``codec_order`` (the codecs as the runs named them:
+    ``-c jpeg,elic`` makes jpeg the baseline) in the section; else its first codec."""
     if requested:
         return requested
-    if DEFAULT_ANCHOR in codecs:
-        return DEFAULT_ANCHOR
-    return codecs[0] if codecs else None
+    return next((c for c in codec_order if c in codecs), codecs[0] if codecs else None)
 
 
-def bd_interval(base, curve, method: str, replicates: Mapping | None, confidence: float,
-                sign: float = 1.0) -> dict:
+def bd_interval(base: Any, curve: Any, method: str, replicates: tuple[Mapping | None, Mapping | None] | None,
+                confidence: float, sign: float = 1.0) -> dict:
     """``{"ci", "p", "significant"}`` of the BD-metric over the bootstrap replicates of both
     curves' cells (the same image resamples for every cell, so each replicate is one consistent
     pair of curves): the cells' own method (``stats.paired_bootstrap``), so an interval that
     excludes 0 and p < 0.05 go together."""
     none = {"ci": None, "p": None, "significant": None}
-    if not replicates or not replicates[0] or not replicates[1]:
+    anchor_replicates, test_replicates = replicates or (None, None)
+    if not anchor_replicates or not test_replicates:
         return none
     keys_a = [(c["codec"], str(c["level"])) for c in base.cells]
     keys_t = [(c["codec"], str(c["level"])) for c in curve.cells]
-    reps_a = [replicates[0].get(k) for k in keys_a]
-    reps_t = [replicates[1].get(k) for k in keys_t]
-    if any(r is None for r in reps_a + reps_t):
+    found_a = [anchor_replicates.get(k) for k in keys_a]
+    found_t = [test_replicates.get(k) for k in keys_t]
+    reps_a = [r for r in found_a if r is not None]
+    reps_t = [r for r in found_t if r is not None]
+    if len(reps_a) < len(found_a) or len(reps_t) < len(found_t):
         return none
     import numpy as np
 
@@ -151,11 +164,14 @@ def build_report(
     inference: Mapping | None = None,
     conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
     scores_only: bool = False,
+    codec_order: Sequence[str] = (),
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
-    ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
-    anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
+    ``anchor`` None picks, in each section, the first codec of ``codec_order`` (the codecs in
+    the order the store's runs named them, ``run_codec_order``) present there, else the
+    section's first codec: the baseline is the user's choice, never a codec the core knows by
+    name. A named anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
     (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
     ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``);
@@ -185,7 +201,7 @@ def build_report(
             _adapter_ci(g, group, cells, stats, interp)
         # the score's name and direction from a scored cell (an unscored one has neither)
         first = next((c for c in group if c.get("score_metric")), group[0])
-        section_anchor = _resolve_anchor(anchor, codecs)
+        section_anchor = _resolve_anchor(anchor, codecs, codec_order)
         section_gaps = [g for g in gaps if g["task"] == task and g["vlm"] == vlm]
         for g in section_gaps:
             _gap_ci(g, stats, higher_is_better(first))
@@ -256,12 +272,12 @@ def _drift_ci(row: dict, stats: Mapping) -> dict:
     """``row`` with ``drift_ci``: the adapted minus the base clean score on the same resamples."""
     base_st = stats.get((row["task"], row["vlm"]))
     ad_st = stats.get((row["task"], row["adapted_vlm"]))
-    reps = [st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st)]
+    base_reps, ad_reps = (st.replicates.get(("none", "-")) if st else None for st in (base_st, ad_st))
     row = dict(row, drift_ci=None)
-    if row["reason"] is None and all(r is not None for r in reps):
-        m = min(len(r) for r in reps)
+    if row["reason"] is None and base_reps is not None and ad_reps is not None:
+        m = min(len(base_reps), len(ad_reps))
         sign = 1.0 if row["higher_is_better"] else -1.0
-        lo, hi = percentile_interval(sign * (reps[1][:m] - reps[0][:m]), CONFIDENCE)
+        lo, hi = percentile_interval(sign * (ad_reps[:m] - base_reps[:m]), CONFIDENCE)
         row["drift_ci"] = None if math.isnan(lo) else [lo, hi]
     return row
 

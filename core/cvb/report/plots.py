@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 FORMATS = ("png", "svg", "pdf")
 DPI = 300  # PNG resolution (print quality); SVG and PDF are vector
@@ -116,7 +117,7 @@ _OFFSETS = [(d * dx, d * dy) for d in (1, 2, 3) for dx, dy in
             ((4, 4), (4, -4), (-4, 4), (-4, -4), (5, 0), (-5, 0), (0, 5), (0, -5))]
 
 
-def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = ()) -> list:
+def place_labels(ax: Any, labels: list[tuple[float, float, str, str]], avoid: Sequence[Any] = ()) -> list:
     """Level labels ``(x, y, text, colour)`` placed so that no two overlap and none covers a
     marker: each label takes the first of ``_OFFSETS`` around its point whose box (measured by
     the renderer) is clear of the labels placed so far and of every marker; a label with no clear
@@ -125,14 +126,15 @@ def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = 
     fig.canvas.draw()  # final layout: the boxes are measured where they will be drawn
     renderer = fig.canvas.get_renderer()
     size = fig.dpi / 72 * 4  # a marker's half width in pixels (markersize about 5-6 pt)
-    markers = [_box(*ax.transData.transform((x, y)), size) for x, y, _, _ in labels]
+    markers = [_box(px, py, size) for px, py in (ax.transData.transform((x, y)) for x, y, _, _ in labels)]
     for artist in avoid:  # e.g. the legend
         bb = artist.get_window_extent(renderer)
         markers.append((bb.x0, bb.y0, bb.x1, bb.y1))
     placed: list = []
     artists = []
     for (x, y, text, color) in labels:
-        best, best_cost = None, None
+        best: tuple[Any, tuple[float, float, float, float]] | None = None
+        best_cost = math.inf
         for dx, dy in _OFFSETS:
             t = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy),
                             ha="left" if dx > 0 else "right" if dx < 0 else "center",
@@ -142,7 +144,7 @@ def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = 
             bb = t.get_window_extent(renderer)
             box = (bb.x0, bb.y0, bb.x1, bb.y1)
             cost = sum(_overlap(box, o) for o in placed + markers)
-            if best is None or cost < best_cost:
+            if cost < best_cost:
                 if best is not None:
                     best[0].remove()
                 best, best_cost = (t, box), cost
@@ -150,6 +152,7 @@ def place_labels(ax, labels: list[tuple[float, float, str, str]], avoid: list = 
                 t.remove()
             if cost == 0:
                 break
+        assert best is not None  # the first offset always takes it
         placed.append(best[1])
         artists.append(best[0])
     return artists
@@ -468,7 +471,10 @@ def plot_workers(jobs: int) -> int:
 
 def _draw(job: tuple[str, tuple]) -> Figure | None:
     kind, args = job
-    return {"score": plot_score, "metrics": plot_metrics, "task": plot_task}[kind](*args)
+    draws: dict[str, Callable[..., Figure | None]] = {"score": plot_score, "metrics": plot_metrics,
+                                                       "task": plot_task}
+    draw = draws[kind]
+    return draw(*args)
 
 
 def _draw_all(jobs: list[tuple[str, tuple]], progress, workers: int | None) -> list[Figure | None]:

@@ -89,7 +89,7 @@ class StatsCache:
     def _connect(self) -> sqlite3.Connection | None:
         if not self.enabled:
             return None
-        if self.conn is None:
+        if self.conn is None and self.path is not None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.conn = sqlite3.connect(str(self.path), timeout=5, isolation_level=None)
@@ -119,7 +119,8 @@ class StatsCache:
         except (sqlite3.Error, ValueError, KeyError):
             return None
         return SectionStats(cells={tuple(k): v for k, v in info["cells"]},
-                            replicates={tuple(k): reps[i].copy() for i, k in enumerate(info["replicated"])},
+                            replicates={tuple(k): reps[i].copy() for i, k in enumerate(info["replicated"])}
+                            if reps is not None else {},
                             reason=info["reason"], resamples=info["resamples"], warnings=info["warnings"],
                             seed=info["seed"], confidence=info["confidence"], inference=info["inference"])
 

@@ -1,6 +1,6 @@
 """Bootstrap replicates of a score from the record counts of the task's ``Tally`` scorer.
 
-A ``cvb.scorers.Tally`` score is a function of how often each per-sample record occurs, so a
+A ``cvb.scoring.tally.Tally`` score is a function of how often each per-sample record occurs, so a
 resample's score needs no rescoring: each sample's record is computed once, a resample's counts
 are a row of one matrix product (``Resamples.totals``), and the tally turns each row into the
 score. What one task x VLM of a study costs, and what is done about it:
@@ -36,7 +36,7 @@ class TallyResampler:
     """The task's tally for one task x VLM (its samples, its resamples ``draws``)."""
 
     def __init__(self, task: Any, samples: Sequence, draws: Any):
-        from ..scorers import Tally
+        from ..scoring.tally import Tally
 
         make = getattr(task, "scorer", None)
         tally = make() if callable(make) else None
@@ -72,6 +72,7 @@ class TallyResampler:
             new = np.unique(key[~known])
             cols = np.empty(len(new), dtype=np.int64)
             text_of = list(texts)
+            assert self.tally is not None, "used for a task with a tally"
             for j, k in enumerate(new.tolist()):
                 i = k % n
                 s = self.samples[i]
@@ -99,6 +100,7 @@ class TallyResampler:
         return self._finish(self._order(col), counts)
 
     def _finish(self, order: np.ndarray, counts: np.ndarray):
+        assert self.tally is not None, "used for a task with a tally"
         self.tally.counts = Counter({self.records[k]: int(counts[k]) for k in order if counts[k]})
         return self.tally.result()
 

@@ -78,7 +78,7 @@ def task_sources(store) -> dict[str, tuple[str, dict[str, Any]]]:
 class TaskLoader:
     """Rebuilds each task once (a task's samples are shared by all its VLMs)."""
 
-    def __init__(self, store, registry):
+    def __init__(self, store: Any, registry: Any) -> None:
         self.store, self.registry = store, registry
         self._sources: dict | None = None
         self._tasks: dict[str, Any] = {}
@@ -176,18 +176,11 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
         _stored_mcnemar(out, stored, ref_key)
         return out
     task, samples = made
-    ids = {s.id for s in samples}
-    checked: set[str] = set()
-    for k, cell in stored.items():
-        if cell.ids_joined in checked:
-            continue
-        stray = [sid for sid in cell.ids() if sid not in ids]
-        if stray:
-            out.reason = (f"the rebuilt task {task_label!r} lacks sample {stray[0]!r} of cell "
-                          f"{k[0]} {k[1]} (its data changed since the run)")
-            _stored_mcnemar(out, stored, ref_key)
-            return out
-        checked.add(cell.ids_joined)
+    stray = _stray_sample(stored, {s.id for s in samples}, task_label)
+    if stray:
+        out.reason = stray
+        _stored_mcnemar(out, stored, ref_key)
+        return out
     texts = store.answer_texts(stored_as, vlm)
     answers = {k: texts.get(k, {}) for k in keys}
     reference = answers.get(ref_key) if ref_key else None
@@ -197,61 +190,99 @@ def section_stats(store, loader: TaskLoader, task_label: str, vlm: str, cells: S
                             f"intervals are approximate (often too narrow below about {FEW_IMAGES}); "
                             f"compare --inference mcnemar")
 
-    verdicts: dict[tuple[str, str], np.ndarray | None] = {}
+    verdicts: dict[tuple[str, str], _Verdicts] = {}
     stored_score = {(c["codec"], str(c["level"])): c["score"] for c in cells}
     tally = _resampler(task, samples, draws, out)
     for k in keys:
-        def full_score(idx, k=k):
-            return task.score([samples[i] for i in idx], answers[k], reference=reference)
-
-        def score_of(idx, k=k) -> float:
-            return float(full_score(idx).value)
-
-        col = _columns(tally, answers[k], reference, out) if tally is not None and tally.checked else None
-        # once the tally reproduced the task's score on a cell, a cell's full-set score is its counts'
-        whole = tally.result(col) if col is not None else task.score(samples, answers[k], reference=reference)
-        again = float(whole.value)
-        if not math.isclose(again, stored_score[k], rel_tol=1e-6, abs_tol=1e-9):
-            out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {again:.6g}, "
+        try:
+            verdicts[k], out.replicates[k], out.cells[k] = _cell_stats(
+                task, samples, answers[k], reference, draws, tally, opts, out, stored_score[k])
+        except _ScoreChanged as changed:
+            out.reason = (f"the rebuilt task {task_label!r} scores cell {k[0]} {k[1]} {changed.score:.6g}, "
                           f"the store says {stored_score[k]:.6g} (its data or rule changed since the run)")
             out.cells.clear()
             out.replicates.clear()
             _stored_mcnemar(out, stored, ref_key)
             return out
+    if ref_key is not None:
+        _compare_to_reference(out, [k for k in keys if k != ref_key], ref_key, verdicts, opts)
+    return out
 
-        declared = getattr(whole, "accuracy_scale", None)
-        # verdicts: the accuracy shortcut and McNemar's test, which only a declared accuracy gets
-        v = _verdicts(task, samples, answers[k]) if declared else None
-        scale = _accuracy_scale(declared, score_of, v, draws.checks) if v is not None else None
-        if scale is not None:
-            reps = scale * (draws.totals(v) / draws.totals(np.ones(len(v))))
-        else:
-            reps = _tally_replicates(tally, col, answers[k], reference, again, score_of, out)
-            if reps is None:
-                reps = np.array([score_of(draws.indices(r)) for r in range(draws.count)])
-        if scale is not None and opts.inference == "mcnemar":
+
+def _stray_sample(stored: Mapping, ids: set[str], task_label: str) -> str | None:
+    """Why the stored answers cannot be rescored on the rebuilt task: the first answered sample
+    it lacks (None: it has them all). Cells that share their sample ids are checked once."""
+    checked: set[str] = set()
+    for k, cell in stored.items():
+        if cell.ids_joined in checked:
+            continue
+        stray = [sid for sid in cell.ids() if sid not in ids]
+        if stray:
+            return (f"the rebuilt task {task_label!r} lacks sample {stray[0]!r} of cell "
+                    f"{k[0]} {k[1]} (its data changed since the run)")
+        checked.add(cell.ids_joined)
+    return None
+
+
+#: a cell's per-sample 0/1 verdicts and the accuracy scale they give its score (McNemar's test
+#: and the accuracy shortcut; both None for a score that is no declared accuracy)
+_Verdicts = tuple["np.ndarray | None", "float | None"]
+
+
+class _ScoreChanged(Exception):
+    """The rebuilt task scores a cell otherwise than the store says."""
+
+    def __init__(self, score: float):
+        super().__init__(score)
+        self.score = score
+
+
+def _cell_stats(task: Any, samples: Sequence, answers: Mapping[str, str], reference: Any, draws: Resamples,
+                tally: Any, opts: Options, out: SectionStats,
+                stored_score: float) -> tuple[_Verdicts, np.ndarray, dict[str, Any]]:
+    """One cell's verdicts, bootstrap replicates and interval; ``_ScoreChanged`` when its
+    full-set score is not the stored one."""
+    def score_of(idx: np.ndarray) -> float:
+        return float(task.score([samples[i] for i in idx], answers, reference=reference).value)
+
+    col = _columns(tally, answers, reference, out) if tally is not None and tally.checked else None
+    # once the tally reproduced the task's score on a cell, a cell's full-set score is its counts'
+    whole = tally.result(col) if col is not None else task.score(samples, answers, reference=reference)
+    again = float(whole.value)
+    if not math.isclose(again, stored_score, rel_tol=1e-6, abs_tol=1e-9):
+        raise _ScoreChanged(again)
+    declared = getattr(whole, "accuracy_scale", None)
+    # verdicts: the accuracy shortcut and McNemar's test, which only a declared accuracy gets
+    v = _verdicts(task, samples, answers) if declared else None
+    scale = _accuracy_scale(declared, score_of, v, draws.checks) if v is not None else None
+    if v is not None and scale is not None:
+        reps = scale * (draws.totals(v) / draws.totals(np.ones(len(v))))
+        if opts.inference == "mcnemar":
             lo, hi = stats.wilson(int(v.sum()), len(v), opts.confidence)
-            info = {"ci": [scale * lo, scale * hi], "ci_method": WILSON}
-        else:
-            lo, hi = stats.percentile_interval(reps, opts.confidence)
-            info = {"ci": [_fixed(lo), _fixed(hi)], "ci_method": CLUSTER}
-        verdicts[k] = (v, scale)
-        out.replicates[k] = reps
-        out.cells[k] = info
+            return (v, scale), reps, {"ci": [scale * lo, scale * hi], "ci_method": WILSON}
+    else:
+        found = _tally_replicates(tally, col, answers, reference, again, score_of, out)
+        reps = found if found is not None else np.array([score_of(draws.indices(r)) for r in range(draws.count)])
+    lo, hi = stats.percentile_interval(reps, opts.confidence)
+    return (v, scale), reps, {"ci": [_fixed(lo), _fixed(hi)], "ci_method": CLUSTER}
+
+
+def _compare_to_reference(out: SectionStats, keys: Sequence[tuple[str, str]], ref_key: tuple[str, str],
+                          verdicts: Mapping[tuple[str, str], _Verdicts], opts: Options) -> None:
+    """Each cell of ``keys`` against the uncompressed one: McNemar's test on the verdicts where
+    asked and both are accuracies, else the paired bootstrap of the replicates."""
+    ref_verdicts, _ = verdicts[ref_key]
     for k in keys:
         info = out.cells[k]
-        if ref_key is None or k == ref_key:
-            continue
-        (v, scale), (vr, _) = verdicts[k], verdicts[ref_key]
-        if opts.inference == "mcnemar" and scale is not None and vr is not None:
-            test = stats.mcnemar(vr, v)
-            info.update(test, delta_ci=stats.mcnemar_interval(test["b"], test["c"], len(v), scale,
-                                                              opts.confidence),
-                        significant=bool(test["p"] < stats.alpha_of(opts.confidence)))
+        v, scale = verdicts[k]
+        if opts.inference == "mcnemar" and v is not None and scale is not None and ref_verdicts is not None:
+            test = stats.mcnemar(ref_verdicts, v)
+            info.update(test)
+            info["delta_ci"] = stats.mcnemar_interval(test["b"], test["c"], len(v), scale, opts.confidence)
+            info["significant"] = bool(test["p"] < stats.alpha_of(opts.confidence))
         else:  # interval, p and verdict from the same resampled differences
-            info.update(stats.paired_bootstrap(out.replicates[k] - out.replicates[ref_key], opts.confidence),
-                        test=CLUSTER)
-    return out
+            info.update(stats.paired_bootstrap(out.replicates[k] - out.replicates[ref_key], opts.confidence))
+            info["test"] = CLUSTER
 
 
 class Resamples:
@@ -282,6 +313,7 @@ class Resamples:
             self._weights = stats.draw_counts(self.draws)
         x = np.asarray(per_sample, dtype=float)
         g = len(self.groups)
+        per_group: np.ndarray
         if x.ndim == 1:
             per_group = np.bincount(self.group_of, weights=x, minlength=g)
         else:  # column by column: exact sums of integers, as np.add.at gave, a fraction of the time
@@ -376,7 +408,7 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
             sections = group_cells(cells)
             for i, ((task, vlm), group) in enumerate(sections.items(), 1):
                 key = kept.key(task, vlm, answers_label(task), _made(loader, task, group)) if kept else None
-                st = kept.get(key) if kept else None
+                st = kept.get(key) if kept and key else None
                 if st is not None:
                     reused += 1
                 else:
@@ -384,13 +416,13 @@ def report_stats(store, registry, cells: Sequence[Mapping], opts: Options | None
                         progress(f"resampling {task} x {vlm} ({i}/{len(sections)}): {len(group)} cells x "
                                  f"{opts.resamples} resamples")
                     st = section_stats(store, loader, task, vlm, group, opts)
-                    if kept:
+                    if kept and key:
                         kept.put(key, st)
                 out[(task, vlm)] = st
     finally:
         if kept:
             kept.close()
-    if reused and progress:
+    if reused and progress and kept:
         progress(f"statistics of {reused} task x VLM section(s) unchanged since an earlier report: "
                  f"reused from {kept.path}")
     return out

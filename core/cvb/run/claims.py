@@ -99,10 +99,10 @@ class Claims:
             for part in batched(units):
                 rows = c.execute("SELECT unit, run_id, host, pid, pid_start, expires_ns FROM claims"
                                  f" WHERE unit IN ({','.join('?' * len(part))})", part).fetchall()
-                for unit, *owner in rows:
-                    if self._live(*owner, now):
+                for unit, run_id, host, pid, pid_start, expires_ns in rows:
+                    if self._live(run_id, host, pid, pid_start, expires_ns, now):
                         held.add(unit)
-                    elif owner[0] != self.run_id:
+                    elif run_id != self.run_id:
                         self.taken_over += 1
             mine = [u for u in units if u not in held]
             self._drop_released(c)

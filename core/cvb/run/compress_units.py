@@ -1,6 +1,6 @@
 """The compression stage's unit of work: one image x one codec (every level it still needs).
 
-A unit reads the original once, compresses it at each missing level (``cvb.codec.compress``),
+A unit reads the original once, compresses it at each missing level (``cvb.codecs.base.compress``),
 writes the entry to the cache (when there is one: `cvb compress` runs without; see
 ``image_cache`` for what an entry keeps), and measures the missing metrics against the original
 while both are in memory. Units run in this process (``-j 1``) or in a
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from .. import plugin_returns
 from ..errors import CodecError, CvbError, UnavailableError
@@ -21,6 +21,19 @@ from .image_cache import ImageCache, keeps_pixels
 
 if TYPE_CHECKING:
     import threading
+
+    from PIL import Image
+
+
+class UnitCache(Protocol):
+    """What a ``Workshop`` needs of its cache: an ``ImageCache``, or a Ray task's collector."""
+
+    def info(self, key: str) -> dict[str, Any] | None: ...
+
+    def image(self, key: str, decode: Callable[[bytes], Image.Image] | None = None) -> Image.Image | None: ...
+
+    def put(self, key: str, bits: bytes, image: Image.Image | None, info: Mapping[str, Any], *,
+            keep_pixels: bool = True) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +87,7 @@ class JobOutcome:
 class Workshop:
     """Codec and metric instances of one process (created once each) plus the cache."""
 
-    def __init__(self, make: Callable[[str, str], Any], cache: ImageCache | None):
+    def __init__(self, make: Callable[[str, str], Any], cache: UnitCache | None):
         self._make = make  # (category, name) -> instance
         self._instances: dict[tuple[str, str], Any] = {}
         self.cache = cache
@@ -112,11 +125,11 @@ class Workshop:
     def _compress(self, codec, original, work: LevelWork) -> tuple[LevelOutcome, Any]:
         """One level: from the cache when a whole entry is there (no codec call), else encoded
         and decoded now. Returns the outcome and the decoded image (None if not needed/failed)."""
-        from ..codec import compress
+        from ..codecs.base import compress
 
         res = LevelOutcome(work.key, work.level)
         info = self.cache.info(work.key) if self.cache is not None else None
-        if info is not None:
+        if info is not None and self.cache is not None:
             res.take(info, work.compress)
             decoded = self.cache.image(work.key, codec.decode) if work.metrics else None
             if decoded is not None or not work.metrics:
@@ -270,7 +283,9 @@ def run_jobs(jobs: Iterable[ImageJob], workshop: Workshop, n_workers: int, regis
                 return
             yield workshop.run(job)
         return
-    yield from _pool(jobs, workshop.cache, n_workers, registry, options, stop)
+    cache = workshop.cache
+    assert cache is None or isinstance(cache, ImageCache), "a pool's workers open the cache by its folder"
+    yield from _pool(jobs, cache, n_workers, registry, options, stop)
 
 
 def _take_levels(source: Iterator[ImageJob], levels: int) -> Iterator[ImageJob]:
@@ -315,7 +330,9 @@ def _pool(jobs: Iterable[ImageJob], cache: ImageCache | None, n_workers: int, re
 
     refill()
     while queue:
-        pool, running, suspects, clean = new_pool(n_workers), {}, [], False
+        pool, clean = new_pool(n_workers), False
+        running: dict[Any, ImageJob] = {}
+        suspects: list[ImageJob] = []
         try:
             while (queue or running) and not suspects:
                 while queue and len(running) < IN_FLIGHT_PER_WORKER * n_workers:
@@ -356,7 +373,7 @@ def split_levels(job: ImageJob) -> list[ImageJob]:
 
 
 #: imported once by the fork server, so each worker it forks starts with them
-_PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codec", "PIL.Image", "numpy"]
+_PRELOAD = ["cvb.run.compress_units", "cvb.plugins", "cvb.codecs.base", "PIL.Image", "numpy"]
 
 
 def _alone(job: ImageJob, new_pool) -> Iterator[JobOutcome]:

@@ -72,7 +72,8 @@ class JobSpool:
 
     def waiting(self, keys: Iterable[str]) -> set[str]:
         """Those of ``keys`` still being compressed."""
-        keys, out = list(keys), set()
+        keys = list(keys)
+        out: set[str] = set()
         with self._lock:
             for i in range(0, len(keys), _IN):
                 part = keys[i:i + _IN]
@@ -111,7 +112,7 @@ class JobSpool:
         with self._lock:
             self.conn.execute("BEGIN")
             keys = list({key for key, _, _ in rows})
-            still = set()
+            still: set[str] = set()
             for i in range(0, len(keys), _IN):
                 part = keys[i:i + _IN]
                 still.update(k for (k,) in self.conn.execute(
@@ -138,7 +139,7 @@ class JobSpool:
         ``keys`` (None: all), unparked."""
         out: list[tuple[str, int, int]] = []
         if not self.parked or keys is not None and not keys:
-            return out
+            return []
         with self._lock:
             self.conn.execute("BEGIN")
             if keys is None:

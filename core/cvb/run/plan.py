@@ -337,7 +337,7 @@ def _plan_task(ref: str, registry, options: dict[str, Any], limit: int | None) -
 def _hash_images(spool: SampleSpool, batch: int = 256) -> None:
     """Read each distinct image once: its content hash (the cache key) and size, or why it
     cannot be read; kept in the spool, a batch at a time."""
-    rows = []
+    rows: list[tuple[str, str | None, int | None, str | None]] = []
     for key, im in spool.images.items():
         source = im.source
         try:

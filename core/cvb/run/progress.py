@@ -173,7 +173,7 @@ class Progress:
                 silence_broken_output()
 
     def bar(self, name: str, total: int) -> Bar:
-        task_id = None
+        task_id: Any = None
         if self._rich is not None:
             task_id = self._rich.add_task(name, total=total)
         elif self._plain is not None:

@@ -23,7 +23,7 @@ import contextlib
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import CvbError, UsageError
 from ..types import Answer, Query
@@ -167,13 +167,16 @@ class RayInference:
 class _Collector:
     """A cache stand-in inside a Ray task: it keeps the entries a unit makes, to send back."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.entries: list[tuple[str, bytes, Any, dict, bool]] = []
 
-    def info(self, key: str):
+    def info(self, key: str) -> None:
+        return None  # nothing is cached here: every unit is compressed
+
+    def image(self, key: str, decode: Any = None) -> None:
         return None
 
-    def put(self, key, bits, image, info, *, keep_pixels: bool = True) -> None:
+    def put(self, key: str, bits: bytes, image: Any, info: Mapping[str, Any], *, keep_pixels: bool = True) -> None:
         self.entries.append((key, bits, image if keep_pixels else None, dict(info), keep_pixels))
 
 

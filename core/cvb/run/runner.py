@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from ..errors import CvbError, UnavailableError
+from ..identity import Identity
+from ..specs import split_ref
 from ..types import Answer, Sample
 from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
@@ -67,6 +69,10 @@ class Work:
     predictions: int = 0
     models_loaded: list[str] = field(default_factory=list)
     cells_scored: int = 0
+    #: compressed images and answers a run beside this one made while it ran (read, not redone)
+    by_other_runs: int = 0
+    #: units claimed from a run that was gone (killed): redone here
+    taken_over: int = 0
 
 
 @dataclass
@@ -134,6 +140,7 @@ class Runner:
                 self._drain(block=True)
             self._flush_outcomes()
             self._claims.renew()  # what this run stored is free to read for a run beside it
+            self.work.taken_over = self._claims.taken_over
         except StoreError:
             self._feed.stop()
             raise
@@ -150,9 +157,6 @@ class Runner:
     def _file_components(self) -> None:
         """Record the identities this run files results under (the store's ``components``),
         and take over the answers an older cvb stored under another label of the same VLM."""
-        from ..identity import Identity
-        from ..specs import split_ref
-
         for vlm in self.plan.vlms:
             name = split_ref(vlm.ref)[0]
             spec = self.registry.spec("vlm", name)
@@ -306,6 +310,7 @@ class Runner:
                 raise
             outcomes = []
         self._outcomes += outcomes
+        self.work.by_other_runs += sum(len(out.job.levels) for out in outcomes if out.elsewhere)
         for out in outcomes:
             works = out.job.levels
             self._bar_c.advance(sum(w.compress for w in works))
@@ -383,9 +388,9 @@ class Runner:
                 hit = ours.get(row.sample_id)
                 if hit is None:
                     continue
-                key = c.key(hit[3], level) if hit[3] else None
-                if self._is_current(t, row, key, hit[2], version):
-                    yield hit[0], row.error, row.text if with_text else None
+                key = c.key(hit.content_hash, level) if hit.content_hash else None
+                if self._is_current(t, row, key, hit.prompt_sha, version):
+                    yield hit.position, row.error, row.text if with_text else None
 
     @staticmethod
     def _is_current(t: TaskPlan, row: StoredAnswer, key: str | None, sha: str, version: str | None) -> bool:
@@ -488,14 +493,31 @@ class Runner:
             t, c, level, _ = todo[n]
             yield t, c, level, i, key, status
 
-    def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
+    def _pending_cells(self, vlm: VLMPlan) -> tuple[list[tuple], int]:
+        """(task, codec, level, its pending samples when the cell begins) of each cell with
+        answers to ask, and how many answers in all (counted now)."""
         todo, total = [], 0
         for t in self.plan.tasks:
             for c, level in self.plan.cells():
-                n = len(self._pending(t, vlm, c, level))  # counted now, listed when the cell begins
+                n = len(self._pending(t, vlm, c, level))
                 if n:
                     todo.append((t, c, level, lambda t=t, c=c, level=level: self._pending(t, vlm, c, level)))
                     total += n
+        return todo, total
+
+    def _unanswerable(self, t, c, level: str, i: int, status) -> str | None:
+        """Why sample ``i`` cannot be asked at this codec and level (its image or its
+        compression failed), or None."""
+        error = self._image_error(t, i)
+        if error is None and not c.is_reference:
+            if status is _MISSING:
+                error = f"codec {c.name} level {level}: not compressed"
+            elif status is not None:
+                error = f"codec: {status}"
+        return error
+
+    def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
+        todo, total = self._pending_cells(vlm)
         if not total:
             return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
@@ -505,12 +527,7 @@ class Runner:
         aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
-                error = self._image_error(t, i)
-                if error is None and not c.is_reference:
-                    if status is _MISSING:
-                        error = f"codec {c.name} level {level}: not compressed"
-                    elif status is not None:
-                        error = f"codec: {status}"
+                error = self._unanswerable(t, c, level, i, status)
                 if error is not None:
                     failed.append(self._row(t, i, vlm, self._vlm_versions[vlm.label], c, level, key,
                                             Answer("", error=error)))
@@ -557,6 +574,7 @@ class Runner:
         if answered:
             self._claims.release(unit for item, unit in ours if id(item) in answered)
             bar.advance(len(answered))
+            self.work.by_other_runs += len(answered)
         return [item for item, _ in ours if id(item) not in answered]
 
     def _answered_elsewhere(self, vlm: VLMPlan, items: list[_Item]) -> set[int]:
@@ -637,7 +655,7 @@ class Runner:
         else:
             image = self.cache.image(key, codec.codec.decode)
             if image is None:
-                from ..codec import compress
+                from ..codecs.base import compress
 
                 self.work.codec_calls += 1
                 comp = compress(codec.codec, source.load(), level)
@@ -770,10 +788,10 @@ class Runner:
     def _score_cell(self, t: TaskPlan, vlm: VLMPlan, c: CodecPlan, level: str, rescore: bool,
                     failures: dict) -> dict[str, Any] | None:
         """Feed one cell's answers, in sample order, to the task's streamed scorer
-        (``cvb.scorers.scorer_for``: the task's own, or its whole-set ``score`` behind one) and
+        (``cvb.scoring.tally.scorer_for``: the task's own, or its whole-set ``score`` behind one) and
         store each answer's verdict under this cell's rule. Collects the samples without an
         answer into ``failures``; None when only those were wanted (``rescore`` False)."""
-        from ..scorers import scorer_for
+        from ..scoring.tally import scorer_for
         from ..text_spool import SampleView
 
         stored_as = t.answers_label or t.label

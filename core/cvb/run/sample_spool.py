@@ -19,7 +19,7 @@ import pickle
 import sqlite3
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .. import temp_db
 from ..types import ImageSource, Sample
@@ -41,10 +41,14 @@ assert [f.name for f in fields(Sample)] == ["id", "image", "question", "kind", "
 def _dumps(s: Sample) -> bytes:
     """The sample without its images; the keys of its ``more_images`` (their sources have rows
     of their own in ``images``, like any image's), appended only where there are some."""
-    fields_ = (s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta)
+    fields_: tuple = (s.id, s.question, s.kind, s.answer, s.options, s.category, s.meta)
     if s.more_images:
         fields_ += (tuple(src.key for src in s.more_images),)
     return pickle.dumps(fields_, protocol=5)
+
+
+#: a sample read back: (sample, prompt fingerprint, image content hash, image error)
+Entry = tuple[Sample, str, "str | None", "str | None"]
 
 
 @dataclass
@@ -63,6 +67,7 @@ class SpooledImage(ImageSource):
     it becomes a plain ``ImageSource`` holding its bytes."""
 
     __slots__ = ("_read",)
+    _read: Callable[[], bytes]
 
     def __init__(self, key: str, read: Callable[[], bytes]):
         super().__init__(key)
@@ -73,6 +78,15 @@ class SpooledImage(ImageSource):
 
     def __reduce__(self):
         return (ImageSource, (self.key, None, self.read_bytes()))
+
+
+class SampleRef(NamedTuple):
+    """Where a sample is in its task (``SampleSpool.lookup``): what a stored answer is checked against."""
+
+    position: int
+    image: str  # the task's key of its image
+    prompt_sha: str
+    content_hash: str | None  # of its image; None: unreadable
 
 
 class DuplicateSampleId(ValueError):
@@ -128,7 +142,7 @@ class SampleSpool:
         self.ids_hash = digest.hexdigest()
         self.conn.execute("CREATE INDEX s_order ON s (image_rank, pos)")
         self.conn.execute("CREATE INDEX images_hash ON images (content_hash)")
-        self._pages: OrderedDict[int, dict[int, tuple[Sample, str]]] = OrderedDict()
+        self._pages: OrderedDict[int, dict[int, Entry]] = OrderedDict()
         self._page_of: dict[int, int] = {}  # position -> page (of the pages kept)
         self._images: OrderedDict[str, tuple] = OrderedDict()  # key -> its row, the latest read
         #: the spool's images by key (a read-only mapping of ``TaskImage``, streamed)
@@ -170,7 +184,7 @@ class SampleSpool:
         return self.count
 
     # ---- reading back ------------------------------------------------------------------------
-    def _entry(self, pos: int) -> tuple[Sample, str, str | None, str | None]:
+    def _entry(self, pos: int) -> Entry:
         page = self._page_of.get(pos)
         if page is not None:
             self._pages.move_to_end(page)
@@ -194,11 +208,11 @@ class SampleSpool:
                     del self._page_of[p]
         return entries[pos]
 
-    def _entries(self, rows: Sequence[tuple]) -> dict[int, tuple[Sample, str, str | None]]:
+    def _entries(self, rows: Sequence[tuple]) -> dict[int, Entry]:
         """position -> (sample, prompt fingerprint, image content hash, image error) of rows read with
         ``_SAMPLE_IMAGE`` (samples of one image share its source)."""
         sources: dict[int, ImageSource] = {}
-        out = {}
+        out: dict[int, Entry] = {}
         for pos, sha, blob, *image in rows:
             source = sources.get(image[0])
             if source is None:
@@ -225,7 +239,7 @@ class SampleSpool:
             self._images.popitem(last=False)
         return row
 
-    def _source(self, row: tuple) -> ImageSource:
+    def _source(self, row: Sequence) -> ImageSource:
         rank, key, path, has_data = row[:4]
         if not has_data:
             return ImageSource(key, path)
@@ -327,13 +341,12 @@ class SampleSpool:
             for (p,) in rows:
                 yield p
 
-    def lookup(self, ids: Sequence[str]) -> dict[str, tuple[int, str, str, str | None]]:
-        """sample id -> (position, image key, prompt fingerprint, image content hash), for the
-        ids of this task."""
-        out: dict[str, tuple[int, str, str, str | None]] = {}
+    def lookup(self, ids: Sequence[str]) -> dict[str, SampleRef]:
+        """sample id -> where it is (``SampleRef``), for the ids of this task."""
+        out: dict[str, SampleRef] = {}
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
-            out.update((sid, (pos, key, sha, h)) for sid, pos, key, sha, h in self.conn.execute(
+            out.update((sid, SampleRef(pos, key, sha, h)) for sid, pos, key, sha, h in self.conn.execute(
                 "SELECT s.id, s.pos, s.image, s.prompt_sha, images.content_hash FROM s JOIN images"
                 f" ON images.rank = s.image_rank WHERE s.id IN ({','.join('?' * len(part))})", part))
         return out

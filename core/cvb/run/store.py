@@ -39,7 +39,7 @@ _CHUNK = 500  # keys per ``IN (...)`` query, far below SQLite's variable limit
 
 #: what ``cvb export --what`` accepts -> the table behind it
 EXPORTS = ("samples", "predictions", "cells", "compressed", "metrics", "images", "runs", "failures",
-           "versions")
+           "versions", "components")
 
 
 class StoreError(CvbError):
@@ -213,12 +213,16 @@ class Store:
             if self.conn.execute("SELECT 1 FROM meta WHERE key='components'").fetchone():
                 return
             with self.write() as c:
-                labels = {(cat, label) for cat, table, col in self.LABEL_COLUMNS
-                          for (label,) in c.execute(f"SELECT DISTINCT {col} FROM {table}")}
-                self._insert_components(c, [(cat, Identity.parse(label)) for cat, label in sorted(labels)])
+                self._insert_components(c, self._labels_in_parts())
                 c.execute("INSERT OR IGNORE INTO meta VALUES ('components', 'filled')")
         except sqlite3.Error as exc:
             raise self._error(exc) from None
+
+    def _labels_in_parts(self) -> list[tuple[str, Identity]]:
+        """(category, identity) of every label the tables hold, read from the labels."""
+        labels = {(cat, label) for cat, table, col in self.LABEL_COLUMNS
+                  for (label,) in self._read(f"SELECT DISTINCT {col} FROM {table}")}
+        return [(cat, Identity.parse(label)) for cat, label in sorted(labels)]
 
     @staticmethod
     def _insert_components(c: sqlite3.Connection, items: Iterable[tuple[str, Identity]]) -> None:
@@ -232,7 +236,11 @@ class Store:
             self._insert_components(c, items)
 
     def components(self) -> list[dict[str, Any]]:
-        """Every recorded component: {category, label, name, arg, options}."""
+        """Every recorded component: {category, label, name, arg, options}; of a store made
+        before the ``components`` table and opened read-only, read from its labels."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE type='table' AND name='components'"):
+            return [{"category": cat, "label": i.label, "name": i.name, "arg": i.arg, "options": dict(i.options)}
+                    for cat, i in self._labels_in_parts()]
         return [{"category": cat, "label": label, "name": name, "arg": arg, "options": json.loads(options)}
                 for cat, label, name, arg, options in self._read(
                     "SELECT category, label, name, arg, options FROM components ORDER BY category, label")]
@@ -375,7 +383,8 @@ class Store:
                 (now_iso(), p["cvb_version"], p.get("git_commit"), p.get("host") or host, p.get("python"),
                  p.get("platform"), json.dumps(p.get("argv", [])), json.dumps(p.get("options", {})),
                  json.dumps(p.get("plugins", [])), json.dumps(p.get("prompts", {})), pid, pid_start))
-            return int(cur.lastrowid)
+            assert cur.lastrowid is not None  # an INSERT gives its row id
+            return cur.lastrowid
 
     def _mark_killed_runs(self) -> None:
         """Runs left ``running`` by a process that is gone (killed with -9, the machine lost
@@ -802,6 +811,8 @@ class Store:
             from .sample_rows import COLUMNS
 
             return list(COLUMNS[what])
+        if what == "components":
+            return ["category", "label", "name", "arg", "options"]
         if what not in EXPORTS:
             raise StoreError(f"cannot export {what!r}; choose one of {', '.join(EXPORTS)}")
         return [r[1] for r in self._read(f"PRAGMA table_info({what})")]
@@ -815,6 +826,9 @@ class Store:
             return
         if what == "failures":
             yield from self.failures()
+            return
+        if what == "components":
+            yield from self.components()
             return
         if what in ("samples", "versions"):
             from . import sample_rows

@@ -76,8 +76,8 @@ class VLMSession:
         refused = [refusal(self.model, self.plan.label, q) for q in queries]
         if any(refused):  # questions this model cannot take fail alone, with the reason
             asked = [q for q, r in zip(queries, refused) if r is None]
-            answers = iter(self.answer(asked) if asked else [])
-            return [Answer("", error=r) if r else next(answers) for r in refused]
+            rest = iter(self.answer(asked) if asked else [])
+            return [Answer("", error=r) if r else next(rest) for r in refused]
         if not self._asked:  # weights load on the first answer: that is a model loaded
             self._asked = True
             self._loaded.append(self.plan.label)

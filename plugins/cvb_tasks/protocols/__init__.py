@@ -18,7 +18,7 @@ model only where the protocol's prompt or generation settings differ.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from cvb.errors import UsageError
 
@@ -43,18 +43,26 @@ def check_protocol(task: str, protocol: Any, judge: Any) -> str:
     return name
 
 
+def _peer_rules(name: str) -> Mapping[str, Callable[..., Any]]:
+    """Task name -> rules factory of peer protocol ``name`` (its module imported only now)."""
+    if name == "lmms-eval":
+        from . import lmms_eval
+
+        return lmms_eval.RULES
+    from . import vlmevalkit
+
+    return vlmevalkit.RULES
+
+
 def rules_for(task: str, protocol: Any = "cvb", judge: Any = None):
     """The peer rules object of ``task`` under ``protocol``, or None for cvb's own rules."""
     name = check_protocol(task, protocol, judge)
     if name == "cvb":
         return None
-    if name == "lmms-eval":
-        from . import lmms_eval as module
-    else:
-        from . import vlmevalkit as module
-    make = module.RULES.get(task)
+    rules = _peer_rules(name)
+    make = rules.get(task)
     if make is None:
-        supported = sorted(module.RULES)
+        supported = sorted(rules)
         raise UsageError(f"{task}: protocol {name} is not available for this task; it covers "
                          f"{', '.join(supported)} (protocol=cvb covers every task)")
     return make(judge) if name == "vlmevalkit" else make()

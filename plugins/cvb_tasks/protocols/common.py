@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 from cvb.types import Sample
 
@@ -24,7 +24,7 @@ def isna(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def can_infer_text(answer: str, choices: Mapping[str, Any]) -> str | bool:
+def can_infer_text(answer: str, choices: Mapping[str, Any]) -> str | Literal[False]:
     """VLMEvalKit's ``can_infer_text`` (vlmeval/utils/matching_util.py), which lmms-eval's MMBench
     evaluator copies (tasks/mmbench/mmbench_evals.py:107-119): exactly one option text inside
     the lowercased answer."""

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter, defaultdict
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence
 
-from cvb.scorers import Tally
+from cvb.scoring.tally import Tally
 from cvb.types import TaskScore
 from .common import can_infer_text, doc_of as _doc, isna as _isna, with_meta as _with
 
@@ -101,7 +101,7 @@ class Rules:
             self.scoring = f"{NAME} judge={self.judge_ref}"
 
     def scorer(self) -> Tally:  # pragma: no cover - abstract
-        """The rule as a streamed scorer (``cvb.scorers``): a tally of what it reads per sample."""
+        """The rule as a streamed scorer (``cvb.scoring.tally``): a tally of what it reads per sample."""
         raise NotImplementedError
 
 
@@ -179,6 +179,7 @@ class YesNo(Rules):
         out = [(rec, rec[3], k) for rec, k in counts.items()]
         unknown = [n for n, (rec, _, _) in enumerate(out) if rec[4] is not None]
         if unknown:
+            assert self._judge is not None, "a record left to the judge is made only when one is set"
             asked = [(q, t, yorn_match_prompt(q, t)) for q, t in (out[n][0][4] for n in unknown)]
             for n, reply in zip(unknown, self._judge.ask(asked)):
                 out[n] = (out[n][0], yorn_extraction(reply), out[n][2])  # YOrN_auxeval reads the judge the same way
@@ -286,7 +287,7 @@ def mcq_prompt(doc: Mapping[str, Any], options: Mapping[str, Any]) -> str:
     return prompt
 
 
-def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | bool:
+def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | Literal[False]:
     """matching_util.py ``can_infer_option`` (VERBOSE unset, so no "A is an article" guard)."""
     if "Failed to obtain answer via API" in answer:
         return False
@@ -312,7 +313,7 @@ def can_infer_option(answer: str, choices: Mapping[str, Any]) -> str | bool:
     return False
 
 
-def can_infer(answer: str, choices: Mapping[str, Any]) -> str | bool:
+def can_infer(answer: str, choices: Mapping[str, Any]) -> str | Literal[False]:
     answer = str(answer)
     return can_infer_option(answer, choices) or can_infer_text(answer, choices)
 
@@ -392,6 +393,7 @@ class Choice(Rules):
 
     def _judged(self, asked: Sequence[tuple]) -> list[str]:
         """The judge's letter for each (question, stripped prediction, options) ``_letter`` left."""
+        assert self._judge is not None, "``_letter`` leaves nothing to the judge without one"
         replies = self._judge.ask([(q, p, judge_prompt(q, dict(opts), p)) for q, p, opts in asked])
         self.judged += len(asked)
         return [can_infer(reply, dict(opts)) or "Z" for reply, (_, _, opts) in zip(replies, asked)]
@@ -472,7 +474,7 @@ class Mmbench(Choice):
         for key, pos in (("category", 0), ("l2", 1)):
             by: dict[str, list[int]] = defaultdict(list)
             for h in hits:
-                by[h[pos]].append(h[2])
+                by[str(h[pos])].append(h[2])
             for cat in sorted(by):
                 details[f"{'l2-category' if key == 'l2' else key}/{cat}"] = sum(by[cat]) / len(by[cat])
         details.update(_counts(counts))

@@ -4,7 +4,7 @@ import io
 
 from PIL import Image
 
-from cvb.codec import BaseCodec
+from cvb.codecs.base import BaseCodec
 from cvb.types import CodecKind
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 from PIL import Image
 
 from cvb.errors import CodecRefusal
-from cvb.external import ExternalCodec
+from cvb.codecs.external import ExternalCodec
 
 
 class FfmpegMjpegCodec(ExternalCodec):

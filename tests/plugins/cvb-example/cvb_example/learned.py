@@ -1,4 +1,4 @@
-"""Worked example 3: a learned codec with a real entropy coder, on cvb.learned.LearnedCodec.
+"""Worked example 3: a learned codec with a real entropy coder, on cvb.codecs.learned.LearnedCodec.
 
 The author writes ``build_model(level)``; cvb pads, compresses, frames the bitstream, crops,
 and places the model on the device. Weights: a state_dict file per level in a folder given
@@ -9,7 +9,7 @@ meaningless rates).
 from pathlib import Path
 
 from cvb.errors import UnavailableError
-from cvb.learned import LearnedCodec, parse_device
+from cvb.codecs.learned import LearnedCodec, parse_device
 
 
 class TinyFactorizedCodec(LearnedCodec):

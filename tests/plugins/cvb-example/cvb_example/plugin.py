@@ -1,7 +1,7 @@
 """Registration only: light to import, the codec modules load on first use."""
 
 from cvb import hookimpl
-from cvb.external import binary_status
+from cvb.codecs.external import binary_status
 from cvb.specs import CodecSpec
 
 

@@ -48,6 +48,7 @@ class CountingCodec(FakeCodec):
         _log(f"create fake {os.getpid()}")
 
     def encode(self, image, level):
+        _hold("CVB_FAKES_ENCODE_HOLD_AFTER", CALLS["encode"])
         CALLS["encode"] += 1
         _log(f"encode {level}")
         delay = _env_delay("CVB_FAKES_ENCODE_DELAY")
@@ -85,6 +86,26 @@ def _die_once(queries) -> None:
             return
         os.close(fd)
         os._exit(9)
+
+
+_ANSWERED = [0]  # queries this process's VLMs answered
+
+
+def _hold(switch: str, done: int) -> None:
+    """``$CVB_FAKES_HOLD_AFTER=N`` (answers) or ``$CVB_FAKES_ENCODE_HOLD_AFTER=N`` (codec calls):
+    once this process has made N, it makes no other until the gate opens (``_gate_open``) or
+    the run is interrupted or killed, so a test that stops a run in the middle finds it there
+    however slow the machine is, with no timing to win."""
+    limit = os.environ.get(switch)
+    while limit and done >= int(limit) and not _gate_open():
+        time.sleep(0.05)
+
+
+def _gate_open() -> bool:
+    """``$CVB_FAKES_GATE=PATH``: the model's delay and the holds below last only until PATH
+    exists (a test keeps a run slow, or stopped, while it looks, then lets it finish)."""
+    gate = os.environ.get("CVB_FAKES_GATE")
+    return bool(gate) and os.path.exists(gate)
 
 
 def _record(queries) -> None:
@@ -143,13 +164,15 @@ class TextureVLM(ScriptedVLM):
             CALLS["load"] += 1
             _log("load scripted")
         _die_once(queries)
+        _hold("CVB_FAKES_HOLD_AFTER", _ANSWERED[0])
         _record(queries)
-        if self.delay:
+        if self.delay and not _gate_open():
             time.sleep(self.delay)
         if self.raise_on and any(self.raise_on in q.sample_id for q in queries):
             self._loaded = True
             raise RuntimeError(f"model crashed on a batch holding {self.raise_on}")
         answers = super().answer(queries)
+        _ANSWERED[0] += len(queries)
         for q in queries:  # one line per question the model answered (concurrent runs share them)
             _log(f"answer {q.codec} {q.level} {q.sample_id}")
         if os.environ.get("CVB_FAKES_NOTE"):  # a note per answer, as an adapted VLM gives its condition
@@ -221,7 +244,7 @@ class ToyTask:
 
 
     def _scorer(self):
-        from cvb.scorers import Tally
+        from cvb.scoring.tally import Tally
 
         def record(s, pred, ref):
             return (0.0 if pred is None else self.judge(s, pred)), pred is None, ref is not None, pred == ref

@@ -61,7 +61,7 @@ def yuv_to_rgb(data: bytes, width: int, height: int, chroma: str) -> "Image.Imag
     cb = buf[lw * lh : lw * lh + cw * ch].reshape(ch, cw)
     cr = buf[lw * lh + cw * ch :].reshape(ch, cw)
     if chroma == "420":
-        cb, cr = (np.asarray(Image.fromarray(p, "L").resize((lw, lh), Image.BILINEAR)) for p in (cb, cr))
+        cb, cr = (np.asarray(Image.fromarray(p, "L").resize((lw, lh), Image.Resampling.BILINEAR)) for p in (cb, cr))
     ycc = np.stack([y, cb.astype(np.float64), cr.astype(np.float64)], axis=-1) - _OFFSET
     rgb = ycc @ _M_INV.T
     return Image.fromarray(np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8), "RGB")

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Callable, Hashable, Mapping, Sequence
 
-from .types import Sample, TaskScore
+from ..types import Sample, TaskScore
 
 __all__ = ["Tally", "WholeSet", "scorer_for", "score_whole"]
 
@@ -71,32 +71,42 @@ class WholeSet:
 
     def __init__(self, task: Any, samples: Sequence[Sample] | None = None):
         self.task = task
-        self._given = samples is not None and len(samples) > self.IN_MEMORY
-        if self._given:
-            from .text_spool import SpooledTexts
+        self._kept: list[Sample] | None = None  # the samples, when this collects them
+        self._put: Callable[[str, str], None]
+        self._put_reference: Callable[[str, str], None]
+        self._spools: tuple[Any, ...] = ()  # temporary files to close after scoring
+        self.samples: Sequence[Sample]
+        self.predictions: Mapping[str, str]
+        self.reference: Mapping[str, str]
+        if samples is not None and len(samples) > self.IN_MEMORY:
+            from ..text_spool import SpooledTexts
 
-            self.samples: Sequence[Sample] = samples
-            self.predictions: Mapping[str, str] = SpooledTexts()
-            self.reference: Mapping[str, str] = SpooledTexts()
+            predictions, reference = SpooledTexts(), SpooledTexts()
+            self.samples, self.predictions, self.reference = samples, predictions, reference
+            self._put, self._put_reference = predictions.put, reference.put
+            self._spools = (predictions, reference)
         else:
-            self.samples, self.predictions, self.reference = [], {}, {}
+            kept: list[Sample] = []
+            in_memory: dict[str, str] = {}
+            in_memory_reference: dict[str, str] = {}
+            self.samples, self.predictions, self.reference = kept, in_memory, in_memory_reference
+            self._kept = kept
+            self._put, self._put_reference = in_memory.__setitem__, in_memory_reference.__setitem__
 
     def add(self, sample: Sample, prediction: str | None, reference: str | None = None) -> None:
-        put = self.predictions.put if self._given else self.predictions.__setitem__
-        if not self._given:
-            self.samples.append(sample)
+        if self._kept is not None:
+            self._kept.append(sample)
         if prediction is not None:
-            put(sample.id, prediction)
+            self._put(sample.id, prediction)
         if reference is not None:
-            (self.reference.put if self._given else self.reference.__setitem__)(sample.id, reference)
+            self._put_reference(sample.id, reference)
 
     def result(self) -> TaskScore:
         try:
             return self.task.score(self.samples, self.predictions, reference=self.reference)
         finally:
-            if self._given:
-                self.predictions.close()
-                self.reference.close()
+            for spool in self._spools:
+                spool.close()
 
 
 def scorer_for(task: Any, samples: Sequence[Sample] | None = None) -> Any:

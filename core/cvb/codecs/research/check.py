@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .specs import Option
+from ...specs import Option
 
 
 def checkout_status(env_prefix: str, repo_name: str, marker: str, files: Iterable[str],

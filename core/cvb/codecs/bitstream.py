@@ -1,6 +1,6 @@
 """One bytestring from what a CompressAI-style ``model.compress`` returns, and back.
 
-Used by ``cvb.learned.LearnedCodec`` (and so by every learned codec built on it). ``compress``
+Used by ``cvb.codecs.learned.LearnedCodec`` (and so by every learned codec built on it). ``compress``
 gives ``{"strings": [[bytes], ...], "shape": ...}`` where shape is a
 ``torch.Size`` or, for latent-codec models such as ELIC, a nested dict/list of them. The
 file is a 1-byte magic, the level code (one byte: the quality, or the level's index), the

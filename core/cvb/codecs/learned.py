@@ -5,18 +5,18 @@ interface (``compress(x) -> {"strings", "shape"}`` and ``decompress(strings, sha
 {"x_hat"}``, on images in [0, 1], shape 1x3xHxW) with its weights loaded. cvb supplies the
 rest: padding to ``pad_multiple``, ``torch.no_grad``, device placement (``device``: cpu,
 cuda, cuda:N or auto), one model per level loaded once, and the bitstream framing
-(``cvb.bitstream``: level code, original size and the strings/shape tree in one bytestring,
+(``cvb.codecs.bitstream``: level code, original size and the strings/shape tree in one bytestring,
 cropped back on decode). torch is imported only inside the methods.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
-from .codec import BaseCodec
-from .errors import UnavailableError, UsageError
-from .types import CodecKind
+from .base import BaseCodec
+from ..errors import UnavailableError, UsageError
+from ..types import CodecKind
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -67,7 +67,7 @@ class LearnedCodec(BaseCodec):
             models[level] = self.build_model(level).eval().to(self.device)
         return models[level]
 
-    def prepare(self, levels) -> None:
+    def prepare(self, levels: Iterable[str]) -> None:
         """Build the models for ``levels`` now, so missing weights fail before a long run."""
         for level in levels:
             self.model(self.parse_level(level))

@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from .errors import CodecError, UnknownLevelError, UsageError
-from .types import CodecKind, Compressed
+from ..errors import CodecError, UnknownLevelError, UsageError
+from ..types import CodecKind, Compressed
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .protocols import Codec
+    from ..protocols import Codec
 
 
 class BaseCodec:
@@ -107,7 +107,7 @@ def sort_levels(codec: "Codec", levels: Sequence[str]) -> list[str]:
 
 def compress(codec: "Codec", image: "Image.Image", level: str) -> Compressed:
     """Encode and decode one RGB image, timing both; errors become ``CodecError``."""
-    from . import plugin_returns
+    from .. import plugin_returns
 
     image = image.convert("RGB") if image.mode != "RGB" else image
     w, h = image.size

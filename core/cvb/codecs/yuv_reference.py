@@ -1,16 +1,17 @@
 """``YuvReferenceCodec``: the base of codecs run through a video reference encoder that reads
 and writes headerless planar Y'CbCr files (HM for HEVC, VTM for VVC, and their kin).
 
-Encode: RGB -> 8-bit Y'CbCr file (``cvb.yuv``) -> encoder -> the bitstream file. Decode:
+Encode: RGB -> 8-bit Y'CbCr file (``cvb.codecs.yuv``) -> encoder -> the bitstream file. Decode:
 decoder -> a headerless .yuv -> RGB. Intra-only, one frame, 8-bit. The real reference encoders
 need a .cfg even so (HM 16.7 without one rejects its own built-in transform-size default, VTM 23
 its default GOP), so a subclass ships the reference software's own all-intra .cfg as
 ``default_config``; it goes first with ``-c``, then the user's optional ``config`` (a second
 ``-c``: only its differences matter), then the explicit settings, which win over both. In
 4:2:0 an odd-sized image is edge-padded to even (an image under ``min_side``, to that size) and
-the true size travels in ``cvb.framing``'s 8-byte header. Subclasses say where the binaries
+the true size travels in ``cvb.codecs.framing``'s 8-byte header. Subclasses say where the binaries
 are, how the encoder's argv differs and how the decoder learns the picture size
-(``picture_size``).
+(``picture_size``), and supply the tools' command lines (``encode_argv``, ``decode_argv``):
+the encoder's flags are the tool's knowledge, so they live in its plugin (cvb-hm, cvb-vtm).
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
-from .errors import CodecError, UnavailableError
+from ..errors import CodecError, UnavailableError
 from .external import ExternalCodec, binary_status, find_first_binary
 from .framing import frame, pad_to_even, unframe
-from .options import as_choice, as_float, reject_unknown
+from ..options import as_choice, as_float, reject_unknown
 from .yuv import rgb_to_yuv, yuv_to_rgb
 
 if TYPE_CHECKING:
@@ -47,8 +48,9 @@ def tool_version(binary: str | None, pattern: str, prefix: str) -> str:
 
 class YuvReferenceCodec(ExternalCodec):
     """Level = QP (lower = more bits). Subclasses set ``name``, the levels, ``encoder_names``,
-    ``decoder_names``, ``encoder_env``, ``decoder_env``, ``install_hint``, ``version_pattern``
-    and may override ``profile_args`` and ``picture_size``."""
+    ``decoder_names``, ``encoder_env``, ``decoder_env``, ``install_hint``, ``version_pattern``,
+    implement ``encode_argv`` and ``decode_argv`` (``binary(name)`` finds a tool) and may
+    override ``picture_size``."""
 
     higher_level_higher_rate = False
     encoder_names: tuple[str, ...] = ()
@@ -56,7 +58,7 @@ class YuvReferenceCodec(ExternalCodec):
     encoder_env = decoder_env = ""
     version_pattern = r"Version \[?([0-9][^\]\s]*)"
     #: True: the decoder cannot tell the picture size by itself, so every bitstream carries
-    #: ``cvb.framing``'s 8-byte size header (counted in the bpp)
+    #: ``cvb.codecs.framing``'s 8-byte size header (counted in the bpp)
     always_frame = False
     #: the reference software's own all-intra .cfg, shipped with the plugin and always passed
     #: first (its content is hashed into the cache key)
@@ -103,28 +105,18 @@ class YuvReferenceCodec(ExternalCodec):
             raise UnavailableError(binary_status(names[0], env, self.install_hint))
         return path
 
-    def profile_args(self) -> list[str]:
-        return []
-
     def encode_argv(self, qp: int, size: tuple[int, int], src: Path, dst: Path,
                     configs: tuple[Path, ...] = ()) -> list[str]:
-        """``configs``: where the snapshots of the .cfg files were written for this call, in order."""
-        w, h = size
-        argv = [self.binary(self.encoder_names[0])]
-        for config in configs:
-            argv += ["-c", str(config)]
-        return argv + [
-            "-i", str(src), "-b", str(dst),
-            "-wdt", str(w), "-hgt", str(h), "-fr", "1", "-f", "1", "-q", str(qp),
-            f"--InputChromaFormat={self.chroma}", f"--ChromaFormatIDC={self.chroma}",
-            "--InputBitDepth=8", "--InternalBitDepth=8", "--OutputBitDepth=8",
-            *self.profile_args(),
-            "--IntraPeriod=1", "--GOPSize=1", "--ConformanceWindowMode=1",
-            "--SEIDecodedPictureHash=0",  # an MD5 SEI would add bytes a viewer never needs
-        ]
+        """The encoder's command line (the plugin's: each reference encoder has its own flags):
+        code the ``size`` (width, height) 8-bit planar Y'CbCr picture ``src`` (chroma
+        ``self.chroma``) at ``qp``, intra, into the bitstream ``dst``; ``configs``: the .cfg
+        snapshots written for this call, in order (pass each, later ones win)."""
+        raise NotImplementedError(f"{type(self).__name__} must say its encoder's command line (encode_argv)")
 
     def decode_argv(self, src: Path, dst: Path) -> list[str]:
-        return [self.binary(self.decoder_names[0]), "-b", str(src), "-o", str(dst), "-d", "8"]
+        """The decoder's command line (the plugin's): decode bitstream ``src`` into the 8-bit
+        headerless .yuv ``dst``."""
+        raise NotImplementedError(f"{type(self).__name__} must say its decoder's command line (decode_argv)")
 
     def picture_size(self, stream: bytes, true_size: tuple[int, int] | None) -> tuple[int, int, str]:
         """(width, height, chroma) of the .yuv the decoder writes."""

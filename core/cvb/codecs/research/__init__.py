@@ -3,7 +3,7 @@
 Research codecs (TCM, MLIC++, StableCodec, DiffEIC, RDEIC, ...) live in git repositories with
 their own, often conflicting, dependencies; cvb does not import them. Instead it starts one
 worker process per codec instance with the *user's* interpreter (``python``) and checkout
-(``repo``), running ``cvb/research_driver.py``, and sends it encode/decode requests (JSON
+(``repo``), running ``cvb/codecs/research/driver.py``, and sends it encode/decode requests (JSON
 lines). The worker writes a real bitstream file; cvb reads its bytes, so bpp is measured, never
 estimated. A codec whose code only estimates bits (from likelihoods, with no entropy coder)
 sets ``estimates_only`` to the reason, and cvb refuses to create it.
@@ -13,7 +13,7 @@ A subclass (one per codec package) sets ``name``, the levels, ``env_prefix`` (``
 ``model_kwargs`` (the repo's model), ``pad_multiple`` and ``checkpoint_name(level)``. A
 repository that is not CompressAI-shaped (diffusion codecs, a model built from a config object)
 also ships ``hooks``: a standalone Python file the worker loads in the user's environment, whose
-``build``/``encode``/``decode`` replace the driver's defaults (see ``research_driver.py``), and
+``build``/``encode``/``decode`` replace the driver's defaults (see ``driver.py``), and
 ``settings()``: JSON values the hooks read (sampling steps, extra weight paths).
 """
 
@@ -27,19 +27,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from . import tool_guard
-from .codec import BaseCodec
-from .errors import CodecError, UnavailableError, UsageError
-from .external import kill_group
-from .options import as_float, reject_unknown
-from .types import CodecKind
+from ... import tool_guard
+from ..base import BaseCodec
+from ...errors import CodecError, UnavailableError, UsageError
+from ..external import kill_group
+from ...options import as_float, reject_unknown
+from ...types import CodecKind
 
 if TYPE_CHECKING:
     from PIL import Image
 
-DRIVER = Path(__file__).with_name("research_driver.py")
+DRIVER = Path(__file__).with_name("driver.py")
 #: cvb's torchvision step, a standalone file the worker applies before the checkout's imports
-COMPAT = Path(__file__).with_name("compat.py")
+COMPAT = Path(__file__).parents[2] / "compat.py"
 #: variables of cvb's environment that would put cvb's import path into the user's interpreter
 #: (cvb's compressai shadowing the research environment's own, say)
 LEAKY_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH")
@@ -79,7 +79,7 @@ class ResearchCodec(BaseCodec):
         self.repo = self._path("repo", repo, "REPO", directory=True)
         self.python = str(python or os.environ.get(f"{self.env_prefix}_PYTHON") or sys.executable)
         self.checkpoints = self._path("checkpoints", checkpoints, "CHECKPOINTS", directory=True)
-        from .learned import parse_device
+        from ..learned import parse_device
 
         self.device = parse_device(self.name, device)
         self.timeout_s = as_float(self.name, "timeout", timeout, lo=0.001)
@@ -98,8 +98,8 @@ class ResearchCodec(BaseCodec):
 
     def repo_revision(self) -> str:
         """The checkout's git commit, marked when it has uncommitted changes (part of ``version``,
-        so the cache follows the code; see ``cvb.research_revision``)."""
-        from .research_revision import repo_revision
+        so the cache follows the code; see ``cvb.codecs.research.revision``)."""
+        from .revision import repo_revision
 
         return repo_revision(self.repo)
 
@@ -157,6 +157,7 @@ class ResearchCodec(BaseCodec):
 
     def _reply(self, what: str) -> dict:
         proc = self._proc
+        assert proc is not None and proc.stdout is not None, "the worker is started first"
         try:
             with selectors.DefaultSelector() as sel:
                 sel.register(proc.stdout, selectors.EVENT_READ)
@@ -179,6 +180,7 @@ class ResearchCodec(BaseCodec):
 
     def _call(self, op: str, level: str, src: Path, dst: Path) -> None:
         proc = self._worker()
+        assert proc.stdin is not None  # started with stdin=PIPE
         proc.stdin.write(json.dumps({"op": op, "level": level, "input": str(src), "output": str(dst)}) + "\n")
         proc.stdin.flush()
         self._reply(f"{op} at level {level}")

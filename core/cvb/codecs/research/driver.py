@@ -1,8 +1,8 @@
 """The worker cvb runs inside a research codec's own checkout and Python environment.
 
 A standalone script: it imports nothing from cvb (the user's environment may not have cvb),
-only torch, numpy, Pillow and the research repository. ``cvb.research.ResearchCodec`` starts
-it once per codec instance, as ``PYTHON research_driver.py serve SPEC_JSON``, and talks JSON
+only torch, numpy, Pillow and the research repository. ``cvb.codecs.research.ResearchCodec`` starts
+it once per codec instance, as ``PYTHON driver.py serve SPEC_JSON``, and talks JSON
 lines over stdin/stdout:
 
     {"op": "encode", "level": "3", "input": "in.png", "output": "out.bin"}
@@ -33,9 +33,9 @@ driver drops its own folder (cvb's package) from the path.
 
 ``spec["settings"]`` carries the codec's options for the hooks (e.g. sampling steps). A hook may
 ``import research_driver`` to reuse ``compressai_encode``, ``compressai_decode``, ``load_weights``,
-``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to``, ``write_stream``/``read_stream``
-(for a model that writes its own bitstream file) and ``ldm_instantiate``/``condition_encode``
-(DiffEIC, RDEIC).
+``pack``/``unpack``, ``read_rgb``/``write_rgb``, ``pad_to`` and ``write_stream``/``read_stream``
+(for a model that writes its own bitstream file). What is specific to one repository stays in
+its codec package's hooks file.
 """
 
 from __future__ import annotations
@@ -194,45 +194,13 @@ def read_stream(src: str, read):
     return width, height, read(tmp)
 
 
-# ---- the ldm/ControlNet-era diffusion codecs (DiffEIC, RDEIC) share these entry points ----------
-def ldm_instantiate(spec: dict):
-    """The repository's model from its OmegaConf config (``spec["settings"]["config"]``), with
-    xformers disabled on CPU, as their inference scripts do."""
-    import os
-
-    from omegaconf import OmegaConf
-    from utils.common import instantiate_from_config
-
-    if spec.get("device", "cpu") == "cpu":
-        from ldm.xformers_state import disable_xformers
-
-        disable_xformers()
-    return instantiate_from_config(OmegaConf.load(os.path.join(spec["repo"], spec["settings"]["config"])))
-
-
-def condition_encode(model, spec: dict, src: str, dst: str) -> None:
-    """Pad with the repository's ``utils.image.pad``; its ``apply_condition_compress(control,
-    path, h, w)`` entropy-codes the latent and writes the bitstream file (``write_stream``)."""
-    import numpy as np
-    import torch
-    from PIL import Image
-    from utils.image import pad
-
-    with Image.open(src) as im:
-        img = np.array(im.convert("RGB"))
-    control = torch.tensor(pad(img, scale=int(spec.get("pad", 64)))[None] / 255.0, dtype=torch.float32,
-                           device=model.device).clamp_(0, 1).permute(0, 3, 1, 2).contiguous()
-    with torch.no_grad():
-        write_stream(dst, img.shape[1], img.shape[0],
-                     lambda path: model.apply_condition_compress(control, path, control.shape[2], control.shape[3]))
-
-
 def apply_compat(path: str) -> None:
     """cvb's torchvision step (``compat.ensure_torchvision``), loaded from its file; an
     environment without torchvision (or torch) has nothing to fix."""
     if not path:
         return
     spec = importlib.util.spec_from_file_location("cvb_research_compat", path)
+    assert spec is not None and spec.loader is not None, path  # a .py file always has both
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     try:
@@ -253,6 +221,8 @@ def isolate() -> None:
 
 def load_hooks(path: str):
     spec = importlib.util.spec_from_file_location("cvb_research_hooks", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load hooks file {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -287,7 +257,7 @@ def serve(spec: dict) -> None:
         request = json.loads(line)
         try:
             worker.run(request["op"], request["level"], request["input"], request["output"])
-            reply = {"ok": True}
+            reply: dict[str, object] = {"ok": True}
         except Exception as exc:  # noqa: BLE001 - reported to cvb, which records the unit as failed
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         print(json.dumps(reply), flush=True)
@@ -295,6 +265,6 @@ def serve(spec: dict) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] != "serve":
-        sys.exit("usage: research_driver.py serve SPEC_JSON")
+        sys.exit("usage: driver.py serve SPEC_JSON")
     isolate()
     serve(json.loads(sys.argv[2]))

@@ -12,8 +12,12 @@ as is. No Annex-B HEVC stream starts with ``C`` (they start with a 0x000001 star
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from cvb.errors import CodecError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 MAGIC = b"CVBS"
 _HEADER = struct.Struct(">4sHH")
@@ -38,7 +42,8 @@ def unframe(bits: bytes) -> tuple[bytes, tuple[int, int] | None]:
     return bits, None
 
 
-def pad_to_even(image, minimum: int = 0, even: bool = True):
+def pad_to_even(image: Image.Image, minimum: int = 0,
+                even: bool = True) -> tuple[Image.Image, tuple[int, int] | None]:
     """Edge-replicate to even width and height (``even``), each at least ``minimum`` pixels (an
     encoder's smallest picture: libx265 refuses a side under 16); returns the padded image and
     the true size, or the image and None when nothing needed padding."""

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from .codec import BaseCodec
-from .errors import ExternalToolError, UnavailableError
+from .base import BaseCodec
+from ..errors import ExternalToolError, UnavailableError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -107,7 +107,7 @@ class ExternalCodec(BaseCodec):
         """Run one command to completion. It runs in a process group of its own, so that on a
         timeout (or Ctrl-C) the whole group is killed: a wrapper script's children included; and
         ``cvb.tool_guard`` kills that group if this process dies first (``kill -9`` included)."""
-        from . import tool_guard
+        from .. import tool_guard
 
         argv = [str(a) for a in argv]
         tool_guard.ensure()  # started before the tool, so watching it is one write
