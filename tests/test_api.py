@@ -36,20 +36,25 @@ def fakes(monkeypatch):
 
 
 def test_run_study_returns_the_cells_the_cli_prints(tmp_path, fakes):
-    from cvb.api import RunResult, Study, run_study
+    from cvb.api import Cell, RunResult, Study, run_study
     from cvb.jsonsafe import json_safe
 
     result = run_study(Study(**MATRIX, store=tmp_path / "api.sqlite", cache_dir=tmp_path / "cache-api"))
     assert isinstance(result, RunResult) and result.ok and result.status == "ok"
     assert result.store == tmp_path / "api.sqlite" and result.metric_names == ["mse"]
-    assert {(c["codec"], c["level"]) for c in result.cells} == {("none", "-"), ("fake", "1"), ("fake", "8")}
-    assert all(c["n"] == 6 for c in result.cells)
+    assert all(isinstance(c, Cell) for c in result.cells)
+    assert [(c.codec, c.level) for c in result.cells] == [("none", "-"), ("fake", "1"), ("fake", "8")]
+    assert all(c.n == 6 and c.task == "sample" and c.vlm == "scripted" for c in result.cells)
+    none = result.cells[0]
+    assert none.delta == 0 and none.bpp == 24 and none.protocol == "cvb"
+    assert all(c.delta == c.score - none.score and set(c.metrics) == {"mse"} for c in result.cells[1:])
     assert result.work["predictions"] == 18 and result.work["models_loaded"] == ["scripted"]
 
     cli = _cvb(*_cli_args(tmp_path / "cli.sqlite", tmp_path / "cache-cli"), "--json")
     assert cli.returncode == 0, cli.stderr
     printed = json.loads(cli.stdout)
-    assert json.loads(json.dumps(json_safe(result.cells))) == printed["cells"]
+    assert json.loads(json.dumps(json_safe([c.as_dict() for c in result.cells]))) == printed["cells"]
+    assert json.loads(json.dumps(json_safe(result.as_json()["cells"]))) == printed["cells"]
     assert printed["matrix"] == json.loads(json.dumps(result.matrix))
 
     again = run_study(Study(**MATRIX, store=tmp_path / "api.sqlite", cache_dir=tmp_path / "cache-api"))
@@ -129,3 +134,56 @@ def test_a_study_is_written_in_python_as_in_a_file(tmp_path, fakes):
         run_study({**MATRIX, "limit": 0})
     with pytest.raises(UsageError, match=r"report.seed must be a whole number"):
         Study(report={"seed": "x"})
+
+
+def test_a_cell_has_a_field_for_every_key_of_the_stores_cells(tmp_path, fakes):
+    """Cell is built from the store's cell dicts: a key the store adds must get a field (and a
+    row in docs/api.md's table), never be dropped on the way to a Python caller."""
+    import dataclasses
+    import re
+
+    from cvb.api import Cell, Study, run_study
+    from cvb.run.store import Store
+
+    run_study(Study(**MATRIX, store=tmp_path / "s.sqlite", cache_dir=tmp_path / "c"))
+    with Store(tmp_path / "s.sqlite", create=False) as store:
+        row = store.cells()[0]
+    names = {f.name for f in dataclasses.fields(Cell)}
+    assert names == set(row) | {"delta"}
+    documented = re.findall(r"^\| (`.*?`) \| `", (Path(__file__).parents[1] / "docs" / "api.md").read_text(), re.M)
+    assert {n.strip("`") for line in documented for n in line.split(", ")} >= names
+    assert Cell.of(row).as_dict() == {**row, "delta": None}
+    with pytest.raises(TypeError, match="no field for the store's cell key.*fingerprint"):
+        Cell.of({**row, "fingerprint": "x"})
+
+
+def test_a_killed_api_run_resumes_where_it_stopped(tmp_path, fakes):
+    """A ``run_study`` process that dies mid-run (``os._exit``: no cleanup, as ``kill -9``)
+    loses nothing it had committed; the same call again asks only for what is missing, marks
+    the dead run ``killed``, and ends with the cells of an uninterrupted run."""
+    import sqlite3
+
+    from cvb.api import Study, load_study, run_study
+
+    study = tmp_path / "study.toml"
+    study.write_text('vlms = ["scripted"]\ntasks = ["sample"]\ncodecs = ["fake"]\nlevels = [1, 8]\n'
+                     'metrics = ["mse"]\nlimit = 6\nbatch_size = 2\njobs = 1\n'
+                     'store = "r.sqlite"\ncache_dir = "cache"\n')
+    probe = ("import cvb.plugins\nfrom cvb_fakes.components import build_registry\n"
+             "cvb.plugins._REGISTRY = build_registry()\n"
+             f"from cvb.api import load_study, run_study\nrun_study(load_study({str(study)!r}))\n")
+    died = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=subprocess_env(CVB_FAKES_WITH_INSTALLED="1", CVB_FAKES_DIE_ONCE=str(tmp_path / "died"),
+                                             CVB_FAKES_DIE_ON="coffee"))
+    assert died.returncode == 9 and (tmp_path / "died").exists(), died.stderr[-2000:]
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        at_kill = db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+    assert 0 < at_kill < 18  # it really died mid-run, with answers committed
+
+    resumed = run_study(load_study(study))
+    assert resumed.ok and resumed.work["predictions"] == 18 - at_kill  # nothing asked twice
+    with sqlite3.connect(tmp_path / "r.sqlite") as db:
+        assert [s for (s,) in db.execute("SELECT status FROM runs ORDER BY id")] == ["killed", "ok"]
+        assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 18
+    fresh = run_study(Study(**MATRIX, store=tmp_path / "fresh.sqlite", cache_dir=tmp_path / "c2"))
+    assert [c.as_dict() for c in resumed.cells] == [c.as_dict() for c in fresh.cells]

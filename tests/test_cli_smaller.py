@@ -98,6 +98,24 @@ def test_anchor_typo_is_refused_before_resampling(tmp_path, monkeypatch):
     assert ok.returncode == 0 and "resampling" in ok.stderr  # the control: the note does appear
 
 
+def test_the_default_anchor_is_the_codec_the_run_named_first(tmp_path):
+    """No codec is the anchor by its name: ``cvb run -c webp,jpeg`` makes webp the baseline of
+    ``cvb report`` (the order the run recorded), although jpeg comes first in the store."""
+    images = make_images(tmp_path / "imgs", 2)
+    store = tmp_path / "s.sqlite"
+    ran = _cvb("run", "--task", f"toy:{images}", "--vlm", "scripted", "--codec", "webp,jpeg", "-l", "webp=20,80",
+               "-l", "jpeg=20,80", "--metric", "none", "--store", store, "--cache-dir", tmp_path / "c", "-q",
+               CVB_FAKES_WITH_INSTALLED="1")  # the real pillow codecs beside the fake VLM and task
+    assert ran.returncode == 0, ran.stderr
+    out = _cvb("report", "--store", store, "--json", "--resamples", "0")
+    assert out.returncode == 0, out.stderr
+    (section,) = json.loads(out.stdout)["sections"]
+    assert section["codecs"] == ["jpeg", "webp"] and section["anchor"] == "webp"
+    assert [row["anchor"] for row in section["bd"]] == ["webp"]
+    named = _cvb("report", "--store", store, "--json", "--resamples", "0", "--anchor", "jpeg")
+    assert json.loads(named.stdout)["sections"][0]["anchor"] == "jpeg"  # the control: --anchor still wins
+
+
 @pytest.mark.slow
 def test_report_finds_the_store_run_and_the_demo_write(tmp_path):
     """`cvb run` with no --store writes cvb-out/results.sqlite (scripts/demo.sh's path too), and

@@ -39,6 +39,10 @@ def make_cells(adapted=False):
     return cells
 
 
+#: the codecs as the run named them (`cvb run -c jpeg,...`): jpeg is the default anchor
+RUN = ["jpeg", "elic", "hm", "webp"]
+
+
 def _bj(fn, a, t):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -53,23 +57,26 @@ def section(report, task="pope", vlm="qwen"):
 
 
 def test_sections_reference_and_default_anchor():
-    r = build_report(make_cells())
+    r = build_report(make_cells(), codec_order=["webp", "jpeg", "elic"])
     assert [(s["task"], s["vlm"]) for s in r["sections"]] == [("pope", "qwen"), ("gqa", "qwen")]
     s = section(r)
-    assert s["anchor"] == "jpeg"  # jpeg wins although elic came first
+    assert s["anchor"] == "webp"  # the codec the run named first, although elic came first in the store
+    assert section(build_report(make_cells(), codec_order=["vtm", "jpeg"]))["anchor"] == "jpeg"  # vtm: not here
+    assert section(build_report(make_cells()))["anchor"] == "elic"  # no order known: the section's first codec
+    assert "Anchor: the codec the run named first, else the first codec." in markdown_report(r)
     assert s["reference"]["score"] == CLEAN
     # reference first, then codecs in store order, each by increasing bpp
     assert [(c["codec"], c["level"]) for c in s["cells"]][:6] == [
         ("none", "-"), ("elic", "1"), ("elic", "2"), ("elic", "3"), ("elic", "4"), ("jpeg", "1")]
     gqa = section(r, "gqa")
     assert gqa["reference"] is None and gqa["bd"] == [] and gqa["n_failed"] == 3
-    # without jpeg, the first codec is the anchor
+    # no codec is the anchor by its name: without the run's order, jpeg is not preferred
     no_jpeg = build_report([c for c in make_cells() if c["codec"] != "jpeg"])
     assert section(no_jpeg)["anchor"] == "elic"
 
 
 def test_bd_values_match_reference_and_reasons():
-    s = section(build_report(make_cells()))
+    s = section(build_report(make_cells(), codec_order=RUN))
     bd = {row["codec"]: row for row in s["bd"]}
     assert set(bd) == {"elic", "hm", "webp"}
     expected = _bj(bjontegaard.bd_psnr, JPEG, ELIC)
@@ -84,7 +91,7 @@ def test_bd_values_match_reference_and_reasons():
 
 
 def test_markdown_and_terminal_tables_hold_the_numbers():
-    r = build_report(make_cells())
+    r = build_report(make_cells(), codec_order=RUN)
     md = markdown_report(r)
     expected = _bj(bjontegaard.bd_psnr, JPEG, ELIC)
     assert f"{expected:+.2f}" in md
@@ -109,7 +116,7 @@ def test_markdown_and_terminal_tables_hold_the_numbers():
 def test_correlation_matches_numpy():
     import numpy as np
 
-    s = section(build_report(make_cells()))
+    s = section(build_report(make_cells(), codec_order=RUN))
     comp = [c for c in make_cells() if c["task"] == "pope" and c["codec"] != "none"]
     x = [c["score"] for c in comp]
     y = [c["metrics"]["psnr"] for c in comp]
@@ -147,10 +154,10 @@ def test_usage_errors():
 
 
 def test_interp_option_changes_method():
-    r = build_report(make_cells(), interp="akima")
+    r = build_report(make_cells(), codec_order=RUN, interp="akima")
     elic = next(row for row in section(r)["bd"] if row["codec"] == "elic")
     assert elic["bd_metric"]["method"] == "akima"
-    cubic = build_report(make_cells(), interp="cubic")
+    cubic = build_report(make_cells(), codec_order=RUN, interp="cubic")
     hm = next(row for row in section(cubic)["bd"] if row["codec"] == "hm")
     assert hm["bd_metric"]["reason"] == "hm needs >= 4 points with distinct bpp for cubic interpolation, got 2"
 
@@ -184,7 +191,7 @@ def test_csv_has_every_cell_full_precision():
 def test_write_report_files_plots_and_self_contained_html(tmp_path):
     from PIL import Image
 
-    r = build_report(make_cells(adapted=True), adapted={"qwen": "cve"})
+    r = build_report(make_cells(adapted=True), codec_order=RUN, adapted={"qwen": "cve"})
     written = write_report(r, tmp_path)
     names = sorted(p.name for p in written)
     for f in ("report.md", "cells.csv", "report.json", "report.html", "score_pope_qwen.png",
@@ -229,8 +236,9 @@ def write_store(path, cells):
     """The cells in a real SQLite store as ``cvb run`` writes it (no predictions: no intervals)."""
     from cvb.run.store import Store
 
-    with Store(path) as store:
-        run_id = store.begin_run({"cvb_version": "test"})
+    codecs = {c["codec"]: {} for c in sorted(cells, key=lambda c: c["codec"] != "jpeg") if c["codec"] != "none"}
+    with Store(path) as store:  # the run named jpeg first (`cvb run -c jpeg,...`): the default anchor
+        run_id = store.begin_run({"cvb_version": "test", "options": {"codecs": codecs}})
         for i, c in enumerate(cells):
             store.save_cell({**c, "task_version": "1", "rate_rank": c["bpp"]}, f"fp{i}", run_id)
     return path

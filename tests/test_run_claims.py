@@ -105,7 +105,7 @@ def test_a_run_killed_with_9_leaves_its_claims_to_the_next(tmp_path, single):
     store, cache = tmp_path / "r.sqlite", tmp_path / "cache"
     args = run_args(images, store, cache, "-o", f"task.questions={QUESTIONS}")
     first_log, second_log = tmp_path / "a.log", tmp_path / "b.log"
-    proc = spawn(args, CVB_FAKES_LOG=str(first_log), CVB_FAKES_ENCODE_DELAY="0.3")
+    proc = spawn(args, CVB_FAKES_LOG=str(first_log), CVB_FAKES_ENCODE_HOLD_AFTER="8")
     start = time.monotonic()
     while True:  # killed while it holds claims and has stored part of its work
         assert proc.poll() is None, proc.communicate()

@@ -75,7 +75,7 @@ def assert_complete(store: Path) -> None:
 
 
 @pytest.mark.parametrize("stage, env, progress_sql, at_least", [
-    ("compress", {"CVB_FAKES_ENCODE_DELAY": "0.05"}, "SELECT COUNT(*) FROM compressed", 2),
+    ("compress", {"CVB_FAKES_ENCODE_HOLD_AFTER": "2"}, "SELECT COUNT(*) FROM compressed", 2),
     ("infer", {"CVB_FAKES_HOLD_AFTER": "10"}, "SELECT COUNT(*) FROM predictions", 10),
 ])
 def test_sigkill_then_rerun_finishes_with_nothing_lost_or_doubled(tmp_path, setup, stage, env,

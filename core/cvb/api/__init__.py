@@ -6,7 +6,7 @@ report`` print (docs/api.md). The command line is a thin layer over these functi
     result = run_study(Study(vlms=("hf:HuggingFaceTB/SmolVLM-256M-Instruct",), tasks=("sample",),
                              codecs=("jpeg",), levels=("jpeg=10,50",)))
     for cell in result.cells:
-        print(cell["codec"], cell["level"], cell["score"])
+        print(cell.codec, cell.level, cell.score, cell.delta)
     report = report_store(result.store, resamples=200)
 
 Light at import: nothing heavy loads until a function runs.
@@ -14,9 +14,10 @@ Light at import: nothing heavy loads until a function runs.
 
 from __future__ import annotations
 
+from .cell import Cell
 from .report import Report, report_store, report_study
 from .run import RunInterrupted, RunResult, run_study
 from .study import Study, StudyFile, load_study, study_from_dict
 
-__all__ = ["Report", "RunInterrupted", "RunResult", "Study", "StudyFile", "load_study", "report_store",
+__all__ = ["Cell", "Report", "RunInterrupted", "RunResult", "Study", "StudyFile", "load_study", "report_store",
            "report_study", "run_study", "study_from_dict"]

@@ -10,12 +10,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from ..errors import UsageError
 from ..identity import stored_label
 
-from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, store_path
+from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, Study, store_path
+
+if TYPE_CHECKING:
+    from ..plugins import Registry
+    from ..run.store import Store
 
 __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "INFERENCES", "INTERPOLATIONS", "Report", "report_store",
            "report_study"]
@@ -31,7 +35,7 @@ class Report:
     cells: list[dict[str, Any]]
     store: Path
     cache_dir: Path | None = None
-    registry: Any = field(default=None, repr=False)
+    registry: Registry | None = field(default=None, repr=False)
 
     @property
     def sections(self) -> list[dict[str, Any]]:
@@ -67,7 +71,7 @@ class Report:
 
         return browser + write_report(self.data, Path(out_dir), plots=plots, progress=progress)
 
-    def _sample_browser(self, out_dir: Path, n: int, warn) -> list[Path]:
+    def _sample_browser(self, out_dir: Path, n: int, warn: Callable[[str], None] | None) -> list[Path]:
         """``samples.html`` and its images (see cvb.report.sample_browser)."""
         from ..plugins import get_registry
         from ..report.sample_browser import STEADY, write_browser
@@ -79,7 +83,7 @@ class Report:
                                  self.registry or get_registry(), flipping=n, steady=min(STEADY, n), warn=warn)
 
 
-def load_cells(store, task: str | None = None) -> list[dict]:
+def load_cells(store: Store, task: str | None = None) -> list[dict]:
     """Cells of an open results store, only ``task``'s when given (a task with none is an error)."""
     cells = [dict(c) for c in store.cells(task=task)]
     if not cells and task:
@@ -104,7 +108,7 @@ def select_vlm(cells: list[dict], vlm: str, adapted: Mapping[str, str]) -> list[
     return chosen
 
 
-def adapted_conditions(store, cells: list[dict], adapted: Mapping[str, str]) -> dict[tuple, dict]:
+def adapted_conditions(store: Store, cells: list[dict], adapted: Mapping[str, str]) -> dict[tuple, dict]:
     """``{(task, adapted_vlm, codec, level): {condition: answers}}``: what each adapted cell's
     answers were conditioned on, as the VLM said with each answer (``answer_meta``)."""
     from ..identity import answers_label
@@ -117,7 +121,7 @@ def adapted_conditions(store, cells: list[dict], adapted: Mapping[str, str]) -> 
     return out
 
 
-def _as_stored(entries: Sequence[str], labels) -> list[str]:
+def _as_stored(entries: Sequence[str], labels: Mapping[str, Any]) -> list[str]:
     """``--adapted`` entries with each VLM named as the store names it (a relative adapter
     folder made absolute: ``identity.stored_label``)."""
     from ..analysis.gap import split_pair
@@ -135,7 +139,7 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
                  allow_unlike: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                  inference: str = "bootstrap", cache_dir: Path | None = None,
                  argv: Sequence[str] | None = None, progress: Callable[[str], None] | None = None,
-                 registry=None) -> Report:
+                 registry: Registry | None = None) -> Report:
     """The report of results store ``store`` (``cvb report``'s options, docs/report.md).
 
     ``adapted``: "[VLM=]ADAPTED_VLM" pairs (``--adapted``); ``argv``: the command recorded in
@@ -145,7 +149,7 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
     """
     from ..analysis.gap import resolve_adapted
     from ..plugins import get_registry
-    from ..report.build import build_report, check_names
+    from ..report.build import build_report, check_names, run_codec_order
     from ..report.provenance import store_provenance
     from ..report.uncertainty import Options, report_stats
     from ..run.store import Store  # a missing store is a usage error (exit 2) there
@@ -166,15 +170,16 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         opts = Options(resamples, seed, inference=inference)
         stats = report_stats(st, registry, cells, opts, progress=progress)
         prov = store_provenance(st, cells, sys.argv if argv is None else argv)
+        codec_order = run_codec_order(st)
     data = build_report(cells, anchor=anchor, interp=interp, adapted=pairs, stats=stats,
-                        provenance=prov, inference=opts.describe(), conditions=conditions)
+                        provenance=prov, inference=opts.describe(), conditions=conditions, codec_order=codec_order)
     for section in data["sections"]:
         if section["vlm"] in pairs and section["vlm"] in unlike:
             section["warnings"].append(unlike[section["vlm"]])
     return Report(data=data, cells=cells, store=path, cache_dir=cache_dir, registry=registry)
 
 
-def report_study(study, **overrides) -> Report:
+def report_study(study: Study, **overrides: Any) -> Report:
     """The report of ``study``'s store with its ``[report]`` settings (``cvb report --config``);
     ``overrides``: ``report_store``'s keyword arguments, over the study's. The study's ``out``
     is not written here: ``Report.write(study.report["out"])`` writes it."""

@@ -13,9 +13,17 @@ import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
+from .cell import Cell
 from .study import Study, store_path
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from rich.console import Console
+
+    from ..plugins import Registry
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -39,8 +47,8 @@ class RunResult:
     matrix: dict[str, Any]
     #: this run's work: codec calls, compressed images, metric values, predictions, models loaded
     work: dict[str, Any]
-    #: one dict per task x VLM x codec x level: score, bpp, metrics, n (``cvb run``'s table)
-    cells: list[dict[str, Any]]
+    #: one ``Cell`` per task x VLM x codec x level: score, delta, bpp, metrics, n (``cvb run``'s table)
+    cells: list[Cell]
     failures: list[dict[str, Any]]
     failure_counts: dict[str, int]
     notes: list[str]
@@ -55,7 +63,7 @@ class RunResult:
         from ..run.runner import MAX_LISTED_FAILURES
 
         return {"store": str(self.store), "run_id": self.run_id, "status": self.status,
-                "matrix": self.matrix, "work": self.work, "cells": self.cells,
+                "matrix": self.matrix, "work": self.work, "cells": [c.as_dict() for c in self.cells],
                 "n_failures": len(self.failures), "failure_counts": self.failure_counts,
                 "failures": self.failures[:MAX_LISTED_FAILURES], "notes": self.notes}
 
@@ -68,12 +76,12 @@ def cache_path(study: Study) -> Path:
     return study.cache_dir or (Path(env) if env else default_cache_dir())
 
 
-def _interrupt(signum, frame):  # SIGTERM stops a run as cleanly as Ctrl-C
+def _interrupt(signum: int, frame: FrameType | None) -> None:  # SIGTERM stops a run as cleanly as Ctrl-C
     raise KeyboardInterrupt
 
 
-def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, console=None,
-              argv: Sequence[str] | None = None, registry=None) -> RunResult:
+def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, console: Console | None = None,
+              argv: Sequence[str] | None = None, registry: Registry | None = None) -> RunResult:
     """Run ``study`` (a ``Study``, or a dict of a study file's keys) into its store and return
     the summary of its matrix.
 
@@ -162,5 +170,5 @@ def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, conso
         store.close()
         plan.close()
     return RunResult(store=store_file, run_id=run_id, status=status, matrix=plan.describe(),
-                     work=result["work"], cells=cells, failures=failures, failure_counts=counts,
+                     work=result["work"], cells=[Cell.of(c) for c in cells], failures=failures, failure_counts=counts,
                      notes=plan.notes, metric_names=[m.name for m in plan.metrics])

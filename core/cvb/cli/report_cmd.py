@@ -40,7 +40,7 @@ def default_store() -> Path:
 @click.option("--vlm", default=None, shell_complete=complete.store_labels("vlm"),
               help="Only this VLM (adapted VLMs named by --adapted are kept).")
 @click.option("--anchor", default=None, shell_complete=complete.names("codec"),
-              help="Codec the others are compared with (default: jpeg if present, else the first codec).")
+              help="Codec the others are compared with (default: the codec the run named first, else the first codec).")
 @click.option("--interp", type=Choice(INTERPOLATIONS), default="pchip", show_default=True,
               help="Curve interpolation of the BD-metric and BD-rate.")
 @click.option("--adapted", "adapted_pairs", multiple=True, metavar="[VLM=]ADAPTED_VLM",

@@ -133,7 +133,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
 
         click.echo(json_result(json_safe(result.as_json())))
     else:
-        summary.print_cells(out, result.cells, result.metric_names)
+        summary.print_cells(out, [c.as_dict() for c in result.cells], result.metric_names)
         err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
                   markup=False, highlight=False, soft_wrap=True)
         shared = f"; {work['by_other_runs']} made by another run on this store" if work.get("by_other_runs") else ""

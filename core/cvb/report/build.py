@@ -21,7 +21,17 @@ from ..errors import UsageError
 from ..identity import scoring_of
 
 REPORT_VERSION = 1
-DEFAULT_ANCHOR = "jpeg"
+
+
+def run_codec_order(store) -> list[str]:
+    """The codecs as the store's runs named them (``cvb run -c A,B``: A first), earliest run
+    first: the order ``runs.options`` records."""
+    out: list[str] = []
+    for run in store.export_rows("runs"):
+        for name in (run.get("options") or {}).get("codecs") or {}:
+            if name not in out:
+                out.append(name)
+    return out
 
 
 def check_anchor(cells: Sequence[Mapping], anchor: str | None) -> None:
@@ -52,12 +62,12 @@ def check_names(cells: Sequence[Mapping], anchor: str | None, adapted: Mapping[s
         )
 
 
-def _resolve_anchor(requested: str | None, codecs: list[str]) -> str | None:
+def _resolve_anchor(requested: str | None, codecs: list[str], codec_order: Sequence[str]) -> str | None:
+    """The anchor asked for; else the first of ``codec_order`` (the codecs as the runs named them:
+    ``-c jpeg,elic`` makes jpeg the baseline) in the section; else its first codec."""
     if requested:
         return requested
-    if DEFAULT_ANCHOR in codecs:
-        return DEFAULT_ANCHOR
-    return codecs[0] if codecs else None
+    return next((c for c in codec_order if c in codecs), codecs[0] if codecs else None)
 
 
 def bd_interval(base: Any, curve: Any, method: str, replicates: tuple[Mapping | None, Mapping | None] | None,
@@ -154,11 +164,14 @@ def build_report(
     inference: Mapping | None = None,
     conditions: Mapping[tuple, Mapping[str | None, int]] | None = None,
     scores_only: bool = False,
+    codec_order: Sequence[str] = (),
 ) -> dict:
     """The whole report: one section per task x VLM, in the store's order.
 
-    ``anchor`` None picks ``jpeg`` where present, else the first codec of each section. A named
-    anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
+    ``anchor`` None picks, in each section, the first codec of ``codec_order`` (the codecs in
+    the order the store's runs named them, ``run_codec_order``) present there, else the
+    section's first codec: the baseline is the user's choice, never a codec the core knows by
+    name. A named anchor, or an adapted VLM, that is nowhere in the cells is a usage error (a typo).
     ``stats``: ``{(task, vlm): SectionStats}`` from ``cvb.report.uncertainty.report_stats``
     (intervals, tests, BD intervals); ``provenance``: what made the numbers (``cvb.report.provenance``);
     ``inference``: the verdict method (``uncertainty.Options.describe()``; default: read from ``stats``);
@@ -188,7 +201,7 @@ def build_report(
             _adapter_ci(g, group, cells, stats, interp)
         # the score's name and direction from a scored cell (an unscored one has neither)
         first = next((c for c in group if c.get("score_metric")), group[0])
-        section_anchor = _resolve_anchor(anchor, codecs)
+        section_anchor = _resolve_anchor(anchor, codecs, codec_order)
         section_gaps = [g for g in gaps if g["task"] == task and g["vlm"] == vlm]
         for g in section_gaps:
             _gap_ci(g, stats, higher_is_better(first))

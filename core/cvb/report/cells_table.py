@@ -193,7 +193,7 @@ def export_cells(store_path, fmt: str, output, resamples: int, seed: int, infere
 
     from ..plugins import get_registry
     from ..run.store import Store
-    from .build import build_report
+    from .build import build_report, run_codec_order
     from .provenance import store_provenance
     from .uncertainty import Options, report_stats
 
@@ -202,7 +202,8 @@ def export_cells(store_path, fmt: str, output, resamples: int, seed: int, infere
         cells = [dict(c) for c in store.cells()]
         stats = report_stats(store, get_registry(), cells, opts) if cells else {}
         prov = store_provenance(store, cells, sys.argv)
-    report = build_report(cells, stats=stats, provenance=prov, inference=opts.describe())
+        codec_order = run_codec_order(store)
+    report = build_report(cells, stats=stats, provenance=prov, inference=opts.describe(), codec_order=codec_order)
     if fmt == "parquet":
         return write_cells(report, fmt, str(output))
     if output is None:

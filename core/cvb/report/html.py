@@ -11,7 +11,9 @@ from html import escape
 from pathlib import Path
 
 from .provenance import provenance_lines
-from .tables import Reason, Table, fmt, inference_words, section_figures, section_tables, section_title
+from .tables import (
+    DEFAULT_ANCHOR_WORDS, Reason, Table, fmt, inference_words, section_figures, section_tables, section_title,
+)
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -117,7 +119,7 @@ def html_report(report: dict, images: dict | None = None) -> str:
              "<title>cvb report</title>", f"<style>{CSS}</style></head><body>",
              "<h1>cvb report</h1>",
              f"<p>Interpolation: {escape(report['interp'])}. Anchor: "
-             f"{escape(report['anchor'] or 'jpeg if present, else the first codec')}.</p>",
+             f"{escape(report['anchor'] or DEFAULT_ANCHOR_WORDS)}.</p>",
              how_to_read(report)]
     if report.get("sample_browser"):
         parts.append(f'<p><a href="{escape(report["sample_browser"])}">Sample browser</a>: chosen samples '

@@ -48,6 +48,7 @@ class CountingCodec(FakeCodec):
         _log(f"create fake {os.getpid()}")
 
     def encode(self, image, level):
+        _hold("CVB_FAKES_ENCODE_HOLD_AFTER", CALLS["encode"])
         CALLS["encode"] += 1
         _log(f"encode {level}")
         delay = _env_delay("CVB_FAKES_ENCODE_DELAY")
@@ -90,12 +91,13 @@ def _die_once(queries) -> None:
 _ANSWERED = [0]  # queries this process's VLMs answered
 
 
-def _hold() -> None:
-    """``$CVB_FAKES_HOLD_AFTER=N``: once this process has answered N queries, the model never
-    answers again (it sleeps until the run is interrupted or killed), so a test that stops a
-    run in the middle finds it there however slow the machine is, with no timing to win."""
-    limit = os.environ.get("CVB_FAKES_HOLD_AFTER")
-    while limit and _ANSWERED[0] >= int(limit):
+def _hold(switch: str, done: int) -> None:
+    """``$CVB_FAKES_HOLD_AFTER=N`` (answers) or ``$CVB_FAKES_ENCODE_HOLD_AFTER=N`` (codec calls):
+    once this process has made N, it never makes another (it sleeps until the run is
+    interrupted or killed), so a test that stops a run in the middle finds it there however
+    slow the machine is, with no timing to win."""
+    limit = os.environ.get(switch)
+    while limit and done >= int(limit):
         time.sleep(0.05)
 
 
@@ -155,7 +157,7 @@ class TextureVLM(ScriptedVLM):
             CALLS["load"] += 1
             _log("load scripted")
         _die_once(queries)
-        _hold()
+        _hold("CVB_FAKES_HOLD_AFTER", _ANSWERED[0])
         _record(queries)
         if self.delay:
             time.sleep(self.delay)
