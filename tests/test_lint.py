@@ -79,12 +79,14 @@ def test_ruff_flags_what_the_house_rules_forbid(tmp_path):
                    "    except Exception:\n"
                    "        return None\n\n\n"
                    "def g(x):\n"
-                   "    return x  # noqa: E501 - nothing long here\n")
+                   "    return x  # noqa: E501 - nothing long here\n\n\n"
+                   "def h(x):\n" + "".join(f"    if x == {i}:\n        return {i}\n" for i in range(16)))
     res = subprocess.run([str(VENV_BIN / "ruff"), "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"),
                           "--output-format", "concise", str(bad)], capture_output=True, text=True)
     assert res.returncode == 1, res.stdout + res.stderr
     found = {m.group(1) for m in re.finditer(r"bad\.py:\d+:\d+: ([A-Z]+[0-9]+)", res.stdout)}
-    assert found == {"F401", "BLE001", "RUF100"}, res.stdout
+    assert found == {"F401", "BLE001", "RUF100", "C901"}, res.stdout
+    assert "`h` is too complex (17 > 15)" in res.stdout
 
 
 def test_mypy_flags_a_type_error_with_the_repository_config(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,17 @@ def _cells(stdout: str) -> list[tuple]:
 def test_inference_starts_while_images_are_still_compressed(tmp_path, monkeypatch, jobs):
     use_fakes(monkeypatch)
     images = make_images(tmp_path / "imgs", 8, poison=[3])
-    log = tmp_path / "events.log"
-    # each encode is slow: a strictly phased run would load the model after the last encode
+    log, gate = tmp_path / "events.log", tmp_path / "go-on"
+    # the codec stops after 4 images (in each process) until the model has loaded: a strictly
+    # phased run would never load it, and hang here
     proc = spawn(_args(images, tmp_path, "slow", "-j", jobs), CVB_FAKES_LOG=str(log),
-                 CVB_FAKES_ENCODE_DELAY="0.15")
+                 CVB_FAKES_ENCODE_HOLD_AFTER="4", CVB_FAKES_GATE=str(gate))
+    began = time.monotonic()
+    while "load scripted" not in log_events(log):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - began < HANG_S, "the model never loaded while images were compressed"
+        time.sleep(0.05)
+    gate.touch()
     out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 1, err  # the poisoned image fails at both levels, the rest goes on
     events = [e for e in log_events(log) if e.startswith(("encode", "load"))]
@@ -63,8 +71,11 @@ def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, mon
     use_fakes(monkeypatch)
     images = make_images(tmp_path / "imgs", 10)
     store = tmp_path / "slow.sqlite"
-    args = _args(images, tmp_path, "slow", "-o", "task.questions=8")
-    proc = spawn(args, CVB_FAKES_DELAY="0.1")  # 80 reference answers, 2 per 0.1 s batch: 4 s
+    args = _args(images, tmp_path, "slow", "-o", "task.questions=200")
+    gate = tmp_path / "full-speed"
+    # 2000 reference answers, 2 per 0.1 s batch: 100 s, far more than a loaded machine needs for
+    # the 20 compressions; once they are seen, the gate lets the model finish at full speed
+    proc = spawn(args, CVB_FAKES_DELAY="0.1", CVB_FAKES_GATE=str(gate))
     try:
         deadline = time.monotonic() + HANG_S
         compressed = 0
@@ -78,8 +89,9 @@ def test_compressions_are_stored_while_the_model_is_busy_elsewhere(tmp_path, mon
             time.sleep(0.05)
         assert compressed == 10 * 2, "compressions were not stored while the model worked"
         assert count(store, "SELECT COUNT(*) FROM predictions WHERE codec != 'none'") == 0
-        assert count(store, "SELECT COUNT(*) FROM predictions") < 80  # still on the reference cell
+        assert count(store, "SELECT COUNT(*) FROM predictions") < 2000  # still on the reference cell
     finally:
+        gate.touch()
         out, err = proc.communicate(timeout=HANG_S)
     assert proc.returncode == 0, err
 

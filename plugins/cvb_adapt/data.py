@@ -174,11 +174,9 @@ def split_images(images: Sequence[TrainImage], val_fraction: float) -> set[int]:
 
 
 # ---- compression, through cvb run's engine -----------------------------------------------------
-def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry, jobs: int,
-            val_fraction: float, description: str, progress=None) -> Data:
-    """Hash the images, compress what the cache lacks, and split into train and validation pairs."""
-    from cvb.run.compress_units import ImageJob, LevelWork, Workshop, run_jobs
-
+def _distinct_images(sources: Sequence[ImageSource]) -> tuple[list[TrainImage], list[str]]:
+    """The readable images, each distinct picture once (a lossless copy of an image already
+    listed is the same image), and why each unreadable one was skipped."""
     from cvb.imageio import decode_image
 
     images: list[TrainImage] = []
@@ -191,14 +189,20 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
         except Exception as exc:  # noqa: BLE001 - an unreadable file is skipped, and said
             failed.append(f"{s.key}: {exc}")
             continue
-        if pixels not in seen:  # a lossless copy of an image already listed is the same image
+        if pixels not in seen:
             seen.add(pixels)
             images.append(TrainImage(s, hashlib.sha256(data).hexdigest(), pixels))
-    codecs = [c for c in plans if not c.is_reference]
-    if not codecs:
-        raise UsageError("give at least one codec to train on: --codec jpeg (`cvb list codecs`)")
+    return images, failed
+
+
+def _compress_missing(images: list[TrainImage], codecs: list, cache: "ImageCache", registry: Any, jobs: int,
+                      progress: Any) -> tuple[dict[str, str], dict[str, str]]:
+    """Compress every image at every codec level the cache lacks; returns the errors by cache
+    key and those of images that could not be read, by content hash."""
+    from cvb.run.compress_units import ImageJob, LevelWork, Workshop, run_jobs
+
     job_list = []
-    for i, im in enumerate(images):
+    for im in images:
         for c in codecs:
             work = tuple(LevelWork(lv, c.key(im.content_hash, lv), True, ()) for lv in c.levels
                          if cache.info(c.key(im.content_hash, lv)) is None)
@@ -206,18 +210,28 @@ def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry
                 job_list.append(ImageJob(im.content_hash, im.source, c.name, work))
     errors: dict[str, str] = {}
     bad_images: dict[str, str] = {}
-    if job_list:
-        bar = progress.bar("compress", sum(len(j.levels) for j in job_list)) if progress else None
-        by_name = {c.name: c for c in codecs}
-        workshop = Workshop(lambda cat, name: by_name[name].codec, cache)
-        for out in run_jobs(job_list, workshop, jobs, registry, {("codec", c.name): c.options for c in codecs}):
-            if out.image_error:
-                bad_images[out.job.content_hash] = out.image_error
-            for lo in out.levels:
-                if lo.error:
-                    errors[lo.key] = lo.error
-            if bar:
-                bar.advance(len(out.job.levels))
+    if not job_list:
+        return errors, bad_images
+    bar = progress.bar("compress", sum(len(j.levels) for j in job_list)) if progress else None
+    by_name = {c.name: c for c in codecs}
+    workshop = Workshop(lambda cat, name: by_name[name].codec, cache)
+    for out in run_jobs(job_list, workshop, jobs, registry, {("codec", c.name): c.options for c in codecs}):
+        if out.image_error:
+            bad_images[out.job.content_hash] = out.image_error
+        errors.update((lo.key, lo.error) for lo in out.levels if lo.error)
+        if bar:
+            bar.advance(len(out.job.levels))
+    return errors, bad_images
+
+
+def prepare(sources: Sequence[ImageSource], plans, cache: "ImageCache", registry, jobs: int,
+            val_fraction: float, description: str, progress=None) -> Data:
+    """Hash the images, compress what the cache lacks, and split into train and validation pairs."""
+    images, failed = _distinct_images(sources)
+    codecs = [c for c in plans if not c.is_reference]
+    if not codecs:
+        raise UsageError("give at least one codec to train on: --codec jpeg (`cvb list codecs`)")
+    errors, bad_images = _compress_missing(images, codecs, cache, registry, jobs, progress)
     val_ids = split_images(images, val_fraction)
     train: list[Any] = []
     val: list[Any] = []

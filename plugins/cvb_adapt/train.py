@@ -160,7 +160,6 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     from cvb.compat import ensure_torchvision
 
     ensure_torchvision()  # before transformers' lazy imports reach torchvision
-    import numpy as np
     import torch
     from accelerate import Accelerator
     from transformers import get_cosine_schedule_with_warmup
@@ -178,9 +177,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
         module.float()  # fp32 master weights (a no-op in fp32); the LLM keeps its dtype
     master = torch.float32
 
-    def amp():
-        """bf16 autocast around every vision forward (teacher, student, validation, probe)."""
-        return torch.autocast(acc.device.type, dtype=torch.bfloat16, enabled=dtype == "bf16")
+    amp = functools.partial(_autocast, acc.device.type, dtype == "bf16")
 
     world, rank = acc.num_processes, acc.process_index
     global_batch = settings.batch * world
@@ -193,10 +190,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     dataset = PairDataset(data, data.train, cache, settings.resolution)
     val_set = PairDataset(data, data.val, cache, settings.resolution)
 
-    def probe():
-        """One training image, as the student would get it: what ``Student`` derives the
-        trainable set from (the parameters its visual tokens depend on)."""
-        return image_inputs(vlm.processor, [dataset[0][2]], acc.device, master), 1
+    # one training image, as the student would get it: what ``Student`` derives the trainable
+    # set from (the parameters its visual tokens depend on)
+    probe = lambda: (image_inputs(vlm.processor, [dataset[0][2]], acc.device, master), 1)
 
     torch.manual_seed(settings.seed)
     with amp():
@@ -214,22 +210,10 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     ckpt_path = out / artifact.CHECKPOINT / "state.pt"
     if main:
         artifact.remove_stale_temporaries(out)  # a write killed half-way
-    start, curve, val_before = 0, [], None
+    start, val_before = 0, None
+    curve: list[float] = []
     if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["run_id"] != run_id:
-            raise UsageError(f"{out} holds a checkpoint of a run with other settings "
-                             f"({'; '.join(differences(state['run_id'], run_id))}); rerun with the same "
-                             f"options, or pass --restart to start over")
-        with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(state["weights"][name].to(p.device, p.dtype))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start, curve, val_before = state["step"], state["curve"], state["val_before"]
-        torch.set_rng_state(state["rng"])
-        if torch.cuda.is_available() and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        start, curve, val_before = _resume(ckpt_path, run_id, params, optimizer, scheduler, out)
         if main and console is not None:
             console.print(f"resuming {out} at step {start}/{total}")
 
@@ -245,45 +229,16 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                                      for p in pairs], [x.shape[0] for x in t], crops_per_image(comp))
         return pairs, comp, t
 
-    def validate() -> dict[str, float]:
-        """Mean per-image MSE over the validation pairs, per codec/level."""
-        import torch.nn.functional as F
-
-        student.train(False)
-        sums: dict[str, list[float]] = {}
-        try:
-            for lo in range(0, len(val_set), settings.batch):
-                items = [val_set[i] for i in range(lo, min(lo + settings.batch, len(val_set)))]
-                pairs, comp, t = tokens_pair(items)
-                with torch.no_grad(), amp():  # the bare module: DDP's forward would wait for the other ranks
-                    s = acc.unwrap_model(forward)(comp, len(items))
-                for p, a, b in zip(pairs, s, t):
-                    sums.setdefault(f"{p.codec}/{p.level}", []).append(F.mse_loss(a.float(), b.float()).item())
-        finally:
-            student.train(True)
-        return {k: sum(v) / len(v) for k, v in sums.items()}
+    # the bare module: DDP's forward would wait for the other ranks
+    validate = functools.partial(_validate, val_set, settings.batch, tokens_pair, acc.unwrap_model(forward),
+                                 student, amp)
 
     if val_before is None:  # every process needs it to balance the cells (the same on all)
         val_before = validate() if main or settings.balance == "cell" else {}
     weight = cell_weights(val_before, settings.balance)
     student.train(True)
 
-    def save_checkpoint(step: int) -> None:
-        if main:
-            state = {"run_id": run_id, "step": step, "curve": curve, "val_before": val_before,
-                     "weights": {n: p.detach().cpu() for n, p in params.items()},
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": torch.get_rng_state(),
-                     "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
-            import io
 
-            buf = io.BytesIO()
-            torch.save(state, buf)
-            artifact.write_atomic(ckpt_path, buf.getvalue())
-        acc.wait_for_everyone()
-
-    kill_at = int(os.environ.get(KILL_ENV, "0") or 0)
-    interrupt_at = int(os.environ.get(INTERRUPT_ENV, "0") or 0)
     bar = _bar(console, total, start, quiet or not main)
     t0, images_seen, running = time.perf_counter(), 0, None
     if torch.cuda.is_available():
@@ -293,24 +248,11 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     last = time.perf_counter()
     try:
         while step < total:
-            epoch, pos = divmod(step, spe)
-            order = np.random.default_rng([settings.seed, epoch]).permutation(len(dataset))
-            batches = [order[b * global_batch + rank * settings.batch:
-                             b * global_batch + (rank + 1) * settings.batch].tolist()
-                       for b in range(pos, min(spe, pos + total - step))]
-            loader = torch.utils.data.DataLoader(
-                dataset, batch_sampler=batches, num_workers=settings.workers, collate_fn=list,
-                worker_init_fn=functools.partial(_worker_init, os.getpid()) if settings.workers else None)
-            for items in loader:
+            for items in _epoch_loader(dataset, settings, step, total, spe, world, rank):
                 pairs, comp, t = tokens_pair(items)
                 with amp():
                     s = forward(comp, len(items))
-                if weight is None:
-                    loss = torch.nn.functional.mse_loss(torch.cat(s).float(), torch.cat(t).float())
-                else:  # each pair's MSE, scaled so every cell starts at the same loss (clean pairs: 1)
-                    loss = torch.stack([weight.get(f"{p.codec}/{p.level}", 1.0)
-                                        * torch.nn.functional.mse_loss(a.float(), b.float())
-                                        for p, a, b in zip(pairs, s, t)]).mean()
+                loss = _loss(pairs, s, t, weight)
                 acc.backward(loss)
                 if settings.grad_clip > 0:
                     acc.clip_grad_norm_(list(params.values()), settings.grad_clip)
@@ -327,11 +269,9 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                 curve.append(round(value, 8))
                 bar(step, running, scheduler.get_last_lr()[0])
                 if step % settings.save_every == 0 and step < total:
-                    save_checkpoint(step)
-                if kill_at and step == kill_at:
-                    os.kill(os.getpid(), signal.SIGKILL)
-                if interrupt_at and step == interrupt_at:
-                    os.kill(os.getpid(), signal.SIGINT)
+                    _save_checkpoint(acc, ckpt_path, {"run_id": run_id, "step": step, "curve": curve,
+                                                      "val_before": val_before}, params, optimizer, scheduler)
+                _test_signal(step)
     finally:
         bar(None, None, None)
     seconds = time.perf_counter() - t0
@@ -341,15 +281,34 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
     manifest: dict[str, Any] = {}
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        from cvb import __version__ as cvb_version
-        from cvb_hf import image_backend
-
-        from .seam import family_of, revision_of
-
         weights_sha = artifact.save_weights(out, dict(params), {"cvb": artifact.FORMAT})
         losses = {"val_before": val_before, "val_after": val_after, "train_curve": curve,
                   "val_pairs": len(data.val), "train_pairs": len(data.train)}
-        manifest = {
+        manifest = _manifest(vlm_ref, vlm, model, base_print, vocab, settings, student, resolution, train_spec,
+                             n_trained, len(params), total, world, dtype, data, describe, losses, weights_sha)
+        artifact.write_atomic(out / artifact.LOSSES, (json.dumps(losses, indent=1) + "\n").encode())
+        artifact.save_manifest(out, manifest)
+        shutil.rmtree(out / artifact.CHECKPOINT, ignore_errors=True)
+    acc.wait_for_everyone()
+    vlm.close()
+    done = step - start
+    return Outcome(manifest, start, done, seconds, images_seen / seconds if seconds > 0 and done else 0.0,
+                   peak, val_before, val_after, step_seconds)
+
+
+def _manifest(vlm_ref: str, vlm: Any, model: Any, base_print: str, vocab: Vocabulary, settings: Settings,
+              student: Any, resolution: Any, train_spec: TrainSpec, n_trained: int, n_tensors: int, total: int,
+              world: int, dtype: str, data: Data, describe: dict[str, Any] | None, losses: dict[str, Any],
+              weights_sha: str) -> dict[str, Any]:
+    """The adapter's ``adapter.json``: the base model, the processor, the vocabulary, how it was
+    trained and on what, its losses and its weights' digest."""
+    from cvb import __version__ as cvb_version
+    from cvb_hf import image_backend
+
+    from .seam import family_of, revision_of
+
+    val_before, val_after, curve = losses["val_before"], losses["val_after"], losses["train_curve"]
+    return {
             "format": artifact.FORMAT,
             "cvb_version": cvb_version,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -364,7 +323,7 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
             "condition": {"mode": vocab.mode, "placement": settings.placement,
                           "added_to": student.conditioner.kind if student.conditioner else None},
             "resolution": resolution,
-            "train": {"what": train_spec.label, "parameters": n_trained, "tensors": len(params),
+            "train": {"what": train_spec.label, "parameters": n_trained, "tensors": n_tensors,
                       "steps": total, "batch_per_process": settings.batch, "processes": world,
                       "lr": settings.lr, "warmup_steps": warmup_steps(settings.warmup, total),
                       "weight_decay": settings.weight_decay, "grad_clip": settings.grad_clip,
@@ -378,14 +337,114 @@ def run(make_vlm: Callable[[str, str], Any], vlm_ref: str, data: Data, cache, vo
                        "train_first": curve[0] if curve else None, "train_last": curve[-1] if curve else None},
             "weights": {"file": artifact.WEIGHTS, "sha256": weights_sha},
         }
-        artifact.write_atomic(out / artifact.LOSSES, (json.dumps(losses, indent=1) + "\n").encode())
-        artifact.save_manifest(out, manifest)
-        shutil.rmtree(out / artifact.CHECKPOINT, ignore_errors=True)
+
+
+def _autocast(device_type: str, bf16: bool) -> Any:
+    """bf16 autocast around every vision forward (teacher, student, validation, probe)."""
+    import torch
+
+    return torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16)
+
+
+def _save_checkpoint(acc: Any, path: Path, progress: dict[str, Any], params: dict, optimizer: Any,
+                     scheduler: Any) -> None:
+    """The main process writes the checkpoint (``progress``: run id, step, loss curve, first
+    validation; the weights, optimizer, schedule and random state); every process waits for it."""
+    import torch
+
+    if acc.is_main_process:
+        state = {**progress, "weights": {n: p.detach().cpu() for n, p in params.items()},
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+        import io
+
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        artifact.write_atomic(path, buf.getvalue())
     acc.wait_for_everyone()
-    vlm.close()
-    done = step - start
-    return Outcome(manifest, start, done, seconds, images_seen / seconds if seconds > 0 and done else 0.0,
-                   peak, val_before, val_after, step_seconds)
+
+
+def _validate(val_set: Any, batch: int, tokens_pair: Callable, forward: Callable, student: Any,
+              amp: Callable) -> dict[str, float]:
+    """Mean per-image MSE over the validation pairs, per codec/level."""
+    import torch
+    import torch.nn.functional as F
+
+    student.train(False)
+    sums: dict[str, list[float]] = {}
+    try:
+        for lo in range(0, len(val_set), batch):
+            items = [val_set[i] for i in range(lo, min(lo + batch, len(val_set)))]
+            pairs, comp, t = tokens_pair(items)
+            with torch.no_grad(), amp():
+                s = forward(comp, len(items))
+            for p, a, b in zip(pairs, s, t):
+                sums.setdefault(f"{p.codec}/{p.level}", []).append(F.mse_loss(a.float(), b.float()).item())
+    finally:
+        student.train(True)
+    return {k: sum(v) / len(v) for k, v in sums.items()}
+
+
+def _epoch_loader(dataset: Any, settings: Settings, step: int, total: int, spe: int, world: int,
+                  rank: int) -> Any:
+    """This process's batches from ``step`` to the end of its epoch (or of training): the
+    epoch's seeded permutation, cut into global batches, this rank's share of each."""
+    import numpy as np
+    import torch
+
+    epoch, pos = divmod(step, spe)
+    global_batch = settings.batch * world
+    order = np.random.default_rng([settings.seed, epoch]).permutation(len(dataset))
+    batches = [order[b * global_batch + rank * settings.batch:
+                     b * global_batch + (rank + 1) * settings.batch].tolist()
+               for b in range(pos, min(spe, pos + total - step))]
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=batches, num_workers=settings.workers, collate_fn=list,
+        worker_init_fn=functools.partial(_worker_init, os.getpid()) if settings.workers else None)
+
+
+def _resume(ckpt_path: Path, run_id: dict, params: dict, optimizer: Any, scheduler: Any,
+            out: Path) -> tuple[int, list, dict | None]:
+    """The checkpoint's step, loss curve and first validation, its weights, optimizer, schedule
+    and random state put back; a checkpoint of other settings is refused."""
+    import torch
+
+    state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    if state["run_id"] != run_id:
+        raise UsageError(f"{out} holds a checkpoint of a run with other settings "
+                         f"({'; '.join(differences(state['run_id'], run_id))}); rerun with the same "
+                         f"options, or pass --restart to start over")
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(state["weights"][name].to(p.device, p.dtype))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    if torch.cuda.is_available() and state.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["step"], state["curve"], state["val_before"]
+
+
+def _loss(pairs: list, student_tokens: list, teacher_tokens: list,
+          weight: dict[str, float] | None) -> Any:
+    """The batch's MSE between student and teacher tokens; with cell weights, each pair's MSE
+    scaled so every cell starts at the same loss (clean pairs: 1)."""
+    import torch
+
+    if weight is None:
+        return torch.nn.functional.mse_loss(torch.cat(student_tokens).float(), torch.cat(teacher_tokens).float())
+    return torch.stack([weight.get(f"{p.codec}/{p.level}", 1.0) * torch.nn.functional.mse_loss(a.float(), b.float())
+                        for p, a, b in zip(pairs, student_tokens, teacher_tokens)]).mean()
+
+
+def _test_signal(step: int) -> None:
+    """Kill (``KILL_ENV``) or interrupt (``INTERRUPT_ENV``) this process after the step those
+    variables name: how the tests stop a training run half-way."""
+    for env, sig in ((KILL_ENV, signal.SIGKILL), (INTERRUPT_ENV, signal.SIGINT)):
+        at = int(os.environ.get(env, "0") or 0)
+        if at and step == at:
+            os.kill(os.getpid(), sig)
 
 
 def _worker_init(parent: int, worker_id: int) -> None:

@@ -103,24 +103,35 @@ def per_image(queries: Sequence[Query], cache: ImageCache[T],
             image = queries[i].image
             assert image is not None  # keyed above: it has one
             todo[key] = image
-    if todo:
-        try:
-            fresh.update(zip(todo, compute(list(todo.values()))))
-        except UnavailableError:
-            raise
-        except Exception:  # noqa: BLE001 - retried one by one below
-            # one bad image in the batch: retry one by one so the others still get answers
-            for key, image in todo.items():
-                try:
-                    fresh[key] = compute([image])[0]
-                except UnavailableError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - the image that broke the batch fails alone
-                    results.update({i: exc for i, k in keys.items() if k == key})
-        for key in todo:
-            if key in fresh:
-                cache.put(key, fresh[key])
+    computed, errors = _compute_each(todo, compute)
+    for key, value in computed.items():
+        cache.put(key, value)
+    fresh.update(computed)
     for i, key in keys.items():
         if i not in results:
-            results[i] = fresh[key]
+            results[i] = errors[key] if key in errors else fresh[key]
     return results
+
+
+def _compute_each(todo: dict[str, "Image.Image"], compute: Callable[[list["Image.Image"]], list[T]]
+                  ) -> tuple[dict[str, T], dict[str, Exception]]:
+    """``compute`` of the images of ``todo`` in one call; when that fails, of each image alone,
+    so one bad image fails alone. Returns key -> result and key -> the exception of its image."""
+    if not todo:
+        return {}, {}
+    try:
+        return dict(zip(todo, compute(list(todo.values())))), {}
+    except UnavailableError:
+        raise
+    except Exception:  # noqa: BLE001 - retried one by one below
+        pass
+    done: dict[str, T] = {}
+    errors: dict[str, Exception] = {}
+    for key, image in todo.items():
+        try:
+            done[key] = compute([image])[0]
+        except UnavailableError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the image that broke the batch fails alone
+            errors[key] = exc
+    return done, errors

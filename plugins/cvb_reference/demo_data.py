@@ -174,17 +174,9 @@ def _save(image, path: Path) -> None:
     image.save(path, format="PNG")
 
 
-def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path | None = None,
-            seed: int = 0, eval_fraction: float = 0.5, eval_size: int = 384, crop_size: int = 256,
-            crops_per_image: int = 8, max_eval: int | None = None, max_train: int | None = None,
-            sample_photos: bool = True, label: bool = True, log: Callable[[str], None] = print) -> Prepared:
-    """Download (if needed), unpack and prepare the demo images under ``out``; label the held-out ones."""
-    from PIL import Image
-
-    if STAMPS not in packages:
-        raise UsageError(f"the evaluation images come from {STAMPS}: keep it in --package")
-    debs = debs or out / "debs"
-    files = download(packages, debs, log)
+def _unpack_fresh(packages: Sequence[str], files: dict[str, Path], out: Path) -> Path:
+    """Each package unpacked under ``out/unpacked``, and its copyright file copied to
+    ``out/licenses``; the folders a previous run wrote (eval, train, licenses) removed first."""
     unpacked = out / "unpacked"
     shutil.rmtree(unpacked, ignore_errors=True)
     for pkg, deb in files.items():
@@ -197,6 +189,63 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
         src = unpacked / p / "usr/share/doc" / p / "copyright"
         if src.is_file():
             shutil.copyfile(src, licenses / f"{p}.copyright")
+    return unpacked
+
+
+def _other_images(packages: Sequence[str], unpacked: Path, sample_photos: bool) -> list[tuple[str, Path]]:
+    """(name, path) of the training images that are not stamps: the other packages' images
+    (their docs left out) and, with ``sample_photos``, cvb's sample photos."""
+    sources: list[tuple[str, Path]] = []
+    for pkg in packages:
+        if pkg == STAMPS:
+            continue
+        share = unpacked / pkg / "usr/share"
+        sources += [(f"{pkg}/{p.relative_to(share)}", p) for p in sorted(share.rglob("*"))
+                    if p.suffix.lower() in IMAGE_SUFFIXES and "doc" not in p.relative_to(share).parts[:1]]
+    if sample_photos:
+        from cvb.sample_images import sample_photo_paths
+
+        sources += [(f"sample-photos/{name}", Path(p)) for name, p in sorted(sample_photo_paths().items())]
+    return sources
+
+
+def _crops_of(sources: list[tuple[str, Path]], crop_size: int, crops_per_image: int,
+              rng: random.Random) -> list[tuple[str, object]]:
+    """(name, crop) of ``crops_per_image`` random crops of each readable image of at least
+    64x64 pixels, each distinct image once (the same wallpaper at several resolutions counts once)."""
+    from PIL import Image
+
+    out: list[tuple[str, object]] = []
+    seen: set[str] = set()
+    for name, path in sources:
+        try:
+            image = Image.open(path)
+            image.load()
+        except Exception:  # noqa: BLE001 - an image Pillow cannot read is skipped
+            continue
+        if image.size[0] < 64 or image.size[1] < 64:
+            continue
+        digest = hashlib.sha256(image.tobytes()).hexdigest()
+        if digest in seen:
+            continue
+        seen.add(digest)
+        shrunk = shrink(flatten(image), 4 * crop_size)
+        for k, c in enumerate(crops(shrunk, crops_per_image, crop_size, rng)):
+            out.append((f"{Path(name).with_suffix('')}_c{k}.png", c))
+    return out
+
+
+def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path | None = None,
+            seed: int = 0, eval_fraction: float = 0.5, eval_size: int = 384, crop_size: int = 256,
+            crops_per_image: int = 8, max_eval: int | None = None, max_train: int | None = None,
+            sample_photos: bool = True, label: bool = True, log: Callable[[str], None] = print) -> Prepared:
+    """Download (if needed), unpack and prepare the demo images under ``out``; label the held-out ones."""
+    from PIL import Image
+
+    if STAMPS not in packages:
+        raise UsageError(f"the evaluation images come from {STAMPS}: keep it in --package")
+    files = download(packages, debs or out / "debs", log)
+    unpacked = _unpack_fresh(packages, files, out)
 
     rng = random.Random(seed)
     stamp_root = unpacked / STAMPS / STAMP_ROOT
@@ -216,33 +265,8 @@ def prepare(out: Path, *, packages: Sequence[str] = DEFAULT_PACKAGES, debs: Path
         for png in folders[f]:
             rel = png.relative_to(stamp_root)
             train.append((f"stamps/{rel}", shrink(flatten(Image.open(png)), eval_size)))
-    sources: list[tuple[str, Path]] = []
-    for pkg in packages:
-        if pkg == STAMPS:
-            continue
-        share = unpacked / pkg / "usr/share"
-        sources += [(f"{pkg}/{p.relative_to(share)}", p) for p in sorted(share.rglob("*"))
-                    if p.suffix.lower() in IMAGE_SUFFIXES and "doc" not in p.relative_to(share).parts[:1]]
-    if sample_photos:
-        from cvb.sample_images import sample_photo_paths
-
-        sources += [(f"sample-photos/{name}", Path(p)) for name, p in sorted(sample_photo_paths().items())]
-    seen: set[str] = set()
-    for name, path in sources:
-        try:
-            image = Image.open(path)
-            image.load()
-        except Exception:  # noqa: BLE001 - an image Pillow cannot read is skipped
-            continue
-        if image.size[0] < 64 or image.size[1] < 64:
-            continue
-        digest = hashlib.sha256(image.tobytes()).hexdigest()
-        if digest in seen:  # the same wallpaper at several resolutions counts once
-            continue
-        seen.add(digest)
-        image = shrink(flatten(image), 4 * crop_size)
-        for k, c in enumerate(crops(image, crops_per_image, crop_size, rng)):
-            train.append((f"{Path(name).with_suffix('')}_c{k}.png", c))
+    sources = _other_images(packages, unpacked, sample_photos)
+    train += _crops_of(sources, crop_size, crops_per_image, rng)
     if max_train:
         train = sorted(rng.sample(train, min(max_train, len(train))), key=lambda t: t[0])
     for name, picture in train:

@@ -309,35 +309,51 @@ def _level_list(key: str, value: Any, where: str) -> tuple[str, ...]:
         raise _fail(where, key, "a list of levels, one level or a comma-separated string", value) from None
 
 
+def _path(key: str, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise _fail(where, key, "a path", value)
+    return Path(value)
+
+
+def _count(key: str, value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(where, key, "a whole number of at least 1", value)
+    return value
+
+
+def _jobs(key: str, value: Any, where: str) -> int | str:
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise _fail(where, key, 'a number of processes (1 or more) or "auto"', value)
+
+
+def _gpus(key: str, value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise _fail(where, key, "a number of GPUs (0 or more)", value)
+    return float(value)
+
+
+def _flag(key: str, value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(where, key, "true or false", value)
+    return value
+
+
+#: the study keys whose values are not plain strings: key -> (key, value, file) -> the value
+_CONVERTERS: dict[str, Callable[[str, Any, str], Any]] = {
+    "options": lambda _key, value, where: _options(value, where),
+    "report": lambda _key, value, where: _report(value, where),
+    "levels": lambda _key, value, where: _levels(value, where),
+    "store": _path, "cache_dir": _path, "limit": _count, "replicas": _count, "batch_size": _count,
+    "jobs": _jobs, "replica_gpus": _gpus, "retry_failed": _flag,
+}
+
+
 def _convert(key: str, value: Any, where: str) -> Any:
     if key in LISTS:
         return _strings(key, value, where)
-    if key == "options":
-        return _options(value, where)
-    if key == "report":
-        return _report(value, where)
-    if key == "levels":
-        return _levels(value, where)
-    if key in ("store", "cache_dir"):
-        if not isinstance(value, str) or not value:
-            raise _fail(where, key, "a path", value)
-        return Path(value)
-    if key in ("limit", "replicas", "batch_size"):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise _fail(where, key, "a whole number of at least 1", value)
-        return value
-    if key == "jobs":
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            return value
-        raise _fail(where, key, 'a number of processes (1 or more) or "auto"', value)
-    if key == "replica_gpus":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise _fail(where, key, "a number of GPUs (0 or more)", value)
-        return float(value)
-    if key == "retry_failed":
-        if not isinstance(value, bool):
-            raise _fail(where, key, "true or false", value)
-        return value
+    if key in _CONVERTERS:
+        return _CONVERTERS[key](key, value, where)
     choices = {"executor": EXECUTORS, "mode": ("generate", "logits")}.get(key)
     if not isinstance(value, str) or (choices and value not in choices):
         raise _fail(where, key, f"one of {', '.join(choices)}" if choices else "a string", value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import click
 
@@ -58,49 +59,15 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
       cvb compress -c bmshj2018-factorized -i kodak/ # needs pre-placed CompressAI weights
       cvb compress -c jpeg -o jpeg.subsampling=4:4:4 -o jpeg.optimize=true
     """
-    from ..plugins import get_registry
     from ..rdbench import Unit, compressai_json, image_labels, run_units, summarize
-    from ..options import options_for, parse_options
-    from ..run.plan import create
     from ..run.progress import Progress
-    from ..sample_images import sample_photo_paths
 
     if out_dir:
         check_output_path(out_dir, "--out")
-    reg = get_registry()
     codec_names = split_csv(codecs)
     metric_names = metric_list(metrics)
-    requested = parse_levels(levels, codec_names)
-    for raw in options:  # parse_options speaks of cvb run's -o and its VLMs and tasks
-        target = raw.partition("=")[0]
-        if "=" not in raw or not target.strip().rpartition(".")[0] or not target.rpartition(".")[2].strip():
-            if "=" not in raw:
-                raise UsageError(f"-o {raw!r}: -o/--option takes CODEC.KEY=VALUE (e.g. -o "
-                                 f"jpeg.subsampling=4:4:4); to write results to a folder use --out {raw}")
-            raise UsageError(f"-o {raw!r}: write CODEC.KEY=VALUE, METRIC.KEY=VALUE, codec.KEY=VALUE "
-                             f"or metric.KEY=VALUE (e.g. -o jpeg.subsampling=4:4:4)")
-    opts = parse_options(options)
-    targets = {"codec", "metric", *codec_names, *metric_names}
-    stray = sorted(t for t, kv in opts.items() if kv and t not in targets)
-    if stray:
-        raise UsageError(f"-o {stray[0]}.KEY=VALUE names no codec or metric of this bench; "
-                         f"targets: {', '.join(['codec', 'metric', *codec_names, *metric_names])}")
-    chosen: dict[tuple[str, str], dict] = {}  # (category, name) -> options, for every process
-    plan: list[tuple[str, list[str]]] = []
-    for name in codec_names:  # fail up front on unknown/unusable codecs, levels, metrics, options
-        chosen[("codec", name)] = options_for(opts, "codec", name)
-        codec = create(reg, "codec", name, chosen[("codec", name)])
-        plan.append((name, codec_levels(codec, requested.get(name))))
-    for m in metric_names:
-        chosen[("metric", m)] = options_for(opts, "metric", m)
-        create(reg, "metric", m, chosen[("metric", m)])
-
-    if images:
-        paths = collect_images(images)
-    else:
-        paths = list(sample_photo_paths().values())
-        if not paths:
-            raise UsageError("no sample photos found (install scikit-image); pass --images")
+    chosen, plan = _bench_plan(codec_names, parse_levels(levels, codec_names), metric_names, options)
+    paths = _bench_images(images)
 
     from .jobs_option import resolved
 
@@ -145,6 +112,60 @@ def compress_cmd(codecs, levels, images, metrics, jobs, out_dir, options, per_im
         if len(failures) > 20:
             click.echo(f"  ... and {len(failures) - 20} more (see --json)", err=True)
         sys.exit(1)
+
+
+def _bench_images(images: Sequence[str]) -> list[Path]:
+    """The images given (files and folders), else cvb's sample photos."""
+    from ..sample_images import sample_photo_paths
+
+    if images:
+        return collect_images(images)
+    paths = list(sample_photo_paths().values())
+    if not paths:
+        raise UsageError("no sample photos found (install scikit-image); pass --images")
+    return paths
+
+
+def _check_option_syntax(options: Sequence[str]) -> None:
+    """Each ``-o`` is TARGET.KEY=VALUE, said in the bench's words (``parse_options`` speaks of
+    cvb run's -o and its VLMs and tasks)."""
+    for raw in options:
+        target = raw.partition("=")[0]
+        if "=" not in raw:
+            raise UsageError(f"-o {raw!r}: -o/--option takes CODEC.KEY=VALUE (e.g. -o "
+                             f"jpeg.subsampling=4:4:4); to write results to a folder use --out {raw}")
+        if not target.strip().rpartition(".")[0] or not target.rpartition(".")[2].strip():
+            raise UsageError(f"-o {raw!r}: write CODEC.KEY=VALUE, METRIC.KEY=VALUE, codec.KEY=VALUE "
+                             f"or metric.KEY=VALUE (e.g. -o jpeg.subsampling=4:4:4)")
+
+
+def _bench_plan(codec_names: list[str], requested: dict[str, list[str]], metric_names: list[str],
+                options: Sequence[str]) -> tuple[dict[tuple[str, str], dict], list[tuple[str, list[str]]]]:
+    """The options of every codec and metric ((category, name) -> options, for every process)
+    and each codec's levels; fails up front on unknown or unusable codecs, levels, metrics and
+    options."""
+    from ..options import options_for, parse_options
+    from ..plugins import get_registry
+    from ..run.plan import create
+
+    _check_option_syntax(options)
+    opts = parse_options(options)
+    targets = {"codec", "metric", *codec_names, *metric_names}
+    stray = sorted(t for t, kv in opts.items() if kv and t not in targets)
+    if stray:
+        raise UsageError(f"-o {stray[0]}.KEY=VALUE names no codec or metric of this bench; "
+                         f"targets: {', '.join(['codec', 'metric', *codec_names, *metric_names])}")
+    reg = get_registry()
+    chosen: dict[tuple[str, str], dict] = {}
+    plan: list[tuple[str, list[str]]] = []
+    for name in codec_names:
+        chosen[("codec", name)] = options_for(opts, "codec", name)
+        codec = create(reg, "codec", name, chosen[("codec", name)])
+        plan.append((name, codec_levels(codec, requested.get(name))))
+    for m in metric_names:
+        chosen[("metric", m)] = options_for(opts, "metric", m)
+        create(reg, "metric", m, chosen[("metric", m)])
+    return chosen, plan
 
 
 def _print_tables(summary, rows, metric_names, n_images) -> None:

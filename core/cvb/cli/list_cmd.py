@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import click
 
@@ -101,26 +102,37 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     if source is not None:
         _print_catalogue(catalogue_rows(reg, category, source), what, source, as_json)
         return
-    rows = [describe(s, reg.owner(category, s.name)) for s in reg.specs(category)]
-    conflicts = {n: o for (c, n), o in reg.conflicts().items() if c == category}
-    for name, owners in sorted(conflicts.items()):
-        rows.append({"name": name, "kind": "", "summary": "", "plugin": " + ".join(owners),
-                     "usable": False, "status": f"conflict: registered by {' and '.join(owners)}"})
-    for info in reg.broken_plugins():  # what it provides is unknown: its entry point names it
-        rows.append({"name": info.name, "kind": "?", "summary": "", "plugin": info.name, "usable": False,
-                     "broken_plugin": True,
-                     "status": f"its plugin {info.label()} {info.problem} (what it provides is unknown)"})
+    rows = _component_rows(reg, category)
     if as_json:
         from .output import json_result
 
         click.echo(json_result({what: rows}))
         return
+    _print_components(rows, what, category)
+
+
+def _component_rows(reg: Any, category: str) -> list[dict]:
+    """A row per registered component of ``category``, per name two plugins claim, and per
+    plugin that failed to load (what it provides is unknown: its entry point names it)."""
+    rows = [describe(s, reg.owner(category, s.name)) for s in reg.specs(category)]
+    conflicts = {n: o for (c, n), o in reg.conflicts().items() if c == category}
+    for name, owners in sorted(conflicts.items()):
+        rows.append({"name": name, "kind": "", "summary": "", "plugin": " + ".join(owners),
+                     "usable": False, "status": f"conflict: registered by {' and '.join(owners)}"})
+    for info in reg.broken_plugins():
+        rows.append({"name": info.name, "kind": "?", "summary": "", "plugin": info.name, "usable": False,
+                     "broken_plugin": True,
+                     "status": f"its plugin {info.label()} {info.problem} (what it provides is unknown)"})
+    return rows
+
+
+def _print_components(rows: list[dict], what: str, category: str) -> None:
+    """The rows as a table, with the long fix-it sentences numbered below it, full width."""
     from rich.table import Table
 
     from .console import console
 
     from rich import box
-    from rich.markup import escape
 
     table = Table(title=f"cvb {what}", box=box.SIMPLE_HEAD, pad_edge=False)
     cols = ["name", "kind"]
@@ -133,31 +145,36 @@ def list_cmd(what: str, as_json: bool, source: str | None) -> None:
     for col in cols:  # names never broken mid-word; levels and splits wrap between words
         wraps = col in ("levels", "splits")
         table.add_column(col, no_wrap=not wraps, ratio=1 if wraps else None, min_width=16 if wraps else None)
-    notes = []  # long fix-it sentences go below the table, full width
+    notes: list[tuple[str, str]] = []  # long fix-it sentences go below the table, full width
     for r in rows:
-        cells = []
-        for col in cols:
-            v = r.get(col, "")
-            if isinstance(v, list):
-                v = ",".join(v) if col != "splits" else ", ".join(v)
-            if col == "levels" and r.get("level_meaning"):  # what the numbers mean, under them
-                v = f"{v} [dim]({escape(r['level_meaning'])})[/]"
-            if col == "status":
-                if r["usable"] and r.get("note"):
-                    notes.append((r["name"], r["note"]))
-                    v = f"[green]ok[/], not cached [{len(notes)}]"
-                elif r["usable"]:
-                    v = "[green]ok[/]"
-                else:
-                    notes.append((r["name"], r["status"]))
-                    v = f"[yellow]unusable [{len(notes)}][/]"
-            cells.append(str(v))
-        table.add_row(*cells)
+        table.add_row(*[_table_cell(r, col, notes) for col in cols])
     console().print(table)
     for i, (name, reason) in enumerate(notes, 1):
         console().print(f"[yellow][{i}][/] [bold]{name}[/]: {reason}", highlight=False)
     if not rows:
         console().print(f"no {what} registered; `cvb plugins` shows what is installed")
+
+
+def _table_cell(r: dict, col: str, notes: list[tuple[str, str]]) -> str:
+    """Row ``r``'s text in column ``col``; a status with more to say adds it to ``notes`` and
+    shows its number."""
+    from rich.markup import escape
+
+    v = r.get(col, "")
+    if isinstance(v, list):
+        v = ",".join(v) if col != "splits" else ", ".join(v)
+    if col == "levels" and r.get("level_meaning"):  # what the numbers mean, under them
+        v = f"{v} [dim]({escape(r['level_meaning'])})[/]"
+    if col == "status":
+        if r["usable"] and r.get("note"):
+            notes.append((r["name"], r["note"]))
+            v = f"[green]ok[/], not cached [{len(notes)}]"
+        elif r["usable"]:
+            v = "[green]ok[/]"
+        else:
+            notes.append((r["name"], r["status"]))
+            v = f"[yellow]unusable [{len(notes)}][/]"
+    return str(v)
 
 
 def _print_catalogue(rows: list[dict], what: str, source: str, as_json: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from ..analysis.stats import ALPHA
@@ -119,88 +120,105 @@ def bootstrap_note(section: dict) -> str:
     return TEST_NAMES["cluster bootstrap"] + draws
 
 
+@dataclass(frozen=True)
+class _CellColumns:
+    """Which optional columns a section's cells table has, and each number column's decimals."""
+
+    score_metric: str
+    metrics: list[str]
+    graded: list[str]  # GRADED_DETAILS of the score metric that some cell has
+    has_ci: bool
+    has_dci: bool
+    has_p: bool
+    show_n: bool
+    show_failed: bool
+    score_dec: int
+    metric_dec: dict[str, int]
+
+    @classmethod
+    def of(cls, section: dict, metrics: list[str]) -> "_CellColumns":
+        sm, cells = section["score_metric"], section["cells"]
+        return cls(
+            score_metric=sm, metrics=metrics,
+            graded=[k for k in GRADED_DETAILS.get(sm, ()) if any(k in c["details"] for c in cells)],
+            has_ci=any(c.get("ci") for c in cells), has_dci=any(c.get("delta_ci") for c in cells),
+            has_p=any(c.get("p") is not None for c in cells), show_n=len({c["n"] for c in cells}) > 1,
+            show_failed=any(c["n_failed"] for c in cells),
+            score_dec=decimals_for([c["score"] for c in cells] + [x for c in cells for x in (c.get("ci") or [])]),
+            metric_dec={m: decimals_for(c["metrics"].get(m) for c in cells) for m in metrics})
+
+    def header(self, conf: str) -> list[str]:
+        sm = self.score_metric
+        return ["codec", "level", "bpp", sm, *([f"{conf} CI"] if self.has_ci else []), "delta",
+                *([f"delta {conf} CI"] if self.has_dci else []), *(["p"] if self.has_p else []),
+                *(GRADED_DETAILS[sm][k] for k in self.graded), *self.metrics,
+                *(["n"] if self.show_n else []), *(["failed"] if self.show_failed else [])]
+
+    def row(self, c: dict) -> list:
+        reference = c["codec"] == "none"
+        score: str = fmt(c["score"], decimals=self.score_dec)
+        delta = "" if reference else fmt(c.get("delta", math.nan), True, self.score_dec)
+        if not reference and c.get("significant"):
+            delta += "*"
+        if c.get("error") and not math.isfinite(c["score"]):
+            score, delta = Reason(c["error"]), ""
+        relative = reference and self.score_metric in RELATIVE_SCORES  # measured against itself: always 100
+        if relative:
+            score, delta = "(ref.)", ""
+        row = [c["codec"], c["level"], fmt(c["bpp"], decimals=3), score]
+        if self.has_ci:
+            row.append("" if relative else fmt_ci(c.get("ci"), self.score_dec))
+        row.append(delta)
+        if self.has_dci:
+            row.append("" if reference else fmt_ci(c.get("delta_ci"), self.score_dec, signed=True))
+        if self.has_p:
+            row.append("" if reference else fmt_p(c.get("p")))
+        row += ["" if reference else fmt(c["details"].get(k), decimals=2) for k in self.graded]
+        row += ["" if reference else fmt(c["metrics"].get(m), decimals=self.metric_dec[m]) for m in self.metrics]
+        if self.show_n:
+            row.append(str(c["n"]))
+        if self.show_failed:
+            row.append(str(c["n_failed"]))
+        return row
+
+
 def cells_table(section: dict, metrics: list[str]) -> Table:
     """Scores of one task x VLM with interval, change against the uncompressed cell, the
     change's interval and p-value, all from one method (``method_note``).
 
     Every number column has one number of decimals; ``cvb run`` prints this same table.
     """
-    sm = section["score_metric"]
-    ref = section["reference"]
-    cells = section["cells"]
-    has_ci = any(c.get("ci") for c in cells)
-    has_dci = any(c.get("delta_ci") for c in cells)
-    has_p = any(c.get("p") is not None for c in cells)
-    show_n = len({c["n"] for c in cells}) > 1
-    show_failed = any(c["n_failed"] for c in cells)
-    score_dec = decimals_for([c["score"] for c in cells] + [x for c in cells for x in (c.get("ci") or [])])
-    delta_dec = score_dec
-    metric_dec = {m: decimals_for(c["metrics"].get(m) for c in cells) for m in metrics}
-    conf = _confidence(section)
-    header = ["codec", "level", "bpp", sm]
-    if has_ci:
-        header.append(f"{conf} CI")
-    header.append("delta")
-    if has_dci:
-        header.append(f"delta {conf} CI")
-    if has_p:
-        header.append("p")
-    graded = [k for k in GRADED_DETAILS.get(sm, ()) if any(k in c["details"] for c in cells)]
-    header += [GRADED_DETAILS[sm][k] for k in graded]
-    header += list(metrics)
-    if show_n:
-        header.append("n")
-    if show_failed:
-        header.append("failed")
-    rows = []
-    for c in cells:
-        reference = c["codec"] == "none"
-        score = fmt(c["score"], decimals=score_dec)
-        delta = "" if reference else fmt(c.get("delta", math.nan), True, delta_dec)
-        if not reference and c.get("significant"):
-            delta += "*"
-        if c.get("error") and not math.isfinite(c["score"]):
-            score, delta = Reason(c["error"]), ""
-        relative = reference and sm in RELATIVE_SCORES  # measured against itself: always 100
-        if relative:
-            score, delta = "(ref.)", ""
-        row = [c["codec"], c["level"], fmt(c["bpp"], decimals=3), score]
-        if has_ci:
-            row.append("" if relative else fmt_ci(c.get("ci"), score_dec))
-        row.append(delta)
-        if has_dci:
-            row.append("" if reference else fmt_ci(c.get("delta_ci"), delta_dec, signed=True))
-        if has_p:
-            row.append("" if reference else fmt_p(c.get("p")))
-        row += ["" if reference else fmt(c["details"].get(k), decimals=2) for k in graded]
-        row += [fmt(c["metrics"].get(m), decimals=metric_dec[m]) if not reference else "" for m in metrics]
-        if show_n:
-            row.append(str(c["n"]))
-        if show_failed:
-            row.append(str(c["n_failed"]))
-        rows.append(row)
+    cols = _CellColumns.of(section, metrics)
+    rows = [cols.row(c) for c in section["cells"]]
+    return Table(f"{section_title(section)}: {cols.score_metric} per codec and level",
+                 cols.header(_confidence(section)), rows, "; ".join(_cells_notes(section, cols)))
+
+
+def _cells_notes(section: dict, cols: _CellColumns) -> list[str]:
+    """The cells table's notes: what delta means, n, the methods, warnings."""
+    sm, cells = cols.score_metric, section["cells"]
     notes = []
-    if not ref:
+    if not section["reference"]:
         notes.append("no uncompressed (codec none) cell was run for this task x VLM")
     else:
         notes.append(f"delta = {sm} - uncompressed {sm} (row none: bpp 24 = uncompressed 8-bit RGB)")
-    if not show_n and cells:
+    if not cols.show_n and cells:
         notes.append(f"n = {cells[0]['n']} samples per cell")
     methods = sorted({CI_NAMES.get(c.get("ci_method"), c.get("ci_method")) for c in cells if c.get("ci_method")})
     verdict = method_note(section)
     if verdict:
         notes.append(verdict)
-    if has_ci and methods != ["cluster bootstrap over images"]:
+    if cols.has_ci and methods != ["cluster bootstrap over images"]:
         notes.append(f"score CI: {' / '.join(methods)}")
     if sm in RELATIVE_SCORES:
         notes.append(f"{sm} compares each answer with the answer on the uncompressed image")
-    if graded:
+    if cols.graded:
         notes.append("word F1: graded agreement of free-text answers with the uncompressed ones")
     notes += [f"warning: {w}" for w in section.get("warnings") or []]
     unc = section.get("uncertainty") or {}
     if unc.get("reason"):
         notes.append(f"no intervals: {unc['reason']}")
-    return Table(f"{section_title(section)}: {sm} per codec and level", header, rows, "; ".join(notes))
+    return notes
 
 
 def _bd_cell(result: dict, percent: bool = False) -> str:

@@ -493,14 +493,31 @@ class Runner:
             t, c, level, _ = todo[n]
             yield t, c, level, i, key, status
 
-    def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
+    def _pending_cells(self, vlm: VLMPlan) -> tuple[list[tuple], int]:
+        """(task, codec, level, its pending samples when the cell begins) of each cell with
+        answers to ask, and how many answers in all (counted now)."""
         todo, total = [], 0
         for t in self.plan.tasks:
             for c, level in self.plan.cells():
-                n = len(self._pending(t, vlm, c, level))  # counted now, listed when the cell begins
+                n = len(self._pending(t, vlm, c, level))
                 if n:
                     todo.append((t, c, level, lambda t=t, c=c, level=level: self._pending(t, vlm, c, level)))
                     total += n
+        return todo, total
+
+    def _unanswerable(self, t, c, level: str, i: int, status) -> str | None:
+        """Why sample ``i`` cannot be asked at this codec and level (its image or its
+        compression failed), or None."""
+        error = self._image_error(t, i)
+        if error is None and not c.is_reference:
+            if status is _MISSING:
+                error = f"codec {c.name} level {level}: not compressed"
+            elif status is not None:
+                error = f"codec: {status}"
+        return error
+
+    def _infer_pending(self, session: VLMSession, vlm: VLMPlan) -> None:
+        todo, total = self._pending_cells(vlm)
         if not total:
             return  # every answer is stored: the model is never loaded
         bar = self.progress.bar(f"infer {vlm.label}", total)
@@ -510,12 +527,7 @@ class Runner:
         aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
-                error = self._image_error(t, i)
-                if error is None and not c.is_reference:
-                    if status is _MISSING:
-                        error = f"codec {c.name} level {level}: not compressed"
-                    elif status is not None:
-                        error = f"codec: {status}"
+                error = self._unanswerable(t, c, level, i, status)
                 if error is not None:
                     failed.append(self._row(t, i, vlm, self._vlm_versions[vlm.label], c, level, key,
                                             Answer("", error=error)))

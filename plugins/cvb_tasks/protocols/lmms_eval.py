@@ -318,6 +318,37 @@ _MCQ_PRIORITY = {"start": 10, "end": 9, "phrase": 7, "parentheses": 6, "period":
                  "right_paren": 3, "space": 2, "fallback": 0}  # mcq_extract.py:52-62
 
 
+def _mcq_formatted(text: str, choices: list[str]) -> list[tuple[str, int, str]]:
+    """mcq_extract.py: (letter, its last position, format) of each letter written "(A)", "A.",
+    "A:", "A)" or "A "."""
+    return [(ch, text.rfind(fmt.format(ch)), name)
+            for fmt, name in (("({})", "parentheses"), ("{}.", "period"), ("{}:", "colon"),
+                              ("{})", "right_paren"), ("{} ", "space"))
+            for ch in choices if fmt.format(ch) in text]
+
+
+def _mcq_after_phrase(text: str, choices: list[str]) -> list[tuple[str, int, str]]:
+    """mcq_extract.py: each letter's first position after each answer phrase ("the answer is" ...)."""
+    lower = text.lower()
+    cands = []
+    for phrase in _MCQ_PHRASES:
+        idx = lower.find(phrase)
+        if idx != -1:
+            after = idx + len(phrase)
+            cands += [(ch, pos, "phrase") for ch in choices if (pos := text.find(ch, after)) != -1]
+    return cands
+
+
+def _mcq_at_the_ends(text: str, choices: list[str]) -> list[tuple[str, int, str]]:
+    """mcq_extract.py: a letter that starts or ends the answer, not inside a word."""
+    stripped = text.strip()
+    starts = [(ch, 0, "start") for ch in choices
+              if stripped.startswith(ch) and (len(stripped) == 1 or not stripped[1].isalpha())]
+    ends = [(ch, len(text) - 1, "end") for ch in choices
+            if stripped.endswith(ch) and (len(stripped) == 1 or not stripped[-2].isalpha())]
+    return starts + ends
+
+
 def extract_mcq_answer(response: str, choices: Sequence[str] | None = None) -> str:
     """mcq_extract.py:65-157: every letter in every format, then the highest-priority format,
     the latest position within it."""
@@ -328,28 +359,8 @@ def extract_mcq_answer(response: str, choices: Sequence[str] | None = None) -> s
     for char in [",", ".", "!", "?", ";", ":", "'", '"']:
         text = text.strip(char)
     text = " " + text + " "
-    cands: list[tuple[str, int, str]] = []
-    for fmt, name in (("({})", "parentheses"), ("{}.", "period"), ("{}:", "colon"), ("{})", "right_paren"),
-                      ("{} ", "space")):
-        for ch in all_choices:
-            if fmt.format(ch) in text:
-                cands.append((ch, text.rfind(fmt.format(ch)), name))
-    lower = text.lower()
-    for phrase in _MCQ_PHRASES:
-        idx = lower.find(phrase)
-        if idx != -1:
-            after = idx + len(phrase)
-            for ch in all_choices:
-                pos = text.find(ch, after)
-                if pos != -1:
-                    cands.append((ch, pos, "phrase"))
-    stripped = text.strip()
-    for ch in all_choices:
-        if stripped.startswith(ch) and (len(stripped) == 1 or not stripped[1].isalpha()):
-            cands.append((ch, 0, "start"))
-    for ch in all_choices:
-        if stripped.endswith(ch) and (len(stripped) == 1 or not stripped[-2].isalpha()):
-            cands.append((ch, len(text) - 1, "end"))
+    cands = [*_mcq_formatted(text, all_choices), *_mcq_after_phrase(text, all_choices),
+             *_mcq_at_the_ends(text, all_choices)]
     if not cands:
         for ch in all_choices:
             if ch in text:

@@ -93,12 +93,19 @@ _ANSWERED = [0]  # queries this process's VLMs answered
 
 def _hold(switch: str, done: int) -> None:
     """``$CVB_FAKES_HOLD_AFTER=N`` (answers) or ``$CVB_FAKES_ENCODE_HOLD_AFTER=N`` (codec calls):
-    once this process has made N, it never makes another (it sleeps until the run is
-    interrupted or killed), so a test that stops a run in the middle finds it there however
-    slow the machine is, with no timing to win."""
+    once this process has made N, it makes no other until the gate opens (``_gate_open``) or
+    the run is interrupted or killed, so a test that stops a run in the middle finds it there
+    however slow the machine is, with no timing to win."""
     limit = os.environ.get(switch)
-    while limit and done >= int(limit):
+    while limit and done >= int(limit) and not _gate_open():
         time.sleep(0.05)
+
+
+def _gate_open() -> bool:
+    """``$CVB_FAKES_GATE=PATH``: the model's delay and the holds below last only until PATH
+    exists (a test keeps a run slow, or stopped, while it looks, then lets it finish)."""
+    gate = os.environ.get("CVB_FAKES_GATE")
+    return bool(gate) and os.path.exists(gate)
 
 
 def _record(queries) -> None:
@@ -159,7 +166,7 @@ class TextureVLM(ScriptedVLM):
         _die_once(queries)
         _hold("CVB_FAKES_HOLD_AFTER", _ANSWERED[0])
         _record(queries)
-        if self.delay:
+        if self.delay and not _gate_open():
             time.sleep(self.delay)
         if self.raise_on and any(self.raise_on in q.sample_id for q in queries):
             self._loaded = True
