@@ -65,9 +65,10 @@ def test_report_store_is_the_report_the_cli_prints(tmp_path, fakes):
     from cvb.api import Report, Study, report_store, run_study
 
     store = tmp_path / "r.sqlite"
-    run_study(Study(**MATRIX, store=store, cache_dir=tmp_path / "cache"))
+    run = run_study(Study(**MATRIX, store=store, cache_dir=tmp_path / "cache"))
     report = report_store(store, resamples=20, seed=7)
     assert isinstance(report, Report)
+    assert report.cells == run.cells  # typed Cells, with the same delta, as the run returned
     assert [(s["task"], s["vlm"]) for s in report.sections] == [("sample", "scripted")]
 
     cli = _cvb("report", "--store", store, "--resamples", "20", "--seed", "7", "--json", "-q")

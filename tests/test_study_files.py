@@ -286,3 +286,24 @@ def test_a_level_may_be_one_number():
     assert study_from_dict({"levels": 7}).levels == ("7",)
     with pytest.raises(UsageError, match="levels.jpeg must be a list of levels, one level or a comma-separated"):
         study_from_dict({"levels": {"jpeg": {"q": 5}}})
+
+
+def test_cvb_run_points_at_the_report_of_its_study(tmp_path):
+    images = make_images(tmp_path / "imgs", 4)
+    study = _study(tmp_path, images, 'store = "r.sqlite"\n')
+    run = _cvb("run", "--config", "study.toml", "--cache-dir", "c", "-q", cwd=tmp_path, COLUMNS="200")
+    assert run.returncode == 0, run.stderr
+    assert "BD-metrics: cvb report --config study.toml\n" in run.stderr  # its [report] settings come along
+    flag = _cvb("run", "--config", study, "--store", "other.sqlite", "--cache-dir", "c", "-q", cwd=tmp_path,
+                COLUMNS="200")
+    assert flag.returncode == 0, flag.stderr
+    assert "BD-metrics: cvb report --store other.sqlite\n" in flag.stderr  # not the file's store
+
+
+def test_cvb_report_config_before_any_run_says_how_to_make_the_store(tmp_path):
+    images = make_images(tmp_path / "imgs", 4)
+    _study(tmp_path, images, 'store = "r.sqlite"\n')
+    report = _cvb("report", "--config", "study.toml", cwd=tmp_path, COLUMNS="200")
+    assert report.returncode == 2, report.stderr
+    assert "no results store at r.sqlite (the store of study file study.toml); `cvb run --config study.toml` " \
+           "makes one" in report.stderr

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from ..errors import UsageError
 from ..identity import stored_label
 
+from .cell import Cell
 from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, Study, store_path
 
 if TYPE_CHECKING:
@@ -29,10 +30,10 @@ __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "INFERENCES", "INTERPOLATIONS", 
 class Report:
     """A built report: ``data`` is what report.json holds (``sections`` per task x VLM with
     their tables, BD-metrics and warnings; ``provenance``; ``inference``), ``cells`` the store's
-    cells it was built from."""
+    cells it was built from (``Cell``, as ``RunResult.cells``)."""
 
     data: dict[str, Any]
-    cells: list[dict[str, Any]]
+    cells: list[Cell]
     store: Path
     cache_dir: Path | None = None
     registry: Registry | None = field(default=None, repr=False)
@@ -79,8 +80,9 @@ class Report:
         from ..run.store import Store
 
         with Store(self.store, create=False) as store:
-            return write_browser(store, self.cells, out_dir, ImageCache(self.cache_dir or default_cache_dir()),
-                                 self.registry or get_registry(), flipping=n, steady=min(STEADY, n), warn=warn)
+            return write_browser(store, [c.as_dict() for c in self.cells], out_dir,
+                                 ImageCache(self.cache_dir or default_cache_dir()), self.registry or get_registry(),
+                                 flipping=n, steady=min(STEADY, n), warn=warn)
 
 
 def load_cells(store: Store, task: str | None = None) -> list[dict]:
@@ -176,7 +178,10 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
     for section in data["sections"]:
         if section["vlm"] in pairs and section["vlm"] in unlike:
             section["warnings"].append(unlike[section["vlm"]])
-    return Report(data=data, cells=cells, store=path, cache_dir=cache_dir, registry=registry)
+    from ..run.summary import with_delta
+
+    typed = [Cell.of(c) for c in with_delta([dict(c) for c in cells])]
+    return Report(data=data, cells=typed, store=path, cache_dir=cache_dir, registry=registry)
 
 
 def report_study(study: Study, **overrides: Any) -> Report:

@@ -42,7 +42,8 @@ def _to_terminal(message: str) -> None:
 @click.command("run")
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Study file (TOML): the matrix and every setting these flags take, in one file "
-                   "a paper keeps (docs/study-files.md); flags given here override it.")
+                   "a paper keeps (docs/study-files.md); flags given here override it. Its relative "
+                   "paths (store, cache_dir) are read from the file's folder.")
 @click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
@@ -134,7 +135,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
         click.echo(json_result(json_safe(result.as_json())))
     else:
         summary.print_cells(out, [c.as_dict() for c in result.cells], result.metric_names)
-        err.print(f"intervals, paired tests and BD-metrics: cvb report --store {store_path}",
+        err.print(f"intervals, paired tests and BD-metrics: {_report_command(ctx, config, store_path)}",
                   markup=False, highlight=False, soft_wrap=True)
         shared = f"; {work['by_other_runs']} made by another run on this store" if work.get("by_other_runs") else ""
         out.print(f"store {store_path} (run {result.run_id}): {work['compressed']} compressed, "
@@ -144,6 +145,16 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
     if result.failures:
         summary.print_failures(out, result.failures)
         ctx.exit(EXIT_FAILURES)
+
+
+def _report_command(ctx: click.Context, config: Path | None, store: Path) -> str:
+    """The ``cvb report`` of this run's store: ``--config`` when the study file names it (its
+    ``[report]`` settings come along), else ``--store``."""
+    from click.core import ParameterSource
+
+    if config is not None and ctx.get_parameter_source("store_path") is not ParameterSource.COMMANDLINE:
+        return f"cvb report --config {config}"
+    return f"cvb report --store {store}"
 
 
 #: run_cmd's parameters that are a study's fields under another name
