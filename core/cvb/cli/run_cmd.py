@@ -143,7 +143,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
                   f"{work['cells_scored']} cells scored; models loaded: "
                   f"{', '.join(work['models_loaded']) or 'none'}{shared}")
     if result.failures:
-        summary.print_failures(out, result.failures)
+        summary.print_failures(out, [f.as_dict() for f in result.failures])
         ctx.exit(EXIT_FAILURES)
 
 
