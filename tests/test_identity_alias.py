@@ -52,7 +52,7 @@ def test_every_spelling_of_an_alias_is_filed_under_the_alias(tmp_path, monkeypat
     (tmp_path / ALIAS).mkdir()  # a local folder of that name is that folder, as hf:ALIAS loads it
     assert label_of(hf, f"hf:{ALIAS}", {}) == f"hf:{(tmp_path / ALIAS).resolve()}"
     # cvb report --vlm: the hub id finds the answers the alias holds
-    read = lambda typed: label_of(registry.spec("vlm", typed.partition(":")[0]), typed, {})  # noqa: E731
+    read = lambda typed: label_of(registry.spec("vlm", typed.partition(":")[0]), typed, {})
     assert stored_label(f"hf:{HUB_ID}", [ALIAS, "hf:Qwen/X"], read) == ALIAS
 
 

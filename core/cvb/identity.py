@@ -3,12 +3,12 @@
 A VLM, task or metric of a run is identified by its reference, in canonical form (a local path
 in ARG resolved to an absolute one where the spec says ARG may be a path: ``hf:x`` and
 ``hf:./x`` are one model; one of several names of a component, such as an alias and the hub id
-it names, written as the one its spec's ``canonical`` chooses), and the options that can change its results, sorted. Options that
-only change how it runs (``Spec.affects_results``: the category's ``speed_options``, an
-``Option(..., affects_results=False)``) are not part of it, so changing one never asks a model
-again. Its text form, the *label* (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``), is
-what the store's rows carry and what ``cvb report`` prints; ``Identity.parse`` is the one
-reader of a label (the store's ``components`` table holds its parts as columns).
+it names, written as the one its spec's ``canonical`` chooses), and the options that can change
+its results, sorted. Options that only change how it runs (``Spec.affects_results``: the
+category's ``speed_options``, an ``Option(..., affects_results=False)``) are not part of it, so
+changing one never asks a model again. Its text form, the *label* (``hf:Qwen/X[mode=logits]``,
+``ssim[downsample=True]``), is what the store's rows carry and what ``cvb report`` prints;
+``Identity.parse`` is the one reader of a label (the store's ``components`` table holds its parts as columns).
 """
 
 from __future__ import annotations
