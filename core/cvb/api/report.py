@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ..errors import UsageError
-from ..identity import stored_label
+from ..errors import CvbError, UsageError
+from ..identity import Identity, stored_label
 
 from .cell import Cell
 from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, Study, store_path
@@ -123,16 +124,26 @@ def adapted_conditions(store: Store, cells: list[dict], adapted: Mapping[str, st
     return out
 
 
-def _as_stored(entries: Sequence[str], labels: Mapping[str, Any]) -> list[str]:
+def _label_today(registry: Registry, typed: str) -> str | None:
+    """The label a VLM named ``typed`` is filed under today (``Identity.read`` by its spec:
+    ``hf:ORG/NAME`` -> its alias); None when no VLM of that name is registered."""
+    try:
+        return Identity.read(registry.spec("vlm", Identity.parse(typed).name), typed).label
+    except CvbError:
+        return None
+
+
+def _as_stored(entries: Sequence[str], labels: Mapping[str, Any],
+               read: Callable[[str], str | None] | None = None) -> list[str]:
     """``--adapted`` entries with each VLM named as the store names it (a relative adapter
-    folder made absolute: ``identity.stored_label``)."""
+    folder made absolute, an alias's hub id as the alias: ``identity.stored_label``)."""
     from ..analysis.gap import split_pair
 
     out = []
     for entry in entries:
         base, sep, adapted = split_pair(entry)
-        out.append(f"{stored_label(base.strip(), labels)}={stored_label(adapted.strip(), labels)}" if sep
-                   else stored_label(entry.strip(), labels))
+        out.append(f"{stored_label(base.strip(), labels, read)}={stored_label(adapted.strip(), labels, read)}"
+                   if sep else stored_label(entry.strip(), labels, read))
     return out
 
 
@@ -163,7 +174,8 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
         versions = st.component_versions()["vlms"]
-        adapted, vlm = _as_stored(adapted, versions), (vlm and stored_label(vlm, versions))
+        read = partial(_label_today, registry)
+        adapted, vlm = _as_stored(adapted, versions, read), (vlm and stored_label(vlm, versions, read))
         pairs, unlike = resolve_adapted(tuple(adapted), versions, allow_unlike) if adapted else ({}, {})
         conditions = adapted_conditions(st, cells, pairs)
         if vlm is not None:

@@ -30,11 +30,10 @@ import time
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..identity import Identity
-from ..specs import split_ref
 from ..types import Answer, Sample
 from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
@@ -170,17 +169,28 @@ class Runner:
     def _file_components(self) -> None:
         """Record the identities this run files results under (the store's ``components``),
         and take over the answers an older cvb stored under another label of the same VLM."""
+        today = self._labels_today("vlm", self.store.component_labels("vlm"))
         for vlm in self.plan.vlms:
-            name = split_ref(vlm.ref)[0]
-            spec = self.registry.spec("vlm", name)
-            earlier = [label for label in self.store.component_labels("vlm", name)
-                       if label != vlm.label and Identity.read(spec, label).label == vlm.label]
+            earlier = [label for label, now in today.items() if label != vlm.label and now == vlm.label]
             if earlier:  # only answers of this model version move (any, if it cannot be built here)
                 version = None if vlm.model is None else str(getattr(vlm.model, "version", "")) or None
                 self.store.adopt_vlm_label(vlm.label, earlier, version)
         labels = [("vlm", v.label) for v in self.plan.vlms] + [("metric", m.name) for m in self.plan.metrics]
         labels += [("task", label) for t in self.plan.tasks for label in {t.label, t.answers_label or t.label}]
         self.store.record_components([(cat, Identity.parse(label)) for cat, label in labels])
+
+    def _labels_today(self, category: str, labels: Iterable[str]) -> dict[str, str]:
+        """Each stored label -> the label it names today (``Identity.read`` by the rules of the
+        spec it names, which may be another spelling's: ``hf:ORG/NAME`` reads as its alias);
+        a label whose component is no longer registered here is left out."""
+        out = {}
+        for label in labels:
+            try:
+                spec = self.registry.spec(category, Identity.parse(label).name)
+            except CvbError:  # its plugin is gone or broken: nothing of this run can be it
+                continue
+            out[label] = Identity.read(spec, label).label
+        return out
 
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in
