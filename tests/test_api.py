@@ -212,3 +212,14 @@ def test_failures_are_typed_and_are_what_the_cli_lists(tmp_path, fakes):
     assert json.loads(cli.stdout)["failures"] == [f.as_dict() for f in result.failures]
     with pytest.raises(TypeError, match="no field for the failure key.*retries"):
         Failure.of({**result.failures[0].as_dict(), "retries": 2})
+
+
+def test_docs_api_md_names_every_field_of_a_runs_work():
+    """``RunResult.work`` is the runner's ``Work``: each of its counters is explained in docs/api.md."""
+    import dataclasses
+
+    from cvb.run.runner import Work
+
+    text = " ".join((Path(__file__).parents[1] / "docs" / "api.md").read_text().split())
+    section = text.split("`RunResult.work`:", 1)[1].split("`RunResult.matrix`", 1)[0]
+    assert [f.name for f in dataclasses.fields(Work) if f"`{f.name}`" not in section] == []
