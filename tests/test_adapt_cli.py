@@ -46,6 +46,7 @@ def whole(workdir) -> dict:
     return json.loads(_cvb(*_adapt_args(model, photos, "whole"), "--json", "-q", cwd=root).stdout)
 
 
+@pytest.mark.slow
 def test_adapt_then_run_then_report(workdir, whole):
     """The paper's loop, as a user types it: train, rerun (only reports), run base and adapted
     VLM over a task, report the gap decomposition and the adapter's BD gain."""
@@ -84,6 +85,7 @@ def test_adapt_then_run_then_report(workdir, whole):
     assert section["adapter_bd"][0]["codec"] == "jpeg"
 
 
+@pytest.mark.slow
 def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
     """The control of the gap decomposition: an adapter trained with lr 0 changes nothing, so
     against its base under the same preprocessing (``adapted-base:``, the default base of
@@ -131,6 +133,7 @@ def test_identity_adapter_has_no_gain_when_compared_like_for_like(workdir):
         get_registry().create("vlm", f"adapted:{root / 'edited'}")
 
 
+@pytest.mark.slow
 def test_killed_training_resumes_to_the_same_adapter(workdir, whole):
     """A training killed with SIGKILL after step 5 resumes from its step-3 checkpoint to the
     adapter of the same training run in one go (``whole``): the same bytes, the same losses."""
@@ -151,6 +154,7 @@ def test_killed_training_resumes_to_the_same_adapter(workdir, whole):
     assert resumed["adapter"]["losses"] == whole["adapter"]["losses"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_a_resume_hint(workdir):
     root, photos, model = workdir
     out = _cvb(*_adapt_args(model, photos, "interrupted"), "-q", cwd=root, check=False,
@@ -174,6 +178,7 @@ def _processes_with(marker: str) -> list[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.slow
 def test_kill_9_leaves_no_data_loader_worker_behind(workdir):
     """``kill -9`` of `cvb adapt` while its DataLoader workers read images: within 5 s no process
     of the run is left (they used to live on, holding the caller's output pipes)."""
@@ -230,6 +235,7 @@ def test_adapt_refuses_bad_input_clearly(workdir, extra, message):
 
 
 @pytest.mark.parametrize("arch", ["qwen2_5_vl", "llava"])
+@pytest.mark.slow
 def test_two_processes_train_as_one_with_their_joint_batch(workdir, tiny_vlm_dirs, arch):
     """The multi-GPU path (DistributedDataParallel through accelerate), run as two CPU processes
     by torchrun: each takes half of every global batch, gradients are averaged, only the first
@@ -253,6 +259,7 @@ def test_two_processes_train_as_one_with_their_joint_batch(workdir, tiny_vlm_dir
     assert not (root / f"two-{arch}" / "checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_an_edited_adapter_json_is_a_clear_refusal(workdir):
     """A hand-edited or damaged adapter.json: exit 2 naming the field, from `cvb run` and from
     rerunning `cvb adapt`, never a KeyError or TypeError traceback."""

@@ -65,9 +65,10 @@ def test_report_store_is_the_report_the_cli_prints(tmp_path, fakes):
     from cvb.api import Report, Study, report_store, run_study
 
     store = tmp_path / "r.sqlite"
-    run_study(Study(**MATRIX, store=store, cache_dir=tmp_path / "cache"))
+    run = run_study(Study(**MATRIX, store=store, cache_dir=tmp_path / "cache"))
     report = report_store(store, resamples=20, seed=7)
     assert isinstance(report, Report)
+    assert report.cells == run.cells  # typed Cells, with the same delta, as the run returned
     assert [(s["task"], s["vlm"]) for s in report.sections] == [("sample", "scripted")]
 
     cli = _cvb("report", "--store", store, "--resamples", "20", "--seed", "7", "--json", "-q")
@@ -187,3 +188,38 @@ def test_a_killed_api_run_resumes_where_it_stopped(tmp_path, fakes):
         assert db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0] == 18
     fresh = run_study(Study(**MATRIX, store=tmp_path / "fresh.sqlite", cache_dir=tmp_path / "c2"))
     assert [c.as_dict() for c in resumed.cells] == [c.as_dict() for c in fresh.cells]
+
+
+def test_failures_are_typed_and_are_what_the_cli_lists(tmp_path, fakes):
+    """A unit that fails (the fake codec refuses a poisoned image) is a ``Failure`` in the
+    result, and the one ``cvb run --json`` lists; the status says so."""
+    from cvb.api import Failure, Study, run_study
+    from cvb_fakes import make_images
+
+    images = make_images(tmp_path / "imgs", 4, poison=(1,))
+    matrix = {"vlms": ("scripted",), "tasks": (f"toy:{images}",), "codecs": ("fake",), "levels": ("1",),
+              "metrics": ("mse",)}
+    result = run_study(Study(**matrix, store=tmp_path / "api.sqlite", cache_dir=tmp_path / "c1"))
+    assert not result.ok and result.status == "failures" and result.failures
+    assert all(isinstance(f, Failure) for f in result.failures)
+    compress = [f for f in result.failures if f.stage == "compress"]
+    assert len(compress) == 1 and (compress[0].codec, compress[0].level) == ("fake", "1") and compress[0].error
+    assert result.failure_counts == {s: sum(f.stage == s for f in result.failures) for s in result.failure_counts}
+
+    cli = _cvb("run", "--vlm", "scripted", "--task", f"toy:{images}", "--codec", "fake", "-l", "1", "--metric",
+               "mse", "--store", tmp_path / "cli.sqlite", "--cache-dir", tmp_path / "c2", "-q", "--json")
+    assert cli.returncode == 1, cli.stderr
+    assert json.loads(cli.stdout)["failures"] == [f.as_dict() for f in result.failures]
+    with pytest.raises(TypeError, match="no field for the failure key.*retries"):
+        Failure.of({**result.failures[0].as_dict(), "retries": 2})
+
+
+def test_docs_api_md_names_every_field_of_a_runs_work():
+    """``RunResult.work`` is the runner's ``Work``: each of its counters is explained in docs/api.md."""
+    import dataclasses
+
+    from cvb.run.runner import Work
+
+    text = " ".join((Path(__file__).parents[1] / "docs" / "api.md").read_text().split())
+    section = text.split("`RunResult.work`:", 1)[1].split("`RunResult.matrix`", 1)[0]
+    assert [f.name for f in dataclasses.fields(Work) if f"`{f.name}`" not in section] == []

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "plugins" / "cvb-fakes"))
 
@@ -115,6 +116,7 @@ def test_the_default_anchor_is_the_codec_the_run_named_first(tmp_path):
     assert json.loads(named.stdout)["sections"][0]["anchor"] == "jpeg"  # the control: --anchor still wins
 
 
+@pytest.mark.slow
 def test_report_finds_the_store_run_and_the_demo_write(tmp_path):
     """`cvb run` with no --store writes cvb-out/results.sqlite (scripts/demo.sh's path too), and
     `cvb report`/`cvb export` read it with no flag; $CVB_STORE names another for all of them."""
@@ -247,6 +249,7 @@ def test_completion_after_check_report_levels_and_options(tmp_path):
     assert _complete("report", "-t", "", cwd=tmp_path) == []  # no store here: nothing, no traceback
 
 
+@pytest.mark.slow
 def test_one_flag_vocabulary_with_old_spellings_kept(tmp_path):
     """`check` reads -o and -l as `run` does; a usage mistake in `check` is a usage error (exit
     2), not a FAILED rule; old spellings (--output, --dir, -O, --batch) still work, unshown."""

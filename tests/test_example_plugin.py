@@ -74,6 +74,7 @@ def test_installed_codec_really_compresses(example_site):
     # learned (LearnedCodec), random weights; on one small crop (CI time: 19 s on the sample photos)
     ("tiny-factorized", ["-l", "1", "--skip", "rate", "--skip", "fidelity", "--skip", "large", "-i", "CROP"]),
 ])
+@pytest.mark.slow
 def test_contributing_examples_pass_the_conformance_check(example_site, name, skips, tmp_path):
     """The three worked examples of CONTRIBUTING.md, installed, pass `cvb check` as users run it."""
     from PIL import Image

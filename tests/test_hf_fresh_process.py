@@ -38,6 +38,7 @@ def _cvb_run(tmp_path: Path, vlms: str, mode: str) -> dict:
 
 
 @pytest.mark.parametrize("mode", ["generate", "logits"])
+@pytest.mark.slow
 def test_every_tiny_architecture_answers_through_cvb_run_in_a_fresh_process(tiny_vlm_dirs, tmp_path, mode):
     vlms = ",".join(f"hf:{tiny_vlm_dirs[arch]}" for arch in ARCHS)
     result = _cvb_run(tmp_path, vlms, mode)

@@ -89,6 +89,7 @@ def test_a_bad_backend_is_a_usage_error():
         get_registry().create("vlm", "hf:qwen2.5-vl-3b", image_backend="opencv")
 
 
+@pytest.mark.slow
 def test_cvb_run_with_a_pinned_backend_in_a_fresh_process(tiny_vlm_dirs, tmp_path):
     """Every architecture the docs name, through the real `cvb run` in a new interpreter, pinned
     to PIL (transformers' own choice here is torchvision: the rebuilt image processor is used)."""

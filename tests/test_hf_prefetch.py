@@ -175,6 +175,7 @@ def _run(tmp_path, store, path, prefetch):
     return json.loads(out.stdout), rows
 
 
+@pytest.mark.slow
 def test_cvb_run_with_prefetch_stores_the_same_answers_under_the_same_label(tiny_vlm_dirs, tmp_path):
     path = tiny_vlm_dirs["qwen2_5_vl"]
     result, rows = _run(tmp_path, tmp_path / "on.sqlite", path, "on")

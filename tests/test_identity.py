@@ -36,7 +36,7 @@ def test_a_local_model_folder_is_one_identity_however_it_is_written(registry, tm
                                                   "hf:sub/../tiny-qwen")}
     assert labels == {f"hf:{(tmp_path / 'tiny-qwen').resolve()}"}
     # a hub id (no such folder here) and a task's ARG (not declared a path) stay as written
-    assert label_of(spec, "hf:Qwen/Qwen2.5-VL-3B-Instruct", {}) == "hf:Qwen/Qwen2.5-VL-3B-Instruct"
+    assert label_of(spec, "hf:Qwen/Qwen2.5-VL-72B-Instruct", {}) == "hf:Qwen/Qwen2.5-VL-72B-Instruct"
     assert label_of(registry.spec("task", "folder"), "folder:tiny-qwen", {}) == "folder:tiny-qwen"
 
 

@@ -382,6 +382,7 @@ def _written(text: str, seed: int) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_end_to_end_cli_two_codecs_then_report_with_bd(tmp_path):
     """``cvb run --task lmms-eval:docvqa_val:LOCAL`` on the offline reference model with two
     codecs, in a fresh process, then ``cvb report``: a BD row between the codecs, the cells

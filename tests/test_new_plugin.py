@@ -23,6 +23,7 @@ def cvb(*args, site=None, cwd=None):
 
 
 @pytest.mark.parametrize("category", ["codec", "vlm", "task", "metric"])
+@pytest.mark.slow
 def test_template_installs_passes_check_and_its_own_tests(tmp_path, category):
     name = f"my-{category}"
     res = cvb("new-plugin", category, name, "--dir", str(tmp_path))

@@ -366,6 +366,7 @@ COCO = [
 ]
 
 
+@pytest.mark.slow
 def test_coco_caption(tmp_path):
     rows = [{"question_id": f"COCO_val2014_{i + 1:012d}.jpg", "id": i, "answer": refs,
              "image": image_cell((i * 50, 10, 10))} for i, (refs, _) in enumerate(COCO)]

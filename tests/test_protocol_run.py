@@ -43,6 +43,7 @@ def rows(store, sql: str) -> list[tuple]:
         conn.close()
 
 
+@pytest.mark.slow
 def test_lmms_eval_protocol_end_to_end_with_a_real_model(tmp_path, tiny_vlm_dirs):
     data, store = pope_copy(tmp_path / "POPE"), tmp_path / "r.sqlite"
     base = ["run", "--task", f"pope:{data}", "--vlm", f"hf:{tiny_vlm_dirs['qwen2_5_vl']}", "--store", str(store),

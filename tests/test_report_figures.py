@@ -112,6 +112,7 @@ def _store(tmp_path):
     return write_store(tmp_path / "demo.sqlite", demo_cells())
 
 
+@pytest.mark.slow
 def test_cvb_report_writes_print_figures_and_restyles(tmp_path):
     from PIL import Image
 

@@ -242,6 +242,7 @@ def _answer(req, seen):
 
 
 @pytest.mark.parametrize("protocol", ["cvb", "lmms-eval", "vlmevalkit"])
+@pytest.mark.slow
 def test_cvb_report_pope_f1_intervals_equal_rescoring_every_resample(tmp_path, protocol):
     data = pope_data(tmp_path / "POPE", images=20, questions=3)
     env = {**os.environ, "CVB_TEST_KEY": KEY, "CVB_REPORT_CACHE": str(tmp_path / "stats.sqlite")}

@@ -116,6 +116,7 @@ def crop():
     return Image.open(sample_photo_paths()["chelsea"]).convert("RGB").crop((0, 0, 150, 90))
 
 
+@pytest.mark.slow
 def test_diffeic_passes_the_conformance_kit_with_real_rates(research_env):
     """All rules but the 4000 px one (CI time), rates included: the stand-in's levels differ."""
     assert diffeic_status() is None

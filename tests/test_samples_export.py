@@ -6,7 +6,7 @@ VLM was handed. All through fresh `cvb` processes."""
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib.machinery
 import io
 import json
 import re
@@ -87,7 +87,9 @@ def test_samples_export_has_what_was_asked_and_answered(study):
 def test_log_samples_fields_of_lmms_eval_all_have_a_column():
     """lmms-eval 0.7.3's own ``--log_samples`` record (read from its evaluator's source, not
     imported): every key it writes has a counterpart here, named in LMMS_EVAL_LOG_SAMPLES."""
-    spec = importlib.util.find_spec("lmms_eval")
+    # on the path, not from sys.modules: a test before this one in the process may hold a
+    # spec-less stand-in package there (tests/lmms_eval_oracle.py), which find_spec refuses
+    spec = importlib.machinery.PathFinder.find_spec("lmms_eval")
     if spec is None:
         pytest.fail("lmms-eval is part of the test install (scripts/setup.sh)")
     source = (Path(spec.origin).parent / "evaluator.py").read_text(encoding="utf-8")

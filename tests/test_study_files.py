@@ -298,3 +298,12 @@ def test_cvb_run_points_at_the_report_of_its_study(tmp_path):
                 COLUMNS="200")
     assert flag.returncode == 0, flag.stderr
     assert "BD-metrics: cvb report --store other.sqlite\n" in flag.stderr  # not the file's store
+
+
+def test_cvb_report_config_before_any_run_says_how_to_make_the_store(tmp_path):
+    images = make_images(tmp_path / "imgs", 4)
+    _study(tmp_path, images, 'store = "r.sqlite"\n')
+    report = _cvb("report", "--config", "study.toml", cwd=tmp_path, COLUMNS="200")
+    assert report.returncode == 2, report.stderr
+    assert "no results store at r.sqlite (the store of study file study.toml); `cvb run --config study.toml` " \
+           "makes one" in report.stderr

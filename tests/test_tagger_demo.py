@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from hang_guard import HANG_S
 
 CVB = [sys.executable, "-m", "cvb"]
@@ -38,6 +39,7 @@ def _cvb(*args, cwd: Path) -> subprocess.CompletedProcess:
     return out
 
 
+@pytest.mark.slow
 def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
     debs = sorted(DEBS.glob("tuxpaint-stamps-default_*.deb"))
     assert debs, (f"no tuxpaint-stamps-default .deb in {DEBS}: scripts/setup.sh downloads it (apt-get download "

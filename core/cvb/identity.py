@@ -2,12 +2,13 @@
 
 A VLM, task or metric of a run is identified by its reference, in canonical form (a local path
 in ARG resolved to an absolute one where the spec says ARG may be a path: ``hf:x`` and
-``hf:./x`` are one model), and the options that can change its results, sorted. Options that
-only change how it runs (``Spec.affects_results``: the category's ``speed_options``, an
-``Option(..., affects_results=False)``) are not part of it, so changing one never asks a model
-again. Its text form, the *label* (``hf:Qwen/X[mode=logits]``, ``ssim[downsample=True]``), is
-what the store's rows carry and what ``cvb report`` prints; ``Identity.parse`` is the one
-reader of a label (the store's ``components`` table holds its parts as columns).
+``hf:./x`` are one model; one of several names of a component, such as an alias and the hub id
+it names, written as the one its spec's ``canonical`` chooses), and the options that can change
+its results, sorted. Options that only change how it runs (``Spec.affects_results``: the
+category's ``speed_options``, an ``Option(..., affects_results=False)``) are not part of it, so
+changing one never asks a model again. Its text form, the *label* (``hf:Qwen/X[mode=logits]``,
+``ssim[downsample=True]``), is what the store's rows carry and what ``cvb report`` prints;
+``Identity.parse`` is the one reader of a label (the store's ``components`` table holds its parts as columns).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
-from .specs import Spec, split_ref
+from .specs import Spec, resolve, split_ref
 
 #: task options that choose how answers are scored: not part of the identity predictions are
 #: stored under, so changing only the scoring rule rescores stored answers without asking the
@@ -59,6 +60,8 @@ class Identity:
         name, arg = split_ref(ref)
         if arg is not None and spec.local_arg:
             arg = canonical_arg(arg)
+        if spec.canonical is not None:  # one of several names of one component: the one it is filed under
+            name, arg = split_ref(resolve(spec.canonical)(name if arg is None else f"{name}:{arg}"))
         return cls.make(name, arg, {k: v for k, v in options.items() if spec.affects_results(k)})
 
     @classmethod
@@ -113,13 +116,18 @@ class Identity:
         return {"protocol": self.option("protocol") or DEFAULT_PROTOCOL, "judge": self.option("judge") or None}
 
 
-def stored_label(typed: str, labels: Iterable[str]) -> str:
+def stored_label(typed: str, labels: Iterable[str], read: Callable[[str], str | None] | None = None) -> str:
     """The stored label a name a user types means (``cvb report --vlm``/``--adapted``): itself
-    where stored, else the same with a local path ARG made absolute, as runs file it
-    (``adapted:adapters/x`` -> ``adapted:/home/me/adapters/x``); ``typed`` when neither is."""
+    where stored, else the label it names today (``read``: ``Identity.read`` by its spec, so
+    ``hf:ORG/NAME`` finds its alias's answers), else the same with a local path ARG made
+    absolute, as runs file it (``adapted:adapters/x`` -> ``adapted:/home/me/adapters/x``);
+    ``typed`` when none is."""
     known = set(labels)
     if typed in known:
         return typed
+    today = read(typed) if read is not None else None
+    if today in known:
+        return today
     ident = Identity.parse(typed)
     if ident.arg is not None:
         absolute = Identity(ident.name, canonical_arg(ident.arg), ident.options).label

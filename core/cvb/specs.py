@@ -73,6 +73,11 @@ class Spec:
     #: identity holds it as an absolute path where it exists, so ``hf:x``, ``hf:./x`` and
     #: ``hf:/abs/x`` (one folder) share stored results
     local_arg: bool = field(default=False, compare=False)
+    #: where several references name one component (an alias and the hub id it names): a
+    #: ``"module:function"`` (or the function) taking the reference as typed (``name:ARG``, a
+    #: local ARG already absolute) and returning the one its results are filed under, so every
+    #: spelling shares stored results (``hf:ORG/NAME`` -> ``ALIAS``); None: the reference itself
+    canonical: str | Callable[[str], str] | None = field(default=None, compare=False)
     #: the older spelling of ``Option(..., affects_results=False)`` (still honoured): names of
     #: options that change how the component runs, never its results
     execution_options: tuple[str, ...] = field(default=(), compare=False)

@@ -12,6 +12,8 @@ exports, and only that (docs/vlm-hf.md, "The seam"): ``HFVLM`` (subclass it; its
 ``find_projector``, ``image_inputs``, ``features``, ``visual_tokens``, ``crops_per_image``.
 """
 
+from typing import Any
+
 #: the public names (imported from the package root; its modules are internal) -> their module,
 #: imported on first use so that loading the plugin stays light
 _WHERE = {
@@ -30,7 +32,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _WHERE:
         import importlib
 

@@ -40,12 +40,29 @@ DOWNLOAD_GB: dict[str, float] = {
     "deepseek-community/Janus-Pro-7B": 14.8,
 }
 
+#: hub model id -> the alias that names it
+_ALIAS_OF: dict[str, str] = {model_id: alias for alias, (model_id, _) in ALIASES.items()}
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _PATH_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
 
 
 def known_aliases() -> str:
     return ", ".join(sorted(ALIASES))
+
+
+def canonical_ref(ref: str) -> str:
+    """The reference an ``hf`` model's answers are filed under (``VLMSpec.canonical``): an alias
+    (``hf:smolvlm-256m``, ``hf:SmolVLM-256M``) and the hub id an alias names
+    (``hf:HuggingFaceTB/SmolVLM-256M-Instruct``) are the alias spec, ``smolvlm-256m``: the name
+    the docs run the paper's models by, so stores made that way keep their labels. Anything else
+    (another hub id, a local folder, already absolute here) stays as it is."""
+    arg = ref.partition(":")[2]
+    if Path(arg).expanduser().exists():  # a local folder wins over an alias, as in resolve_model
+        return ref
+    if arg.lower() in ALIASES:
+        return arg.lower()
+    return _ALIAS_OF.get(arg, ref)
 
 
 def resolve_model(ref: str) -> tuple[str, bool]:

@@ -79,7 +79,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def load_config(source: str, is_local: bool, revision: str | None):
+def load_config(source: str, is_local: bool, revision: str | None) -> Any:
     """The checkpoint's config, or an error saying why there is none."""
     transformers_ready()
     from transformers import AutoConfig, __version__ as tf_version
@@ -107,7 +107,7 @@ def load_config(source: str, is_local: bool, revision: str | None):
         raise UnavailableError(f"model {source} is not available here ({why}); {download_hint(source)}") from None
 
 
-def check_image_text_to_text(config, source: str) -> None:
+def check_image_text_to_text(config: Any, source: str) -> None:
     """Refuse a checkpoint that ``AutoModelForImageTextToText`` cannot load, naming what it is."""
     transformers_ready()
     from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES
@@ -132,7 +132,7 @@ def _mentions_video(exc: BaseException) -> bool:
     return False
 
 
-def load_processor(source: str, config, is_local: bool, revision: str | None):
+def load_processor(source: str, config: Any, is_local: bool, revision: str | None) -> Any:
     """``AutoProcessor``, or the same processor built with ``video_processor=None`` when only its
     video half (which needs torchvision) fails: cvb never sends videos."""
     transformers_ready()
@@ -155,14 +155,14 @@ def load_processor(source: str, config, is_local: bool, revision: str | None):
 IMAGE_BACKENDS = ("auto", "pil", "torchvision")
 
 
-def image_backend(image_processor) -> str:
+def image_backend(image_processor: Any) -> str:
     """``torchvision`` or ``pil``: which of transformers' two implementations this image processor
     is (``TorchvisionBackend`` in transformers 5, ``BaseImageProcessorFast`` in 4.x)."""
     names = {c.__name__ for c in type(image_processor).__mro__}
     return "torchvision" if names & {"TorchvisionBackend", "BaseImageProcessorFast"} else "pil"
 
 
-def use_image_backend(processor, source: str, is_local: bool, revision: str | None, backend: str):
+def use_image_backend(processor: Any, source: str, is_local: bool, revision: str | None, backend: str) -> Any:
     """Give ``processor`` the image processor of ``backend`` (``pil`` or ``torchvision``).
 
     The image processor alone is rebuilt: asking ``AutoProcessor`` for a backend also asks it of
@@ -188,7 +188,7 @@ def use_image_backend(processor, source: str, is_local: bool, revision: str | No
     return processor
 
 
-def processor_without_video(source: str, config, kwargs: dict[str, Any]):
+def processor_without_video(source: str, config: Any, kwargs: dict[str, Any]) -> Any:
     """Build the checkpoint's processor class from its tokenizer and (PIL) image processor."""
     transformers_ready()
     from transformers import AutoImageProcessor, AutoTokenizer
@@ -215,11 +215,11 @@ def processor_without_video(source: str, config, kwargs: dict[str, Any]):
     return _without_video(cls).from_args_and_dict(args, processor_dict, **extra)
 
 
-def _without_video(cls):
+def _without_video(cls: Any) -> Any:
     """A subclass of the processor class that accepts ``None`` for its video processor."""
 
     class ProcessorWithoutVideo(cls):
-        def check_argument_for_proper_class(self, argument_name, argument):
+        def check_argument_for_proper_class(self, argument_name: Any, argument: Any) -> Any:
             if argument is None and "video" in argument_name:
                 return None
             return super().check_argument_for_proper_class(argument_name, argument)
@@ -228,8 +228,8 @@ def _without_video(cls):
     return ProcessorWithoutVideo
 
 
-def load_model(source: str, config, is_local: bool, revision: str | None, *, dtype: Any,
-               device_map: Any, attn_implementation: str | None):
+def load_model(source: str, config: Any, is_local: bool, revision: str | None, *, dtype: Any,
+               device_map: Any, attn_implementation: str | None) -> Any:
     """``AutoModelForImageTextToText.from_pretrained`` with cvb's errors."""
     transformers_ready()
     from transformers import AutoModelForImageTextToText

@@ -1,7 +1,8 @@
 """Registers the ``hf`` VLM family and one VLM per alias. Imports nothing heavy.
 
 ``--vlm hf:Qwen/Qwen2.5-VL-3B-Instruct``, ``--vlm hf:/path/to/checkpoint``, ``--vlm hf:smolvlm-256m``
-and ``--vlm smolvlm-256m`` all create the same kind of ``cvb_hf.vlm.HFVLM``.
+and ``--vlm smolvlm-256m`` all create the same kind of ``cvb_hf.vlm.HFVLM``; the last three are
+one model, whose answers are stored under ``smolvlm-256m`` (``aliases.canonical_ref``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from cvb import hookimpl
 from cvb.specs import VLMSpec
 
-from .aliases import ALIASES, known_aliases
+from .aliases import ALIASES, canonical_ref, known_aliases
 from .status import hf_status, model_notice, model_status
 from .vlm import OPTIONS  # light: vlm.py imports torch/transformers in methods
 
@@ -35,6 +36,7 @@ def register_vlms(register) -> None:
         arg="ORG/NAME|PATH|ALIAS",
         options=dict(OPTIONS),
         local_arg=True,
+        canonical=canonical_ref,  # an alias and the hub id it names are one model: filed as the alias
     ))
     for alias, (model_id, description) in ALIASES.items():
         register(VLMSpec(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 TOWER_ATTRIBUTES = ("visual", "vision_tower", "vision_model", "vision_encoder")
 
 
-def _find(model, attributes: Sequence[str]) -> "torch.nn.Module | None":
+def _find(model: Any, attributes: Sequence[str]) -> "torch.nn.Module | None":
     """The first ``attributes`` module on the model's inner ``.model``, else on the model."""
     import torch
 
@@ -36,7 +36,7 @@ def _find(model, attributes: Sequence[str]) -> "torch.nn.Module | None":
     return None
 
 
-def find_vision_tower(model) -> "torch.nn.Module":
+def find_vision_tower(model: Any) -> "torch.nn.Module":
     tower = _find(model, TOWER_ATTRIBUTES)
     if tower is not None:
         return tower
@@ -44,7 +44,7 @@ def find_vision_tower(model) -> "torch.nn.Module":
         f"{type(model).__name__} keeps its vision tower under none of {', '.join(TOWER_ATTRIBUTES)}")
 
 
-def _image_features_fn(model):
+def _image_features_fn(model: Any) -> Any:
     """``get_image_features`` of the model, or of its inner ``.model`` (Janus keeps it there)."""
     for holder in (model, getattr(model, "model", None)):
         fn = getattr(holder, "get_image_features", None) if holder is not None else None
@@ -53,7 +53,7 @@ def _image_features_fn(model):
     raise UnavailableError(f"{type(model).__name__} has no get_image_features: cvb cannot read its visual tokens")
 
 
-def image_inputs(processor, images: Sequence["Image.Image"], device: Any, dtype: Any) -> dict[str, Any]:
+def image_inputs(processor: Any, images: Sequence["Image.Image"], device: Any, dtype: Any) -> dict[str, Any]:
     """What the image processor makes of ``images``, on the model's device and dtype."""
     import torch
 
@@ -73,12 +73,13 @@ def image_inputs(processor, images: Sequence["Image.Image"], device: Any, dtype:
 PROJECTOR_ATTRIBUTES = ("multi_modal_projector", "connector", "aligner")
 
 
-def find_projector(model) -> "torch.nn.Module | None":
+def find_projector(model: Any) -> "torch.nn.Module | None":
     """The module that maps the tower's output to the LLM's width, where it is not in the tower."""
     return _find(model, PROJECTOR_ATTRIBUTES)
 
 
-def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any, dtype: Any) -> list["torch.Tensor"]:
+def visual_tokens(model: Any, processor: Any, images: Sequence["Image.Image"], device: Any,
+                  dtype: Any) -> list["torch.Tensor"]:
     """One ``(n_tokens, hidden)`` tensor per image: the features that replace its image tokens.
 
     Autograd stays on (wrap the call in ``torch.no_grad()`` for a frozen teacher).
@@ -86,7 +87,7 @@ def visual_tokens(model, processor, images: Sequence["Image.Image"], device: Any
     return features(model, image_inputs(processor, images, device, dtype), len(images))
 
 
-def features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
+def features(model: Any, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
     """``visual_tokens`` of already prepared ``image_inputs``: one tensor per image.
 
     Models that cut an image into several crops (InternVL's tiles, Idefics3/SmolVLM's tiles plus
@@ -137,11 +138,11 @@ def crops_per_image(inputs: dict[str, Any]) -> list[int] | None:
     return None
 
 
-def _is_mllama(model) -> bool:
+def _is_mllama(model: Any) -> bool:
     return getattr(getattr(model, "config", None), "model_type", "") == "mllama"
 
 
-def _mllama_features(model, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
+def _mllama_features(model: Any, inputs: dict[str, Any], n_images: int) -> list["torch.Tensor"]:
     """Mllama has no image tokens: its LLM reads the projected vision states through
     cross-attention. Those states (every tile of an image, in order) are its visual tokens."""
     inner = getattr(model, "model", model)

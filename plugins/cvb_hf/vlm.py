@@ -178,7 +178,7 @@ class HFVLM:
         self._candidates = CandidateTokens(processor.tokenizer)
         self._forward_params = set(inspect.signature(model.forward).parameters)
 
-    def _configure_processor(self, processor) -> None:
+    def _configure_processor(self, processor: Any) -> None:
         tok = processor.tokenizer
         tok.padding_side = "left"
         if tok.pad_token is None:
@@ -302,7 +302,7 @@ class HFVLM:
             torch.cuda.empty_cache()
 
     # ---- inputs ------------------------------------------------------------------------------
-    def chat_text(self, prompt: str, processor=None, images: int = 1) -> str:
+    def chat_text(self, prompt: str, processor: Any = None, images: int = 1) -> str:
         """The model's chat template around ``images`` images and ``prompt``, ready for the reply."""
         messages = [{"role": "user", "content": [{"type": "image"}] * images + [{"type": "text", "text": prompt}]}]
         return (processor or self.processor).apply_chat_template(messages, add_generation_prompt=True,
@@ -312,7 +312,7 @@ class HFVLM:
         """Each query's image as the processor is given it (subclasses resize here)."""
         return [None if q.image is None else _rgb(q.image) for q in queries]
 
-    def processed(self, queries: Sequence[Query], prompts: Sequence[str], processor=None):
+    def processed(self, queries: Sequence[Query], prompts: Sequence[str], processor: Any = None) -> Any:
         """The processor's output for a batch (left-padded, on the CPU): pure, thread-safe
         when each thread has its own ``processor`` (the prefetch thread has a copy)."""
         processor = processor or self.processor
@@ -320,7 +320,7 @@ class HFVLM:
         images = [[im, *(_rgb(m) for m in q.more_images)] for im, q in zip(self.model_images(queries), queries)]
         return processor(text=texts, images=images, return_tensors="pt", padding=True)
 
-    def encode(self, queries: Sequence[Query], prompts: Sequence[str]):
+    def encode(self, queries: Sequence[Query], prompts: Sequence[str]) -> Any:
         """Processor output for a batch (left-padded), on the model's device and dtype."""
         import torch
 
@@ -339,7 +339,7 @@ class HFVLM:
                 enc[key] = value
         return enc
 
-    def _ensure_mm_token_type_ids(self, enc) -> None:
+    def _ensure_mm_token_type_ids(self, enc: Any) -> None:
         """Models with M-RoPE (Qwen2-VL family) silently fall back to 1-D positions without
         ``mm_token_type_ids``: build it from the image/video token ids if a processor omits it."""
         if "mm_token_type_ids" not in self._forward_params or "mm_token_type_ids" in enc:
@@ -361,7 +361,7 @@ class HFVLM:
     def _token_limit(self, query: Query) -> int:
         return self.max_new_tokens or query.max_new_tokens
 
-    def _generation_config(self, max_new_tokens: int):
+    def _generation_config(self, max_new_tokens: int) -> Any:
         """The checkpoint's generation settings made greedy (no sampling, one beam)."""
         cfg = copy.deepcopy(self.model.generation_config)
         cfg.do_sample = False
@@ -423,7 +423,7 @@ class HFVLM:
         return answers
 
     # ---- the seam for adapter work -------------------------------------------------------------
-    def vision_encoder(self):
+    def vision_encoder(self) -> Any:
         """The model's vision tower module (e.g. Qwen2.5-VL's ``model.model.visual``), loaded."""
         from .vision import find_vision_tower
 

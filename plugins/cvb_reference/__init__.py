@@ -11,6 +11,8 @@ exports: ``ImageNetTagger``, the per-image answer helpers ``ImageCache``, ``answ
 are missing).
 """
 
+from typing import Any
+
 #: the public names (imported from the package root; its modules are internal) -> their module,
 #: imported on first use so that loading the plugin stays light
 _WHERE = {
@@ -24,7 +26,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _WHERE:
         import importlib
 

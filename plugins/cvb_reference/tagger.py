@@ -97,7 +97,7 @@ class ImageNetTagger:
 
         return answer_each(queries, one)
 
-    def adapter_base(self, device: str, dtype: str):
+    def adapter_base(self, device: str, dtype: str) -> Any:
         """The adapter seam (``cvb adapt --vlm imagenet-tagger``): the network in the shape
         ``cvb_hf.vision`` reads, see ``tagger_vision``."""
         from .tagger_vision import TaggerAdapterBase

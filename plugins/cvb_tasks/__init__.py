@@ -10,6 +10,8 @@ the benchmarks' scoring rules (``rules``: ``pope_metrics``, ``pope_counts_metric
 ``ocrbench_match``, ``gqa_match``, ``mme_scores``, ``MME_GROUPS``), which the offline tasks reuse.
 """
 
+from typing import Any
+
 #: the public names (imported from the package root; its modules are internal) -> their module,
 #: imported on first use so that loading the plugin stays light
 _WHERE = {
@@ -29,7 +31,7 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _WHERE:
         import importlib
 

@@ -169,7 +169,8 @@ class HubTask:
         finally:
             (table or self.table()).forget()
 
-    def _image_sources(self, chosen, key_of, cell_row, table, first_image) -> Iterator[tuple[int, ImageSource]]:
+    def _image_sources(self, chosen: Any, key_of: Any, cell_row: Any, table: Any,
+                       first_image: Any) -> Iterator[tuple[int, ImageSource]]:
         recent: OrderedDict[str, ImageSource] = OrderedDict()
         rows = iter(chosen)
         while part := list(itertools.islice(rows, IMAGE_CHUNK)):
@@ -238,7 +239,7 @@ class HubTask:
         raise NotImplementedError
 
 
-def check_columns(table, required: Iterable[str], task: str, where) -> None:
+def check_columns(table: Any, required: Iterable[str], task: str, where: Any) -> None:
     missing = [c for c in required if c not in table.column_names]
     if missing:
         raise UsageError(f"{task}: the data at {where} lacks columns {missing} (has {table.column_names}); "

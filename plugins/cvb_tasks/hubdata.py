@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cvb.errors import UnavailableError, UsageError
 
@@ -166,7 +166,7 @@ def load_local(root: Path, config: str | None, split: str, dataset_id: str,
     """
     from .tables import DatasetTable, ParquetTable
 
-    def from_disk(where: Path):
+    def from_disk(where: Path) -> Any:
         import datasets
 
         return datasets.load_from_disk(str(where))

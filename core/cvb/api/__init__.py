@@ -15,9 +15,10 @@ Light at import: nothing heavy loads until a function runs.
 from __future__ import annotations
 
 from .cell import Cell
+from .failure import Failure
 from .report import Report, report_store, report_study
 from .run import RunInterrupted, RunResult, run_study
 from .study import Study, StudyFile, load_study, study_from_dict
 
-__all__ = ["Cell", "Report", "RunInterrupted", "RunResult", "Study", "StudyFile", "load_study", "report_store",
-           "report_study", "run_study", "study_from_dict"]
+__all__ = ["Cell", "Failure", "Report", "RunInterrupted", "RunResult", "Study", "StudyFile", "load_study",
+           "report_store", "report_study", "run_study", "study_from_dict"]

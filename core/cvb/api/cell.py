@@ -47,7 +47,7 @@ class Cell:
 
     @classmethod
     def of(cls, row: Mapping[str, Any]) -> "Cell":
-        """The cell of a store row (``Store.cells``, with the run's ``delta``)."""
+        """The cell of a store row (``Store.cells``, with its ``delta``: ``cvb.run.summary.with_delta``)."""
         known = {f.name for f in fields(cls)}
         extra = sorted(set(row) - known)
         if extra:  # the store grew a column: give it a field (and a line of docs/api.md)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
-from ..errors import UsageError
-from ..identity import stored_label
+from ..errors import CvbError, UsageError
+from ..identity import Identity, stored_label
 
+from .cell import Cell
 from .study import DEFAULT_RESAMPLES, DEFAULT_SEED, INFERENCES, INTERPOLATIONS, Study, store_path
 
 if TYPE_CHECKING:
@@ -29,10 +31,10 @@ __all__ = ["DEFAULT_RESAMPLES", "DEFAULT_SEED", "INFERENCES", "INTERPOLATIONS", 
 class Report:
     """A built report: ``data`` is what report.json holds (``sections`` per task x VLM with
     their tables, BD-metrics and warnings; ``provenance``; ``inference``), ``cells`` the store's
-    cells it was built from."""
+    cells it was built from (``Cell``, as ``RunResult.cells``)."""
 
     data: dict[str, Any]
-    cells: list[dict[str, Any]]
+    cells: list[Cell]
     store: Path
     cache_dir: Path | None = None
     registry: Registry | None = field(default=None, repr=False)
@@ -79,8 +81,9 @@ class Report:
         from ..run.store import Store
 
         with Store(self.store, create=False) as store:
-            return write_browser(store, self.cells, out_dir, ImageCache(self.cache_dir or default_cache_dir()),
-                                 self.registry or get_registry(), flipping=n, steady=min(STEADY, n), warn=warn)
+            return write_browser(store, [c.as_dict() for c in self.cells], out_dir,
+                                 ImageCache(self.cache_dir or default_cache_dir()), self.registry or get_registry(),
+                                 flipping=n, steady=min(STEADY, n), warn=warn)
 
 
 def load_cells(store: Store, task: str | None = None) -> list[dict]:
@@ -121,16 +124,26 @@ def adapted_conditions(store: Store, cells: list[dict], adapted: Mapping[str, st
     return out
 
 
-def _as_stored(entries: Sequence[str], labels: Mapping[str, Any]) -> list[str]:
+def _label_today(registry: Registry, typed: str) -> str | None:
+    """The label a VLM named ``typed`` is filed under today (``Identity.read`` by its spec:
+    ``hf:ORG/NAME`` -> its alias); None when no VLM of that name is registered."""
+    try:
+        return Identity.read(registry.spec("vlm", Identity.parse(typed).name), typed).label
+    except CvbError:
+        return None
+
+
+def _as_stored(entries: Sequence[str], labels: Mapping[str, Any],
+               read: Callable[[str], str | None] | None = None) -> list[str]:
     """``--adapted`` entries with each VLM named as the store names it (a relative adapter
-    folder made absolute: ``identity.stored_label``)."""
+    folder made absolute, an alias's hub id as the alias: ``identity.stored_label``)."""
     from ..analysis.gap import split_pair
 
     out = []
     for entry in entries:
         base, sep, adapted = split_pair(entry)
-        out.append(f"{stored_label(base.strip(), labels)}={stored_label(adapted.strip(), labels)}" if sep
-                   else stored_label(entry.strip(), labels))
+        out.append(f"{stored_label(base.strip(), labels, read)}={stored_label(adapted.strip(), labels, read)}"
+                   if sep else stored_label(entry.strip(), labels, read))
     return out
 
 
@@ -161,7 +174,8 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
         if not cells:
             raise UsageError(f"the results store {path} holds no results yet")
         versions = st.component_versions()["vlms"]
-        adapted, vlm = _as_stored(adapted, versions), (vlm and stored_label(vlm, versions))
+        read = partial(_label_today, registry)
+        adapted, vlm = _as_stored(adapted, versions, read), (vlm and stored_label(vlm, versions, read))
         pairs, unlike = resolve_adapted(tuple(adapted), versions, allow_unlike) if adapted else ({}, {})
         conditions = adapted_conditions(st, cells, pairs)
         if vlm is not None:
@@ -176,7 +190,10 @@ def report_store(store: str | Path, *, task: str | None = None, vlm: str | None 
     for section in data["sections"]:
         if section["vlm"] in pairs and section["vlm"] in unlike:
             section["warnings"].append(unlike[section["vlm"]])
-    return Report(data=data, cells=cells, store=path, cache_dir=cache_dir, registry=registry)
+    from ..run.summary import with_delta
+
+    typed = [Cell.of(c) for c in with_delta([dict(c) for c in cells])]
+    return Report(data=data, cells=typed, store=path, cache_dir=cache_dir, registry=registry)
 
 
 def report_study(study: Study, **overrides: Any) -> Report:

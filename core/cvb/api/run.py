@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .cell import Cell
+from .failure import Failure
 from .study import Study, store_path
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class RunResult:
     work: dict[str, Any]
     #: one ``Cell`` per task x VLM x codec x level: score, delta, bpp, metrics, n (``cvb run``'s table)
     cells: list[Cell]
-    failures: list[dict[str, Any]]
+    #: the units stored as failed (this run's, and earlier runs' that were kept)
+    failures: list[Failure]
     failure_counts: dict[str, int]
     notes: list[str]
     metric_names: list[str] = field(default_factory=list)
@@ -65,7 +67,7 @@ class RunResult:
         return {"store": str(self.store), "run_id": self.run_id, "status": self.status,
                 "matrix": self.matrix, "work": self.work, "cells": [c.as_dict() for c in self.cells],
                 "n_failures": len(self.failures), "failure_counts": self.failure_counts,
-                "failures": self.failures[:MAX_LISTED_FAILURES], "notes": self.notes}
+                "failures": [f.as_dict() for f in self.failures[:MAX_LISTED_FAILURES]], "notes": self.notes}
 
 
 def cache_path(study: Study) -> Path:
@@ -170,5 +172,6 @@ def run_study(study: Study | Mapping[str, Any], *, progress: bool = False, conso
         store.close()
         plan.close()
     return RunResult(store=store_file, run_id=run_id, status=status, matrix=plan.describe(),
-                     work=result["work"], cells=[Cell.of(c) for c in cells], failures=failures, failure_counts=counts,
+                     work=result["work"], cells=[Cell.of(c) for c in cells],
+                     failures=[Failure.of(f) for f in failures], failure_counts=counts,
                      notes=plan.notes, metric_names=[m.name for m in plan.metrics])

@@ -19,7 +19,7 @@ class Jobs(click.ParamType):
                 n = int(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is neither a number of processes nor 'auto'", param, ctx)
-        if n != "auto" and n < 1:
+        if isinstance(n, int) and n < 1:
             self.fail(f"{value} is not a number of processes (1 or more), nor 'auto'", param, ctx)
         return n
 

@@ -21,7 +21,7 @@ class Choice(click.Choice):
 
             guess = did_you_mean(str(value), [str(c) for c in self.choices])
             if guess:
-                exc.message = exc.message.rstrip(".") + guess + "."
+                self.fail(exc.message.rstrip(".") + guess + ".", param, ctx)
             raise
 
 

@@ -32,7 +32,7 @@ def default_store() -> Path:
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Study file (TOML, docs/study-files.md): its store and its [report] table "
                    "(anchor, resamples, seed, inference, interp, adapted, allow_unlike, out) "
-                   "are the defaults of these flags.")
+                   "are the defaults of these flags; its relative paths are read from its folder.")
 @click.option("--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Results store written by `cvb run` [default: $CVB_STORE, else cvb-out/results.sqlite, "
                    "as for `cvb run` and scripts/demo.sh].")
@@ -102,12 +102,12 @@ def report_cmd(ctx: click.Context, config, store_path, task, vlm, anchor, interp
       cvb report --store r.sqlite --adapted adapted:adapters/qwen --out report/
       cvb report --config paper.toml     (the study's store and [report] settings)
     """
+    from click.core import ParameterSource
+
     from ..api.report import report_store
     from .output import check_output_path, note
 
     if config is not None:  # the study's settings, under the flags typed here
-        from click.core import ParameterSource
-
         from ..api.study import load_study
 
         study = load_study(config)
@@ -120,9 +120,19 @@ def report_cmd(ctx: click.Context, config, store_path, task, vlm, anchor, interp
         fmt = "json"
     if out_dir is not None:
         check_output_path(out_dir, "--out")
-    report = report_store(store_path or default_store(), task=task, vlm=vlm, anchor=anchor, interp=interp,
-                          adapted=adapted_pairs, allow_unlike=allow_unlike, resamples=resamples, seed=seed,
-                          inference=inference, cache_dir=cache_dir, progress=None if quiet else note)
+    from ..run.store import MissingStoreError
+
+    try:
+        report = report_store(store_path or default_store(), task=task, vlm=vlm, anchor=anchor, interp=interp,
+                              adapted=adapted_pairs, allow_unlike=allow_unlike, resamples=resamples, seed=seed,
+                              inference=inference, cache_dir=cache_dir, progress=None if quiet else note)
+    except MissingStoreError:
+        if config is None or ctx.get_parameter_source("store_path") is ParameterSource.COMMANDLINE:
+            raise
+        from ..errors import UsageError
+
+        raise UsageError(f"no results store at {store_path or default_store()} (the store of study file "
+                         f"{config}); `cvb run --config {config}` makes one") from None
     if not quiet:
         for warning in report.warnings():
             note(f"warning: {warning}")

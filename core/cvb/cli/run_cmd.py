@@ -42,7 +42,8 @@ def _to_terminal(message: str) -> None:
 @click.command("run")
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Study file (TOML): the matrix and every setting these flags take, in one file "
-                   "a paper keeps (docs/study-files.md); flags given here override it.")
+                   "a paper keeps (docs/study-files.md); flags given here override it. Its relative "
+                   "paths (store, cache_dir) are read from the file's folder.")
 @click.option("--codec", "-c", "codecs", multiple=True, shell_complete=complete.names("codec"),
               help="Codecs, comma-separated or repeated (`cvb list codecs`). The uncompressed "
                    "reference `none` is always part of the matrix.")
@@ -142,7 +143,7 @@ def run_cmd(ctx: click.Context, config, quiet, as_json, **flags) -> None:
                   f"{work['cells_scored']} cells scored; models loaded: "
                   f"{', '.join(work['models_loaded']) or 'none'}{shared}")
     if result.failures:
-        summary.print_failures(out, result.failures)
+        summary.print_failures(out, [f.as_dict() for f in result.failures])
         ctx.exit(EXIT_FAILURES)
 
 

@@ -40,7 +40,7 @@ def coarse_structure(a, b) -> float:
 
     def luma(im):
         w, h = im.size
-        small = im.convert("L").resize((max(1, w // COARSE), max(1, h // COARSE)), Image.BOX)
+        small = im.convert("L").resize((max(1, w // COARSE), max(1, h // COARSE)), Image.Resampling.BOX)
         return np.asarray(small, dtype=np.float64).ravel()
 
     x, y = luma(a), luma(b)

@@ -30,22 +30,21 @@ import time
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..errors import CvbError, UnavailableError
 from ..identity import Identity
-from ..specs import split_ref
 from ..types import Answer, Sample
 from .claims import Claims, answer_unit, compression_unit, poll_delays
 from .compress_claims import shared
 from .compress_feed import CompressionFeed
-from .compress_units import JobOutcome, LevelWork, Workshop, measurements
+from .compress_units import JobOutcome, LevelOutcome, LevelWork, Workshop, measurements
 from .executor import Executor, LocalExecutor
 from .job_spool import NOT_FRESH, JobSpool
 from . import judge_replies
 from .image_cache import CacheError, ImageCache, keeps_pixels, max_size_from_env
 from .plan import NONE_BPP, CodecPlan, Plan, TaskPlan, VLMPlan, create, query_for
-from .progress import Progress
+from .progress import Bar, Progress
 from .store import Store, StoreError, batched
 from .store_rows import CompressedRow, ImageInfo, ImageRow, MetricRow, PredictionRow, StoredAnswer
 from .vlm_session import VLMSession, answer_meta
@@ -107,11 +106,24 @@ class Runner:
         self._outcomes: list[JobOutcome] = []  # taken from the feed, not yet stored
         self._last_flush = time.monotonic()
         self._wanted_now = False  # a sample waits for a compression: store outcomes at once
-        self._bar_c = self._bar_m = None
+        self._bar_c: Bar | None = None
+        self._bar_m: Bar | None = None
         #: units claimed in the store, shared with concurrent runs (``cvb.run.claims``); what a
         #: run beside this one stored since this moment is its work, not this run's to redo
         self._claims: Claims | None = None
         self._started_ns = time.time_ns()
+
+    @property
+    def feed(self) -> CompressionFeed:
+        """The compression feed of the run in progress (``_start_compression`` makes it)."""
+        assert self._feed is not None, "a run is in progress"
+        return self._feed
+
+    @property
+    def claims(self) -> Claims:
+        """The units this run claims in the store (``run`` opens them)."""
+        assert self._claims is not None, "a run is in progress"
+        return self._claims
 
     def run(self) -> dict[str, Any]:
         self._claims = Claims(self.store, self.run_id)
@@ -121,10 +133,10 @@ class Runner:
         finally:
             self._jobs.close()
             try:
-                self._claims.release_all()
+                self.claims.release_all()
             except StoreError:
                 pass  # the store failed already (that error is on its way); a later run takes them over
-            self._claims.close()
+            self.claims.close()
 
     def _run(self) -> dict[str, Any]:
         self._file_components()
@@ -136,16 +148,16 @@ class Runner:
         try:
             for vlm in self.plan.vlms:
                 self._inference_stage(vlm)
-            while not self._feed.finished:  # compression no VLM waited for (all answered)
+            while not self.feed.finished:  # compression no VLM waited for (all answered)
                 self._drain(block=True)
             self._flush_outcomes()
-            self._claims.renew()  # what this run stored is free to read for a run beside it
-            self.work.taken_over = self._claims.taken_over
+            self.claims.renew()  # what this run stored is free to read for a run beside it
+            self.work.taken_over = self.claims.taken_over
         except StoreError:
-            self._feed.stop()
+            self.feed.stop()
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
-            self._feed.stop()
+            self.feed.stop()
             self._drain(block=False, catch=True)
             self._flush_outcomes()
             raise
@@ -157,17 +169,28 @@ class Runner:
     def _file_components(self) -> None:
         """Record the identities this run files results under (the store's ``components``),
         and take over the answers an older cvb stored under another label of the same VLM."""
+        today = self._labels_today("vlm", self.store.component_labels("vlm"))
         for vlm in self.plan.vlms:
-            name = split_ref(vlm.ref)[0]
-            spec = self.registry.spec("vlm", name)
-            earlier = [label for label in self.store.component_labels("vlm", name)
-                       if label != vlm.label and Identity.read(spec, label).label == vlm.label]
+            earlier = [label for label, now in today.items() if label != vlm.label and now == vlm.label]
             if earlier:  # only answers of this model version move (any, if it cannot be built here)
                 version = None if vlm.model is None else str(getattr(vlm.model, "version", "")) or None
                 self.store.adopt_vlm_label(vlm.label, earlier, version)
         labels = [("vlm", v.label) for v in self.plan.vlms] + [("metric", m.name) for m in self.plan.metrics]
         labels += [("task", label) for t in self.plan.tasks for label in {t.label, t.answers_label or t.label}]
         self.store.record_components([(cat, Identity.parse(label)) for cat, label in labels])
+
+    def _labels_today(self, category: str, labels: Iterable[str]) -> dict[str, str]:
+        """Each stored label -> the label it names today (``Identity.read`` by the rules of the
+        spec it names, which may be another spelling's: ``hf:ORG/NAME`` reads as its alias);
+        a label whose component is no longer registered here is left out."""
+        out = {}
+        for label in labels:
+            try:
+                spec = self.registry.spec(category, Identity.parse(label).name)
+            except CvbError:  # its plugin is gone or broken: nothing of this run can be it
+                continue
+            out[label] = Identity.read(spec, label).label
+        return out
 
     def _refuse_vlms_that_cannot_answer(self) -> None:
         """Before any work: a VLM that could not be built here (no API key, a hub model not in
@@ -261,7 +284,7 @@ class Runner:
         the claims' own connection): what each still needs now, and its stored error. What a
         run beside this one stored since this run began counts as done, failed or not."""
         keys = [w.key for w in works]
-        with self._claims.reading() as db:
+        with self.claims.reading() as db:
             status = db.compressed(keys)
             metric_status = db.metric_status(keys) if self._metric_names else {}
             recent = db.written_since(keys, self._started_ns) if self.retry else set()
@@ -297,14 +320,14 @@ class Runner:
             return self.executor.compress(todo, workshop, self.cache, self.registry, options, stop)
 
         # each level claimed before it is done; those of a run beside this one waited for
-        self._feed = CompressionFeed(jobs, shared(run, self._claims, self._recheck), count=self._jobs.count)
+        self._feed = CompressionFeed(jobs, shared(run, self.claims, self._recheck), count=self._jobs.count)
 
     def _drain(self, block: bool, catch: bool = False) -> list[str]:
         """Take finished compression units from the feed, store them (in transactions of at
         most ``_FLUSH_UNITS`` units or ``_FLUSH_SECONDS``, and at once when a sample waits for
         one of them), and return the keys that became usable."""
         try:
-            outcomes = self._feed.take(block, timeout=_FLUSH_SECONDS if block else None)
+            outcomes = self.feed.take(block, timeout=_FLUSH_SECONDS if block else None)
         except BaseException:
             if not catch:
                 raise
@@ -313,12 +336,13 @@ class Runner:
         self.work.by_other_runs += sum(len(out.job.levels) for out in outcomes if out.elsewhere)
         for out in outcomes:
             works = out.job.levels
-            self._bar_c.advance(sum(w.compress for w in works))
+            if self._bar_c:
+                self._bar_c.advance(sum(w.compress for w in works))
             if self._bar_m:
                 self._bar_m.advance(sum(len(w.metrics) for w in works))
-        if not self._outcomes and not self._feed.finished:
+        if not self._outcomes and not self.feed.finished:
             return []
-        if not (self._feed.finished or len(self._outcomes) >= _FLUSH_UNITS
+        if not (self.feed.finished or len(self._outcomes) >= _FLUSH_UNITS
                 or time.monotonic() - self._last_flush > _FLUSH_SECONDS or self._wanted_now):
             return []
         return self._flush_outcomes()
@@ -327,11 +351,14 @@ class Runner:
         outcomes, self._outcomes = self._outcomes, []
         self._last_flush = time.monotonic()
         self._save_outcomes(outcomes, {c.name: c for c in self.plan.codecs})
-        done = [(w.key, out.image_error if lo is None else lo.error) for out in outcomes
-                for w, lo in zip(out.job.levels, out.levels or [None] * len(out.job.levels)) if w.compress]
+        done: list[tuple[str, str | None]] = []
+        for out in outcomes:
+            levels: list[LevelOutcome | None] = list(out.levels) or [None] * len(out.job.levels)
+            done += [(w.key, out.image_error if lo is None else lo.error)
+                     for w, lo in zip(out.job.levels, levels) if w.compress]
         self._jobs.done(done)
-        self._claims.release(compression_unit(w.key) for out in outcomes for w in out.job.levels)
-        if self._feed.finished:  # nothing more will come: whatever still waits is let go
+        self.claims.release(compression_unit(w.key) for out in outcomes for w in out.job.levels)
+        if self.feed.finished:  # nothing more will come: whatever still waits is let go
             self._jobs.finish()
         return [key for key, _ in done]
 
@@ -458,7 +485,7 @@ class Runner:
                 waiting: set[str] = set()
                 status: dict[str, str | None] = {}
                 if not c.is_reference:
-                    named = sorted(set(keys) - {None})
+                    named = sorted({k for k in keys if k is not None})
                     waiting = self._jobs.waiting(named)
                     status = self.store.compressed([k for k in named if k not in waiting])
                 parked = []
@@ -468,7 +495,8 @@ class Runner:
                     elif c.is_reference:
                         yield t, c, level, i, key, None
                     else:  # stored before this part began, or by this run since (no longer waiting)
-                        yield t, c, level, i, key, status[key] if key in status else self._jobs.fresh(key)
+                        yield t, c, level, i, key, (status[key] if key in status else
+                                                    self._jobs.fresh(key) if key is not None else NOT_FRESH)
                     if j % 32 == 31:  # store finished compressions now and then, needed or not yet
                         yield from self._park(todo, parked)
                         parked = []
@@ -489,7 +517,7 @@ class Runner:
         """The samples parked for the images that became ready (all of them once the
         compression is finished), with their keys' status."""
         ready = self._drain(block)
-        for key, n, i, status in self._jobs.release(None if self._feed.finished else ready):
+        for key, n, i, status in self._jobs.release(None if self.feed.finished else ready):
             t, c, level, _ = todo[n]
             yield t, c, level, i, key, status
 
@@ -523,7 +551,7 @@ class Runner:
         bar = self.progress.bar(f"infer {vlm.label}", total)
         executor = self._inference_executor(session, vlm)
         batch: list[_Item] = []
-        failed: list[tuple] = []
+        failed: list[PredictionRow] = []
         aside: list[_Item] = []  # samples a run beside this one is asking
         try:
             for t, c, level, i, key, status in self._work_order(todo):
@@ -548,7 +576,7 @@ class Runner:
             self._answers_of_others(executor, session, vlm, aside, bar)
             while executor.pending():
                 self._collect(executor, vlm, bar, block=True)
-            self._claims.renew()  # before the next model loads: its answers are stored
+            self.claims.renew()  # before the next model loads: its answers are stored
         except StoreError:
             raise
         except BaseException:  # Ctrl-C or a fatal error: what finished is kept
@@ -567,12 +595,12 @@ class Runner:
         ones another live run holds go to ``aside``, the ones a run beside this one answered
         since this run began are counted done."""
         units = [self._unit(vlm, item) for item in items]
-        mine = self._claims.claim(units)
+        mine = self.claims.claim(units)
         aside += [item for item, unit in zip(items, units) if unit not in mine]
         ours = [(item, unit) for item, unit in zip(items, units) if unit in mine]
         answered = self._answered_elsewhere(vlm, [item for item, _ in ours])
         if answered:
-            self._claims.release(unit for item, unit in ours if id(item) in answered)
+            self.claims.release(unit for item, unit in ours if id(item) in answered)
             bar.advance(len(answered))
             self.work.by_other_runs += len(answered)
         return [item for item, _ in ours if id(item) not in answered]
@@ -609,8 +637,8 @@ class Runner:
                 delays = poll_delays()
             elif aside:
                 self._collect(executor, vlm, bar, block=False)
-                self._claims.renew()
-                if self._feed.finished:
+                self.claims.renew()
+                if self.feed.finished:
                     time.sleep(next(delays))
                 else:
                     self._drain(block=True)
@@ -618,6 +646,7 @@ class Runner:
     def _load(self, item: _Item):
         """The image the VLM sees for ``item``: the original, or the cached decoded image
         (recompressed if the cache entry is gone). Raises CvbError when it cannot be had."""
+        assert item.key is not None  # an unreadable image fails before it is asked about
         return self._load_image(item.codec, item.level, item.task.samples[item.index].image, item.key)
 
     def _load_more(self, item: _Item) -> tuple:
@@ -721,7 +750,7 @@ class Runner:
             self.store.save_predictions(rows, self.run_id)
             self.work.predictions += len(rows)
             bar.advance(len(rows))
-            self._claims.release(answer_unit(r[0], r[3], r[5], r[6], r[2]) for r in rows)
+            self.claims.release(answer_unit(r[0], r[3], r[5], r[6], r[2]) for r in rows)
 
     # ---- stage 3: scoring -------------------------------------------------------------------
     def _score_stage(self) -> dict[str, Any]:
@@ -826,7 +855,7 @@ class Runner:
             "codec_kind": c.kind, "rate_rank": c.rate_rank(level), "n": len(t.samples),
             "n_failed": n_failed, "error": error,
         }
-        if error is None:
+        if error is None and scorer is not None:
             try:
                 ts = scorer.result()
                 value = float(ts.value)

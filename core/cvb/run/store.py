@@ -245,10 +245,11 @@ class Store:
                 for cat, label, name, arg, options in self._read(
                     "SELECT category, label, name, arg, options FROM components ORDER BY category, label")]
 
-    def component_labels(self, category: str, name: str) -> list[str]:
-        """The recorded labels of the components of ``category`` registered as ``name``."""
+    def component_labels(self, category: str, name: str | None = None) -> list[str]:
+        """The recorded labels of the components of ``category`` (registered as ``name``, if given)."""
         return [label for (label,) in self._read(
-            "SELECT label FROM components WHERE category=? AND name=? ORDER BY label", (category, name))]
+            "SELECT label FROM components WHERE category=? AND (? IS NULL OR name=?) ORDER BY label",
+            (category, name, name))]
 
     def adopt_vlm_label(self, vlm: str, earlier: Sequence[str], version: str | None) -> int:
         """File the answers stored under an ``earlier`` label of the same VLM under ``vlm``

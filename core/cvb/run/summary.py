@@ -17,12 +17,18 @@ def plan_cells(store: Store, plan: Plan) -> list[dict[str, Any]]:
     out = []
     for t in plan.tasks:
         for v in plan.vlms:
-            cells = [c for c in store.cells(task=t.label, vlm=v.label) if (c["codec"], c["level"]) in wanted]
-            ref = next((c["score"] for c in cells if c["codec"] == NONE), None)
-            for c in cells:
-                c["delta"] = None if c["score"] is None or ref is None else c["score"] - ref
-                out.append(c)
+            out += with_delta([c for c in store.cells(task=t.label, vlm=v.label) if (c["codec"], c["level"]) in wanted])
     return out
+
+
+def with_delta(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``cells`` (Store.cells() rows), each given ``delta``: its score minus the score of the
+    uncompressed (``none``) cell of its task x VLM; None where either has no score."""
+    refs = {(c["task"], c["vlm"]): c["score"] for c in cells if c["codec"] == NONE}
+    for c in cells:
+        ref = refs.get((c["task"], c["vlm"]))
+        c["delta"] = None if c["score"] is None or ref is None else c["score"] - ref
+    return cells
 
 
 def cell_warnings(store: Store, cells: Sequence[dict[str, Any]]) -> list[str]:

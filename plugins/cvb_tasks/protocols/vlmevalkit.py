@@ -172,6 +172,10 @@ class YesNo(Rules):
     def scorer(self):
         return Tally(lambda s, pred, _ref: self._record(s, pred), self._finish)
 
+    def _finish(self, counts: Counter) -> TaskScore:
+        """The score from the tally's counts: each yes/no benchmark's own (POPE, MME)."""
+        raise NotImplementedError
+
     def extracted(self, counts: Counter) -> list[tuple[tuple, str, int]]:
         """image_yorn.py ``evaluate``: exact extraction, then the judge for the Unknowns; each
         distinct record with its final extraction and count."""

@@ -3,31 +3,20 @@
 ``FakeCodec`` quantises pixels with a step that shrinks as the level rises and zlib-compresses
 the result, so both bpp and fidelity really grow with the level. ``ScriptedVLM`` answers from a
 function of the query, so a test knows exactly what each answer should be.
-
-The conformance kit is here too, for a plugin's own tests:
-``check_codec("mycodec").raise_for_failures()`` (also ``check_vlm``, ``check_task``,
-``check_metric``; see docs/conformance.md).
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from .codecs.base import BaseCodec
-from .conformance import CheckFailed, Report, check_codec, check_metric, check_task, check_vlm
-from .specs import CodecSpec, VLMSpec
-from .types import Answer, AnswerKind, CodecKind, Query
+from ..codecs.base import BaseCodec
+from ..specs import CodecSpec, VLMSpec
+from ..types import Answer, AnswerKind, CodecKind, Query
 
 if TYPE_CHECKING:
-    import click.testing
     from PIL import Image
-
-    from .plugins import Registry
-
-__all__ = ["FakeCodec", "ScriptedVLM", "default_script", "fake_codec_spec", "scripted_vlm_spec",
-           "check_codec", "check_vlm", "check_task", "check_metric", "Report", "CheckFailed"]
 
 
 class FakeCodec(BaseCodec):
@@ -114,41 +103,3 @@ def fake_codec_spec(name: str = "fake") -> CodecSpec:
 def scripted_vlm_spec(name: str = "scripted", script: Callable[[Query], str] | None = None) -> VLMSpec:
     return VLMSpec(name=name, factory=lambda **kw: ScriptedVLM(script=script, name=name, **kw),
                    kind="fake", summary="scripted test VLM")
-
-
-def registry_with_fakes(*plugin_modules: Any) -> Registry:
-    """The installed plugins plus ``fake`` (codec) and ``scripted`` (VLM) and ``plugin_modules``
-    (a plugin's own ``plugin`` module, for tests run before it is installed)."""
-    import types
-
-    from . import hookimpl
-    from .plugins import PluginInfo, Registry
-
-    reg = Registry()
-    reg.load_entry_points()
-    fakes = types.SimpleNamespace(
-        register_codecs=hookimpl(lambda register: register(fake_codec_spec())),
-        register_vlms=hookimpl(lambda register: register(scripted_vlm_spec())),
-    )
-    fakes.register_codecs.__name__, fakes.register_vlms.__name__ = "register_codecs", "register_vlms"
-    reg.add_plugin(fakes, PluginInfo("cvb-testing-fakes", "cvb", "0", "cvb.testing"))
-    for mod in plugin_modules:
-        if not reg.pm.is_registered(mod):
-            reg.add_plugin(mod, PluginInfo(mod.__name__, "local", "0", mod.__name__))
-    return reg
-
-
-def run_cli(args: Sequence[object], registry: Registry | None = None) -> click.testing.Result:
-    """Run the real ``cvb`` command line in this process on ``registry`` (default:
-    ``registry_with_fakes()``); returns click's ``Result`` (``exit_code``, ``output``)."""
-    from click.testing import CliRunner
-
-    from . import plugins
-    from .cli import cli
-
-    saved = plugins._REGISTRY
-    plugins._REGISTRY = registry or registry_with_fakes()
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    finally:
-        plugins._REGISTRY = saved
