@@ -141,3 +141,13 @@ def test_docs_use_the_grouped_paths():
                 continue
             stale += [f"{path.name}: {m.group(0)}" for pattern in old for m in pattern.finditer(paragraph)]
     assert not stale, f"old module paths in the docs (use the new ones, docs/architecture.md): {stale}"
+
+
+def test_architecture_maps_every_plugin_package():
+    """docs/architecture.md, "The plugins": each built-in plugin package and contrib package is on the map."""
+    text = (DOCS / "architecture.md").read_text()
+    section = text.split("## The plugins", 1)[1].split("\n## ", 1)[0]
+    missing = [f"plugins/{p.name}/" for p in sorted((ROOT / "plugins").glob("cvb_*"))
+               if p.is_dir() and f"`plugins/{p.name}/`" not in section]
+    missing += [p.name for p in sorted((ROOT / "contrib").glob("cvb-*")) if f"`{p.name}`" not in section]
+    assert not missing, f"add to docs/architecture.md, \"The plugins\": {missing}"
