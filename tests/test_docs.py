@@ -151,3 +151,29 @@ def test_architecture_maps_every_plugin_package():
                if p.is_dir() and f"`plugins/{p.name}/`" not in section]
     missing += [p.name for p in sorted((ROOT / "contrib").glob("cvb-*")) if f"`{p.name}`" not in section]
     assert not missing, f"add to docs/architecture.md, \"The plugins\": {missing}"
+
+
+def test_every_cvb_import_the_docs_show_runs():
+    """Each `import cvb...` / `from cvb... import X` in the docs' Python blocks and inline code works
+    (imports of other packages, a hypothetical `my_plugin`, are the reader's)."""
+    import ast
+
+    statements = set()
+    for path in prose_files():
+        text = path.read_text()
+        sources = re.findall(r"```python\n(.*?)```", text, re.S)
+        sources += re.findall(r"`((?:from|import) cvb[\w.]* ?[^`\n]*)`", text)
+        for source in sources:
+            for node in ast.walk(ast.parse(source)):
+                module = node.module if isinstance(node, ast.ImportFrom) else \
+                    node.names[0].name if isinstance(node, ast.Import) else None
+                if module and (module == "cvb" or module.startswith(("cvb.", "cvb_"))):
+                    statements.add((ast.unparse(node), path.name))
+    assert len(statements) > 20  # the docs' examples were found
+    failed = []
+    for statement, where in sorted(statements):
+        try:
+            exec(statement, {})
+        except ImportError as exc:
+            failed.append(f"{where}: {statement}: {exc}")
+    assert not failed, failed
