@@ -83,3 +83,97 @@ def test_every_value_type_field_and_kind_documented():
     for enum in (types.CodecKind, types.AnswerKind):
         missing += [f"{enum.__name__}.{k.value}" for k in enum if f"`{k.value}`" not in text]
     assert not missing, f"add to docs/protocols.md: {missing}"
+
+
+def prose_files() -> list:
+    """What a plugin author reads: docs/, CONTRIBUTING.md, README.md, each contrib package's README."""
+    return [*sorted(DOCS.glob("*.md")), ROOT / "CONTRIBUTING.md", ROOT / "README.md",
+            *sorted(ROOT.glob("contrib/*/README.md"))]
+
+
+#: a dotted name of cvb or a plugin in backticks (`cvb.codecs.base.compress`, `cvb_tasks.rules`);
+#: a file name inside a path (`cvb/report/cvb.mplstyle`) is not one
+_DOTTED = re.compile(r"`[^`\n]*?(?<![/\w.])((?:cvb|cvb_[a-z]+)(?:\.[A-Za-z_]\w*)+)")
+
+
+def _resolves(name: str) -> bool:
+    """``name`` is a module, or an attribute reached from the longest module prefix that imports."""
+    import importlib
+
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                return False
+            obj = getattr(obj, attr)
+        return True
+    return False
+
+
+def test_docs_name_modules_and_names_that_exist():
+    """Every `cvb.x.y` / `cvb_plugin.x` the docs name imports (a module, or a name in one)."""
+    missing = {}
+    for path in prose_files():
+        for match in _DOTTED.finditer(path.read_text()):
+            name = match.group(1)
+            if not _resolves(name):
+                missing.setdefault(name, set()).add(path.relative_to(ROOT).as_posix())
+    assert not missing, f"docs name what does not exist: {missing}"
+
+
+def test_docs_use_the_grouped_paths():
+    """The modules that moved when the core was grouped (`cvb.old_names`) are named by their new
+    paths, `cvb.codecs.base` and not `cvb.codec`, `cvb/scoring/` and not `cvb/scorers.py`; the old
+    names appear only where the docs say that they still import (a paragraph naming old_names)."""
+    from cvb.old_names import MOVED
+
+    old = [re.compile(rf"`{re.escape(name)}(?![\w])") for name in MOVED]
+    old += [re.compile(rf"\bcvb/{re.escape('/'.join(name.split('.')[1:]))}\.py\b") for name in MOVED]
+    old.append(re.compile(r"\bcvb/scoring\.py\b"))  # a package now
+    stale = []
+    for path in prose_files():
+        for paragraph in path.read_text().split("\n\n"):
+            if "old_names" in paragraph or "before the core was grouped" in paragraph:
+                continue
+            stale += [f"{path.name}: {m.group(0)}" for pattern in old for m in pattern.finditer(paragraph)]
+    assert not stale, f"old module paths in the docs (use the new ones, docs/architecture.md): {stale}"
+
+
+def test_architecture_maps_every_plugin_package():
+    """docs/architecture.md, "The plugins": each built-in plugin package and contrib package is on the map."""
+    text = (DOCS / "architecture.md").read_text()
+    section = text.split("## The plugins", 1)[1].split("\n## ", 1)[0]
+    missing = [f"plugins/{p.name}/" for p in sorted((ROOT / "plugins").glob("cvb_*"))
+               if p.is_dir() and f"`plugins/{p.name}/`" not in section]
+    missing += [p.name for p in sorted((ROOT / "contrib").glob("cvb-*")) if f"`{p.name}`" not in section]
+    assert not missing, f"add to docs/architecture.md, \"The plugins\": {missing}"
+
+
+def test_every_cvb_import_the_docs_show_runs():
+    """Each `import cvb...` / `from cvb... import X` in the docs' Python blocks and inline code works
+    (imports of other packages, a hypothetical `my_plugin`, are the reader's)."""
+    import ast
+
+    statements = set()
+    for path in prose_files():
+        text = path.read_text()
+        sources = re.findall(r"```python\n(.*?)```", text, re.S)
+        sources += re.findall(r"`((?:from|import) cvb[\w.]* ?[^`\n]*)`", text)
+        for source in sources:
+            for node in ast.walk(ast.parse(source)):
+                module = node.module if isinstance(node, ast.ImportFrom) else \
+                    node.names[0].name if isinstance(node, ast.Import) else None
+                if module and (module == "cvb" or module.startswith(("cvb.", "cvb_"))):
+                    statements.add((ast.unparse(node), path.name))
+    assert len(statements) > 20  # the docs' examples were found
+    failed = []
+    for statement, where in sorted(statements):
+        try:
+            exec(statement, {})
+        except ImportError as exc:
+            failed.append(f"{where}: {statement}: {exc}")
+    assert not failed, failed

@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from conftest import VENV_BIN
+from conftest import ROOT, VENV_BIN
 from hang_guard import HANG_S
 
 
@@ -55,3 +55,31 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path):
     assert res.returncode == 2 and "already exists" in res.stderr
     res = cvb("new-plugin", "model", "x", "--dir", str(tmp_path))
     assert res.returncode == 2
+
+
+def test_next_line_installs_with_cvbs_pins(tmp_path):
+    """The printed `next:` command installs the package with the checkout's constraints.txt
+    (CONTRIBUTING.md, "Keep cvb's pins"), not a bare `pip install -e` that may upgrade numpy."""
+    res = cvb("new-plugin", "codec", "pinned", "--dir", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    nxt = res.stdout.splitlines()[-1]
+    assert nxt.startswith(f"next: pip install -c {ROOT / 'constraints.txt'} -e {tmp_path / 'cvb-pinned'} && "), nxt
+
+
+def test_templates_show_a_speed_option(tmp_path):
+    """The vlm template declares batch_size with Option(..., affects_results=False), and the
+    codec template says where such an option goes: what a plugin author edits shows it."""
+    import importlib.util
+
+    from cvb.scaffold import new_plugin
+
+    root = new_plugin("vlm", "speedy", tmp_path)
+    spec = importlib.util.spec_from_file_location("speedy_plugin", root / "cvb_speedy" / "plugin.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    registered = []
+    module.register_vlms(registered.append)
+    (vlm,) = registered
+    assert vlm.options["batch_size"].affects_results is False
+    codec = new_plugin("codec", "speedy", tmp_path / "c")
+    assert 'Option("help", affects_results=False)' in (codec / "cvb_speedy" / "plugin.py").read_text()

@@ -27,12 +27,15 @@ def new_plugin_cmd(category: str, name: str, parent: Path) -> None:
     \b
     Examples:
       cvb new-plugin codec my-codec        # writes ./cvb-my-codec
-      cd cvb-my-codec && pip install -e . && cvb check codec my-codec && pytest tests
+      cd cvb-my-codec && pip install -c CVB/constraints.txt -e . && cvb check codec my-codec && pytest tests
+
+    Install it with cvb's pins as constraints (the printed `next:` line does), so its
+    dependencies cannot upgrade numpy or torch under cvb.
     """
-    from ..scaffold import new_plugin
+    from ..scaffold import install_command, new_plugin
 
     root = new_plugin(category, name, parent)
     click.echo(f"wrote {root}/")
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         click.echo(f"  {path.relative_to(root)}")
-    click.echo(f"next: pip install -e {root} && cvb check {category} {name} && pytest {root}/tests")
+    click.echo(f"next: {install_command(root)} && cvb check {category} {name} && pytest {root}/tests")

@@ -32,6 +32,18 @@ def render(text: str, values: dict[str, str]) -> str:
     return text
 
 
+def install_command(root: Path) -> str:
+    """The command that installs the package at ``root`` with cvb's pins as constraints
+    (CONTRIBUTING.md, "Keep cvb's pins"): the checkout's ``constraints.txt`` when cvb runs from
+    one, else the numpy and torch this environment has, so the plugin's dependencies cannot
+    upgrade them."""
+    constraints = Path(__file__).resolve().parents[3] / "constraints.txt"
+    if constraints.is_file():
+        return f"pip install -c {constraints} -e {root}"
+    return (f"pip freeze | grep -iE '^(numpy|torch|torchvision)==' > cvb-pins.txt && "
+            f"pip install -c cvb-pins.txt -e {root}")
+
+
 def new_plugin(category: str, name: str, parent: Path) -> Path:
     """Write the package ``parent/cvb-NAME`` and return its folder (never overwrites)."""
     if category not in CATEGORIES:
