@@ -81,3 +81,12 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "slow: many seconds of CPU (fresh processes, real models); the full suite runs "
                    "them, `-m 'not slow'` is the quick development subset (CONTRIBUTING.md)")
+    config.addinivalue_line(
+        "markers", "first: a test of minutes that starts before all others, so that with -n 2 it "
+                   "runs beside the rest of the suite instead of alone at its end")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `first` lead the order: xdist hands tests out in collection order, and a
+    7-minute test collected last (test_tagger_demo) otherwise holds the run open on one core."""
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)  # stable: order kept

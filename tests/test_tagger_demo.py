@@ -77,6 +77,7 @@ def test_tagger_adapter_loop_with_an_identity_control(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.first
 def test_tagger_adapter_recovers_held_out_agreement_beyond_its_interval(tmp_path):
     """docs/adapter.md's quick recipe end to end: all 285 held-out stamps (the interval needs
     them), the 218 training images, 60 steps of 16 on JPEG quality 2."""
